@@ -1,0 +1,32 @@
+# Debian packages the sandbox needs; sourced by scripts/sandbox.
+
+# command -> package that provides it
+SANDBOX_PACKAGES=(
+    "$PG_BIN/initdb:postgresql-15"
+    "/usr/bin/psql:postgresql-client-15"
+    "/usr/sbin/sshd:openssh-server"
+    "/usr/lib/openssh/sftp-server:openssh-sftp-server"
+    "/usr/bin/ssh-keygen:openssh-client"
+    "/usr/bin/sftp:openssh-client"
+    "/usr/bin/age:age"
+    "/usr/bin/age-keygen:age"
+    "/usr/bin/curl:curl"
+)
+
+ensure_packages() {
+    local missing=() entry path pkg
+    for entry in "${SANDBOX_PACKAGES[@]}"; do
+        path=${entry%%:*}
+        pkg=${entry#*:}
+        [ -x "$path" ] || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing packages: ${missing[*]}" "run as root, or: sudo apt-get install -y ${missing[*]}"
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
