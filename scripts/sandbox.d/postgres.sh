@@ -9,7 +9,7 @@ as_postgres() { runuser -u postgres -- "$@"; }
 pg_admin() {
     local port=$1 db=${2:-postgres}
     shift 2 || shift $#
-    PGPASSFILE=$SB/secrets/pgpass "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
+    PGPASSFILE=$SB/secrets/pgpass PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
         -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"
 }
 

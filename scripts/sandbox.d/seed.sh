@@ -1,2 +1,33 @@
-# Seeding the fictitious agency; sourced by scripts/sandbox.
-cmd_seed() { die "seed is not written yet"; }
+# Seeding the fictitious agency (examples/agency) into production and Snowflake; sourced by scripts/sandbox.
+
+cmd_seed() {
+    local scale=1
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --scale) scale=${2:-}; shift 2 || true ;;
+            --scale=*) scale=${1#*=}; shift ;;
+            *) die "unknown seed option '$1'" "use: scripts/sandbox seed [--scale N]" ;;
+        esac
+    done
+    [[ "$scale" =~ ^[1-9][0-9]*$ ]] || die "--scale needs a positive whole number, not '$scale'"
+    [ -s "$SB/env" ] || die "the sandbox is not up" "run scripts/sandbox up first"
+    pg_status >/dev/null && snowflake_status >/dev/null || die "the sandbox is not running" "run scripts/sandbox up"
+
+    local p name db region tz today
+    for p in "${PROFILES[@]}"; do
+        set -- $p
+        name=$1 db=$2 region=$3 tz=$4
+        today=$(TZ=$tz date +%F)
+        say "seeding $name: production database $db, scale $scale, visits around $today in $tz"
+        pg_admin "$PROD_PORT" postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+        pg_roles_and_databases production "$PROD_PORT"
+        { echo "SET ROLE agency_owner;"; cat "$ROOT/examples/agency/schema.sql"; } | pg_admin "$PROD_PORT" "$db"
+        { echo "SET ROLE agency_owner;"; cat "$ROOT/examples/agency/seed.sql"; } \
+            | pg_admin "$PROD_PORT" "$db" -v scale="$scale" -v tz="$tz" -v region="$region" -v seed_date="$today" -o /dev/null
+        pg_admin "$PROD_PORT" "$db" -c "ANALYZE"
+        PGPASSFILE=$SB/secrets/pgpass "$SB/venv/bin/python" "$LIB/snowflake_seed.py" \
+            --pg-port "$PROD_PORT" --pg-db "$db" --url "http://127.0.0.1:$SNOWFLAKE_PORT" \
+            --database "$(printf '%s' "$db" | tr a-z A-Z)" --schema AGENCY
+        say "seeded $name: $(pg_admin "$PROD_PORT" "$db" -At -c "SELECT pg_size_pretty(pg_database_size(current_database()))")"
+    done
+}
