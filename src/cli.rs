@@ -1,0 +1,162 @@
+//! The command line as clap types: parsing only, no I/O and no decisions.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::EXIT_CODES_HELP;
+
+const ABOUT: &str = "Keeps a home-care agency working when its cloud platform is down.";
+
+const LONG_ABOUT: &str = "\
+Keeps a home-care agency working when its cloud platform is down.
+
+Every night acc snapshots production at the region's cutoff, restores it into a read-only
+staging database before the staging-ready deadline, and exports the nine continuity
+dashboards as age-encrypted CSV for IT teams to keep. After an outage it replays what field
+staff wrote on paper back into production, exactly once.
+
+A typical night (us-can):
+  23:00  acc snapshot --profile P      capture production
+  23:xx  acc restore  --profile P      refresh read-only staging, ready by 02:00
+         acc export   --profile P      deliver the nine dashboards
+  any    acc status   --profile P      is staging ready, is anything late?
+
+Configuration: acc.toml, layered: built-in defaults, /etc/acc/acc.toml,
+$XDG_CONFIG_HOME/acc/acc.toml, --config FILE (or ACC_CONFIG), ACC_* variables, then flags.
+Secrets are referenced (password_env, password_file, password_credential), never passed as
+flags.";
+
+#[derive(Debug, Parser)]
+#[command(name = "acc", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXIT_CODES_HELP)]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Configuration file read after /etc/acc/acc.toml and the user's own.
+    #[arg(long, global = true, env = "ACC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The profile (one organisation's environment) to act on.
+    #[arg(long, global = true, env = "ACC_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List each business date's snapshot cutoff and staging-ready deadline.
+    ///
+    /// Shows, for each business date, when production is captured (the cutoff) and when
+    /// staging must be ready (the deadline), in the region's anchor zone, its display zones
+    /// and UTC. Use it to plan timers, to check a daylight-saving night, or to answer "when
+    /// is tonight's cutoff in Sydney?".
+    ///
+    /// Daylight saving: a wall-clock time that does not exist that day (in a spring-forward
+    /// gap) is read with the offset in force before the gap, so 02:00 becomes 03:00; a time
+    /// that occurs twice (fall-back) is the earlier of the two. Such times are flagged.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Schedule(ScheduleArgs),
+
+    /// Capture a consistent, encrypted snapshot of production at the regional cutoff.
+    ///
+    /// Run it from a timer shortly before the cutoff; it waits for the cutoff, then copies
+    /// every table from one consistent view of production into age-encrypted files under
+    /// the profile's store. Not built yet: exits 69.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Snapshot(PendingArgs),
+
+    /// Check that a snapshot is complete and untampered.
+    ///
+    /// Use it before trusting a snapshot, or on a copy you moved elsewhere. Not built yet:
+    /// exits 69.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Verify(PendingArgs),
+
+    /// Refresh staging from a snapshot, atomically and read-only, before the deadline.
+    ///
+    /// Run it after the snapshot; readers see the old data until the swap and the new data
+    /// after it. Refuses while the refresh is frozen. Not built yet: exits 69.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Restore(PendingArgs),
+
+    /// Freeze or unfreeze the staging refresh while production is down.
+    ///
+    /// When production has been down for more than 24 hours, freeze the refresh so that
+    /// last night's lifeline in staging is not overwritten. Not built yet: exits 69.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Freeze(PendingArgs),
+
+    /// Export the nine continuity dashboards as age-encrypted CSV to SFTP or a directory.
+    ///
+    /// Run it daily so that the agency holds its employee list, client list, risks and
+    /// allergies, supplies, schedules, vacant visits, availability, care plans and
+    /// medications even when production and staging are both down. Not built yet: exits 69.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Export(PendingArgs),
+
+    /// Download and verify a day's exported dashboards (for IT teams).
+    ///
+    /// Use it to keep the daily copy in a secure place, verified against the export's
+    /// manifest. Not built yet: exits 69.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Pull(PendingArgs),
+
+    /// Produce each employee's paper downtime visit sheet.
+    ///
+    /// Use it when an outage starts: staff get their visits, clients' allergies and risks,
+    /// and blank columns to write clock-in, clock-out, tasks and notes. Not built yet:
+    /// exits 69.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Sheets(PendingArgs),
+
+    /// Check and replay paper-collected visits, tasks and notes into production, exactly once.
+    ///
+    /// Use it after an outage, once the sheets are typed up. Not built yet: exits 69.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Replay(PendingArgs),
+
+    /// Tell whether staging is ready, snapshots and exports are fresh, and what is frozen.
+    ///
+    /// For people and monitoring alike. Not built yet: exits 69.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Status(PendingArgs),
+
+    /// Show the resolved profile (secrets as ***) and check the environment acc depends on.
+    ///
+    /// Use it after changing the configuration, or when a night went wrong. It prints every
+    /// setting with the files it came from. The connectivity checks are not built yet.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// First business date (YYYY-MM-DD); default: today in the region's anchor zone.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<NaiveDate>,
+
+    /// How many business dates to list.
+    #[arg(long, default_value_t = 7, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub days: u32,
+
+    /// Use this region instead of the profile's (no profile needed).
+    #[arg(long, value_name = "NAME")]
+    pub region: Option<String>,
+
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {}
+
+/// Arguments of a command that is not built yet: accepted and ignored, so that timers set up
+/// ahead of time get the documented "not built yet" exit code rather than a usage error.
+#[derive(Debug, Args)]
+pub struct PendingArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}

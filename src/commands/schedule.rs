@@ -1,0 +1,148 @@
+//! `acc schedule`: each business date's cutoff and deadline, in every zone that matters.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+
+use crate::cli::ScheduleArgs;
+use crate::config::{Config, RawProfile};
+use crate::error::Result;
+use crate::output;
+use crate::region::Region;
+use crate::schedule::{Reading, Window};
+
+pub fn run(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    let region = match &args.region {
+        Some(name) => config.regions().get(name)?.clone(),
+        None => config.profile(profile, RawProfile::default())?.region,
+    };
+    let from = args.from.unwrap_or_else(|| Utc::now().with_timezone(&region.anchor).date_naive());
+    let windows = Window::series(&region, from, args.days);
+    if args.json {
+        output::emit_json(&Value::Array(windows.iter().map(|w| window_json(&region, w)).collect()))
+    } else {
+        output::emit(&table(&region, &windows))
+    }
+}
+
+/// The anchor zone, the display zones, then UTC.
+fn zones(region: &Region) -> Vec<Tz> {
+    let mut zones = vec![region.anchor];
+    zones.extend(region.display.iter().copied().filter(|z| *z != region.anchor && *z != Tz::UTC));
+    zones.push(Tz::UTC);
+    zones
+}
+
+fn window_json(region: &Region, w: &Window) -> Value {
+    let zones: Vec<Value> = zones(region)
+        .into_iter()
+        .map(|z| {
+            json!({
+                "zone": z.name(),
+                "cutoff": w.cutoff.with_timezone(&z).to_rfc3339(),
+                "deadline": w.deadline.with_timezone(&z).to_rfc3339(),
+            })
+        })
+        .collect();
+    let mut adjustments = Vec::new();
+    for (event, reading, at) in [("cutoff", w.cutoff_reading, w.cutoff), ("deadline", w.deadline_reading, w.deadline)] {
+        if reading != Reading::Exact {
+            adjustments.push(json!({ "event": event, "rule": rule_name(reading), "resolved": at.to_rfc3339() }));
+        }
+    }
+    json!({
+        "business_date": w.business_date.to_string(),
+        "region": region.name,
+        "cutoff": w.cutoff.to_rfc3339(),
+        "deadline": w.deadline.to_rfc3339(),
+        "cutoff_utc": w.cutoff.with_timezone(&Utc).to_rfc3339(),
+        "deadline_utc": w.deadline.with_timezone(&Utc).to_rfc3339(),
+        "window_seconds": w.length().num_seconds(),
+        "zones": zones,
+        "adjustments": adjustments,
+    })
+}
+
+fn rule_name(r: Reading) -> &'static str {
+    match r {
+        Reading::Exact => "exact",
+        Reading::Gap => "gap-moved-forward",
+        Reading::Overlap => "overlap-earlier",
+    }
+}
+
+fn table(region: &Region, windows: &[Window]) -> String {
+    let zones = zones(region);
+    let same_day = if region.deadline_day == 0 { "the same day".to_string() } else { format!("{} day(s) later", region.deadline_day) };
+    let mut out = format!(
+        "region {}{}: cutoff {}, staging ready by {} {}, {} time\n\n",
+        region.name,
+        if region.description.is_empty() { String::new() } else { format!(" ({})", region.description) },
+        region.cutoff.format("%H:%M"),
+        region.deadline.format("%H:%M"),
+        same_day,
+        region.anchor.name(),
+    );
+    let mut header = format!("{:<14} {:<9}", "business date", "event");
+    for z in &zones {
+        header.push_str(&format!(" {:<22}", z.name()));
+    }
+    out.push_str(header.trim_end());
+    out.push_str("  window\n");
+    let mut notes = Vec::new();
+    for w in windows {
+        for (i, (event, at, reading)) in
+            [("cutoff", w.cutoff, w.cutoff_reading), ("deadline", w.deadline, w.deadline_reading)].into_iter().enumerate()
+        {
+            let date = if i == 0 { w.business_date.to_string() } else { String::new() };
+            let mut line = format!("{date:<14} {event:<9}");
+            for z in &zones {
+                line.push_str(&format!(" {:<22}", stamp(&at.with_timezone(z))));
+            }
+            if i == 0 {
+                line.push_str(&format!(" {}", hours(w.length())));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+            if reading != Reading::Exact {
+                notes.push(note(region, w, event, reading, at));
+            }
+        }
+    }
+    if !notes.is_empty() {
+        out.push_str("\nnotes:\n");
+        for n in notes {
+            out.push_str(&format!("  {n}\n"));
+        }
+    }
+    out
+}
+
+fn stamp(t: &DateTime<Tz>) -> String {
+    t.format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+fn hours(d: TimeDelta) -> String {
+    format!("{}h{:02}m", d.num_hours(), d.num_minutes() % 60)
+}
+
+fn note(region: &Region, w: &Window, event: &str, reading: Reading, at: DateTime<Tz>) -> String {
+    let wall = if event == "cutoff" { region.cutoff } else { region.deadline };
+    let day = at.date_naive();
+    match reading {
+        Reading::Gap => format!(
+            "{} {event}: {} does not exist in {} on {day} (clocks spring forward); read as {}",
+            w.business_date,
+            wall.format("%H:%M"),
+            region.anchor.name(),
+            at.format("%H:%M %Z"),
+        ),
+        _ => format!(
+            "{} {event}: {} occurs twice in {} on {day} (clocks fall back); the earlier, {}, applies",
+            w.business_date,
+            wall.format("%H:%M"),
+            region.anchor.name(),
+            at.format("%H:%M %Z"),
+        ),
+    }
+}

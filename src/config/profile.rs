@@ -1,0 +1,167 @@
+//! A resolved profile: one organisation's environment with every decision made.
+
+use std::path::PathBuf;
+
+use super::raw::{RawDatabase, RawProfile, RawSftp, RawSnowflake};
+use super::secret::SecretRef;
+use crate::error::{Error, Result};
+use crate::region::{Region, Regions};
+
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub region: Region,
+    /// Where snapshots are kept: `<store>/<profile>/<label>/`.
+    pub store: PathBuf,
+    /// Where exports go: an `sftp://` URL or a local directory.
+    pub export_to: Option<String>,
+    /// age recipients (X25519, ssh-ed25519 or ssh-rsa public keys) that can read snapshots and exports.
+    pub age_recipients: Vec<String>,
+    pub production: Option<Database>,
+    pub staging: Option<Database>,
+    pub sftp: Option<Sftp>,
+    pub snowflake: Option<Snowflake>,
+    /// The configuration layers that were read, lowest precedence first.
+    pub origins: Vec<String>,
+}
+
+/// A PostgreSQL server and database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Database {
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub user: String,
+    pub password: Option<SecretRef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sftp {
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub use_agent: bool,
+    pub passphrase: Option<SecretRef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snowflake {
+    /// Overrides the account URL, e.g. to reach an emulator.
+    pub base_url: Option<String>,
+    pub account: String,
+    pub user: String,
+    pub role: Option<String>,
+    pub warehouse: Option<String>,
+    pub database: Option<String>,
+    pub schema: Option<String>,
+    pub password: Option<SecretRef>,
+    pub private_key_file: Option<PathBuf>,
+    pub private_key_passphrase: Option<SecretRef>,
+}
+
+impl Profile {
+    pub fn resolve(name: &str, raw: RawProfile, regions: &Regions, origins: Vec<String>) -> Result<Profile> {
+        let key = |k: &str| format!("profiles.{name}.{k}");
+        let region_name = raw.region.ok_or_else(|| {
+            Error::config(format!("profile '{name}' has no region"))
+                .hint(format!("set region = \"us-can\" or \"aus-int\" under [profiles.{name}], or ACC_REGION"))
+        })?;
+        let region = regions
+            .get(&region_name)
+            .map_err(|e| Error::config(format!("{}: {}", key("region"), e.message())).hint(e.hint_text().unwrap_or_default()))?
+            .clone();
+        let age_recipients = raw.age_recipients.unwrap_or_default();
+        for (i, r) in age_recipients.iter().enumerate() {
+            check_recipient(r).map_err(|why| Error::config(format!("{}[{i}]: {why}", key("age_recipients"))))?;
+        }
+        Ok(Profile {
+            name: name.to_string(),
+            region,
+            store: raw.store.ok_or_else(|| Error::config(format!("{} is not set", key("store"))))?,
+            export_to: raw.export_to,
+            age_recipients,
+            production: raw.production.map(|d| database(&key("production"), d)).transpose()?,
+            staging: raw.staging.map(|d| database(&key("staging"), d)).transpose()?,
+            sftp: raw.sftp.map(|s| sftp(&key("sftp"), s)).transpose()?,
+            snowflake: raw.snowflake.map(|s| snowflake(&key("snowflake"), s)).transpose()?,
+            origins,
+        })
+    }
+
+    /// The production database, or a config error naming the missing section.
+    pub fn production(&self) -> Result<&Database> {
+        self.production.as_ref().ok_or_else(|| self.missing("production"))
+    }
+
+    /// The staging database, or a config error naming the missing section.
+    pub fn staging(&self) -> Result<&Database> {
+        self.staging.as_ref().ok_or_else(|| self.missing("staging"))
+    }
+
+    fn missing(&self, section: &str) -> Error {
+        Error::config(format!("profile '{}' has no [{section}] database", self.name))
+            .hint(format!("add [profiles.{}.{section}] with host, dbname and user", self.name))
+    }
+}
+
+impl Database {
+    /// `user@host:port/dbname`, for messages; never includes the password.
+    pub fn describe(&self) -> String {
+        format!("{}@{}:{}/{}", self.user, self.host, self.port, self.dbname)
+    }
+}
+
+fn required<T>(key: &str, field: &str, v: Option<T>) -> Result<T> {
+    v.ok_or_else(|| Error::config(format!("{key}.{field} is not set")))
+}
+
+fn database(key: &str, d: RawDatabase) -> Result<Database> {
+    Ok(Database {
+        host: required(key, "host", d.host)?,
+        port: d.port.unwrap_or(5432),
+        dbname: required(key, "dbname", d.dbname)?,
+        user: required(key, "user", d.user)?,
+        password: SecretRef::from_keys(&format!("{key}.password"), d.password_env, d.password_file, d.password_credential)?,
+    })
+}
+
+fn sftp(key: &str, s: RawSftp) -> Result<Sftp> {
+    Ok(Sftp {
+        identity_file: s.identity_file,
+        known_hosts: s.known_hosts,
+        use_agent: s.use_agent.unwrap_or(false),
+        passphrase: SecretRef::from_keys(&format!("{key}.passphrase"), s.passphrase_env, s.passphrase_file, s.passphrase_credential)?,
+    })
+}
+
+fn snowflake(key: &str, s: RawSnowflake) -> Result<Snowflake> {
+    Ok(Snowflake {
+        base_url: s.base_url,
+        account: required(key, "account", s.account)?,
+        user: required(key, "user", s.user)?,
+        role: s.role,
+        warehouse: s.warehouse,
+        database: s.database,
+        schema: s.schema,
+        password: SecretRef::from_keys(&format!("{key}.password"), s.password_env, s.password_file, s.password_credential)?,
+        private_key_file: s.private_key_file,
+        private_key_passphrase: SecretRef::from_keys(
+            &format!("{key}.private_key_passphrase"),
+            s.private_key_passphrase_env,
+            s.private_key_passphrase_file,
+            s.private_key_passphrase_credential,
+        )?,
+    })
+}
+
+/// An age recipient must parse as X25519 or as an SSH public key age accepts.
+fn check_recipient(r: &str) -> std::result::Result<(), String> {
+    if r.parse::<age::x25519::Recipient>().is_ok() || r.parse::<age::ssh::Recipient>().is_ok() {
+        Ok(())
+    } else {
+        Err(format!("'{}' is not an age X25519 or ssh-ed25519/ssh-rsa public key", short(r)))
+    }
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() > 24 { format!("{}…", s.chars().take(24).collect::<String>()) } else { s.to_string() }
+}

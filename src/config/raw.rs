@@ -1,0 +1,158 @@
+//! The configuration file format, key by key, and how one layer overrides another.
+//!
+//! Every struct refuses unknown keys, so a typo is an error that names the file and the key
+//! rather than a setting silently ignored.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// One `acc.toml`: settings every profile inherits, and named profiles.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    #[serde(default)]
+    pub defaults: RawProfile,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, RawProfile>,
+}
+
+/// A profile as written: every key optional, because any layer may set any part of it.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    pub region: Option<String>,
+    pub store: Option<PathBuf>,
+    pub export_to: Option<String>,
+    pub age_recipients: Option<Vec<String>>,
+    pub production: Option<RawDatabase>,
+    pub staging: Option<RawDatabase>,
+    pub sftp: Option<RawSftp>,
+    pub snowflake: Option<RawSnowflake>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub dbname: Option<String>,
+    pub user: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub password_credential: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSftp {
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub use_agent: Option<bool>,
+    pub passphrase_env: Option<String>,
+    pub passphrase_file: Option<PathBuf>,
+    pub passphrase_credential: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnowflake {
+    pub base_url: Option<String>,
+    pub account: Option<String>,
+    pub user: Option<String>,
+    pub role: Option<String>,
+    pub warehouse: Option<String>,
+    pub database: Option<String>,
+    pub schema: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub password_credential: Option<String>,
+    pub private_key_file: Option<PathBuf>,
+    pub private_key_passphrase_env: Option<String>,
+    pub private_key_passphrase_file: Option<PathBuf>,
+    pub private_key_passphrase_credential: Option<String>,
+}
+
+/// Laying a higher-precedence layer over a lower one.
+pub trait Overlay {
+    fn overlay(&mut self, upper: Self);
+}
+
+impl<T: Overlay> Overlay for Option<T> {
+    fn overlay(&mut self, upper: Self) {
+        match (self.as_mut(), upper) {
+            (Some(lower), Some(upper)) => lower.overlay(upper),
+            (None, Some(upper)) => *self = Some(upper),
+            (_, None) => {}
+        }
+    }
+}
+
+/// Plain keys: the upper value wins when set. Nested sections: merged key by key.
+/// Secret groups (`x_env`, `x_file`, `x_credential`): setting any one in the upper layer
+/// replaces the whole group, so a user file can switch a secret from a file to a variable.
+macro_rules! overlay {
+    ($ty:ty { keys: [$($key:ident),*] $(, nested: [$($nested:ident),*])? $(, secrets: [$([$($s:ident),+]),*])? }) => {
+        impl Overlay for $ty {
+            fn overlay(&mut self, upper: Self) {
+                $( if upper.$key.is_some() { self.$key = upper.$key; } )*
+                $($( self.$nested.overlay(upper.$nested); )*)?
+                $($( if false $(|| upper.$s.is_some())+ { $( self.$s = upper.$s; )+ } )*)?
+            }
+        }
+    };
+}
+
+overlay!(RawProfile { keys: [region, store, export_to, age_recipients], nested: [production, staging, sftp, snowflake] });
+overlay!(RawDatabase {
+    keys: [host, port, dbname, user],
+    secrets: [[password_env, password_file, password_credential]]
+});
+overlay!(RawSftp {
+    keys: [identity_file, known_hosts, use_agent],
+    secrets: [[passphrase_env, passphrase_file, passphrase_credential]]
+});
+overlay!(RawSnowflake {
+    keys: [base_url, account, user, role, warehouse, database, schema, private_key_file],
+    secrets: [
+        [password_env, password_file, password_credential],
+        [private_key_passphrase_env, private_key_passphrase_file, private_key_passphrase_credential]
+    ]
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> RawFile {
+        toml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn upper_keys_win_and_unset_keys_fall_through() {
+        let mut lower = parse("[profiles.p]\nregion = \"us-can\"\nstore = \"/a\"\n[profiles.p.production]\nhost = \"h1\"\nport = 5432\n")
+            .profiles["p"]
+            .clone();
+        let upper = parse("[profiles.p]\nstore = \"/b\"\n[profiles.p.production]\nport = 6432\n").profiles["p"].clone();
+        lower.overlay(upper);
+        assert_eq!(lower.region.as_deref(), Some("us-can"));
+        assert_eq!(lower.store, Some(PathBuf::from("/b")));
+        let db = lower.production.unwrap();
+        assert_eq!((db.host.as_deref(), db.port), (Some("h1"), Some(6432)));
+    }
+
+    #[test]
+    fn a_secret_reference_replaces_the_whole_group() {
+        let mut lower = RawDatabase { password_file: Some("/etc/acc/pw".into()), ..Default::default() };
+        lower.overlay(RawDatabase { password_env: Some("PGPASSWORD_PROD".into()), ..Default::default() });
+        assert_eq!(lower.password_env.as_deref(), Some("PGPASSWORD_PROD"));
+        assert_eq!(lower.password_file, None);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let err = toml::from_str::<RawFile>("[profiles.p.production]\nhost = \"h\"\npasword_file = \"/x\"\n").unwrap_err();
+        assert!(err.message().contains("pasword_file"), "{}", err.message());
+    }
+}

@@ -1,0 +1,161 @@
+//! One error type for acc: every failure has a kind, and every kind a documented exit code.
+
+use std::fmt;
+
+/// Stable exit codes, in the spirit of sysexits.h. Cron, systemd and scripts act on these.
+pub mod code {
+    /// Everything asked for was done.
+    pub const OK: u8 = 0;
+    /// A bug or an unexpected state in acc itself.
+    pub const INTERNAL: u8 = 1;
+    /// The command line was wrong.
+    pub const USAGE: u8 = 2;
+    /// The run finished but some items failed, or it was skipped on purpose; they are listed.
+    pub const PARTIAL: u8 = 3;
+    /// Input data was invalid: a file, a manifest, a checksum.
+    pub const DATA: u8 = 65;
+    /// Something acc depends on is unavailable, or not built yet.
+    pub const UNAVAILABLE: u8 = 69;
+    /// A temporary failure (network, a busy lock): safe to retry.
+    pub const TEMPFAIL: u8 = 75;
+    /// Permission or authentication was refused.
+    pub const NOPERM: u8 = 77;
+    /// The configuration is wrong.
+    pub const CONFIG: u8 = 78;
+}
+
+/// The exit codes as `acc --help` and README list them.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+   0  ok
+   1  internal error (a bug in acc)
+   2  usage error
+   3  partial: finished, but some items failed or the run was skipped on purpose (listed)
+  65  bad input data (a file, manifest or checksum)
+  69  a dependency is unavailable, or the command is not built yet
+  75  temporary failure (network, lock busy): safe to retry
+  77  permission or authentication refused
+  78  configuration error";
+
+/// What went wrong, at the level an operator or a scheduler acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Internal,
+    Usage,
+    Partial,
+    BadInput,
+    Unavailable,
+    Temporary,
+    Permission,
+    Config,
+    /// stdout was closed by the reader (`acc schedule | head`): stop quietly.
+    BrokenPipe,
+}
+
+impl Kind {
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Kind::Internal => code::INTERNAL,
+            Kind::Usage => code::USAGE,
+            Kind::Partial => code::PARTIAL,
+            Kind::BadInput => code::DATA,
+            Kind::Unavailable => code::UNAVAILABLE,
+            Kind::Temporary => code::TEMPFAIL,
+            Kind::Permission => code::NOPERM,
+            Kind::Config => code::CONFIG,
+            Kind::BrokenPipe => code::OK,
+        }
+    }
+}
+
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error with a kind, a lowercase message, an optional cause and an optional hint that
+/// names the fix.
+#[derive(Debug)]
+pub struct Error {
+    kind: Kind,
+    message: String,
+    hint: Option<String>,
+    source: Option<Source>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), hint: None, source: None }
+    }
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(Kind::Config, message)
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Kind::Usage, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(Kind::Internal, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(Kind::Unavailable, message)
+    }
+
+    /// Adds the fix an operator should try.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Records the underlying cause, printed as `caused by:`.
+    pub fn source(mut self, source: impl Into<Source>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    pub fn exit_code(&self) -> u8 {
+        self.kind.exit_code()
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    pub fn hint_text(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_maps_to_its_documented_code() {
+        let table = [
+            (Kind::Internal, 1),
+            (Kind::Usage, 2),
+            (Kind::Partial, 3),
+            (Kind::BadInput, 65),
+            (Kind::Unavailable, 69),
+            (Kind::Temporary, 75),
+            (Kind::Permission, 77),
+            (Kind::Config, 78),
+        ];
+        for (kind, want) in table {
+            assert_eq!(kind.exit_code(), want, "{kind:?}");
+            assert!(EXIT_CODES_HELP.contains(&format!("{want:>4}  ")), "{want} missing from the help text");
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! acc: keeps home-care agencies working when their cloud platform is down.
+//!
+//! The binary is a thin layer over this library: `cli` parses, `config` resolves profiles,
+//! the domain modules do the work, `output` prints.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod output;
+pub mod region;
+pub mod schedule;
+
+mod commands;
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: cli::Cli) -> u8 {
+    match commands::run(cli, config::Env::from_process()) {
+        Ok(code) => code,
+        Err(err) => {
+            output::report(&err);
+            err.exit_code()
+        }
+    }
+}
