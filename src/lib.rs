@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod output;
+pub mod pg;
 pub mod region;
 pub mod schedule;
 

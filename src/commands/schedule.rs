@@ -73,7 +73,11 @@ fn rule_name(r: Reading) -> &'static str {
 
 fn table(region: &Region, windows: &[Window]) -> String {
     let zones = zones(region);
-    let same_day = if region.deadline_day == 0 { "the same day".to_string() } else { format!("{} day(s) later", region.deadline_day) };
+    let same_day = match region.deadline_day {
+        0 => "the same day".to_string(),
+        1 => "the next day".to_string(),
+        n => format!("{n} days later"),
+    };
     let mut out = format!(
         "region {}{}: cutoff {}, staging ready by {} {}, {} time\n\n",
         region.name,
@@ -87,8 +91,8 @@ fn table(region: &Region, windows: &[Window]) -> String {
     for z in &zones {
         header.push_str(&format!(" {:<22}", z.name()));
     }
-    out.push_str(header.trim_end());
-    out.push_str("  window\n");
+    out.push_str(&header);
+    out.push_str(" window\n");
     let mut notes = Vec::new();
     for w in windows {
         for (i, (event, at, reading)) in
