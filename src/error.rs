@@ -84,7 +84,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), hint: None, source: None }
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+            source: None,
+        }
     }
     pub fn config(message: impl Into<String>) -> Self {
         Self::new(Kind::Config, message)
@@ -133,7 +138,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -155,7 +162,10 @@ mod tests {
         ];
         for (kind, want) in table {
             assert_eq!(kind.exit_code(), want, "{kind:?}");
-            assert!(EXIT_CODES_HELP.contains(&format!("{want:>4}  ")), "{want} missing from the help text");
+            assert!(
+                EXIT_CODES_HELP.contains(&format!("{want:>4}  ")),
+                "{want} missing from the help text"
+            );
         }
     }
 }

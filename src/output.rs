@@ -10,18 +10,21 @@ use crate::error::{Error, Kind, Result};
 /// Writes a result to stdout.
 pub fn emit(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            Error::new(Kind::BrokenPipe, "stdout closed")
-        } else {
-            Error::internal("cannot write to stdout").source(e)
-        }
-    })
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                Error::new(Kind::BrokenPipe, "stdout closed")
+            } else {
+                Error::internal("cannot write to stdout").source(e)
+            }
+        })
 }
 
 /// Writes a value as pretty JSON to stdout.
 pub fn emit_json(value: &serde_json::Value) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|e| Error::internal("cannot encode JSON").source(e))?;
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::internal("cannot encode JSON").source(e))?;
     text.push('\n');
     emit(&text)
 }
@@ -54,7 +57,9 @@ mod tests {
     #[test]
     fn errors_render_message_causes_and_hint() {
         let io = io::Error::new(io::ErrorKind::NotFound, "no such file");
-        let err = Error::config("cannot read config file /x").source(io).hint("check --config");
+        let err = Error::config("cannot read config file /x")
+            .source(io)
+            .hint("check --config");
         assert_eq!(
             render_error(&err),
             "acc: error: cannot read config file /x\ncaused by: no such file\nhint: check --config\n"

@@ -60,7 +60,9 @@ impl Regions {
         }
         for dir in config_dirs {
             let dir = dir.join("regions");
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|e| e == "toml"))
@@ -90,14 +92,20 @@ fn read(path: &Path) -> Result<Region> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::config(format!("cannot read region file {}", path.display())).source(e)
     })?;
-    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     parse(name, &text, &path.display().to_string())
 }
 
 fn parse(name: &str, text: &str, origin: &str) -> Result<Region> {
     let bad = |what: String| Error::config(format!("region file {origin}: {what}"));
     let raw: RawRegion = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
-    let zone = |z: &str| z.parse::<Tz>().map_err(|_| bad(format!("unknown time zone '{z}'")));
+    let zone = |z: &str| {
+        z.parse::<Tz>()
+            .map_err(|_| bad(format!("unknown time zone '{z}'")))
+    };
     let time = |key: &str, t: &str| {
         NaiveTime::parse_from_str(t, "%H:%M")
             .map_err(|_| bad(format!("{key} = '{t}' is not a time like 23:00")))
@@ -106,7 +114,11 @@ fn parse(name: &str, text: &str, origin: &str) -> Result<Region> {
         name: name.to_string(),
         description: raw.description.unwrap_or_default(),
         anchor: zone(&raw.anchor_zone)?,
-        display: raw.display_zones.iter().map(|z| zone(z)).collect::<Result<_>>()?,
+        display: raw
+            .display_zones
+            .iter()
+            .map(|z| zone(z))
+            .collect::<Result<_>>()?,
         cutoff: time("cutoff", &raw.cutoff)?,
         deadline: time("deadline", &raw.deadline)?,
         deadline_day: raw.deadline_day,
@@ -130,10 +142,24 @@ mod tests {
         let regions = Regions::load(&[]).unwrap();
         let us = regions.get("us-can").unwrap();
         assert_eq!(us.anchor, chrono_tz::America::Toronto);
-        assert_eq!((us.cutoff.to_string(), us.deadline.to_string(), us.deadline_day), ("23:00:00".into(), "02:00:00".into(), 1));
+        assert_eq!(
+            (
+                us.cutoff.to_string(),
+                us.deadline.to_string(),
+                us.deadline_day
+            ),
+            ("23:00:00".into(), "02:00:00".into(), 1)
+        );
         let au = regions.get("aus-int").unwrap();
         assert_eq!(au.display, vec![chrono_tz::Australia::Sydney]);
-        assert_eq!((au.cutoff.to_string(), au.deadline.to_string(), au.deadline_day), ("08:00:00".into(), "09:00:00".into(), 0));
+        assert_eq!(
+            (
+                au.cutoff.to_string(),
+                au.deadline.to_string(),
+                au.deadline_day
+            ),
+            ("08:00:00".into(), "09:00:00".into(), 0)
+        );
     }
 
     #[test]
@@ -155,14 +181,30 @@ mod tests {
     #[test]
     fn bad_region_files_are_config_errors_that_name_the_file() {
         for (text, needle) in [
-            ("anchor_zone = \"Mars/Olympus\"\ncutoff = \"23:00\"\ndeadline = \"02:00\"\ndeadline_day = 1", "unknown time zone"),
-            ("anchor_zone = \"UTC\"\ncutoff = \"25:00\"\ndeadline = \"02:00\"", "not a time"),
-            ("anchor_zone = \"UTC\"\ncutoff = \"23:00\"\ndeadline = \"02:00\"", "deadline_day = 1"),
-            ("anchor_zone = \"UTC\"\ncutoff = \"23:00\"\ndeadline = \"02:00\"\ncolour = 1", "colour"),
+            (
+                "anchor_zone = \"Mars/Olympus\"\ncutoff = \"23:00\"\ndeadline = \"02:00\"\ndeadline_day = 1",
+                "unknown time zone",
+            ),
+            (
+                "anchor_zone = \"UTC\"\ncutoff = \"25:00\"\ndeadline = \"02:00\"",
+                "not a time",
+            ),
+            (
+                "anchor_zone = \"UTC\"\ncutoff = \"23:00\"\ndeadline = \"02:00\"",
+                "deadline_day = 1",
+            ),
+            (
+                "anchor_zone = \"UTC\"\ncutoff = \"23:00\"\ndeadline = \"02:00\"\ncolour = 1",
+                "colour",
+            ),
         ] {
             let err = parse("x", text, "/etc/acc/regions/x.toml").unwrap_err();
             assert_eq!(err.exit_code(), 78);
-            assert!(err.message().contains("/etc/acc/regions/x.toml"), "{}", err.message());
+            assert!(
+                err.message().contains("/etc/acc/regions/x.toml"),
+                "{}",
+                err.message()
+            );
             assert!(err.message().contains(needle), "{}", err.message());
         }
     }

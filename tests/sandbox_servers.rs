@@ -9,7 +9,9 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
 use acc::config::{Env, RawProfile};
-use snowflake_connector_rs::{AuthConfig, CellValue, Client, ClientConfig, EndpointConfig, SessionConfig};
+use snowflake_connector_rs::{
+    AuthConfig, CellValue, Client, ClientConfig, EndpointConfig, SessionConfig,
+};
 use support::Sandbox;
 
 #[tokio::test]
@@ -19,24 +21,37 @@ async fn production_and_staging_are_two_separate_clusters() {
     let staging = sb.admin("ACC_STAGING_URL", "postgres").await;
     let id = |c: tokio_postgres::Row| c.get::<_, i64>(0);
     let sql = "SELECT system_identifier FROM pg_control_system()";
-    let (a, b) = (id(prod.query_one(sql, &[]).await.unwrap()), id(staging.query_one(sql, &[]).await.unwrap()));
+    let (a, b) = (
+        id(prod.query_one(sql, &[]).await.unwrap()),
+        id(staging.query_one(sql, &[]).await.unwrap()),
+    );
     assert_ne!(a, b, "production and staging must be different clusters");
     for c in [&prod, &staging] {
         let dbs: Vec<String> = c
-            .query("SELECT datname FROM pg_database WHERE datname LIKE 'demo_%' ORDER BY 1", &[])
+            .query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'demo_%' ORDER BY 1",
+                &[],
+            )
             .await
             .unwrap()
             .iter()
             .map(|r| r.get(0))
             .collect();
-        assert_eq!(dbs, ["demo_au", "demo_us"], "each profile's database exists on both clusters");
+        assert_eq!(
+            dbs,
+            ["demo_au", "demo_us"],
+            "each profile's database exists on both clusters"
+        );
     }
 }
 
 #[tokio::test]
 async fn the_seeded_agency_is_fictitious_and_spans_the_downtime_window() {
     let sb = Sandbox::require();
-    for (db, tz) in [("demo_us", "America/Toronto"), ("demo_au", "Australia/Sydney")] {
+    for (db, tz) in [
+        ("demo_us", "America/Toronto"),
+        ("demo_au", "Australia/Sydney"),
+    ] {
         let c = sb.admin("ACC_PROD_URL", db).await;
         let row = c
             .query_one(
@@ -49,7 +64,10 @@ async fn the_seeded_agency_is_fictitious_and_spans_the_downtime_window() {
         assert!(clients >= 800, "{db}: {clients} clients");
         assert_eq!(clients, marked, "{db}: every client name carries SYNTH");
         let unmarked: i64 = c
-            .query_one("SELECT count(*) FROM agency.visit_notes WHERE body NOT LIKE '%SYNTH%'", &[])
+            .query_one(
+                "SELECT count(*) FROM agency.visit_notes WHERE body NOT LIKE '%SYNTH%'",
+                &[],
+            )
             .await
             .unwrap()
             .get(0);
@@ -68,12 +86,19 @@ async fn the_seeded_agency_is_fictitious_and_spans_the_downtime_window() {
             )
             .await
             .unwrap();
-        let (first, last, vacant, earliest): (i32, i32, i64, i32) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (first, last, vacant, earliest): (i32, i32, i64, i32) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
         // the seed may have run yesterday; allow one day of drift
-        assert!((-31..=-29).contains(&first), "{db}: first visit day {first}");
+        assert!(
+            (-31..=-29).contains(&first),
+            "{db}: first visit day {first}"
+        );
         assert!((13..=15).contains(&last), "{db}: last visit day {last}");
         assert!(vacant > 0, "{db}: some future visits are vacant");
-        assert_eq!(earliest, 7, "{db}: the first visits start at 07:00 local time");
+        assert_eq!(
+            earliest, 7,
+            "{db}: the first visits start at 07:00 local time"
+        );
     }
 }
 
@@ -82,39 +107,80 @@ async fn profiles_connect_with_referenced_passwords_and_failures_map_to_exit_cod
     let sb = Sandbox::require();
     let config = sb.config();
     let env = Env::from_pairs([]);
-    let profile = config.profile(Some("demo-us"), RawProfile::default()).unwrap();
-    let client = acc::pg::connect(profile.production().unwrap(), &env, "acc-test").await.unwrap();
-    let n: i64 = client.query_one("SELECT count(*) FROM agency.clients", &[]).await.unwrap().get(0);
+    let profile = config
+        .profile(Some("demo-us"), RawProfile::default())
+        .unwrap();
+    let client = acc::pg::connect(profile.production().unwrap(), &env, "acc-test")
+        .await
+        .unwrap();
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM agency.clients", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(n > 0);
 
     let mut wrong = profile.production().unwrap().clone();
     wrong.password = Some(acc::config::SecretRef::Env("ACC_TEST_WRONG_PW".into()));
-    let err = acc::pg::connect(&wrong, &Env::from_pairs([("ACC_TEST_WRONG_PW", "not-the-password")]), "acc-test")
-        .await
-        .unwrap_err();
+    let err = acc::pg::connect(
+        &wrong,
+        &Env::from_pairs([("ACC_TEST_WRONG_PW", "not-the-password")]),
+        "acc-test",
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.exit_code(), 77, "a refused login: {}", err.message());
 
     let mut down = profile.production().unwrap().clone();
     down.port = free_port();
     let err = acc::pg::connect(&down, &env, "acc-test").await.unwrap_err();
-    assert_eq!(err.exit_code(), 75, "an unreachable server is temporary: {}", err.message());
+    assert_eq!(
+        err.exit_code(),
+        75,
+        "an unreachable server is temporary: {}",
+        err.message()
+    );
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
 async fn snowflake_connector_reads_the_seeded_warehouse_from_the_emulator() {
     let sb = Sandbox::require();
-    let profile = sb.config().profile(Some("demo-us"), RawProfile::default()).unwrap();
-    let sf = profile.snowflake.clone().expect("the sandbox profile has a snowflake section");
-    let password = sf.password.as_ref().unwrap().resolve(&Env::from_pairs([])).unwrap();
-    let endpoint = EndpointConfig::custom_base_url(sf.base_url.as_deref().unwrap().parse().unwrap());
+    let profile = sb
+        .config()
+        .profile(Some("demo-us"), RawProfile::default())
+        .unwrap();
+    let sf = profile
+        .snowflake
+        .clone()
+        .expect("the sandbox profile has a snowflake section");
+    let password = sf
+        .password
+        .as_ref()
+        .unwrap()
+        .resolve(&Env::from_pairs([]))
+        .unwrap();
+    let endpoint =
+        EndpointConfig::custom_base_url(sf.base_url.as_deref().unwrap().parse().unwrap());
     let session = Client::new(
-        ClientConfig::new(&sf.user, &sf.account, AuthConfig::password(password.expose()))
-            .with_endpoint(endpoint)
-            .with_session(SessionConfig::new().with_database(sf.database.unwrap()).with_schema(sf.schema.unwrap())),
+        ClientConfig::new(
+            &sf.user,
+            &sf.account,
+            AuthConfig::password(password.expose()),
+        )
+        .with_endpoint(endpoint)
+        .with_session(
+            SessionConfig::new()
+                .with_database(sf.database.unwrap())
+                .with_schema(sf.schema.unwrap()),
+        ),
     )
     .unwrap()
     .create_session()
@@ -136,7 +202,10 @@ async fn snowflake_connector_reads_the_seeded_warehouse_from_the_emulator() {
         .await
         .unwrap();
     let pg_rows = pg
-        .query("SELECT last_name, date_of_birth FROM agency.clients ORDER BY id LIMIT 3", &[])
+        .query(
+            "SELECT last_name, date_of_birth FROM agency.clients ORDER BY id LIMIT 3",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 3);
@@ -166,14 +235,23 @@ async fn snowflake_connector_reads_the_seeded_warehouse_from_the_emulator() {
     }
 
     // a large result arrives in several partitions; stream it one partition at a time
-    let mut cursor = session.query("SELECT ID, SCHEDULED_START FROM VISITS").await.unwrap();
+    let mut cursor = session
+        .query("SELECT ID, SCHEDULED_START FROM VISITS")
+        .await
+        .unwrap();
     let (mut rows, mut partitions) = (0usize, 0usize);
     while let Some(table) = cursor.next_table().await.unwrap() {
         rows += table.row_count();
         partitions += 1;
     }
-    assert_eq!(rows as i64, pg_count("SELECT count(*) FROM agency.visits").await);
-    assert!(partitions > 1, "the emulator split {rows} rows into {partitions} partition(s)");
+    assert_eq!(
+        rows as i64,
+        pg_count("SELECT count(*) FROM agency.visits").await
+    );
+    assert!(
+        partitions > 1,
+        "the emulator split {rows} rows into {partitions} partition(s)"
+    );
 }
 
 #[test]
@@ -186,15 +264,32 @@ fn sftp_accepts_the_sandbox_key_and_pins_its_host_key() {
     session.handshake().unwrap();
     let (key, _) = session.host_key().unwrap();
     let mut known = session.known_hosts().unwrap();
-    known.read_file(&sb.path("ACC_KNOWN_HOSTS"), ssh2::KnownHostFileKind::OpenSSH).unwrap();
-    assert!(matches!(known.check_port("127.0.0.1", url.port().unwrap(), key), ssh2::CheckResult::Match));
-    session.userauth_pubkey_file(url.username(), None, &sb.path("ACC_SFTP_KEY"), None).unwrap();
+    known
+        .read_file(
+            &sb.path("ACC_KNOWN_HOSTS"),
+            ssh2::KnownHostFileKind::OpenSSH,
+        )
+        .unwrap();
+    assert!(matches!(
+        known.check_port("127.0.0.1", url.port().unwrap(), key),
+        ssh2::CheckResult::Match
+    ));
+    session
+        .userauth_pubkey_file(url.username(), None, &sb.path("ACC_SFTP_KEY"), None)
+        .unwrap();
     let sftp = session.sftp().unwrap();
     let name = format!("probe-{}.bin", std::process::id());
     let remote = std::path::Path::new(url.path()).join(&name);
-    sftp.create(&remote).unwrap().write_all(b"ciphertext only").unwrap();
+    sftp.create(&remote)
+        .unwrap()
+        .write_all(b"ciphertext only")
+        .unwrap();
     let landed = sb.path("ACC_SFTP_ROOT").join(&name);
-    assert_eq!(std::fs::read(&landed).unwrap(), b"ciphertext only", "the upload root is where tests look");
+    assert_eq!(
+        std::fs::read(&landed).unwrap(),
+        b"ciphertext only",
+        "the upload root is where tests look"
+    );
     sftp.unlink(&remote).unwrap();
 
     // a password is never accepted: key-only login
@@ -208,7 +303,9 @@ fn sftp_accepts_the_sandbox_key_and_pins_its_host_key() {
 fn the_debian_age_cli_decrypts_what_the_age_crate_encrypts_to_the_sandbox_recipient() {
     let sb = Sandbox::require();
     let recipient: age::x25519::Recipient = sb.var("ACC_AGE_RECIPIENT").parse().unwrap();
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .unwrap();
     let mut ciphertext = Vec::new();
     let mut w = encryptor.wrap_output(&mut ciphertext).unwrap();
     w.write_all(b"SYNTH client list").unwrap();
@@ -224,7 +321,12 @@ fn the_debian_age_cli_decrypts_what_the_age_crate_encrypts_to_the_sandbox_recipi
         .expect("the age CLI is installed");
     child.stdin.take().unwrap().write_all(&ciphertext).unwrap();
     let mut plain = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut plain).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut plain)
+        .unwrap();
     assert!(child.wait().unwrap().success());
     assert_eq!(plain, "SYNTH client list");
 }

@@ -23,24 +23,75 @@ pub fn run(config: &Config, profile: Option<&str>) -> Result<()> {
         ),
     );
     if !r.display.is_empty() {
-        line("display zones", r.display.iter().map(|z| z.name()).collect::<Vec<_>>().join(", "));
+        line(
+            "display zones",
+            r.display
+                .iter()
+                .map(|z| z.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
     }
     line("store", p.store.display().to_string());
-    line("export to", p.export_to.clone().unwrap_or_else(|| "(not set)".into()));
-    line("age recipients", if p.age_recipients.is_empty() { "(none)".into() } else { p.age_recipients.join(", ") });
+    line(
+        "export to",
+        p.export_to.clone().unwrap_or_else(|| "(not set)".into()),
+    );
+    line(
+        "age recipients",
+        if p.age_recipients.is_empty() {
+            "(none)".into()
+        } else {
+            p.age_recipients.join(", ")
+        },
+    );
     line("production", database(p.production.as_ref()));
     line("staging", database(p.staging.as_ref()));
     if let Some(s) = &p.sftp {
-        line("sftp identity", s.identity_file.as_ref().map_or("(agent)".into(), |f| f.display().to_string()));
-        line("sftp known_hosts", s.known_hosts.as_ref().map_or("(not set)".into(), |f| f.display().to_string()));
+        line(
+            "sftp identity",
+            s.identity_file
+                .as_ref()
+                .map_or("(agent)".into(), |f| f.display().to_string()),
+        );
+        line(
+            "sftp known_hosts",
+            s.known_hosts
+                .as_ref()
+                .map_or("(not set)".into(), |f| f.display().to_string()),
+        );
         line("sftp passphrase", secret(s.passphrase.as_ref()));
     }
     if let Some(s) = &p.snowflake {
-        line("snowflake", format!("{}@{} {}", s.user, s.account, s.base_url.clone().unwrap_or_default()).trim_end().to_string());
-        line("snowflake database", format!("{}.{}", s.database.as_deref().unwrap_or("-"), s.schema.as_deref().unwrap_or("-")));
+        line(
+            "snowflake",
+            format!(
+                "{}@{} {}",
+                s.user,
+                s.account,
+                s.base_url.clone().unwrap_or_default()
+            )
+            .trim_end()
+            .to_string(),
+        );
+        line(
+            "snowflake database",
+            format!(
+                "{}.{}",
+                s.database.as_deref().unwrap_or("-"),
+                s.schema.as_deref().unwrap_or("-")
+            ),
+        );
         line("snowflake password", secret(s.password.as_ref()));
         if let Some(k) = &s.private_key_file {
-            line("snowflake key", format!("{} passphrase {}", k.display(), secret(s.private_key_passphrase.as_ref())));
+            line(
+                "snowflake key",
+                format!(
+                    "{} passphrase {}",
+                    k.display(),
+                    secret(s.private_key_passphrase.as_ref())
+                ),
+            );
         }
     }
     out.push_str("\nchecks: connectivity, versions, rights and space checks are not built yet\n");
@@ -48,7 +99,9 @@ pub fn run(config: &Config, profile: Option<&str>) -> Result<()> {
 }
 
 fn database(db: Option<&Database>) -> String {
-    db.map_or("(not set)".into(), |d| format!("{} password {}", d.describe(), secret(d.password.as_ref())))
+    db.map_or("(not set)".into(), |d| {
+        format!("{} password {}", d.describe(), secret(d.password.as_ref()))
+    })
 }
 
 fn secret(s: Option<&SecretRef>) -> String {

@@ -11,7 +11,11 @@ use crate::error::{Result, code};
 
 /// Runs the parsed command line. The configuration is loaded once, here.
 pub fn run(cli: Cli, env: Env) -> Result<u8> {
-    let Cli { config, profile, command } = cli;
+    let Cli {
+        config,
+        profile,
+        command,
+    } = cli;
     let config = Config::load(env, config)?;
     let profile = profile.as_deref();
     match command {

@@ -3,6 +3,9 @@
 use crate::error::{Error, Result};
 
 pub fn run(command: &str) -> Result<()> {
-    Err(Error::unavailable(format!("`acc {command}` is not built yet"))
-        .hint("this release provides schedule and doctor; see README for what each command will do"))
+    Err(
+        Error::unavailable(format!("`acc {command}` is not built yet")).hint(
+            "this release provides schedule and doctor; see README for what each command will do",
+        ),
+    )
 }

@@ -16,10 +16,14 @@ pub fn run(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Resul
         Some(name) => config.regions().get(name)?.clone(),
         None => config.profile(profile, RawProfile::default())?.region,
     };
-    let from = args.from.unwrap_or_else(|| Utc::now().with_timezone(&region.anchor).date_naive());
+    let from = args
+        .from
+        .unwrap_or_else(|| Utc::now().with_timezone(&region.anchor).date_naive());
     let windows = Window::series(&region, from, args.days);
     if args.json {
-        output::emit_json(&Value::Array(windows.iter().map(|w| window_json(&region, w)).collect()))
+        output::emit_json(&Value::Array(
+            windows.iter().map(|w| window_json(&region, w)).collect(),
+        ))
     } else {
         output::emit(&table(&region, &windows))
     }
@@ -28,7 +32,13 @@ pub fn run(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Resul
 /// The anchor zone, the display zones, then UTC.
 fn zones(region: &Region) -> Vec<Tz> {
     let mut zones = vec![region.anchor];
-    zones.extend(region.display.iter().copied().filter(|z| *z != region.anchor && *z != Tz::UTC));
+    zones.extend(
+        region
+            .display
+            .iter()
+            .copied()
+            .filter(|z| *z != region.anchor && *z != Tz::UTC),
+    );
     zones.push(Tz::UTC);
     zones
 }
@@ -45,9 +55,14 @@ fn window_json(region: &Region, w: &Window) -> Value {
         })
         .collect();
     let mut adjustments = Vec::new();
-    for (event, reading, at) in [("cutoff", w.cutoff_reading, w.cutoff), ("deadline", w.deadline_reading, w.deadline)] {
+    for (event, reading, at) in [
+        ("cutoff", w.cutoff_reading, w.cutoff),
+        ("deadline", w.deadline_reading, w.deadline),
+    ] {
         if reading != Reading::Exact {
-            adjustments.push(json!({ "event": event, "rule": rule_name(reading), "resolved": at.to_rfc3339() }));
+            adjustments.push(
+                json!({ "event": event, "rule": rule_name(reading), "resolved": at.to_rfc3339() }),
+            );
         }
     }
     json!({
@@ -81,7 +96,11 @@ fn table(region: &Region, windows: &[Window]) -> String {
     let mut out = format!(
         "region {}{}: cutoff {}, staging ready by {} {}, {} time\n\n",
         region.name,
-        if region.description.is_empty() { String::new() } else { format!(" ({})", region.description) },
+        if region.description.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", region.description)
+        },
         region.cutoff.format("%H:%M"),
         region.deadline.format("%H:%M"),
         same_day,
@@ -95,10 +114,18 @@ fn table(region: &Region, windows: &[Window]) -> String {
     out.push_str(" window\n");
     let mut notes = Vec::new();
     for w in windows {
-        for (i, (event, at, reading)) in
-            [("cutoff", w.cutoff, w.cutoff_reading), ("deadline", w.deadline, w.deadline_reading)].into_iter().enumerate()
+        for (i, (event, at, reading)) in [
+            ("cutoff", w.cutoff, w.cutoff_reading),
+            ("deadline", w.deadline, w.deadline_reading),
+        ]
+        .into_iter()
+        .enumerate()
         {
-            let date = if i == 0 { w.business_date.to_string() } else { String::new() };
+            let date = if i == 0 {
+                w.business_date.to_string()
+            } else {
+                String::new()
+            };
             let mut line = format!("{date:<14} {event:<9}");
             for z in &zones {
                 line.push_str(&format!(" {:<22}", stamp(&at.with_timezone(z))));
@@ -131,7 +158,11 @@ fn hours(d: TimeDelta) -> String {
 }
 
 fn note(region: &Region, w: &Window, event: &str, reading: Reading, at: DateTime<Tz>) -> String {
-    let wall = if event == "cutoff" { region.cutoff } else { region.deadline };
+    let wall = if event == "cutoff" {
+        region.cutoff
+    } else {
+        region.deadline
+    };
     let day = at.date_naive();
     match reading {
         Reading::Gap => format!(

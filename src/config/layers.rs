@@ -12,8 +12,11 @@ const BUILT_IN_DEFAULTS: &str = include_str!("../../profiles/defaults.toml");
 
 /// The variables that override profile keys, and the key each one sets. `ACC_CONFIG` and
 /// `ACC_PROFILE` are read by the command line itself.
-pub const ENV_OVERRIDES: &[(&str, &str)] =
-    &[("ACC_REGION", "region"), ("ACC_STORE", "store"), ("ACC_EXPORT_TO", "export_to")];
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("ACC_REGION", "region"),
+    ("ACC_STORE", "store"),
+    ("ACC_EXPORT_TO", "export_to"),
+];
 
 /// One parsed configuration file, or the built-in defaults.
 #[derive(Debug, Clone)]
@@ -36,13 +39,19 @@ pub struct Sources {
 
 impl Sources {
     pub fn discover(env: &Env, explicit: Option<PathBuf>) -> Sources {
-        let system_dir = env.get("ACC_SYSTEM_CONFIG_DIR").map_or_else(|| PathBuf::from("/etc/acc"), PathBuf::from);
+        let system_dir = env
+            .get("ACC_SYSTEM_CONFIG_DIR")
+            .map_or_else(|| PathBuf::from("/etc/acc"), PathBuf::from);
         let user_dir = env
             .get("XDG_CONFIG_HOME")
             .map(PathBuf::from)
             .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".config")))
             .map(|d| d.join("acc"));
-        Sources { system_dir, user_dir, explicit }
+        Sources {
+            system_dir,
+            user_dir,
+            explicit,
+        }
     }
 
     /// Directories that may hold `regions/` and `dashboards/` overrides, lowest precedence first.
@@ -50,17 +59,27 @@ impl Sources {
         let mut dirs = vec![self.system_dir.clone()];
         dirs.extend(self.user_dir.clone());
         if let Some(parent) = self.explicit.as_deref().and_then(Path::parent) {
-            dirs.push(if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() });
+            dirs.push(if parent.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                parent.to_path_buf()
+            });
         }
         dirs
     }
 
     /// Every layer that exists, lowest precedence first.
     pub fn load(&self) -> Result<Vec<Layer>> {
-        let mut layers = vec![Layer { origin: "built-in".into(), file: parse("built-in defaults", BUILT_IN_DEFAULTS)? }];
-        for path in [Some(self.system_dir.join("acc.toml")), self.user_dir.as_ref().map(|d| d.join("acc.toml"))]
-            .into_iter()
-            .flatten()
+        let mut layers = vec![Layer {
+            origin: "built-in".into(),
+            file: parse("built-in defaults", BUILT_IN_DEFAULTS)?,
+        }];
+        for path in [
+            Some(self.system_dir.join("acc.toml")),
+            self.user_dir.as_ref().map(|d| d.join("acc.toml")),
+        ]
+        .into_iter()
+        .flatten()
         {
             if path.exists() {
                 layers.push(read(&path)?);
@@ -68,8 +87,11 @@ impl Sources {
         }
         if let Some(path) = &self.explicit {
             if !path.exists() {
-                return Err(Error::config(format!("config file {} does not exist", path.display()))
-                    .hint("check --config or ACC_CONFIG"));
+                return Err(Error::config(format!(
+                    "config file {} does not exist",
+                    path.display()
+                ))
+                .hint("check --config or ACC_CONFIG"));
             }
             layers.push(read(path)?);
         }
@@ -88,10 +110,14 @@ pub fn env_overrides(env: &Env) -> RawProfile {
 }
 
 fn read(path: &Path) -> Result<Layer> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::config(format!("cannot read config file {}", path.display())).source(e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::config(format!("cannot read config file {}", path.display())).source(e)
+    })?;
     let origin = path.display().to_string();
-    Ok(Layer { file: parse(&format!("config file {origin}"), &text)?, origin })
+    Ok(Layer {
+        file: parse(&format!("config file {origin}"), &text)?,
+        origin,
+    })
 }
 
 fn parse(what: &str, text: &str) -> Result<RawFile> {

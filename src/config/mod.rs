@@ -33,7 +33,11 @@ impl Config {
         let sources = Sources::discover(&env, explicit);
         let layers = sources.load()?;
         let regions = Regions::load(&sources.config_dirs())?;
-        Ok(Config { layers, regions, env })
+        Ok(Config {
+            layers,
+            regions,
+            env,
+        })
     }
 
     pub fn regions(&self) -> &Regions {
@@ -46,7 +50,11 @@ impl Config {
 
     /// Names of the profiles any layer defines.
     pub fn profile_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.layers.iter().flat_map(|l| l.file.profiles.keys().cloned()).collect();
+        let mut names: Vec<String> = self
+            .layers
+            .iter()
+            .flat_map(|l| l.file.profiles.keys().cloned())
+            .collect();
         names.sort();
         names.dedup();
         names
@@ -65,14 +73,25 @@ impl Config {
                 ));
             }
             None => {
-                return Err(Error::usage(format!("several profiles are configured: {}", names.join(", ")))
-                    .hint("choose one with --profile NAME or ACC_PROFILE"));
+                return Err(Error::usage(format!(
+                    "several profiles are configured: {}",
+                    names.join(", ")
+                ))
+                .hint("choose one with --profile NAME or ACC_PROFILE"));
             }
         };
         if !names.contains(&name) {
-            let known = if names.is_empty() { "none".to_string() } else { names.join(", ") };
-            return Err(Error::config(format!("unknown profile '{name}'"))
-                .hint(format!("profiles configured: {known}; files read: {}", self.origins().join(", "))));
+            let known = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            };
+            return Err(
+                Error::config(format!("unknown profile '{name}'")).hint(format!(
+                    "profiles configured: {known}; files read: {}",
+                    self.origins().join(", ")
+                )),
+            );
         }
         let mut merged = RawProfile::default();
         for layer in &self.layers {

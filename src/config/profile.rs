@@ -59,37 +59,60 @@ pub struct Snowflake {
 }
 
 impl Profile {
-    pub fn resolve(name: &str, raw: RawProfile, regions: &Regions, origins: Vec<String>) -> Result<Profile> {
+    pub fn resolve(
+        name: &str,
+        raw: RawProfile,
+        regions: &Regions,
+        origins: Vec<String>,
+    ) -> Result<Profile> {
         let key = |k: &str| format!("profiles.{name}.{k}");
         let region_name = raw.region.ok_or_else(|| {
-            Error::config(format!("profile '{name}' has no region"))
-                .hint(format!("set region = \"us-can\" or \"aus-int\" under [profiles.{name}], or ACC_REGION"))
+            Error::config(format!("profile '{name}' has no region")).hint(format!(
+                "set region = \"us-can\" or \"aus-int\" under [profiles.{name}], or ACC_REGION"
+            ))
         })?;
         let region = regions
             .get(&region_name)
-            .map_err(|e| Error::config(format!("{}: {}", key("region"), e.message())).hint(e.hint_text().unwrap_or_default()))?
+            .map_err(|e| {
+                Error::config(format!("{}: {}", key("region"), e.message()))
+                    .hint(e.hint_text().unwrap_or_default())
+            })?
             .clone();
         let age_recipients = raw.age_recipients.unwrap_or_default();
         for (i, r) in age_recipients.iter().enumerate() {
-            check_recipient(r).map_err(|why| Error::config(format!("{}[{i}]: {why}", key("age_recipients"))))?;
+            check_recipient(r)
+                .map_err(|why| Error::config(format!("{}[{i}]: {why}", key("age_recipients"))))?;
         }
         Ok(Profile {
             name: name.to_string(),
             region,
-            store: raw.store.ok_or_else(|| Error::config(format!("{} is not set", key("store"))))?,
+            store: raw
+                .store
+                .ok_or_else(|| Error::config(format!("{} is not set", key("store"))))?,
             export_to: raw.export_to,
             age_recipients,
-            production: raw.production.map(|d| database(&key("production"), d)).transpose()?,
-            staging: raw.staging.map(|d| database(&key("staging"), d)).transpose()?,
+            production: raw
+                .production
+                .map(|d| database(&key("production"), d))
+                .transpose()?,
+            staging: raw
+                .staging
+                .map(|d| database(&key("staging"), d))
+                .transpose()?,
             sftp: raw.sftp.map(|s| sftp(&key("sftp"), s)).transpose()?,
-            snowflake: raw.snowflake.map(|s| snowflake(&key("snowflake"), s)).transpose()?,
+            snowflake: raw
+                .snowflake
+                .map(|s| snowflake(&key("snowflake"), s))
+                .transpose()?,
             origins,
         })
     }
 
     /// The production database, or a config error naming the missing section.
     pub fn production(&self) -> Result<&Database> {
-        self.production.as_ref().ok_or_else(|| self.missing("production"))
+        self.production
+            .as_ref()
+            .ok_or_else(|| self.missing("production"))
     }
 
     /// The staging database, or a config error naming the missing section.
@@ -98,8 +121,14 @@ impl Profile {
     }
 
     fn missing(&self, section: &str) -> Error {
-        Error::config(format!("profile '{}' has no [{section}] database", self.name))
-            .hint(format!("add [profiles.{}.{section}] with host, dbname and user", self.name))
+        Error::config(format!(
+            "profile '{}' has no [{section}] database",
+            self.name
+        ))
+        .hint(format!(
+            "add [profiles.{}.{section}] with host, dbname and user",
+            self.name
+        ))
     }
 }
 
@@ -120,7 +149,12 @@ fn database(key: &str, d: RawDatabase) -> Result<Database> {
         port: d.port.unwrap_or(5432),
         dbname: required(key, "dbname", d.dbname)?,
         user: required(key, "user", d.user)?,
-        password: SecretRef::from_keys(&format!("{key}.password"), d.password_env, d.password_file, d.password_credential)?,
+        password: SecretRef::from_keys(
+            &format!("{key}.password"),
+            d.password_env,
+            d.password_file,
+            d.password_credential,
+        )?,
     })
 }
 
@@ -129,7 +163,12 @@ fn sftp(key: &str, s: RawSftp) -> Result<Sftp> {
         identity_file: s.identity_file,
         known_hosts: s.known_hosts,
         use_agent: s.use_agent.unwrap_or(false),
-        passphrase: SecretRef::from_keys(&format!("{key}.passphrase"), s.passphrase_env, s.passphrase_file, s.passphrase_credential)?,
+        passphrase: SecretRef::from_keys(
+            &format!("{key}.passphrase"),
+            s.passphrase_env,
+            s.passphrase_file,
+            s.passphrase_credential,
+        )?,
     })
 }
 
@@ -142,7 +181,12 @@ fn snowflake(key: &str, s: RawSnowflake) -> Result<Snowflake> {
         warehouse: s.warehouse,
         database: s.database,
         schema: s.schema,
-        password: SecretRef::from_keys(&format!("{key}.password"), s.password_env, s.password_file, s.password_credential)?,
+        password: SecretRef::from_keys(
+            &format!("{key}.password"),
+            s.password_env,
+            s.password_file,
+            s.password_credential,
+        )?,
         private_key_file: s.private_key_file,
         private_key_passphrase: SecretRef::from_keys(
             &format!("{key}.private_key_passphrase"),
@@ -158,10 +202,17 @@ fn check_recipient(r: &str) -> std::result::Result<(), String> {
     if r.parse::<age::x25519::Recipient>().is_ok() || r.parse::<age::ssh::Recipient>().is_ok() {
         Ok(())
     } else {
-        Err(format!("'{}' is not an age X25519 or ssh-ed25519/ssh-rsa public key", short(r)))
+        Err(format!(
+            "'{}' is not an age X25519 or ssh-ed25519/ssh-rsa public key",
+            short(r)
+        ))
     }
 }
 
 fn short(s: &str) -> String {
-    if s.chars().count() > 24 { format!("{}…", s.chars().take(24).collect::<String>()) } else { s.to_string() }
+    if s.chars().count() > 24 {
+        format!("{}…", s.chars().take(24).collect::<String>())
+    } else {
+        s.to_string()
+    }
 }

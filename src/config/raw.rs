@@ -104,7 +104,10 @@ macro_rules! overlay {
     };
 }
 
-overlay!(RawProfile { keys: [region, store, export_to, age_recipients], nested: [production, staging, sftp, snowflake] });
+overlay!(RawProfile {
+    keys: [region, store, export_to, age_recipients],
+    nested: [production, staging, sftp, snowflake]
+});
 overlay!(RawDatabase {
     keys: [host, port, dbname, user],
     secrets: [[password_env, password_file, password_credential]]
@@ -114,10 +117,23 @@ overlay!(RawSftp {
     secrets: [[passphrase_env, passphrase_file, passphrase_credential]]
 });
 overlay!(RawSnowflake {
-    keys: [base_url, account, user, role, warehouse, database, schema, private_key_file],
+    keys: [
+        base_url,
+        account,
+        user,
+        role,
+        warehouse,
+        database,
+        schema,
+        private_key_file
+    ],
     secrets: [
         [password_env, password_file, password_credential],
-        [private_key_passphrase_env, private_key_passphrase_file, private_key_passphrase_credential]
+        [
+            private_key_passphrase_env,
+            private_key_passphrase_file,
+            private_key_passphrase_credential
+        ]
     ]
 });
 
@@ -134,7 +150,9 @@ mod tests {
         let mut lower = parse("[profiles.p]\nregion = \"us-can\"\nstore = \"/a\"\n[profiles.p.production]\nhost = \"h1\"\nport = 5432\n")
             .profiles["p"]
             .clone();
-        let upper = parse("[profiles.p]\nstore = \"/b\"\n[profiles.p.production]\nport = 6432\n").profiles["p"].clone();
+        let upper = parse("[profiles.p]\nstore = \"/b\"\n[profiles.p.production]\nport = 6432\n")
+            .profiles["p"]
+            .clone();
         lower.overlay(upper);
         assert_eq!(lower.region.as_deref(), Some("us-can"));
         assert_eq!(lower.store, Some(PathBuf::from("/b")));
@@ -144,15 +162,24 @@ mod tests {
 
     #[test]
     fn a_secret_reference_replaces_the_whole_group() {
-        let mut lower = RawDatabase { password_file: Some("/etc/acc/pw".into()), ..Default::default() };
-        lower.overlay(RawDatabase { password_env: Some("PGPASSWORD_PROD".into()), ..Default::default() });
+        let mut lower = RawDatabase {
+            password_file: Some("/etc/acc/pw".into()),
+            ..Default::default()
+        };
+        lower.overlay(RawDatabase {
+            password_env: Some("PGPASSWORD_PROD".into()),
+            ..Default::default()
+        });
         assert_eq!(lower.password_env.as_deref(), Some("PGPASSWORD_PROD"));
         assert_eq!(lower.password_file, None);
     }
 
     #[test]
     fn unknown_keys_are_refused_with_their_name() {
-        let err = toml::from_str::<RawFile>("[profiles.p.production]\nhost = \"h\"\npasword_file = \"/x\"\n").unwrap_err();
+        let err = toml::from_str::<RawFile>(
+            "[profiles.p.production]\nhost = \"h\"\npasword_file = \"/x\"\n",
+        )
+        .unwrap_err();
         assert!(err.message().contains("pasword_file"), "{}", err.message());
     }
 }

@@ -48,8 +48,12 @@ impl SecretRef {
     pub fn resolve(&self, env: &Env) -> Result<Secret> {
         let text = match self {
             SecretRef::Env(var) => env.get(var).map(str::to_owned).ok_or_else(|| {
-                Error::config(format!("the secret's environment variable {var} is not set"))
-                    .hint(format!("export {var}, or point the config at a file with _file"))
+                Error::config(format!(
+                    "the secret's environment variable {var} is not set"
+                ))
+                .hint(format!(
+                    "export {var}, or point the config at a file with _file"
+                ))
             })?,
             SecretRef::File(path) => read(path)?,
             SecretRef::Credential(id) => {
@@ -123,7 +127,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("pw"), "from-file\n").unwrap();
         std::fs::write(dir.path().join("db"), "from-credential").unwrap();
-        let env = Env::from_pairs([("PW", "from-env"), ("CREDENTIALS_DIRECTORY", dir.path().to_str().unwrap())]);
+        let env = Env::from_pairs([
+            ("PW", "from-env"),
+            ("CREDENTIALS_DIRECTORY", dir.path().to_str().unwrap()),
+        ]);
         let get = |r: SecretRef| r.resolve(&env).unwrap().expose().to_string();
         assert_eq!(get(SecretRef::Env("PW".into())), "from-env");
         assert_eq!(get(SecretRef::File(dir.path().join("pw"))), "from-file");
@@ -136,16 +143,25 @@ mod tests {
         let err = SecretRef::Env("NOPE".into()).resolve(&env).unwrap_err();
         assert_eq!(err.exit_code(), 78);
         assert!(err.message().contains("NOPE"));
-        let err = SecretRef::File("/nonexistent/pw".into()).resolve(&env).unwrap_err();
+        let err = SecretRef::File("/nonexistent/pw".into())
+            .resolve(&env)
+            .unwrap_err();
         assert!(err.message().contains("/nonexistent/pw"));
-        let err = SecretRef::Credential("db".into()).resolve(&env).unwrap_err();
+        let err = SecretRef::Credential("db".into())
+            .resolve(&env)
+            .unwrap_err();
         assert!(err.message().contains("CREDENTIALS_DIRECTORY"));
     }
 
     #[test]
     fn two_sources_for_one_secret_is_an_error() {
-        let err = SecretRef::from_keys("profiles.x.production.password", Some("A".into()), Some("/f".into()), None)
-            .unwrap_err();
+        let err = SecretRef::from_keys(
+            "profiles.x.production.password",
+            Some("A".into()),
+            Some("/f".into()),
+            None,
+        )
+        .unwrap_err();
         assert!(err.message().contains("set only one of"));
     }
 }

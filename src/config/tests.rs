@@ -18,7 +18,12 @@ fn dirs() -> Dirs {
     std::fs::create_dir_all(&system).unwrap();
     std::fs::create_dir_all(xdg.join("acc")).unwrap();
     let explicit = tmp.path().join("site.toml");
-    Dirs { system, xdg, explicit, _tmp: tmp }
+    Dirs {
+        system,
+        xdg,
+        explicit,
+        _tmp: tmp,
+    }
 }
 
 fn write(path: &Path, text: &str) {
@@ -26,7 +31,10 @@ fn write(path: &Path, text: &str) {
 }
 
 fn load(d: &Dirs, extra_env: &[(&str, &str)], explicit: bool) -> Result<Config> {
-    let mut pairs = vec![("ACC_SYSTEM_CONFIG_DIR", d.system.to_str().unwrap()), ("XDG_CONFIG_HOME", d.xdg.to_str().unwrap())];
+    let mut pairs = vec![
+        ("ACC_SYSTEM_CONFIG_DIR", d.system.to_str().unwrap()),
+        ("XDG_CONFIG_HOME", d.xdg.to_str().unwrap()),
+    ];
     pairs.extend_from_slice(extra_env);
     Config::load(Env::from_pairs(pairs), explicit.then(|| d.explicit.clone()))
 }
@@ -47,26 +55,53 @@ password_file = "/etc/acc/prod.pw"
 fn later_layers_override_earlier_ones_key_by_key() {
     let d = dirs();
     write(&d.system.join("acc.toml"), BASE);
-    write(&d.xdg.join("acc/acc.toml"), "[profiles.north.production]\nport = 6432\n");
-    write(&d.explicit, "[defaults]\nstore = \"/srv/explicit-store\"\n[profiles.north.production]\npassword_env = \"NORTH_PW\"\n");
+    write(
+        &d.xdg.join("acc/acc.toml"),
+        "[profiles.north.production]\nport = 6432\n",
+    );
+    write(
+        &d.explicit,
+        "[defaults]\nstore = \"/srv/explicit-store\"\n[profiles.north.production]\npassword_env = \"NORTH_PW\"\n",
+    );
 
-    let p = load(&d, &[], true).unwrap().profile(Some("north"), RawProfile::default()).unwrap();
+    let p = load(&d, &[], true)
+        .unwrap()
+        .profile(Some("north"), RawProfile::default())
+        .unwrap();
     let db = p.production().unwrap();
     assert_eq!(db.host, "prod.internal", "from the system file");
     assert_eq!(db.port, 6432, "from the user file");
-    assert_eq!(db.password, Some(SecretRef::Env("NORTH_PW".into())), "the explicit file switched the secret's source");
+    assert_eq!(
+        db.password,
+        Some(SecretRef::Env("NORTH_PW".into())),
+        "the explicit file switched the secret's source"
+    );
     assert_eq!(p.store, PathBuf::from("/srv/explicit-store"));
-    assert_eq!(p.origins.len(), 4, "built-in, system, user, explicit: {:?}", p.origins);
+    assert_eq!(
+        p.origins.len(),
+        4,
+        "built-in, system, user, explicit: {:?}",
+        p.origins
+    );
 }
 
 #[test]
 fn a_profile_setting_beats_any_default() {
     let d = dirs();
-    write(&d.system.join("acc.toml"), &format!("{BASE}\n[profiles.north.staging]\nhost=\"s\"\ndbname=\"n\"\nuser=\"u\"\n"));
+    write(
+        &d.system.join("acc.toml"),
+        &format!("{BASE}\n[profiles.north.staging]\nhost=\"s\"\ndbname=\"n\"\nuser=\"u\"\n"),
+    );
     // a default set in a higher layer does not override a profile's own setting in a lower one
-    write(&d.xdg.join("acc/acc.toml"), "[profiles.north]\nstore = \"/srv/north\"\n");
+    write(
+        &d.xdg.join("acc/acc.toml"),
+        "[profiles.north]\nstore = \"/srv/north\"\n",
+    );
     write(&d.explicit, "[defaults]\nstore = \"/srv/everyone\"\n");
-    let p = load(&d, &[], true).unwrap().profile(Some("north"), RawProfile::default()).unwrap();
+    let p = load(&d, &[], true)
+        .unwrap()
+        .profile(Some("north"), RawProfile::default())
+        .unwrap();
     assert_eq!(p.store, PathBuf::from("/srv/north"));
 }
 
@@ -74,19 +109,41 @@ fn a_profile_setting_beats_any_default() {
 fn environment_then_flags_override_files() {
     let d = dirs();
     write(&d.system.join("acc.toml"), BASE);
-    let config = load(&d, &[("ACC_STORE", "/srv/env-store"), ("ACC_REGION", "aus-int")], false).unwrap();
-    let p = config.profile(Some("north"), RawProfile::default()).unwrap();
-    assert_eq!((p.store.to_str().unwrap(), p.region.name.as_str()), ("/srv/env-store", "aus-int"));
-    let flags = RawProfile { region: Some("us-can".into()), ..Default::default() };
-    assert_eq!(config.profile(Some("north"), flags).unwrap().region.name, "us-can");
+    let config = load(
+        &d,
+        &[("ACC_STORE", "/srv/env-store"), ("ACC_REGION", "aus-int")],
+        false,
+    )
+    .unwrap();
+    let p = config
+        .profile(Some("north"), RawProfile::default())
+        .unwrap();
+    assert_eq!(
+        (p.store.to_str().unwrap(), p.region.name.as_str()),
+        ("/srv/env-store", "aus-int")
+    );
+    let flags = RawProfile {
+        region: Some("us-can".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        config.profile(Some("north"), flags).unwrap().region.name,
+        "us-can"
+    );
 }
 
 #[test]
 fn built_in_defaults_apply_when_nothing_else_does() {
     let d = dirs();
     write(&d.explicit, "[profiles.solo]\nregion = \"aus-int\"\n");
-    let p = load(&d, &[], true).unwrap().profile(None, RawProfile::default()).unwrap();
-    assert_eq!(p.name, "solo", "the only profile is chosen without --profile");
+    let p = load(&d, &[], true)
+        .unwrap()
+        .profile(None, RawProfile::default())
+        .unwrap();
+    assert_eq!(
+        p.name, "solo",
+        "the only profile is chosen without --profile"
+    );
     assert_eq!(p.store, PathBuf::from("/var/lib/acc/snapshots"));
 }
 
@@ -94,11 +151,17 @@ fn built_in_defaults_apply_when_nothing_else_does() {
 fn unknown_keys_name_the_file_the_line_and_the_key() {
     let d = dirs();
     write(&d.system.join("acc.toml"), BASE);
-    write(&d.xdg.join("acc/acc.toml"), "[profiles.north]\nregion = \"us-can\"\nstor = \"/typo\"\n");
+    write(
+        &d.xdg.join("acc/acc.toml"),
+        "[profiles.north]\nregion = \"us-can\"\nstor = \"/typo\"\n",
+    );
     let err = load(&d, &[], false).unwrap_err();
     assert_eq!(err.exit_code(), 78);
     let msg = err.message();
-    assert!(msg.contains(&d.xdg.join("acc/acc.toml").display().to_string()), "{msg}");
+    assert!(
+        msg.contains(&d.xdg.join("acc/acc.toml").display().to_string()),
+        "{msg}"
+    );
     assert!(msg.contains("line 3") && msg.contains("stor"), "{msg}");
 }
 
@@ -110,41 +173,86 @@ fn config_errors_are_exit_78_and_say_what_to_fix() {
     assert_eq!(err.exit_code(), 78);
     assert!(err.message().contains("does not exist"));
 
-    write(&d.explicit, "[profiles.a]\nregion = \"us-can\"\n[profiles.b]\nregion = \"mars\"\n[profiles.c]\n");
+    write(
+        &d.explicit,
+        "[profiles.a]\nregion = \"us-can\"\n[profiles.b]\nregion = \"mars\"\n[profiles.c]\n",
+    );
     let config = load(&d, &[], true).unwrap();
-    let err = config.profile(Some("zzz"), RawProfile::default()).unwrap_err();
+    let err = config
+        .profile(Some("zzz"), RawProfile::default())
+        .unwrap_err();
     assert_eq!(err.exit_code(), 78);
     assert!(err.hint_text().unwrap().contains("a, b, c"));
-    let err = config.profile(Some("b"), RawProfile::default()).unwrap_err();
-    assert!(err.message().contains("profiles.b.region") && err.message().contains("mars"), "{}", err.message());
-    let err = config.profile(Some("c"), RawProfile::default()).unwrap_err();
+    let err = config
+        .profile(Some("b"), RawProfile::default())
+        .unwrap_err();
+    assert!(
+        err.message().contains("profiles.b.region") && err.message().contains("mars"),
+        "{}",
+        err.message()
+    );
+    let err = config
+        .profile(Some("c"), RawProfile::default())
+        .unwrap_err();
     assert!(err.message().contains("has no region"));
     let err = config.profile(None, RawProfile::default()).unwrap_err();
-    assert_eq!(err.exit_code(), 2, "several profiles and none chosen is a usage error");
+    assert_eq!(
+        err.exit_code(),
+        2,
+        "several profiles and none chosen is a usage error"
+    );
 }
 
 #[test]
 fn database_sections_need_their_keys_and_one_secret_source() {
     let d = dirs();
-    write(&d.explicit, "[profiles.a]\nregion = \"us-can\"\n[profiles.a.staging]\nhost = \"h\"\nuser = \"u\"\n");
-    let err = load(&d, &[], true).unwrap().profile(Some("a"), RawProfile::default()).unwrap_err();
-    assert!(err.message().contains("profiles.a.staging.dbname is not set"), "{}", err.message());
+    write(
+        &d.explicit,
+        "[profiles.a]\nregion = \"us-can\"\n[profiles.a.staging]\nhost = \"h\"\nuser = \"u\"\n",
+    );
+    let err = load(&d, &[], true)
+        .unwrap()
+        .profile(Some("a"), RawProfile::default())
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains("profiles.a.staging.dbname is not set"),
+        "{}",
+        err.message()
+    );
 
     write(
         &d.explicit,
         "[profiles.a]\nregion = \"us-can\"\n[profiles.a.staging]\nhost = \"h\"\nuser = \"u\"\ndbname = \"d\"\npassword_env = \"X\"\npassword_file = \"/x\"\n",
     );
-    let err = load(&d, &[], true).unwrap().profile(Some("a"), RawProfile::default()).unwrap_err();
-    assert!(err.message().contains("set only one of"), "{}", err.message());
+    let err = load(&d, &[], true)
+        .unwrap()
+        .profile(Some("a"), RawProfile::default())
+        .unwrap_err();
+    assert!(
+        err.message().contains("set only one of"),
+        "{}",
+        err.message()
+    );
 }
 
 #[test]
 fn age_recipients_must_parse() {
     let d = dirs();
-    write(&d.explicit, "[profiles.a]\nregion = \"us-can\"\nage_recipients = [\"age1notakey\"]\n");
-    let err = load(&d, &[], true).unwrap().profile(Some("a"), RawProfile::default()).unwrap_err();
+    write(
+        &d.explicit,
+        "[profiles.a]\nregion = \"us-can\"\nage_recipients = [\"age1notakey\"]\n",
+    );
+    let err = load(&d, &[], true)
+        .unwrap()
+        .profile(Some("a"), RawProfile::default())
+        .unwrap_err();
     assert_eq!(err.exit_code(), 78);
-    assert!(err.message().contains("profiles.a.age_recipients[0]"), "{}", err.message());
+    assert!(
+        err.message().contains("profiles.a.age_recipients[0]"),
+        "{}",
+        err.message()
+    );
 }
 
 #[test]
@@ -153,7 +261,13 @@ fn region_files_next_to_the_explicit_config_override_built_ins() {
     write(&d.explicit, "[profiles.a]\nregion = \"us-can\"\n");
     let regions = d.explicit.parent().unwrap().join("regions");
     std::fs::create_dir_all(&regions).unwrap();
-    write(&regions.join("us-can.toml"), "anchor_zone = \"America/New_York\"\ncutoff = \"22:00\"\ndeadline = \"01:30\"\ndeadline_day = 1\n");
-    let p = load(&d, &[], true).unwrap().profile(Some("a"), RawProfile::default()).unwrap();
+    write(
+        &regions.join("us-can.toml"),
+        "anchor_zone = \"America/New_York\"\ncutoff = \"22:00\"\ndeadline = \"01:30\"\ndeadline_day = 1\n",
+    );
+    let p = load(&d, &[], true)
+        .unwrap()
+        .profile(Some("a"), RawProfile::default())
+        .unwrap();
     assert_eq!(p.region.anchor, chrono_tz::America::New_York);
 }

@@ -20,7 +20,14 @@ fn utc(t: &DateTime<chrono_tz::Tz>) -> String {
 }
 
 /// (business date, cutoff in the anchor zone, cutoff UTC, deadline in the anchor zone, deadline UTC, hours)
-type Row = (&'static str, &'static str, &'static str, &'static str, &'static str, i64);
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+);
 
 fn check(region_name: &str, rows: &[Row]) {
     let r = region(region_name);
@@ -28,9 +35,21 @@ fn check(region_name: &str, rows: &[Row]) {
         let w = Window::of(&r, date(d));
         assert_eq!(w.cutoff.to_rfc3339(), cutoff, "{region_name} {d} cutoff");
         assert_eq!(utc(&w.cutoff), cutoff_utc, "{region_name} {d} cutoff UTC");
-        assert_eq!(w.deadline.to_rfc3339(), deadline, "{region_name} {d} deadline");
-        assert_eq!(utc(&w.deadline), deadline_utc, "{region_name} {d} deadline UTC");
-        assert_eq!(w.length(), TimeDelta::hours(hours), "{region_name} {d} window length");
+        assert_eq!(
+            w.deadline.to_rfc3339(),
+            deadline,
+            "{region_name} {d} deadline"
+        );
+        assert_eq!(
+            utc(&w.deadline),
+            deadline_utc,
+            "{region_name} {d} deadline UTC"
+        );
+        assert_eq!(
+            w.length(),
+            TimeDelta::hours(hours),
+            "{region_name} {d} window length"
+        );
     }
 }
 
@@ -39,13 +58,37 @@ fn us_can_across_toronto_spring_forward() {
     check(
         "us-can",
         &[
-            ("2026-03-06", "2026-03-06T23:00:00-05:00", "2026-03-07T04:00Z", "2026-03-07T02:00:00-05:00", "2026-03-07T07:00Z", 3),
+            (
+                "2026-03-06",
+                "2026-03-06T23:00:00-05:00",
+                "2026-03-07T04:00Z",
+                "2026-03-07T02:00:00-05:00",
+                "2026-03-07T07:00Z",
+                3,
+            ),
             // the deadline, 02:00 on 2026-03-08, does not exist: it is read as 03:00 EDT
-            ("2026-03-07", "2026-03-07T23:00:00-05:00", "2026-03-08T04:00Z", "2026-03-08T03:00:00-04:00", "2026-03-08T07:00Z", 3),
-            ("2026-03-08", "2026-03-08T23:00:00-04:00", "2026-03-09T03:00Z", "2026-03-09T02:00:00-04:00", "2026-03-09T06:00Z", 3),
+            (
+                "2026-03-07",
+                "2026-03-07T23:00:00-05:00",
+                "2026-03-08T04:00Z",
+                "2026-03-08T03:00:00-04:00",
+                "2026-03-08T07:00Z",
+                3,
+            ),
+            (
+                "2026-03-08",
+                "2026-03-08T23:00:00-04:00",
+                "2026-03-09T03:00Z",
+                "2026-03-09T02:00:00-04:00",
+                "2026-03-09T06:00Z",
+                3,
+            ),
         ],
     );
-    assert_eq!(Window::of(&region("us-can"), date("2026-03-07")).deadline_reading, Reading::Gap);
+    assert_eq!(
+        Window::of(&region("us-can"), date("2026-03-07")).deadline_reading,
+        Reading::Gap
+    );
 }
 
 #[test]
@@ -54,12 +97,29 @@ fn us_can_across_toronto_fall_back() {
         "us-can",
         &[
             // 23:00 EDT to 02:00 EST: the night is four real hours long
-            ("2026-10-31", "2026-10-31T23:00:00-04:00", "2026-11-01T03:00Z", "2026-11-01T02:00:00-05:00", "2026-11-01T07:00Z", 4),
-            ("2026-11-01", "2026-11-01T23:00:00-05:00", "2026-11-02T04:00Z", "2026-11-02T02:00:00-05:00", "2026-11-02T07:00Z", 3),
+            (
+                "2026-10-31",
+                "2026-10-31T23:00:00-04:00",
+                "2026-11-01T03:00Z",
+                "2026-11-01T02:00:00-05:00",
+                "2026-11-01T07:00Z",
+                4,
+            ),
+            (
+                "2026-11-01",
+                "2026-11-01T23:00:00-05:00",
+                "2026-11-02T04:00Z",
+                "2026-11-02T02:00:00-05:00",
+                "2026-11-02T07:00Z",
+                3,
+            ),
         ],
     );
     let w = Window::of(&region("us-can"), date("2026-10-31"));
-    assert_eq!((w.cutoff_reading, w.deadline_reading), (Reading::Exact, Reading::Exact));
+    assert_eq!(
+        (w.cutoff_reading, w.deadline_reading),
+        (Reading::Exact, Reading::Exact)
+    );
 }
 
 #[test]
@@ -67,10 +127,38 @@ fn aus_int_across_toronto_changes() {
     check(
         "aus-int",
         &[
-            ("2026-03-07", "2026-03-07T08:00:00-05:00", "2026-03-07T13:00Z", "2026-03-07T09:00:00-05:00", "2026-03-07T14:00Z", 1),
-            ("2026-03-08", "2026-03-08T08:00:00-04:00", "2026-03-08T12:00Z", "2026-03-08T09:00:00-04:00", "2026-03-08T13:00Z", 1),
-            ("2026-10-31", "2026-10-31T08:00:00-04:00", "2026-10-31T12:00Z", "2026-10-31T09:00:00-04:00", "2026-10-31T13:00Z", 1),
-            ("2026-11-01", "2026-11-01T08:00:00-05:00", "2026-11-01T13:00Z", "2026-11-01T09:00:00-05:00", "2026-11-01T14:00Z", 1),
+            (
+                "2026-03-07",
+                "2026-03-07T08:00:00-05:00",
+                "2026-03-07T13:00Z",
+                "2026-03-07T09:00:00-05:00",
+                "2026-03-07T14:00Z",
+                1,
+            ),
+            (
+                "2026-03-08",
+                "2026-03-08T08:00:00-04:00",
+                "2026-03-08T12:00Z",
+                "2026-03-08T09:00:00-04:00",
+                "2026-03-08T13:00Z",
+                1,
+            ),
+            (
+                "2026-10-31",
+                "2026-10-31T08:00:00-04:00",
+                "2026-10-31T12:00Z",
+                "2026-10-31T09:00:00-04:00",
+                "2026-10-31T13:00Z",
+                1,
+            ),
+            (
+                "2026-11-01",
+                "2026-11-01T08:00:00-05:00",
+                "2026-11-01T13:00Z",
+                "2026-11-01T09:00:00-05:00",
+                "2026-11-01T14:00Z",
+                1,
+            ),
         ],
     );
 }
@@ -86,11 +174,35 @@ fn aus_int_shows_the_sydney_shift() {
         )
     };
     // Sydney leaves daylight saving on 2026-04-05 (AEDT +11 -> AEST +10)
-    assert_eq!(sydney("2026-04-04"), ("2026-04-04T23:00:00+11:00".into(), "2026-04-05T00:00:00+11:00".into()));
-    assert_eq!(sydney("2026-04-05"), ("2026-04-05T22:00:00+10:00".into(), "2026-04-05T23:00:00+10:00".into()));
+    assert_eq!(
+        sydney("2026-04-04"),
+        (
+            "2026-04-04T23:00:00+11:00".into(),
+            "2026-04-05T00:00:00+11:00".into()
+        )
+    );
+    assert_eq!(
+        sydney("2026-04-05"),
+        (
+            "2026-04-05T22:00:00+10:00".into(),
+            "2026-04-05T23:00:00+10:00".into()
+        )
+    );
     // and enters it on 2026-10-04 (AEST +10 -> AEDT +11)
-    assert_eq!(sydney("2026-10-03"), ("2026-10-03T22:00:00+10:00".into(), "2026-10-03T23:00:00+10:00".into()));
-    assert_eq!(sydney("2026-10-04"), ("2026-10-04T23:00:00+11:00".into(), "2026-10-05T00:00:00+11:00".into()));
+    assert_eq!(
+        sydney("2026-10-03"),
+        (
+            "2026-10-03T22:00:00+10:00".into(),
+            "2026-10-03T23:00:00+10:00".into()
+        )
+    );
+    assert_eq!(
+        sydney("2026-10-04"),
+        (
+            "2026-10-04T23:00:00+11:00".into(),
+            "2026-10-05T00:00:00+11:00".into()
+        )
+    );
     // after Toronto falls back, the Sydney cutoff crosses midnight
     assert_eq!(sydney("2026-11-01").0, "2026-11-02T00:00:00+11:00");
 }
@@ -107,9 +219,18 @@ fn next_after_finds_the_coming_cutoff() {
     let r = region("us-can");
     let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
     // 22:50 Toronto on 2026-11-21 (03:50Z on the 22nd): tonight's cutoff
-    assert_eq!(Window::next_after(&r, at("2026-11-22T03:50:00Z")).business_date, date("2026-11-21"));
+    assert_eq!(
+        Window::next_after(&r, at("2026-11-22T03:50:00Z")).business_date,
+        date("2026-11-21")
+    );
     // 23:10 Toronto: already past, so the next night
-    assert_eq!(Window::next_after(&r, at("2026-11-22T04:10:00Z")).business_date, date("2026-11-22"));
+    assert_eq!(
+        Window::next_after(&r, at("2026-11-22T04:10:00Z")).business_date,
+        date("2026-11-22")
+    );
     // exactly at the cutoff counts as that cutoff
-    assert_eq!(Window::next_after(&r, at("2026-11-22T04:00:00Z")).business_date, date("2026-11-21"));
+    assert_eq!(
+        Window::next_after(&r, at("2026-11-22T04:00:00Z")).business_date,
+        date("2026-11-21")
+    );
 }

@@ -29,7 +29,9 @@ pub fn resolve(zone: Tz, wall: NaiveDateTime) -> (DateTime<Tz>, Reading) {
         LocalResult::None => {
             // No zone changes its offset twice within a day, so the offset a day earlier is
             // the one in force just before the gap.
-            let before = zone.offset_from_utc_datetime(&(wall - TimeDelta::days(1))).fix();
+            let before = zone
+                .offset_from_utc_datetime(&(wall - TimeDelta::days(1)))
+                .fix();
             let utc = wall - TimeDelta::seconds(i64::from(before.local_minus_utc()));
             (zone.from_utc_datetime(&utc), Reading::Gap)
         }
@@ -43,7 +45,10 @@ mod tests {
     use chrono_tz::{America::Toronto, Australia::Sydney};
 
     fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, min, 0).unwrap()
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
     }
 
     #[test]

@@ -22,13 +22,23 @@ impl Window {
     pub fn of(region: &Region, date: NaiveDate) -> Window {
         let (cutoff, cutoff_reading) = resolve(region.anchor, date.and_time(region.cutoff));
         let deadline_date = date + Days::new(u64::from(region.deadline_day));
-        let (deadline, deadline_reading) = resolve(region.anchor, deadline_date.and_time(region.deadline));
-        Window { business_date: date, cutoff, cutoff_reading, deadline, deadline_reading }
+        let (deadline, deadline_reading) =
+            resolve(region.anchor, deadline_date.and_time(region.deadline));
+        Window {
+            business_date: date,
+            cutoff,
+            cutoff_reading,
+            deadline,
+            deadline_reading,
+        }
     }
 
     /// `days` consecutive windows starting with `from`.
     pub fn series(region: &Region, from: NaiveDate, days: u32) -> Vec<Window> {
-        from.iter_days().take(days as usize).map(|d| Window::of(region, d)).collect()
+        from.iter_days()
+            .take(days as usize)
+            .map(|d| Window::of(region, d))
+            .collect()
     }
 
     /// The first window whose cutoff is at or after `now`.

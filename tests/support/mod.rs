@@ -34,7 +34,9 @@ impl Sandbox {
     }
 
     pub fn var(&self, key: &str) -> &str {
-        self.vars.get(key).unwrap_or_else(|| panic!("the sandbox env file has no {key}; rerun scripts/sandbox up"))
+        self.vars.get(key).unwrap_or_else(|| {
+            panic!("the sandbox env file has no {key}; rerun scripts/sandbox up")
+        })
     }
 
     pub fn path(&self, key: &str) -> PathBuf {
@@ -43,7 +45,10 @@ impl Sandbox {
 
     /// The sandbox's acc.toml, loaded as acc would load it, with no system or user layers.
     pub fn config(&self) -> Config {
-        let env = Env::from_pairs([("ACC_SYSTEM_CONFIG_DIR", "/nonexistent"), ("HOME", "/nonexistent")]);
+        let env = Env::from_pairs([
+            ("ACC_SYSTEM_CONFIG_DIR", "/nonexistent"),
+            ("HOME", "/nonexistent"),
+        ]);
         Config::load(env, Some(self.path("ACC_CONFIG"))).expect("the sandbox acc.toml loads")
     }
 
@@ -52,7 +57,9 @@ impl Sandbox {
         let url = format!("{}/{db}", self.var(url_var));
         let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
-            .unwrap_or_else(|e| panic!("cannot reach {url_var} ({e}); is the sandbox up? run scripts/sandbox up"));
+            .unwrap_or_else(|e| {
+                panic!("cannot reach {url_var} ({e}); is the sandbox up? run scripts/sandbox up")
+            });
         tokio::spawn(conn);
         client
     }
