@@ -1,7 +1,7 @@
 -- Generates a deterministic, entirely fictitious agency into a database that has schema.sql.
 --
 -- psql variables:
---   scale      1 is about 50 MB (800 clients, 200 employees, ~54k visits); data grows linearly
+--   scale      1 is about 60 MB (1,150 clients, 290 employees, ~78k visits); ~51 MB more per step, so 40 is over 2 GB
 --   tz         the region's local zone: visit times are laid out in it
 --   region     us-can or aus-int: picks phone formats and place names
 --   seed_date  "today" in tz; visits run from 30 days before it to 14 days after
@@ -25,8 +25,8 @@ CREATE TEMP TABLE p ON COMMIT DROP AS SELECT
     :'tz'::text AS tz,
     :'region'::text AS region,
     :'seed_date'::date AS today,
-    200 * :scale::int AS employees,
-    800 * :scale::int AS clients,
+    290 * :scale::int AS employees,
+    1150 * :scale::int AS clients,
     ARRAY['Aubrin','Belisa','Corvin','Dalia','Eskel','Fiora','Gideon','Halvie','Isolde','Jarek',
           'Kalani','Lisette','Maelis','Nikan','Oriel','Pernille','Quenby','Rasmus','Solenne','Tobiah',
           'Ulric','Valka','Wendeline','Xavian','Ysolde','Zephyr','Anouk','Bastien','Cerys','Darian'] AS firsts,
