@@ -164,20 +164,15 @@ fn note(region: &Region, w: &Window, event: &str, reading: Reading, at: DateTime
         region.deadline
     };
     let day = at.date_naive();
-    match reading {
-        Reading::Gap => format!(
-            "{} {event}: {} does not exist in {} on {day} (clocks spring forward); read as {}",
-            w.business_date,
-            wall.format("%H:%M"),
-            region.anchor.name(),
-            at.format("%H:%M %Z"),
-        ),
-        _ => format!(
-            "{} {event}: {} occurs twice in {} on {day} (clocks fall back); the earlier, {}, applies",
-            w.business_date,
-            wall.format("%H:%M"),
-            region.anchor.name(),
-            at.format("%H:%M %Z"),
-        ),
-    }
+    let (happens, reading_rule) = match reading {
+        Reading::Gap => ("does not exist", "(clocks spring forward); read as"),
+        _ => ("occurs twice", "(clocks fall back); the earlier applies:"),
+    };
+    format!(
+        "{} {event}: {} {happens} in {} on {day} {reading_rule} {}",
+        w.business_date,
+        wall.format("%H:%M"),
+        region.anchor.name(),
+        at.format("%H:%M %Z"),
+    )
 }
