@@ -5,11 +5,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod copy_binary;
+pub mod crypt;
 pub mod error;
 pub mod output;
 pub mod pg;
 pub mod region;
 pub mod schedule;
+pub mod store;
 
 mod commands;
 

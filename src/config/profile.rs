@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::raw::{RawDatabase, RawProfile, RawSftp, RawSnowflake};
+use super::raw::{RawDatabase, RawProfile, RawSftp, RawSnapshot, RawSnowflake};
 use super::secret::SecretRef;
 use crate::error::{Error, Result};
 use crate::region::{Region, Regions};
@@ -21,6 +21,7 @@ pub struct Profile {
     pub staging: Option<Database>,
     pub sftp: Option<Sftp>,
     pub snowflake: Option<Snowflake>,
+    pub snapshot: SnapshotSettings,
     /// The configuration layers that were read, lowest precedence first.
     pub origins: Vec<String>,
 }
@@ -34,6 +35,28 @@ pub struct Database {
     pub user: String,
     pub password: Option<SecretRef>,
 }
+
+/// How production is captured: parallelism, retention, filters, retries and signing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotSettings {
+    /// Worker connections; `None` means one per core.
+    pub jobs: Option<usize>,
+    /// Complete snapshots kept after a success; `None` keeps them all.
+    pub keep: Option<usize>,
+    /// Table patterns (`name`, `schema.name`, `*` and `?` wildcards) left out.
+    pub exclude_tables: Vec<String>,
+    /// When not empty, only these schemas are captured.
+    pub only_schemas: Vec<String>,
+    /// How long an unreachable production is retried before giving up with exit 75.
+    pub retry: std::time::Duration,
+    /// An SSH private key that signs each manifest (`ssh-keygen -Y sign`).
+    pub signing_key: Option<PathBuf>,
+    /// An `allowed_signers` file; when set, unsigned or badly signed snapshots are refused.
+    pub allowed_signers: Option<PathBuf>,
+}
+
+/// Production unreachable at the cutoff is retried this long by default.
+const DEFAULT_RETRY_SECONDS: u64 = 600;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sftp {
@@ -104,6 +127,7 @@ impl Profile {
                 .snowflake
                 .map(|s| snowflake(&key("snowflake"), s))
                 .transpose()?,
+            snapshot: snapshot(&key("snapshot"), raw.snapshot.unwrap_or_default())?,
             origins,
         })
     }
@@ -155,6 +179,26 @@ fn database(key: &str, d: RawDatabase) -> Result<Database> {
             d.password_file,
             d.password_credential,
         )?,
+    })
+}
+
+fn snapshot(key: &str, s: RawSnapshot) -> Result<SnapshotSettings> {
+    if s.jobs == Some(0) {
+        return Err(Error::config(format!("{key}.jobs must be at least 1")));
+    }
+    if s.keep == Some(0) {
+        return Err(Error::config(format!(
+            "{key}.keep must be at least 1: the newest snapshot is never pruned"
+        )));
+    }
+    Ok(SnapshotSettings {
+        jobs: s.jobs,
+        keep: s.keep,
+        exclude_tables: s.exclude_tables.unwrap_or_default(),
+        only_schemas: s.only_schemas.unwrap_or_default(),
+        retry: std::time::Duration::from_secs(s.retry_seconds.unwrap_or(DEFAULT_RETRY_SECONDS)),
+        signing_key: s.signing_key,
+        allowed_signers: s.allowed_signers,
     })
 }
 

@@ -30,6 +30,7 @@ pub struct RawProfile {
     pub staging: Option<RawDatabase>,
     pub sftp: Option<RawSftp>,
     pub snowflake: Option<RawSnowflake>,
+    pub snapshot: Option<RawSnapshot>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -74,6 +75,19 @@ pub struct RawSnowflake {
     pub private_key_passphrase_credential: Option<String>,
 }
 
+/// `[profiles.P.snapshot]`: how production is captured and how long snapshots are kept.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnapshot {
+    pub jobs: Option<usize>,
+    pub keep: Option<usize>,
+    pub exclude_tables: Option<Vec<String>>,
+    pub only_schemas: Option<Vec<String>>,
+    pub retry_seconds: Option<u64>,
+    pub signing_key: Option<PathBuf>,
+    pub allowed_signers: Option<PathBuf>,
+}
+
 /// Laying a higher-precedence layer over a lower one.
 pub trait Overlay {
     fn overlay(&mut self, upper: Self);
@@ -106,7 +120,18 @@ macro_rules! overlay {
 
 overlay!(RawProfile {
     keys: [region, store, export_to, age_recipients],
-    nested: [production, staging, sftp, snowflake]
+    nested: [production, staging, sftp, snowflake, snapshot]
+});
+overlay!(RawSnapshot {
+    keys: [
+        jobs,
+        keep,
+        exclude_tables,
+        only_schemas,
+        retry_seconds,
+        signing_key,
+        allowed_signers
+    ]
 });
 overlay!(RawDatabase {
     keys: [host, port, dbname, user],

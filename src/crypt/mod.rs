@@ -1,0 +1,10 @@
+//! Sealing files: zstd then age to the profile's recipients, hashed as they are written, so
+//! that plaintext never reaches the disk; and opening them again with an identity.
+
+mod digest;
+mod keys;
+mod sealed;
+
+pub use digest::{Digest, HashingWriter, file_digest};
+pub use keys::{Identities, Recipients};
+pub use sealed::{SealedWriter, open_sealed};
