@@ -61,18 +61,25 @@ pub enum Command {
 
     /// Capture a consistent, encrypted snapshot of production at the regional cutoff.
     ///
-    /// Run it from a timer shortly before the cutoff; it waits for the cutoff, then copies
-    /// every table from one consistent view of production into age-encrypted files under
-    /// the profile's store. Not built yet: exits 69.
+    /// Run it from a timer up to 15 minutes before the cutoff: it waits for the cutoff, then
+    /// copies every table from one consistent view of production (one exported snapshot shared
+    /// by all workers) into zstd + age files under <store>/<profile>/<label>/, with a manifest
+    /// written last. A timer that fires late still runs until the staging-ready deadline;
+    /// earlier or later it is skipped with exit 3. The label is the business date in the
+    /// region's anchor zone; with --now it is <date>-now-<hhmmss>. Plaintext never touches
+    /// the disk. One run per profile at a time (a second one exits 75). A run that fails
+    /// leaves nothing that looks like a snapshot, and the next run clears its leftovers.
     #[command(after_help = EXIT_CODES_HELP)]
-    Snapshot(PendingArgs),
+    Snapshot(SnapshotArgs),
 
     /// Check that a snapshot is complete and untampered.
     ///
-    /// Use it before trusting a snapshot, or on a copy you moved elsewhere. Not built yet:
-    /// exits 69.
+    /// Checks the manifest, its signature when the profile lists allowed signers, and every
+    /// file's size and SHA-256. With --identity it also decrypts and decompresses every file
+    /// in memory and checks its row count. Use it before trusting a snapshot, or on a copy you
+    /// moved elsewhere. Exits 65 naming every file that failed.
     #[command(after_help = EXIT_CODES_HELP)]
-    Verify(PendingArgs),
+    Verify(VerifyArgs),
 
     /// Refresh staging from a snapshot, atomically and read-only, before the deadline.
     ///
@@ -146,6 +153,49 @@ pub struct ScheduleArgs {
     pub region: Option<String>,
 
     /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Take it at once instead of at the cutoff; the label says so.
+    #[arg(long)]
+    pub now: bool,
+
+    /// Worker connections to production [default: the profile's snapshot.jobs, else one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
+
+    /// After a success, keep only the newest N complete snapshots [default: snapshot.keep].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
+
+    /// Leave out tables matching PATTERN (`name` or `schema.name`, `*` and `?` wildcards,
+    /// case-sensitive); added to the profile's snapshot.exclude_tables. Repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude_table: Vec<String>,
+
+    /// Capture only this schema; replaces the profile's snapshot.only_schemas. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub only_schema: Vec<String>,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The snapshot's label, or `latest`.
+    #[arg(default_value = "latest", value_name = "LABEL")]
+    pub label: String,
+
+    /// An age identity file (or unencrypted SSH key) to decrypt every file and check row counts.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// Print a JSON report instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -8,10 +8,14 @@ pub mod config;
 pub mod copy_binary;
 pub mod crypt;
 pub mod error;
+pub mod manifest;
 pub mod output;
 pub mod pg;
+pub mod progress;
 pub mod region;
 pub mod schedule;
+pub mod signing;
+pub mod snapshot;
 pub mod store;
 
 mod commands;

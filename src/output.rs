@@ -43,6 +43,11 @@ pub fn render_error(err: &Error) -> String {
     text
 }
 
+/// A progress or status line on stderr, one event per line.
+pub fn log(message: &str) {
+    let _ = writeln!(io::stderr(), "acc: {message}");
+}
+
 /// Prints an error to stderr, unless it is the quiet end of a closed pipe.
 pub fn report(err: &Error) {
     if err.kind() != Kind::BrokenPipe {

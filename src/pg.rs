@@ -47,3 +47,8 @@ fn classify(db: &Database, e: tokio_postgres::Error) -> Error {
             .hint("is the server up and listening? the run is safe to retry"),
     }
 }
+
+/// An identifier quoted for SQL, whatever characters it holds.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -4,6 +4,8 @@
 mod doctor;
 mod pending;
 mod schedule;
+mod snapshot;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, Env};
@@ -21,8 +23,8 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
     match command {
         Command::Schedule(args) => schedule::run(&args, &config, profile),
         Command::Doctor(_) => doctor::run(&config, profile),
-        Command::Snapshot(_) => pending::run("snapshot"),
-        Command::Verify(_) => pending::run("verify"),
+        Command::Snapshot(args) => snapshot::run(&args, &config, profile),
+        Command::Verify(args) => verify::run(&args, &config, profile),
         Command::Restore(_) => pending::run("restore"),
         Command::Freeze(_) => pending::run("freeze"),
         Command::Export(_) => pending::run("export"),
@@ -32,4 +34,16 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         Command::Status(_) => pending::run("status"),
     }
     .map(|()| code::OK)
+}
+
+/// Runs async work on a runtime made for this one command.
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| crate::error::Error::internal("cannot start the async runtime").source(e))?;
+    Ok(runtime.block_on(future))
+}
+
+/// One per core unless configured.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }

@@ -1,0 +1,101 @@
+//! `acc snapshot`: flags resolved against the profile, then one run of the library.
+
+use serde_json::json;
+
+use super::{block_on, default_jobs};
+use crate::cli::SnapshotArgs;
+use crate::config::{Config, RawProfile};
+use crate::error::Result;
+use crate::output;
+use crate::progress::Mode;
+use crate::snapshot::{Outcome, Request, TableFilter, take};
+
+pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    let p = config.profile(profile, RawProfile::default())?;
+    let settings = &p.snapshot;
+    let mut exclude_tables = settings.exclude_tables.clone();
+    exclude_tables.extend(args.exclude_table.iter().cloned());
+    let only_schemas = if args.only_schema.is_empty() {
+        settings.only_schemas.clone()
+    } else {
+        args.only_schema.clone()
+    };
+    let req = Request {
+        on_demand: args.now,
+        jobs: args
+            .jobs
+            .map(usize::from)
+            .or(settings.jobs)
+            .unwrap_or_else(default_jobs),
+        keep: args.keep.map(|k| k as usize),
+        filter: TableFilter {
+            exclude_tables,
+            only_schemas,
+        },
+        progress: Mode::detect(),
+    };
+    let outcome = block_on(take(&p, config.env(), &req, chrono::Utc::now()))??;
+    if args.json {
+        output::emit_json(&summary(&outcome))
+    } else {
+        output::emit(&text(&outcome))
+    }
+}
+
+fn summary(o: &Outcome) -> serde_json::Value {
+    let m = &o.manifest;
+    json!({
+        "label": o.label,
+        "path": o.path,
+        "already_present": o.already_present,
+        "profile": m.profile,
+        "cutoff": m.cutoff,
+        "started_at": m.started_at,
+        "finished_at": m.finished_at,
+        "wal_lsn": m.wal_lsn,
+        "tables": m.tables.len(),
+        "rows": m.total_rows(),
+        "bytes": m.total_size(),
+        "plaintext_bytes": m.tables.iter().map(|t| t.plaintext_bytes).sum::<u64>(),
+        "excluded": m.excluded,
+        "pruned": o.pruned,
+        "removed_partials": o.removed_partials,
+    })
+}
+
+fn text(o: &Outcome) -> String {
+    let m = &o.manifest;
+    let mut s = if o.already_present {
+        format!(
+            "snapshot {} of {} was already complete; nothing taken\n",
+            o.label, m.profile
+        )
+    } else {
+        format!(
+            "snapshot {} of {}: {} tables, {} rows, {:.1} MB encrypted\n",
+            o.label,
+            m.profile,
+            m.tables.len(),
+            m.total_rows(),
+            m.total_size() as f64 / 1e6
+        )
+    };
+    s.push_str(&format!("  path      {}\n", o.path.display()));
+    s.push_str(&format!(
+        "  data as of {} (WAL {})\n",
+        m.started_at.to_rfc3339(),
+        m.wal_lsn
+    ));
+    if !m.excluded.is_empty() {
+        let names: Vec<String> = m
+            .excluded
+            .iter()
+            .map(|t| format!("{}.{}", t.schema, t.name))
+            .collect();
+        s.push_str(&format!("  left out  {}\n", names.join(", ")));
+    }
+    if !o.pruned.is_empty() {
+        s.push_str(&format!("  pruned    {}\n", o.pruned.join(", ")));
+    }
+    s
+}

@@ -1,0 +1,183 @@
+//! The snapshot manifest: what a snapshot holds and how to check it, written last.
+
+use std::path::Path;
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::crypt::Digest;
+use crate::error::{Error, Kind, Result};
+
+pub const FILE_NAME: &str = "manifest.json";
+pub const SIGNATURE_FILE: &str = "manifest.json.sig";
+/// Bumped when a reader of an older format could misread a newer manifest.
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: u32,
+    pub acc_version: String,
+    pub profile: String,
+    pub region: String,
+    pub label: String,
+    /// The scheduled cutoff this snapshot answers, or `None` for an on-demand (`--now`) run.
+    pub cutoff: Option<DateTime<FixedOffset>>,
+    /// When the consistent view of production was taken (server clock).
+    pub started_at: DateTime<FixedOffset>,
+    pub finished_at: DateTime<FixedOffset>,
+    /// WAL position at the start of the snapshot.
+    pub wal_lsn: String,
+    pub server_version: String,
+    pub database: String,
+    /// zstd, then age to these recipients.
+    pub encryption: Encryption,
+    pub filters: Filters,
+    /// Tables the filters left out.
+    pub excluded: Vec<TableName>,
+    pub schema: SchemaFiles,
+    pub sequences: Vec<Sequence>,
+    pub tables: Vec<Table>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    pub compression: String,
+    pub recipients: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filters {
+    pub exclude_tables: Vec<String>,
+    pub only_schemas: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableName {
+    pub schema: String,
+    pub name: String,
+}
+
+/// `pg_dump --schema-only` in custom format, split so data loads before indexes and constraints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaFiles {
+    pub pre_data: File,
+    pub post_data: File,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sequence {
+    pub schema: String,
+    pub name: String,
+    pub last_value: i64,
+    pub is_called: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    pub schema: String,
+    pub name: String,
+    /// Quoted column names, in the order of the COPY data.
+    pub columns: Vec<String>,
+    pub rows: u64,
+    pub plaintext_bytes: u64,
+    /// One file per range; several when the table was split between workers.
+    pub files: Vec<File>,
+}
+
+/// One sealed file (zstd + age) of the snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub name: String,
+    /// Rows of binary COPY data in it; absent for schema files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    pub plaintext_bytes: u64,
+    #[serde(flatten)]
+    pub digest: Digest,
+}
+
+impl Manifest {
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a manifest always serializes");
+        s.push('\n');
+        s
+    }
+
+    /// Reads and checks the shape of `dir/manifest.json`.
+    pub fn read(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::new(Kind::BadInput, format!("cannot read {}", path.display())).source(e)
+        })?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+            Error::new(
+                Kind::BadInput,
+                format!("{} is not a valid manifest", path.display()),
+            )
+            .source(e)
+        })?;
+        manifest
+            .check_shape()
+            .map_err(|why| Error::new(Kind::BadInput, format!("{}: {why}", path.display())))?;
+        Ok(manifest)
+    }
+
+    /// Every file the manifest names, schema first.
+    pub fn files(&self) -> impl Iterator<Item = &File> {
+        [&self.schema.pre_data, &self.schema.post_data]
+            .into_iter()
+            .chain(self.tables.iter().flat_map(|t| t.files.iter()))
+    }
+
+    pub fn total_rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.rows).sum()
+    }
+
+    pub fn total_size(&self) -> u64 {
+        self.files().map(|f| f.digest.size).sum()
+    }
+
+    fn check_shape(&self) -> std::result::Result<(), String> {
+        if self.format != FORMAT {
+            return Err(format!(
+                "manifest format {} is not {FORMAT}, the one this acc reads",
+                self.format
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for f in self.files() {
+            let plain = !f.name.is_empty()
+                && !f.name.starts_with('.')
+                && f.name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !plain {
+                return Err(format!("file name '{}' is not a plain file name", f.name));
+            }
+            if f.name == FILE_NAME || f.name == SIGNATURE_FILE || !names.insert(&f.name) {
+                return Err(format!("file '{}' is named twice", f.name));
+            }
+            if f.digest.sha256.len() != 64 {
+                return Err(format!("file '{}' has no valid sha256", f.name));
+            }
+        }
+        for t in &self.tables {
+            let sum: u64 = t.files.iter().map(|f| f.rows.unwrap_or(0)).sum();
+            if sum != t.rows || t.files.iter().any(|f| f.rows.is_none()) {
+                return Err(format!(
+                    "table {}.{} records {} rows but its files add up to {sum}",
+                    t.schema, t.name, t.rows
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+//! Signing manifests with an SSH key so that `ssh-keygen -Y verify` accepts them, and checking
+//! them against an `allowed_signers` file. OpenSSH's own tool does both, so a signature acc
+//! writes can be checked without acc.
+
+use std::fs::File;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, Kind, Result};
+
+/// The namespace of snapshot-manifest signatures; a signature made for anything else fails.
+pub const NAMESPACE: &str = "acc-snapshot";
+
+/// Signs `file` with the SSH private key `key`, writing `<file>.sig`.
+pub fn sign(key: &Path, file: &Path) -> Result<()> {
+    let sig = sig_path(file);
+    let _ = std::fs::remove_file(&sig);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", NAMESPACE, "-f"])
+        .arg(key)
+        .arg(file)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            Error::unavailable("cannot run ssh-keygen to sign the manifest")
+                .source(e)
+                .hint("install openssh-client")
+        })?;
+    if !out.status.success() {
+        return Err(Error::config(format!(
+            "signing with {} failed: {}",
+            key.display(),
+            first_line(&out.stderr)
+        ))
+        .hint("snapshot.signing_key must be an SSH private key without a passphrase, mode 0600"));
+    }
+    Ok(())
+}
+
+/// Checks `<file>.sig` against `allowed_signers`; returns the principal that signed it.
+pub fn verify(allowed_signers: &Path, file: &Path) -> Result<String> {
+    let sig = sig_path(file);
+    if !sig.exists() {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!(
+                "{} is not signed, and allowed signers are configured",
+                file.display()
+            ),
+        ));
+    }
+    let found = Command::new("ssh-keygen")
+        .args(["-Y", "find-principals", "-f"])
+        .arg(allowed_signers)
+        .arg("-s")
+        .arg(&sig)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            Error::unavailable("cannot run ssh-keygen to check the signature").source(e)
+        })?;
+    let principals = String::from_utf8_lossy(&found.stdout).to_string();
+    let bad = |why: String| {
+        Error::new(
+            Kind::BadInput,
+            format!("the signature of {} does not verify: {why}", file.display()),
+        )
+    };
+    if !found.status.success() {
+        return Err(bad(format!(
+            "no key in {} made it",
+            allowed_signers.display()
+        )));
+    }
+    for principal in principals.lines().map(str::trim).filter(|p| !p.is_empty()) {
+        let ok = Command::new("ssh-keygen")
+            .args(["-Y", "verify", "-n", NAMESPACE, "-f"])
+            .arg(allowed_signers)
+            .args(["-I", principal, "-s"])
+            .arg(&sig)
+            .stdin(File::open(file).map_err(|e| {
+                Error::new(Kind::BadInput, format!("cannot read {}", file.display())).source(e)
+            })?)
+            .output()
+            .map_err(|e| {
+                Error::unavailable("cannot run ssh-keygen to check the signature").source(e)
+            })?;
+        if ok.status.success() {
+            return Ok(principal.to_string());
+        }
+    }
+    Err(bad("the content does not match the signature".into()))
+}
+
+pub fn sig_path(file: &Path) -> std::path::PathBuf {
+    let mut s = file.as_os_str().to_owned();
+    s.push(".sig");
+    s.into()
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no message")
+        .to_string()
+}

@@ -1,0 +1,260 @@
+//! Inside one snapshot: export it, read the catalog, dump the schema, copy every table with N
+//! workers, and write the manifest last.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::task::JoinSet;
+
+use super::catalog::{self, Part, RANGE_BYTES};
+use super::copy::copy_part;
+use super::schema::{self, Section};
+use super::session::{self, Exporter};
+use super::sink::Sealed;
+use super::take::Request;
+use super::timing::Plan;
+use crate::config::{Database, Env, Profile};
+use crate::crypt::Recipients;
+use crate::error::{Error, Result};
+use crate::manifest::{self, Encryption, File, Filters, Manifest, SchemaFiles};
+use crate::progress::Progress;
+use crate::store::{fsync_dir, write_atomic};
+
+pub async fn capture(
+    profile: &Profile,
+    db: &Database,
+    env: &Env,
+    req: &Request,
+    plan: &Plan,
+    dir: &Path,
+    recipients: Arc<Recipients>,
+) -> Result<Manifest> {
+    let exporter = Exporter::open(db, env, profile.snapshot.retry).await?;
+    let result = inside(profile, db, env, req, plan, dir, recipients, &exporter).await;
+    exporter.close().await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn inside(
+    profile: &Profile,
+    db: &Database,
+    env: &Env,
+    req: &Request,
+    plan: &Plan,
+    dir: &Path,
+    recipients: Arc<Recipients>,
+    exporter: &Exporter,
+) -> Result<Manifest> {
+    let catalog = catalog::read(exporter.client(), &req.filter).await?;
+    let qualified: Vec<String> = catalog.tables.iter().map(|t| t.qualified()).collect();
+    exporter.lock(&qualified).await?;
+    let sequences = schema::sequences(exporter.client(), &req.filter).await?;
+    let parts = catalog::parts(&catalog.tables, RANGE_BYTES);
+    let total_bytes = parts.iter().map(|p| p.bytes).sum();
+    let workers = req.jobs.clamp(1, parts.len().max(1));
+    let progress = Progress::start(
+        &format!("snapshot {}", plan.label),
+        req.progress,
+        total_bytes,
+        parts.len() as u64,
+        workers,
+    );
+
+    let pre = dump(
+        db,
+        env,
+        exporter,
+        req,
+        &catalog.excluded,
+        Section::PreData,
+        dir,
+        &recipients,
+    );
+    let post = dump(
+        db,
+        env,
+        exporter,
+        req,
+        &catalog.excluded,
+        Section::PostData,
+        dir,
+        &recipients,
+    );
+    let tables = Arc::new(catalog.tables.clone());
+    let queue = Arc::new(Mutex::new(VecDeque::from(parts)));
+    let mut set = JoinSet::new();
+    for w in 0..workers {
+        let (db, env, tables, queue) = (
+            db.clone(),
+            env.clone(),
+            Arc::clone(&tables),
+            Arc::clone(&queue),
+        );
+        let (snapshot_id, recipients, progress) = (
+            exporter.snapshot_id.clone(),
+            Arc::clone(&recipients),
+            progress.clone(),
+        );
+        let dir = dir.to_path_buf();
+        set.spawn(async move {
+            let client = session::worker(&db, &env, &snapshot_id).await?;
+            let mut done: Vec<(Part, Sealed)> = Vec::new();
+            loop {
+                let Some(part) = queue.lock().expect("queue lock").pop_front() else {
+                    break;
+                };
+                let table = &tables[part.table];
+                progress.worker(
+                    w,
+                    &format!("{}.{} part {}", table.schema, table.name, part.index),
+                );
+                let path = dir.join(part_file(&part));
+                let sealed = copy_part(
+                    &client,
+                    table,
+                    &part,
+                    &path,
+                    Arc::clone(&recipients),
+                    &progress,
+                )
+                .await;
+                match sealed {
+                    Ok(s) => done.push((part, s)),
+                    Err(e) => {
+                        // stop the other workers taking more work
+                        queue.lock().expect("queue lock").clear();
+                        return Err(e);
+                    }
+                }
+            }
+            progress.worker(w, "done");
+            Ok::<_, Error>(done)
+        });
+    }
+    let (pre, post) = tokio::join!(pre, post);
+    let mut copied = Vec::new();
+    let mut first_error = None;
+    while let Some(joined) = set.join_next().await {
+        match joined.map_err(|e| Error::internal("a snapshot worker panicked").source(e)) {
+            Ok(Ok(done)) => copied.extend(done),
+            Ok(Err(e)) | Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    progress.finish();
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let (pre, post) = (pre?, post?);
+
+    let mut tables: Vec<manifest::Table> = catalog
+        .tables
+        .iter()
+        .map(|t| manifest::Table {
+            schema: t.schema.clone(),
+            name: t.name.clone(),
+            columns: t.columns.clone(),
+            rows: 0,
+            plaintext_bytes: 0,
+            files: Vec::new(),
+        })
+        .collect();
+    copied.sort_by_key(|(p, _)| (p.table, p.index));
+    for (part, sealed) in copied {
+        let t = &mut tables[part.table];
+        let rows = sealed.rows.unwrap_or(0);
+        t.rows += rows;
+        t.plaintext_bytes += sealed.plaintext_bytes;
+        t.files.push(File {
+            name: part_file(&part),
+            rows: Some(rows),
+            plaintext_bytes: sealed.plaintext_bytes,
+            digest: sealed.digest,
+        });
+    }
+    let manifest = Manifest {
+        format: manifest::FORMAT,
+        acc_version: env!("CARGO_PKG_VERSION").to_string(),
+        profile: profile.name.clone(),
+        region: profile.region.name.clone(),
+        label: plan.label.clone(),
+        cutoff: plan.cutoff.map(|c| c.fixed_offset()),
+        started_at: exporter.started_at,
+        finished_at: chrono::Utc::now().fixed_offset(),
+        wal_lsn: exporter.wal_lsn.clone(),
+        server_version: exporter.server_version.clone(),
+        database: db.dbname.clone(),
+        encryption: Encryption {
+            compression: "zstd".into(),
+            recipients: profile.age_recipients.clone(),
+        },
+        filters: Filters {
+            exclude_tables: req.filter.exclude_tables.clone(),
+            only_schemas: req.filter.only_schemas.clone(),
+        },
+        excluded: catalog.excluded,
+        schema: SchemaFiles {
+            pre_data: schema_file(PRE_DATA, pre),
+            post_data: schema_file(POST_DATA, post),
+        },
+        sequences,
+        tables,
+    };
+    let path = dir.join(manifest::FILE_NAME);
+    write_atomic(&path, manifest.to_json().as_bytes())?;
+    if let Some(key) = &profile.snapshot.signing_key {
+        crate::signing::sign(key, &path)?;
+        std::fs::File::open(crate::signing::sig_path(&path))
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::internal("cannot fsync the manifest signature").source(e))?;
+    }
+    fsync_dir(dir)?;
+    Ok(manifest)
+}
+
+const PRE_DATA: &str = "schema-pre-data.pgdump.zst.age";
+const POST_DATA: &str = "schema-post-data.pgdump.zst.age";
+
+fn part_file(part: &Part) -> String {
+    format!("t{:05}.p{:04}.copy.zst.age", part.table, part.index)
+}
+
+fn schema_file(name: &str, sealed: Sealed) -> File {
+    File {
+        name: name.to_string(),
+        rows: None,
+        plaintext_bytes: sealed.plaintext_bytes,
+        digest: sealed.digest,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn dump(
+    db: &Database,
+    env: &Env,
+    exporter: &Exporter,
+    req: &Request,
+    excluded: &[manifest::TableName],
+    section: Section,
+    dir: &Path,
+    recipients: &Arc<Recipients>,
+) -> Result<Sealed> {
+    let name = match section {
+        Section::PreData => PRE_DATA,
+        Section::PostData => POST_DATA,
+    };
+    schema::dump_section(
+        db,
+        env,
+        &exporter.snapshot_id,
+        section,
+        &req.filter,
+        excluded,
+        &dir.join(name),
+        Arc::clone(recipients),
+    )
+    .await
+}

@@ -1,0 +1,211 @@
+//! What production holds, seen from inside the snapshot: the tables to copy, their columns and
+//! sizes, the sequences, and how big tables are split into ranges that workers share.
+
+use tokio_postgres::Client;
+
+use super::filter::TableFilter;
+use crate::error::{Error, Result};
+use crate::manifest::TableName;
+use crate::pg::quote_ident;
+
+/// Tables above this size are split into ranges of about this many bytes, so that several
+/// workers share one table; it also bounds how long one range's file stays open.
+pub const RANGE_BYTES: u64 = 256 << 20;
+const PAGE_BYTES: u64 = 8192;
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<String>,
+    /// On-disk size at the start, to size ranges and estimate progress.
+    pub bytes: u64,
+}
+
+impl Table {
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub tables: Vec<Table>,
+    /// Left out by the filter; partitioned parents (which hold no rows) included.
+    pub excluded: Vec<TableName>,
+}
+
+/// Lists the tables that hold rows: ordinary tables and leaf partitions, not extension-owned.
+pub async fn read(client: &Client, filter: &TableFilter) -> Result<Catalog> {
+    let rows = client
+        .query(
+            "SELECT n.nspname, c.relname, c.relkind = 'p' AS parent,
+                    rn.nspname AS root_schema, r.relname AS root_name,
+                    coalesce(array_agg(a.attname::text ORDER BY a.attnum)
+                             FILTER (WHERE a.attnum > 0), '{}') AS columns,
+                    pg_relation_size(c.oid)::int8 AS bytes
+             FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)
+             LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
+             LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+                  AND NOT a.attisdropped AND a.attgenerated = ''
+             WHERE c.relkind IN ('r', 'p')
+               AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                 AND d.deptype = 'e')
+             GROUP BY n.nspname, c.relname, c.relkind, rn.nspname, r.relname, c.oid
+             ORDER BY n.nspname, c.relname",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::unavailable("cannot list production's tables").source(e))?;
+    let mut catalog = Catalog::default();
+    for row in rows {
+        let schema: String = row.get(0);
+        let name: String = row.get(1);
+        let parent: bool = row.get(2);
+        let root_schema: Option<String> = row.get(3);
+        let root_name: Option<String> = row.get(4);
+        let root = root_schema.as_deref().zip(root_name.as_deref());
+        if filter.excludes(&schema, &name, root) {
+            catalog.excluded.push(TableName { schema, name });
+        } else if !parent {
+            catalog.tables.push(Table {
+                schema,
+                name,
+                columns: row.get(5),
+                bytes: row.get::<_, i64>(6).max(0) as u64,
+            });
+        }
+    }
+    Ok(catalog)
+}
+
+/// One unit of work: a whole table, or a range of its pages.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub table: usize,
+    pub index: usize,
+    /// Pages `[start, end)`; `end` is `None` for the last range, which takes any later page.
+    pub pages: Option<(u64, Option<u64>)>,
+    pub bytes: u64,
+}
+
+impl Part {
+    /// The COPY statement that streams this part as binary COPY data.
+    pub fn copy_sql(&self, table: &Table) -> String {
+        let columns = table
+            .columns
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match self.pages {
+            None => format!(
+                "COPY {} ({columns}) TO STDOUT (FORMAT binary)",
+                table.qualified()
+            ),
+            Some((start, end)) => {
+                let upper = end
+                    .map(|e| format!(" AND ctid < '({e},0)'::tid"))
+                    .unwrap_or_default();
+                format!(
+                    "COPY (SELECT {columns} FROM ONLY {} WHERE ctid >= '({start},0)'::tid{upper}) TO STDOUT (FORMAT binary)",
+                    table.qualified()
+                )
+            }
+        }
+    }
+}
+
+/// Splits tables into parts, biggest first, so the longest work starts earliest.
+pub fn parts(tables: &[Table], range_bytes: u64) -> Vec<Part> {
+    let pages_per_range = (range_bytes / PAGE_BYTES).max(1);
+    let mut parts = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
+        let pages = t.bytes / PAGE_BYTES;
+        if t.bytes <= range_bytes || pages <= pages_per_range {
+            parts.push(Part {
+                table: i,
+                index: 0,
+                pages: None,
+                bytes: t.bytes,
+            });
+            continue;
+        }
+        let count = pages.div_ceil(pages_per_range);
+        for k in 0..count {
+            let start = k * pages_per_range;
+            let end = (k + 1 < count).then_some(start + pages_per_range);
+            parts.push(Part {
+                table: i,
+                index: k as usize,
+                pages: Some((start, end)),
+                bytes: (end.unwrap_or(pages) - start) * PAGE_BYTES,
+            });
+        }
+    }
+    parts.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str, bytes: u64) -> Table {
+        Table {
+            schema: "agency".into(),
+            name: name.into(),
+            columns: vec!["id".into(), "Full Name".into()],
+            bytes,
+        }
+    }
+
+    #[test]
+    fn big_tables_are_split_into_ranges_that_cover_every_page() {
+        let tables = [table("small", 1 << 20), table("big", 10 * PAGE_BYTES * 100)];
+        let parts = parts(&tables, 300 * PAGE_BYTES);
+        let big: Vec<_> = parts.iter().filter(|p| p.table == 1).collect();
+        assert_eq!(big.len(), 4);
+        let mut ranges: Vec<_> = big.iter().map(|p| p.pages.unwrap()).collect();
+        ranges.sort();
+        assert_eq!(
+            ranges,
+            [
+                (0, Some(300)),
+                (300, Some(600)),
+                (600, Some(900)),
+                (900, None)
+            ]
+        );
+        assert!(parts.iter().any(|p| p.table == 0 && p.pages.is_none()));
+    }
+
+    #[test]
+    fn copy_statements_quote_names_and_bound_ranges() {
+        let t = table("Client Contacts", 0);
+        let whole = Part {
+            table: 0,
+            index: 0,
+            pages: None,
+            bytes: 0,
+        };
+        assert_eq!(
+            whole.copy_sql(&t),
+            r#"COPY "agency"."Client Contacts" ("id", "Full Name") TO STDOUT (FORMAT binary)"#
+        );
+        let last = Part {
+            table: 0,
+            index: 2,
+            pages: Some((600, None)),
+            bytes: 0,
+        };
+        assert!(
+            last.copy_sql(&t)
+                .contains(r#"FROM ONLY "agency"."Client Contacts" WHERE ctid >= '(600,0)'::tid)"#)
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! `acc snapshot`: one consistent, encrypted copy of production at the regional cutoff, and
+//! `acc verify`, which proves a snapshot complete and untampered.
+
+mod capture;
+mod catalog;
+mod copy;
+mod filter;
+mod schema;
+mod session;
+mod sink;
+mod take;
+mod timing;
+mod verify;
+
+pub use catalog::RANGE_BYTES;
+pub use filter::TableFilter;
+pub use take::{Outcome, Request, take};
+pub use timing::{EARLY_START, Plan, plan};
+pub use verify::{Report, verify};

@@ -1,0 +1,166 @@
+//! The schema of the snapshot: `pg_dump --schema-only` pre-data and post-data sections taken
+//! inside the same exported snapshot, and the sequence values a schema-only dump leaves out.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+use tokio_postgres::Client;
+
+use super::filter::TableFilter;
+use super::sink::{Sealed, Sink};
+use crate::config::{Database, Env};
+use crate::crypt::Recipients;
+use crate::error::{Error, Kind, Result};
+use crate::manifest::{Sequence, TableName};
+use crate::pg::quote_ident;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Section {
+    PreData,
+    PostData,
+}
+
+impl Section {
+    fn arg(self) -> &'static str {
+        match self {
+            Section::PreData => "--section=pre-data",
+            Section::PostData => "--section=post-data",
+        }
+    }
+}
+
+/// Runs pg_dump for one section in custom format and seals its output into `path`.
+pub async fn dump_section(
+    db: &Database,
+    env: &Env,
+    snapshot_id: &str,
+    section: Section,
+    filter: &TableFilter,
+    excluded: &[TableName],
+    path: &Path,
+    recipients: Arc<Recipients>,
+) -> Result<Sealed> {
+    let mut cmd = Command::new("pg_dump");
+    cmd.arg("--schema-only")
+        .arg(section.arg())
+        .arg("--format=custom")
+        .arg("--no-password")
+        .arg(format!("--snapshot={snapshot_id}"));
+    for schema in &filter.only_schemas {
+        cmd.arg(format!("--schema={}", quote_ident(schema)));
+    }
+    for t in excluded {
+        cmd.arg(format!(
+            "--exclude-table={}.{}",
+            quote_ident(&t.schema),
+            quote_ident(&t.name)
+        ));
+    }
+    // the connection string has no secret; the password goes through the environment
+    cmd.arg(format!(
+        "host={} port={} dbname={} user={}",
+        conn_value(&db.host),
+        db.port,
+        conn_value(&db.dbname),
+        conn_value(&db.user)
+    ))
+    .env("PGAPPNAME", "acc snapshot schema")
+    .env("PGCONNECT_TIMEOUT", "10")
+    .env_remove("PGPASSWORD")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    if let Some(secret) = &db.password {
+        cmd.env("PGPASSWORD", secret.resolve(env)?.expose());
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        Error::unavailable("cannot run pg_dump")
+            .source(e)
+            .hint("install the PostgreSQL client (postgresql-client) of the server's major version or newer")
+    })?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let errors = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let sink = Sink::spawn(path.to_path_buf(), recipients, false);
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = stdout
+            .read(&mut buf)
+            .await
+            .map_err(|e| Error::internal("cannot read pg_dump's output").source(e))?;
+        if n == 0 {
+            break;
+        }
+        if sink.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+            let _ = child.kill().await;
+            return Err(sink
+                .abandon()
+                .await
+                .unwrap_or_else(|| Error::internal("sealing stopped early")));
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::internal("cannot wait for pg_dump").source(e))?;
+    let stderr = errors.await.unwrap_or_default();
+    if !status.success() {
+        let _ = sink.abandon().await;
+        let first = stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return Err(Error::new(
+            Kind::Unavailable,
+            format!("pg_dump failed ({status}): {first}"),
+        )
+        .hint("pg_dump must be the server's major version or newer; acc doctor checks it"));
+    }
+    sink.finish().await
+}
+
+/// Quotes a libpq connection-string value.
+fn conn_value(v: &str) -> String {
+    format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// Every sequence's value, read inside the snapshot transaction.
+pub async fn sequences(client: &Client, filter: &TableFilter) -> Result<Vec<Sequence>> {
+    let fail = |e| Error::unavailable("cannot read production's sequences").source(e);
+    let rows = client
+        .query(
+            "SELECT schemaname::text, sequencename::text FROM pg_sequences ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(fail)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (schema, name): (String, String) = (row.get(0), row.get(1));
+        if !filter.only_schemas.is_empty() && !filter.only_schemas.contains(&schema) {
+            continue;
+        }
+        let sql = format!(
+            "SELECT last_value, is_called FROM {}.{}",
+            quote_ident(&schema),
+            quote_ident(&name)
+        );
+        let v = client.query_one(&sql, &[]).await.map_err(fail)?;
+        out.push(Sequence {
+            schema,
+            name,
+            last_value: v.get(0),
+            is_called: v.get(1),
+        });
+    }
+    Ok(out)
+}

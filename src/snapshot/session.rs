@@ -1,0 +1,142 @@
+//! The consistent view of production: one exporting transaction kept alive for the whole run,
+//! and worker connections that import its snapshot.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset};
+use tokio::task::JoinHandle;
+use tokio_postgres::Client;
+
+use crate::config::{Database, Env};
+use crate::error::{Error, Kind, Result};
+use crate::pg;
+
+/// Session settings that would end a long snapshot early on a server that sets them.
+const NO_TIMEOUTS: &str = "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; SET lock_timeout = '5min'";
+/// The exporting session runs a query this often, as a second guard against idle timeouts.
+const KEEPALIVE: Duration = Duration::from_secs(20);
+
+pub struct Exporter {
+    client: Arc<Client>,
+    keepalive: JoinHandle<()>,
+    pub snapshot_id: String,
+    pub started_at: DateTime<FixedOffset>,
+    pub wal_lsn: String,
+    pub server_version: String,
+}
+
+impl Exporter {
+    /// Connects (retrying an unreachable server for up to `retry`), starts a REPEATABLE READ,
+    /// READ ONLY transaction and exports its snapshot.
+    pub async fn open(db: &Database, env: &Env, retry: Duration) -> Result<Exporter> {
+        let client = connect_with_retry(db, env, retry, "acc snapshot").await?;
+        let fail =
+            |e| Error::unavailable("cannot start the snapshot transaction on production").source(e);
+        client.batch_execute(NO_TIMEOUTS).await.map_err(fail)?;
+        client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .map_err(fail)?;
+        let row = client
+            .query_one(
+                "SELECT pg_export_snapshot(), now(),
+                        (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+                              ELSE pg_current_wal_lsn() END)::text,
+                        current_setting('server_version')",
+                &[],
+            )
+            .await
+            .map_err(fail)?;
+        let client = Arc::new(client);
+        let pinger = Arc::clone(&client);
+        let keepalive = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(KEEPALIVE).await;
+                if pinger.simple_query("SELECT 1").await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Exporter {
+            client,
+            keepalive,
+            snapshot_id: row.get(0),
+            started_at: row.get::<_, DateTime<chrono::Utc>>(1).fixed_offset(),
+            wal_lsn: row.get(2),
+            server_version: row.get(3),
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Takes ACCESS SHARE locks, as pg_dump does, so that no table is dropped or truncated
+    /// under the snapshot; ordinary writes go on.
+    pub async fn lock(&self, qualified: &[String]) -> Result<()> {
+        for chunk in qualified.chunks(500) {
+            let sql = format!("LOCK TABLE {} IN ACCESS SHARE MODE", chunk.join(", "));
+            self.client.batch_execute(&sql).await.map_err(|e| {
+                Error::new(
+                    Kind::Temporary,
+                    "cannot lock production's tables for the snapshot",
+                )
+                .source(e)
+                .hint("a migration or maintenance job may hold them; the run is safe to retry")
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Ends the transaction; the snapshot is released.
+    pub async fn close(self) {
+        self.keepalive.abort();
+        let _ = self.client.batch_execute("COMMIT").await;
+    }
+}
+
+/// A worker connection inside the exported snapshot.
+pub async fn worker(db: &Database, env: &Env, snapshot_id: &str) -> Result<Client> {
+    let client = pg::connect(db, env, "acc snapshot worker").await?;
+    let sql = format!(
+        "{NO_TIMEOUTS}; BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+        snapshot_id.replace('\'', "")
+    );
+    client.batch_execute(&sql).await.map_err(|e| {
+        Error::unavailable("a worker could not join the snapshot on production").source(e)
+    })?;
+    Ok(client)
+}
+
+/// Retries only what may pass (an unreachable server), with backoff, within `bound`.
+async fn connect_with_retry(
+    db: &Database,
+    env: &Env,
+    bound: Duration,
+    app: &str,
+) -> Result<Client> {
+    let start = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match pg::connect(db, env, app).await {
+            Err(e) if e.kind() == Kind::Temporary && start.elapsed() + delay <= bound => {
+                crate::output::log(&format!(
+                    "production {} is unreachable; retrying in {}s",
+                    db.describe(),
+                    delay.as_secs()
+                ));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+            Err(e) if e.kind() == Kind::Temporary => {
+                let waited = start.elapsed().as_secs();
+                return Err(e.hint(format!(
+                    "retried for {waited}s (snapshot.retry_seconds is {}); the run is safe to retry",
+                    bound.as_secs()
+                )));
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Hands a stream of plaintext chunks to a blocking thread that seals them into a file, so
+//! compression and encryption never stall the async connections. The channel is bounded, so
+//! memory stays flat whatever the table size.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::copy_binary::RowCounter;
+use crate::crypt::{Digest, Recipients, SealedWriter};
+use crate::error::{Error, Kind, Result};
+
+/// Chunks in flight per file; COPY chunks are a few KiB to 64 KiB.
+const DEPTH: usize = 64;
+
+enum Msg {
+    Data(Bytes),
+    /// The producer finished cleanly; without it the file is never called complete.
+    End,
+}
+
+/// What was sealed: rows (for COPY data), plaintext size and the file's digest.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    pub rows: Option<u64>,
+    pub plaintext_bytes: u64,
+    pub digest: Digest,
+}
+
+pub struct Sink {
+    tx: mpsc::Sender<Msg>,
+    join: JoinHandle<Result<Sealed>>,
+}
+
+impl Sink {
+    /// Starts sealing into `path`; `count_rows` parses the data as binary COPY.
+    pub fn spawn(path: PathBuf, recipients: Arc<Recipients>, count_rows: bool) -> Sink {
+        let (tx, mut rx) = mpsc::channel::<Msg>(DEPTH);
+        let join = tokio::task::spawn_blocking(move || {
+            let mut writer = SealedWriter::create(&path, &recipients)?;
+            let mut counter = count_rows.then(RowCounter::new);
+            let write_failed = |e: std::io::Error| {
+                Error::internal(format!("cannot write {}", path.display())).source(e)
+            };
+            loop {
+                match rx.blocking_recv() {
+                    Some(Msg::Data(chunk)) => {
+                        if let Some(c) = counter.as_mut() {
+                            c.feed(&chunk).map_err(|e| {
+                                Error::new(
+                                    Kind::Unavailable,
+                                    format!(
+                                        "production sent malformed COPY data for {}",
+                                        path.display()
+                                    ),
+                                )
+                                .source(e)
+                            })?;
+                        }
+                        writer.write(&chunk).map_err(write_failed)?;
+                    }
+                    Some(Msg::End) => break,
+                    None => {
+                        return Err(Error::internal(format!(
+                            "the stream for {} stopped before its end",
+                            path.display()
+                        )));
+                    }
+                }
+            }
+            let rows = counter.map(|c| c.finish()).transpose().map_err(|e| {
+                Error::new(
+                    Kind::Unavailable,
+                    format!("incomplete COPY data for {}", path.display()),
+                )
+                .source(e)
+            })?;
+            let (plaintext_bytes, digest) = writer.finish().map_err(write_failed)?;
+            Ok(Sealed {
+                rows,
+                plaintext_bytes,
+                digest,
+            })
+        });
+        Sink { tx, join }
+    }
+
+    /// Queues one chunk, waiting while the sealing thread catches up.
+    pub async fn send(&self, chunk: Bytes) -> Result<()> {
+        if self.tx.send(Msg::Data(chunk)).await.is_err() {
+            // the sealing thread stopped; its own error explains why
+            return Err(Error::internal("the sealing thread stopped early"));
+        }
+        Ok(())
+    }
+
+    /// Ends the file and waits for it to be sealed and fsynced.
+    pub async fn finish(self) -> Result<Sealed> {
+        let _ = self.tx.send(Msg::End).await;
+        drop(self.tx);
+        self.join
+            .await
+            .map_err(|e| Error::internal("the sealing thread panicked").source(e))?
+    }
+
+    /// The sealing thread's own error, if it stopped early; used when `send` failed.
+    pub async fn abandon(self) -> Option<Error> {
+        drop(self.tx);
+        match self.join.await {
+            Ok(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
+}

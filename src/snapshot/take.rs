@@ -1,0 +1,117 @@
+//! The life of one snapshot run: timing, the lock, the `.partial` directory, publishing and
+//! pruning. What happens inside the snapshot is `capture`.
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::capture::capture;
+use super::filter::TableFilter;
+use super::timing;
+use crate::config::{Env, Profile};
+use crate::crypt::Recipients;
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::output::log;
+use crate::progress::Mode;
+use crate::store::{ProfileStore, RunLock};
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Run at once instead of at the cutoff (`--now`).
+    pub on_demand: bool,
+    pub jobs: usize,
+    pub keep: Option<usize>,
+    pub filter: TableFilter,
+    pub progress: Mode,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub label: String,
+    pub path: PathBuf,
+    /// The snapshot was already complete; nothing was taken.
+    pub already_present: bool,
+    pub manifest: Manifest,
+    pub pruned: Vec<String>,
+    pub removed_partials: Vec<String>,
+}
+
+/// Takes one snapshot of the profile's production database into its store.
+pub async fn take(
+    profile: &Profile,
+    env: &Env,
+    req: &Request,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    let plan = timing::plan(&profile.region, now, req.on_demand)?;
+    let db = profile.production()?;
+    let recipients = Arc::new(Recipients::parse(&profile.name, &profile.age_recipients)?);
+    let store = ProfileStore::open(&profile.store, &profile.name)?;
+    let _lock = RunLock::acquire(
+        &store.lock_path(),
+        &format!("a snapshot of profile '{}'", profile.name),
+    )?;
+    let removed_partials = store.remove_stale_partials()?;
+    for name in &removed_partials {
+        log(&format!(
+            "removed {name}, left by a run that did not finish"
+        ));
+    }
+    let done = store.snapshot_dir(&plan.label);
+    if done.exists() {
+        let manifest = Manifest::read(&done)?;
+        return Ok(Outcome {
+            label: plan.label,
+            path: done,
+            already_present: true,
+            manifest,
+            pruned: Vec::new(),
+            removed_partials,
+        });
+    }
+    if plan.wait > chrono::TimeDelta::zero() {
+        log(&format!(
+            "waiting {}s for the cutoff of {} at {}",
+            plan.wait.num_seconds(),
+            plan.label,
+            plan.cutoff.map(|c| c.to_rfc3339()).unwrap_or_default()
+        ));
+        tokio::time::sleep(plan.wait.to_std().unwrap_or_default()).await;
+    }
+    let partial = store.partial_dir(&plan.label);
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&partial)
+        .map_err(|e| Error::internal(format!("cannot create {}", partial.display())).source(e))?;
+    let captured = capture(profile, db, env, req, &plan, &partial, recipients).await;
+    let manifest = match captured {
+        Ok(m) => m,
+        Err(e) => {
+            // nothing that looks like a snapshot may stay behind
+            let _ = fs::remove_dir_all(&partial);
+            return Err(e);
+        }
+    };
+    let path = store.publish(&plan.label)?;
+    let keep = req.keep.or(profile.snapshot.keep);
+    let pruned = match keep {
+        Some(keep) => store.prune(keep, |label| {
+            Manifest::read(&store.snapshot_dir(label))
+                .ok()
+                .map(|m| m.started_at)
+        })?,
+        None => Vec::new(),
+    };
+    Ok(Outcome {
+        label: plan.label,
+        path,
+        already_present: false,
+        manifest,
+        pruned,
+        removed_partials,
+    })
+}

@@ -1,0 +1,163 @@
+//! Proving a snapshot complete and untampered: the manifest's shape and signature, every
+//! file's size and SHA-256, and, given an identity, every file's content and row count.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::copy_binary::RowCounter;
+use crate::crypt::{Identities, file_digest, open_sealed};
+use crate::manifest::{self, File, Manifest};
+use crate::signing;
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub dir: PathBuf,
+    pub manifest: Option<Manifest>,
+    /// The principal whose signature verified, when signers are configured.
+    pub signed_by: Option<String>,
+    pub files_checked: usize,
+    /// Whether contents were decrypted and row counts checked.
+    pub contents_checked: bool,
+    /// One line per problem, each naming the file.
+    pub failures: Vec<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Checks the snapshot in `dir`. Never fails early: every problem found is listed.
+pub fn verify(
+    dir: &Path,
+    allowed_signers: Option<&Path>,
+    identities: Option<&Identities>,
+    jobs: usize,
+) -> Report {
+    let mut report = Report {
+        dir: dir.to_path_buf(),
+        manifest: None,
+        signed_by: None,
+        files_checked: 0,
+        contents_checked: identities.is_some(),
+        failures: Vec::new(),
+    };
+    let manifest = match Manifest::read(dir) {
+        Ok(m) => m,
+        Err(e) => {
+            report.failures.push(format!(
+                "{}: {}",
+                manifest::FILE_NAME,
+                crate::output::render_error(&e)
+                    .trim_start_matches("acc: error: ")
+                    .trim()
+                    .replace('\n', "; ")
+            ));
+            return report;
+        }
+    };
+    if let Some(signers) = allowed_signers {
+        match signing::verify(signers, &dir.join(manifest::FILE_NAME)) {
+            Ok(principal) => report.signed_by = Some(principal),
+            Err(e) => {
+                report
+                    .failures
+                    .push(format!("{}: {}", manifest::SIGNATURE_FILE, e.message()))
+            }
+        }
+    }
+    let expected: BTreeSet<&str> = manifest
+        .files()
+        .map(|f| f.name.as_str())
+        .chain([manifest::FILE_NAME, manifest::SIGNATURE_FILE])
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !expected.contains(name.as_str()) {
+                report.failures.push(format!("{name}: not in the manifest"));
+            }
+        }
+    }
+    let files: Vec<&File> = manifest.files().collect();
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, files.len().max(1)) {
+            s.spawn(|| {
+                while let Some(f) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if let Err(why) = check_file(dir, f, identities) {
+                        failures
+                            .lock()
+                            .expect("failures lock")
+                            .push(format!("{}: {why}", f.name));
+                    }
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().expect("failures lock");
+    failures.sort();
+    report.failures.extend(failures);
+    report.files_checked = files.len();
+    report.manifest = Some(manifest);
+    report
+}
+
+fn check_file(dir: &Path, f: &File, identities: Option<&Identities>) -> Result<(), String> {
+    let path = dir.join(&f.name);
+    let digest = file_digest(&path).map_err(|e| format!("cannot read it ({e})"))?;
+    if digest.size != f.digest.size {
+        return Err(format!(
+            "size {} differs from the manifest's {}",
+            digest.size, f.digest.size
+        ));
+    }
+    if digest.sha256 != f.digest.sha256 {
+        return Err("sha256 differs from the manifest's".into());
+    }
+    let Some(ids) = identities else {
+        return Ok(());
+    };
+    let mut reader = open_sealed(&path, ids).map_err(|e| {
+        let cause = std::error::Error::source(&e)
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        format!("{}{cause}", e.message())
+    })?;
+    let mut counter = f.rows.map(|_| RowCounter::new());
+    let mut buf = vec![0u8; 256 << 10];
+    let mut plaintext = 0u64;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| format!("cannot decrypt or decompress it ({e})"))?;
+        if n == 0 {
+            break;
+        }
+        plaintext += n as u64;
+        if let Some(c) = counter.as_mut() {
+            c.feed(&buf[..n])
+                .map_err(|e| format!("its COPY data is malformed ({e})"))?;
+        }
+    }
+    if plaintext != f.plaintext_bytes {
+        return Err(format!(
+            "{plaintext} plaintext bytes, the manifest says {}",
+            f.plaintext_bytes
+        ));
+    }
+    if let (Some(c), Some(want)) = (counter, f.rows) {
+        let rows = c
+            .finish()
+            .map_err(|e| format!("its COPY data is incomplete ({e})"))?;
+        if rows != want {
+            return Err(format!("{rows} rows, the manifest says {want}"));
+        }
+    }
+    Ok(())
+}
