@@ -57,13 +57,12 @@ impl Identities {
         };
         let file = File::open(path).map_err(unreadable)?;
         let name = path.display().to_string();
-        if let Ok(ids) = age::IdentityFile::from_file(name.clone()).and_then(|f| {
-            f.into_identities()
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-        }) {
-            if !ids.is_empty() {
-                return Ok(Identities(ids));
-            }
+        let from_age_file = age::IdentityFile::from_file(name.clone())
+            .ok()
+            .and_then(|f| f.into_identities().ok())
+            .filter(|ids| !ids.is_empty());
+        if let Some(ids) = from_age_file {
+            return Ok(Identities(ids));
         }
         match age::ssh::Identity::from_buffer(BufReader::new(file), Some(name)) {
             Ok(age::ssh::Identity::Unencrypted(id)) => Ok(Identities(vec![Box::new(

@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 
 use super::catalog::{self, Part, RANGE_BYTES};
 use super::copy::copy_part;
-use super::schema::{self, Section};
+use super::schema::{self, Dumper, Section};
 use super::session::{self, Exporter};
 use super::sink::Sealed;
 use super::take::Request;
@@ -62,26 +62,17 @@ async fn inside(
         workers,
     );
 
-    let pre = dump(
+    let dumper = Dumper {
         db,
         env,
-        exporter,
-        req,
-        &catalog.excluded,
-        Section::PreData,
-        dir,
-        &recipients,
-    );
-    let post = dump(
-        db,
-        env,
-        exporter,
-        req,
-        &catalog.excluded,
-        Section::PostData,
-        dir,
-        &recipients,
-    );
+        snapshot_id: &exporter.snapshot_id,
+        filter: &req.filter,
+        excluded: &catalog.excluded,
+        recipients: &recipients,
+    };
+    let (pre_path, post_path) = (dir.join(PRE_DATA), dir.join(POST_DATA));
+    let pre = dumper.dump(Section::PreData, &pre_path);
+    let post = dumper.dump(Section::PostData, &post_path);
     let tables = Arc::new(catalog.tables.clone());
     let queue = Arc::new(Mutex::new(VecDeque::from(parts)));
     let mut set = JoinSet::new();
@@ -229,32 +220,4 @@ fn schema_file(name: &str, sealed: Sealed) -> File {
         plaintext_bytes: sealed.plaintext_bytes,
         digest: sealed.digest,
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn dump(
-    db: &Database,
-    env: &Env,
-    exporter: &Exporter,
-    req: &Request,
-    excluded: &[manifest::TableName],
-    section: Section,
-    dir: &Path,
-    recipients: &Arc<Recipients>,
-) -> Result<Sealed> {
-    let name = match section {
-        Section::PreData => PRE_DATA,
-        Section::PostData => POST_DATA,
-    };
-    schema::dump_section(
-        db,
-        env,
-        &exporter.snapshot_id,
-        section,
-        &req.filter,
-        excluded,
-        &dir.join(name),
-        Arc::clone(recipients),
-    )
-    .await
 }

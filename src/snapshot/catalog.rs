@@ -147,7 +147,7 @@ pub fn parts(tables: &[Table], range_bytes: u64) -> Vec<Part> {
             });
         }
     }
-    parts.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.bytes));
     parts
 }
 

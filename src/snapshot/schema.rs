@@ -33,8 +33,43 @@ impl Section {
     }
 }
 
-/// Runs pg_dump for one section in custom format and seals its output into `path`.
-pub async fn dump_section(
+/// What every pg_dump of one snapshot shares.
+pub struct Dumper<'a> {
+    pub db: &'a Database,
+    pub env: &'a Env,
+    pub snapshot_id: &'a str,
+    pub filter: &'a TableFilter,
+    pub excluded: &'a [TableName],
+    pub recipients: &'a Arc<Recipients>,
+}
+
+impl Dumper<'_> {
+    /// Runs pg_dump for one section in custom format and seals its output into `path`.
+    pub async fn dump(&self, section: Section, path: &Path) -> Result<Sealed> {
+        let Dumper {
+            db,
+            env,
+            snapshot_id,
+            filter,
+            excluded,
+            recipients,
+        } = *self;
+        dump_section(
+            db,
+            env,
+            snapshot_id,
+            section,
+            filter,
+            excluded,
+            path,
+            Arc::clone(recipients),
+        )
+        .await
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn dump_section(
     db: &Database,
     env: &Env,
     snapshot_id: &str,
