@@ -119,20 +119,21 @@ async fn connect_with_retry(
     let start = Instant::now();
     let mut delay = Duration::from_secs(1);
     loop {
+        let remaining = bound.saturating_sub(start.elapsed());
         match pg::connect(db, env, app).await {
-            Err(e) if e.kind() == Kind::Temporary && start.elapsed() + delay <= bound => {
+            Err(e) if e.kind() == Kind::Temporary && !remaining.is_zero() => {
+                let pause = delay.min(remaining);
                 crate::output::log(&format!(
-                    "production {} is unreachable; retrying in {}s",
+                    "production {} is unreachable; retrying in {:.0}s",
                     db.describe(),
-                    delay.as_secs()
+                    pause.as_secs_f64().ceil()
                 ));
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep(pause).await;
                 delay = (delay * 2).min(Duration::from_secs(60));
             }
             Err(e) if e.kind() == Kind::Temporary => {
-                let waited = start.elapsed().as_secs();
                 return Err(e.hint(format!(
-                    "retried for {waited}s (snapshot.retry_seconds is {}); the run is safe to retry",
+                    "retried for {}s (snapshot.retry_seconds); the run is safe to retry",
                     bound.as_secs()
                 )));
             }

@@ -64,3 +64,154 @@ impl Sandbox {
         client
     }
 }
+
+/// A production database of its own for one test, cloned from a seeded demo database and
+/// dropped when the guard goes.
+pub struct TestDb {
+    pub name: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    /// Clones `template` (e.g. `demo_us`) on the production cluster as `acc_t_<tag>_<pid>`.
+    pub async fn clone_of(sb: &Sandbox, template: &str, tag: &str) -> TestDb {
+        let name = format!("acc_t_{tag}_{}", std::process::id());
+        let admin = sb.admin("ACC_PROD_URL", "postgres").await;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .unwrap();
+        // another test may be reading the template for a moment; cloning needs it idle
+        let mut tries = 0;
+        loop {
+            let r = admin
+                .batch_execute(&format!(
+                    "CREATE DATABASE {name} TEMPLATE {template} OWNER agency_owner"
+                ))
+                .await;
+            match r {
+                Ok(()) => break,
+                Err(e) if tries < 100 && format!("{e:?}").contains("being accessed") => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot clone {template} into {name}: {e:?}"),
+            }
+        }
+        admin
+            .batch_execute(&format!(
+                "GRANT CONNECT, TEMPORARY ON DATABASE {name} TO acc"
+            ))
+            .await
+            .unwrap();
+        TestDb {
+            name,
+            admin_url: sb.var("ACC_PROD_URL").to_string(),
+        }
+    }
+
+    pub async fn admin(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(
+            &format!("{}/{}", self.admin_url, self.name),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .expect("the test database accepts the admin");
+        tokio::spawn(conn);
+        client
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (url, name) = (format!("{}/postgres", self.admin_url), self.name.clone());
+        // Drop cannot be async; a short-lived runtime on its own thread does the cleanup
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((c, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = c
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// What one run of the acc binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+}
+
+/// The acc binary with a given config file and nothing from the developer's environment.
+pub fn acc_command(config: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_acc"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ACC_") || k == "CREDENTIALS_DIRECTORY" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("ACC_SYSTEM_CONFIG_DIR", "/nonexistent/acc-system")
+        .env("XDG_CONFIG_HOME", "/nonexistent/acc-user")
+        .env("ACC_CONFIG", config)
+        .env("NO_PROXY", "127.0.0.1,localhost");
+    cmd
+}
+
+/// Runs acc to completion.
+pub fn acc(config: &Path, args: &[&str]) -> Run {
+    let out = acc_command(config)
+        .args(args)
+        .output()
+        .expect("the acc binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Sandbox {
+    /// The production cluster's port, from its admin URL.
+    pub fn prod_port(&self) -> u16 {
+        self.var("ACC_PROD_URL")
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// An acc.toml with one profile `t` (us-can) whose production is `db` on the production
+    /// cluster (or `port`), its store under `dir`; `extra` is appended verbatim.
+    pub fn write_profile(&self, dir: &Path, db: &str, port: Option<u16>, extra: &str) -> PathBuf {
+        let path = dir.join("acc.toml");
+        let text = format!(
+            "[profiles.t]\nregion = \"us-can\"\nstore = \"{store}\"\nage_recipients = [\"{recipient}\"]\n\n\
+             [profiles.t.production]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"{db}\"\nuser = \"acc\"\n\
+             password_file = \"{sandbox}/secrets/pg_acc_password\"\n{extra}\n",
+            store = dir.join("store").display(),
+            recipient = self.var("ACC_AGE_RECIPIENT"),
+            port = port.unwrap_or_else(|| self.prod_port()),
+            sandbox = self.var("ACC_SANDBOX"),
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
