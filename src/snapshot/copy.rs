@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use futures_util::{StreamExt, pin_mut};
 use tokio_postgres::Client;
 
@@ -11,6 +12,9 @@ use super::sink::{Sealed, Sink};
 use crate::crypt::Recipients;
 use crate::error::{Error, Kind, Result};
 use crate::progress::Progress;
+
+/// Plaintext handed to the sealing thread at a time.
+const BATCH: usize = 256 << 10;
 
 /// `COPY ... TO STDOUT (FORMAT binary)` through the sink into `path`.
 pub async fn copy_part(
@@ -30,20 +34,35 @@ pub async fn copy_part(
     let stream = client.copy_out(&part.copy_sql(table)).await.map_err(lost)?;
     pin_mut!(stream);
     let sink = Sink::spawn(path.to_path_buf(), recipients, true);
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
+    // the server sends one message per row; batching them keeps the channel cheap
+    let mut batch = BytesMut::with_capacity(BATCH);
+    loop {
+        let next = stream.next().await;
+        let flush = match &next {
+            Some(Ok(chunk)) => {
+                batch.extend_from_slice(chunk);
+                batch.len() >= BATCH
+            }
+            Some(Err(_)) => false,
+            None => !batch.is_empty(),
+        };
+        if flush {
+            progress.add_bytes(batch.len() as u64);
+            if sink.send(batch.split().freeze()).await.is_err() {
+                return Err(sink
+                    .abandon()
+                    .await
+                    .unwrap_or_else(|| Error::internal("sealing stopped early")));
+            }
+            batch.reserve(BATCH);
+        }
+        match next {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
                 let _ = sink.abandon().await;
                 return Err(lost(e));
             }
-        };
-        progress.add_bytes(chunk.len() as u64);
-        if sink.send(chunk).await.is_err() {
-            return Err(sink
-                .abandon()
-                .await
-                .unwrap_or_else(|| Error::internal("sealing stopped early")));
+            None => break,
         }
     }
     let sealed = sink.finish().await?;

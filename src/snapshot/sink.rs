@@ -13,8 +13,9 @@ use crate::copy_binary::RowCounter;
 use crate::crypt::{Digest, Recipients, SealedWriter};
 use crate::error::{Error, Kind, Result};
 
-/// Chunks in flight per file; COPY chunks are a few KiB to 64 KiB.
-const DEPTH: usize = 64;
+/// Chunks in flight per file; callers send batches of up to a few hundred KiB, so this bounds
+/// a file's buffered plaintext to a few MiB.
+const DEPTH: usize = 8;
 
 enum Msg {
     Data(Bytes),
