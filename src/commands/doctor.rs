@@ -47,6 +47,32 @@ pub fn run(config: &Config, profile: Option<&str>) -> Result<()> {
     );
     line("production", database(p.production.as_ref()));
     line("staging", database(p.staging.as_ref()));
+    let snap = &p.snapshot;
+    line(
+        "snapshot",
+        format!(
+            "jobs {}, keep {}, retry {}s",
+            snap.jobs.map_or("(one per core)".into(), |j| j.to_string()),
+            snap.keep.map_or("(all)".into(), |k| k.to_string()),
+            snap.retry.as_secs()
+        ),
+    );
+    if !snap.exclude_tables.is_empty() || !snap.only_schemas.is_empty() {
+        line(
+            "snapshot filters",
+            format!(
+                "exclude [{}], only schemas [{}]",
+                snap.exclude_tables.join(", "),
+                snap.only_schemas.join(", ")
+            ),
+        );
+    }
+    let path = |f: &Option<std::path::PathBuf>| {
+        f.as_ref()
+            .map_or("(none)".into(), |f| f.display().to_string())
+    };
+    line("snapshot signing key", path(&snap.signing_key));
+    line("allowed signers", path(&snap.allowed_signers));
     if let Some(s) = &p.sftp {
         line(
             "sftp identity",
