@@ -82,7 +82,7 @@ fn text(o: &Outcome) -> String {
     };
     s.push_str(&format!("  path      {}\n", o.path.display()));
     s.push_str(&format!(
-        "  data as of {} (WAL {})\n",
+        "  as of     {} (WAL {})\n",
         m.started_at.to_rfc3339(),
         m.wal_lsn
     ));
