@@ -40,7 +40,8 @@ impl std::error::Error for FormatError {}
 pub struct RowCounter {
     state: State,
     /// Bytes of a header or integer split across chunks.
-    pending: Vec<u8>,
+    pending: [u8; FIXED_HEADER],
+    pending_len: usize,
     rows: u64,
 }
 
@@ -48,7 +49,8 @@ impl Default for RowCounter {
     fn default() -> Self {
         RowCounter {
             state: State::Header,
-            pending: Vec::with_capacity(FIXED_HEADER),
+            pending: [0; FIXED_HEADER],
+            pending_len: 0,
             rows: 0,
         }
     }
@@ -61,6 +63,12 @@ impl RowCounter {
 
     pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), FormatError> {
         while !chunk.is_empty() {
+            if self.state == State::Tuple && self.pending_len == 0 {
+                chunk = self.whole_rows(chunk);
+                if chunk.is_empty() {
+                    break;
+                }
+            }
             match self.state {
                 State::Header => {
                     let Some(h) = self.take(&mut chunk, FIXED_HEADER) else {
@@ -139,6 +147,37 @@ impl RowCounter {
         self.rows
     }
 
+    /// The fast path: counts the complete rows at the start of `c` in one tight loop and
+    /// returns the rest (a partial row, the trailer or bad data) for the state machine.
+    fn whole_rows<'a>(&mut self, mut c: &'a [u8]) -> &'a [u8] {
+        'rows: loop {
+            if c.len() < 2 {
+                return c;
+            }
+            let fields = i16::from_be_bytes([c[0], c[1]]);
+            if fields < 0 {
+                return c;
+            }
+            let mut pos = 2usize;
+            for _ in 0..fields {
+                let Some(b) = c.get(pos..pos + 4) else {
+                    return c;
+                };
+                let len = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                if len < -1 {
+                    return c;
+                }
+                pos += 4 + len.max(0) as usize;
+                if pos > c.len() {
+                    return c;
+                }
+            }
+            self.rows += 1;
+            c = &c[pos..];
+            continue 'rows;
+        }
+    }
+
     fn after_field(&self, left: u16) -> State {
         if left == 0 {
             State::Tuple
@@ -147,13 +186,25 @@ impl RowCounter {
         }
     }
 
-    /// Collects `n` bytes across chunks; `None` while some are still missing.
-    fn take(&mut self, chunk: &mut &[u8], n: usize) -> Option<Vec<u8>> {
-        let want = n - self.pending.len();
-        let got = want.min(chunk.len());
-        self.pending.extend_from_slice(&chunk[..got]);
+    /// Collects `n` bytes across chunks; `None` while some are still missing. Without an
+    /// allocation: this runs once per field of every row.
+    fn take(&mut self, chunk: &mut &[u8], n: usize) -> Option<[u8; FIXED_HEADER]> {
+        let mut out = [0u8; FIXED_HEADER];
+        if self.pending_len == 0 && chunk.len() >= n {
+            out[..n].copy_from_slice(&chunk[..n]);
+            *chunk = &chunk[n..];
+            return Some(out);
+        }
+        let got = (n - self.pending_len).min(chunk.len());
+        self.pending[self.pending_len..self.pending_len + got].copy_from_slice(&chunk[..got]);
+        self.pending_len += got;
         *chunk = &chunk[got..];
-        (self.pending.len() == n).then(|| std::mem::take(&mut self.pending))
+        if self.pending_len < n {
+            return None;
+        }
+        self.pending_len = 0;
+        out[..n].copy_from_slice(&self.pending[..n]);
+        Some(out)
     }
 }
 
