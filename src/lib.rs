@@ -11,6 +11,7 @@ pub mod error;
 pub mod manifest;
 pub mod output;
 pub mod pg;
+pub mod pg_tools;
 pub mod progress;
 pub mod region;
 pub mod schedule;

@@ -7,16 +7,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
-use tokio::process::Command;
 use tokio_postgres::Client;
 
 use super::filter::TableFilter;
 use super::sink::{Sealed, Sink};
 use crate::config::{Database, Env};
 use crate::crypt::Recipients;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::manifest::{Sequence, TableName};
 use crate::pg::quote_ident;
+use crate::pg_tools;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Section {
@@ -79,12 +79,12 @@ async fn dump_section(
     path: &Path,
     recipients: Arc<Recipients>,
 ) -> Result<Sealed> {
-    let mut cmd = Command::new("pg_dump");
+    let mut cmd = pg_tools::command("pg_dump", db, &db.dbname, env, "")?;
     cmd.arg("--schema-only")
         .arg(section.arg())
         .arg("--format=custom")
-        .arg("--no-password")
-        .arg(format!("--snapshot={snapshot_id}"));
+        .arg(format!("--snapshot={snapshot_id}"))
+        .stdin(Stdio::null());
     for schema in &filter.only_schemas {
         cmd.arg(format!("--schema={}", quote_ident(schema)));
     }
@@ -95,36 +95,9 @@ async fn dump_section(
             quote_ident(&t.name)
         ));
     }
-    // the connection string has no secret; the password goes through the environment
-    cmd.arg(format!(
-        "host={} port={} dbname={} user={}",
-        conn_value(&db.host),
-        db.port,
-        conn_value(&db.dbname),
-        conn_value(&db.user)
-    ))
-    .env("PGAPPNAME", "acc snapshot schema")
-    .env("PGCONNECT_TIMEOUT", "10")
-    .env_remove("PGPASSWORD")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true);
-    if let Some(secret) = &db.password {
-        cmd.env("PGPASSWORD", secret.resolve(env)?.expose());
-    }
-    let mut child = cmd.spawn().map_err(|e| {
-        Error::unavailable("cannot run pg_dump")
-            .source(e)
-            .hint("install the PostgreSQL client (postgresql-client) of the server's major version or newer")
-    })?;
+    let mut child = pg_tools::spawn(cmd, "pg_dump")?;
     let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let errors = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text).await;
-        text
-    });
+    let errors = pg_tools::stderr_of(&mut child);
     let sink = Sink::spawn(path.to_path_buf(), recipients, false);
     let mut buf = vec![0u8; 64 << 10];
     loop {
@@ -143,29 +116,11 @@ async fn dump_section(
                 .unwrap_or_else(|| Error::internal("sealing stopped early")));
         }
     }
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| Error::internal("cannot wait for pg_dump").source(e))?;
-    let stderr = errors.await.unwrap_or_default();
-    if !status.success() {
+    if let Err(e) = pg_tools::finish(child, errors, "pg_dump").await {
         let _ = sink.abandon().await;
-        let first = stderr
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no message");
-        return Err(Error::new(
-            Kind::Unavailable,
-            format!("pg_dump failed ({status}): {first}"),
-        )
-        .hint("pg_dump must be the server's major version or newer; acc doctor checks it"));
+        return Err(e);
     }
     sink.finish().await
-}
-
-/// Quotes a libpq connection-string value.
-fn conn_value(v: &str) -> String {
-    format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// Every sequence's value, read inside the snapshot transaction.
