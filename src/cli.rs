@@ -83,17 +83,24 @@ pub enum Command {
 
     /// Refresh staging from a snapshot, atomically and read-only, before the deadline.
     ///
-    /// Run it after the snapshot; readers see the old data until the swap and the new data
-    /// after it. Refuses while the refresh is frozen. Not built yet: exits 69.
+    /// Run it after the snapshot. The snapshot is verified, loaded into <staging db>__incoming
+    /// (schema, then data streamed from the encrypted files, then indexes and constraints in
+    /// parallel, sequences, ANALYZE), checked row by row count, made read-only with a reader
+    /// role that may only SELECT, and swapped into place; the replaced copy is kept as
+    /// <staging db>__previous for --rollback. Readers see the old data until the swap and the
+    /// new data after it. While the refresh is frozen it is skipped with exit 3. A restore
+    /// that ends after the staging-ready deadline completes but exits 3. Restoring the label
+    /// staging already holds does nothing.
     #[command(after_help = EXIT_CODES_HELP)]
-    Restore(PendingArgs),
+    Restore(RestoreArgs),
 
     /// Freeze or unfreeze the staging refresh while production is down.
     ///
-    /// When production has been down for more than 24 hours, freeze the refresh so that
-    /// last night's lifeline in staging is not overwritten. Not built yet: exits 69.
+    /// When production has been down for more than 24 hours, freeze the refresh so that last
+    /// night's lifeline in staging is not overwritten. The state lives on the staging server
+    /// (database acc_control), so every host running acc for the profile sees it.
     #[command(after_help = EXIT_CODES_HELP)]
-    Freeze(PendingArgs),
+    Freeze(FreezeArgs),
 
     /// Export the nine continuity dashboards as age-encrypted CSV to SFTP or a directory.
     ///
@@ -198,6 +205,86 @@ pub struct VerifyArgs {
     /// Print a JSON report instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The snapshot's label, or `latest`.
+    #[arg(long, default_value = "latest", value_name = "LABEL")]
+    pub snapshot: String,
+
+    /// Loading connections and pg_restore jobs [default: restore.jobs, else one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
+
+    /// Restore even while frozen, or a snapshot older than what staging holds.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Restore into this PostgreSQL instead of staging: postgres://user@host:port/dbname. The
+    /// password, if any, comes from PGPASSWORD, never the URL.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// The age identity that decrypts the snapshot [default: restore.age_identity].
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// Swap the previous copy back into place instead of restoring.
+    #[arg(long, conflicts_with_all = ["snapshot", "force", "identity"])]
+    pub rollback: bool,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FreezeArgs {
+    #[command(subcommand)]
+    pub action: FreezeAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FreezeAction {
+    /// Freeze the refresh: acc restore skips (exit 3) until `acc freeze off`.
+    On {
+        /// Why, for whoever reads `acc freeze show` or `acc status` at 2 a.m.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// Lift the freeze automatically after this long (e.g. 36h, 2d, 90m).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        auto_off_after: Option<chrono::TimeDelta>,
+    },
+    /// Lift the freeze.
+    Off,
+    /// Show the freeze state.
+    Show {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `90m`, `36h`, `2d`.
+fn parse_duration(s: &str) -> Result<chrono::TimeDelta, String> {
+    let (n, unit) = s.split_at(s.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len());
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration like 90m, 36h or 2d"))?;
+    match unit {
+        "m" => Ok(chrono::TimeDelta::minutes(n)),
+        "h" => Ok(chrono::TimeDelta::hours(n)),
+        "d" => Ok(chrono::TimeDelta::days(n)),
+        _ => Err(format!("'{s}' is not a duration like 90m, 36h or 2d")),
+    }
+    .and_then(|d| {
+        if n > 0 {
+            Ok(d)
+        } else {
+            Err("the duration must be positive".into())
+        }
+    })
 }
 
 #[derive(Debug, Args)]

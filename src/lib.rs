@@ -14,6 +14,7 @@ pub mod pg;
 pub mod pg_tools;
 pub mod progress;
 pub mod region;
+pub mod restore;
 pub mod schedule;
 pub mod signing;
 pub mod snapshot;

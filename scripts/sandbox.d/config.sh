@@ -20,6 +20,10 @@ write_config() {
 store = "$SB/snapshots"
 age_recipients = ["$recipient"]
 
+[defaults.restore]
+age_identity = "$identity"
+preserve_schemas = ["data_exploration"]
+
 [defaults.sftp]
 identity_file = "$SB/keys/sftp_ed25519"
 known_hosts = "$SB/ssh/known_hosts"

@@ -2,7 +2,9 @@
 //! an exit code or an error.
 
 mod doctor;
+mod freeze;
 mod pending;
+mod restore;
 mod schedule;
 mod snapshot;
 mod verify;
@@ -25,8 +27,8 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         Command::Doctor(_) => doctor::run(&config, profile),
         Command::Snapshot(args) => snapshot::run(&args, &config, profile),
         Command::Verify(args) => verify::run(&args, &config, profile),
-        Command::Restore(_) => pending::run("restore"),
-        Command::Freeze(_) => pending::run("freeze"),
+        Command::Restore(args) => restore::run(&args, &config, profile),
+        Command::Freeze(args) => freeze::run(&args, &config, profile),
         Command::Export(_) => pending::run("export"),
         Command::Pull(_) => pending::run("pull"),
         Command::Sheets(_) => pending::run("sheets"),

@@ -11,7 +11,7 @@ mod tests;
 
 pub use env::Env;
 pub use layers::{ENV_OVERRIDES, Layer, Sources};
-pub use profile::{Database, Profile, Sftp, SnapshotSettings, Snowflake};
+pub use profile::{Database, Profile, RestoreSettings, Sftp, SnapshotSettings, Snowflake};
 pub use raw::{Overlay, RawDatabase, RawFile, RawProfile};
 pub use secret::{Secret, SecretRef};
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::raw::{RawDatabase, RawProfile, RawSftp, RawSnapshot, RawSnowflake};
+use super::raw::{RawDatabase, RawProfile, RawRestore, RawSftp, RawSnapshot, RawSnowflake};
 use super::secret::SecretRef;
 use crate::error::{Error, Result};
 use crate::region::{Region, Regions};
@@ -22,6 +22,7 @@ pub struct Profile {
     pub sftp: Option<Sftp>,
     pub snowflake: Option<Snowflake>,
     pub snapshot: SnapshotSettings,
+    pub restore: RestoreSettings,
     /// The configuration layers that were read, lowest precedence first.
     pub origins: Vec<String>,
 }
@@ -54,6 +55,21 @@ pub struct SnapshotSettings {
     /// An `allowed_signers` file; when set, unsigned or badly signed snapshots are refused.
     pub allowed_signers: Option<PathBuf>,
 }
+
+/// How staging is refreshed from a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreSettings {
+    /// Loading connections; `None` means one per core.
+    pub jobs: Option<usize>,
+    /// The role that may connect to staging and SELECT, and nothing more; created if missing.
+    pub reader_role: String,
+    /// Schemas of staging the refresh carries over unchanged (e.g. `data_exploration`).
+    pub preserve_schemas: Vec<String>,
+    /// The age identity that decrypts snapshots (a file, mode 0600).
+    pub age_identity: Option<PathBuf>,
+}
+
+const DEFAULT_READER_ROLE: &str = "staging_reader";
 
 /// Production unreachable at the cutoff is retried this long by default.
 const DEFAULT_RETRY_SECONDS: u64 = 600;
@@ -128,6 +144,7 @@ impl Profile {
                 .map(|s| snowflake(&key("snowflake"), s))
                 .transpose()?,
             snapshot: snapshot(&key("snapshot"), raw.snapshot.unwrap_or_default())?,
+            restore: restore(&key("restore"), raw.restore.unwrap_or_default())?,
             origins,
         })
     }
@@ -199,6 +216,24 @@ fn snapshot(key: &str, s: RawSnapshot) -> Result<SnapshotSettings> {
         retry: std::time::Duration::from_secs(s.retry_seconds.unwrap_or(DEFAULT_RETRY_SECONDS)),
         signing_key: s.signing_key,
         allowed_signers: s.allowed_signers,
+    })
+}
+
+fn restore(key: &str, r: RawRestore) -> Result<RestoreSettings> {
+    if r.jobs == Some(0) {
+        return Err(Error::config(format!("{key}.jobs must be at least 1")));
+    }
+    let reader_role = r.reader_role.unwrap_or_else(|| DEFAULT_READER_ROLE.into());
+    if reader_role.is_empty() || reader_role.starts_with("pg_") {
+        return Err(Error::config(format!(
+            "{key}.reader_role '{reader_role}' is not a role acc may create"
+        )));
+    }
+    Ok(RestoreSettings {
+        jobs: r.jobs,
+        reader_role,
+        preserve_schemas: r.preserve_schemas.unwrap_or_default(),
+        age_identity: r.age_identity,
     })
 }
 

@@ -31,6 +31,7 @@ pub struct RawProfile {
     pub sftp: Option<RawSftp>,
     pub snowflake: Option<RawSnowflake>,
     pub snapshot: Option<RawSnapshot>,
+    pub restore: Option<RawRestore>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -88,6 +89,16 @@ pub struct RawSnapshot {
     pub allowed_signers: Option<PathBuf>,
 }
 
+/// `[profiles.P.restore]`: how staging is refreshed.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRestore {
+    pub jobs: Option<usize>,
+    pub reader_role: Option<String>,
+    pub preserve_schemas: Option<Vec<String>>,
+    pub age_identity: Option<PathBuf>,
+}
+
 /// Laying a higher-precedence layer over a lower one.
 pub trait Overlay {
     fn overlay(&mut self, upper: Self);
@@ -120,7 +131,10 @@ macro_rules! overlay {
 
 overlay!(RawProfile {
     keys: [region, store, export_to, age_recipients],
-    nested: [production, staging, sftp, snowflake, snapshot]
+    nested: [production, staging, sftp, snowflake, snapshot, restore]
+});
+overlay!(RawRestore {
+    keys: [jobs, reader_role, preserve_schemas, age_identity]
 });
 overlay!(RawSnapshot {
     keys: [

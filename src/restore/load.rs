@@ -1,0 +1,324 @@
+//! Loading a snapshot into the incoming database: pre-data schema, table data streamed from
+//! the sealed files with COPY FROM (plaintext only in memory), post-data built in parallel by
+//! pg_restore, sequences, statistics.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, pin_mut};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_postgres::Client;
+
+use super::target::Target;
+use crate::config::Env;
+use crate::crypt::{Identities, open_sealed};
+use crate::error::{Error, Kind, Result};
+use crate::manifest::{self, Manifest};
+use crate::pg::quote_ident;
+use crate::pg_tools;
+use crate::progress::Progress;
+
+const CHUNK: usize = 256 << 10;
+
+/// Decrypts and decompresses `path` on a blocking thread, handing plaintext over in chunks
+/// through a bounded channel.
+fn plaintext(path: PathBuf, ids: Arc<Identities>) -> mpsc::Receiver<Result<Bytes>> {
+    let (tx, rx) = mpsc::channel(8);
+    tokio::task::spawn_blocking(move || {
+        let mut reader = match open_sealed(&path, &ids) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            match reader.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(Error::new(
+                        Kind::BadInput,
+                        format!("cannot decrypt {}", path.display()),
+                    )
+                    .source(e)));
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Drops any leftover incoming database and creates it empty.
+pub async fn create_incoming(target: &Target, env: &Env) -> Result<()> {
+    let admin = target.maintenance(env).await?;
+    let incoming = quote_ident(&target.incoming());
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {incoming} WITH (FORCE)"))
+        .await
+        .and(
+            admin
+                .batch_execute(&format!("CREATE DATABASE {incoming} TEMPLATE template0"))
+                .await,
+        )
+        .map_err(|e| {
+            Error::unavailable(format!(
+                "cannot create {} on the target server",
+                target.incoming()
+            ))
+            .source(e)
+            .hint("the staging user needs CREATEDB")
+        })
+}
+
+/// Applies the pre-data schema (tables, types, functions) by piping it into pg_restore.
+pub async fn pre_data(
+    target: &Target,
+    env: &Env,
+    dir: &Path,
+    m: &Manifest,
+    ids: &Arc<Identities>,
+) -> Result<()> {
+    let mut cmd = pg_tools::command(
+        "pg_restore",
+        &target.db,
+        &target.incoming(),
+        env,
+        "--dbname=",
+    )?;
+    cmd.args([
+        "--section=pre-data",
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+    ]);
+    let mut child = pg_tools::spawn(cmd, "pg_restore")?;
+    let errors = pg_tools::stderr_of(&mut child);
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut rx = plaintext(dir.join(&m.schema.pre_data.name), Arc::clone(ids));
+    while let Some(chunk) = rx.recv().await {
+        let chunk = chunk?;
+        if stdin.write_all(&chunk).await.is_err() {
+            break; // pg_restore stopped; its exit status says why
+        }
+    }
+    drop(stdin);
+    pg_tools::finish(child, errors, "pg_restore (pre-data)").await
+}
+
+/// Applies post-data (indexes, constraints, triggers) with `jobs` parallel pg_restore workers.
+/// pg_restore -j needs a seekable file: the DDL-only archive is decrypted into a private
+/// temporary directory and removed afterwards; no table data is in it.
+pub async fn post_data(
+    target: &Target,
+    env: &Env,
+    dir: &Path,
+    m: &Manifest,
+    ids: &Arc<Identities>,
+    jobs: usize,
+) -> Result<()> {
+    let tmp = PrivateDir::create()?;
+    let file = tmp.0.join("post-data.pgdump");
+    let (src, dst, ids2) = (
+        dir.join(&m.schema.post_data.name),
+        file.clone(),
+        Arc::clone(ids),
+    );
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let mut reader = open_sealed(&src, &ids2)?;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&dst)
+            .map_err(|e| Error::internal("cannot write the post-data archive").source(e))?;
+        std::io::copy(&mut reader, &mut out)
+            .and_then(|_| out.flush())
+            .map_err(|e| {
+                Error::new(Kind::BadInput, "cannot decrypt the post-data schema").source(e)
+            })?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| Error::internal("the decrypting thread panicked").source(e))??;
+    let mut cmd = pg_tools::command(
+        "pg_restore",
+        &target.db,
+        &target.incoming(),
+        env,
+        "--dbname=",
+    )?;
+    cmd.args([
+        "--section=post-data",
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+    ])
+    .arg(format!("--jobs={}", jobs.max(1)))
+    .arg(&file)
+    .stdin(std::process::Stdio::null());
+    let mut child = pg_tools::spawn(cmd, "pg_restore")?;
+    let errors = pg_tools::stderr_of(&mut child);
+    pg_tools::finish(child, errors, "pg_restore (post-data)").await
+}
+
+/// A 0700 directory under the system temp dir, removed on drop.
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    fn create() -> Result<PrivateDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("acc-restore-{}-{nanos}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(|e| Error::internal(format!("cannot create {}", path.display())).source(e))?;
+        Ok(PrivateDir(path))
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Streams every data file into its table with `jobs` connections; checks each file's rows.
+/// Returns the rows loaded.
+pub async fn data(
+    target: &Target,
+    env: &Env,
+    dir: &Path,
+    m: &Manifest,
+    ids: &Arc<Identities>,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<u64> {
+    let mut work: Vec<(usize, manifest::File)> = m
+        .tables
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| t.files.iter().map(move |f| (i, f.clone())))
+        .collect();
+    work.sort_by_key(|(_, f)| std::cmp::Reverse(f.plaintext_bytes));
+    let queue = Arc::new(Mutex::new(VecDeque::from(work)));
+    let tables = Arc::new(m.tables.clone());
+    let mut set = JoinSet::new();
+    for w in 0..jobs.max(1) {
+        let (queue, tables, ids, progress) = (
+            Arc::clone(&queue),
+            Arc::clone(&tables),
+            Arc::clone(ids),
+            progress.clone(),
+        );
+        let (target, env, dir) = (target.clone(), env.clone(), dir.to_path_buf());
+        set.spawn(async move {
+            let client = target.connect(&target.incoming(), &env).await?;
+            client
+                .batch_execute("SET synchronous_commit = off; SET statement_timeout = 0")
+                .await
+                .map_err(|e| Error::unavailable("cannot prepare a loading connection").source(e))?;
+            let mut rows = 0u64;
+            loop {
+                let Some((t, file)) = queue.lock().expect("queue lock").pop_front() else {
+                    break;
+                };
+                let table = &tables[t];
+                progress.worker(w, &format!("{}.{}", table.schema, table.name));
+                match load_file(&client, table, &dir.join(&file.name), &ids, &progress).await {
+                    Ok(n) if Some(n) == file.rows => {
+                        rows += n;
+                        progress.add_rows(n);
+                    }
+                    Ok(n) => {
+                        queue.lock().expect("queue lock").clear();
+                        return Err(Error::new(
+                            Kind::BadInput,
+                            format!(
+                                "{} loaded {n} rows into {}.{}, the manifest says {:?}",
+                                file.name, table.schema, table.name, file.rows
+                            ),
+                        ));
+                    }
+                    Err(e) => {
+                        queue.lock().expect("queue lock").clear();
+                        return Err(e);
+                    }
+                }
+            }
+            progress.worker(w, "done");
+            Ok::<_, Error>(rows)
+        });
+    }
+    let mut total = 0;
+    let mut first_error = None;
+    while let Some(joined) = set.join_next().await {
+        match joined.map_err(|e| Error::internal("a loading worker panicked").source(e)) {
+            Ok(Ok(n)) => total += n,
+            Ok(Err(e)) | Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(total), Err)
+}
+
+async fn load_file(
+    client: &Client,
+    table: &manifest::Table,
+    path: &Path,
+    ids: &Arc<Identities>,
+    progress: &Progress,
+) -> Result<u64> {
+    let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(c)).collect();
+    let sql = format!(
+        "COPY {}.{} ({}) FROM STDIN (FORMAT binary)",
+        quote_ident(&table.schema),
+        quote_ident(&table.name),
+        columns.join(", ")
+    );
+    let failed = |e: tokio_postgres::Error| {
+        Error::unavailable(format!("loading {}.{} failed", table.schema, table.name)).source(e)
+    };
+    let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(failed)?;
+    pin_mut!(sink);
+    let mut rx = plaintext(path.to_path_buf(), Arc::clone(ids));
+    while let Some(chunk) = rx.recv().await {
+        // an error drops the sink unfinished, which aborts the COPY
+        let chunk = chunk?;
+        progress.add_bytes(chunk.len() as u64);
+        sink.send(chunk).await.map_err(failed)?;
+    }
+    sink.as_mut().finish().await.map_err(failed)
+}
+
+/// Sets every sequence to the value it had in the snapshot.
+pub async fn sequences(client: &Client, m: &Manifest) -> Result<()> {
+    for s in &m.sequences {
+        let name = format!("{}.{}", quote_ident(&s.schema), quote_ident(&s.name));
+        client
+            .execute(
+                "SELECT setval($1::text::regclass, $2, $3)",
+                &[&name, &s.last_value, &s.is_called],
+            )
+            .await
+            .map_err(|e| Error::unavailable(format!("cannot set sequence {name}")).source(e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! `acc restore` and `acc freeze`: staging refreshed atomically and read-only from a verified
+//! snapshot, never half-loaded, never writable, never overwritten while frozen.
+
+mod freeze;
+mod load;
+mod readonly;
+mod run;
+mod swap;
+mod target;
+
+pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
+pub use run::{Outcome, Request, restore, rollback};
+pub use target::Target;

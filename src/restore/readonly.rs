@@ -1,0 +1,199 @@
+//! What makes the new copy staging: preserved schemas carried over, `acc.staging_info`, a
+//! reader role that may only SELECT, and `default_transaction_read_only`.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::Client;
+
+use super::target::Target;
+use crate::config::Env;
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::pg::quote_ident;
+use crate::pg_tools;
+
+/// What staging holds, as recorded by the restore that made it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StagingInfo {
+    pub label: String,
+    pub data_as_of: DateTime<Utc>,
+    pub restored_at: DateTime<Utc>,
+    pub late: bool,
+}
+
+/// Reads `acc.staging_info` from the target's live database; `None` when it does not exist
+/// or was not made by acc.
+pub async fn read_info(target: &Target, env: &Env) -> Result<Option<StagingInfo>> {
+    let admin = target.maintenance(env).await?;
+    let exists = admin
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&target.name()],
+        )
+        .await
+        .map_err(|e| Error::unavailable("cannot list the target's databases").source(e))?
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
+    let c = target.connect(target.name(), env).await?;
+    let row = c
+        .query_opt(
+            "SELECT label, data_as_of, restored_at, late FROM acc.staging_info
+             WHERE to_regclass('acc.staging_info') IS NOT NULL",
+            &[],
+        )
+        .await;
+    // a database acc never restored has no acc schema: the query fails, and that means "none"
+    Ok(row.ok().flatten().map(|r| StagingInfo {
+        label: r.get(0),
+        data_as_of: r.get(1),
+        restored_at: r.get(2),
+        late: r.get(3),
+    }))
+}
+
+/// Copies `schemas` from the live database into the incoming one, replacing any schema of the
+/// same name the snapshot brought; pg_dump pipes straight into pg_restore.
+pub async fn preserve(target: &Target, env: &Env, schemas: &[String]) -> Result<Vec<String>> {
+    if schemas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let live = target.connect(target.name(), env).await;
+    let Ok(live) = live else {
+        return Ok(Vec::new()); // no staging yet: nothing to carry over
+    };
+    let present: Vec<String> = live
+        .query(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1)",
+            &[&schemas],
+        )
+        .await
+        .map_err(|e| Error::unavailable("cannot list staging's schemas").source(e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if present.is_empty() {
+        return Ok(present);
+    }
+    let incoming = target.connect(&target.incoming(), env).await?;
+    for s in &present {
+        incoming
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(s)))
+            .await
+            .map_err(|e| {
+                Error::unavailable(format!("cannot make room for schema {s}")).source(e)
+            })?;
+    }
+    let mut dump = pg_tools::command("pg_dump", &target.db, target.name(), env, "")?;
+    dump.args(["--format=custom", "--no-owner", "--no-privileges"]);
+    for s in &present {
+        dump.arg(format!("--schema={}", quote_ident(s)));
+    }
+    let mut dump = pg_tools::spawn(dump, "pg_dump")?;
+    let dump_errors = pg_tools::stderr_of(&mut dump);
+    let pipe: std::process::Stdio = dump
+        .stdout
+        .take()
+        .expect("piped")
+        .try_into()
+        .map_err(|e| Error::internal("cannot pipe pg_dump into pg_restore").source(e))?;
+    let mut load = pg_tools::command(
+        "pg_restore",
+        &target.db,
+        &target.incoming(),
+        env,
+        "--dbname=",
+    )?;
+    load.args(["--no-owner", "--no-privileges", "--exit-on-error"])
+        .stdin(pipe);
+    let mut load = pg_tools::spawn(load, "pg_restore")?;
+    let load_errors = pg_tools::stderr_of(&mut load);
+    pg_tools::finish(dump, dump_errors, "pg_dump (preserved schemas)").await?;
+    pg_tools::finish(load, load_errors, "pg_restore (preserved schemas)").await?;
+    Ok(present)
+}
+
+/// Records what the new copy holds, grants the reader role SELECT and nothing more, and makes
+/// every session read-only by default. Runs on the incoming database, as acc.
+pub async fn lock_down(
+    client: &Client,
+    target: &Target,
+    reader: &str,
+    m: &Manifest,
+    late: bool,
+) -> Result<()> {
+    let fail = |what: &'static str| move |e| Error::unavailable(format!("cannot {what}")).source(e);
+    client
+        .batch_execute(
+            "CREATE SCHEMA IF NOT EXISTS acc;
+             CREATE TABLE acc.staging_info (
+                 label text NOT NULL, profile text NOT NULL, data_as_of timestamptz NOT NULL,
+                 cutoff timestamptz, restored_at timestamptz NOT NULL, late boolean NOT NULL,
+                 acc_version text NOT NULL, wal_lsn text NOT NULL);
+             COMMENT ON TABLE acc.staging_info IS 'What this read-only staging copy holds: the previous night''s data, as of data_as_of.'",
+        )
+        .await
+        .map_err(fail("create acc.staging_info"))?;
+    client
+        .execute(
+            "INSERT INTO acc.staging_info VALUES ($1, $2, $3, $4, now(), $5, $6, $7)",
+            &[
+                &m.label,
+                &m.profile,
+                &m.started_at,
+                &m.cutoff,
+                &late,
+                &env!("CARGO_PKG_VERSION"),
+                &m.wal_lsn,
+            ],
+        )
+        .await
+        .map_err(fail("record acc.staging_info"))?;
+    let role = quote_ident(reader);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&reader])
+        .await
+        .map_err(fail("look up the reader role"))?
+        .is_some();
+    if !exists {
+        client
+            .batch_execute(&format!("CREATE ROLE {role} NOLOGIN"))
+            .await
+            .map_err(|e| {
+                Error::unavailable(format!("cannot create the reader role {reader}"))
+                    .source(e)
+                    .hint("the staging user needs CREATEROLE, or create the role beforehand")
+            })?;
+    }
+    let schemas: Vec<String> = client
+        .query(
+            "SELECT nspname::text FROM pg_namespace
+             WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\\_%'",
+            &[],
+        )
+        .await
+        .map_err(fail("list schemas"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let db = quote_ident(&target.incoming());
+    let mut sql = format!(
+        "REVOKE ALL ON DATABASE {db} FROM PUBLIC; GRANT CONNECT ON DATABASE {db} TO {role};
+         REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
+    );
+    for s in &schemas {
+        let s = quote_ident(s);
+        sql.push_str(&format!(
+            "REVOKE CREATE ON SCHEMA {s} FROM PUBLIC; GRANT USAGE ON SCHEMA {s} TO {role};
+             GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {role};
+             GRANT SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {role};"
+        ));
+    }
+    sql.push_str(&format!(
+        "ALTER DATABASE {db} SET default_transaction_read_only = on;"
+    ));
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(fail("grant the reader role read-only access"))
+}

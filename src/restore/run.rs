@@ -1,0 +1,281 @@
+//! One restore, start to finish: guards, load into `__incoming`, lock down, swap.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use super::freeze::freeze_state;
+use super::load;
+use super::readonly::{self, lock_down};
+use super::swap;
+use super::target::Target;
+use crate::config::{Env, Profile};
+use crate::crypt::Identities;
+use crate::error::{Error, Kind, Result};
+use crate::manifest::Manifest;
+use crate::pg::quote_ident;
+use crate::progress::{Mode, Progress};
+use crate::schedule::Window;
+use crate::snapshot;
+use crate::store::{ProfileStore, RunLock};
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// A label or `latest`.
+    pub snapshot: String,
+    pub jobs: usize,
+    /// Restore even when frozen or when the snapshot is older than staging's data.
+    pub force: bool,
+    /// Restore here instead of the profile's staging.
+    pub target: Option<Target>,
+    pub identity: Option<PathBuf>,
+    pub progress: Mode,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    pub label: String,
+    pub database: String,
+    /// Staging already held this snapshot; nothing was done.
+    pub already_current: bool,
+    pub tables: usize,
+    pub rows: u64,
+    pub data_as_of: DateTime<FixedOffset>,
+    pub deadline: Option<DateTime<FixedOffset>>,
+    pub late: bool,
+    pub preserved_schemas: Vec<String>,
+}
+
+fn target_of(profile: &Profile, req: &Request) -> Result<Target> {
+    match &req.target {
+        Some(t) => Ok(t.clone()),
+        None => Ok(Target {
+            db: profile.staging()?.clone(),
+            is_staging: true,
+        }),
+    }
+}
+
+pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outcome> {
+    let store = ProfileStore::existing(&profile.store, &profile.name)?;
+    let (label, dir) = store.resolve(&req.snapshot)?;
+    let target = target_of(profile, req)?;
+    refuse_production(profile, &target, env).await?;
+    let _lock = RunLock::acquire(
+        &store.dir().join(".restore.lock"),
+        &format!("a restore of profile '{}'", profile.name),
+    )?;
+
+    let report = snapshot::verify(
+        &dir,
+        profile.snapshot.allowed_signers.as_deref(),
+        None,
+        req.jobs,
+    );
+    if !report.ok() {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!(
+                "snapshot {label} does not verify, so it was not restored: {}",
+                report.failures.join("; ")
+            ),
+        )
+        .hint("run acc verify for details; restore an older snapshot that verifies"));
+    }
+    let m = report.manifest.expect("a verified snapshot has a manifest");
+    let identity = req
+        .identity
+        .clone()
+        .or_else(|| profile.restore.age_identity.clone())
+        .ok_or_else(|| {
+            Error::config(format!(
+                "profile '{}' has no restore.age_identity to decrypt snapshots",
+                profile.name
+            ))
+            .hint("set age_identity under [profiles.NAME.restore], or pass --identity FILE")
+        })?;
+    let ids = Arc::new(Identities::load(&identity)?);
+
+    let frozen = match target.is_staging && !req.force {
+        true => freeze_state(&target, env).await?,
+        false => None,
+    };
+    {
+        if let Some(f) = frozen {
+            return Err(Error::new(
+                Kind::Partial,
+                format!(
+                    "skipped: the staging refresh of {} is frozen since {} by {}: {}",
+                    target.name(),
+                    f.frozen_at.format("%Y-%m-%d %H:%M UTC"),
+                    f.frozen_by,
+                    f.reason
+                ),
+            )
+            .hint(
+                "staging keeps its data; acc freeze off lifts the freeze, --force overrides it",
+            ));
+        }
+    }
+    let deadline = deadline_of(profile, &m);
+    if let Some(info) = readonly::read_info(&target, env).await? {
+        if info.label == m.label {
+            return Ok(outcome(&m, &target, true, deadline, info.late, Vec::new()));
+        }
+        if info.data_as_of > m.started_at && !req.force {
+            return Err(Error::new(
+                Kind::BadInput,
+                format!(
+                    "snapshot {} (data as of {}) is older than what {} holds ({}, as of {})",
+                    m.label,
+                    m.started_at.to_rfc3339(),
+                    target.name(),
+                    info.label,
+                    info.data_as_of.to_rfc3339()
+                ),
+            )
+            .hint(
+                "--force restores it anyway; acc restore --rollback swaps back the previous copy",
+            ));
+        }
+    }
+
+    load::create_incoming(&target, env).await?;
+    match load_and_lock(profile, env, req, &target, &dir, &m, &ids, deadline).await {
+        Ok((late, preserved)) => {
+            swap::swap_in(&target, env).await?;
+            Ok(outcome(&m, &target, false, deadline, late, preserved))
+        }
+        Err(e) => {
+            if let Ok(admin) = target.maintenance(env).await {
+                let _ = admin
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        quote_ident(&target.incoming())
+                    ))
+                    .await;
+            }
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn load_and_lock(
+    profile: &Profile,
+    env: &Env,
+    req: &Request,
+    target: &Target,
+    dir: &std::path::Path,
+    m: &Manifest,
+    ids: &Arc<Identities>,
+    deadline: Option<DateTime<FixedOffset>>,
+) -> Result<(bool, Vec<String>)> {
+    load::pre_data(target, env, dir, m, ids).await?;
+    let total: u64 = m.tables.iter().map(|t| t.plaintext_bytes).sum();
+    let files = m.tables.iter().map(|t| t.files.len()).sum::<usize>() as u64;
+    let progress = Progress::start(
+        &format!("restore {}", m.label),
+        req.progress,
+        total,
+        files,
+        req.jobs,
+    );
+    let loaded = load::data(target, env, dir, m, ids, req.jobs, &progress).await;
+    progress.finish();
+    loaded?;
+    load::post_data(target, env, dir, m, ids, req.jobs).await?;
+    let client = target.connect(&target.incoming(), env).await?;
+    load::sequences(&client, m).await?;
+    client
+        .batch_execute("ANALYZE")
+        .await
+        .map_err(|e| Error::unavailable("ANALYZE of the new copy failed").source(e))?;
+    let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;
+    let late = deadline.is_some_and(|d| Utc::now() > d);
+    lock_down(&client, target, &profile.restore.reader_role, m, late).await?;
+    Ok((late, preserved))
+}
+
+/// The staging-ready deadline of the snapshot's business date; none for an on-demand one.
+fn deadline_of(profile: &Profile, m: &Manifest) -> Option<DateTime<FixedOffset>> {
+    let cutoff = m.cutoff?;
+    let date = cutoff.with_timezone(&profile.region.anchor).date_naive();
+    Some(Window::of(&profile.region, date).deadline.fixed_offset())
+}
+
+fn outcome(
+    m: &Manifest,
+    target: &Target,
+    already: bool,
+    deadline: Option<DateTime<FixedOffset>>,
+    late: bool,
+    preserved: Vec<String>,
+) -> Outcome {
+    Outcome {
+        label: m.label.clone(),
+        database: target.name().to_string(),
+        already_current: already,
+        tables: m.tables.len(),
+        rows: m.total_rows(),
+        data_as_of: m.started_at,
+        deadline,
+        late,
+        preserved_schemas: preserved,
+    }
+}
+
+/// Refuses a target that is production itself: by configuration, and, when production answers,
+/// by the server's identity.
+async fn refuse_production(profile: &Profile, target: &Target, env: &Env) -> Result<()> {
+    let Some(prod) = &profile.production else {
+        return Ok(());
+    };
+    let same = |why: &str| {
+        Error::config(format!(
+            "the restore target {} is production ({why}); refusing to overwrite it",
+            target.db.describe()
+        ))
+        .hint("point [staging] (or --target) at another server or database")
+    };
+    if prod.host == target.db.host && prod.port == target.db.port && prod.dbname == target.db.dbname
+    {
+        return Err(same("same host, port and database"));
+    }
+    // production may well be down during an outage: then the configuration check is all we have
+    let Ok(p) = crate::pg::connect(prod, env, "acc restore").await else {
+        return Ok(());
+    };
+    let t = target
+        .connect(target.name(), env)
+        .await
+        .or(target.maintenance(env).await)?;
+    let ident = "SELECT (SELECT system_identifier FROM pg_control_system())::text || ':' || current_setting('port')";
+    let (Ok(a), Ok(b)) = (p.query_one(ident, &[]).await, t.query_one(ident, &[]).await) else {
+        return Ok(());
+    };
+    let (a, b): (String, String) = (a.get(0), b.get(0));
+    if a == b && prod.dbname == target.db.dbname {
+        return Err(same("same server and database"));
+    }
+    Ok(())
+}
+
+/// Swaps the previous copy back into place.
+pub async fn rollback(profile: &Profile, env: &Env, target: Option<Target>) -> Result<String> {
+    let target = match target {
+        Some(t) => t,
+        None => Target {
+            db: profile.staging()?.clone(),
+            is_staging: true,
+        },
+    };
+    let store = ProfileStore::open(&profile.store, &profile.name)?;
+    let _lock = RunLock::acquire(
+        &store.dir().join(".restore.lock"),
+        &format!("a restore of profile '{}'", profile.name),
+    )?;
+    swap::roll_back(&target, env).await?;
+    Ok(target.name().to_string())
+}

@@ -1,0 +1,49 @@
+//! The server and database a restore writes to, and the names it uses beside it.
+
+use tokio_postgres::Client;
+
+use crate::config::{Database, Env};
+use crate::error::Result;
+use crate::pg;
+
+/// The database being refreshed: the profile's staging, or one the operator named.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Connection to the target server; `dbname` is the database readers use.
+    pub db: Database,
+    /// Whether this is the profile's staging (freeze applies) or an operator's `--target`.
+    pub is_staging: bool,
+}
+
+impl Target {
+    pub fn name(&self) -> &str {
+        &self.db.dbname
+    }
+
+    /// Where the new copy is loaded before the swap.
+    pub fn incoming(&self) -> String {
+        format!("{}__incoming", self.db.dbname)
+    }
+
+    /// Where the replaced copy is kept for `--rollback`.
+    pub fn previous(&self) -> String {
+        format!("{}__previous", self.db.dbname)
+    }
+
+    /// The same server, another database.
+    pub fn on(&self, dbname: &str) -> Database {
+        Database {
+            dbname: dbname.to_string(),
+            ..self.db.clone()
+        }
+    }
+
+    /// A connection to the server's maintenance database, for CREATE, DROP and RENAME.
+    pub async fn maintenance(&self, env: &Env) -> Result<Client> {
+        pg::connect(&self.on("postgres"), env, "acc restore").await
+    }
+
+    pub async fn connect(&self, dbname: &str, env: &Env) -> Result<Client> {
+        pg::connect(&self.on(dbname), env, "acc restore").await
+    }
+}
