@@ -62,7 +62,8 @@ pg_roles_and_databases() { # pg_roles_and_databases NAME PORT
             # staging: acc builds databases, creates the reader role and swaps databases
             echo "SELECT 'CREATE ROLE acc LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'acc') \\gexec"
             echo "ALTER ROLE acc CREATEDB CREATEROLE PASSWORD :'acc_pw';"
-            echo "GRANT pg_signal_backend TO acc;"
+            # pg_read_all_data: to carry preserved schemas (Data Exploration) into each refresh
+            echo "GRANT pg_signal_backend, pg_read_all_data TO acc;"
             for db in "${dbs[@]}"; do
                 echo "SELECT 'CREATE DATABASE $db OWNER acc' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db') \\gexec"
             done

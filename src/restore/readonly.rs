@@ -108,7 +108,9 @@ pub async fn preserve(target: &Target, env: &Env, schemas: &[String]) -> Result<
         .stdin(pipe);
     let mut load = pg_tools::spawn(load, "pg_restore")?;
     let load_errors = pg_tools::stderr_of(&mut load);
-    pg_tools::finish(dump, dump_errors, "pg_dump (preserved schemas)").await?;
+    pg_tools::finish(dump, dump_errors, "pg_dump (preserved schemas)")
+        .await
+        .map_err(|e| e.hint("the staging user must be able to read the preserved schemas (pg_read_all_data on staging)"))?;
     pg_tools::finish(load, load_errors, "pg_restore (preserved schemas)").await?;
     Ok(present)
 }
@@ -156,9 +158,15 @@ pub async fn lock_down(
         .map_err(fail("look up the reader role"))?
         .is_some();
     if !exists {
-        client
+        // another restore on this server may create it at the same moment
+        let created = client
             .batch_execute(&format!("CREATE ROLE {role} NOLOGIN"))
-            .await
+            .await;
+        created
+            .or_else(|e| match e.code() {
+                Some(c) if *c == tokio_postgres::error::SqlState::DUPLICATE_OBJECT => Ok(()),
+                _ => Err(e),
+            })
             .map_err(|e| {
                 Error::unavailable(format!("cannot create the reader role {reader}"))
                     .source(e)

@@ -101,22 +101,18 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outc
         true => freeze_state(&target, env).await?,
         false => None,
     };
-    {
-        if let Some(f) = frozen {
-            return Err(Error::new(
-                Kind::Partial,
-                format!(
-                    "skipped: the staging refresh of {} is frozen since {} by {}: {}",
-                    target.name(),
-                    f.frozen_at.format("%Y-%m-%d %H:%M UTC"),
-                    f.frozen_by,
-                    f.reason
-                ),
-            )
-            .hint(
-                "staging keeps its data; acc freeze off lifts the freeze, --force overrides it",
-            ));
-        }
+    if let Some(f) = frozen {
+        return Err(Error::new(
+            Kind::Partial,
+            format!(
+                "skipped: the staging refresh of {} is frozen since {} by {}: {}",
+                target.name(),
+                f.frozen_at.format("%Y-%m-%d %H:%M UTC"),
+                f.frozen_by,
+                f.reason
+            ),
+        )
+        .hint("staging keeps its data; acc freeze off lifts the freeze, --force overrides it"));
     }
     let deadline = deadline_of(profile, &m);
     if let Some(info) = readonly::read_info(&target, env).await? {

@@ -215,3 +215,87 @@ impl Sandbox {
         path
     }
 }
+
+/// A staging database name of its own for one test; the guard drops it, its `__previous` and
+/// `__incoming` copies, and its freeze row.
+pub struct StagingDb {
+    pub name: String,
+    admin_url: String,
+}
+
+impl StagingDb {
+    pub fn new(sb: &Sandbox, tag: &str) -> StagingDb {
+        StagingDb {
+            name: format!("acc_s_{tag}_{}", std::process::id()),
+            admin_url: sb.var("ACC_STAGING_URL").to_string(),
+        }
+    }
+
+    /// Profile sections: staging on the staging cluster, and the sandbox identity for restore.
+    pub fn sections(&self, sb: &Sandbox) -> String {
+        let port: u16 = sb
+            .var("ACC_STAGING_URL")
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        format!(
+            "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"{}\"\nuser = \"acc\"\n\
+             password_file = \"{}/secrets/pg_acc_password\"\n\n\
+             [profiles.t.restore]\nage_identity = \"{}\"\npreserve_schemas = [\"data_exploration\"]\n",
+            self.name,
+            sb.var("ACC_SANDBOX"),
+            sb.var("ACC_AGE_IDENTITY"),
+        )
+    }
+
+    /// An admin connection to the live staging database (or another on the staging cluster).
+    pub async fn admin(&self, db: &str) -> tokio_postgres::Client {
+        let (client, conn) =
+            tokio_postgres::connect(&format!("{}/{db}", self.admin_url), tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach staging database {db}: {e}"));
+        tokio::spawn(conn);
+        client
+    }
+}
+
+impl Drop for StagingDb {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((c, conn)) =
+                    tokio_postgres::connect(&format!("{url}/postgres"), tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    for db in [
+                        name.clone(),
+                        format!("{name}__previous"),
+                        format!("{name}__incoming"),
+                        format!("{name}__rollback"),
+                    ] {
+                        let _ = c
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                            .await;
+                    }
+                }
+                if let Ok((c, conn)) =
+                    tokio_postgres::connect(&format!("{url}/acc_control"), tokio_postgres::NoTls)
+                        .await
+                {
+                    tokio::spawn(conn);
+                    let _ = c
+                        .execute("DELETE FROM staging_freeze WHERE database = $1", &[&name])
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}

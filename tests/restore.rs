@@ -1,0 +1,517 @@
+//! `acc restore` and `acc freeze` against the sandbox's two real clusters: fidelity, atomic
+//! swaps under a reading client, crash safety, read-only staging, preserved schemas, freeze,
+//! rollback and the guards.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::{Run, Sandbox, StagingDb, TestDb, acc, acc_command};
+
+struct Setup {
+    sb: Sandbox,
+    prod: TestDb,
+    staging: StagingDb,
+    _tmp: tempfile::TempDir,
+    config: PathBuf,
+}
+
+async fn setup(tag: &str, extra: &str) -> Setup {
+    let sb = Sandbox::require();
+    let prod = TestDb::clone_of(&sb, "demo_us", tag).await;
+    let staging = StagingDb::new(&sb, tag);
+    let tmp = tempfile::tempdir().unwrap();
+    let sections = format!("{}{extra}", staging.sections(&sb));
+    let config = sb.write_profile(tmp.path(), &prod.name, None, &sections);
+    Setup {
+        sb,
+        prod,
+        staging,
+        _tmp: tmp,
+        config,
+    }
+}
+
+impl Setup {
+    fn acc(&self, args: &[&str]) -> Run {
+        acc(&self.config, args)
+    }
+
+    /// Takes an on-demand snapshot and returns its label; labels have one-second resolution.
+    fn snapshot(&self) -> String {
+        std::thread::sleep(Duration::from_millis(1100));
+        let run = self.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        run.json()["label"].as_str().unwrap().to_string()
+    }
+
+    fn restore(&self, extra: &[&str]) -> Run {
+        let mut args = vec!["restore", "--profile", "t", "--json"];
+        args.extend_from_slice(extra);
+        self.acc(&args)
+    }
+
+    async fn staging_label(&self) -> String {
+        let c = self.staging.admin(&self.staging.name).await;
+        c.query_one("SELECT label FROM acc.staging_info", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+/// An order-independent hash of every row of a table.
+const ROWS_HASH: &str = "SELECT count(*)::text || ':' || coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(t::text) AS h FROM ONLY {} t) s";
+
+fn schema_dump(url: &str) -> String {
+    let out = Command::new("pg_dump")
+        .args(["--schema-only", "--no-owner", "--no-privileges", url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    // entries start with a "-- Name: ...; Type: ...; Schema: ...;" header; acc's own objects
+    // and pg_dump's per-run \restrict keys are not part of the comparison
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.split("\n--\n-- Name: ")
+        .filter(|entry| !entry.contains("Schema: acc;") && !entry.starts_with("acc; Type: SCHEMA"))
+        .collect::<Vec<_>>()
+        .join("\n--\n-- Name: ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_staging_matches_production_schema_rows_and_sequences() {
+    let s = setup("fidelity", "").await;
+    s.snapshot();
+    let run = s.restore(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let summary = run.json();
+    assert_eq!(summary["database"], s.staging.name.as_str());
+    assert_eq!(summary["late"], false);
+
+    let prod_url = format!("{}/{}", s.sb.var("ACC_PROD_URL"), s.prod.name);
+    let staging_url = format!("{}/{}", s.sb.var("ACC_STAGING_URL"), s.staging.name);
+    assert_eq!(
+        schema_dump(&prod_url),
+        schema_dump(&staging_url),
+        "the schemas agree"
+    );
+
+    let (p, st) = (s.prod.admin().await, s.staging.admin(&s.staging.name).await);
+    let tables = p
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'r' AND n.nspname = 'agency' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(tables.len() >= 17);
+    let mut rows = 0u64;
+    for t in tables {
+        let name: String = t.get(0);
+        let sql = ROWS_HASH.replace("{}", &name);
+        let a: String = p.query_one(&sql, &[]).await.unwrap().get(0);
+        let b: String = st.query_one(&sql, &[]).await.unwrap().get(0);
+        assert_eq!(a, b, "rows of {name}");
+        rows += a.split(':').next().unwrap().parse::<u64>().unwrap();
+    }
+    assert_eq!(summary["rows"].as_u64().unwrap(), rows);
+    let seq = "SELECT schemaname || '.' || sequencename || '=' || coalesce(last_value::text, 'null') FROM pg_sequences WHERE schemaname = 'agency'";
+    let sorted = |rows: Vec<tokio_postgres::Row>| {
+        let mut v: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        v.sort();
+        v
+    };
+    let a = sorted(p.query(seq, &[]).await.unwrap());
+    let b = sorted(st.query(seq, &[]).await.unwrap());
+    assert!(a.len() >= 17, "{a:?}");
+    assert_eq!(a, b, "sequences match");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_see_the_old_copy_or_the_new_never_a_mixture_and_kill_9_keeps_the_old() {
+    let s = setup("atomic", "").await;
+    let first = s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    // make the second snapshot different and bigger, so a mixture would show
+    s.prod
+        .admin()
+        .await
+        .batch_execute(
+            "INSERT INTO agency.visit_notes (visit_id, visit_start, author_id, written_at, body)
+             SELECT visit_id, visit_start, author_id, written_at, body || ' (again)' FROM agency.visit_notes;
+             CREATE TABLE agency.filler AS SELECT g AS id, repeat('x', 300) AS pad FROM generate_series(1, 800000) g;
+             ALTER TABLE agency.filler OWNER TO agency_owner",
+        )
+        .await
+        .unwrap();
+    let second = s.snapshot();
+
+    // kill -9 at several points: staging keeps the first copy, whole
+    let mut killed_mid_run = 0;
+    for pause in [300u64, 900, 1600] {
+        let mut child = acc_command(&s.config)
+            .args(["restore", "--profile", "t"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(pause));
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if !finished {
+            killed_mid_run += 1;
+            assert_eq!(
+                s.staging_label().await,
+                first,
+                "killed after {pause}ms: staging still holds the first copy"
+            );
+        }
+        if s.staging_label().await == second {
+            break; // the restore finished before the kill; later points are moot
+        }
+    }
+    assert!(
+        killed_mid_run >= 2,
+        "the restore was killed mid-run {killed_mid_run} times"
+    );
+
+    // a reader in a loop during a full restore
+    let (url, name) = (
+        s.sb.var("ACC_STAGING_URL").to_string(),
+        s.staging.name.clone(),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((c, conn)) =
+                    tokio_postgres::connect(&format!("{url}/{name}"), tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    let r = c
+                        .query_one(
+                            "SELECT (SELECT label FROM acc.staging_info), (SELECT count(*) FROM agency.visit_notes)",
+                            &[],
+                        )
+                        .await;
+                    if let Ok(r) = r {
+                        seen.push((r.get::<_, String>(0), r.get::<_, i64>(1)));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            seen
+        })
+    };
+    let config = s.config.clone();
+    let run =
+        tokio::task::spawn_blocking(move || acc(&config, &["restore", "--profile", "t", "--json"]))
+            .await
+            .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = reader.await.unwrap();
+    assert_eq!(run.code, 0, "{run:?}");
+    let firsts: Vec<i64> = seen
+        .iter()
+        .filter(|(l, _)| *l == first)
+        .map(|(_, n)| *n)
+        .collect();
+    let seconds: Vec<i64> = seen
+        .iter()
+        .filter(|(l, _)| *l == second)
+        .map(|(_, n)| *n)
+        .collect();
+    assert!(
+        !firsts.is_empty() && !seconds.is_empty(),
+        "the reader saw both copies: {} reads",
+        seen.len()
+    );
+    assert_eq!(
+        firsts.len() + seconds.len(),
+        seen.len(),
+        "only the two labels were ever seen"
+    );
+    assert!(
+        firsts.iter().all(|n| *n == firsts[0]) && seconds.iter().all(|n| *n == 2 * firsts[0]),
+        "each label always came with its own data"
+    );
+    let admin = s.staging.admin("postgres").await;
+    let left: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&format!("{}__incoming", s.staging.name)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "no incoming copy is left behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reader_role_can_select_and_nothing_more() {
+    let s = setup("readonly", "").await;
+    s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    let login = format!("acc_t_reader_{}", std::process::id());
+    let admin = s.staging.admin("postgres").await;
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {login}; CREATE ROLE {login} LOGIN PASSWORD 'synthetic-reader' IN ROLE staging_reader"
+        ))
+        .await
+        .unwrap();
+    let port =
+        s.sb.var("ACC_STAGING_URL")
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_string();
+    let url = format!(
+        "postgres://{login}:synthetic-reader@127.0.0.1:{port}/{}",
+        s.staging.name
+    );
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM agency.clients", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n > 0, "the reader can SELECT");
+    let info: String = c
+        .query_one("SELECT label FROM acc.staging_info", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!info.is_empty(), "the reader can see what staging holds");
+    for sql in [
+        "INSERT INTO agency.branches (id, name) VALUES (999, 'x')",
+        "UPDATE agency.clients SET first_name = 'x'",
+        "DELETE FROM agency.visit_notes",
+        "CREATE TABLE agency.mine (id int)",
+        "CREATE TABLE public.mine (id int)",
+        "SET default_transaction_read_only = off; INSERT INTO agency.branches (id, name) VALUES (998, 'y')",
+        "SET default_transaction_read_only = off; CREATE TEMP TABLE t (id int)",
+    ] {
+        assert!(
+            c.batch_execute(sql).await.is_err(),
+            "the reader could run: {sql}"
+        );
+    }
+    drop(c);
+    let _ = admin
+        .batch_execute(&format!(
+            "DROP OWNED BY {login}; DROP ROLE IF EXISTS {login}"
+        ))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeze_skips_with_exit_3_force_overrides_and_preserved_schemas_survive() {
+    let s = setup("freeze", "").await;
+    let first = s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    // the data exploration area, written by analysts in staging
+    let analyst = s.staging.admin(&s.staging.name).await;
+    // a multi-statement batch is one transaction that started read-only: unset it first
+    analyst
+        .batch_execute("SET default_transaction_read_only = off")
+        .await
+        .unwrap();
+    analyst
+        .batch_execute(
+            "CREATE SCHEMA data_exploration;
+             CREATE TABLE data_exploration.saved_query (id int, body text);
+             INSERT INTO data_exploration.saved_query SELECT g, 'analysis ' || g FROM generate_series(1, 250) g",
+        )
+        .await
+        .unwrap();
+    drop(analyst); // acc cannot end a superuser's session, and would refuse to swap (75)
+    let second = s.snapshot();
+
+    let on = s.acc(&[
+        "freeze",
+        "--profile",
+        "t",
+        "on",
+        "--reason",
+        "production down since 21:00",
+    ]);
+    assert_eq!(on.code, 0, "{on:?}");
+    let show = s.acc(&["freeze", "--profile", "t", "show", "--json"]);
+    assert_eq!(show.json()["frozen"], true);
+    assert_eq!(
+        show.json()["freeze"]["reason"],
+        "production down since 21:00"
+    );
+    let skipped = s.restore(&[]);
+    assert_eq!(skipped.code, 3, "{skipped:?}");
+    assert!(
+        skipped.stderr.contains("frozen") && skipped.stderr.contains("production down since 21:00"),
+        "{skipped:?}"
+    );
+    assert_eq!(
+        s.staging_label().await,
+        first,
+        "a frozen staging is not touched"
+    );
+
+    assert_eq!(s.acc(&["freeze", "--profile", "t", "off"]).code, 0);
+    let run = s.restore(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(s.staging_label().await, second);
+    assert_eq!(
+        run.json()["preserved_schemas"],
+        serde_json::json!(["data_exploration"])
+    );
+    let kept: i64 = s
+        .staging
+        .admin(&s.staging.name)
+        .await
+        .query_one("SELECT count(*) FROM data_exploration.saved_query", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 250, "the data exploration area survives the refresh");
+
+    // a freeze with --auto-off-after is recorded with its end; --force overrides a freeze
+    let on = s.acc(&[
+        "freeze",
+        "--profile",
+        "t",
+        "on",
+        "--reason",
+        "drill",
+        "--auto-off-after",
+        "2h",
+    ]);
+    assert!(on.stdout.contains("lifts itself"), "{on:?}");
+    let third = s.snapshot();
+    assert_eq!(s.restore(&["--force"]).code, 0);
+    assert_eq!(s.staging_label().await, third);
+
+    // rollback brings back the copy before
+    let rb = s.acc(&["restore", "--profile", "t", "--rollback"]);
+    assert_eq!(rb.code, 0, "{rb:?}");
+    assert_eq!(s.staging_label().await, second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_older_and_same_database_restores_are_refused() {
+    let s = setup("guards", "").await;
+    let first = s.snapshot();
+    let second = s.snapshot();
+    assert_eq!(s.restore(&["--snapshot", &second]).code, 0);
+    let again = s.restore(&["--snapshot", &second]);
+    assert_eq!(again.code, 0);
+    assert_eq!(
+        again.json()["already_current"],
+        true,
+        "restoring what staging holds does nothing"
+    );
+
+    let older = s.restore(&["--snapshot", &first]);
+    assert_eq!(older.code, 65, "{older:?}");
+    assert!(older.stderr.contains("older"), "{older:?}");
+
+    // one flipped byte and the snapshot is refused before anything is touched
+    let dir = s._tmp.path().join("store/t").join(&first);
+    let victim = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains(".copy."))
+        .unwrap();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&victim, bytes).unwrap();
+    let tampered = s.restore(&["--snapshot", &first, "--force"]);
+    assert_eq!(tampered.code, 65, "{tampered:?}");
+    assert!(tampered.stderr.contains("does not verify"), "{tampered:?}");
+    assert_eq!(s.staging_label().await, second);
+
+    // staging pointed at production itself
+    let prod_port = s.sb.prod_port();
+    let same = format!(
+        "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {prod_port}\ndbname = \"{}\"\nuser = \"acc\"\npassword_file = \"{}/secrets/pg_acc_password\"\n[profiles.t.restore]\nage_identity = \"{}\"\n",
+        s.prod.name,
+        s.sb.var("ACC_SANDBOX"),
+        s.sb.var("ACC_AGE_IDENTITY")
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("store")).unwrap();
+    let config = s.sb.write_profile(tmp.path(), &s.prod.name, None, &same);
+    std::os::unix::fs::symlink(s._tmp.path().join("store/t"), tmp.path().join("store/t")).unwrap();
+    let r = acc(
+        &config,
+        &["restore", "--profile", "t", "--snapshot", &second],
+    );
+    assert_eq!(r.code, 78, "{r:?}");
+    assert!(r.stderr.contains("is production"), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_outage_restores_into_any_target_the_operator_names() {
+    let s = setup("target", "").await;
+    let label = s.snapshot();
+    let laptop = StagingDb::new(&s.sb, "laptop");
+    let port =
+        s.sb.var("ACC_STAGING_URL")
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_string();
+    let password =
+        std::fs::read_to_string(s.sb.path("ACC_SANDBOX").join("secrets/pg_acc_password")).unwrap();
+    let out = acc_command(&s.config)
+        .args(["restore", "--profile", "t", "--json", "--target"])
+        .arg(format!("postgres://acc@127.0.0.1:{port}/{}", laptop.name))
+        .env("PGPASSWORD", password.trim())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = laptop.admin(&laptop.name).await;
+    let got: String = c
+        .query_one("SELECT label FROM acc.staging_info", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(got, label);
+    let bad = acc(
+        &s.config,
+        &[
+            "restore",
+            "--profile",
+            "t",
+            "--target",
+            "postgres://acc:secret@127.0.0.1:1/x",
+        ],
+    );
+    assert_eq!(
+        bad.code, 2,
+        "a password on the command line is refused: {bad:?}"
+    );
+}
