@@ -428,6 +428,25 @@ async fn tampered_older_and_same_database_restores_are_refused() {
         "restoring what staging holds does nothing"
     );
 
+    // a swap cut short between its two renames: the next run puts the previous copy back
+    let admin = s.staging.admin("postgres").await;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {0} RENAME TO {0}__previous",
+            s.staging.name
+        ))
+        .await
+        .unwrap();
+    drop(admin);
+    let repaired = s.restore(&["--snapshot", &second]);
+    assert_eq!(repaired.code, 0, "{repaired:?}");
+    assert!(
+        repaired.stderr.contains("previous copy is back"),
+        "{repaired:?}"
+    );
+    assert_eq!(repaired.json()["already_current"], true);
+    assert_eq!(s.staging_label().await, second);
+
     let older = s.restore(&["--snapshot", &first]);
     assert_eq!(older.code, 65, "{older:?}");
     assert!(older.stderr.contains("older"), "{older:?}");
@@ -513,5 +532,48 @@ async fn a_total_outage_restores_into_any_target_the_operator_names() {
     assert_eq!(
         bad.code, 2,
         "a password on the command line is refused: {bad:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_that_ends_after_the_deadline_completes_exits_3_and_records_it() {
+    let s = setup("late", "").await;
+    let label = s.snapshot();
+    // the snapshot answers a cutoff long past: its staging-ready deadline has gone by
+    let manifest = s
+        ._tmp
+        .path()
+        .join("store/t")
+        .join(&label)
+        .join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace(
+            "\"cutoff\": null",
+            "\"cutoff\": \"2026-01-05T23:00:00-05:00\"",
+        ),
+    )
+    .unwrap();
+    let run = s.restore(&[]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.json()["late"], true);
+    assert_eq!(run.json()["deadline"], "2026-01-06T02:00:00-05:00");
+    assert!(
+        run.stderr.contains("after the staging-ready deadline"),
+        "{run:?}"
+    );
+    let c = s.staging.admin(&s.staging.name).await;
+    let (got, late): (String, bool) = {
+        let r = c
+            .query_one("SELECT label, late FROM acc.staging_info", &[])
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(
+        (got.as_str(), late),
+        (label.as_str(), true),
+        "staging is current, and says it was late"
     );
 }

@@ -308,6 +308,36 @@ async fn load_file(
     sink.as_mut().finish().await.map_err(failed)
 }
 
+/// Gathers statistics table by table on `jobs` connections, as vacuumdb -j would.
+pub async fn analyze(target: &Target, env: &Env, m: &Manifest, jobs: usize) -> Result<()> {
+    let queue: VecDeque<String> = m
+        .tables
+        .iter()
+        .map(|t| format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name)))
+        .collect();
+    let queue = Arc::new(Mutex::new(queue));
+    let mut set = JoinSet::new();
+    for _ in 0..jobs.max(1) {
+        let (queue, target, env) = (Arc::clone(&queue), target.clone(), env.clone());
+        set.spawn(async move {
+            let client = target.connect(&target.incoming(), &env).await?;
+            loop {
+                let Some(table) = queue.lock().expect("queue lock").pop_front() else {
+                    return Ok::<_, Error>(());
+                };
+                client
+                    .batch_execute(&format!("ANALYZE {table}"))
+                    .await
+                    .map_err(|e| Error::unavailable(format!("ANALYZE {table} failed")).source(e))?;
+            }
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        joined.map_err(|e| Error::internal("an ANALYZE worker panicked").source(e))??;
+    }
+    Ok(())
+}
+
 /// Sets every sequence to the value it had in the snapshot.
 pub async fn sequences(client: &Client, m: &Manifest) -> Result<()> {
     for s in &m.sequences {

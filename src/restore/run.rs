@@ -97,6 +97,12 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outc
         })?;
     let ids = Arc::new(Identities::load(&identity)?);
 
+    if swap::repair(&target, env).await? {
+        crate::output::log(&format!(
+            "{} was missing after an interrupted swap; its previous copy is back in place",
+            target.name()
+        ));
+    }
     let frozen = match target.is_staging && !req.force {
         true => freeze_state(&target, env).await?,
         false => None,
@@ -168,7 +174,9 @@ async fn load_and_lock(
     ids: &Arc<Identities>,
     deadline: Option<DateTime<FixedOffset>>,
 ) -> Result<(bool, Vec<String>)> {
+    let mut phases = Phases::start();
     load::pre_data(target, env, dir, m, ids).await?;
+    phases.mark("pre-data");
     let total: u64 = m.tables.iter().map(|t| t.plaintext_bytes).sum();
     let files = m.tables.iter().map(|t| t.files.len()).sum::<usize>() as u64;
     let progress = Progress::start(
@@ -181,17 +189,45 @@ async fn load_and_lock(
     let loaded = load::data(target, env, dir, m, ids, req.jobs, &progress).await;
     progress.finish();
     loaded?;
+    phases.mark("data");
     load::post_data(target, env, dir, m, ids, req.jobs).await?;
+    phases.mark("post-data");
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;
-    client
-        .batch_execute("ANALYZE")
-        .await
-        .map_err(|e| Error::unavailable("ANALYZE of the new copy failed").source(e))?;
+    load::analyze(target, env, m, req.jobs).await?;
+    phases.mark("sequences and analyze");
     let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;
     let late = deadline.is_some_and(|d| Utc::now() > d);
     lock_down(&client, target, &profile.restore.reader_role, m, late).await?;
+    phases.mark("preserve and lock down");
+    crate::output::log(&format!("restore {}: {}", m.label, phases.summary()));
     Ok((late, preserved))
+}
+
+/// How long each step took, for the log line an operator reads when a night runs long.
+struct Phases {
+    last: std::time::Instant,
+    done: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        Phases {
+            last: std::time::Instant::now(),
+            done: Vec::new(),
+        }
+    }
+    fn mark(&mut self, name: &'static str) {
+        self.done.push((name, self.last.elapsed().as_secs_f64()));
+        self.last = std::time::Instant::now();
+    }
+    fn summary(&self) -> String {
+        self.done
+            .iter()
+            .map(|(n, s)| format!("{n} {s:.1}s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The staging-ready deadline of the snapshot's business date; none for an on-demand one.

@@ -65,6 +65,26 @@ async fn retire(admin: &Client, name: &str, to: &str) -> Result<()> {
     }
 }
 
+/// Undoes a swap cut short between its two renames (the live name missing while `__previous`
+/// exists): the previous copy goes back in place, so staging is never left without a database.
+pub async fn repair(target: &Target, env: &Env) -> Result<bool> {
+    let admin = target.maintenance(env).await?;
+    let (live, previous) = (target.name().to_string(), target.previous());
+    if exists(&admin, &live).await? || !exists(&admin, &previous).await? {
+        return Ok(false);
+    }
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            quote_ident(&previous),
+            quote_ident(&live),
+            quote_ident(&live)
+        ))
+        .await
+        .map_err(|e| Error::unavailable("cannot put the previous staging copy back").source(e))?;
+    Ok(true)
+}
+
 /// Puts the incoming database in place; the live one (if any) becomes `__previous`.
 pub async fn swap_in(target: &Target, env: &Env) -> Result<()> {
     let admin = target.maintenance(env).await?;

@@ -1,0 +1,72 @@
+# Shared by the scripts/bench-* scripts: options, the seeded database, the release build, a
+# private work directory with an acc.toml, and timing helpers. Sourced; expects ROOT and NAME.
+
+scale=40 jobs=$(nproc) rounds=1
+
+bench_options() {
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --scale) scale=$2; shift 2 ;;
+            --jobs) jobs=$2; shift 2 ;;
+            --rounds) rounds=$2; shift 2 ;;
+            -h|--help) sed -n '2,20p' "$0" | sed -n '/^#/p' | sed 's/^# \{0,1\}//'; exit 0 ;;
+            *) echo "$NAME: unknown option $1" >&2; exit 2 ;;
+        esac
+    done
+}
+
+# Brings the sandbox up, seeds bench_s<scale> once, builds acc, writes $work/acc.toml with a
+# profile "bench" (production: the bench database; staging: bench_refresh on the staging cluster).
+bench_prepare() {
+    "$ROOT/scripts/sandbox" up
+    # shellcheck disable=SC1091
+    . "$("$ROOT/scripts/sandbox" env)"
+    db=bench_s$scale
+    url=$ACC_PROD_URL/$db
+    if [ "$(psql -At "$ACC_PROD_URL/postgres" -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$db'")" != "acc sandbox seed, scale $scale" ]; then
+        "$ROOT/scripts/sandbox" seed --scale "$scale" --database "$db"
+    fi
+    (cd "$ROOT" && cargo build --release --locked --quiet)
+    acc=$ROOT/target/release/acc
+    work=$ACC_SANDBOX/bench
+    rm -rf "$work"
+    mkdir -p "$work"
+    chmod 700 "$work"
+    local prod_port staging_port
+    prod_port=${ACC_PROD_URL##*:}
+    staging_port=${ACC_STAGING_URL##*:}
+    cat > "$work/acc.toml" <<TOML
+[profiles.bench]
+region = "us-can"
+store = "$work/store"
+age_recipients = ["$ACC_AGE_RECIPIENT"]
+[profiles.bench.production]
+host = "127.0.0.1"
+port = $prod_port
+dbname = "$db"
+user = "acc"
+password_file = "$ACC_SANDBOX/secrets/pg_acc_password"
+[profiles.bench.staging]
+host = "127.0.0.1"
+port = $staging_port
+dbname = "bench_refresh"
+user = "acc"
+password_file = "$ACC_SANDBOX/secrets/pg_acc_password"
+[profiles.bench.restore]
+age_identity = "$ACC_AGE_IDENTITY"
+TOML
+    size=$(psql -At "$url" -c "SELECT pg_size_pretty(pg_database_size(current_database()))")
+    size_mb=$(psql -At "$url" -c "SELECT pg_database_size(current_database()) / 1000000")
+}
+
+timed() { # timed NAME FUNCTION: appends seconds to $work/NAME.times
+    local t0 t1
+    sync
+    t0=$(date +%s.%N)
+    "$2"
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", b - a}' >> "$work/$1.times"
+    echo "$NAME: $1 $(tail -1 "$work/$1.times")s" >&2
+}
+
+median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
