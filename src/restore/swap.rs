@@ -65,6 +65,22 @@ async fn retire(admin: &Client, name: &str, to: &str) -> Result<()> {
     }
 }
 
+/// Renames `from` to `live` and opens it to sessions.
+async fn reinstate(
+    admin: &Client,
+    from: &str,
+    live: &str,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            quote_ident(from),
+            quote_ident(live),
+            quote_ident(live)
+        ))
+        .await
+}
+
 /// Undoes a swap cut short between its two renames (the live name missing while `__previous`
 /// exists): the previous copy goes back in place, so staging is never left without a database.
 pub async fn repair(target: &Target, env: &Env) -> Result<bool> {
@@ -73,13 +89,7 @@ pub async fn repair(target: &Target, env: &Env) -> Result<bool> {
     if exists(&admin, &live).await? || !exists(&admin, &previous).await? {
         return Ok(false);
     }
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} ALLOW_CONNECTIONS true",
-            quote_ident(&previous),
-            quote_ident(&live),
-            quote_ident(&live)
-        ))
+    reinstate(&admin, &previous, &live)
         .await
         .map_err(|e| Error::unavailable("cannot put the previous staging copy back").source(e))?;
     Ok(true)
@@ -136,15 +146,7 @@ pub async fn roll_back(target: &Target, env: &Env) -> Result<()> {
     if exists(&admin, &live).await? {
         retire(&admin, &live, &parked).await?;
     }
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} ALLOW_CONNECTIONS true",
-            quote_ident(&previous),
-            quote_ident(&live),
-            quote_ident(&live)
-        ))
-        .await
-        .map_err(fail)?;
+    reinstate(&admin, &previous, &live).await.map_err(fail)?;
     if exists(&admin, &parked).await? {
         admin
             .batch_execute(&format!(
