@@ -52,3 +52,11 @@ fn classify(db: &Database, e: tokio_postgres::Error) -> Error {
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
+
+/// Two runs creating the same object at once: the loser sees a duplicate, which is fine.
+pub fn lost_race(e: &tokio_postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::DUPLICATE_DATABASE
+        || *c == SqlState::DUPLICATE_OBJECT
+        || *c == SqlState::DUPLICATE_TABLE
+        || *c == SqlState::UNIQUE_VIOLATION)
+}

@@ -163,9 +163,12 @@ pub async fn lock_down(
             .batch_execute(&format!("CREATE ROLE {role} NOLOGIN"))
             .await;
         created
-            .or_else(|e| match e.code() {
-                Some(c) if *c == tokio_postgres::error::SqlState::DUPLICATE_OBJECT => Ok(()),
-                _ => Err(e),
+            .or_else(|e| {
+                if crate::pg::lost_race(&e) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             })
             .map_err(|e| {
                 Error::unavailable(format!("cannot create the reader role {reader}"))
