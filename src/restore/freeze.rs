@@ -64,3 +64,66 @@ async fn control(target: &Target, env: &Env) -> Result<Client> {
         Err(e) => Err(Error::unavailable("cannot prepare the freeze table").source(e)),
     }
 }
+
+/// The freeze in force for the target's database, if any; an expired automatic freeze is
+/// lifted here.
+pub async fn freeze_state(target: &Target, env: &Env) -> Result<Option<FreezeState>> {
+    let c = control(target, env).await?;
+    let fail = |e| Error::unavailable("cannot read the freeze state").source(e);
+    c.execute(
+        "DELETE FROM staging_freeze WHERE database = $1 AND auto_off_at <= now()",
+        &[&target.name()],
+    )
+    .await
+    .map_err(fail)?;
+    let row = c
+        .query_opt(
+            "SELECT database, frozen_by, frozen_at, reason, auto_off_at FROM staging_freeze WHERE database = $1",
+            &[&target.name()],
+        )
+        .await
+        .map_err(fail)?;
+    Ok(row.map(|r| FreezeState {
+        database: r.get(0),
+        frozen_by: r.get(1),
+        frozen_at: r.get(2),
+        reason: r.get(3),
+        auto_off_at: r.get(4),
+    }))
+}
+
+pub async fn freeze_on(
+    target: &Target,
+    env: &Env,
+    by: &str,
+    reason: &str,
+    auto_off_at: Option<DateTime<Utc>>,
+) -> Result<FreezeState> {
+    let c = control(target, env).await?;
+    c.execute(
+        "INSERT INTO staging_freeze (database, frozen_by, frozen_at, reason, auto_off_at)
+         VALUES ($1, $2, now(), $3, $4)
+         ON CONFLICT (database) DO UPDATE
+           SET frozen_by = EXCLUDED.frozen_by, frozen_at = EXCLUDED.frozen_at,
+               reason = EXCLUDED.reason, auto_off_at = EXCLUDED.auto_off_at",
+        &[&target.name(), &by, &reason, &auto_off_at],
+    )
+    .await
+    .map_err(|e| Error::unavailable("cannot record the freeze").source(e))?;
+    freeze_state(target, env)
+        .await?
+        .ok_or_else(|| Error::internal("the freeze was recorded but cannot be read back"))
+}
+
+/// Lifts the freeze; returns whether one was in force.
+pub async fn freeze_off(target: &Target, env: &Env) -> Result<bool> {
+    let c = control(target, env).await?;
+    let n = c
+        .execute(
+            "DELETE FROM staging_freeze WHERE database = $1",
+            &[&target.name()],
+        )
+        .await
+        .map_err(|e| Error::unavailable("cannot lift the freeze").source(e))?;
+    Ok(n > 0)
+}
