@@ -92,19 +92,8 @@ pub async fn pre_data(
     m: &Manifest,
     ids: &Arc<Identities>,
 ) -> Result<()> {
-    let mut cmd = pg_tools::command(
-        "pg_restore",
-        &target.db,
-        &target.incoming(),
-        env,
-        "--dbname=",
-    )?;
-    cmd.args([
-        "--section=pre-data",
-        "--no-owner",
-        "--no-privileges",
-        "--exit-on-error",
-    ]);
+    let mut cmd = target.pg_restore(env)?;
+    cmd.arg("--section=pre-data");
     let mut child = pg_tools::spawn(cmd, "pg_restore")?;
     let errors = pg_tools::stderr_of(&mut child);
     let mut stdin = child.stdin.take().expect("piped");
@@ -154,22 +143,11 @@ pub async fn post_data(
     })
     .await
     .map_err(|e| Error::internal("the decrypting thread panicked").source(e))??;
-    let mut cmd = pg_tools::command(
-        "pg_restore",
-        &target.db,
-        &target.incoming(),
-        env,
-        "--dbname=",
-    )?;
-    cmd.args([
-        "--section=post-data",
-        "--no-owner",
-        "--no-privileges",
-        "--exit-on-error",
-    ])
-    .arg(format!("--jobs={}", jobs.max(1)))
-    .arg(&file)
-    .stdin(std::process::Stdio::null());
+    let mut cmd = target.pg_restore(env)?;
+    cmd.arg("--section=post-data")
+        .arg(format!("--jobs={}", jobs.max(1)))
+        .arg(&file)
+        .stdin(std::process::Stdio::null());
     let mut child = pg_tools::spawn(cmd, "pg_restore")?;
     let errors = pg_tools::stderr_of(&mut child);
     pg_tools::finish(child, errors, "pg_restore (post-data)").await

@@ -97,15 +97,8 @@ pub async fn preserve(target: &Target, env: &Env, schemas: &[String]) -> Result<
         .expect("piped")
         .try_into()
         .map_err(|e| Error::internal("cannot pipe pg_dump into pg_restore").source(e))?;
-    let mut load = pg_tools::command(
-        "pg_restore",
-        &target.db,
-        &target.incoming(),
-        env,
-        "--dbname=",
-    )?;
-    load.args(["--no-owner", "--no-privileges", "--exit-on-error"])
-        .stdin(pipe);
+    let mut load = target.pg_restore(env)?;
+    load.stdin(pipe);
     let mut load = pg_tools::spawn(load, "pg_restore")?;
     let load_errors = pg_tools::stderr_of(&mut load);
     pg_tools::finish(dump, dump_errors, "pg_dump (preserved schemas)")

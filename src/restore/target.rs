@@ -5,6 +5,7 @@ use tokio_postgres::Client;
 use crate::config::{Database, Env};
 use crate::error::Result;
 use crate::pg;
+use crate::pg_tools;
 
 /// The database being refreshed: the profile's staging, or one the operator named.
 #[derive(Debug, Clone)]
@@ -41,6 +42,15 @@ impl Target {
     /// A connection to the server's maintenance database, for CREATE, DROP and RENAME.
     pub async fn maintenance(&self, env: &Env) -> Result<Client> {
         pg::connect(&self.on("postgres"), env, "acc restore").await
+    }
+
+    /// `pg_restore` into the incoming database, objects owned by the connecting user and no
+    /// grants (staging's own grants are set afterwards), stopping at the first error.
+    pub fn pg_restore(&self, env: &Env) -> Result<tokio::process::Command> {
+        let mut cmd =
+            pg_tools::command("pg_restore", &self.db, &self.incoming(), env, "--dbname=")?;
+        cmd.args(["--no-owner", "--no-privileges", "--exit-on-error"]);
+        Ok(cmd)
     }
 
     pub async fn connect(&self, dbname: &str, env: &Env) -> Result<Client> {
