@@ -3,8 +3,7 @@
 //! pg_restore, sequences, statistics.
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -106,75 +105,6 @@ pub async fn pre_data(
     }
     drop(stdin);
     pg_tools::finish(child, errors, "pg_restore (pre-data)").await
-}
-
-/// Applies post-data (indexes, constraints, triggers) with `jobs` parallel pg_restore workers.
-/// pg_restore -j needs a seekable file: the DDL-only archive is decrypted into a private
-/// temporary directory and removed afterwards; no table data is in it.
-pub async fn post_data(
-    target: &Target,
-    env: &Env,
-    dir: &Path,
-    m: &Manifest,
-    ids: &Arc<Identities>,
-    jobs: usize,
-) -> Result<()> {
-    let tmp = PrivateDir::create()?;
-    let file = tmp.0.join("post-data.pgdump");
-    let (src, dst, ids2) = (
-        dir.join(&m.schema.post_data.name),
-        file.clone(),
-        Arc::clone(ids),
-    );
-    tokio::task::spawn_blocking(move || -> Result<()> {
-        let mut reader = open_sealed(&src, &ids2)?;
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&dst)
-            .map_err(|e| Error::internal("cannot write the post-data archive").source(e))?;
-        std::io::copy(&mut reader, &mut out)
-            .and_then(|_| out.flush())
-            .map_err(|e| {
-                Error::new(Kind::BadInput, "cannot decrypt the post-data schema").source(e)
-            })?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| Error::internal("the decrypting thread panicked").source(e))??;
-    let mut cmd = target.pg_restore(env)?;
-    cmd.arg("--section=post-data")
-        .arg(format!("--jobs={}", jobs.max(1)))
-        .arg(&file)
-        .stdin(std::process::Stdio::null());
-    let mut child = pg_tools::spawn(cmd, "pg_restore")?;
-    let errors = pg_tools::stderr_of(&mut child);
-    pg_tools::finish(child, errors, "pg_restore (post-data)").await
-}
-
-/// A 0700 directory under the system temp dir, removed on drop.
-struct PrivateDir(PathBuf);
-
-impl PrivateDir {
-    fn create() -> Result<PrivateDir> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("acc-restore-{}-{nanos}", std::process::id()));
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .map_err(|e| Error::internal(format!("cannot create {}", path.display())).source(e))?;
-        Ok(PrivateDir(path))
-    }
-}
-
-impl Drop for PrivateDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Streams every data file into its table with `jobs` connections; checks each file's rows.

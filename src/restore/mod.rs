@@ -3,6 +3,7 @@
 
 mod freeze;
 mod load;
+mod post_data;
 mod readonly;
 mod run;
 mod swap;

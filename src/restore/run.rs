@@ -7,6 +7,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use super::freeze::freeze_state;
 use super::load;
+use super::post_data;
 use super::readonly::{self, lock_down};
 use super::swap;
 use super::target::Target;
@@ -190,7 +191,7 @@ async fn load_and_lock(
     progress.finish();
     loaded?;
     phases.mark("data");
-    load::post_data(target, env, dir, m, ids, req.jobs).await?;
+    post_data::post_data(target, env, dir, m, ids, req.jobs).await?;
     phases.mark("post-data");
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;

@@ -1,0 +1,228 @@
+//! Post-data (indexes, constraints, triggers, materialized view refreshes) built in parallel by
+//! `pg_restore --jobs`, with foreign keys in a second pass: two foreign keys on tables that
+//! reference each other, created at once, deadlock, and one deadlock must not fail the night.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::target::Target;
+use crate::config::Env;
+use crate::crypt::{Identities, open_sealed};
+use crate::error::{Error, Kind, Result};
+use crate::manifest::Manifest;
+use crate::pg_tools;
+
+/// pg_restore -j needs a seekable file: the DDL-only archive is decrypted into a private
+/// temporary directory and removed afterwards; no table data is in it.
+pub async fn post_data(
+    target: &Target,
+    env: &Env,
+    dir: &Path,
+    m: &Manifest,
+    ids: &Arc<Identities>,
+    jobs: usize,
+) -> Result<()> {
+    let tmp = PrivateDir::create()?;
+    let archive = tmp.0.join("post-data.pgdump");
+    decrypt_to(
+        dir.join(&m.schema.post_data.name),
+        archive.clone(),
+        Arc::clone(ids),
+    )
+    .await?;
+    let toc = list(&archive).await?;
+    let (rest, fks) = split_foreign_keys(&toc);
+    let (rest_list, fk_list) = (tmp.0.join("rest.list"), tmp.0.join("fk.list"));
+    write_private(&rest_list, &rest)?;
+    write_private(&fk_list, &fks.text)?;
+
+    run(target, env, &archive, &rest_list, jobs, true).await?;
+    if fks.count == 0 {
+        return Ok(());
+    }
+    // in parallel first; whatever a deadlock stopped is then created one at a time
+    let _ = run(target, env, &archive, &fk_list, jobs, false).await;
+    if foreign_keys(target, env).await? < fks.count {
+        let last = run(target, env, &archive, &fk_list, 1, false).await;
+        let have = foreign_keys(target, env).await?;
+        if have < fks.count {
+            let why = last
+                .err()
+                .map(|e| e.message().to_string())
+                .unwrap_or_default();
+            return Err(Error::unavailable(format!(
+                "only {have} of {} foreign keys could be created: {why}",
+                fks.count
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn run(
+    target: &Target,
+    env: &Env,
+    archive: &Path,
+    list: &Path,
+    jobs: usize,
+    stop_on_error: bool,
+) -> Result<()> {
+    let mut cmd = if stop_on_error {
+        target.pg_restore(env)?
+    } else {
+        // "already exists" for what an earlier pass made is expected here; the count decides
+        let mut c = pg_tools::command(
+            "pg_restore",
+            &target.db,
+            &target.incoming(),
+            env,
+            "--dbname=",
+        )?;
+        c.args(["--no-owner", "--no-privileges"]);
+        c
+    };
+    cmd.arg(format!("--jobs={}", jobs.max(1)))
+        .arg(format!("--use-list={}", list.display()))
+        .arg(archive)
+        .stdin(std::process::Stdio::null());
+    let mut child = pg_tools::spawn(cmd, "pg_restore")?;
+    let errors = pg_tools::stderr_of(&mut child);
+    pg_tools::finish(child, errors, "pg_restore (post-data)").await
+}
+
+/// Foreign keys declared on tables themselves (not the copies partitions inherit).
+async fn foreign_keys(target: &Target, env: &Env) -> Result<usize> {
+    let c = target.connect(&target.incoming(), env).await?;
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+             WHERE c.contype = 'f' AND c.conparentid = 0
+               AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::unavailable("cannot count the foreign keys").source(e))?
+        .get(0);
+    Ok(n as usize)
+}
+
+async fn list(archive: &Path) -> Result<String> {
+    let out = tokio::process::Command::new("pg_restore")
+        .arg("--list")
+        .arg(archive)
+        .output()
+        .await
+        .map_err(|e| Error::unavailable("cannot run pg_restore --list").source(e))?;
+    if !out.status.success() {
+        return Err(Error::new(
+            Kind::BadInput,
+            "pg_restore cannot read the post-data archive",
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+struct ForeignKeys {
+    text: String,
+    count: usize,
+}
+
+/// Two use-lists from one table of contents: everything but foreign keys, and only them.
+fn split_foreign_keys(toc: &str) -> (String, ForeignKeys) {
+    let (mut rest, mut fks, mut count) = (String::new(), String::new(), 0);
+    for line in toc.lines() {
+        let entry = !line.starts_with(';') && !line.trim().is_empty();
+        let is_fk = entry && line.contains(" FK CONSTRAINT ");
+        count += usize::from(is_fk);
+        rest.push_str(&format!("{}{line}\n", if is_fk { ";" } else { "" }));
+        fks.push_str(&format!(
+            "{}{line}\n",
+            if entry && !is_fk { ";" } else { "" }
+        ));
+    }
+    (rest, ForeignKeys { text: fks, count })
+}
+
+async fn decrypt_to(src: PathBuf, dst: PathBuf, ids: Arc<Identities>) -> Result<()> {
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let mut reader = open_sealed(&src, &ids)?;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&dst)
+            .map_err(|e| Error::internal("cannot write the post-data archive").source(e))?;
+        std::io::copy(&mut reader, &mut out)
+            .and_then(|_| out.flush())
+            .map_err(|e| {
+                Error::new(Kind::BadInput, "cannot decrypt the post-data schema").source(e)
+            })?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| Error::internal("the decrypting thread panicked").source(e))?
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| Error::internal(format!("cannot write {}", path.display())).source(e))
+}
+
+/// A 0700 directory under the system temp dir, removed on drop.
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    fn create() -> Result<PrivateDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("acc-restore-{}-{nanos}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(|e| Error::internal(format!("cannot create {}", path.display())).source(e))?;
+        Ok(PrivateDir(path))
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreign_keys_go_to_their_own_list() {
+        let toc = ";\n; Archive created at 2026-11-22\n;\n\
+                   3301; 2606 1 CONSTRAINT agency branches branches_pkey acc\n\
+                   3360; 2606 2 FK CONSTRAINT agency branches branches_manager_id_fkey acc\n\
+                   3361; 2606 3 FK CONSTRAINT agency Client Contacts Client Contacts_client_id_fkey acc\n\
+                   3290; 1259 4 INDEX agency visit_notes_visit_idx acc\n";
+        let (rest, fks) = split_foreign_keys(toc);
+        assert_eq!(fks.count, 2);
+        assert!(
+            rest.contains("\n3301;")
+                && rest.contains("\n;3360;")
+                && rest.contains("\n;3361;")
+                && rest.contains("\n3290;")
+        );
+        assert!(
+            fks.text.contains("\n;3301;")
+                && fks.text.contains("\n3360;")
+                && fks.text.contains("\n3361;")
+                && fks.text.contains("\n;3290;")
+        );
+    }
+}
