@@ -25,6 +25,16 @@ use crate::progress::Progress;
 
 const CHUNK: usize = 256 << 10;
 
+/// What every loading step reads from: the target, the snapshot and the key that opens it.
+pub struct Source<'a> {
+    pub target: &'a Target,
+    pub env: &'a Env,
+    pub dir: &'a Path,
+    pub manifest: &'a Manifest,
+    pub ids: &'a Arc<Identities>,
+    pub jobs: usize,
+}
+
 /// Decrypts and decompresses `path` on a blocking thread, handing plaintext over in chunks
 /// through a bounded channel.
 fn plaintext(path: PathBuf, ids: Arc<Identities>) -> mpsc::Receiver<Result<Bytes>> {
@@ -84,13 +94,8 @@ pub async fn create_incoming(target: &Target, env: &Env) -> Result<()> {
 }
 
 /// Applies the pre-data schema (tables, types, functions) by piping it into pg_restore.
-pub async fn pre_data(
-    target: &Target,
-    env: &Env,
-    dir: &Path,
-    m: &Manifest,
-    ids: &Arc<Identities>,
-) -> Result<()> {
+pub async fn pre_data(src: &Source<'_>) -> Result<()> {
+    let (target, env, dir, m, ids) = (src.target, src.env, src.dir, src.manifest, src.ids);
     let mut cmd = target.pg_restore(env)?;
     cmd.arg("--section=pre-data");
     let mut child = pg_tools::spawn(cmd, "pg_restore")?;
@@ -109,15 +114,15 @@ pub async fn pre_data(
 
 /// Streams every data file into its table with `jobs` connections; checks each file's rows.
 /// Returns the rows loaded.
-pub async fn data(
-    target: &Target,
-    env: &Env,
-    dir: &Path,
-    m: &Manifest,
-    ids: &Arc<Identities>,
-    jobs: usize,
-    progress: &Progress,
-) -> Result<u64> {
+pub async fn data(src: &Source<'_>, progress: &Progress) -> Result<u64> {
+    let (target, env, dir, m, ids, jobs) = (
+        src.target,
+        src.env,
+        src.dir,
+        src.manifest,
+        src.ids,
+        src.jobs,
+    );
     let mut work: Vec<(usize, manifest::File)> = m
         .tables
         .iter()
@@ -217,7 +222,8 @@ async fn load_file(
 }
 
 /// Gathers statistics table by table on `jobs` connections, as vacuumdb -j would.
-pub async fn analyze(target: &Target, env: &Env, m: &Manifest, jobs: usize) -> Result<()> {
+pub async fn analyze(src: &Source<'_>) -> Result<()> {
+    let (target, env, m, jobs) = (src.target, src.env, src.manifest, src.jobs);
     let queue: VecDeque<String> = m
         .tables
         .iter()

@@ -7,31 +7,21 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::load::Source;
 use super::target::Target;
 use crate::config::Env;
 use crate::crypt::{Identities, open_sealed};
 use crate::error::{Error, Kind, Result};
-use crate::manifest::Manifest;
 use crate::pg_tools;
 
 /// pg_restore -j needs a seekable file: the DDL-only archive is decrypted into a private
 /// temporary directory and removed afterwards; no table data is in it.
-pub async fn post_data(
-    target: &Target,
-    env: &Env,
-    dir: &Path,
-    m: &Manifest,
-    ids: &Arc<Identities>,
-    jobs: usize,
-) -> Result<()> {
+pub async fn post_data(src: &Source<'_>) -> Result<()> {
     let tmp = PrivateDir::create()?;
     let archive = tmp.0.join("post-data.pgdump");
-    decrypt_to(
-        dir.join(&m.schema.post_data.name),
-        archive.clone(),
-        Arc::clone(ids),
-    )
-    .await?;
+    let sealed = src.dir.join(&src.manifest.schema.post_data.name);
+    decrypt_to(sealed, archive.clone(), Arc::clone(src.ids)).await?;
+    let (target, env, jobs) = (src.target, src.env, src.jobs);
     let toc = list(&archive).await?;
     let (rest, fks) = split_foreign_keys(&toc);
     let (rest_list, fk_list) = (tmp.0.join("rest.list"), tmp.0.join("fk.list"));

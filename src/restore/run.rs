@@ -176,7 +176,15 @@ async fn load_and_lock(
     deadline: Option<DateTime<FixedOffset>>,
 ) -> Result<(bool, Vec<String>)> {
     let mut phases = Phases::start();
-    load::pre_data(target, env, dir, m, ids).await?;
+    let src = load::Source {
+        target,
+        env,
+        dir,
+        manifest: m,
+        ids,
+        jobs: req.jobs,
+    };
+    load::pre_data(&src).await?;
     phases.mark("pre-data");
     let total: u64 = m.tables.iter().map(|t| t.plaintext_bytes).sum();
     let files = m.tables.iter().map(|t| t.files.len()).sum::<usize>() as u64;
@@ -187,15 +195,15 @@ async fn load_and_lock(
         files,
         req.jobs,
     );
-    let loaded = load::data(target, env, dir, m, ids, req.jobs, &progress).await;
+    let loaded = load::data(&src, &progress).await;
     progress.finish();
     loaded?;
     phases.mark("data");
-    post_data::post_data(target, env, dir, m, ids, req.jobs).await?;
+    post_data::post_data(&src).await?;
     phases.mark("post-data");
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;
-    load::analyze(target, env, m, req.jobs).await?;
+    load::analyze(&src).await?;
     phases.mark("sequences and analyze");
     let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;
     let late = deadline.is_some_and(|d| Utc::now() > d);
