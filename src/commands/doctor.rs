@@ -73,6 +73,19 @@ pub fn run(config: &Config, profile: Option<&str>) -> Result<()> {
     };
     line("snapshot signing key", path(&snap.signing_key));
     line("allowed signers", path(&snap.allowed_signers));
+    let restore = &p.restore;
+    line(
+        "restore",
+        format!(
+            "reader role {}, jobs {}, preserve [{}]",
+            restore.reader_role,
+            restore
+                .jobs
+                .map_or("(one per core)".into(), |j| j.to_string()),
+            restore.preserve_schemas.join(", ")
+        ),
+    );
+    line("restore identity", path(&restore.age_identity));
     if let Some(s) = &p.sftp {
         line(
             "sftp identity",
