@@ -111,17 +111,17 @@ pub async fn swap_in(target: &Target, env: &Env) -> Result<()> {
         ))
         .await
         .map_err(fail)?;
-    if exists(&admin, &live).await? {
+    let had_live = exists(&admin, &live).await?;
+    if had_live {
         retire(&admin, &live, &previous).await?;
     }
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {} RENAME TO {}",
-            quote_ident(&incoming),
-            quote_ident(&live)
-        ))
-        .await
-        .map_err(fail)?;
+    // acc's own loading sessions may still be closing; the same drain-and-rename applies
+    if let Err(e) = retire(&admin, &incoming, &live).await {
+        if had_live {
+            let _ = reinstate(&admin, &previous, &live).await;
+        }
+        return Err(e);
+    }
     admin
         .batch_execute(&format!(
             "ALTER DATABASE {} ALLOW_CONNECTIONS true",
