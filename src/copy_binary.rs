@@ -150,7 +150,7 @@ impl RowCounter {
     /// The fast path: counts the complete rows at the start of `c` in one tight loop and
     /// returns the rest (a partial row, the trailer or bad data) for the state machine.
     fn whole_rows<'a>(&mut self, mut c: &'a [u8]) -> &'a [u8] {
-        'rows: loop {
+        loop {
             if c.len() < 2 {
                 return c;
             }
@@ -174,7 +174,6 @@ impl RowCounter {
             }
             self.rows += 1;
             c = &c[pos..];
-            continue 'rows;
         }
     }
 

@@ -27,9 +27,10 @@ async fn production_and_staging_are_two_separate_clusters() {
     );
     assert_ne!(a, b, "production and staging must be different clusters");
     for c in [&prod, &staging] {
+        // exact names: a restore's demo_us__previous may sit beside them after acc restore
         let dbs: Vec<String> = c
             .query(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'demo_%' ORDER BY 1",
+                "SELECT datname FROM pg_database WHERE datname IN ('demo_us', 'demo_au') ORDER BY 1",
                 &[],
             )
             .await

@@ -25,6 +25,22 @@ fn rows_of(m: &serde_json::Value, table: &str) -> u64 {
         .unwrap()
 }
 
+/// A test's own clone of demo_us and a profile `t` on it, its store in a temporary directory.
+async fn case(tag: &str) -> (Sandbox, TestDb, tempfile::TempDir, PathBuf) {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", tag).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = sb.write_profile(tmp.path(), &db.name, None, "");
+    (sb, db, tmp, config)
+}
+
+/// Takes a snapshot now and returns its directory.
+fn snapshot_now(config: &Path) -> PathBuf {
+    let run = acc(config, &["snapshot", "--profile", "t", "--now", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    PathBuf::from(run.json()["path"].as_str().unwrap())
+}
+
 fn store_of(dir: &Path) -> PathBuf {
     dir.join("store").join("t")
 }
@@ -71,10 +87,7 @@ async fn add_filler(db: &TestDb, rows: u32) {
 
 #[tokio::test]
 async fn row_counts_match_count_star_and_every_file_decrypts_with_the_age_cli() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "counts").await;
-    let tmp = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(tmp.path(), &db.name, None, "");
+    let (sb, db, tmp, config) = case("counts").await;
 
     let run = acc(&config, &["snapshot", "--profile", "t", "--now", "--json"]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -292,13 +305,8 @@ async fn writes_committed_during_the_snapshot_are_absent_and_tables_agree() {
 
 #[tokio::test]
 async fn a_flipped_byte_a_deleted_file_or_an_edited_manifest_fails_verify() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "tamper").await;
-    let tmp = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(tmp.path(), &db.name, None, "");
-    let run = acc(&config, &["snapshot", "--profile", "t", "--now", "--json"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    let dir = PathBuf::from(run.json()["path"].as_str().unwrap());
+    let (_sb, _db, _tmp, config) = case("tamper").await;
+    let dir = snapshot_now(&config);
     let verify = || acc(&config, &["verify", "--profile", "t"]);
     assert_eq!(verify().code, 0);
 
@@ -400,11 +408,8 @@ fn complete_snapshots(store: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn kill_9_at_any_point_leaves_no_snapshot_and_the_next_run_succeeds() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "kill").await;
+    let (_sb, db, tmp, config) = case("kill").await;
     add_filler(&db, 1_500_000).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(tmp.path(), &db.name, None, "");
     let store = store_of(tmp.path());
     let files = |p: &Path| std::fs::read_dir(p).map(|rd| rd.count()).unwrap_or(0);
     type Ready = Box<dyn Fn(&Path) -> bool>;
@@ -446,11 +451,8 @@ async fn kill_9_at_any_point_leaves_no_snapshot_and_the_next_run_succeeds() {
 
 #[tokio::test]
 async fn a_second_run_exits_75_and_names_the_first() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "lock").await;
+    let (_sb, db, tmp, config) = case("lock").await;
     add_filler(&db, 1_000_000).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(tmp.path(), &db.name, None, "");
     let mut first = acc_command(&config)
         .args(["snapshot", "--profile", "t", "--now"])
         .stdout(Stdio::null())
@@ -606,9 +608,7 @@ async fn signed_manifests_pass_ssh_keygen_and_unsigned_or_edited_ones_are_refuse
         signers.display()
     );
     let config = sb.write_profile(tmp.path(), &db.name, None, &extra);
-    let run = acc(&config, &["snapshot", "--profile", "t", "--now", "--json"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    let dir = PathBuf::from(run.json()["path"].as_str().unwrap());
+    let dir = snapshot_now(&config);
 
     // OpenSSH itself accepts the signature
     let manifest_file = std::fs::File::open(dir.join("manifest.json")).unwrap();
@@ -653,10 +653,7 @@ async fn signed_manifests_pass_ssh_keygen_and_unsigned_or_edited_ones_are_refuse
 
 #[tokio::test]
 async fn keep_prunes_the_oldest_snapshots_after_a_success() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "keep").await;
-    let tmp = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(tmp.path(), &db.name, None, "");
+    let (_sb, _db, tmp, config) = case("keep").await;
     let mut labels = Vec::new();
     for _ in 0..3 {
         let run = acc(

@@ -21,32 +21,30 @@ use crate::manifest::{self, Encryption, File, Filters, Manifest, SchemaFiles};
 use crate::progress::Progress;
 use crate::store::{fsync_dir, write_atomic};
 
-pub async fn capture(
-    profile: &Profile,
-    db: &Database,
-    env: &Env,
-    req: &Request,
-    plan: &Plan,
-    dir: &Path,
-    recipients: Arc<Recipients>,
-) -> Result<Manifest> {
-    let exporter = Exporter::open(db, env, profile.snapshot.retry).await?;
-    let result = inside(profile, db, env, req, plan, dir, recipients, &exporter).await;
+/// Everything one capture needs, resolved by `take`.
+pub struct Job<'a> {
+    pub profile: &'a Profile,
+    pub db: &'a Database,
+    pub env: &'a Env,
+    pub req: &'a Request,
+    pub plan: &'a Plan,
+    /// The `.partial` directory being filled.
+    pub dir: &'a Path,
+    pub recipients: Arc<Recipients>,
+}
+
+/// Exports the snapshot, captures inside it, and always ends the exporting transaction.
+pub async fn capture(job: &Job<'_>) -> Result<Manifest> {
+    let exporter = Exporter::open(job.db, job.env, job.profile.snapshot.retry).await?;
+    let result = inside(job, &exporter).await;
     exporter.close().await;
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn inside(
-    profile: &Profile,
-    db: &Database,
-    env: &Env,
-    req: &Request,
-    plan: &Plan,
-    dir: &Path,
-    recipients: Arc<Recipients>,
-    exporter: &Exporter,
-) -> Result<Manifest> {
+async fn inside(job: &Job<'_>, exporter: &Exporter) -> Result<Manifest> {
+    let (profile, db, env, req, plan, dir) =
+        (job.profile, job.db, job.env, job.req, job.plan, job.dir);
+    let recipients = Arc::clone(&job.recipients);
     let catalog = catalog::read(exporter.client(), &req.filter).await?;
     let qualified: Vec<String> = catalog.tables.iter().map(|t| t.qualified()).collect();
     exporter.lock(&qualified).await?;

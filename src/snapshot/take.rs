@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::capture::capture;
+use super::capture::{Job, capture};
 use super::filter::TableFilter;
 use super::timing;
 use crate::config::{Env, Profile};
@@ -87,7 +87,16 @@ pub async fn take(
         .mode(0o700)
         .create(&partial)
         .map_err(|e| Error::internal(format!("cannot create {}", partial.display())).source(e))?;
-    let captured = capture(profile, db, env, req, &plan, &partial, recipients).await;
+    let job = Job {
+        profile,
+        db,
+        env,
+        req,
+        plan: &plan,
+        dir: &partial,
+        recipients,
+    };
+    let captured = capture(&job).await;
     let manifest = match captured {
         Ok(m) => m,
         Err(e) => {

@@ -54,15 +54,36 @@ impl Sandbox {
 
     /// An admin connection to a cluster (`ACC_PROD_URL` or `ACC_STAGING_URL`) and database.
     pub async fn admin(&self, url_var: &str, db: &str) -> tokio_postgres::Client {
-        let url = format!("{}/{db}", self.var(url_var));
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("cannot reach {url_var} ({e}); is the sandbox up? run scripts/sandbox up")
-            });
-        tokio::spawn(conn);
-        client
+        connect(&format!("{}/{db}", self.var(url_var)), url_var).await
     }
+}
+
+/// A connection to `url`, its connection task spawned; `None` when the server refuses.
+pub async fn try_connect(url: &str) -> Option<tokio_postgres::Client> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .ok()?;
+    tokio::spawn(conn);
+    Some(client)
+}
+
+/// A connection to `url`, or a failure naming `what`.
+pub async fn connect(url: &str, what: &str) -> tokio_postgres::Client {
+    try_connect(url)
+        .await
+        .unwrap_or_else(|| panic!("cannot reach {what}; is the sandbox up? run scripts/sandbox up"))
+}
+
+/// Runs cleanup from `Drop`, which cannot be async: a short-lived runtime on its own thread.
+fn clean_up<F: std::future::Future<Output = ()> + Send + 'static>(work: F) {
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work)
+    })
+    .join();
 }
 
 /// A production database of its own for one test, cloned from a seeded demo database and
@@ -111,36 +132,20 @@ impl TestDb {
     }
 
     pub async fn admin(&self) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(
-            &format!("{}/{}", self.admin_url, self.name),
-            tokio_postgres::NoTls,
-        )
-        .await
-        .expect("the test database accepts the admin");
-        tokio::spawn(conn);
-        client
+        connect(&format!("{}/{}", self.admin_url, self.name), &self.name).await
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
         let (url, name) = (format!("{}/postgres", self.admin_url), self.name.clone());
-        // Drop cannot be async; a short-lived runtime on its own thread does the cleanup
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((c, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
-                    tokio::spawn(conn);
-                    let _ = c
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
+        clean_up(async move {
+            if let Some(c) = try_connect(&url).await {
+                let _ = c
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            }
+        });
     }
 }
 
@@ -252,50 +257,28 @@ impl StagingDb {
 
     /// An admin connection to the live staging database (or another on the staging cluster).
     pub async fn admin(&self, db: &str) -> tokio_postgres::Client {
-        let (client, conn) =
-            tokio_postgres::connect(&format!("{}/{db}", self.admin_url), tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|e| panic!("cannot reach staging database {db}: {e}"));
-        tokio::spawn(conn);
-        client
+        connect(&format!("{}/{db}", self.admin_url), db).await
     }
 }
 
 impl Drop for StagingDb {
     fn drop(&mut self) {
         let (url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((c, conn)) =
-                    tokio_postgres::connect(&format!("{url}/postgres"), tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(conn);
-                    for db in [
-                        name.clone(),
-                        format!("{name}__previous"),
-                        format!("{name}__incoming"),
-                        format!("{name}__rollback"),
-                    ] {
-                        let _ = c
-                            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                            .await;
-                    }
-                }
-                if let Ok((c, conn)) =
-                    tokio_postgres::connect(&format!("{url}/acc_control"), tokio_postgres::NoTls)
-                        .await
-                {
-                    tokio::spawn(conn);
+        clean_up(async move {
+            if let Some(c) = try_connect(&format!("{url}/postgres")).await {
+                for suffix in ["", "__previous", "__incoming", "__rollback"] {
                     let _ = c
-                        .execute("DELETE FROM staging_freeze WHERE database = $1", &[&name])
+                        .batch_execute(&format!(
+                            "DROP DATABASE IF EXISTS {name}{suffix} WITH (FORCE)"
+                        ))
                         .await;
                 }
-            });
-        })
-        .join();
+            }
+            if let Some(c) = try_connect(&format!("{url}/acc_control")).await {
+                let _ = c
+                    .execute("DELETE FROM staging_freeze WHERE database = $1", &[&name])
+                    .await;
+            }
+        });
     }
 }
