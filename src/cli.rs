@@ -106,16 +106,29 @@ pub enum Command {
     ///
     /// Run it daily so that the agency holds its employee list, client list, risks and
     /// allergies, supplies, schedules, vacant visits, availability, care plans and
-    /// medications even when production and staging are both down. Not built yet: exits 69.
+    /// medications even when production and staging are both down.
+    ///
+    /// Each dashboard is queried (Snowflake, staging or production), rendered as RFC 4180 CSV
+    /// with times in the region's local zone, encrypted with age to every recipient of the
+    /// profile as it streams, and written to <root>/<profile>/<YYYY-MM-DD>/<name>.csv.age.
+    /// The day is assembled in a hidden directory and renamed into place whole, with
+    /// manifest.json (rows, size and SHA-256 of each file) written last and signed when
+    /// export.signing_key is set; `latest` then names it. Plaintext never touches disk.
+    ///
+    /// A dashboard whose query fails does not stop the others: they are delivered, the
+    /// manifest lists the failure, and the exit code is 3.
     #[command(after_help = EXIT_CODES_HELP)]
-    Export(PendingArgs),
+    Export(ExportArgs),
 
     /// Download and verify a day's exported dashboards (for IT teams).
     ///
-    /// Use it to keep the daily copy in a secure place, verified against the export's
-    /// manifest. Not built yet: exits 69.
+    /// Use it to keep the daily copy in a secure place. Every file is checked against the
+    /// day's manifest (size, SHA-256 and row count) before it appears in --out, decrypted or,
+    /// with --keep-encrypted, as it was delivered; files are mode 0600. When
+    /// export.allowed_signers is set, an unsigned or badly signed manifest is refused. Any
+    /// mismatch exits 65 and names the file.
     #[command(after_help = EXIT_CODES_HELP)]
-    Pull(PendingArgs),
+    Pull(PullArgs),
 
     /// Produce each employee's paper downtime visit sheet.
     ///
@@ -235,6 +248,65 @@ pub struct RestoreArgs {
     pub rollback: bool,
 
     /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where the queries run [default: export.source, else snowflake when configured, else
+    /// staging].
+    #[arg(long, value_name = "SOURCE", value_parser = ["snowflake", "staging", "production"])]
+    pub source: Option<String>,
+
+    /// Where the files go: sftp://user@host:port/path, file:///path or a directory
+    /// [default: export_to].
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+
+    /// Only these dashboards (comma-separated names).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub only: Vec<String>,
+
+    /// After a success, remove days older than N days [default: export.keep_days, else keep
+    /// all]. The day just written is never removed.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub keep_days: Option<u32>,
+
+    /// Start each CSV with a UTF-8 byte-order mark, so that Excel reads accents and emoji
+    /// [default: export.bom].
+    #[arg(long)]
+    pub bom: bool,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Where the exports are: sftp://user@host:port/path, file:///path or a directory
+    /// [default: export_to].
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+
+    /// The day to pull, YYYY-MM-DD, or `latest`.
+    #[arg(long, default_value = "latest", value_name = "DATE")]
+    pub date: String,
+
+    /// The age identity file, or ssh private key, that decrypts the files.
+    #[arg(long, value_name = "FILE", required_unless_present = "keep_encrypted")]
+    pub identity: Option<PathBuf>,
+
+    /// The directory the verified files go into (created mode 0700 if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Keep the files encrypted, as delivered (still verified against the manifest).
+    #[arg(long)]
+    pub keep_encrypted: bool,
+
+    /// Print a JSON report instead of a table.
     #[arg(long)]
     pub json: bool,
 }

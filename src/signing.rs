@@ -10,13 +10,20 @@ use crate::error::{Error, Kind, Result};
 
 /// The namespace of snapshot-manifest signatures; a signature made for anything else fails.
 pub const NAMESPACE: &str = "acc-snapshot";
+/// The namespace of export-manifest signatures: a snapshot's signature cannot pass for one.
+pub const EXPORT_NAMESPACE: &str = "acc-export";
 
 /// Signs `file` with the SSH private key `key`, writing `<file>.sig`.
 pub fn sign(key: &Path, file: &Path) -> Result<()> {
+    sign_as(key, file, NAMESPACE)
+}
+
+/// Signs `file` under `namespace`, writing `<file>.sig`.
+pub fn sign_as(key: &Path, file: &Path, namespace: &str) -> Result<()> {
     let sig = sig_path(file);
     let _ = std::fs::remove_file(&sig);
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-Y", "sign", "-n", NAMESPACE, "-f"])
+        .args(["-q", "-Y", "sign", "-n", namespace, "-f"])
         .arg(key)
         .arg(file)
         .stdin(Stdio::null())
@@ -32,13 +39,18 @@ pub fn sign(key: &Path, file: &Path) -> Result<()> {
             key.display(),
             first_line(&out.stderr)
         ))
-        .hint("snapshot.signing_key must be an SSH private key without a passphrase, mode 0600"));
+        .hint("the signing_key must be an SSH private key without a passphrase, mode 0600"));
     }
     Ok(())
 }
 
 /// Checks `<file>.sig` against `allowed_signers`; returns the principal that signed it.
 pub fn verify(allowed_signers: &Path, file: &Path) -> Result<String> {
+    verify_as(allowed_signers, file, NAMESPACE)
+}
+
+/// Checks `<file>.sig` under `namespace`; returns the principal that signed it.
+pub fn verify_as(allowed_signers: &Path, file: &Path, namespace: &str) -> Result<String> {
     let sig = sig_path(file);
     if !sig.exists() {
         return Err(Error::new(
@@ -74,7 +86,7 @@ pub fn verify(allowed_signers: &Path, file: &Path) -> Result<String> {
     }
     for principal in principals.lines().map(str::trim).filter(|p| !p.is_empty()) {
         let ok = Command::new("ssh-keygen")
-            .args(["-Y", "verify", "-n", NAMESPACE, "-f"])
+            .args(["-Y", "verify", "-n", namespace, "-f"])
             .arg(allowed_signers)
             .args(["-I", principal, "-s"])
             .arg(&sig)

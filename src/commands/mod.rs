@@ -2,8 +2,10 @@
 //! an exit code or an error.
 
 mod doctor;
+mod export;
 mod freeze;
 mod pending;
+mod pull;
 mod restore;
 mod schedule;
 mod snapshot;
@@ -29,8 +31,8 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         Command::Verify(args) => verify::run(&args, &config, profile),
         Command::Restore(args) => restore::run(&args, &config, profile),
         Command::Freeze(args) => freeze::run(&args, &config, profile),
-        Command::Export(_) => pending::run("export"),
-        Command::Pull(_) => pending::run("pull"),
+        Command::Export(args) => export::run(&args, &config, profile),
+        Command::Pull(args) => pull::run(&args, &config, profile),
         Command::Sheets(_) => pending::run("sheets"),
         Command::Replay(_) => pending::run("replay"),
         Command::Status(_) => pending::run("status"),

@@ -11,7 +11,10 @@ mod tests;
 
 pub use env::Env;
 pub use layers::{ENV_OVERRIDES, Layer, Sources};
-pub use profile::{Database, Profile, RestoreSettings, Sftp, SnapshotSettings, Snowflake};
+pub use profile::{
+    DashboardSource, Database, ExportSettings, Profile, RestoreSettings, Sftp, SnapshotSettings,
+    Snowflake,
+};
 pub use raw::{Overlay, RawDatabase, RawFile, RawProfile};
 pub use secret::{Secret, SecretRef};
 
@@ -25,6 +28,8 @@ pub struct Config {
     layers: Vec<Layer>,
     regions: Regions,
     env: Env,
+    /// Directories that may hold `regions/` and `dashboards/` overrides, lowest precedence first.
+    dirs: Vec<std::path::PathBuf>,
 }
 
 impl Config {
@@ -32,16 +37,23 @@ impl Config {
     pub fn load(env: Env, explicit: Option<std::path::PathBuf>) -> Result<Config> {
         let sources = Sources::discover(&env, explicit);
         let layers = sources.load()?;
-        let regions = Regions::load(&sources.config_dirs())?;
+        let dirs = sources.config_dirs();
+        let regions = Regions::load(&dirs)?;
         Ok(Config {
             layers,
             regions,
             env,
+            dirs,
         })
     }
 
     pub fn regions(&self) -> &Regions {
         &self.regions
+    }
+
+    /// Directories that may hold overrides (`dashboards/`, `regions/`), lowest precedence first.
+    pub fn dirs(&self) -> &[std::path::PathBuf] {
+        &self.dirs
     }
 
     pub fn env(&self) -> &Env {

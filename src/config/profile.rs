@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use super::raw::{RawDatabase, RawProfile, RawRestore, RawSftp, RawSnapshot, RawSnowflake};
+use super::raw::{
+    RawDatabase, RawExport, RawProfile, RawRestore, RawSftp, RawSnapshot, RawSnowflake,
+};
 use super::secret::SecretRef;
 use crate::error::{Error, Result};
 use crate::region::{Region, Regions};
@@ -23,6 +25,7 @@ pub struct Profile {
     pub snowflake: Option<Snowflake>,
     pub snapshot: SnapshotSettings,
     pub restore: RestoreSettings,
+    pub export: ExportSettings,
     /// The configuration layers that were read, lowest precedence first.
     pub origins: Vec<String>,
 }
@@ -68,6 +71,55 @@ pub struct RestoreSettings {
     /// The age identity that decrypts snapshots (a file, mode 0600).
     pub age_identity: Option<PathBuf>,
 }
+
+/// Where the dashboards' queries run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DashboardSource {
+    /// A Snowflake reader account (the seeds' recommendation).
+    Snowflake,
+    /// Last night's read-only copy.
+    Staging,
+    /// The live database; for when staging itself is unavailable.
+    Production,
+}
+
+impl DashboardSource {
+    pub fn parse(s: &str) -> Option<DashboardSource> {
+        match s {
+            "snowflake" => Some(DashboardSource::Snowflake),
+            "staging" => Some(DashboardSource::Staging),
+            "production" => Some(DashboardSource::Production),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DashboardSource::Snowflake => "snowflake",
+            DashboardSource::Staging => "staging",
+            DashboardSource::Production => "production",
+        }
+    }
+}
+
+/// How the nine continuity dashboards are exported and delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSettings {
+    /// The default source; `None` means Snowflake when configured, else staging.
+    pub source: Option<DashboardSource>,
+    /// How many days ahead schedules and vacant visits reach, from the start of today.
+    pub days: u32,
+    /// Days kept at the destination after a success; `None` keeps them all.
+    pub keep_days: Option<u32>,
+    /// Start each CSV with a UTF-8 byte-order mark, for Excel.
+    pub bom: bool,
+    /// An SSH private key that signs each day's manifest.
+    pub signing_key: Option<PathBuf>,
+    /// An `allowed_signers` file; when set, `acc pull` refuses unsigned or badly signed days.
+    pub allowed_signers: Option<PathBuf>,
+}
+
+const DEFAULT_EXPORT_DAYS: u32 = 7;
 
 const DEFAULT_READER_ROLE: &str = "staging_reader";
 
@@ -145,6 +197,7 @@ impl Profile {
                 .transpose()?,
             snapshot: snapshot(&key("snapshot"), raw.snapshot.unwrap_or_default())?,
             restore: restore(&key("restore"), raw.restore.unwrap_or_default())?,
+            export: export(&key("export"), raw.export.unwrap_or_default())?,
             origins,
         })
     }
@@ -157,6 +210,15 @@ impl Profile {
     }
 
     /// The staging database, or a config error naming the missing section.
+    /// Where dashboards come from unless `--source` says otherwise.
+    pub fn dashboard_source(&self) -> DashboardSource {
+        self.export.source.unwrap_or(if self.snowflake.is_some() {
+            DashboardSource::Snowflake
+        } else {
+            DashboardSource::Staging
+        })
+    }
+
     pub fn staging(&self) -> Result<&Database> {
         self.staging.as_ref().ok_or_else(|| self.missing("staging"))
     }
@@ -234,6 +296,38 @@ fn restore(key: &str, r: RawRestore) -> Result<RestoreSettings> {
         reader_role,
         preserve_schemas: r.preserve_schemas.unwrap_or_default(),
         age_identity: r.age_identity,
+    })
+}
+
+fn export(key: &str, e: RawExport) -> Result<ExportSettings> {
+    let source = e
+        .source
+        .map(|s| {
+            DashboardSource::parse(&s).ok_or_else(|| {
+                Error::config(format!(
+                    "{key}.source '{s}' is not snowflake, staging or production"
+                ))
+            })
+        })
+        .transpose()?;
+    let days = e.days.unwrap_or(DEFAULT_EXPORT_DAYS);
+    if !(1..=60).contains(&days) {
+        return Err(Error::config(format!(
+            "{key}.days must be between 1 and 60, not {days}"
+        )));
+    }
+    if e.keep_days == Some(0) {
+        return Err(Error::config(format!(
+            "{key}.keep_days must be at least 1: the newest day is never removed"
+        )));
+    }
+    Ok(ExportSettings {
+        source,
+        days,
+        keep_days: e.keep_days,
+        bom: e.bom.unwrap_or(false),
+        signing_key: e.signing_key,
+        allowed_signers: e.allowed_signers,
     })
 }
 

@@ -32,6 +32,7 @@ pub struct RawProfile {
     pub snowflake: Option<RawSnowflake>,
     pub snapshot: Option<RawSnapshot>,
     pub restore: Option<RawRestore>,
+    pub export: Option<RawExport>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -99,6 +100,18 @@ pub struct RawRestore {
     pub age_identity: Option<PathBuf>,
 }
 
+/// `[profiles.P.export]`: where the nine dashboards come from and how they are delivered.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExport {
+    pub source: Option<String>,
+    pub days: Option<u32>,
+    pub keep_days: Option<u32>,
+    pub bom: Option<bool>,
+    pub signing_key: Option<PathBuf>,
+    pub allowed_signers: Option<PathBuf>,
+}
+
 /// Laying a higher-precedence layer over a lower one.
 pub trait Overlay {
     fn overlay(&mut self, upper: Self);
@@ -131,7 +144,12 @@ macro_rules! overlay {
 
 overlay!(RawProfile {
     keys: [region, store, export_to, age_recipients],
-    nested: [production, staging, sftp, snowflake, snapshot, restore]
+    nested: [
+        production, staging, sftp, snowflake, snapshot, restore, export
+    ]
+});
+overlay!(RawExport {
+    keys: [source, days, keep_days, bom, signing_key, allowed_signers]
 });
 overlay!(RawRestore {
     keys: [jobs, reader_role, preserve_schemas, age_identity]

@@ -52,6 +52,43 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// Hashes what is read through it into a running digest the caller keeps.
+pub struct HashingReader<'a, R> {
+    inner: R,
+    hasher: &'a mut Running,
+}
+
+/// A SHA-256 and byte count in progress.
+#[derive(Default)]
+pub struct Running {
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Running {
+    pub fn digest(self) -> Digest {
+        Digest {
+            size: self.size,
+            sha256: hex(&self.hasher.finalize()),
+        }
+    }
+}
+
+impl<'a, R: Read> HashingReader<'a, R> {
+    pub fn new(inner: R, hasher: &'a mut Running) -> Self {
+        HashingReader { inner, hasher }
+    }
+}
+
+impl<R: Read> Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.hasher.update(&buf[..n]);
+        self.hasher.size += n as u64;
+        Ok(n)
+    }
+}
+
 /// The digest of a file already on disk, read in bounded chunks.
 pub fn file_digest(path: &Path) -> io::Result<Digest> {
     let mut file = File::open(path)?;

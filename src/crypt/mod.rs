@@ -4,7 +4,9 @@
 mod digest;
 mod keys;
 mod sealed;
+mod stream;
 
-pub use digest::{Digest, HashingWriter, file_digest};
+pub use digest::{Digest, HashingReader, HashingWriter, Running, file_digest};
 pub use keys::{Identities, Recipients};
 pub use sealed::{SealedWriter, open_sealed};
+pub use stream::{decrypt_from, encrypt_to};

@@ -1,0 +1,254 @@
+//! The nine continuity dashboards: their names, their queries (built in, or overridden from
+//! an organisation's config directory), and the placeholders expanded before they run.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::error::{Error, Result};
+
+/// Which SQL a query is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Snowflake,
+}
+
+/// A dashboard ready to run: its name, where its query came from, and the expanded SQL.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub name: &'static str,
+    pub origin: String,
+    pub sql: String,
+}
+
+/// The day and time window the queries are about.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Today in the region's local zone.
+    pub today: NaiveDate,
+    /// The start of today in that zone.
+    pub start: DateTime<Utc>,
+    /// `start` plus the configured number of days.
+    pub end: DateTime<Utc>,
+}
+
+/// Defines `NAMES` and the built-in queries from one list, so the two cannot disagree.
+macro_rules! built_in {
+    ($($name:literal),*) => {
+        /// The nine reports the seeds ask agencies to keep, in the order they are delivered.
+        pub const NAMES: [&str; 9] = [$($name),*];
+
+        fn built_in(name: &str, dialect: Dialect) -> Option<&'static str> {
+            match (name, dialect) {
+                $(
+                    ($name, Dialect::Postgres) => Some(include_str!(concat!("../../profiles/dashboards/", $name, ".sql"))),
+                )*
+                ("client-list", Dialect::Snowflake) => Some(include_str!("../../profiles/dashboards/client-list.snowflake.sql")),
+                ("client-medications", Dialect::Snowflake) => Some(include_str!("../../profiles/dashboards/client-medications.snowflake.sql")),
+                (other, Dialect::Snowflake) => built_in(other, Dialect::Postgres),
+                _ => None,
+            }
+        }
+    };
+}
+built_in!(
+    "employee-list",
+    "client-list",
+    "client-risks-allergies",
+    "equipment-supplies",
+    "employee-schedules",
+    "vacant-visits",
+    "employee-availability",
+    "client-care-plan",
+    "client-medications"
+);
+
+/// Checks `--only` names against the nine; an empty list means all nine, in order.
+pub fn select(only: &[String]) -> Result<Vec<&'static str>> {
+    if only.is_empty() {
+        return Ok(NAMES.to_vec());
+    }
+    for name in only {
+        if !NAMES.contains(&name.as_str()) {
+            return Err(Error::usage(format!("'{name}' is not a dashboard"))
+                .hint(format!("the dashboards are: {}", NAMES.join(", "))));
+        }
+    }
+    Ok(NAMES
+        .iter()
+        .copied()
+        .filter(|n| only.iter().any(|o| o == n))
+        .collect())
+}
+
+/// Loads each dashboard's query for the dialect. The last config directory holding
+/// `dashboards/NAME.sql` (or `NAME.snowflake.sql` for Snowflake) wins over the built-in query.
+pub fn load(
+    names: &[&'static str],
+    dirs: &[PathBuf],
+    dialect: Dialect,
+    window: &Window,
+) -> Result<Vec<Dashboard>> {
+    names
+        .iter()
+        .map(|&name| {
+            let (origin, text) = match override_file(name, dirs, dialect) {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        Error::config(format!(
+                            "cannot read the dashboard query {}",
+                            path.display()
+                        ))
+                        .source(e)
+                    })?;
+                    (path.display().to_string(), text)
+                }
+                None => (
+                    "built-in".to_string(),
+                    built_in(name, dialect)
+                        .expect("every dashboard has a built-in query")
+                        .to_string(),
+                ),
+            };
+            let sql = expand(&text, dialect, window)
+                .map_err(|why| Error::config(format!("dashboard {name} ({origin}): {why}")))?;
+            Ok(Dashboard { name, origin, sql })
+        })
+        .collect()
+}
+
+fn override_file(name: &str, dirs: &[PathBuf], dialect: Dialect) -> Option<PathBuf> {
+    let candidates = |dir: &Path| {
+        let mut c = Vec::new();
+        if dialect == Dialect::Snowflake {
+            c.push(dir.join("dashboards").join(format!("{name}.snowflake.sql")));
+        }
+        c.push(dir.join("dashboards").join(format!("{name}.sql")));
+        c
+    };
+    dirs.iter()
+        .rev()
+        .flat_map(|d| candidates(d))
+        .find(|p| p.is_file())
+}
+
+/// Replaces `{{today}}`, `{{window_start}}` and `{{window_end}}` with literals of the dialect.
+/// Anything else between double braces is an error, so a typo cannot reach the server.
+pub fn expand(sql: &str, dialect: Dialect, w: &Window) -> std::result::Result<String, String> {
+    let ts = |t: DateTime<Utc>| match dialect {
+        Dialect::Postgres => format!("TIMESTAMPTZ '{}'", t.format("%Y-%m-%d %H:%M:%S+00")),
+        Dialect::Snowflake => format!(
+            "TO_TIMESTAMP_TZ('{}')",
+            t.format("%Y-%m-%d %H:%M:%S +00:00")
+        ),
+    };
+    let today = match dialect {
+        Dialect::Postgres => format!("DATE '{}'", w.today),
+        Dialect::Snowflake => format!("TO_DATE('{}')", w.today),
+    };
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let close = after.find("}}").ok_or("a '{{' is never closed")?;
+        out.push_str(&match after[..close].trim() {
+            "today" => today.clone(),
+            "window_start" => ts(w.start),
+            "window_end" => ts(w.end),
+            other => {
+                return Err(format!(
+                    "unknown placeholder {{{{{other}}}}}; use today, window_start or window_end"
+                ));
+            }
+        });
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn window() -> Window {
+        Window {
+            today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            start: Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2026, 11, 29, 5, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn placeholders_become_literals_of_each_dialect() {
+        let sql = "WHERE d >= {{today}} AND t < {{ window_end }} AND t >= {{window_start}}";
+        assert_eq!(
+            expand(sql, Dialect::Postgres, &window()).unwrap(),
+            "WHERE d >= DATE '2026-11-22' AND t < TIMESTAMPTZ '2026-11-29 05:00:00+00' AND t >= TIMESTAMPTZ '2026-11-22 05:00:00+00'"
+        );
+        assert!(
+            expand(sql, Dialect::Snowflake, &window())
+                .unwrap()
+                .contains("TO_TIMESTAMP_TZ('2026-11-29 05:00:00 +00:00')")
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_unclosed_placeholder_is_refused() {
+        assert!(
+            expand("{{tomorrow}}", Dialect::Postgres, &window())
+                .unwrap_err()
+                .contains("tomorrow")
+        );
+        assert!(expand("x {{today", Dialect::Postgres, &window()).is_err());
+    }
+
+    #[test]
+    fn every_built_in_query_expands_in_both_dialects() {
+        for d in [Dialect::Postgres, Dialect::Snowflake] {
+            let all = load(&NAMES, &[], d, &window()).unwrap();
+            assert_eq!(all.len(), 9);
+            for q in all {
+                assert!(!q.sql.contains("{{"), "{}", q.name);
+                assert_eq!(q.origin, "built-in");
+            }
+        }
+    }
+
+    #[test]
+    fn an_organisation_overrides_one_query_from_its_config_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dashboards")).unwrap();
+        std::fs::write(
+            dir.path().join("dashboards/vacant-visits.sql"),
+            "SELECT 1 AS \"x\" WHERE {{today}} IS NOT NULL",
+        )
+        .unwrap();
+        let all = load(
+            &NAMES,
+            &[dir.path().to_path_buf()],
+            Dialect::Postgres,
+            &window(),
+        )
+        .unwrap();
+        let vacant = all.iter().find(|d| d.name == "vacant-visits").unwrap();
+        assert_eq!(
+            vacant.sql,
+            "SELECT 1 AS \"x\" WHERE DATE '2026-11-22' IS NOT NULL"
+        );
+        assert!(vacant.origin.ends_with("vacant-visits.sql"));
+        assert_eq!(all.iter().filter(|d| d.origin == "built-in").count(), 8);
+    }
+
+    #[test]
+    fn only_names_dashboards_and_keeps_the_delivery_order() {
+        assert_eq!(
+            select(&["vacant-visits".into(), "employee-list".into()]).unwrap(),
+            ["employee-list", "vacant-visits"]
+        );
+        assert_eq!(select(&["payroll".into()]).unwrap_err().exit_code(), 2);
+    }
+}

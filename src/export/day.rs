@@ -1,0 +1,182 @@
+//! One day's delivery: its layout under `<root>/<profile>/`, and its manifest, written last.
+//!
+//! ```text
+//! <root>/<profile>/latest                    the newest published day, as YYYY-MM-DD
+//! <root>/<profile>/<YYYY-MM-DD>/<dashboard>.csv.age
+//! <root>/<profile>/<YYYY-MM-DD>/manifest.json (+ manifest.json.sig when signed)
+//! <root>/<profile>/.<YYYY-MM-DD>.partial-<pid>/   a run in progress, renamed whole when done
+//! ```
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Kind, Result};
+
+pub const FORMAT: u32 = 1;
+pub const MANIFEST: &str = "manifest.json";
+pub const SIGNATURE: &str = "manifest.json.sig";
+pub const LATEST: &str = "latest";
+/// Manifests are small; anything larger is not one of ours.
+pub const MANIFEST_LIMIT: u64 = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayManifest {
+    pub format: u32,
+    pub acc_version: String,
+    pub profile: String,
+    pub region: String,
+    pub date: NaiveDate,
+    /// The zone timestamps in the CSV are shown in.
+    pub zone: String,
+    pub source: String,
+    /// When the data was true: staging's snapshot time, or the query time for live sources.
+    pub data_as_of: Option<DateTime<Utc>>,
+    pub generated_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub bom: bool,
+    pub dashboards: Vec<DashboardEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DashboardEntry {
+    pub name: String,
+    /// `ok` or `failed`.
+    pub status: String,
+    /// `built-in` or the override file the query came from.
+    pub query: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plaintext_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl DashboardEntry {
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+impl DayManifest {
+    pub fn delivered(&self) -> usize {
+        self.dashboards.iter().filter(|d| d.ok()).count()
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("a manifest always serialises");
+        v.push(b'\n');
+        v
+    }
+
+    /// Parses a manifest and checks what a reader relies on: the format, and file names that
+    /// are plain, listed once and only for delivered dashboards.
+    pub fn parse(bytes: &[u8], where_: &str) -> Result<DayManifest> {
+        let bad = |why: String| Error::new(Kind::BadInput, format!("{where_}: {why}"));
+        let m: DayManifest = serde_json::from_slice(bytes)
+            .map_err(|e| bad(format!("not an export manifest ({e})")))?;
+        if m.format != FORMAT {
+            return Err(bad(format!("manifest format {} is not {FORMAT}", m.format))
+                .hint("use an acc release that writes this format"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for d in &m.dashboards {
+            match (&d.file, d.ok()) {
+                (Some(f), true) => {
+                    let plain = f.ends_with(".csv.age") && !f.contains('/') && !f.starts_with('.');
+                    if !plain || !seen.insert(f.clone()) || d.sha256.is_none() || d.size.is_none() {
+                        return Err(bad(format!("dashboard {} has a bad file entry", d.name)));
+                    }
+                }
+                (None, false) => {}
+                _ => return Err(bad(format!("dashboard {} is inconsistent", d.name))),
+            }
+        }
+        Ok(m)
+    }
+}
+
+pub fn file_name(dashboard: &str) -> String {
+    format!("{dashboard}.csv.age")
+}
+
+/// A day directory's name, or `None` for anything else in the profile directory.
+pub fn day_of(name: &str) -> Option<NaiveDate> {
+    if name.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()
+}
+
+/// Hidden working directories left by runs: `.<day>.partial-<pid>` and `.<day>.old-<pid>`.
+pub fn is_leftover(name: &str) -> bool {
+    name.starts_with('.') && (name.contains(".partial-") || name.contains(".old-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_iso_day_names_are_days() {
+        assert!(day_of("2026-11-22").is_some());
+        for n in [
+            "latest",
+            "2026-11-22x",
+            ".2026-11-22.partial-1",
+            "2026-13-01",
+        ] {
+            assert!(day_of(n).is_none(), "{n}");
+        }
+        assert!(is_leftover(".2026-11-22.partial-42"));
+        assert!(!is_leftover("2026-11-22"));
+    }
+
+    #[test]
+    fn a_manifest_naming_a_path_outside_its_day_is_refused() {
+        let entry = |file: &str| DashboardEntry {
+            name: "employee-list".into(),
+            status: "ok".into(),
+            query: "built-in".into(),
+            file: Some(file.into()),
+            rows: Some(1),
+            plaintext_bytes: Some(1),
+            size: Some(1),
+            sha256: Some("00".into()),
+            error: None,
+        };
+        let t = Utc::now();
+        let mut m = DayManifest {
+            format: FORMAT,
+            acc_version: "0".into(),
+            profile: "p".into(),
+            region: "us-can".into(),
+            date: t.date_naive(),
+            zone: "America/Toronto".into(),
+            source: "staging".into(),
+            data_as_of: None,
+            generated_at: t,
+            finished_at: t,
+            window_start: t,
+            window_end: t,
+            bom: false,
+            dashboards: vec![entry("employee-list.csv.age")],
+        };
+        assert!(DayManifest::parse(&m.to_json(), "m").is_ok());
+        m.dashboards = vec![entry("../../etc/passwd.csv.age")];
+        assert_eq!(
+            DayManifest::parse(&m.to_json(), "m")
+                .unwrap_err()
+                .exit_code(),
+            65
+        );
+    }
+}

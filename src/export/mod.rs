@@ -1,0 +1,16 @@
+//! `acc export`: the nine continuity dashboards, rendered as CSV, sealed with age and
+//! delivered to SFTP or a directory, day by day, with a manifest written last.
+
+mod csv_out;
+pub mod dashboard;
+pub mod day;
+mod pg_source;
+mod progress;
+mod reader;
+mod run;
+mod sink;
+mod snowflake_source;
+
+pub use dashboard::{Dashboard, Dialect, NAMES, Window};
+pub use day::{DashboardEntry, DayManifest};
+pub use run::{Outcome, Request, export, local_zone, window};

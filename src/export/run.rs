@@ -1,0 +1,352 @@
+//! One export run: read the nine dashboards, seal each into the day's hidden working
+//! directory, write the manifest last, then publish the day whole and prune old days.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use tokio::sync::mpsc;
+use tokio::task::block_in_place;
+
+use super::csv_out::CsvOut;
+use super::dashboard::{self, Dashboard, Window};
+use super::day::{self, DashboardEntry, DayManifest};
+use super::progress::{Board, size};
+use super::reader::Reader;
+use super::sink::seal;
+use crate::config::{DashboardSource, Env, Profile};
+use crate::crypt::Recipients;
+use crate::delivery::{Delivery, Location, temp_name};
+use crate::error::{Error, Kind, Result};
+use crate::output;
+use crate::progress::Mode;
+use crate::store::RunLock;
+
+/// What an export run was asked to do, every flag already resolved against the profile.
+pub struct Request {
+    pub source: DashboardSource,
+    pub to: Location,
+    pub only: Vec<&'static str>,
+    pub keep_days: Option<u32>,
+    pub bom: bool,
+    pub dirs: Vec<PathBuf>,
+    pub progress: Mode,
+}
+
+pub struct Outcome {
+    pub destination: String,
+    pub manifest: DayManifest,
+    pub removed_days: Vec<NaiveDate>,
+    pub removed_leftovers: Vec<String>,
+}
+
+impl Outcome {
+    pub fn failed(&self) -> Vec<&DashboardEntry> {
+        self.manifest
+            .dashboards
+            .iter()
+            .filter(|d| !d.ok())
+            .collect()
+    }
+}
+
+/// The region's local zone: its first display zone, else its anchor.
+pub fn local_zone(profile: &Profile) -> Tz {
+    profile
+        .region
+        .display
+        .first()
+        .copied()
+        .unwrap_or(profile.region.anchor)
+}
+
+/// Today in `zone`, and the window from its midnight for `days` days.
+pub fn window(now: DateTime<Utc>, zone: Tz, days: u32) -> Window {
+    let today = now.with_timezone(&zone).date_naive();
+    let midnight = |d: NaiveDate| {
+        let local = d.and_hms_opt(0, 0, 0).expect("midnight exists");
+        // a zone whose clocks skip midnight starts the day at the first instant after
+        zone.from_local_datetime(&local)
+            .earliest()
+            .unwrap_or_else(|| {
+                zone.from_utc_datetime(&(local - Duration::hours(1))) + Duration::hours(1)
+            })
+            .with_timezone(&Utc)
+    };
+    Window {
+        today,
+        start: midnight(today),
+        end: midnight(today + Duration::days(days.into())),
+    }
+}
+
+pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<Outcome> {
+    let recipients = Arc::new(Recipients::parse(&profile.name, &profile.age_recipients)?);
+    let lock_dir = profile.store.join(&profile.name);
+    std::fs::create_dir_all(&lock_dir)
+        .map_err(|e| Error::config(format!("cannot create {}", lock_dir.display())).source(e))?;
+    let _lock = RunLock::acquire(
+        &lock_dir.join(".export.lock"),
+        &format!("an export of {}", profile.name),
+    )?;
+
+    let generated_at = Utc::now();
+    let zone = local_zone(profile);
+    let window = window(generated_at, zone, days);
+    let reader = Reader::open(profile, env, req.source).await?;
+    let dashboards = dashboard::load(&req.only, &req.dirs, reader.dialect(), &window)?;
+    let data_as_of = reader.data_as_of().await;
+
+    let delivery = block_in_place(|| Delivery::open(&req.to, profile.sftp.as_ref(), env))?;
+    let base = profile.name.clone();
+    let date = window.today.format("%Y-%m-%d").to_string();
+    let work = format!("{base}/.{date}.partial-{}", std::process::id());
+    let removed_leftovers = block_in_place(|| -> Result<Vec<String>> {
+        delivery.mkdir_all(&base)?;
+        let stale = remove_leftovers(&delivery, &base)?;
+        delivery.mkdir_all(&work)?;
+        Ok(stale)
+    })?;
+
+    let board = Board::new(req.progress);
+    let mut entries = Vec::new();
+    let mut first_error = None;
+    for d in &dashboards {
+        let result = deliver(
+            &reader,
+            &delivery,
+            &work,
+            d,
+            &recipients,
+            zone,
+            req.bom,
+            &board,
+        )
+        .await;
+        match result {
+            Ok(entry) => entries.push(entry),
+            Err(Failure::Fatal(e)) => {
+                let _ = block_in_place(|| delivery.remove_tree(&work));
+                return Err(e);
+            }
+            Err(Failure::Dashboard(e)) => {
+                output::log(&format!("error: {}", e.message()));
+                entries.push(DashboardEntry {
+                    name: d.name.to_string(),
+                    status: "failed".into(),
+                    query: d.origin.clone(),
+                    file: None,
+                    rows: None,
+                    plaintext_bytes: None,
+                    size: None,
+                    sha256: None,
+                    error: Some(e.message().to_string()),
+                });
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if entries.iter().all(|e| !e.ok()) {
+        let _ = block_in_place(|| delivery.remove_tree(&work));
+        let e = first_error.expect("no dashboard delivered means one failed");
+        return Err(Error::new(
+            e.kind(),
+            format!("no dashboard could be exported: {}", e.message()),
+        )
+        .hint("the previous day's files are untouched; fix the source and run again"));
+    }
+
+    let manifest = DayManifest {
+        format: day::FORMAT,
+        acc_version: env!("CARGO_PKG_VERSION").into(),
+        profile: profile.name.clone(),
+        region: profile.region.name.clone(),
+        date: window.today,
+        zone: zone.name().into(),
+        source: req.source.name().into(),
+        data_as_of,
+        generated_at,
+        finished_at: Utc::now(),
+        window_start: window.start,
+        window_end: window.end,
+        bom: req.bom,
+        dashboards: entries,
+    };
+    let signature = match &profile.export.signing_key {
+        Some(key) => Some(sign(key, &manifest.to_json())?),
+        None => None,
+    };
+    let removed_days = block_in_place(|| -> Result<Vec<NaiveDate>> {
+        if let Some(sig) = &signature {
+            delivery.write_small(&format!("{work}/{}", day::SIGNATURE), sig)?;
+        }
+        delivery.write_small(&format!("{work}/{}", day::MANIFEST), &manifest.to_json())?;
+        publish(&delivery, &base, &work, &date)?;
+        match req.keep_days {
+            Some(keep) => prune(&delivery, &base, window.today, keep),
+            None => Ok(Vec::new()),
+        }
+    })?;
+    Ok(Outcome {
+        destination: req.to.describe(),
+        manifest,
+        removed_days,
+        removed_leftovers,
+    })
+}
+
+enum Failure {
+    /// This dashboard failed; the others go on.
+    Dashboard(Error),
+    /// The delivery itself failed; nothing more can be written.
+    Fatal(Error),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn deliver(
+    reader: &Reader,
+    delivery: &Delivery,
+    work: &str,
+    d: &Dashboard,
+    recipients: &Arc<Recipients>,
+    zone: Tz,
+    bom: bool,
+    board: &Board,
+) -> std::result::Result<DashboardEntry, Failure> {
+    let file = day::file_name(d.name);
+    let final_path = format!("{work}/{file}");
+    let tmp = temp_name(&final_path);
+    let upload = block_in_place(|| delivery.create(&tmp)).map_err(Failure::Fatal)?;
+    let (tx, rx) = mpsc::channel(8);
+    let (tracker, on_batch) = board.start(d.name);
+    let recipients = Arc::clone(recipients);
+    let name = file.clone();
+    let sealer = tokio::task::spawn_blocking(move || seal(rx, upload, recipients, &name));
+    let mut out = CsvOut::new(tx, zone, bom, on_batch);
+    let produced = match reader.run(d, &mut out).await {
+        Ok(()) => out.finish().await,
+        Err(e) => {
+            drop(out);
+            Err(e)
+        }
+    };
+    let sealed = sealer
+        .await
+        .map_err(|e| Failure::Fatal(Error::internal("the encrypting writer panicked").source(e)))?;
+    match (produced, sealed) {
+        (Ok((rows, plaintext)), Ok(digest)) => {
+            block_in_place(|| delivery.rename(&tmp, &final_path)).map_err(Failure::Fatal)?;
+            tracker.done(&format!("{rows} rows, {} encrypted", size(digest.size)));
+            Ok(DashboardEntry {
+                name: d.name.to_string(),
+                status: "ok".into(),
+                query: d.origin.clone(),
+                file: Some(file),
+                rows: Some(rows),
+                plaintext_bytes: Some(plaintext),
+                size: Some(digest.size),
+                sha256: Some(digest.sha256),
+                error: None,
+            })
+        }
+        (Err(e), _) => {
+            tracker.done("failed");
+            block_in_place(|| delivery.remove_file(&tmp)).map_err(Failure::Fatal)?;
+            Err(Failure::Dashboard(e))
+        }
+        (Ok(_), Err(e)) => {
+            tracker.done("failed");
+            let _ = block_in_place(|| delivery.remove_file(&tmp));
+            Err(Failure::Fatal(e))
+        }
+    }
+}
+
+/// Removes working directories that runs killed midway left behind (the lock is held, so
+/// none of them is in use).
+fn remove_leftovers(delivery: &Delivery, base: &str) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for e in delivery.list(base)? {
+        if e.is_dir && day::is_leftover(&e.name) {
+            delivery.remove_tree(&format!("{base}/{}", e.name))?;
+            removed.push(e.name);
+        }
+    }
+    Ok(removed)
+}
+
+/// Puts the finished working directory in place as the day, replacing an earlier run of the
+/// same day, then points `latest` at it.
+fn publish(delivery: &Delivery, base: &str, work: &str, date: &str) -> Result<()> {
+    let day = format!("{base}/{date}");
+    let old = format!("{base}/.{date}.old-{}", std::process::id());
+    let replacing = delivery.exists(&day);
+    if replacing {
+        delivery.rename(&day, &old)?;
+    }
+    if let Err(e) = delivery.rename(work, &day) {
+        if replacing {
+            let _ = delivery.rename(&old, &day);
+        }
+        return Err(e);
+    }
+    if replacing {
+        delivery.remove_tree(&old)?;
+    }
+    let latest = format!("{base}/{}", day::LATEST);
+    delivery.remove_file(&latest)?;
+    delivery.write_small(&latest, format!("{date}\n").as_bytes())
+}
+
+/// Removes days older than `keep` days before `today`; never `today`, the one just written.
+fn prune(delivery: &Delivery, base: &str, today: NaiveDate, keep: u32) -> Result<Vec<NaiveDate>> {
+    let oldest_kept = today - Duration::days(i64::from(keep.max(1)) - 1);
+    let mut removed = Vec::new();
+    for e in delivery.list(base)? {
+        if let Some(d) =
+            day::day_of(&e.name).filter(|d| e.is_dir && *d < oldest_kept && *d != today)
+        {
+            delivery.remove_tree(&format!("{base}/{}", e.name))?;
+            removed.push(d);
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// Signs the manifest bytes with `ssh-keygen -Y sign`; returns the signature. The manifest
+/// holds names, counts and checksums only, so a private temporary copy is safe.
+fn sign(key: &std::path::Path, manifest: &[u8]) -> Result<Vec<u8>> {
+    let dir = private_temp_dir()?;
+    let path = dir.join(day::MANIFEST);
+    let result = std::fs::write(&path, manifest)
+        .map_err(|e| Error::internal("cannot stage the manifest for signing").source(e))
+        .and_then(|()| crate::signing::sign_as(key, &path, crate::signing::EXPORT_NAMESPACE))
+        .and_then(|()| {
+            std::fs::read(crate::signing::sig_path(&path))
+                .map_err(|e| Error::internal("cannot read the signature").source(e))
+        });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn private_temp_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = std::env::temp_dir().join(format!(
+        "acc-sign-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| {
+            Error::new(
+                Kind::Unavailable,
+                format!("cannot create {}", dir.display()),
+            )
+            .source(e)
+        })?;
+    Ok(dir)
+}
