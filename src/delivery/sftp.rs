@@ -55,12 +55,28 @@ impl SftpDir {
             )
             .source(e)
         })?;
-        Ok(SftpDir {
+        let dir = SftpDir {
             _session: session,
             sftp,
             root: PathBuf::from(&addr.root),
             describe,
-        })
+        };
+        dir.ensure_root()?;
+        Ok(dir)
+    }
+
+    /// Creates the root and its missing parents, private to the login user.
+    fn ensure_root(&self) -> Result<()> {
+        let mut p = PathBuf::new();
+        for part in self.root.components() {
+            p.push(part);
+            if self.sftp.stat(&p).is_err() {
+                self.sftp
+                    .mkdir(&p, 0o700)
+                    .map_err(|e| self.fail("cannot create", &p, e))?;
+            }
+        }
+        Ok(())
     }
 
     fn path(&self, rel: &str) -> PathBuf {

@@ -1,0 +1,782 @@
+//! `acc export` and `acc pull` against the sandbox's real servers: the SFTP server, both
+//! PostgreSQL clusters, the Snowflake emulator, and the Debian `age` CLI as the independent
+//! reader of what acc wrote.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Run, Sandbox, TestDb, acc, acc_command};
+
+/// A test's own corner of the SFTP server, removed afterwards.
+struct Remote {
+    /// Where the server keeps it on this machine (files belong to the sftp user).
+    disk: PathBuf,
+    url: String,
+}
+
+impl Remote {
+    fn new(sb: &Sandbox, tag: &str) -> Remote {
+        let name = format!("t-{tag}-{}", std::process::id());
+        let disk = sb.path("ACC_SFTP_ROOT").join(&name);
+        let _ = std::fs::remove_dir_all(&disk);
+        Remote {
+            disk,
+            url: format!("{}/{name}", sb.var("ACC_SFTP_URL")),
+        }
+    }
+
+    /// The day directory of profile `t` that the last export published.
+    fn day(&self) -> PathBuf {
+        let latest = std::fs::read_to_string(self.disk.join("t/latest")).expect("latest exists");
+        self.disk.join("t").join(latest.trim())
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.disk);
+    }
+}
+
+fn sftp_section(sb: &Sandbox) -> String {
+    format!(
+        "[profiles.t.sftp]\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
+        sb.path("ACC_SFTP_KEY").display(),
+        sb.path("ACC_KNOWN_HOSTS").display()
+    )
+}
+
+/// A profile `t` reading the clone `db` as production, delivering to the sandbox's SFTP.
+fn profile(sb: &Sandbox, dir: &Path, db: &str, extra: &str) -> PathBuf {
+    sb.write_profile(dir, db, None, &format!("{}{extra}", sftp_section(sb)))
+}
+
+fn export(config: &Path, to: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "export",
+        "--profile",
+        "t",
+        "--source",
+        "production",
+        "--to",
+        to,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    acc(config, &args)
+}
+
+/// Decrypts with the Debian age CLI, not with acc.
+fn age_decrypt(sb: &Sandbox, file: &Path) -> Vec<u8> {
+    let out = Command::new("age")
+        .args(["--decrypt", "--identity"])
+        .arg(sb.path("ACC_AGE_IDENTITY"))
+        .arg(file)
+        .output()
+        .expect("the age CLI runs");
+    assert!(
+        out.status.success(),
+        "age -d {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn records(csv: &[u8]) -> Vec<csv::StringRecord> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(csv)
+        .records()
+        .map(|r| r.expect("valid CSV"))
+        .collect()
+}
+
+/// Every regular file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn assert_no_plaintext(dir: &Path) {
+    for f in files_under(dir) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(5).any(|w| w == b"SYNTH"),
+            "plaintext patient data in {}",
+            f.display()
+        );
+    }
+}
+
+fn manifest(day: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(day.join("manifest.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_file_decrypts_with_the_age_cli_and_holds_the_rows_its_query_counts() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_interop").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile(&sb, dir.path(), &db.name, "");
+    let remote = Remote::new(&sb, "interop");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+
+    let out = acc_command(&config)
+        .env("TMPDIR", &tmp)
+        .args([
+            "export",
+            "--profile",
+            "t",
+            "--source",
+            "production",
+            "--to",
+            &remote.url,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["destination"], remote.url.as_str());
+    let day = remote.day();
+    assert_eq!(
+        day.file_name().unwrap().to_str().unwrap(),
+        summary["date"].as_str().unwrap()
+    );
+    let m = manifest(&day);
+    assert_eq!(m["source"], "production");
+
+    // the same window the export used, to count each query's rows independently
+    let window = acc::export::Window {
+        today: m["date"].as_str().unwrap().parse().unwrap(),
+        start: m["window_start"].as_str().unwrap().parse().unwrap(),
+        end: m["window_end"].as_str().unwrap().parse().unwrap(),
+    };
+    let queries = acc::export::dashboard::load(
+        &acc::export::NAMES,
+        &[],
+        acc::export::Dialect::Postgres,
+        &window,
+    )
+    .unwrap();
+    let pg = db.admin().await;
+    let entries = m["dashboards"].as_array().unwrap();
+    assert_eq!(entries.len(), 9);
+    for (q, entry) in queries.iter().zip(entries) {
+        assert_eq!(entry["name"], q.name);
+        let expected: i64 = pg
+            .query_one(&format!("SELECT count(*) FROM ({}) q", q.sql), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(expected > 0, "{} has rows in the seed", q.name);
+        let file = day.join(format!("{}.csv.age", q.name));
+        let plain = age_decrypt(&sb, &file);
+        let rows = records(&plain);
+        assert_eq!(
+            rows.len() as i64 - 1,
+            expected,
+            "{}: CSV records against count(*)",
+            q.name
+        );
+        assert_eq!(
+            entry["rows"].as_i64().unwrap(),
+            expected,
+            "{}: manifest rows",
+            q.name
+        );
+        assert_eq!(
+            entry["size"].as_u64().unwrap(),
+            std::fs::metadata(&file).unwrap().len()
+        );
+        let sha = Command::new("sha256sum").arg(&file).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&sha.stdout).starts_with(entry["sha256"].as_str().unwrap()),
+            "{}",
+            q.name
+        );
+    }
+    // the data really is there, encrypted: decrypted client names carry the marker
+    assert!(
+        age_decrypt(&sb, &day.join("client-list.csv.age"))
+            .windows(5)
+            .any(|w| w == b"SYNTH")
+    );
+    // and nothing anywhere on disk holds it in the clear
+    assert_no_plaintext(&remote.disk);
+    assert_no_plaintext(&tmp);
+    assert_no_plaintext(dir.path());
+    // no working directory is left, and every file is private to the sftp user
+    let names: Vec<String> = std::fs::read_dir(remote.disk.join("t"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "the day and latest only: {names:?}");
+    use std::os::unix::fs::PermissionsExt;
+    for f in files_under(&day) {
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o077,
+            0,
+            "{}",
+            f.display()
+        );
+    }
+}
+
+fn remote_port(sb: &Sandbox) -> u16 {
+    url::Url::parse(sb.var("ACC_SFTP_URL"))
+        .unwrap()
+        .port()
+        .unwrap()
+}
+
+#[test]
+fn snowflake_and_postgresql_give_byte_identical_csv() {
+    let sb = Sandbox::require();
+    let dir = tempfile::tempdir().unwrap();
+    let config = sb.path("ACC_CONFIG");
+    let mut plain = Vec::new();
+    for source in ["snowflake", "production"] {
+        let to = dir.path().join(source);
+        let run = acc(
+            &config,
+            &[
+                "export",
+                "--profile",
+                "demo-us",
+                "--source",
+                source,
+                "--to",
+                to.to_str().unwrap(),
+                "--json",
+            ],
+        );
+        assert_eq!(run.code, 0, "{source}: {}", run.stderr);
+        let day = to
+            .join("demo-us")
+            .join(run.json()["date"].as_str().unwrap());
+        plain.push(
+            acc::export::NAMES
+                .iter()
+                .map(|n| {
+                    (
+                        n.to_string(),
+                        age_decrypt(&sb, &day.join(format!("{n}.csv.age"))),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    let (snowflake, postgres) = (&plain[0], &plain[1]);
+    for ((name, a), (_, b)) in snowflake.iter().zip(postgres) {
+        assert!(records(a).len() > 1, "{name} has rows");
+        assert!(
+            a == b,
+            "{name}: Snowflake and PostgreSQL differ:\n{}\n---\n{}",
+            first_diff(a, b).0,
+            first_diff(a, b).1
+        );
+    }
+    // the byte-identical output covers the rules that differ most between engines
+    let schedules = String::from_utf8(
+        postgres
+            .iter()
+            .find(|(n, _)| n == "employee-schedules")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .unwrap();
+    let line = schedules.lines().nth(1).unwrap();
+    assert!(
+        line.contains(":00-05:00") || line.contains(":00-04:00"),
+        "local time with offset: {line}"
+    );
+    let clients = String::from_utf8(
+        postgres
+            .iter()
+            .find(|(n, _)| n == "client-list")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        clients.lines().skip(1).any(|l| l.contains(".50,")),
+        "exact decimals (hours_per_week)"
+    );
+}
+
+fn first_diff(a: &[u8], b: &[u8]) -> (String, String) {
+    let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    for (x, y) in a.lines().zip(b.lines()) {
+        if x != y {
+            return (x.to_string(), y.to_string());
+        }
+    }
+    (
+        format!("{} lines", a.lines().count()),
+        format!("{} lines", b.lines().count()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commas_quotes_newlines_emoji_and_empty_versus_null_survive_the_round_trip() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_csv").await;
+    let first = "Zoë \"Zed\", the 🙂";
+    let last = "O'Neil-SYNTH\r\nsecond line";
+    db.admin()
+        .await
+        .execute(
+            "INSERT INTO agency.clients (branch_id, client_number, first_name, last_name, date_of_birth, phone,
+                                         address_line, city, province, postal_code)
+             VALUES (1, 'C9999999', $1, $2, '1940-02-29', NULL, '', 'Maple Hollow', 'ON', 'K0A 0A0')",
+            &[&first, &last],
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile(&sb, dir.path(), &db.name, "");
+    let to = dir.path().join("out");
+    let run = export(
+        &config,
+        to.to_str().unwrap(),
+        &["--only", "client-list", "--bom"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let day = to.join("t").join(run.json()["date"].as_str().unwrap());
+    let plain = age_decrypt(&sb, &day.join("client-list.csv.age"));
+    assert!(
+        plain.starts_with(b"\xEF\xBB\xBF"),
+        "--bom starts the file with a byte-order mark"
+    );
+    let csv = &plain[3..];
+    let row = records(csv)
+        .into_iter()
+        .find(|r| &r[0] == "C9999999")
+        .expect("the new client is exported");
+    assert_eq!(&row[1], last);
+    assert_eq!(&row[2], first);
+    assert_eq!(&row[3], "1940-02-29");
+    // NULL phone is an empty field; the empty address is a quoted empty string
+    let text = String::from_utf8(csv.to_vec()).unwrap();
+    let start = text.find("C9999999").unwrap();
+    let raw = &text[start..];
+    assert!(
+        raw.contains("\"Zoë \"\"Zed\"\", the 🙂\",1940-02-29,,\"\",Maple Hollow"),
+        "{}",
+        &raw[..200.min(raw.len())]
+    );
+    assert!(text.contains("\r\n"), "records end with CRLF");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_dashboard_query_still_delivers_the_other_eight_and_exits_3() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_isolation").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile(&sb, dir.path(), &db.name, "");
+    std::fs::create_dir(dir.path().join("dashboards")).unwrap();
+    std::fs::write(
+        dir.path().join("dashboards/vacant-visits.sql"),
+        "SELECT v.no_such_column AS \"Visit\" FROM agency.visits v",
+    )
+    .unwrap();
+    let remote = Remote::new(&sb, "isolation");
+    let run = export(&config, &remote.url, &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("vacant-visits"), "{}", run.stderr);
+    let summary = run.json();
+    let statuses: Vec<(String, String)> = summary["dashboards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_string(),
+                d["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|(_, s)| s == "ok").count(),
+        8,
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&("vacant-visits".into(), "failed".into())));
+    let day = remote.day();
+    let delivered: Vec<PathBuf> = files_under(&day)
+        .into_iter()
+        .filter(|f| f.to_str().unwrap().ends_with(".csv.age"))
+        .collect();
+    assert_eq!(delivered.len(), 8);
+    assert!(!day.join("vacant-visits.csv.age").exists());
+    let m = manifest(&day);
+    let failed = m["dashboards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "vacant-visits")
+        .unwrap();
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["error"].as_str().unwrap().contains("no_such_column"),
+        "{failed}"
+    );
+    assert!(
+        failed["query"]
+            .as_str()
+            .unwrap()
+            .ends_with("dashboards/vacant-visits.sql")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_or_unknown_host_key_is_refused_before_anything_is_sent() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_hostkey").await;
+    let dir = tempfile::tempdir().unwrap();
+    let remote = Remote::new(&sb, "hostkey");
+    // a real ed25519 key, but not the server's
+    let other = dir.path().join("other");
+    assert!(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", ""])
+            .arg("-f")
+            .arg(&other)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let public = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let wrong = dir.path().join("known_hosts_wrong");
+    let key: Vec<&str> = public.split_whitespace().take(2).collect();
+    std::fs::write(
+        &wrong,
+        format!("[127.0.0.1]:{} {} {}\n", remote_port(&sb), key[0], key[1]),
+    )
+    .unwrap();
+    let empty = dir.path().join("known_hosts_empty");
+    std::fs::write(&empty, "").unwrap();
+    for (known, says) in [(&wrong, "does not match"), (&empty, "is not in")] {
+        let extra = format!(
+            "[profiles.t.sftp]\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
+            sb.path("ACC_SFTP_KEY").display(),
+            known.display()
+        );
+        let config = sb.write_profile(dir.path(), &db.name, None, &extra);
+        let run = export(&config, &remote.url, &[]);
+        assert_eq!(run.code, 77, "{}", run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+        assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+        assert!(
+            !remote.disk.exists(),
+            "nothing was created on a server that was not authenticated"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_upload_leaves_no_published_day_and_the_rerun_completes() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_kill").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile(&sb, dir.path(), &db.name, "");
+    // the second dashboard's query holds the run for a while, its file open for writing
+    std::fs::create_dir(dir.path().join("dashboards")).unwrap();
+    let slow = dir.path().join("dashboards/client-list.sql");
+    std::fs::write(&slow, "SELECT 1 AS \"n\" FROM (SELECT pg_sleep(30)) s").unwrap();
+    let remote = Remote::new(&sb, "kill");
+    let mut child = acc_command(&config)
+        .args([
+            "export",
+            "--profile",
+            "t",
+            "--source",
+            "production",
+            "--to",
+            &remote.url,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let in_flight = loop {
+        let tmp = files_under(&remote.disk)
+            .into_iter()
+            .find(|f| f.to_str().unwrap().ends_with("client-list.csv.age.tmp"));
+        if let Some(t) = tmp {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the upload never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let t = remote.disk.join("t");
+    assert!(
+        in_flight.exists(),
+        "the killed upload is still there, under its temporary name"
+    );
+    let visible: Vec<String> = std::fs::read_dir(&t)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert!(
+        visible.is_empty(),
+        "no day and no latest after the kill: {visible:?}"
+    );
+
+    std::fs::remove_file(&slow).unwrap();
+    let run = export(&config, &remote.url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["removed_leftovers"].as_array().unwrap().len(), 1);
+    let day = remote.day();
+    assert_eq!(
+        files_under(&day)
+            .iter()
+            .filter(|f| f.to_str().unwrap().ends_with(".csv.age"))
+            .count(),
+        9
+    );
+    let hidden: Vec<PathBuf> = files_under(&t)
+        .into_iter()
+        .filter(|f| f.to_str().unwrap().contains("/."))
+        .collect();
+    assert!(hidden.is_empty(), "leftovers removed: {hidden:?}");
+}
+
+/// An SSH signing key and an allowed_signers file that trusts it for export manifests.
+fn signing_keys(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = dir.join("signer");
+    assert!(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "ops"])
+            .arg("-f")
+            .arg(&key)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let signers = dir.join("allowed_signers");
+    let mut f = std::fs::File::create(&signers).unwrap();
+    writeln!(
+        f,
+        "exports@agency.example namespaces=\"acc-export\" {}",
+        public.trim()
+    )
+    .unwrap();
+    (key, signers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_pull").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, signers) = signing_keys(dir.path());
+    let extra = format!(
+        "[profiles.t.export]\nsigning_key = \"{}\"\nallowed_signers = \"{}\"\n",
+        key.display(),
+        signers.display()
+    );
+    let config = profile(&sb, dir.path(), &db.name, &extra);
+    let remote = Remote::new(&sb, "pull");
+    let run = export(&config, &remote.url, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let day = remote.day();
+
+    // OpenSSH alone accepts the signature, under the export namespace
+    let verified = Command::new("ssh-keygen")
+        .args([
+            "-Y",
+            "verify",
+            "-n",
+            "acc-export",
+            "-I",
+            "exports@agency.example",
+            "-f",
+        ])
+        .arg(&signers)
+        .arg("-s")
+        .arg(day.join("manifest.json.sig"))
+        .stdin(std::fs::File::open(day.join("manifest.json")).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+
+    let identity = sb.var("ACC_AGE_IDENTITY").to_string();
+    let pull = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "pull",
+            "--profile",
+            "t",
+            "--from",
+            &remote.url,
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        acc(&config, &args)
+    };
+    let good = dir.path().join("good");
+    let run = pull(&good, &["--identity", &identity]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["signed_by"], "exports@agency.example");
+    use std::os::unix::fs::PermissionsExt;
+    let m = manifest(&day);
+    for entry in m["dashboards"].as_array().unwrap() {
+        let file = good.join(format!("{}.csv", entry["name"].as_str().unwrap()));
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let rows = records(&std::fs::read(&file).unwrap()).len() as u64 - 1;
+        assert_eq!(rows, entry["rows"].as_u64().unwrap());
+    }
+
+    // --keep-encrypted keeps exactly what was delivered, still verified, and no plaintext
+    let sealed = dir.path().join("sealed");
+    let run = pull(&sealed, &["--keep-encrypted"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read(sealed.join("employee-list.csv.age")).unwrap(),
+        std::fs::read(day.join("employee-list.csv.age")).unwrap()
+    );
+    assert_no_plaintext(&sealed);
+
+    // one flipped byte in one file: that file is refused by name, the others still land
+    let target = day.join("client-medications.csv.age");
+    let mut bytes = std::fs::read(&target).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&target, &bytes).unwrap();
+    let tampered = dir.path().join("tampered");
+    let run = pull(&tampered, &["--identity", &identity]);
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("client-medications.csv.age"),
+        "{}",
+        run.stderr
+    );
+    assert!(!tampered.join("client-medications.csv").exists());
+    assert!(
+        !files_under(&tampered)
+            .iter()
+            .any(|f| f.to_str().unwrap().ends_with(".tmp"))
+    );
+    assert!(tampered.join("employee-list.csv").exists());
+
+    // a day whose signature is gone is refused outright
+    std::fs::remove_file(day.join("manifest.json.sig")).unwrap();
+    let run = pull(&dir.path().join("unsigned"), &["--identity", &identity]);
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    assert!(run.stderr.contains("not signed"), "{}", run.stderr);
+    assert!(!dir.path().join("unsigned/employee-list.csv").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_days_removes_old_days_and_a_rerun_replaces_the_day() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_keep").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile(&sb, dir.path(), &db.name, "");
+    let to = dir.path().join("out");
+    for old in ["2020-01-01", "2020-01-02"] {
+        std::fs::create_dir_all(to.join("t").join(old)).unwrap();
+        std::fs::write(to.join("t").join(old).join("manifest.json"), "{}").unwrap();
+    }
+    let run = export(
+        &config,
+        to.to_str().unwrap(),
+        &["--only", "employee-list", "--keep-days", "2"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary = run.json();
+    assert_eq!(
+        summary["removed_days"],
+        serde_json::json!(["2020-01-01", "2020-01-02"])
+    );
+    let date = summary["date"].as_str().unwrap().to_string();
+    assert_eq!(
+        std::fs::read_to_string(to.join("t/latest")).unwrap().trim(),
+        date
+    );
+
+    let first = manifest(&to.join("t").join(&date));
+    let run = export(
+        &config,
+        to.to_str().unwrap(),
+        &["--only", "employee-list,vacant-visits", "--keep-days", "2"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let entries: Vec<String> = std::fs::read_dir(to.join("t"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(entries.len(), 2, "one day and latest: {entries:?}");
+    let second = manifest(&to.join("t").join(&date));
+    assert_ne!(
+        first["generated_at"], second["generated_at"],
+        "the rerun replaced the day"
+    );
+    assert!(
+        to.join("t")
+            .join(&date)
+            .join("vacant-visits.csv.age")
+            .exists()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_source_exits_75_and_writes_nothing() {
+    let sb = Sandbox::require();
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = sb.write_profile(dir.path(), "demo_us", Some(port), &sftp_section(&sb));
+    let to = dir.path().join("out");
+    let run = export(&config, to.to_str().unwrap(), &[]);
+    assert_eq!(run.code, 75, "{}", run.stderr);
+    assert!(
+        files_under(&to).is_empty(),
+        "nothing written: {:?}",
+        files_under(&to)
+    );
+}
