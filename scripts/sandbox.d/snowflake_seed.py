@@ -5,7 +5,7 @@ Reads each table from PostgreSQL with psql's COPY into memory and posts it to th
 as Snowflake folds unquoted identifiers, and spaces become underscores ("Client Contacts" ->
 CLIENT_CONTACTS). Partitions are loaded through their parent only.
 
-usage: snowflake_seed.py --pg-port PORT --pg-db DB --url URL --database DB --schema SCHEMA
+usage: snowflake_seed.py --pg-port PORT --pg-db DB --url URL --database DB --schema SCHEMA [--tables a,b]
 (psql reads the password from PGPASSFILE)
 """
 
@@ -74,8 +74,12 @@ def main() -> int:
     ap.add_argument("--url", required=True)
     ap.add_argument("--database", required=True)
     ap.add_argument("--schema", required=True)
+    ap.add_argument("--tables", help="only these tables (comma-separated), e.g. for benchmarks")
     args = ap.parse_args()
+    only = set(args.tables.split(",")) if args.tables else None
     for table in tables(args):
+        if only is not None and table not in only:
+            continue
         cols = columns(args, table)
         select = ", ".join(f'{expr} AS "{name}"' for name, expr, _ in cols)
         quoted = '"' + table.replace('"', '""') + '"'

@@ -19,6 +19,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const REQUEST_TIMEOUT_MS: u32 = 120_000;
 /// Writes of 1 MiB reach 100+ MiB/s; 8 KiB writes manage a third of that (TESTBED.md).
 const BUFFER: usize = 1 << 20;
+/// Ciphers in order of preference; the server picks the first it also offers.
+const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes256-ctr,chacha20-poly1305@openssh.com";
 
 pub struct SftpDir {
     // the session must outlive the sftp channel; both are kept together
@@ -212,6 +214,10 @@ fn handshake(addr: &SftpAddress, describe: &str) -> Result<Session> {
     let mut session = Session::new().map_err(|e| Error::internal("cannot start ssh").source(e))?;
     session.set_tcp_stream(tcp);
     session.set_timeout(CONNECT_TIMEOUT.as_millis() as u32);
+    // AES-GCM runs on the CPU's AES instructions; prefer it to the library's default order
+    for method in [ssh2::MethodType::CryptCs, ssh2::MethodType::CryptSc] {
+        let _ = session.method_pref(method, CIPHERS);
+    }
     session.handshake().map_err(|e| {
         Error::new(
             Kind::Temporary,

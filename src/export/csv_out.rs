@@ -3,7 +3,7 @@
 //! The rendering rules (README documents them):
 //! - NULL is an empty field; an empty string is `""`, so the two stay distinguishable;
 //! - a field is quoted when it holds a comma, a quote, CR or LF, or is empty; quotes double;
-//! - dates are `YYYY-MM-DD`; times `HH:MM:SS[.ffffff]`;
+//! - dates are `YYYY-MM-DD`; times `HH:MM:SS`, with `.ffffff` only when there is a fraction;
 //! - timestamps with a zone are shown in the region's local zone with their offset:
 //!   `2026-11-22 07:00:00-05:00`; timestamps without a zone as written;
 //! - decimals exactly as stored; booleans `true` / `false`; binary as lowercase hex;
@@ -110,20 +110,45 @@ impl CsvOut {
     }
 
     pub fn date(&mut self, d: NaiveDate) {
-        self.plain_fmt(format_args!("{}", d.format("%Y-%m-%d")));
+        self.sep();
+        push_date(&mut self.buf, d);
     }
 
     pub fn time(&mut self, t: NaiveTime) {
-        self.plain_fmt(format_args!("{}", t.format("%H:%M:%S%.f")));
+        self.sep();
+        push_time(&mut self.buf, t);
     }
 
     pub fn timestamp(&mut self, t: NaiveDateTime) {
-        self.plain_fmt(format_args!("{}", t.format("%Y-%m-%d %H:%M:%S%.f")));
+        self.sep();
+        push_date(&mut self.buf, t.date());
+        self.buf.push(b' ');
+        push_time(&mut self.buf, t.time());
     }
 
+    /// In the local zone, with the offset in force there at that instant.
     pub fn timestamp_tz(&mut self, t: DateTime<Utc>) {
-        let local = t.with_timezone(&self.zone);
-        self.plain_fmt(format_args!("{}", local.format("%Y-%m-%d %H:%M:%S%.f%:z")));
+        use chrono::{Offset, TimeZone};
+        let offset = self
+            .zone
+            .offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc();
+        self.timestamp(t.naive_utc() + chrono::Duration::seconds(offset.into()));
+        let (sign, abs) = if offset < 0 {
+            (b'-', -offset)
+        } else {
+            (b'+', offset)
+        };
+        self.buf.push(sign);
+        push_2(&mut self.buf, (abs / 3600) as u32);
+        self.buf.push(b':');
+        push_2(&mut self.buf, (abs / 60 % 60) as u32);
+        if abs % 60 != 0 {
+            // local mean time before standard zones had seconds in its offset
+            self.buf.push(b':');
+            push_2(&mut self.buf, (abs % 60) as u32);
+        }
     }
 
     pub fn hex(&mut self, bytes: &[u8]) {
@@ -166,6 +191,43 @@ impl CsvOut {
             .map_err(|_| Error::internal("the encrypting writer stopped early"))?;
         (self.on_batch)(self.rows, self.bytes);
         Ok((self.rows, self.bytes))
+    }
+}
+
+fn push_2(buf: &mut Vec<u8>, n: u32) {
+    buf.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
+}
+
+/// `YYYY-MM-DD`; years outside 0..=9999 keep their sign and digits.
+fn push_date(buf: &mut Vec<u8>, d: NaiveDate) {
+    use chrono::Datelike;
+    let y = d.year();
+    if (0..=9999).contains(&y) {
+        push_2(buf, (y / 100) as u32);
+        push_2(buf, (y % 100) as u32);
+    } else {
+        let _ = std::io::Write::write_fmt(buf, format_args!("{y:+05}"));
+    }
+    buf.push(b'-');
+    push_2(buf, d.month());
+    buf.push(b'-');
+    push_2(buf, d.day());
+}
+
+/// `HH:MM:SS`, then `.ffffff` (microseconds) only when there is a fraction.
+fn push_time(buf: &mut Vec<u8>, t: NaiveTime) {
+    use chrono::Timelike;
+    push_2(buf, t.hour());
+    buf.push(b':');
+    push_2(buf, t.minute());
+    buf.push(b':');
+    push_2(buf, t.second());
+    let micros = t.nanosecond() / 1000;
+    if micros != 0 {
+        buf.push(b'.');
+        push_2(buf, micros / 10_000);
+        push_2(buf, micros / 100 % 100);
+        push_2(buf, micros % 100);
     }
 }
 
