@@ -1,12 +1,15 @@
 //! RFC 4180 CSV, rendered the same way whatever the source, and handed on in batches.
 //!
-//! The rendering rules (README documents them):
+//! The rule is PostgreSQL's own CSV output with DateStyle ISO and the session's TimeZone set to
+//! the region's local zone: PostgreSQL renders it server-side, and the Snowflake reader
+//! imitates it value by value (README documents the table):
 //! - NULL is an empty field; an empty string is `""`, so the two stay distinguishable;
 //! - a field is quoted when it holds a comma, a quote, CR or LF, or is empty; quotes double;
-//! - dates are `YYYY-MM-DD`; times `HH:MM:SS`, with `.ffffff` only when there is a fraction;
-//! - timestamps with a zone are shown in the region's local zone with their offset:
-//!   `2026-11-22 07:00:00-05:00`; timestamps without a zone as written;
-//! - decimals exactly as stored; booleans `true` / `false`; binary as lowercase hex;
+//! - dates `YYYY-MM-DD`; times `HH:MM:SS`, with the microseconds' significant digits when
+//!   there is a fraction (`08:00:00.25`);
+//! - timestamps with a zone in the local zone with their offset, `-05`, or `+05:30` when it has
+//!   minutes: `2026-11-22 07:00:00-05`; timestamps without a zone as stored;
+//! - decimals exactly as stored; booleans `t` / `f`; binary `\x` then lowercase hex;
 //! - records end with CRLF; UTF-8 throughout, with an optional byte-order mark first.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
@@ -20,6 +23,16 @@ use crate::error::{Error, Result};
 const BATCH: usize = 256 * 1024;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// Bytes that make a field need quotes: comma, quote, CR, LF.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b',' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
 /// Builds CSV records and sends them on in batches.
 pub struct CsvOut {
     buf: Vec<u8>,
@@ -29,6 +42,12 @@ pub struct CsvOut {
     bytes: u64,
     zone: Tz,
     on_batch: Box<dyn FnMut(u64, u64) + Send>,
+    /// Inside a quoted field of server-rendered CSV, across chunks.
+    quoted: bool,
+    /// Bytes of an unfinished record of server-rendered CSV.
+    open_record: bool,
+    /// Records of server-rendered CSV, the header included.
+    records: u64,
 }
 
 impl CsvOut {
@@ -51,7 +70,54 @@ impl CsvOut {
             bytes: 0,
             zone,
             on_batch,
+            quoted: false,
+            open_record: false,
+            records: 0,
         }
+    }
+
+    /// Appends CSV the server rendered (LF line ends), turning record ends into CRLF and
+    /// counting records; LF inside quoted fields is data and stays.
+    pub async fn server_csv(&mut self, mut chunk: &[u8]) -> Result<()> {
+        while !chunk.is_empty() {
+            let hit = if self.quoted {
+                memchr::memchr(b'"', chunk)
+            } else {
+                memchr::memchr2(b'"', b'\n', chunk)
+            };
+            let Some(i) = hit else {
+                self.buf.extend_from_slice(chunk);
+                self.open_record = true;
+                break;
+            };
+            if chunk[i] == b'"' {
+                // a doubled quote inside a field toggles twice: correct either way
+                self.quoted = !self.quoted;
+                self.buf.extend_from_slice(&chunk[..=i]);
+                self.open_record = true;
+            } else {
+                self.buf.extend_from_slice(&chunk[..i]);
+                self.buf.extend_from_slice(b"\r\n");
+                self.records += 1;
+                self.open_record = false;
+            }
+            chunk = &chunk[i + 1..];
+        }
+        self.rows = self.records.saturating_sub(1);
+        if self.buf.len() >= BATCH {
+            self.send().await?;
+        }
+        Ok(())
+    }
+
+    /// Checks that server-rendered CSV ended on a record boundary.
+    pub fn end_server_csv(&mut self) -> Result<()> {
+        if self.quoted || self.open_record || self.records == 0 {
+            return Err(Error::internal(
+                "the server's CSV ended inside a record or without its header",
+            ));
+        }
+        Ok(())
     }
 
     /// Writes the header record; it is not counted as a row.
@@ -76,18 +142,22 @@ impl CsvOut {
 
     /// A field that may need quoting.
     pub fn text(&mut self, s: &str) {
+        self.text_bytes(s.as_bytes());
+    }
+
+    /// A field of UTF-8 bytes (from a source that guarantees the encoding).
+    pub fn text_bytes(&mut self, s: &[u8]) {
         self.sep();
-        let needs = s.is_empty() || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
-        if !needs {
-            self.buf.extend_from_slice(s.as_bytes());
+        if !s.is_empty() && !s.iter().any(|&b| SPECIAL[usize::from(b)]) {
+            self.buf.extend_from_slice(s);
             return;
         }
         self.buf.push(b'"');
-        for part in s.split('"').enumerate() {
-            if part.0 > 0 {
+        for (i, part) in s.split(|&b| b == b'"').enumerate() {
+            if i > 0 {
                 self.buf.extend_from_slice(b"\"\"");
             }
-            self.buf.extend_from_slice(part.1.as_bytes());
+            self.buf.extend_from_slice(part);
         }
         self.buf.push(b'"');
     }
@@ -105,8 +175,27 @@ impl CsvOut {
         let _ = self.buf.write_fmt(args);
     }
 
+    /// As PostgreSQL prints a double: shortest exact digits, exponent form outside 1e-4..1e15.
+    pub fn float(&mut self, f: f64) {
+        if f.is_nan() {
+            return self.plain("NaN");
+        }
+        if f.is_infinite() {
+            return self.plain(if f > 0.0 { "Infinity" } else { "-Infinity" });
+        }
+        let sci = format!("{f:e}");
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        if f != 0.0 && !(-4..15).contains(&exp) {
+            let sign = if exp < 0 { '-' } else { '+' };
+            self.plain_fmt(format_args!("{mantissa}e{sign}{:02}", exp.abs()));
+        } else {
+            self.plain_fmt(format_args!("{f}"));
+        }
+    }
+
     pub fn boolean(&mut self, b: bool) {
-        self.plain(if b { "true" } else { "false" });
+        self.plain(if b { "t" } else { "f" });
     }
 
     pub fn date(&mut self, d: NaiveDate) {
@@ -142,10 +231,12 @@ impl CsvOut {
         };
         self.buf.push(sign);
         push_2(&mut self.buf, (abs / 3600) as u32);
-        self.buf.push(b':');
-        push_2(&mut self.buf, (abs / 60 % 60) as u32);
+        if abs % 3600 != 0 {
+            self.buf.push(b':');
+            push_2(&mut self.buf, (abs / 60 % 60) as u32);
+        }
         if abs % 60 != 0 {
-            // local mean time before standard zones had seconds in its offset
+            // local mean time, before standard zones, had seconds in its offset
             self.buf.push(b':');
             push_2(&mut self.buf, (abs % 60) as u32);
         }
@@ -153,6 +244,7 @@ impl CsvOut {
 
     pub fn hex(&mut self, bytes: &[u8]) {
         self.sep();
+        self.buf.extend_from_slice(b"\\x");
         for b in bytes {
             let _ = std::io::Write::write_fmt(&mut self.buf, format_args!("{b:02x}"));
         }
@@ -214,7 +306,7 @@ fn push_date(buf: &mut Vec<u8>, d: NaiveDate) {
     push_2(buf, d.day());
 }
 
-/// `HH:MM:SS`, then `.ffffff` (microseconds) only when there is a fraction.
+/// `HH:MM:SS`, then the fraction's significant digits (to the microsecond), if any.
 fn push_time(buf: &mut Vec<u8>, t: NaiveTime) {
     use chrono::Timelike;
     push_2(buf, t.hour());
@@ -222,12 +314,14 @@ fn push_time(buf: &mut Vec<u8>, t: NaiveTime) {
     push_2(buf, t.minute());
     buf.push(b':');
     push_2(buf, t.second());
-    let micros = t.nanosecond() / 1000;
+    let mut micros = t.nanosecond() / 1000;
     if micros != 0 {
-        buf.push(b'.');
-        push_2(buf, micros / 10_000);
-        push_2(buf, micros / 100 % 100);
-        push_2(buf, micros % 100);
+        let mut digits = 6;
+        while micros.is_multiple_of(10) {
+            micros /= 10;
+            digits -= 1;
+        }
+        let _ = std::io::Write::write_fmt(buf, format_args!(".{micros:0digits$}"));
     }
 }
 
@@ -247,6 +341,48 @@ mod tests {
             all.extend(b);
         }
         String::from_utf8(all).unwrap()
+    }
+
+    #[tokio::test]
+    async fn offsets_with_minutes_or_seconds_and_floats_follow_postgresql() {
+        let s = render(|o| {
+            o.zone = chrono_tz::Asia::Kolkata;
+            o.timestamp_tz(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+            o.zone = chrono_tz::America::Toronto;
+            o.timestamp_tz(Utc.with_ymd_and_hms(1880, 1, 1, 12, 0, 0).unwrap());
+            o.float(0.1);
+            o.float(1e21);
+            o.float(1.5e-7);
+            o.float(f64::NAN);
+        })
+        .await;
+        assert_eq!(
+            s,
+            "2026-01-01 05:30:00+05:30,1880-01-01 06:42:28-05:17:32,0.1,1e+21,1.5e-07,NaN\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn server_csv_gets_crlf_record_ends_but_keeps_newlines_inside_quotes() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut out = CsvOut::new(tx, chrono_tz::UTC, false, Box::new(|_, _| {}));
+        for chunk in [&b"a,b\n1,\"x\ny\"\n2,\"say \"\"hi"[..], &b"\"\"\"\n"[..]] {
+            out.server_csv(chunk).await.unwrap();
+        }
+        out.end_server_csv().unwrap();
+        assert_eq!(out.finish().await.unwrap().0, 2);
+        let Some(Chunk::Data(b)) = rx.recv().await else {
+            panic!()
+        };
+        assert_eq!(b, b"a,b\r\n1,\"x\ny\"\r\n2,\"say \"\"hi\"\"\"\r\n");
+    }
+
+    #[tokio::test]
+    async fn server_csv_cut_inside_a_record_is_an_error() {
+        let (tx, _rx) = mpsc::channel(8);
+        let mut out = CsvOut::new(tx, chrono_tz::UTC, false, Box::new(|_, _| {}));
+        out.server_csv(b"a\n\"open").await.unwrap();
+        assert!(out.end_server_csv().is_err());
     }
 
     #[tokio::test]
@@ -284,7 +420,7 @@ mod tests {
         .await;
         assert_eq!(
             s,
-            "2026-11-22 07:00:00-05:00,2026-07-01 08:00:00-04:00,2026-07-01 08:00:00.000250-04:00,1931-02-03,08:00:00,false,00ff\r\n"
+            "2026-11-22 07:00:00-05,2026-07-01 08:00:00-04,2026-07-01 08:00:00.00025-04,1931-02-03,08:00:00,f,\\x00ff\r\n"
         );
     }
 }

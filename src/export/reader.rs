@@ -21,7 +21,12 @@ pub enum Reader {
 }
 
 impl Reader {
-    pub async fn open(profile: &Profile, env: &Env, source: DashboardSource) -> Result<Reader> {
+    pub async fn open(
+        profile: &Profile,
+        env: &Env,
+        source: DashboardSource,
+        zone: &str,
+    ) -> Result<Reader> {
         let db = match source {
             DashboardSource::Snowflake => {
                 let sf = profile.snowflake.as_ref().ok_or_else(|| {
@@ -37,7 +42,10 @@ impl Reader {
         };
         let client = crate::pg::connect(db, env, "acc-export").await?;
         client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .batch_execute(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {}",
+                pg_source::settings(zone)
+            ))
             .await
             .map_err(|e| {
                 Error::new(

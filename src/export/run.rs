@@ -94,11 +94,18 @@ pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> R
     let generated_at = Utc::now();
     let zone = local_zone(profile);
     let window = window(generated_at, zone, days);
-    let reader = Reader::open(profile, env, req.source).await?;
+    // the SSH handshake and login overlap connecting to the source
+    let connecting = {
+        let (to, sftp, env) = (req.to.clone(), profile.sftp.clone(), env.clone());
+        tokio::task::spawn_blocking(move || Delivery::open(&to, sftp.as_ref(), &env))
+    };
+    let reader = Reader::open(profile, env, req.source, zone.name()).await?;
     let dashboards = dashboard::load(&req.only, &req.dirs, reader.dialect(), &window)?;
     let data_as_of = reader.data_as_of().await;
 
-    let delivery = block_in_place(|| Delivery::open(&req.to, profile.sftp.as_ref(), env))?;
+    let delivery = connecting
+        .await
+        .map_err(|e| Error::internal("connecting to the destination panicked").source(e))??;
     let base = profile.name.clone();
     let date = window.today.format("%Y-%m-%d").to_string();
     let work = format!("{base}/.{date}.partial-{}", std::process::id());

@@ -112,7 +112,7 @@ fn cell(v: &CellValue, out: &mut CsvOut) -> std::result::Result<(), String> {
         CellValue::Null => out.null(),
         CellValue::Boolean(b) => out.boolean(*b),
         CellValue::Integer(i) => out.plain_fmt(format_args!("{i}")),
-        CellValue::Float(f) => out.plain_fmt(format_args!("{f}")),
+        CellValue::Float(f) => out.float(*f),
         CellValue::Decimal(d) => out.plain(d.raw()),
         CellValue::String(s) => out.text(s),
         CellValue::Date(d) => out.date(*d),
