@@ -463,16 +463,7 @@ async fn a_wrong_or_unknown_host_key_is_refused_before_anything_is_sent() {
     let remote = Remote::new(&sb, "hostkey");
     // a real ed25519 key, but not the server's
     let other = dir.path().join("other");
-    assert!(
-        Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", ""])
-            .arg("-f")
-            .arg(&other)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let public = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let public = ssh_key(&other);
     let wrong = dir.path().join("known_hosts_wrong");
     let key: Vec<&str> = public.split_whitespace().take(2).collect();
     std::fs::write(
@@ -572,19 +563,22 @@ async fn kill_9_mid_upload_leaves_no_published_day_and_the_rerun_completes() {
     assert!(hidden.is_empty(), "leftovers removed: {hidden:?}");
 }
 
+/// Makes an ed25519 key pair at `path` (no passphrase); returns the public key line.
+fn ssh_key(path: &Path) -> String {
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "acc-test"])
+        .arg("-f")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::read_to_string(path.with_extension("pub")).unwrap()
+}
+
 /// An SSH signing key and an allowed_signers file that trusts it for export manifests.
 fn signing_keys(dir: &Path) -> (PathBuf, PathBuf) {
     let key = dir.join("signer");
-    assert!(
-        Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "ops"])
-            .arg("-f")
-            .arg(&key)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let public = ssh_key(&key);
     let signers = dir.join("allowed_signers");
     let mut f = std::fs::File::create(&signers).unwrap();
     writeln!(
@@ -778,5 +772,64 @@ async fn an_unreachable_source_exits_75_and_writes_nothing() {
         files_under(&to).is_empty(),
         "nothing written: {:?}",
         files_under(&to)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_recipients_read_the_export_and_pull_takes_an_ssh_private_key() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_ssh").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("it_team");
+    let public = ssh_key(&key);
+    let config = profile(&sb, dir.path(), &db.name, "");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("age_recipients = [\"{}\"]", sb.var("ACC_AGE_RECIPIENT")),
+        &format!(
+            "age_recipients = [\"{}\", \"{}\"]",
+            sb.var("ACC_AGE_RECIPIENT"),
+            public.trim()
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let to = dir.path().join("out");
+    let run = export(&config, to.to_str().unwrap(), &["--only", "employee-list"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let day = to.join("t").join(run.json()["date"].as_str().unwrap());
+    // both recipients can read it: the age CLI with the ssh key, and the sandbox identity
+    let by_ssh = Command::new("age")
+        .args(["--decrypt", "--identity"])
+        .arg(&key)
+        .arg(day.join("employee-list.csv.age"))
+        .output()
+        .unwrap();
+    assert!(
+        by_ssh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_ssh.stderr)
+    );
+    assert_eq!(
+        by_ssh.stdout,
+        age_decrypt(&sb, &day.join("employee-list.csv.age"))
+    );
+    let copy = dir.path().join("copy");
+    let run = acc(
+        &config,
+        &[
+            "pull",
+            "--profile",
+            "t",
+            "--from",
+            to.to_str().unwrap(),
+            "--identity",
+            key.to_str().unwrap(),
+            "--out",
+            copy.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read(copy.join("employee-list.csv")).unwrap(),
+        by_ssh.stdout
     );
 }

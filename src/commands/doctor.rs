@@ -86,6 +86,20 @@ pub fn run(config: &Config, profile: Option<&str>) -> Result<()> {
         ),
     );
     line("restore identity", path(&restore.age_identity));
+    let export = &p.export;
+    line(
+        "export",
+        format!(
+            "source {}, {} days ahead, keep {}, bom {}",
+            p.dashboard_source().name(),
+            export.days,
+            export
+                .keep_days
+                .map_or("all".into(), |d| format!("{d} days")),
+            if export.bom { "on" } else { "off" }
+        ),
+    );
+    line("export signing key", path(&export.signing_key));
     if let Some(s) = &p.sftp {
         line(
             "sftp identity",
