@@ -17,6 +17,7 @@ pub mod pg_tools;
 pub mod progress;
 pub mod pull;
 pub mod region;
+pub mod replay;
 pub mod restore;
 pub mod schedule;
 pub mod signing;

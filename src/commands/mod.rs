@@ -6,6 +6,7 @@ mod export;
 mod freeze;
 mod pending;
 mod pull;
+mod replay;
 mod restore;
 mod schedule;
 mod snapshot;
@@ -34,7 +35,7 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         Command::Export(args) => export::run(&args, &config, profile),
         Command::Pull(args) => pull::run(&args, &config, profile),
         Command::Sheets(_) => pending::run("sheets"),
-        Command::Replay(_) => pending::run("replay"),
+        Command::Replay(args) => replay::run(&args, &config, profile),
         Command::Status(_) => pending::run("status"),
     }
     .map(|()| code::OK)

@@ -121,7 +121,7 @@ impl TestDb {
         }
         admin
             .batch_execute(&format!(
-                "GRANT CONNECT, TEMPORARY ON DATABASE {name} TO acc"
+                "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {name} TO acc"
             ))
             .await
             .unwrap();

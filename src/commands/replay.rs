@@ -1,0 +1,131 @@
+//! `acc replay check|apply`: flags resolved, one run of the library, and the accounting.
+
+use serde_json::json;
+
+use super::block_on;
+use crate::cli::{ReplayAction, ReplayArgs, ReplayCheckArgs};
+use crate::config::{Config, RawProfile};
+use crate::error::{Error, Kind, Result};
+use crate::output;
+use crate::replay::clock::Ambiguous;
+use crate::replay::{ApplyOptions, Report, Request, replay};
+
+pub fn run(args: &ReplayArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    let p = config.profile(profile, RawProfile::default())?;
+    let (check, apply) = match &args.action {
+        ReplayAction::Check(c) => (c, None),
+        ReplayAction::Apply(a) => {
+            if a.operator.trim().is_empty() {
+                return Err(Error::usage("--operator needs a name"));
+            }
+            (
+                &a.check,
+                Some(ApplyOptions {
+                    operator: a.operator.trim().to_string(),
+                    dry_run: a.dry_run,
+                    prefer_paper: a.prefer.is_some(),
+                    out: a.out.clone(),
+                }),
+            )
+        }
+    };
+    let applying = apply.is_some();
+    let dry_run = apply.as_ref().is_some_and(|a| a.dry_run);
+    let req = request(check, apply);
+    let report = block_on(replay(&p, config.env(), &req))??;
+    if check.json {
+        output::emit_json(&summary(&report, applying))?;
+    } else {
+        output::emit(&text(&report, applying, dry_run))?;
+    }
+    verdict(&report, applying)
+}
+
+fn request(c: &ReplayCheckArgs, apply: Option<ApplyOptions>) -> Request {
+    Request {
+        files: c.files.clone(),
+        ambiguous: match c.ambiguous.as_deref() {
+            Some("earlier") => Ambiguous::Earlier,
+            Some("later") => Ambiguous::Later,
+            _ => Ambiguous::Refuse,
+        },
+        identity: c.identity.clone(),
+        apply,
+    }
+}
+
+fn verdict(r: &Report, applying: bool) -> Result<()> {
+    let t = &r.tally;
+    if !applying {
+        return match r.problems.len() {
+            0 => Ok(()),
+            n => Err(Error::new(
+                Kind::BadInput,
+                format!("{n} problem(s) in the batch; nothing was written"),
+            )
+            .hint("fix the lines named above and check again")),
+        };
+    }
+    if t.rejected + t.conflict > 0 {
+        return Err(Error::new(
+            Kind::Partial,
+            format!("{} line(s) refused and {} in conflict were set aside", t.rejected, t.conflict),
+        )
+        .hint("decrypt the rejects and conflicts files (age -d -i IDENTITY FILE), fix or decide, and apply them again"));
+    }
+    Ok(())
+}
+
+fn summary(r: &Report, applying: bool) -> serde_json::Value {
+    let t = &r.tally;
+    json!({
+        "batch": r.batch_id,
+        "mode": if applying { "apply" } else { "check" },
+        "total": t.total,
+        "applied": t.applied,
+        "duplicate": t.duplicate,
+        "conflict": t.conflict,
+        "rejected": t.rejected,
+        "blank": t.blank,
+        "problems": r.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "conflicts": r.conflicts.iter().map(|(at, why)| json!({"at": at, "why": why})).collect::<Vec<_>>(),
+        "changes": r.changes,
+        "written": r.written,
+    })
+}
+
+fn text(r: &Report, applying: bool, dry_run: bool) -> String {
+    let mut s = String::new();
+    for p in &r.problems {
+        s.push_str(&format!("{p}\n"));
+    }
+    for (at, why) in &r.conflicts {
+        s.push_str(&format!("{at}: conflict: {why}\n"));
+    }
+    for c in &r.changes {
+        s.push_str(&format!("{c}\n"));
+    }
+    let t = &r.tally;
+    if applying {
+        s.push_str(&format!(
+            "batch {}{}: {} lines read = {} applied + {} already applied + {} conflict + {} rejected + {} blank\n",
+            r.batch_id,
+            if dry_run { " (dry run: nothing written)" } else { "" },
+            t.total,
+            t.applied,
+            t.duplicate,
+            t.conflict,
+            t.rejected,
+            t.blank
+        ));
+    } else {
+        s.push_str(&format!(
+            "batch {}: {} lines read, {} refused, {} blank\n",
+            r.batch_id, t.total, t.rejected, t.blank
+        ));
+    }
+    for w in &r.written {
+        s.push_str(&format!("  wrote {}\n", w.display()));
+    }
+    s
+}

@@ -1,0 +1,455 @@
+//! Applying a checked plan to production, exactly once. Each chunk of lines is one transaction
+//! holding both the changes and their ledger rows (`acc_replay.ledger`, keyed by what was
+//! changed), so a crash at any point leaves each line either wholly applied and recorded, or
+//! not at all; a rerun skips what the ledger holds.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use tokio_postgres::Client;
+
+use super::check::{ClockPair, Planned, note_key};
+use crate::error::{Error, Kind, Result};
+
+/// Every write says where it came from.
+pub const SOURCE: &str = "downtime-paper";
+/// Lines per transaction.
+pub const CHUNK: usize = 1000;
+
+const LEDGER: &str = "
+CREATE SCHEMA IF NOT EXISTS acc_replay;
+CREATE TABLE IF NOT EXISTS acc_replay.ledger (
+    entry_key   text PRIMARY KEY,
+    value_hash  text NOT NULL,
+    outcome     text NOT NULL CHECK (outcome IN ('applied', 'matched', 'overwritten')),
+    source      text NOT NULL,
+    operator    text NOT NULL,
+    batch_id    text NOT NULL,
+    file        text NOT NULL,
+    line        bigint NOT NULL,
+    before      jsonb,
+    after       jsonb,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE acc_replay.ledger IS 'acc replay: every paper entry applied to production, once';";
+
+/// Who applies a batch, and how conflicts are settled.
+pub struct Batch {
+    pub id: String,
+    pub operator: String,
+    pub prefer_paper: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Applied,
+    Duplicate,
+    Conflict,
+}
+
+/// A line's outcome, with what production held when it conflicts.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub index: usize,
+    pub outcome: Outcome,
+    pub conflict: Option<String>,
+    /// What was (or, in a dry run, would be) changed.
+    pub changes: Vec<String>,
+}
+
+pub async fn ensure_ledger(client: &Client) -> Result<()> {
+    client.batch_execute(LEDGER).await.map_err(|e| {
+        Error::new(Kind::Permission, "cannot create the replay ledger acc_replay.ledger in production")
+            .source(e)
+            .hint("the replay role needs CREATE on the database (once), and UPDATE on agency.visits and agency.visit_tasks, INSERT on agency.visit_notes")
+    })
+}
+
+/// Applies the plan chunk by chunk; returns each line's outcome, in plan order.
+pub async fn apply(
+    client: &mut Client,
+    plan: &[Planned],
+    batch: &Batch,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<Done>> {
+    let mut done = Vec::with_capacity(plan.len());
+    for (c, chunk) in plan.chunks(CHUNK).enumerate() {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(db("cannot start a transaction"))?;
+        // one replay at a time per database: two operators cannot apply the same line twice
+        tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext('acc_replay'))")
+            .await
+            .map_err(db("cannot take the replay lock"))?;
+        let state = State::read(&tx, chunk).await?;
+        let mut writes = Writes::default();
+        for (i, p) in chunk.iter().enumerate() {
+            done.push(decide(c * CHUNK + i, p, &state, batch, &mut writes));
+        }
+        writes.run(&tx, batch).await?;
+        if batch.dry_run {
+            tx.rollback()
+                .await
+                .map_err(db("cannot roll back the dry run"))?;
+        } else {
+            tx.commit().await.map_err(db("cannot commit"))?;
+        }
+        progress(done.len());
+    }
+    Ok(done)
+}
+
+fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
+    move |e| {
+        let kind = if e.is_closed() {
+            Kind::Temporary
+        } else {
+            Kind::Unavailable
+        };
+        Error::new(kind, format!("{what} (production)")).source(e)
+    }
+}
+
+/// Production's current values for a chunk, read under row locks.
+#[derive(Default)]
+struct State {
+    ledger: HashMap<String, (String, String)>,
+    visits: HashMap<i64, ClockPair>,
+    tasks: HashMap<i64, (Option<bool>, Option<String>)>,
+    notes: std::collections::HashSet<String>,
+}
+
+impl State {
+    async fn read(tx: &tokio_postgres::Transaction<'_>, chunk: &[Planned]) -> Result<State> {
+        let keys: Vec<String> = chunk.iter().flat_map(Planned::keys).collect();
+        let visits: Vec<i64> = chunk.iter().map(|p| p.visit_id).collect();
+        let tasks: Vec<i64> = chunk
+            .iter()
+            .flat_map(|p| p.tasks.iter().map(|t| t.task_id))
+            .collect();
+        let mut s = State::default();
+        let failed = db("cannot read production's current values");
+        for r in tx
+            .query("SELECT entry_key, value_hash, batch_id FROM acc_replay.ledger WHERE entry_key = ANY($1)", &[&keys])
+            .await
+            .map_err(&failed)?
+        {
+            s.ledger.insert(r.get(0), (r.get(1), r.get(2)));
+        }
+        for r in tx
+            .query(
+                "SELECT id, clock_in, clock_out FROM agency.visits WHERE id = ANY($1) FOR UPDATE",
+                &[&visits],
+            )
+            .await
+            .map_err(&failed)?
+        {
+            s.visits.insert(r.get(0), (r.get(1), r.get(2)));
+        }
+        for r in tx
+            .query(
+                "SELECT id, done, comment FROM agency.visit_tasks WHERE id = ANY($1) FOR UPDATE",
+                &[&tasks],
+            )
+            .await
+            .map_err(&failed)?
+        {
+            s.tasks.insert(r.get(0), (r.get(1), r.get(2)));
+        }
+        for r in tx
+            .query(
+                "SELECT visit_id, author_id, written_at, body FROM agency.visit_notes WHERE visit_id = ANY($1)",
+                &[&visits],
+            )
+            .await
+            .map_err(&failed)?
+        {
+            let n = super::check::NoteChange { author_id: r.get(1), written_at: r.get(2), body: r.get(3) };
+            s.notes.insert(note_key(r.get(0), &n));
+        }
+        Ok(s)
+    }
+}
+
+/// The chunk's writes, gathered so each table gets one statement.
+#[derive(Default)]
+struct Writes {
+    visit_ids: Vec<i64>,
+    clock_in: Vec<Option<DateTime<Utc>>>,
+    clock_out: Vec<Option<DateTime<Utc>>>,
+    task_ids: Vec<i64>,
+    task_done: Vec<bool>,
+    task_comment: Vec<Option<String>>,
+    note_visit: Vec<i64>,
+    note_start: Vec<DateTime<Utc>>,
+    note_author: Vec<i64>,
+    note_at: Vec<DateTime<Utc>>,
+    note_body: Vec<String>,
+    ledger: Vec<LedgerRow>,
+}
+
+struct LedgerRow {
+    key: String,
+    hash: String,
+    outcome: &'static str,
+    file: String,
+    line: i64,
+    before: serde_json::Value,
+    after: serde_json::Value,
+}
+
+fn hash(v: &serde_json::Value) -> String {
+    let d = Sha256::digest(v.to_string().as_bytes());
+    d[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One component's verdict.
+enum Verdict {
+    Write {
+        overwrite: bool,
+        before: serde_json::Value,
+    },
+    Matched {
+        before: serde_json::Value,
+    },
+    Already,
+    Conflict(String),
+}
+
+fn decide(index: usize, p: &Planned, s: &State, batch: &Batch, w: &mut Writes) -> Done {
+    let mut parts: Vec<(String, serde_json::Value, Verdict)> = Vec::new();
+    let ledger_says = |key: &str, after: &serde_json::Value| -> Option<Verdict> {
+        s.ledger.get(key).map(|(h, b)| {
+            if *h == hash(after) {
+                Verdict::Already
+            } else {
+                Verdict::Conflict(format!("{key} was applied by batch {b} with other values"))
+            }
+        })
+    };
+    if let Some((cin, cout)) = p.clock {
+        let key = format!("attendance/{}", p.visit_id);
+        let after = json!({ "clock_in": cin, "clock_out": cout });
+        let (pin, pout) = s.visits.get(&p.visit_id).cloned().unwrap_or_default();
+        let before = json!({ "clock_in": pin, "clock_out": pout });
+        let verdict = ledger_says(&key, &after).unwrap_or_else(|| {
+            let same = |paper: Option<DateTime<Utc>>, prod: Option<DateTime<Utc>>| {
+                paper.is_none() || paper == prod
+            };
+            let free = |paper: Option<DateTime<Utc>>, prod: Option<DateTime<Utc>>| {
+                paper.is_none() || prod.is_none() || paper == prod
+            };
+            let (new_in, new_out) = (cin.or(pin), cout.or(pout));
+            if same(cin, pin) && same(cout, pout) {
+                Verdict::Matched {
+                    before: before.clone(),
+                }
+            } else if free(cin, pin)
+                && free(cout, pout)
+                && !matches!((new_in, new_out), (Some(i), Some(o)) if o < i)
+            {
+                Verdict::Write {
+                    overwrite: false,
+                    before: before.clone(),
+                }
+            } else if batch.prefer_paper
+                && !matches!((cin.or(pin), cout.or(pout)), (Some(i), Some(o)) if o < i)
+            {
+                Verdict::Write {
+                    overwrite: true,
+                    before: before.clone(),
+                }
+            } else {
+                Verdict::Conflict(format!(
+                    "production holds clock-in {} and clock-out {}",
+                    show(pin),
+                    show(pout)
+                ))
+            }
+        });
+        parts.push((key, after, verdict));
+    }
+    for t in &p.tasks {
+        let key = format!("task/{}", t.task_id);
+        let after = json!({ "done": t.done, "comment": t.comment });
+        let (pdone, pcomment) = s.tasks.get(&t.task_id).cloned().unwrap_or_default();
+        let before = json!({ "done": pdone, "comment": pcomment });
+        let verdict = ledger_says(&key, &after).unwrap_or_else(|| match pdone {
+            None => Verdict::Write {
+                overwrite: false,
+                before: before.clone(),
+            },
+            Some(d) if d == t.done && (t.comment.is_none() || t.comment == pcomment) => {
+                Verdict::Matched {
+                    before: before.clone(),
+                }
+            }
+            Some(_) if batch.prefer_paper => Verdict::Write {
+                overwrite: true,
+                before: before.clone(),
+            },
+            Some(d) => Verdict::Conflict(format!(
+                "production marks task {} {}",
+                t.task_id,
+                if d { "done" } else { "not done" }
+            )),
+        });
+        parts.push((key, after, verdict));
+    }
+    if let Some(n) = &p.note {
+        let key = note_key(p.visit_id, n);
+        // the body is patient data: the ledger keeps its size, never its text
+        let after = json!({ "author_id": n.author_id, "written_at": n.written_at, "chars": n.body.chars().count() });
+        let verdict = ledger_says(&key, &after).unwrap_or_else(|| {
+            if s.notes.contains(&key) {
+                Verdict::Matched {
+                    before: serde_json::Value::Null,
+                }
+            } else {
+                Verdict::Write {
+                    overwrite: false,
+                    before: serde_json::Value::Null,
+                }
+            }
+        });
+        parts.push((key, after, verdict));
+    }
+
+    if let Some(why) = parts.iter().find_map(|(_, _, v)| match v {
+        Verdict::Conflict(w) => Some(w.clone()),
+        _ => None,
+    }) {
+        return Done {
+            index,
+            outcome: Outcome::Conflict,
+            conflict: Some(why),
+            changes: Vec::new(),
+        };
+    }
+    let mut changes = Vec::new();
+    let mut wrote = false;
+    for (key, after, verdict) in parts {
+        let (outcome, before) = match verdict {
+            Verdict::Write { overwrite, before } => {
+                wrote = true;
+                changes.push(format!("{key}: {before} -> {after}"));
+                (if overwrite { "overwritten" } else { "applied" }, before)
+            }
+            Verdict::Matched { before } => ("matched", before),
+            Verdict::Already | Verdict::Conflict(_) => continue,
+        };
+        if outcome != "matched" {
+            if key.starts_with("attendance/") {
+                let (cin, cout) = p.clock.expect("an attendance key has clock times");
+                w.visit_ids.push(p.visit_id);
+                w.clock_in.push(cin);
+                w.clock_out.push(cout);
+            } else if let Some(id) = key.strip_prefix("task/") {
+                let t = p
+                    .tasks
+                    .iter()
+                    .find(|t| t.task_id.to_string() == id)
+                    .expect("a task key has its task");
+                w.task_ids.push(t.task_id);
+                w.task_done.push(t.done);
+                w.task_comment.push(t.comment.clone());
+            } else if let Some(n) = &p.note {
+                w.note_visit.push(p.visit_id);
+                w.note_start.push(p.visit_start);
+                w.note_author.push(n.author_id);
+                w.note_at.push(n.written_at);
+                w.note_body.push(n.body.clone());
+            }
+        }
+        w.ledger.push(LedgerRow {
+            hash: hash(&after),
+            key,
+            outcome,
+            file: p.raw.file.to_string(),
+            line: p.raw.line as i64,
+            before,
+            after,
+        });
+    }
+    Done {
+        index,
+        outcome: if wrote {
+            Outcome::Applied
+        } else {
+            Outcome::Duplicate
+        },
+        conflict: None,
+        changes,
+    }
+}
+
+fn show(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "nothing".into(), |t| t.to_rfc3339())
+}
+
+impl Writes {
+    async fn run(self, tx: &tokio_postgres::Transaction<'_>, batch: &Batch) -> Result<()> {
+        let failed = db("cannot write the paper entries");
+        if !self.visit_ids.is_empty() {
+            tx.execute(
+                "UPDATE agency.visits v
+                 SET clock_in = COALESCE(u.cin, v.clock_in), clock_out = COALESCE(u.cout, v.clock_out),
+                     status = CASE WHEN COALESCE(u.cout, v.clock_out) IS NOT NULL
+                                    AND v.status IN ('scheduled', 'in_progress', 'missed')
+                                   THEN 'completed'::agency.visit_status ELSE v.status END
+                 FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) AS u(id, cin, cout)
+                 WHERE v.id = u.id",
+                &[&self.visit_ids, &self.clock_in, &self.clock_out],
+            )
+            .await
+            .map_err(&failed)?;
+        }
+        if !self.task_ids.is_empty() {
+            tx.execute(
+                "UPDATE agency.visit_tasks t SET done = u.done, comment = COALESCE(u.comment, t.comment)
+                 FROM unnest($1::bigint[], $2::boolean[], $3::text[]) AS u(id, done, comment)
+                 WHERE t.id = u.id",
+                &[&self.task_ids, &self.task_done, &self.task_comment],
+            )
+            .await
+            .map_err(&failed)?;
+        }
+        if !self.note_visit.is_empty() {
+            tx.execute(
+                "INSERT INTO agency.visit_notes (visit_id, visit_start, author_id, written_at, body)
+                 SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::timestamptz[], $5::text[])",
+                &[&self.note_visit, &self.note_start, &self.note_author, &self.note_at, &self.note_body],
+            )
+            .await
+            .map_err(&failed)?;
+        }
+        if !self.ledger.is_empty() {
+            let col =
+                |f: fn(&LedgerRow) -> String| self.ledger.iter().map(f).collect::<Vec<String>>();
+            let keys = col(|r| r.key.clone());
+            let hashes = col(|r| r.hash.clone());
+            let outcomes = col(|r| r.outcome.to_string());
+            let files = col(|r| r.file.clone());
+            let lines: Vec<i64> = self.ledger.iter().map(|r| r.line).collect();
+            let before: Vec<serde_json::Value> =
+                self.ledger.iter().map(|r| r.before.clone()).collect();
+            let after: Vec<serde_json::Value> =
+                self.ledger.iter().map(|r| r.after.clone()).collect();
+            tx.execute(
+                "INSERT INTO acc_replay.ledger (entry_key, value_hash, outcome, source, operator, batch_id, file, line, before, after)
+                 SELECT k, h, o, $4, $5, $6, f, l, b, a
+                 FROM unnest($1::text[], $2::text[], $3::text[], $7::text[], $8::bigint[], $9::jsonb[], $10::jsonb[])
+                      AS u(k, h, o, f, l, b, a)",
+                &[&keys, &hashes, &outcomes, &SOURCE, &batch.operator, &batch.id, &files, &lines, &before, &after],
+            )
+            .await
+            .map_err(&failed)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,364 @@
+//! Checking typed-up paper against production: every visit, task and employee exists, times
+//! make sense for the visit in the region's zone, and nothing is claimed twice in one batch.
+//! The result is a plan of exact changes, and the lines refused with their reasons.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use sha2::{Digest as _, Sha256};
+use tokio_postgres::Client;
+
+use super::clock::{self, Ambiguous};
+use super::entry::{Record, TasksIn};
+use super::read::{Problem, RawLine};
+use crate::error::{Error, Kind, Result};
+
+/// How far from the visit's scheduled time a clock time may be before it is called a mistake.
+pub const SLACK: i64 = 12;
+/// The longest visit a clock-in and clock-out may span.
+pub const LONGEST_VISIT: i64 = 16;
+
+#[derive(Debug, Clone)]
+pub struct Visit {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub employee: Option<String>,
+    pub clock_in: Option<DateTime<Utc>>,
+    pub clock_out: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: i64,
+    pub visit_id: i64,
+    pub done: Option<bool>,
+    pub comment: Option<String>,
+}
+
+/// What production says about the visits, tasks and employees a batch names.
+#[derive(Debug, Default)]
+pub struct Facts {
+    pub visits: HashMap<i64, Visit>,
+    pub tasks: HashMap<i64, Task>,
+    pub tasks_of: HashMap<i64, Vec<i64>>,
+    pub employees: HashMap<String, i64>,
+}
+
+/// Reads the facts in three queries, whatever the batch's size.
+pub async fn facts(client: &Client, records: &[Record]) -> Result<Facts> {
+    let failed = |e: tokio_postgres::Error| {
+        Error::new(Kind::Unavailable, "cannot read visits from production").source(e)
+    };
+    let mut visit_ids: Vec<i64> = records.iter().map(|r| r.visit_id).collect();
+    visit_ids.sort_unstable();
+    visit_ids.dedup();
+    let mut numbers: Vec<String> = records
+        .iter()
+        .flat_map(|r| r.employee.iter().chain(r.note.iter().map(|n| &n.author)))
+        .cloned()
+        .collect();
+    numbers.sort();
+    numbers.dedup();
+    let mut f = Facts::default();
+    for row in client
+        .query(
+            "SELECT v.id, v.scheduled_start, v.scheduled_end, e.employee_number, v.clock_in, v.clock_out
+             FROM agency.visits v LEFT JOIN agency.employees e ON e.id = v.employee_id
+             WHERE v.id = ANY($1)",
+            &[&visit_ids],
+        )
+        .await
+        .map_err(failed)?
+    {
+        f.visits.insert(
+            row.get(0),
+            Visit {
+                start: row.get(1),
+                end: row.get(2),
+                employee: row.get(3),
+                clock_in: row.get(4),
+                clock_out: row.get(5),
+            },
+        );
+    }
+    for row in client
+        .query(
+            "SELECT id, visit_id, done, comment FROM agency.visit_tasks WHERE visit_id = ANY($1) ORDER BY id",
+            &[&visit_ids],
+        )
+        .await
+        .map_err(failed)?
+    {
+        let t = Task {
+            id: row.get(0),
+            visit_id: row.get(1),
+            done: row.get(2),
+            comment: row.get(3),
+        };
+        f.tasks_of.entry(t.visit_id).or_default().push(t.id);
+        f.tasks.insert(t.id, t);
+    }
+    for row in client
+        .query(
+            "SELECT employee_number, id FROM agency.employees WHERE employee_number = ANY($1)",
+            &[&numbers],
+        )
+        .await
+        .map_err(failed)?
+    {
+        f.employees.insert(row.get(0), row.get(1));
+    }
+    Ok(f)
+}
+
+/// Clock-in and clock-out, either of which may be unknown.
+pub type ClockPair = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskChange {
+    pub task_id: i64,
+    pub done: bool,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoteChange {
+    pub author_id: i64,
+    pub written_at: DateTime<Utc>,
+    pub body: String,
+}
+
+/// One line's checked, exact changes.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub raw: RawLine,
+    pub visit_id: i64,
+    pub visit_start: DateTime<Utc>,
+    pub clock: Option<ClockPair>,
+    pub tasks: Vec<TaskChange>,
+    pub note: Option<NoteChange>,
+}
+
+impl Planned {
+    /// The ledger keys of its changes: one per visit's clock times, per task, per note.
+    pub fn keys(&self) -> Vec<String> {
+        let mut k = Vec::new();
+        if self.clock.is_some() {
+            k.push(format!("attendance/{}", self.visit_id));
+        }
+        k.extend(self.tasks.iter().map(|t| format!("task/{}", t.task_id)));
+        if let Some(n) = &self.note {
+            k.push(note_key(self.visit_id, n));
+        }
+        k
+    }
+}
+
+pub fn note_key(visit_id: i64, n: &NoteChange) -> String {
+    let mut h = Sha256::new();
+    h.update(n.author_id.to_be_bytes());
+    h.update(n.written_at.timestamp_micros().to_be_bytes());
+    h.update(n.body.as_bytes());
+    let d = h.finalize();
+    let hex: String = d[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("note/{visit_id}/{hex}")
+}
+
+pub struct Checked {
+    pub planned: Vec<Planned>,
+    pub rejected: Vec<(RawLine, Problem)>,
+    pub blank: Vec<RawLine>,
+}
+
+/// Checks every record against the facts; the first claim on a key wins, repeats are refused.
+pub fn check(
+    records: Vec<Record>,
+    facts: &Facts,
+    zone: Tz,
+    ambiguous: Ambiguous,
+    now: DateTime<Utc>,
+) -> Checked {
+    let mut out = Checked {
+        planned: Vec::new(),
+        rejected: Vec::new(),
+        blank: Vec::new(),
+    };
+    let mut first: HashMap<String, String> = HashMap::new();
+    for r in records {
+        if r.is_blank() {
+            out.blank.push(r.raw);
+            continue;
+        }
+        match plan(&r, facts, zone, ambiguous, now) {
+            Err(p) => out.rejected.push((r.raw, p)),
+            Ok(p) => {
+                let repeat = p
+                    .keys()
+                    .into_iter()
+                    .find_map(|k| first.get(&k).map(|at| (k, at.clone())));
+                if let Some((key, at)) = repeat {
+                    let why = format!("{key} is already claimed by {at} in this batch");
+                    out.rejected
+                        .push((p.raw.clone(), p.raw.problem("visit_id", why)));
+                    continue;
+                }
+                let here = format!("{}:{}", p.raw.file, p.raw.line);
+                for k in p.keys() {
+                    first.insert(k, here.clone());
+                }
+                out.planned.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn plan(
+    r: &Record,
+    f: &Facts,
+    zone: Tz,
+    ambiguous: Ambiguous,
+    now: DateTime<Utc>,
+) -> Result<Planned, Problem> {
+    let raw = &r.raw;
+    let visit = f.visits.get(&r.visit_id).ok_or_else(|| {
+        raw.problem(
+            "visit_id",
+            format!("visit {} is not in production", r.visit_id),
+        )
+    })?;
+    if let Some(e) = &r.employee {
+        if !f.employees.contains_key(e) {
+            return Err(raw.problem(
+                "employee_number",
+                format!("employee {e} is not in production"),
+            ));
+        }
+        if visit.employee.as_deref() != Some(e.as_str()) {
+            return Err(raw.problem(
+                "employee_number",
+                format!(
+                    "visit {} is assigned to {}, not {e}",
+                    r.visit_id,
+                    visit.employee.as_deref().unwrap_or("nobody")
+                ),
+            ));
+        }
+    }
+    let day = visit.start.with_timezone(&zone).date_naive();
+    let earliest = visit.start - Duration::hours(SLACK);
+    let latest = (visit.end + Duration::hours(SLACK)).min(now + Duration::minutes(5));
+    let at = |col: &str, w: Option<clock::Written>| -> Result<Option<DateTime<Utc>>, Problem> {
+        let Some(w) = w else { return Ok(None) };
+        let t = clock::resolve(w, day, zone, ambiguous).map_err(|why| raw.problem(col, why))?;
+        if t < earliest || t > latest {
+            return Err(raw.problem(
+                col,
+                format!(
+                    "{} is far from visit {} ({} to {}); check the date and time",
+                    t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z"),
+                    r.visit_id,
+                    visit.start.with_timezone(&zone).format("%Y-%m-%d %H:%M"),
+                    visit.end.with_timezone(&zone).format("%H:%M %Z")
+                ),
+            ));
+        }
+        Ok(Some(t))
+    };
+    let clock_in = at("clock_in", r.clock_in)?;
+    let clock_out = at("clock_out", r.clock_out)?;
+    if let (Some(i), Some(o)) = (clock_in, clock_out) {
+        if o < i {
+            return Err(raw.problem("clock_out", "clock-out is before clock-in"));
+        }
+        if o - i > Duration::hours(LONGEST_VISIT) {
+            return Err(raw.problem(
+                "clock_out",
+                format!("a visit of more than {LONGEST_VISIT} hours"),
+            ));
+        }
+    }
+    let tasks_of = f
+        .tasks_of
+        .get(&r.visit_id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let tasks = match &r.tasks {
+        TasksIn::Nothing => Vec::new(),
+        TasksIn::One {
+            task_id,
+            done,
+            comment,
+        } => {
+            let t = f
+                .tasks
+                .get(task_id)
+                .filter(|t| t.visit_id == r.visit_id)
+                .ok_or_else(|| {
+                    raw.problem(
+                        "task_id",
+                        format!("task {task_id} is not a task of visit {}", r.visit_id),
+                    )
+                })?;
+            vec![TaskChange {
+                task_id: t.id,
+                done: *done,
+                comment: comment.clone(),
+            }]
+        }
+        TasksIn::All => tasks_of
+            .iter()
+            .map(|&id| TaskChange {
+                task_id: id,
+                done: true,
+                comment: None,
+            })
+            .collect(),
+        TasksIn::Listed(ids) => {
+            if let Some(bad) = ids.iter().find(|id| !tasks_of.contains(id)) {
+                return Err(raw.problem(
+                    "tasks_done",
+                    format!("task {bad} is not a task of visit {}", r.visit_id),
+                ));
+            }
+            tasks_of
+                .iter()
+                .map(|id| TaskChange {
+                    task_id: *id,
+                    done: ids.contains(id),
+                    comment: None,
+                })
+                .collect()
+        }
+    };
+    let note = match &r.note {
+        None => None,
+        Some(n) => {
+            let author_id = *f.employees.get(&n.author).ok_or_else(|| {
+                raw.problem(
+                    "author",
+                    format!("employee {} is not in production", n.author),
+                )
+            })?;
+            let written_at = match n.written_at {
+                Some(w) => at("written_at", Some(w))?.expect("a written time resolves to one"),
+                None => clock_out.or(clock_in).unwrap_or(visit.end),
+            };
+            Some(NoteChange {
+                author_id,
+                written_at,
+                body: n.body.clone(),
+            })
+        }
+    };
+    let clock = (clock_in.is_some() || clock_out.is_some()).then_some((clock_in, clock_out));
+    Ok(Planned {
+        raw: raw.clone(),
+        visit_id: r.visit_id,
+        visit_start: visit.start,
+        clock,
+        tasks,
+        note,
+    })
+}

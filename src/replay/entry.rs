@@ -1,0 +1,284 @@
+//! What each kind of file says, line by line: the columns each kind has, and the values
+//! parsed from them. Nothing here knows production; `check` does that.
+
+use super::clock::{self, Written};
+use super::read::{Parsed, Problem, RawLine};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Attendance,
+    Tasks,
+    Notes,
+    /// A downtime sheet from `acc sheets`, filled in.
+    Sheet,
+}
+
+/// Required columns, then optional ones, per kind (normalised names).
+pub fn columns(kind: Kind) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        Kind::Attendance => (&["visit_id", "clock_in", "clock_out"], &["employee_number"]),
+        Kind::Tasks => (&["visit_id", "task_id", "done"], &["comment"]),
+        Kind::Notes => (&["visit_id", "author", "written_at", "body"], &[]),
+        Kind::Sheet => (
+            &[
+                "employee_number",
+                "visit_id",
+                "clock_in",
+                "clock_out",
+                "tasks_done",
+                "note",
+                "initials",
+            ],
+            // printed on the sheet for the worker; not read back
+            &[
+                "employee",
+                "visit_start",
+                "client_number",
+                "client",
+                "address",
+                "phone",
+                "start",
+                "end",
+                "tasks",
+                "allergies_and_risks",
+            ],
+        ),
+    }
+}
+
+/// A column a rejects file adds; ignored on the way back in.
+pub const REJECT_REASON: &str = "reject_reason";
+
+/// Tasks a line reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TasksIn {
+    Nothing,
+    /// From a tasks file: one task, done or not, with an optional comment.
+    One {
+        task_id: i64,
+        done: bool,
+        comment: Option<String>,
+    },
+    /// From a sheet: every task of the visit done.
+    All,
+    /// From a sheet: these tasks done, the visit's others not (`none` lists nothing).
+    Listed(Vec<i64>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteIn {
+    pub author: String,
+    /// `None` on a sheet: the note is dated by the clock-out (or clock-in, or the visit's end).
+    pub written_at: Option<Written>,
+    pub body: String,
+}
+
+/// One line's claims about one visit.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub raw: RawLine,
+    pub kind: Kind,
+    pub visit_id: i64,
+    pub employee: Option<String>,
+    pub clock_in: Option<Written>,
+    pub clock_out: Option<Written>,
+    pub tasks: TasksIn,
+    pub note: Option<NoteIn>,
+}
+
+impl Record {
+    /// A sheet line nobody filled in: no claim at all.
+    pub fn is_blank(&self) -> bool {
+        self.clock_in.is_none()
+            && self.clock_out.is_none()
+            && self.tasks == TasksIn::Nothing
+            && self.note.is_none()
+    }
+}
+
+/// Works out a file's kind from its header; a problem names what is unknown or missing.
+pub fn kind_of(p: &Parsed) -> Result<Kind, Problem> {
+    let has = |c: &str| p.headers.iter().any(|h| h == c);
+    let kind = if has("tasks_done") || has("initials") {
+        Kind::Sheet
+    } else if has("task_id") {
+        Kind::Tasks
+    } else if has("body") {
+        Kind::Notes
+    } else if has("clock_in") || has("clock_out") {
+        Kind::Attendance
+    } else {
+        return Err(header_problem(
+            p,
+            0,
+            "cannot tell what this file holds: attendance needs visit_id,clock_in,clock_out; tasks visit_id,task_id,done; notes visit_id,author,written_at,body; or a sheet from acc sheets".into(),
+        ));
+    };
+    let (required, optional) = columns(kind);
+    for (i, h) in p.headers.iter().enumerate() {
+        if !required.contains(&h.as_str()) && !optional.contains(&h.as_str()) && h != REJECT_REASON
+        {
+            return Err(header_problem(
+                p,
+                i + 1,
+                format!(
+                    "unknown column '{}' for a {} file; its columns are {}",
+                    p.written_headers[i],
+                    name(kind),
+                    required
+                        .iter()
+                        .chain(optional)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some(missing) = required.iter().find(|r| !has(r)) {
+        return Err(header_problem(
+            p,
+            0,
+            format!("a {} file needs a column '{missing}'", name(kind)),
+        ));
+    }
+    Ok(kind)
+}
+
+pub fn name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Attendance => "attendance",
+        Kind::Tasks => "tasks",
+        Kind::Notes => "notes",
+        Kind::Sheet => "sheet",
+    }
+}
+
+fn header_problem(p: &Parsed, column: usize, reason: String) -> Problem {
+    Problem {
+        file: p.file.clone(),
+        line: 1,
+        column,
+        reason,
+    }
+}
+
+/// Reads one line as a record of `kind`.
+pub fn record(raw: RawLine, kind: Kind) -> Result<Record, Problem> {
+    let visit_id = id(&raw, "visit_id")?;
+    let time = |col: &str| -> Result<Option<Written>, Problem> {
+        raw.get(col)
+            .map(|t| clock::parse(t).map_err(|why| raw.problem(col, why)))
+            .transpose()
+    };
+    let (clock_in, clock_out) = match kind {
+        Kind::Attendance | Kind::Sheet => (time("clock_in")?, time("clock_out")?),
+        _ => (None, None),
+    };
+    let employee = raw.get("employee_number").map(str::to_string);
+    let (tasks, note) = match kind {
+        Kind::Attendance => {
+            if clock_in.is_none() && clock_out.is_none() {
+                return Err(raw.problem("clock_in", "neither clock-in nor clock-out is written"));
+            }
+            (TasksIn::Nothing, None)
+        }
+        Kind::Tasks => {
+            let task_id = id(&raw, "task_id")?;
+            let done = flag(&raw, "done")?;
+            (
+                TasksIn::One {
+                    task_id,
+                    done,
+                    comment: raw.get("comment").map(str::to_string),
+                },
+                None,
+            )
+        }
+        Kind::Notes => {
+            let author = raw
+                .get("author")
+                .ok_or_else(|| raw.problem("author", "the author's employee number is missing"))?;
+            let written_at = time("written_at")?
+                .ok_or_else(|| raw.problem("written_at", "when the note was written is missing"))?;
+            let body = raw
+                .get("body")
+                .ok_or_else(|| raw.problem("body", "the note is empty"))?;
+            (
+                TasksIn::Nothing,
+                Some(NoteIn {
+                    author: author.into(),
+                    written_at: Some(written_at),
+                    body: body.into(),
+                }),
+            )
+        }
+        Kind::Sheet => {
+            let tasks = match raw.get("tasks_done") {
+                None => TasksIn::Nothing,
+                Some(t) if t.eq_ignore_ascii_case("all") => TasksIn::All,
+                Some(t) if t.eq_ignore_ascii_case("none") => TasksIn::Listed(Vec::new()),
+                Some(t) => TasksIn::Listed(
+                    t.split([';', ' ', ',', '/'])
+                        .filter(|s| !s.is_empty())
+                        .map(|s| {
+                            s.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                                raw.problem("tasks_done", format!("'{s}' is not a task number: write the numbers from the Tasks column, all, or none"))
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                ),
+            };
+            let note = raw.get("note").map(|body| NoteIn {
+                author: employee.clone().unwrap_or_default(),
+                written_at: None,
+                body: body.into(),
+            });
+            (tasks, note)
+        }
+    };
+    let rec = Record {
+        kind,
+        visit_id,
+        employee,
+        clock_in,
+        clock_out,
+        tasks,
+        note,
+        raw,
+    };
+    if kind == Kind::Sheet {
+        if rec.employee.is_none() {
+            return Err(rec
+                .raw
+                .problem("employee_number", "the sheet's employee number is missing"));
+        }
+        if !rec.is_blank() && rec.raw.get("initials").is_none() {
+            return Err(rec
+                .raw
+                .problem("initials", "filled in but not initialled by the worker"));
+        }
+    }
+    Ok(rec)
+}
+
+fn id(raw: &RawLine, col: &str) -> Result<i64, Problem> {
+    let text = raw
+        .get(col)
+        .ok_or_else(|| raw.problem(col, format!("{col} is missing")))?;
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| raw.problem(col, format!("'{text}' is not a {col}")))
+}
+
+fn flag(raw: &RawLine, col: &str) -> Result<bool, Problem> {
+    let text = raw
+        .get(col)
+        .ok_or_else(|| raw.problem(col, format!("{col} is missing: write yes or no")))?;
+    match text.to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" | "t" | "1" | "done" | "x" => Ok(true),
+        "no" | "n" | "false" | "f" | "0" | "not done" => Ok(false),
+        _ => Err(raw.problem(col, format!("'{text}' is not yes or no"))),
+    }
+}

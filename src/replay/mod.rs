@@ -1,0 +1,11 @@
+//! `acc replay`: paper-collected attendance, task completions and notes, checked and then
+//! applied to production exactly once.
+
+pub mod apply;
+pub mod check;
+pub mod clock;
+pub mod entry;
+pub mod read;
+mod run;
+
+pub use run::{ApplyOptions, Report, Request, Tally, replay};

@@ -1,0 +1,294 @@
+//! One replay: read the files, check them against production, then (for `apply`) apply the
+//! plan and write what was refused and what conflicts, encrypted, for review.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use super::apply::{self, Batch, Done, Outcome};
+use super::check::{self, Checked};
+use super::clock::Ambiguous;
+use super::entry::{self, Record};
+use super::read::{self, Parsed, Problem, RawLine};
+use crate::config::{Env, Profile};
+use crate::crypt::{Identities, Recipients, decrypt_from, encrypt_to};
+use crate::error::{Error, Kind, Result};
+
+pub struct Request {
+    pub files: Vec<PathBuf>,
+    pub ambiguous: Ambiguous,
+    pub identity: Option<PathBuf>,
+    /// `None` only checks.
+    pub apply: Option<ApplyOptions>,
+}
+
+pub struct ApplyOptions {
+    pub operator: String,
+    pub dry_run: bool,
+    pub prefer_paper: bool,
+    /// Where rejects and conflicts files go; default: beside each input.
+    pub out: Option<PathBuf>,
+}
+
+/// Every line read is exactly one of these.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Tally {
+    pub total: u64,
+    pub applied: u64,
+    pub duplicate: u64,
+    pub conflict: u64,
+    pub rejected: u64,
+    /// Sheet lines nobody filled in.
+    pub blank: u64,
+}
+
+pub struct Report {
+    pub batch_id: String,
+    pub tally: Tally,
+    pub problems: Vec<Problem>,
+    pub conflicts: Vec<(String, String)>,
+    /// Planned changes, for `--dry-run`.
+    pub changes: Vec<String>,
+    pub written: Vec<PathBuf>,
+}
+
+pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Report> {
+    let identities = req.identity.as_deref().map(Identities::load).transpose()?;
+    let mut inputs = Vec::new();
+    let mut hasher = Sha256::new();
+    for path in &req.files {
+        let bytes = read_input(path, identities.as_ref())?;
+        hasher.update(&bytes);
+        let parsed = read::parse(&path.display().to_string(), &bytes);
+        let estimate = bytes
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            .saturating_sub(1) as u64;
+        inputs.push((path.clone(), parsed, estimate));
+    }
+    let batch_id = format!(
+        "paper-{}",
+        hasher.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+
+    let mut tally = Tally::default();
+    let mut problems = Vec::new();
+    let mut rejected: Vec<(RawLine, Problem)> = Vec::new();
+    let mut records: Vec<Record> = Vec::new();
+    for (_, parsed, estimate) in &inputs {
+        let Parsed {
+            lines,
+            problems: bad,
+            total,
+            ..
+        } = parsed;
+        if parsed.headers.is_empty() {
+            // the file could not be read at all: every line of it is refused
+            tally.total += estimate;
+            tally.rejected += estimate;
+            problems.extend(bad.iter().cloned());
+            continue;
+        }
+        tally.total += total;
+        tally.rejected += bad.len() as u64;
+        problems.extend(bad.iter().cloned());
+        match entry::kind_of(parsed) {
+            Err(p) => {
+                tally.rejected += lines.len() as u64;
+                problems.push(p);
+            }
+            Ok(kind) => {
+                for raw in lines.iter().cloned() {
+                    match entry::record(raw.clone(), kind) {
+                        Ok(r) => records.push(r),
+                        Err(p) => rejected.push((raw, p)),
+                    }
+                }
+            }
+        }
+    }
+
+    let zone = crate::export::local_zone(profile);
+    let mut client = crate::pg::connect(profile.production()?, env, "acc-replay").await?;
+    let facts = check::facts(&client, &records).await?;
+    let Checked {
+        planned,
+        rejected: refused,
+        blank,
+    } = check::check(records, &facts, zone, req.ambiguous, Utc::now());
+    rejected.extend(refused);
+    tally.blank = blank.len() as u64;
+    tally.rejected += rejected.len() as u64;
+    problems.extend(rejected.iter().map(|(_, p)| p.clone()));
+    problems.sort_by(|a, b| (&*a.file, a.line, a.column).cmp(&(&*b.file, b.line, b.column)));
+
+    let mut report = Report {
+        batch_id: batch_id.clone(),
+        tally,
+        problems,
+        conflicts: Vec::new(),
+        changes: Vec::new(),
+        written: Vec::new(),
+    };
+    let Some(opts) = &req.apply else {
+        return Ok(report);
+    };
+    apply::ensure_ledger(&client).await?;
+    let batch = Batch {
+        id: batch_id,
+        operator: opts.operator.clone(),
+        prefer_paper: opts.prefer_paper,
+        dry_run: opts.dry_run,
+    };
+    let done: Vec<Done> = apply::apply(&mut client, &planned, &batch, |_| {}).await?;
+    let mut conflicted: Vec<(RawLine, String)> = Vec::new();
+    for d in &done {
+        let p = &planned[d.index];
+        match d.outcome {
+            Outcome::Applied => report.tally.applied += 1,
+            Outcome::Duplicate => report.tally.duplicate += 1,
+            Outcome::Conflict => {
+                report.tally.conflict += 1;
+                let why = d.conflict.clone().unwrap_or_default();
+                report
+                    .conflicts
+                    .push((format!("{}:{}", p.raw.file, p.raw.line), why.clone()));
+                conflicted.push((p.raw.clone(), why));
+            }
+        }
+        if opts.dry_run {
+            report.changes.extend(
+                d.changes
+                    .iter()
+                    .map(|c| format!("{}:{}: {c}", p.raw.file, p.raw.line)),
+            );
+        }
+    }
+    if !opts.dry_run {
+        let recipients = Recipients::parse(&profile.name, &profile.age_recipients)?;
+        for (path, parsed, _) in &inputs {
+            let mine = |raw: &RawLine| *raw.file == *path.display().to_string();
+            let rejects: Vec<(&RawLine, String)> = rejected
+                .iter()
+                .filter(|(r, _)| mine(r))
+                .map(|(r, p)| (r, p.to_string()))
+                .collect();
+            let conflicts: Vec<(&RawLine, String)> = conflicted
+                .iter()
+                .filter(|(r, _)| mine(r))
+                .map(|(r, w)| (r, w.clone()))
+                .collect();
+            for (what, rows, column) in [
+                ("rejects", rejects, entry::REJECT_REASON),
+                ("conflicts", conflicts, "conflict"),
+            ] {
+                if rows.is_empty() {
+                    continue;
+                }
+                let target = beside(path, opts.out.as_deref(), what);
+                write_sealed(&target, &recipients, &parsed.written_headers, column, &rows)?;
+                report.written.push(target);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// A file's bytes; `.age` files are decrypted in memory with the identity.
+fn read_input(path: &Path, identities: Option<&Identities>) -> Result<Vec<u8>> {
+    let unreadable = |e: std::io::Error| {
+        Error::new(Kind::BadInput, format!("cannot read {}", path.display())).source(e)
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let limit = read::MAX_FILE as u64 + 1;
+    let mut bytes = Vec::new();
+    if path.extension().is_some_and(|e| e == "age") {
+        let ids = identities.ok_or_else(|| {
+            Error::usage(format!("{} is encrypted: pass --identity", path.display()))
+        })?;
+        let reader = decrypt_from(
+            ids,
+            std::io::BufReader::new(file),
+            &path.display().to_string(),
+        )?;
+        std::io::Read::read_to_end(&mut std::io::Read::take(reader, limit), &mut bytes)
+            .map_err(unreadable)?;
+    } else {
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, limit), &mut bytes)
+            .map_err(unreadable)?;
+    }
+    Ok(bytes)
+}
+
+/// `<dir>/<stem>.<what>.csv.age`.
+fn beside(input: &Path, out: Option<&Path>, what: &str) -> PathBuf {
+    let name = input
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("input");
+    let stem = name.trim_end_matches(".age").trim_end_matches(".csv");
+    let dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| input.parent().map(Path::to_path_buf).unwrap_or_default());
+    dir.join(format!("{stem}.{what}.csv.age"))
+}
+
+/// The refused lines as they were written, plus a reason column, encrypted; ready to decrypt,
+/// fix and feed back (the reason column is ignored on the way in).
+fn write_sealed(
+    target: &Path,
+    recipients: &Recipients,
+    headers: &[String],
+    reason: &str,
+    rows: &[(&RawLine, String)],
+) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |e: std::io::Error| {
+        Error::new(
+            Kind::Unavailable,
+            format!("cannot write {}", target.display()),
+        )
+        .source(e)
+    };
+    let tmp = target.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(failed)?;
+    let mut sealed = encrypt_to(recipients, std::io::BufWriter::new(file))?;
+    {
+        let mut w = csv::Writer::from_writer(&mut sealed);
+        let keep: Vec<usize> = (0..headers.len())
+            .filter(|&i| read::normalise(&headers[i]) != entry::REJECT_REASON)
+            .collect();
+        let mut head: Vec<&str> = keep.iter().map(|&i| headers[i].as_str()).collect();
+        head.push(reason);
+        w.write_record(&head).map_err(|e| failed(e.into()))?;
+        for (raw, why) in rows {
+            let mut rec: Vec<&str> = keep
+                .iter()
+                .map(|&i| raw.fields.get(i).map_or("", |s| s.as_str()))
+                .collect();
+            rec.push(why);
+            w.write_record(&rec).map_err(|e| failed(e.into()))?;
+        }
+        w.flush().map_err(failed)?;
+    }
+    let inner = sealed.finish().map_err(failed)?;
+    inner
+        .into_inner()
+        .map_err(|e| failed(e.into_error()))?
+        .sync_all()
+        .map_err(failed)?;
+    std::fs::rename(&tmp, target).map_err(failed)?;
+    Ok(())
+}
