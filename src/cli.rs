@@ -132,11 +132,13 @@ pub enum Command {
 
     /// Produce each employee's paper downtime visit sheet.
     ///
-    /// Use it when an outage starts: staff get their visits, clients' allergies and risks,
-    /// and blank columns to write clock-in, clock-out, tasks and notes. Not built yet:
-    /// exits 69.
+    /// Use it when an outage starts: staff get their visits with client name, address and
+    /// phone, scheduled times in local time, the tasks (numbered), the client's allergies and
+    /// risks, and blank columns to write clock-in, clock-out, tasks done, a note and their
+    /// initials. One age-encrypted CSV per employee plus `all`, delivered like exports to
+    /// <root>/<profile>/sheets/<date>/. Typed up, the same CSV is the input of `acc replay`.
     #[command(after_help = EXIT_CODES_HELP)]
-    Sheets(PendingArgs),
+    Sheets(SheetsArgs),
 
     /// Check and replay paper-collected visits, tasks and notes into production, exactly once.
     ///
@@ -347,6 +349,30 @@ repeated in the batch, a time in a spring-forward gap, a fall-back time without 
 
 Exit codes: 0 ok; 3 apply finished but some lines were refused or conflict (listed);
 65 check found problems; 69/75 production unavailable; 77 permission; 78 config.";
+
+#[derive(Debug, Args)]
+pub struct SheetsArgs {
+    /// The first day of the sheets, YYYY-MM-DD, in the region's local zone [default: today].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<NaiveDate>,
+
+    /// How many days the sheets cover.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=14))]
+    pub days: u32,
+
+    /// Where the visits are read.
+    #[arg(long, default_value = "staging", value_name = "SOURCE", value_parser = ["staging", "production"])]
+    pub source: String,
+
+    /// Where the sheets go: sftp://user@host:port/path, file:///path or a directory
+    /// [default: export_to].
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {

@@ -20,6 +20,7 @@ pub mod region;
 pub mod replay;
 pub mod restore;
 pub mod schedule;
+pub mod sheets;
 pub mod signing;
 pub mod snapshot;
 pub mod store;

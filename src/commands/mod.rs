@@ -9,6 +9,7 @@ mod pull;
 mod replay;
 mod restore;
 mod schedule;
+mod sheets;
 mod snapshot;
 mod verify;
 
@@ -34,7 +35,7 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         Command::Freeze(args) => freeze::run(&args, &config, profile),
         Command::Export(args) => export::run(&args, &config, profile),
         Command::Pull(args) => pull::run(&args, &config, profile),
-        Command::Sheets(_) => pending::run("sheets"),
+        Command::Sheets(args) => sheets::run(&args, &config, profile),
         Command::Replay(args) => replay::run(&args, &config, profile),
         Command::Status(_) => pending::run("status"),
     }

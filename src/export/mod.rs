@@ -4,11 +4,11 @@
 mod csv_out;
 pub mod dashboard;
 pub mod day;
-mod pg_source;
+pub(crate) mod pg_source;
 mod progress;
-mod reader;
-mod run;
-mod sink;
+pub(crate) mod reader;
+pub(crate) mod run;
+pub(crate) mod sink;
 mod snowflake_source;
 
 pub use dashboard::{Dashboard, Dialect, NAMES, Window};

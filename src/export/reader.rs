@@ -57,6 +57,32 @@ impl Reader {
         Ok(Reader::Postgres { client, source })
     }
 
+    /// The whole CSV the server renders for `sql` (PostgreSQL only), held in memory.
+    pub async fn csv(&self, sql: &str) -> Result<Vec<u8>> {
+        let Reader::Postgres { client, .. } = self else {
+            return Err(
+                Error::config("downtime sheets are read from staging or production")
+                    .hint("pass --source staging or --source production"),
+            );
+        };
+        let stream = client
+            .copy_out(
+                format!(
+                    "COPY ({}) TO STDOUT (FORMAT csv, HEADER)",
+                    sql.trim().trim_end_matches(';')
+                )
+                .as_str(),
+            )
+            .await
+            .map_err(|e| Error::new(Kind::Unavailable, "the sheet query failed").source(e))?;
+        use futures_util::TryStreamExt;
+        let chunks: Vec<bytes::Bytes> = stream
+            .try_collect()
+            .await
+            .map_err(|e| Error::new(Kind::Temporary, "reading the sheets failed").source(e))?;
+        Ok(chunks.concat())
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self {
             Reader::Postgres { .. } => Dialect::Postgres,

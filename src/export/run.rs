@@ -272,7 +272,7 @@ async fn deliver(
 
 /// Removes working directories that runs killed midway left behind (the lock is held, so
 /// none of them is in use).
-fn remove_leftovers(delivery: &Delivery, base: &str) -> Result<Vec<String>> {
+pub(crate) fn remove_leftovers(delivery: &Delivery, base: &str) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for e in delivery.list(base)? {
         if e.is_dir && day::is_leftover(&e.name) {
@@ -285,7 +285,7 @@ fn remove_leftovers(delivery: &Delivery, base: &str) -> Result<Vec<String>> {
 
 /// Puts the finished working directory in place as the day, replacing an earlier run of the
 /// same day, then points `latest` at it.
-fn publish(delivery: &Delivery, base: &str, work: &str, date: &str) -> Result<()> {
+pub(crate) fn publish(delivery: &Delivery, base: &str, work: &str, date: &str) -> Result<()> {
     let day = format!("{base}/{date}");
     let old = format!("{base}/.{date}.old-{}", std::process::id());
     let replacing = delivery.exists(&day);
@@ -307,7 +307,12 @@ fn publish(delivery: &Delivery, base: &str, work: &str, date: &str) -> Result<()
 }
 
 /// Removes days older than `keep` days before `today`; never `today`, the one just written.
-fn prune(delivery: &Delivery, base: &str, today: NaiveDate, keep: u32) -> Result<Vec<NaiveDate>> {
+pub(crate) fn prune(
+    delivery: &Delivery,
+    base: &str,
+    today: NaiveDate,
+    keep: u32,
+) -> Result<Vec<NaiveDate>> {
     let oldest_kept = today - Duration::days(i64::from(keep.max(1)) - 1);
     let mut removed = Vec::new();
     for e in delivery.list(base)? {
@@ -324,7 +329,7 @@ fn prune(delivery: &Delivery, base: &str, today: NaiveDate, keep: u32) -> Result
 
 /// Signs the manifest bytes with `ssh-keygen -Y sign`; returns the signature. The manifest
 /// holds names, counts and checksums only, so a private temporary copy is safe.
-fn sign(key: &std::path::Path, manifest: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn sign(key: &std::path::Path, manifest: &[u8]) -> Result<Vec<u8>> {
     let dir = private_temp_dir()?;
     let path = dir.join(day::MANIFEST);
     let result = std::fs::write(&path, manifest)

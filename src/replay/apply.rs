@@ -61,14 +61,6 @@ pub struct Done {
     pub changes: Vec<String>,
 }
 
-pub async fn ensure_ledger(client: &Client) -> Result<()> {
-    client.batch_execute(LEDGER).await.map_err(|e| {
-        Error::new(Kind::Permission, "cannot create the replay ledger acc_replay.ledger in production")
-            .source(e)
-            .hint("the replay role needs CREATE on the database (once), and UPDATE on agency.visits and agency.visit_tasks, INSERT on agency.visit_notes")
-    })
-}
-
 /// Applies the plan chunk by chunk; returns each line's outcome, in plan order.
 pub async fn apply(
     client: &mut Client,
@@ -86,6 +78,12 @@ pub async fn apply(
         tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext('acc_replay'))")
             .await
             .map_err(db("cannot take the replay lock"))?;
+        // inside the transaction: a dry run leaves no trace, not even the ledger
+        tx.batch_execute(LEDGER).await.map_err(|e| {
+            Error::new(Kind::Permission, "cannot create the replay ledger acc_replay.ledger in production")
+                .source(e)
+                .hint("the replay role needs CREATE on the database (once), and UPDATE on agency.visits and agency.visit_tasks, INSERT on agency.visit_notes")
+        })?;
         let state = State::read(&tx, chunk).await?;
         let mut writes = Writes::default();
         for (i, p) in chunk.iter().enumerate() {
@@ -128,6 +126,7 @@ impl State {
     async fn read(tx: &tokio_postgres::Transaction<'_>, chunk: &[Planned]) -> Result<State> {
         let keys: Vec<String> = chunk.iter().flat_map(Planned::keys).collect();
         let visits: Vec<i64> = chunk.iter().map(|p| p.visit_id).collect();
+        let starts: Vec<DateTime<Utc>> = chunk.iter().map(|p| p.visit_start).collect();
         let tasks: Vec<i64> = chunk
             .iter()
             .flat_map(|p| p.tasks.iter().map(|t| t.task_id))
@@ -143,8 +142,11 @@ impl State {
         }
         for r in tx
             .query(
-                "SELECT id, clock_in, clock_out FROM agency.visits WHERE id = ANY($1) FOR UPDATE",
-                &[&visits],
+                "SELECT v.id, v.clock_in, v.clock_out FROM agency.visits v
+                 JOIN unnest($1::bigint[], $2::timestamptz[]) AS u(id, start)
+                   ON v.id = u.id AND v.scheduled_start = u.start
+                 FOR UPDATE OF v",
+                &[&visits, &starts],
             )
             .await
             .map_err(&failed)?
@@ -180,6 +182,7 @@ impl State {
 #[derive(Default)]
 struct Writes {
     visit_ids: Vec<i64>,
+    visit_starts: Vec<DateTime<Utc>>,
     clock_in: Vec<Option<DateTime<Utc>>>,
     clock_out: Vec<Option<DateTime<Utc>>>,
     task_ids: Vec<i64>,
@@ -347,6 +350,7 @@ fn decide(index: usize, p: &Planned, s: &State, batch: &Batch, w: &mut Writes) -
             if key.starts_with("attendance/") {
                 let (cin, cout) = p.clock.expect("an attendance key has clock times");
                 w.visit_ids.push(p.visit_id);
+                w.visit_starts.push(p.visit_start);
                 w.clock_in.push(cin);
                 w.clock_out.push(cout);
             } else if let Some(id) = key.strip_prefix("task/") {
@@ -402,9 +406,9 @@ impl Writes {
                      status = CASE WHEN COALESCE(u.cout, v.clock_out) IS NOT NULL
                                     AND v.status IN ('scheduled', 'in_progress', 'missed')
                                    THEN 'completed'::agency.visit_status ELSE v.status END
-                 FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) AS u(id, cin, cout)
-                 WHERE v.id = u.id",
-                &[&self.visit_ids, &self.clock_in, &self.clock_out],
+                 FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) AS u(id, start, cin, cout)
+                 WHERE v.id = u.id AND v.scheduled_start = u.start",
+                &[&self.visit_ids, &self.visit_starts, &self.clock_in, &self.clock_out],
             )
             .await
             .map_err(&failed)?;

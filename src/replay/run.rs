@@ -139,7 +139,6 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
     let Some(opts) = &req.apply else {
         return Ok(report);
     };
-    apply::ensure_ledger(&client).await?;
     let batch = Batch {
         id: batch_id,
         operator: opts.operator.clone(),

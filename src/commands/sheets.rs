@@ -1,0 +1,57 @@
+//! `acc sheets`: flags resolved against the profile, then one run of the library.
+
+use serde_json::json;
+
+use super::block_on;
+use crate::cli::SheetsArgs;
+use crate::config::{Config, DashboardSource, RawProfile};
+use crate::delivery::Location;
+use crate::error::{Error, Result};
+use crate::output;
+use crate::sheets::{Request, sheets};
+
+pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    let p = config.profile(profile, RawProfile::default())?;
+    let to = args
+        .to
+        .clone()
+        .or_else(|| p.export_to.clone())
+        .ok_or_else(|| {
+            Error::config(format!("profile '{}' has no export_to", p.name))
+                .hint("set export_to, or pass --to")
+        })?;
+    let date = args.date.unwrap_or_else(|| {
+        chrono::Utc::now()
+            .with_timezone(&crate::export::local_zone(&p))
+            .date_naive()
+    });
+    let req = Request {
+        date,
+        days: args.days,
+        source: DashboardSource::parse(&args.source).unwrap_or(DashboardSource::Staging),
+        to: Location::parse(&to)?,
+        dirs: config.dirs().to_vec(),
+    };
+    let o = block_on(sheets(&p, config.env(), &req))??;
+    let m = &o.manifest;
+    if args.json {
+        return output::emit_json(&json!({
+            "date": m.date,
+            "days": args.days,
+            "destination": o.destination,
+            "source": m.source,
+            "data_as_of": m.data_as_of,
+            "sheets": m.dashboards.iter().map(|d| json!({"name": d.name, "rows": d.rows, "file": d.file})).collect::<Vec<_>>(),
+        }));
+    }
+    let visits = m.dashboards.first().and_then(|d| d.rows).unwrap_or(0);
+    output::emit(&format!(
+        "sheets for {} ({} day(s)) of {}: {} visits, {} employees, to {}\n",
+        m.date,
+        args.days,
+        m.profile,
+        visits,
+        m.dashboards.len().saturating_sub(1),
+        o.destination
+    ))
+}
