@@ -5,6 +5,8 @@ pub mod apply;
 pub mod check;
 pub mod clock;
 pub mod entry;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod read;
 mod run;
 
