@@ -187,7 +187,6 @@ async fn sheets_filled_in_on_paper_round_trip_through_replay_exactly_once() {
     );
     assert_eq!(t["total"].as_u64().unwrap(), rows.len() as u64);
 
-    let c = db.admin().await;
     for (visit, clock_in, clock_out, task) in &expected {
         let r = c
             .query_one(

@@ -53,6 +53,14 @@ pub async fn facts(client: &Client, records: &[Record]) -> Result<Facts> {
     let mut visit_ids: Vec<i64> = records.iter().map(|r| r.visit_id).collect();
     visit_ids.sort_unstable();
     visit_ids.dedup();
+    // only visits whose tasks a line speaks of need their tasks read
+    let mut task_visits: Vec<i64> = records
+        .iter()
+        .filter(|r| r.tasks != TasksIn::Nothing)
+        .map(|r| r.visit_id)
+        .collect();
+    task_visits.sort_unstable();
+    task_visits.dedup();
     let mut numbers: Vec<String> = records
         .iter()
         .flat_map(|r| r.employee.iter().chain(r.note.iter().map(|n| &n.author)))
@@ -85,7 +93,7 @@ pub async fn facts(client: &Client, records: &[Record]) -> Result<Facts> {
     for row in client
         .query(
             "SELECT id, visit_id, done, comment FROM agency.visit_tasks WHERE visit_id = ANY($1) ORDER BY id",
-            &[&visit_ids],
+            &[&task_visits],
         )
         .await
         .map_err(failed)?
