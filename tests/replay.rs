@@ -164,9 +164,9 @@ async fn sheets_filled_in_on_paper_round_trip_through_replay_exactly_once() {
         &["check", "--profile", "t", "--identity", &identity, file],
     );
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    let run = replay(
-        &config,
-        &[
+    // a dry run lists every change and writes nothing, not even the ledger
+    let apply = |extra: &[&str]| {
+        let mut args = vec![
             "apply",
             "--profile",
             "t",
@@ -176,8 +176,36 @@ async fn sheets_filled_in_on_paper_round_trip_through_replay_exactly_once() {
             &identity,
             "--json",
             file,
-        ],
+        ];
+        args.extend_from_slice(extra);
+        replay(&config, &args)
+    };
+    let dry = apply(&["--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    let changes = dry.json()["changes"].as_array().unwrap().len();
+    assert!(
+        changes >= expected.len() * 2,
+        "clock times, tasks and notes listed: {changes}"
     );
+    let c = db.admin().await;
+    let ids: Vec<i64> = expected.iter().map(|e| e.0).collect();
+    let untouched: i64 = c
+        .query_one(
+            "SELECT count(*) FROM agency.visits WHERE id = ANY($1) AND clock_in IS NULL",
+            &[&ids],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(untouched as usize, expected.len());
+    let ledger: Option<String> = c
+        .query_one("SELECT to_regclass('acc_replay.ledger')::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ledger, None, "the dry run left no ledger");
+
+    let run = apply(&[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let t = run.json();
     let filled = expected.len() as u64;
@@ -235,20 +263,7 @@ async fn sheets_filled_in_on_paper_round_trip_through_replay_exactly_once() {
     assert!(audit.get::<_, i64>(4) >= 2, "lines are the file's own");
 
     // the same file again: nothing applied twice
-    let again = replay(
-        &config,
-        &[
-            "apply",
-            "--profile",
-            "t",
-            "--operator",
-            "night-ops",
-            "--identity",
-            &identity,
-            "--json",
-            file,
-        ],
-    );
+    let again = apply(&[]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     let t = again.json();
     assert_eq!(
