@@ -150,9 +150,15 @@ pub enum Command {
 
     /// Tell whether staging is ready, snapshots and exports are fresh, and what is frozen.
     ///
-    /// For people and monitoring alike. Not built yet: exits 69.
+    /// For people and monitoring alike: now in the anchor and display zones, the last and next
+    /// cutoff and deadline, the latest complete snapshot, what staging holds (from
+    /// acc.staging_info) and whether it is read-only and was late, the freeze, and the latest
+    /// export day. A verdict of OK, WARNING or CRITICAL follows the rules in README; CRITICAL
+    /// exits 3. `--require ready` is the gate before scheduled downtime: it exits 0 only when
+    /// staging holds the latest cutoff's data and is read-only, and 3 with the reason
+    /// otherwise.
     #[command(after_help = EXIT_CODES_HELP)]
-    Status(PendingArgs),
+    Status(StatusArgs),
 
     /// Show the resolved profile (secrets as ***) and check the environment acc depends on.
     ///
@@ -179,6 +185,32 @@ pub struct ScheduleArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Write (or print) systemd service and timer units for the profile's snapshot, restore
+    /// and export: timers in the region's zone, restore and export chained by OnSuccess=.
+    #[arg(long, conflicts_with_all = ["json", "cron", "region"])]
+    pub systemd: bool,
+
+    /// Print equivalent crontab lines, with CRON_TZ.
+    #[arg(long, conflicts_with_all = ["json", "systemd", "region"])]
+    pub cron: bool,
+
+    /// With --systemd: write the units into DIR (e.g. /etc/systemd/system) instead of printing.
+    #[arg(long, value_name = "DIR", requires = "systemd")]
+    pub install: Option<PathBuf>,
+
+    /// With --systemd: user units (no User=), for `systemctl --user`.
+    #[arg(long, requires = "systemd")]
+    pub user: bool,
+
+    /// With --systemd: where LoadCredential= reads the secrets the profile names by credential.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/etc/acc/credentials",
+        requires = "systemd"
+    )]
+    pub credentials_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -351,6 +383,26 @@ Exit codes: 0 ok; 3 apply finished but some lines were refused or conflict (list
 65 check found problems; 69/75 production unavailable; 77 permission; 78 config.";
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Every configured profile.
+    #[arg(long, conflicts_with = "profile")]
+    pub all: bool,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write a node_exporter textfile (atomically) with the acc_* gauges.
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
+
+    /// Exit 0 only when this holds: `ready` means staging holds the latest cutoff's data and
+    /// is read-only.
+    #[arg(long, value_name = "WHAT", value_parser = ["ready"])]
+    pub require: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct SheetsArgs {
     /// The first day of the sheets, YYYY-MM-DD, in the region's local zone [default: today].
     #[arg(long, value_name = "YYYY-MM-DD")]
@@ -483,11 +535,3 @@ fn parse_duration(s: &str) -> Result<chrono::TimeDelta, String> {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {}
-
-/// Arguments of a command that is not built yet: accepted and ignored, so that timers set up
-/// ahead of time get the documented "not built yet" exit code rather than a usage error.
-#[derive(Debug, Args)]
-pub struct PendingArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
-}

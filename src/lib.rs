@@ -23,7 +23,9 @@ pub mod schedule;
 pub mod sheets;
 pub mod signing;
 pub mod snapshot;
+pub mod status;
 pub mod store;
+pub mod timers;
 
 mod commands;
 

@@ -4,13 +4,13 @@
 mod doctor;
 mod export;
 mod freeze;
-mod pending;
 mod pull;
 mod replay;
 mod restore;
 mod schedule;
 mod sheets;
 mod snapshot;
+mod status;
 mod verify;
 
 use crate::cli::{Cli, Command};
@@ -37,7 +37,7 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         Command::Pull(args) => pull::run(&args, &config, profile),
         Command::Sheets(args) => sheets::run(&args, &config, profile),
         Command::Replay(args) => replay::run(&args, &config, profile),
-        Command::Status(_) => pending::run("status"),
+        Command::Status(args) => status::run(&args, &config, profile),
     }
     .map(|()| code::OK)
 }

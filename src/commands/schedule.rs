@@ -12,6 +12,9 @@ use crate::region::Region;
 use crate::schedule::{Reading, Window};
 
 pub fn run(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    if args.systemd || args.cron {
+        return timers(args, config, profile);
+    }
     let region = match &args.region {
         Some(name) => config.regions().get(name)?.clone(),
         None => config.profile(profile, RawProfile::default())?.region,
@@ -175,4 +178,52 @@ fn note(region: &Region, w: &Window, event: &str, reading: Reading, at: DateTime
         region.anchor.name(),
         at.format("%H:%M %Z"),
     )
+}
+
+/// `--systemd` and `--cron`: the night's jobs for the profile.
+fn timers(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    use crate::timers::{Setup, crontab, install, units};
+    let p = config.profile(profile, RawProfile::default())?;
+    let setup = Setup {
+        acc: std::env::current_exe().map_err(|e| {
+            crate::error::Error::internal("cannot tell where acc is installed").source(e)
+        })?,
+        config: config.explicit().map(std::path::Path::to_path_buf),
+        user: args.user,
+        credentials_dir: args.credentials_dir.clone(),
+    };
+    if args.cron {
+        return output::emit(&crontab(&p, &setup));
+    }
+    let units = units(&p, &setup);
+    match &args.install {
+        Some(dir) => {
+            let written = install(dir, &units)?;
+            let timers: Vec<String> = units
+                .iter()
+                .filter(|(n, _)| n.ends_with(".timer"))
+                .map(|(n, _)| n.clone())
+                .collect();
+            let ctl = if args.user {
+                "systemctl --user"
+            } else {
+                "systemctl"
+            };
+            output::emit(&format!(
+                "wrote {} units into {}
+then: {ctl} daemon-reload && {ctl} enable --now {}
+",
+                written.len(),
+                dir.display(),
+                timers.join(" ")
+            ))
+        }
+        None => output::emit(
+            &units
+                .iter()
+                .map(|(name, text)| format!("### {name}\n{text}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+    }
 }

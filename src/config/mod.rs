@@ -30,12 +30,14 @@ pub struct Config {
     env: Env,
     /// Directories that may hold `regions/` and `dashboards/` overrides, lowest precedence first.
     dirs: Vec<std::path::PathBuf>,
+    /// `--config FILE` or `ACC_CONFIG`, when given.
+    explicit: Option<std::path::PathBuf>,
 }
 
 impl Config {
     /// Reads every layer and region file. `explicit` is `--config` or `ACC_CONFIG`.
     pub fn load(env: Env, explicit: Option<std::path::PathBuf>) -> Result<Config> {
-        let sources = Sources::discover(&env, explicit);
+        let sources = Sources::discover(&env, explicit.clone());
         let layers = sources.load()?;
         let dirs = sources.config_dirs();
         let regions = Regions::load(&dirs)?;
@@ -44,6 +46,7 @@ impl Config {
             regions,
             env,
             dirs,
+            explicit,
         })
     }
 
@@ -54,6 +57,11 @@ impl Config {
     /// Directories that may hold overrides (`dashboards/`, `regions/`), lowest precedence first.
     pub fn dirs(&self) -> &[std::path::PathBuf] {
         &self.dirs
+    }
+
+    /// The `--config` file (or `ACC_CONFIG`), when one was given.
+    pub fn explicit(&self) -> Option<&std::path::Path> {
+        self.explicit.as_deref()
     }
 
     pub fn env(&self) -> &Env {

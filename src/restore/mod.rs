@@ -10,5 +10,6 @@ mod swap;
 mod target;
 
 pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
+pub use readonly::{StagingInfo, read_info};
 pub use run::{Outcome, Request, restore, rollback};
 pub use target::Target;

@@ -1,0 +1,196 @@
+//! `acc status`: gathers each profile's facts, judges them, and reports.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::block_on;
+use crate::cli::StatusArgs;
+use crate::config::{Config, RawProfile};
+use crate::error::{Error, Kind, Result};
+use crate::output;
+use crate::status::{Facts, Finding, Level, gather, judge, overall, prometheus, ready};
+
+pub fn run(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    let names: Vec<Option<String>> = if args.all {
+        config.profile_names().into_iter().map(Some).collect()
+    } else {
+        vec![profile.map(str::to_string)]
+    };
+    let profiles = names
+        .iter()
+        .map(|n| config.profile(n.as_deref(), RawProfile::default()))
+        .collect::<Result<Vec<_>>>()?;
+    let now = Utc::now();
+    let env = config.env();
+    let all: Vec<(Facts, Vec<Finding>)> = block_on(async {
+        let mut out = Vec::new();
+        for p in &profiles {
+            let f = gather(p, env, now).await;
+            let findings = judge(&f);
+            out.push((f, findings));
+        }
+        out
+    })?;
+    if let Some(path) = &args.prometheus {
+        let text = prometheus::render(
+            &all.iter()
+                .map(|(f, x)| (f.clone(), overall(x)))
+                .collect::<Vec<_>>(),
+        );
+        prometheus::write(path, &text)?;
+    }
+    if args.json {
+        output::emit_json(&serde_json::Value::Array(
+            all.iter().map(|(f, x)| to_json(f, x)).collect(),
+        ))?;
+    } else {
+        output::emit(
+            &all.iter()
+                .map(|(f, x)| text(f, x))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )?;
+    }
+    if args.require.is_some() {
+        let not_ready: Vec<String> = all
+            .iter()
+            .filter_map(|(f, _)| ready(f).err().map(|why| format!("{}: {why}", f.profile)))
+            .collect();
+        if !not_ready.is_empty() {
+            return Err(Error::new(Kind::Partial, format!("not ready: {}", not_ready.join("; ")))
+                .hint("restore staging (acc restore), or wait for tonight's refresh, before downtime begins"));
+        }
+        return Ok(());
+    }
+    let worst = all
+        .iter()
+        .map(|(_, x)| overall(x))
+        .max()
+        .unwrap_or(Level::Ok);
+    if worst == Level::Critical {
+        return Err(Error::new(Kind::Partial, "status is CRITICAL").hint("see the findings above"));
+    }
+    Ok(())
+}
+
+fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+    let s = now.signed_duration_since(t).num_seconds();
+    match s {
+        s if s < 0 => "in the future".into(),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 172_800 => format!("{:.1} h ago", s as f64 / 3600.0),
+        s => format!("{} days ago", s / 86_400),
+    }
+}
+
+fn local(f: &Facts, t: DateTime<Utc>) -> String {
+    let z = f.zones[0];
+    t.with_timezone(&z).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+fn text(f: &Facts, findings: &[Finding]) -> String {
+    let level = overall(findings);
+    let mut s = format!("{} ({}): {}\n", f.profile, f.region, level.name());
+    let now: Vec<String> = f
+        .zones
+        .iter()
+        .map(|z| {
+            let shown = f
+                .now
+                .with_timezone(z)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string();
+            if *z == chrono_tz::Tz::UTC {
+                shown
+            } else {
+                format!("{shown} ({})", z.name())
+            }
+        })
+        .collect();
+    s.push_str(&format!("  now        {}\n", now.join(" | ")));
+    s.push_str(&format!(
+        "  cutoff     last {} (ready by {}); next {} (ready by {})\n",
+        local(f, f.latest.cutoff),
+        local(f, f.latest.deadline),
+        local(f, f.next.cutoff),
+        local(f, f.next.deadline)
+    ));
+    s.push_str(&match &f.snapshot {
+        Ok(Some(x)) => format!(
+            "  snapshot   {} finished {}, {:.1} MB, {}\n",
+            x.label,
+            age(f.now, x.finished_at),
+            x.bytes as f64 / 1e6,
+            if x.complete {
+                "all files present (acc verify checks hashes)"
+            } else {
+                "FILES MISSING"
+            }
+        ),
+        Ok(None) => "  snapshot   none\n".into(),
+        Err(e) => format!("  snapshot   unreadable: {e}\n"),
+    });
+    s.push_str(&match &f.staging {
+        Ok(Some(x)) => format!(
+            "  staging    {}: data as of {} ({}), restored {}{}, {}\n",
+            x.label,
+            local(f, x.data_as_of),
+            age(f.now, x.data_as_of),
+            age(f.now, x.restored_at),
+            if x.late { " LATE" } else { "" },
+            if x.read_only { "read-only" } else { "WRITABLE" }
+        ),
+        Ok(None) => "  staging    never restored by acc\n".into(),
+        Err(e) => format!("  staging    unreadable: {e}\n"),
+    });
+    s.push_str(&match &f.freeze {
+        Ok(Some(z)) => format!(
+            "  freeze     FROZEN by {} {}: {}\n",
+            z.frozen_by,
+            age(f.now, z.frozen_at),
+            z.reason
+        ),
+        Ok(None) => "  freeze     not frozen\n".into(),
+        Err(e) => format!("  freeze     unreadable: {e}\n"),
+    });
+    s.push_str(&match &f.export {
+        None => "  export     not configured\n".into(),
+        Some(Ok(Some(x))) => format!(
+            "  export     {}: {} of {} dashboards, {}\n",
+            x.date,
+            x.delivered,
+            x.total,
+            age(f.now, x.finished_at)
+        ),
+        Some(Ok(None)) => "  export     none delivered yet\n".into(),
+        Some(Err(e)) => format!("  export     unreadable: {e}\n"),
+    });
+    for x in findings {
+        s.push_str(&format!("  {:<9}  {}\n", x.level.name(), x.what));
+    }
+    s
+}
+
+fn to_json(f: &Facts, findings: &[Finding]) -> serde_json::Value {
+    let part = |r: &std::result::Result<serde_json::Value, String>| match r {
+        Ok(v) => v.clone(),
+        Err(e) => json!({ "error": e }),
+    };
+    json!({
+        "profile": f.profile,
+        "region": f.region,
+        "verdict": overall(findings).name(),
+        "findings": findings,
+        "now": f.zones.iter().map(|z| json!({"zone": z.name(), "time": f.now.with_timezone(z).to_rfc3339()})).collect::<Vec<_>>(),
+        "latest_cutoff": f.latest,
+        "next_cutoff": f.next,
+        "snapshot": part(&f.snapshot.as_ref().map(|s| json!(s)).map_err(Clone::clone)),
+        "staging": part(&f.staging.as_ref().map(|s| json!(s)).map_err(Clone::clone)),
+        "ready": ready(f).is_ok(),
+        "frozen": part(&f.freeze.as_ref().map(|z| json!(z)).map_err(Clone::clone)),
+        "export": match &f.export {
+            None => serde_json::Value::Null,
+            Some(r) => part(&r.as_ref().map(|x| json!(x)).map_err(Clone::clone)),
+        },
+    })
+}

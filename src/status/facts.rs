@@ -1,0 +1,195 @@
+//! What acc can see about a profile right now: the schedule, the snapshot store, staging, the
+//! freeze, and the latest export. Each part that cannot be read says why instead of failing
+//! the whole report.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::config::{Env, Profile};
+use crate::delivery::{Delivery, Location};
+use crate::export::day::{self, DayManifest};
+use crate::manifest::Manifest;
+use crate::restore::{FreezeState, Target, freeze_state, read_info};
+use crate::schedule::Window;
+use crate::store::ProfileStore;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cutoff {
+    pub business_date: NaiveDate,
+    pub cutoff: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+}
+
+impl From<Window> for Cutoff {
+    fn from(w: Window) -> Cutoff {
+        Cutoff {
+            business_date: w.business_date,
+            cutoff: w.cutoff.with_timezone(&Utc),
+            deadline: w.deadline.with_timezone(&Utc),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub label: String,
+    pub finished_at: DateTime<Utc>,
+    pub bytes: u64,
+    /// Every file the manifest lists is there with its size (`acc verify` checks the hashes).
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Staging {
+    pub label: String,
+    pub data_as_of: DateTime<Utc>,
+    pub restored_at: DateTime<Utc>,
+    pub late: bool,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportDay {
+    pub date: NaiveDate,
+    pub finished_at: DateTime<Utc>,
+    pub delivered: usize,
+    pub total: usize,
+}
+
+#[derive(Clone)]
+pub struct Facts {
+    pub profile: String,
+    pub region: String,
+    pub now: DateTime<Utc>,
+    pub zones: Vec<Tz>,
+    /// The most recent cutoff at or before now, and the next one.
+    pub latest: Cutoff,
+    pub next: Cutoff,
+    pub snapshot: Result<Option<Snapshot>, String>,
+    pub staging: Result<Option<Staging>, String>,
+    pub freeze: Result<Option<FreezeState>, String>,
+    /// `None` when the profile exports nowhere.
+    pub export: Option<Result<Option<ExportDay>, String>>,
+}
+
+pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
+    let region = &profile.region;
+    let today = now.with_timezone(&region.anchor).date_naive();
+    let latest = Window::series(region, today - Duration::days(2), 4)
+        .into_iter()
+        .rfind(|w| w.cutoff <= now)
+        .expect("a cutoff within two days");
+    let mut zones = vec![region.anchor];
+    zones.extend(region.display.iter().copied());
+    zones.push(Tz::UTC);
+    let (staging, freeze) = match profile.staging() {
+        Err(e) => (Err(e.message().to_string()), Err(e.message().to_string())),
+        Ok(db) => {
+            let target = Target {
+                db: db.clone(),
+                is_staging: true,
+            };
+            (
+                staging(&target, env).await,
+                freeze_state(&target, env)
+                    .await
+                    .map_err(|e| e.message().to_string()),
+            )
+        }
+    };
+    let export = match &profile.export_to {
+        None => None,
+        Some(to) => {
+            let (to, p, env) = (to.clone(), profile.clone(), env.clone());
+            Some(
+                tokio::task::spawn_blocking(move || export(&to, &p, &env))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("reading the export panicked: {e}"))),
+            )
+        }
+    };
+    Facts {
+        profile: profile.name.clone(),
+        region: region.name.clone(),
+        now,
+        zones,
+        latest: latest.into(),
+        next: Window::next_after(region, now).into(),
+        snapshot: snapshot(profile),
+        staging,
+        freeze,
+        export,
+    }
+}
+
+fn snapshot(profile: &Profile) -> Result<Option<Snapshot>, String> {
+    let store = match ProfileStore::existing(&profile.store, &profile.name) {
+        Ok(s) => s,
+        Err(_) => return Ok(None),
+    };
+    let Some(label) = store.latest() else {
+        return Ok(None);
+    };
+    let dir = store.snapshot_dir(&label);
+    let m = Manifest::read(&dir).map_err(|e| e.message().to_string())?;
+    let complete = m
+        .files()
+        .all(|f| std::fs::metadata(dir.join(&f.name)).is_ok_and(|md| md.len() == f.digest.size));
+    Ok(Some(Snapshot {
+        label,
+        finished_at: m.finished_at.with_timezone(&Utc),
+        bytes: m.total_size(),
+        complete,
+    }))
+}
+
+async fn staging(target: &Target, env: &Env) -> Result<Option<Staging>, String> {
+    let Some(info) = read_info(target, env)
+        .await
+        .map_err(|e| e.message().to_string())?
+    else {
+        return Ok(None);
+    };
+    let client = target
+        .connect(target.name(), env)
+        .await
+        .map_err(|e| e.message().to_string())?;
+    let read_only = client
+        .query_one("SHOW default_transaction_read_only", &[])
+        .await
+        .map(|r| r.get::<_, String>(0) == "on")
+        .map_err(|e| e.to_string())?;
+    Ok(Some(Staging {
+        label: info.label,
+        data_as_of: info.data_as_of,
+        restored_at: info.restored_at,
+        late: info.late,
+        read_only,
+    }))
+}
+
+fn export(to: &str, profile: &Profile, env: &Env) -> Result<Option<ExportDay>, String> {
+    let location = Location::parse(to).map_err(|e| e.message().to_string())?;
+    let delivery = Delivery::open(&location, profile.sftp.as_ref(), env)
+        .map_err(|e| e.message().to_string())?;
+    let pointer = format!("{}/{}", profile.name, day::LATEST);
+    if !delivery.exists(&pointer) {
+        return Ok(None);
+    }
+    let text = delivery
+        .read_small(&pointer, 64)
+        .map_err(|e| e.message().to_string())?;
+    let date = String::from_utf8_lossy(&text).trim().to_string();
+    let path = format!("{}/{date}/{}", profile.name, day::MANIFEST);
+    let bytes = delivery
+        .read_small(&path, day::MANIFEST_LIMIT)
+        .map_err(|e| e.message().to_string())?;
+    let m = DayManifest::parse(&bytes, &path).map_err(|e| e.message().to_string())?;
+    Ok(Some(ExportDay {
+        date: m.date,
+        finished_at: m.finished_at,
+        delivered: m.delivered(),
+        total: m.dashboards.len(),
+    }))
+}

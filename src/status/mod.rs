@@ -1,0 +1,9 @@
+//! `acc status`: is staging ready, are snapshots and exports fresh, what is frozen; with a
+//! verdict, JSON, and a node_exporter textfile.
+
+mod facts;
+pub mod prometheus;
+pub mod verdict;
+
+pub use facts::{Cutoff, ExportDay, Facts, Snapshot, Staging, gather};
+pub use verdict::{Finding, Level, judge, overall, ready};

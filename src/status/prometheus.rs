@@ -1,0 +1,146 @@
+//! The node_exporter textfile: gauges for alerting, written to a temporary file and renamed,
+//! so the exporter never reads half a file. It holds times, counts and states only.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::facts::Facts;
+use super::verdict::{Level, is_current};
+use crate::error::{Error, Kind, Result};
+
+pub fn render(all: &[(Facts, Level)]) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, values: Vec<(&str, Option<f64>)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (profile, v) in values {
+            if let Some(v) = v {
+                let _ = writeln!(out, "{name}{{profile=\"{profile}\"}} {v}");
+            }
+        }
+    };
+    let ts = |t: chrono::DateTime<chrono::Utc>| Some(t.timestamp() as f64);
+    let per = |f: &dyn Fn(&Facts, Level) -> Option<f64>| -> Vec<(&str, Option<f64>)> {
+        all.iter()
+            .map(|(x, l)| (x.profile.as_str(), f(x, *l)))
+            .collect()
+    };
+    gauge(
+        "acc_status",
+        "Verdict: 0 OK, 1 WARNING, 2 CRITICAL",
+        per(&|_, l| Some(l as u8 as f64)),
+    );
+    gauge(
+        "acc_next_cutoff_timestamp",
+        "Next snapshot cutoff, Unix time",
+        per(&|x, _| ts(x.next.cutoff)),
+    );
+    gauge(
+        "acc_next_deadline_timestamp",
+        "Next staging-ready deadline, Unix time",
+        per(&|x, _| ts(x.next.deadline)),
+    );
+    gauge(
+        "acc_snapshot_last_success_timestamp",
+        "When the latest complete snapshot finished, Unix time",
+        per(&|x, _| {
+            x.snapshot
+                .as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .and_then(|s| ts(s.finished_at))
+        }),
+    );
+    gauge(
+        "acc_snapshot_last_size_bytes",
+        "Encrypted size of the latest complete snapshot",
+        per(&|x, _| {
+            x.snapshot
+                .as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .map(|s| s.bytes as f64)
+        }),
+    );
+    let staging = |x: &Facts| x.staging.as_ref().ok().and_then(Option::as_ref).cloned();
+    gauge(
+        "acc_staging_data_age_seconds",
+        "Age of the data staging holds",
+        per(&|x, _| {
+            staging(x).map(|s| x.now.signed_duration_since(s.data_as_of).num_seconds() as f64)
+        }),
+    );
+    gauge(
+        "acc_staging_current",
+        "1 when staging holds the latest cutoff's data",
+        per(&|x, _| staging(x).map(|s| f64::from(u8::from(is_current(&s, x.latest.cutoff))))),
+    );
+    gauge(
+        "acc_staging_read_only",
+        "1 when staging is read-only",
+        per(&|x, _| staging(x).map(|s| f64::from(u8::from(s.read_only)))),
+    );
+    gauge(
+        "acc_staging_restore_late",
+        "1 when the last restore finished after its deadline",
+        per(&|x, _| staging(x).map(|s| f64::from(u8::from(s.late)))),
+    );
+    gauge(
+        "acc_frozen",
+        "1 while the staging refresh is frozen",
+        per(&|x, _| {
+            x.freeze
+                .as_ref()
+                .ok()
+                .map(|z| f64::from(u8::from(z.is_some())))
+        }),
+    );
+    let export = |x: &Facts| {
+        x.export
+            .as_ref()
+            .and_then(|e| e.as_ref().ok())
+            .cloned()
+            .flatten()
+    };
+    gauge(
+        "acc_export_dashboards_delivered",
+        "Dashboards in the latest export day",
+        per(&|x, _| export(x).map(|e| e.delivered as f64)),
+    );
+    gauge(
+        "acc_export_last_success_timestamp",
+        "When the latest export day was published, Unix time",
+        per(&|x, _| export(x).and_then(|e| ts(e.finished_at))),
+    );
+    out
+}
+
+/// Writes the textfile atomically, readable by the exporter (mode 0644: no secrets in it).
+pub fn write(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |e: std::io::Error| {
+        Error::new(
+            Kind::Unavailable,
+            format!("cannot write {}", path.display()),
+        )
+        .source(e)
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("acc.prom");
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&tmp)
+        .map_err(failed)?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(failed)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        failed(e)
+    })
+}

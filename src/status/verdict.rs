@@ -1,0 +1,266 @@
+//! The rules that turn what acc sees into OK, WARNING or CRITICAL. Pure, so that each rule is
+//! tested on its own; README lists them.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::facts::{Facts, Staging};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Ok,
+    Warning,
+    Critical,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Ok => "OK",
+            Level::Warning => "WARNING",
+            Level::Critical => "CRITICAL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub level: Level,
+    pub what: String,
+}
+
+/// A snapshot may start up to this long before its cutoff and still be that cutoff's data.
+pub const EARLY_START: i64 = 15;
+/// An export older than this is stale: a daily export plus two hours of slack.
+pub const EXPORT_MAX_AGE_HOURS: i64 = 26;
+
+/// Whether staging holds the latest cutoff's data (or newer).
+pub fn is_current(staging: &Staging, latest_cutoff: DateTime<Utc>) -> bool {
+    staging.data_as_of >= latest_cutoff - Duration::minutes(EARLY_START)
+}
+
+pub fn judge(f: &Facts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut say = |level, what: String| out.push(Finding { level, what });
+    let frozen = matches!(&f.freeze, Ok(Some(_)));
+    match &f.freeze {
+        Ok(Some(z)) => say(
+            Level::Warning,
+            format!(
+                "the staging refresh is frozen since {}: {}",
+                z.frozen_at.format("%Y-%m-%d %H:%M UTC"),
+                z.reason
+            ),
+        ),
+        Ok(None) => {}
+        Err(e) => say(
+            Level::Warning,
+            format!("the freeze state cannot be read: {e}"),
+        ),
+    }
+    match &f.staging {
+        Err(e) => say(Level::Critical, format!("staging cannot be read: {e}")),
+        Ok(None) => say(
+            Level::Critical,
+            "staging has no acc.staging_info: it was never restored by acc".into(),
+        ),
+        Ok(Some(s)) => {
+            if !s.read_only {
+                say(Level::Critical, "staging is not read-only".into());
+            }
+            if s.late {
+                say(
+                    Level::Warning,
+                    format!("the last restore ({}) finished after its deadline", s.label),
+                );
+            }
+            let due = f.latest.deadline;
+            if !frozen && !is_current(s, f.latest.cutoff) {
+                let level = if f.now > due {
+                    Level::Critical
+                } else {
+                    Level::Warning
+                };
+                let when = if f.now > due { "was due" } else { "is due" };
+                say(
+                    level,
+                    format!(
+                        "staging holds data as of {}; the cutoff of {} {when} by {}",
+                        s.data_as_of.format("%Y-%m-%d %H:%M UTC"),
+                        f.latest.business_date,
+                        due.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                );
+            }
+        }
+    }
+    match &f.snapshot {
+        Err(e) => say(
+            Level::Warning,
+            format!("the snapshot store cannot be read: {e}"),
+        ),
+        Ok(None) => say(Level::Warning, "there is no complete snapshot".into()),
+        Ok(Some(_)) => {}
+    }
+    match &f.export {
+        None => {}
+        Some(Err(e)) => say(
+            Level::Critical,
+            format!("the latest export cannot be read: {e}"),
+        ),
+        Some(Ok(None)) => say(Level::Critical, "no export has been delivered".into()),
+        Some(Ok(Some(x))) => {
+            if x.delivered < x.total {
+                say(
+                    Level::Critical,
+                    format!(
+                        "the export of {} delivered {} of {} dashboards",
+                        x.date, x.delivered, x.total
+                    ),
+                );
+            }
+            if f.now - x.finished_at > Duration::hours(EXPORT_MAX_AGE_HOURS) {
+                say(
+                    Level::Critical,
+                    format!(
+                        "the latest export ({}) is more than {EXPORT_MAX_AGE_HOURS} hours old",
+                        x.date
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+pub fn overall(findings: &[Finding]) -> Level {
+    findings.iter().map(|f| f.level).max().unwrap_or(Level::Ok)
+}
+
+/// `Ok(())` when staging holds the latest cutoff's data and is read-only; else the reason.
+pub fn ready(f: &Facts) -> Result<(), String> {
+    match &f.staging {
+        Err(e) => Err(format!("staging cannot be read: {e}")),
+        Ok(None) => Err("staging was never restored by acc".into()),
+        Ok(Some(s)) if !s.read_only => Err("staging is not read-only".into()),
+        Ok(Some(s)) if !is_current(s, f.latest.cutoff) => Err(format!(
+            "staging holds data as of {}, older than the cutoff of {} ({})",
+            s.data_as_of.format("%Y-%m-%d %H:%M UTC"),
+            f.latest.business_date,
+            f.latest.cutoff.format("%Y-%m-%d %H:%M UTC")
+        )),
+        Ok(Some(_)) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::status::facts::{Cutoff, ExportDay, Facts, Snapshot};
+
+    fn facts(now: &str, data_as_of: &str) -> Facts {
+        let t = |s: &str| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+                .unwrap()
+                .and_utc()
+        };
+        Facts {
+            profile: "p".into(),
+            region: "us-can".into(),
+            now: t(now),
+            zones: vec![chrono_tz::America::Toronto],
+            // the cutoff of 2026-11-21: 23:00 EST is 04:00 UTC, ready by 02:00 EST (07:00 UTC)
+            latest: Cutoff {
+                business_date: "2026-11-21".parse().unwrap(),
+                cutoff: t("2026-11-22 04:00"),
+                deadline: t("2026-11-22 07:00"),
+            },
+            next: Cutoff {
+                business_date: "2026-11-22".parse().unwrap(),
+                cutoff: t("2026-11-23 04:00"),
+                deadline: t("2026-11-23 07:00"),
+            },
+            snapshot: Ok(Some(Snapshot {
+                label: "2026-11-21".into(),
+                finished_at: t("2026-11-22 04:30"),
+                bytes: 1,
+                complete: true,
+            })),
+            staging: Ok(Some(Staging {
+                label: "2026-11-21".into(),
+                data_as_of: t(data_as_of),
+                restored_at: t("2026-11-22 05:00"),
+                late: false,
+                read_only: true,
+            })),
+            freeze: Ok(None),
+            export: Some(Ok(Some(ExportDay {
+                date: "2026-11-22".parse().unwrap(),
+                finished_at: t("2026-11-22 05:30"),
+                delivered: 9,
+                total: 9,
+            }))),
+        }
+    }
+
+    #[test]
+    fn a_fresh_night_is_ok_and_ready() {
+        let f = facts("2026-11-22 15:00", "2026-11-22 03:50");
+        assert_eq!(overall(&judge(&f)), Level::Ok, "{:?}", judge(&f));
+        assert!(ready(&f).is_ok());
+    }
+
+    #[test]
+    fn stale_staging_is_a_warning_before_the_deadline_and_critical_after() {
+        let before = facts("2026-11-22 06:00", "2026-11-21 04:00");
+        assert_eq!(overall(&judge(&before)), Level::Warning);
+        assert!(
+            ready(&before)
+                .unwrap_err()
+                .contains("older than the cutoff of 2026-11-21")
+        );
+        let after = facts("2026-11-22 07:30", "2026-11-21 04:00");
+        assert_eq!(overall(&judge(&after)), Level::Critical);
+    }
+
+    #[test]
+    fn a_freeze_keeps_stale_staging_a_warning_but_not_ready() {
+        let mut f = facts("2026-11-22 15:00", "2026-11-21 04:00");
+        f.freeze = Ok(Some(crate::restore::FreezeState {
+            database: "p".into(),
+            frozen_by: "ops".into(),
+            frozen_at: f.now,
+            reason: "production down".into(),
+            auto_off_at: None,
+        }));
+        assert_eq!(overall(&judge(&f)), Level::Warning, "{:?}", judge(&f));
+        assert!(ready(&f).is_err());
+    }
+
+    #[test]
+    fn writable_staging_and_an_old_or_incomplete_export_are_critical() {
+        let mut f = facts("2026-11-22 15:00", "2026-11-22 03:50");
+        if let Ok(Some(s)) = &mut f.staging {
+            s.read_only = false;
+        }
+        assert_eq!(overall(&judge(&f)), Level::Critical);
+        assert!(ready(&f).is_err());
+        let mut f = facts("2026-11-23 08:00", "2026-11-23 03:55");
+        f.latest.cutoff = Utc.with_ymd_and_hms(2026, 11, 23, 4, 0, 0).unwrap();
+        assert!(
+            judge(&f)
+                .iter()
+                .any(|x| x.level == Level::Critical && x.what.contains("26 hours")),
+            "{:?}",
+            judge(&f)
+        );
+        let mut f = facts("2026-11-22 15:00", "2026-11-22 03:50");
+        if let Some(Ok(Some(x))) = &mut f.export {
+            x.delivered = 8;
+        }
+        assert!(judge(&f).iter().any(|x| x.what.contains("8 of 9")));
+    }
+}

@@ -1,0 +1,291 @@
+//! systemd units and crontab lines that run the night: snapshot shortly before the cutoff,
+//! restore when the snapshot succeeds, export when the restore succeeds.
+//!
+//! Chaining: the snapshot service names the restore service in `OnSuccess=`, and the restore
+//! service names the export service, so each step starts the moment the one before it has
+//! succeeded, with no guess about how long it takes; `After=` alone would only order jobs that
+//! happen to be queued together. Each step also has its own timer as a catch-up: at the
+//! deadline less the restore's margin, and at the deadline for the export. The commands are
+//! idempotent (a restore of the snapshot staging already holds, a second export of the day),
+//! so a catch-up after a chained run changes nothing, while a chain broken by a reboot or a
+//! failed step is picked up. `Persistent=true` runs a timer missed while the machine was off.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveTime, TimeDelta};
+
+use crate::config::{Profile, SecretRef};
+use crate::region::Region;
+
+/// The snapshot starts this long before the cutoff; `acc snapshot` waits for the cutoff.
+pub const LEAD: TimeDelta = TimeDelta::minutes(10);
+/// The catch-up restore starts this long before the deadline.
+pub const RESTORE_MARGIN: TimeDelta = TimeDelta::minutes(30);
+/// Exit codes a retry cannot fix: usage, partial or skipped, bad data, unavailable, permission,
+/// config. Only 75 (temporary) and 1 are retried.
+pub const NO_RETRY: &str = "2 3 65 69 77 78";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Snapshot,
+    Restore,
+    Export,
+}
+
+impl Job {
+    pub const ALL: [Job; 3] = [Job::Snapshot, Job::Restore, Job::Export];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Snapshot => "snapshot",
+            Job::Restore => "restore",
+            Job::Export => "export",
+        }
+    }
+
+    /// When its timer fires, as a wall-clock time in the region's anchor zone.
+    pub fn at(self, region: &Region) -> NaiveTime {
+        match self {
+            Job::Snapshot => region.cutoff - LEAD,
+            Job::Restore => region.deadline - RESTORE_MARGIN,
+            Job::Export => region.deadline,
+        }
+    }
+
+    fn next(self) -> Option<Job> {
+        match self {
+            Job::Snapshot => Some(Job::Restore),
+            Job::Restore => Some(Job::Export),
+            Job::Export => None,
+        }
+    }
+}
+
+/// How the units run acc.
+pub struct Setup {
+    pub acc: PathBuf,
+    pub config: Option<PathBuf>,
+    /// `--user` units: no `User=`, and `default.target`.
+    pub user: bool,
+    /// Where `LoadCredential=` finds each referenced credential.
+    pub credentials_dir: PathBuf,
+}
+
+pub fn unit_name(profile: &str, job: Job, ext: &str) -> String {
+    format!("acc-{}-{profile}.{ext}", job.name())
+}
+
+/// `*-*-* 22:50:00 America/Toronto`.
+pub fn on_calendar(job: Job, region: &Region) -> String {
+    format!(
+        "*-*-* {} {}",
+        job.at(region).format("%H:%M:%S"),
+        region.anchor.name()
+    )
+}
+
+fn command(s: &Setup, profile: &str, job: Job) -> String {
+    let mut c = s.acc.display().to_string();
+    if let Some(cfg) = &s.config {
+        let _ = write!(c, " --config {}", cfg.display());
+    }
+    let _ = write!(c, " {} --profile {profile}", job.name());
+    c
+}
+
+/// Credential ids the profile reads from `$CREDENTIALS_DIRECTORY`.
+fn credentials(p: &Profile) -> Vec<String> {
+    let mut refs: Vec<Option<&SecretRef>> = Vec::new();
+    for db in [&p.production, &p.staging].into_iter().flatten() {
+        refs.push(db.password.as_ref());
+    }
+    if let Some(s) = &p.sftp {
+        refs.push(s.passphrase.as_ref());
+    }
+    if let Some(s) = &p.snowflake {
+        refs.push(s.password.as_ref());
+        refs.push(s.private_key_passphrase.as_ref());
+    }
+    let mut ids: Vec<String> = refs
+        .into_iter()
+        .flatten()
+        .filter_map(|r| match r {
+            SecretRef::Credential(id) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// `(file name, contents)` of every unit for the profile.
+pub fn units(p: &Profile, s: &Setup) -> Vec<(String, String)> {
+    let region = &p.region;
+    let window = region
+        .deadline
+        .signed_duration_since(region.cutoff)
+        .num_minutes()
+        .rem_euclid(24 * 60)
+        + LEAD.num_minutes();
+    let mut out = Vec::new();
+    for job in Job::ALL {
+        let mut svc = String::new();
+        let _ = writeln!(
+            svc,
+            "# Written by acc schedule --systemd for profile {}.",
+            p.name
+        );
+        let _ = writeln!(svc, "[Unit]");
+        let _ = writeln!(
+            svc,
+            "Description=acc {} for profile {} ({})",
+            job.name(),
+            p.name,
+            region.name
+        );
+        let _ = writeln!(svc, "Documentation=https://github.com/acc/acc#readme");
+        let _ = writeln!(svc, "Wants=network-online.target");
+        let _ = writeln!(svc, "After=network-online.target");
+        if let Some(next) = job.next() {
+            let _ = writeln!(svc, "OnSuccess={}", unit_name(&p.name, next, "service"));
+        }
+        let _ = writeln!(svc, "StartLimitIntervalSec=1h");
+        let _ = writeln!(svc, "StartLimitBurst=4");
+        let _ = writeln!(svc, "\n[Service]");
+        let _ = writeln!(svc, "Type=oneshot");
+        let _ = writeln!(svc, "ExecStart={}", command(s, &p.name, job));
+        let _ = writeln!(svc, "Restart=on-failure");
+        let _ = writeln!(svc, "RestartSec=2min");
+        let _ = writeln!(svc, "RestartPreventExitStatus={NO_RETRY}");
+        let _ = writeln!(svc, "TimeoutStartSec={window}min");
+        for id in credentials(p) {
+            let _ = writeln!(
+                svc,
+                "LoadCredential={id}:{}",
+                s.credentials_dir.join(&id).display()
+            );
+        }
+        if !s.user {
+            let _ = writeln!(svc, "User=acc");
+            let _ = writeln!(svc, "Group=acc");
+        }
+        let _ = writeln!(svc, "UMask=0077");
+        let _ = writeln!(svc, "NoNewPrivileges=yes");
+        let _ = writeln!(svc, "PrivateTmp=yes");
+        let _ = writeln!(svc, "ProtectSystem=strict");
+        let _ = writeln!(svc, "ReadWritePaths={}", p.store.display());
+        if let Some(dir) = p
+            .export_to
+            .as_deref()
+            .filter(|t| !t.contains("://") || t.starts_with("file://"))
+        {
+            let dir = dir.trim_start_matches("file://");
+            let _ = writeln!(svc, "ReadWritePaths=-{dir}");
+        }
+        let _ = writeln!(svc, "ProtectHome=read-only");
+        let _ = writeln!(svc, "PrivateDevices=yes");
+        let _ = writeln!(svc, "ProtectKernelTunables=yes");
+        let _ = writeln!(svc, "ProtectKernelModules=yes");
+        let _ = writeln!(svc, "ProtectControlGroups=yes");
+        let _ = writeln!(svc, "RestrictSUIDSGID=yes");
+        let _ = writeln!(svc, "LockPersonality=yes");
+        let _ = writeln!(svc, "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX");
+        out.push((unit_name(&p.name, job, "service"), svc));
+
+        let mut timer = String::new();
+        let _ = writeln!(
+            timer,
+            "# Written by acc schedule --systemd for profile {}.",
+            p.name
+        );
+        let _ = writeln!(timer, "[Unit]");
+        let why = match job {
+            Job::Snapshot => format!(
+                "{} before the {} cutoff",
+                LEAD.num_minutes().to_string() + " min",
+                region.cutoff.format("%H:%M")
+            ),
+            Job::Restore => "catch-up restore before the staging-ready deadline".to_string(),
+            Job::Export => "catch-up export at the staging-ready deadline".to_string(),
+        };
+        let _ = writeln!(
+            timer,
+            "Description=acc {} for profile {}: {why}",
+            job.name(),
+            p.name
+        );
+        let _ = writeln!(timer, "\n[Timer]");
+        let _ = writeln!(timer, "OnCalendar={}", on_calendar(job, region));
+        let _ = writeln!(timer, "Persistent=true");
+        let _ = writeln!(timer, "AccuracySec=30s");
+        let _ = writeln!(timer, "\n[Install]");
+        let _ = writeln!(timer, "WantedBy=timers.target");
+        out.push((unit_name(&p.name, job, "timer"), timer));
+    }
+    out
+}
+
+/// Equivalent crontab lines: the chain on the snapshot line, the catch-ups on their own.
+pub fn crontab(p: &Profile, s: &Setup) -> String {
+    let region = &p.region;
+    let at = |job: Job| {
+        let t = job.at(region);
+        format!("{} {} * * *", t.format("%-M"), t.format("%-H"))
+    };
+    let mut c = String::new();
+    let _ = writeln!(
+        c,
+        "# acc: profile {} ({}); times in {}",
+        p.name,
+        region.name,
+        region.anchor.name()
+    );
+    let _ = writeln!(
+        c,
+        "# CRON_TZ needs cronie (or another cron that honours it); Debian's cron ignores it"
+    );
+    let _ = writeln!(c, "CRON_TZ={}", region.anchor.name());
+    let _ = writeln!(
+        c,
+        "{} {} && {} && {}",
+        at(Job::Snapshot),
+        command(s, &p.name, Job::Snapshot),
+        command(s, &p.name, Job::Restore),
+        command(s, &p.name, Job::Export)
+    );
+    let _ = writeln!(
+        c,
+        "{} {}",
+        at(Job::Restore),
+        command(s, &p.name, Job::Restore)
+    );
+    let _ = writeln!(
+        c,
+        "{} {}",
+        at(Job::Export),
+        command(s, &p.name, Job::Export)
+    );
+    c
+}
+
+/// Writes the units into `dir` (created if missing); returns their paths.
+pub fn install(dir: &Path, units: &[(String, String)]) -> crate::error::Result<Vec<PathBuf>> {
+    use crate::error::{Error, Kind};
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::new(Kind::Permission, format!("cannot create {}", dir.display())).source(e)
+    })?;
+    let mut written = Vec::new();
+    for (name, text) in units {
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| {
+                Error::new(Kind::Permission, format!("cannot write {}", path.display())).source(e)
+            })?;
+        written.push(path);
+    }
+    Ok(written)
+}
