@@ -163,7 +163,9 @@ pub enum Command {
     /// Show the resolved profile (secrets as ***) and check the environment acc depends on.
     ///
     /// Use it after changing the configuration, or when a night went wrong. It prints every
-    /// setting with the files it came from. The connectivity checks are not built yet.
+    /// setting with the files it came from, then checks production and staging (login, pg_dump
+    /// version, staging rights), store space, keys and secret files, the SFTP host key and login,
+    /// and Snowflake. A failed check exits 3 and says how to fix it.
     #[command(after_help = EXIT_CODES_HELP)]
     Doctor(DoctorArgs),
 }
@@ -534,4 +536,8 @@ fn parse_duration(s: &str) -> Result<chrono::TimeDelta, String> {
 }
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {}
+pub struct DoctorArgs {
+    /// Only show the resolved profile; do not connect to anything.
+    #[arg(long)]
+    pub no_checks: bool,
+}

@@ -8,6 +8,7 @@ pub mod config;
 pub mod copy_binary;
 pub mod crypt;
 pub mod delivery;
+pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod manifest;

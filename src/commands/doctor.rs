@@ -1,10 +1,12 @@
 //! `acc doctor`: the resolved profile, every secret shown as ***.
 
+use super::block_on;
+use crate::cli::DoctorArgs;
 use crate::config::{Config, Database, RawProfile, SecretRef};
-use crate::error::Result;
+use crate::error::{Error, Kind, Result};
 use crate::output;
 
-pub fn run(config: &Config, profile: Option<&str>) -> Result<()> {
+pub fn run(args: &DoctorArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;
     let r = &p.region;
     let mut out = format!("profile {}\n", p.name);
@@ -147,8 +149,32 @@ pub fn run(config: &Config, profile: Option<&str>) -> Result<()> {
             );
         }
     }
-    out.push_str("\nchecks: connectivity, versions, rights and space checks are not built yet\n");
-    output::emit(&out)
+    if args.no_checks {
+        return output::emit(&out);
+    }
+    let checks = block_on(crate::doctor::run(&p, config.env()))?;
+    out.push_str("\nchecks\n");
+    for c in &checks {
+        out.push_str(&format!(
+            "  {:<4} {:<24} {}\n",
+            if c.ok { "ok" } else { "FAIL" },
+            c.name,
+            c.detail
+        ));
+        if let Some(h) = &c.hint {
+            out.push_str(&format!("       {:<24} hint: {h}\n", ""));
+        }
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    output::emit(&out)?;
+    if failed > 0 {
+        return Err(Error::new(
+            Kind::Partial,
+            format!("{failed} of {} checks failed", checks.len()),
+        )
+        .hint("each failed check above names its fix"));
+    }
+    Ok(())
 }
 
 fn database(db: Option<&Database>) -> String {

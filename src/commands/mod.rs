@@ -28,7 +28,7 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
     let profile = profile.as_deref();
     match command {
         Command::Schedule(args) => schedule::run(&args, &config, profile),
-        Command::Doctor(_) => doctor::run(&config, profile),
+        Command::Doctor(args) => doctor::run(&args, &config, profile),
         Command::Snapshot(args) => snapshot::run(&args, &config, profile),
         Command::Verify(args) => verify::run(&args, &config, profile),
         Command::Restore(args) => restore::run(&args, &config, profile),

@@ -14,3 +14,4 @@ mod snowflake_source;
 pub use dashboard::{Dashboard, Dialect, NAMES, Window};
 pub use day::{DashboardEntry, DayManifest};
 pub use run::{Outcome, Request, export, local_zone, window};
+pub use snowflake_source::login as snowflake_login;

@@ -67,6 +67,16 @@ pub async fn connect(sf: &Snowflake, env: &Env) -> Result<Session> {
     })
 }
 
+/// Logs in and runs `SELECT 1`, for `acc doctor`.
+pub async fn login(sf: &Snowflake, env: &Env) -> Result<()> {
+    let session = connect(sf, env).await?;
+    session
+        .query("SELECT 1")
+        .await
+        .map(|_| ())
+        .map_err(|e| failure("snowflake accepted the login but not a query", e))
+}
+
 fn failure(what: &str, e: snowflake_connector_rs::Error) -> Error {
     let kind = match e.kind() {
         ErrorKind::Auth => Kind::Permission,

@@ -1,0 +1,104 @@
+//! `acc doctor` against the sandbox: every check passes on the sandbox's own profile, and the
+//! mistakes operators make are each named with their fix.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+
+use support::{Sandbox, acc};
+
+#[test]
+fn the_sandbox_profile_passes_every_check_and_hides_its_secrets() {
+    let sb = Sandbox::require();
+    let run = acc(&sb.path("ACC_CONFIG"), &["doctor", "--profile", "demo-us"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    for name in [
+        "production",
+        "staging rights",
+        "pg_dump for staging",
+        "export destination",
+        "snowflake",
+        "snapshot store space",
+    ] {
+        assert!(
+            run.stdout
+                .lines()
+                .any(|l| l.contains(" ok ") && l.contains(name)),
+            "{name}: {}",
+            run.stdout
+        );
+    }
+    let password =
+        std::fs::read_to_string(sb.path("ACC_SANDBOX").join("secrets/pg_acc_password")).unwrap();
+    assert!(
+        !run.stdout.contains(password.trim()),
+        "no secret in the output"
+    );
+}
+
+#[test]
+fn loose_modes_a_wrong_host_key_and_a_closed_port_fail_with_their_fix() {
+    let sb = Sandbox::require();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("pw");
+    std::fs::copy(
+        sb.path("ACC_SANDBOX").join("secrets/pg_acc_password"),
+        &secret,
+    )
+    .unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let identity = dir.path().join("identity.txt");
+    std::fs::copy(sb.path("ACC_AGE_IDENTITY"), &identity).unwrap();
+    std::fs::set_permissions(&identity, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let known = dir.path().join("known_hosts");
+    std::fs::write(&known, "").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let extra = format!(
+        "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"x\"\nuser = \"acc\"\n\
+         [profiles.t.restore]\nage_identity = \"{}\"\n\
+         [profiles.t.sftp]\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
+        identity.display(),
+        sb.path("ACC_SFTP_KEY").display(),
+        known.display()
+    );
+    let config = sb.write_profile(dir.path(), "demo_us", None, &extra);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            &format!("{}/secrets/pg_acc_password", sb.var("ACC_SANDBOX")),
+            secret.to_str().unwrap(),
+        )
+        .replacen(
+            "region = \"us-can\"",
+            &format!(
+                "region = \"us-can\"\nexport_to = \"{}\"",
+                sb.var("ACC_SFTP_URL")
+            ),
+            1,
+        );
+    std::fs::write(&config, text).unwrap();
+    let run = acc(&config, &["doctor", "--profile", "t"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    let failed = |name: &str, says: &str| {
+        let i = out
+            .find(&format!("FAIL {name}"))
+            .unwrap_or_else(|| panic!("{name} fails: {out}"));
+        assert!(
+            out[i..].lines().take(2).any(|l| l.contains(says)),
+            "{name}: expected '{says}' in {out}"
+        );
+    };
+    failed("secret file", &format!("chmod 600 {}", secret.display()));
+    failed(
+        "restore identity",
+        &format!("chmod 600 {}", identity.display()),
+    );
+    failed("export destination", "is not in");
+    failed("staging", "cannot reach");
+    assert!(out.contains("ok   production"), "{out}");
+}
