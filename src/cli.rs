@@ -40,6 +40,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "ACC_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
 
+    /// Log lines on stderr: `text` (acc: ..., one event per line) or `json` (one object per
+    /// line; progress bars off).
+    #[arg(long, global = true, env = "ACC_LOG_FORMAT", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -32,6 +32,9 @@ mod commands;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: cli::Cli) -> u8 {
+    if cli.log_format == "json" {
+        output::set_log_format(output::LogFormat::Json);
+    }
     match commands::run(cli, config::Env::from_process()) {
         Ok(code) => code,
         Err(err) => {

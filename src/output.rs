@@ -4,8 +4,40 @@
 //! A reader that closes stdout early (`acc schedule | head`) ends the run quietly.
 
 use std::io::{self, Write};
+use std::sync::OnceLock;
 
 use crate::error::{Error, Kind, Result};
+
+/// How log lines on stderr look: `acc: ...` for people and journald, or one JSON object per
+/// line for log shippers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+static LOG_FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Set once, at start-up, from `--log-format` (or `ACC_LOG_FORMAT`).
+pub fn set_log_format(f: LogFormat) {
+    let _ = LOG_FORMAT.set(f);
+}
+
+pub fn log_format() -> LogFormat {
+    LOG_FORMAT.get().copied().unwrap_or(LogFormat::Text)
+}
+
+fn json_line(level: &str, message: &str, extra: serde_json::Value) -> String {
+    let mut v = serde_json::json!({
+        "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "level": level,
+        "msg": message,
+    });
+    if let (Some(obj), serde_json::Value::Object(more)) = (v.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    format!("{v}\n")
+}
 
 /// Writes a result to stdout.
 pub fn emit(text: &str) -> Result<()> {
@@ -43,16 +75,44 @@ pub fn render_error(err: &Error) -> String {
     text
 }
 
-/// A progress or status line on stderr, one event per line.
+/// A progress or status line on stderr, one event per line. A message starting `warning:` or
+/// `error:` carries that level in JSON.
 pub fn log(message: &str) {
-    let _ = writeln!(io::stderr(), "acc: {message}");
+    let line = match log_format() {
+        LogFormat::Text => format!("acc: {message}\n"),
+        LogFormat::Json => {
+            let (level, msg) = ["warning", "error"]
+                .iter()
+                .find_map(|l| message.strip_prefix(&format!("{l}: ")).map(|m| (*l, m)))
+                .unwrap_or(("info", message));
+            json_line(level, msg, serde_json::Value::Null)
+        }
+    };
+    let _ = io::stderr().write_all(line.as_bytes());
 }
 
 /// Prints an error to stderr, unless it is the quiet end of a closed pipe.
 pub fn report(err: &Error) {
-    if err.kind() != Kind::BrokenPipe {
-        let _ = io::stderr().write_all(render_error(err).as_bytes());
+    if err.kind() == Kind::BrokenPipe {
+        return;
     }
+    let text = match log_format() {
+        LogFormat::Text => render_error(err),
+        LogFormat::Json => {
+            let mut causes = Vec::new();
+            let mut cause = std::error::Error::source(err);
+            while let Some(c) = cause {
+                causes.push(c.to_string());
+                cause = c.source();
+            }
+            json_line(
+                "error",
+                err.message(),
+                serde_json::json!({ "causes": causes, "hint": err.hint_text(), "exit": err.exit_code() }),
+            )
+        }
+    };
+    let _ = io::stderr().write_all(text.as_bytes());
 }
 
 #[cfg(test)]

@@ -29,7 +29,8 @@ impl Mode {
     pub fn detect() -> Mode {
         use std::io::IsTerminal;
         Mode::pick(
-            std::io::stderr().is_terminal(),
+            std::io::stderr().is_terminal()
+                && crate::output::log_format() == crate::output::LogFormat::Text,
             std::env::var_os("CI").is_some(),
         )
     }

@@ -22,6 +22,7 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
     let Cli {
         config,
         profile,
+        log_format: _,
         command,
     } = cli;
     let config = Config::load(env, config)?;
