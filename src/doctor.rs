@@ -115,9 +115,10 @@ pub async fn run(p: &Profile, env: &Env) -> Vec<Check> {
         }
     }
     if let Some(path) = p.restore.age_identity.as_deref()
-        && let Err(e) = Identities::load(path) {
-            out.push(fail("restore identity loads", &e));
-        }
+        && let Err(e) = Identities::load(path)
+    {
+        out.push(fail("restore identity loads", &e));
+    }
     out.extend(secret_files(p));
     if let Some(to) = &p.export_to {
         let (to, profile, env2) = (to.clone(), p.clone(), env.clone());
