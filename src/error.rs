@@ -14,7 +14,7 @@ pub mod code {
     pub const PARTIAL: u8 = 3;
     /// Input data was invalid: a file, a manifest, a checksum.
     pub const DATA: u8 = 65;
-    /// Something acc depends on is unavailable, or not built yet.
+    /// Something acc depends on is unavailable.
     pub const UNAVAILABLE: u8 = 69;
     /// A temporary failure (network, a busy lock): safe to retry.
     pub const TEMPFAIL: u8 = 75;
@@ -32,7 +32,7 @@ Exit codes:
    2  usage error
    3  partial: finished, but some items failed or the run was skipped on purpose (listed)
   65  bad input data (a file, manifest or checksum)
-  69  a dependency is unavailable, or the command is not built yet
+  69  a dependency is unavailable (a server, a tool)
   75  temporary failure (network, lock busy): safe to retry
   77  permission or authentication refused
   78  configuration error";
