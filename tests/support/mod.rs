@@ -125,6 +125,12 @@ impl TestDb {
             ))
             .await
             .unwrap();
+        // the drill replays into the sandbox's own databases; each test starts without a ledger
+        connect(&format!("{}/{name}", sb.var("ACC_PROD_URL")), &name)
+            .await
+            .batch_execute("DROP SCHEMA IF EXISTS acc_replay CASCADE")
+            .await
+            .unwrap();
         TestDb {
             name,
             admin_url: sb.var("ACC_PROD_URL").to_string(),
