@@ -112,20 +112,9 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Outco
         });
     }
     let manifest = DayManifest {
-        format: day::FORMAT,
-        acc_version: env!("CARGO_PKG_VERSION").into(),
-        profile: profile.name.clone(),
-        region: profile.region.name.clone(),
-        date: req.date,
-        zone: zone.name().into(),
-        source: req.source.name().into(),
-        data_as_of,
-        generated_at,
         finished_at: Utc::now(),
-        window_start: window.start,
-        window_end: window.end,
-        bom: false,
         dashboards: entries,
+        ..DayManifest::begin(profile, &window, zone, req.source, data_as_of, generated_at)
     };
     block_in_place(|| -> Result<()> {
         delivery.write_small(&format!("{work}/{}", day::MANIFEST), &manifest.to_json())?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Run, Sandbox, TestDb, acc, acc_command};
+use support::{Run, Sandbox, TestDb, acc, acc_command, age_decrypt};
 
 /// A test's own corner of the SFTP server, removed afterwards.
 struct Remote {
@@ -68,23 +68,6 @@ fn export(config: &Path, to: &str, extra: &[&str]) -> Run {
     ];
     args.extend_from_slice(extra);
     acc(config, &args)
-}
-
-/// Decrypts with the Debian age CLI, not with acc.
-fn age_decrypt(sb: &Sandbox, file: &Path) -> Vec<u8> {
-    let out = Command::new("age")
-        .args(["--decrypt", "--identity"])
-        .arg(sb.path("ACC_AGE_IDENTITY"))
-        .arg(file)
-        .output()
-        .expect("the age CLI runs");
-    assert!(
-        out.status.success(),
-        "age -d {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 fn records(csv: &[u8]) -> Vec<csv::StringRecord> {

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use support::{Run, Sandbox, TestDb, acc, acc_command};
+use support::{Run, Sandbox, TestDb, acc, acc_command, age_decrypt};
 
 /// Yesterday's visits in the clone lose their clock times and task marks, as if the app had
 /// been down: returns yesterday's local date.
@@ -33,21 +33,6 @@ async fn downtime(db: &TestDb, zone: &str) -> NaiveDate {
     .await
     .unwrap();
     day
-}
-
-fn age_decrypt(sb: &Sandbox, file: &Path) -> Vec<u8> {
-    let out = Command::new("age")
-        .args(["--decrypt", "--identity"])
-        .arg(sb.path("ACC_AGE_IDENTITY"))
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// Encrypts test input with the age CLI, as an operator would keep it.

@@ -67,6 +67,34 @@ impl DashboardEntry {
 }
 
 impl DayManifest {
+    /// A day's manifest as a run starts it: who, when, from where; the dashboards, the BOM
+    /// and the finish time are filled in as the run ends.
+    pub fn begin(
+        profile: &crate::config::Profile,
+        window: &super::dashboard::Window,
+        zone: chrono_tz::Tz,
+        source: crate::config::DashboardSource,
+        data_as_of: Option<DateTime<Utc>>,
+        generated_at: DateTime<Utc>,
+    ) -> DayManifest {
+        DayManifest {
+            format: FORMAT,
+            acc_version: env!("CARGO_PKG_VERSION").into(),
+            profile: profile.name.clone(),
+            region: profile.region.name.clone(),
+            date: window.today,
+            zone: zone.name().into(),
+            source: source.name().into(),
+            data_as_of,
+            generated_at,
+            finished_at: generated_at,
+            window_start: window.start,
+            window_end: window.end,
+            bom: false,
+            dashboards: Vec::new(),
+        }
+    }
+
     pub fn delivered(&self) -> usize {
         self.dashboards.iter().filter(|d| d.ok()).count()
     }

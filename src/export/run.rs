@@ -165,20 +165,10 @@ pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> R
     }
 
     let manifest = DayManifest {
-        format: day::FORMAT,
-        acc_version: env!("CARGO_PKG_VERSION").into(),
-        profile: profile.name.clone(),
-        region: profile.region.name.clone(),
-        date: window.today,
-        zone: zone.name().into(),
-        source: req.source.name().into(),
-        data_as_of,
-        generated_at,
         finished_at: Utc::now(),
-        window_start: window.start,
-        window_end: window.end,
         bom: req.bom,
         dashboards: entries,
+        ..DayManifest::begin(profile, &window, zone, req.source, data_as_of, generated_at)
     };
     let signature = match &profile.export.signing_key {
         Some(key) => Some(sign(key, &manifest.to_json())?),

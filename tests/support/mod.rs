@@ -288,3 +288,20 @@ impl Drop for StagingDb {
         });
     }
 }
+
+/// Decrypts a file with the Debian age CLI and the sandbox identity: never with acc.
+pub fn age_decrypt(sb: &Sandbox, file: &Path) -> Vec<u8> {
+    let out = std::process::Command::new("age")
+        .args(["--decrypt", "--identity"])
+        .arg(sb.path("ACC_AGE_IDENTITY"))
+        .arg(file)
+        .output()
+        .expect("the age CLI runs");
+    assert!(
+        out.status.success(),
+        "age -d {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
