@@ -109,6 +109,7 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Outco
             size: Some(digest.size),
             sha256: Some(digest.sha256),
             error: None,
+            carried_from: None,
         });
     }
     let manifest = DayManifest {

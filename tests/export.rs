@@ -436,6 +436,30 @@ async fn a_broken_dashboard_query_still_delivers_the_other_eight_and_exits_3() {
             .unwrap()
             .ends_with("dashboards/vacant-visits.sql")
     );
+
+    // once the day has a good file, a failing rerun keeps it (and still says it failed)
+    let broken = std::fs::read(dir.path().join("dashboards/vacant-visits.sql")).unwrap();
+    std::fs::remove_file(dir.path().join("dashboards/vacant-visits.sql")).unwrap();
+    let good = export(&config, &remote.url, &[]);
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    std::fs::write(dir.path().join("dashboards/vacant-visits.sql"), broken).unwrap();
+    let run = export(&config, &remote.url, &[]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.json()["failed"], serde_json::json!(["vacant-visits"]));
+    let day = remote.day();
+    assert!(
+        day.join("vacant-visits.csv.age").exists(),
+        "the earlier file stays"
+    );
+    let m = manifest(&day);
+    let vacant = m["dashboards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "vacant-visits")
+        .unwrap();
+    assert_eq!(vacant["status"], "ok");
+    assert!(vacant["carried_from"].is_string(), "{vacant}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -736,6 +760,30 @@ async fn keep_days_removes_old_days_and_a_rerun_replaces_the_day() {
             .join("vacant-visits.csv.age")
             .exists()
     );
+
+    // a later run of one dashboard keeps the day's others, untouched and still listed
+    let kept = std::fs::read(to.join("t").join(&date).join("employee-list.csv.age")).unwrap();
+    let run = export(&config, to.to_str().unwrap(), &["--only", "vacant-visits"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["carried"], serde_json::json!(["employee-list"]));
+    let day = to.join("t").join(&date);
+    assert_eq!(
+        std::fs::read(day.join("employee-list.csv.age")).unwrap(),
+        kept
+    );
+    let third = manifest(&day);
+    let names: Vec<&str> = third["dashboards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["employee-list", "vacant-visits"], "delivery order");
+    assert_eq!(
+        third["dashboards"][0]["carried_from"],
+        second["generated_at"]
+    );
+    assert!(third["dashboards"][1]["carried_from"].is_null());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,10 +40,9 @@ pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<
     if failed.is_empty() {
         Ok(())
     } else {
-        let names: Vec<&str> = failed.iter().map(|d| d.name.as_str()).collect();
         Err(Error::new(
             Kind::Partial,
-            format!("{} of {} dashboards failed: {}", failed.len(), outcome.manifest.dashboards.len(), names.join(", ")),
+            format!("{} of {} dashboards failed: {}", failed.len(), req.only.len(), failed.join(", ")),
         )
         .hint("the others were delivered and the manifest lists the failures; fix the query or source and run again"))
     }
@@ -69,7 +68,10 @@ fn summary(o: &Outcome) -> serde_json::Value {
             "sha256": d.sha256,
             "query": d.query,
             "error": d.error,
+            "carried_from": d.carried_from,
         })).collect::<Vec<_>>(),
+        "failed": o.failures,
+        "carried": o.carried,
         "removed_days": o.removed_days,
         "removed_leftovers": o.removed_leftovers,
     })
@@ -91,6 +93,14 @@ fn text(o: &Outcome) -> String {
     }
     for d in &m.dashboards {
         match (d.ok(), d.rows) {
+            (true, Some(rows)) if d.carried_from.is_some() => s.push_str(&format!(
+                "  {:<24} {:>9} rows  kept from the run of {}\n",
+                d.name,
+                rows,
+                d.carried_from
+                    .map(|t| t.format("%H:%M UTC").to_string())
+                    .unwrap_or_default()
+            )),
             (true, Some(rows)) => s.push_str(&format!("  {:<24} {:>9} rows  ok\n", d.name, rows)),
             _ => s.push_str(&format!(
                 "  {:<24} {:>9}       FAILED: {}\n",

@@ -58,6 +58,10 @@ pub struct DashboardEntry {
     pub sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Set when the file was kept from an earlier run of the same day (an export of other
+    /// dashboards only, or this one failing now): when that run made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_from: Option<DateTime<Utc>>,
 }
 
 impl DashboardEntry {
@@ -180,6 +184,7 @@ mod tests {
             size: Some(1),
             sha256: Some("00".into()),
             error: None,
+            carried_from: None,
         };
         let t = Utc::now();
         let mut m = DayManifest {

@@ -37,17 +37,18 @@ pub struct Request {
 pub struct Outcome {
     pub destination: String,
     pub manifest: DayManifest,
+    /// Dashboards whose query failed in this run (the manifest may still hold an earlier
+    /// file of the same day for them).
+    pub failures: Vec<String>,
+    /// Dashboards kept from an earlier run of the same day.
+    pub carried: Vec<String>,
     pub removed_days: Vec<NaiveDate>,
     pub removed_leftovers: Vec<String>,
 }
 
 impl Outcome {
-    pub fn failed(&self) -> Vec<&DashboardEntry> {
-        self.manifest
-            .dashboards
-            .iter()
-            .filter(|d| !d.ok())
-            .collect()
+    pub fn failed(&self) -> &[String] {
+        &self.failures
     }
 }
 
@@ -149,6 +150,7 @@ pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> R
                     size: None,
                     sha256: None,
                     error: Some(e.message().to_string()),
+                    carried_from: None,
                 });
                 first_error.get_or_insert(e);
             }
@@ -164,6 +166,12 @@ pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> R
         .hint("the previous day's files are untouched; fix the source and run again"));
     }
 
+    let failures: Vec<String> = entries
+        .iter()
+        .filter(|e| !e.ok())
+        .map(|e| e.name.clone())
+        .collect();
+    let carried = block_in_place(|| carry_over(&delivery, &base, &date, &work, &mut entries))?;
     let manifest = DayManifest {
         finished_at: Utc::now(),
         bom: req.bom,
@@ -188,9 +196,57 @@ pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> R
     Ok(Outcome {
         destination: req.to.describe(),
         manifest,
+        failures,
+        carried,
         removed_days,
         removed_leftovers,
     })
+}
+
+/// A run that did not deliver every dashboard keeps the day's earlier files for the others
+/// (an export of some dashboards with `--only`, or one failing now after succeeding earlier
+/// the same day): they move into the new day with their manifest entries, just before it is
+/// published, so a rerun never leaves the agency with fewer files than it had.
+fn carry_over(
+    delivery: &Delivery,
+    base: &str,
+    date: &str,
+    work: &str,
+    entries: &mut Vec<DashboardEntry>,
+) -> Result<Vec<String>> {
+    let path = format!("{base}/{date}/{}", day::MANIFEST);
+    if !delivery.exists(&path) {
+        return Ok(Vec::new());
+    }
+    let Ok(old) = DayManifest::parse(&delivery.read_small(&path, day::MANIFEST_LIMIT)?, &path)
+    else {
+        // an unreadable manifest cannot vouch for its files: the new day stands alone
+        return Ok(Vec::new());
+    };
+    let mut carried = Vec::new();
+    for mut e in old.dashboards.into_iter().filter(DashboardEntry::ok) {
+        let delivered_now = entries.iter().any(|n| n.name == e.name && n.ok());
+        let Some(file) = e.file.clone().filter(|_| !delivered_now) else {
+            continue;
+        };
+        let from = format!("{base}/{date}/{file}");
+        if !delivery.exists(&from) {
+            continue;
+        }
+        delivery.rename(&from, &format!("{work}/{file}"))?;
+        e.carried_from = e.carried_from.or(Some(old.generated_at));
+        entries.retain(|n| n.name != e.name);
+        carried.push(e.name.clone());
+        entries.push(e);
+    }
+    let order = |name: &str| {
+        super::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or(usize::MAX)
+    };
+    entries.sort_by_key(|e| order(&e.name));
+    Ok(carried)
 }
 
 enum Failure {
@@ -245,6 +301,7 @@ async fn deliver(
                 size: Some(digest.size),
                 sha256: Some(digest.sha256),
                 error: None,
+                carried_from: None,
             })
         }
         (Err(e), _) => {

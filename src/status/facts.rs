@@ -55,6 +55,9 @@ pub struct ExportDay {
     pub finished_at: DateTime<Utc>,
     pub delivered: usize,
     pub total: usize,
+    /// Dashboards whose file is from an earlier run of the day (the last run failed them, or
+    /// exported others only).
+    pub carried: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -191,5 +194,11 @@ fn export(to: &str, profile: &Profile, env: &Env) -> Result<Option<ExportDay>, S
         finished_at: m.finished_at,
         delivered: m.delivered(),
         total: m.dashboards.len(),
+        carried: m
+            .dashboards
+            .iter()
+            .filter(|d| d.carried_from.is_some())
+            .map(|d| d.name.clone())
+            .collect(),
     }))
 }

@@ -120,6 +120,16 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
                     ),
                 );
             }
+            if !x.carried.is_empty() {
+                say(
+                    Level::Warning,
+                    format!(
+                        "the export of {} kept earlier files for {}: the last run did not renew them",
+                        x.date,
+                        x.carried.join(", ")
+                    ),
+                );
+            }
             if f.now - x.finished_at > Duration::hours(EXPORT_MAX_AGE_HOURS) {
                 say(
                     Level::Critical,
@@ -202,6 +212,7 @@ mod tests {
                 finished_at: t("2026-11-22 05:30"),
                 delivered: 9,
                 total: 9,
+                carried: Vec::new(),
             }))),
         }
     }
@@ -262,5 +273,15 @@ mod tests {
             x.delivered = 8;
         }
         assert!(judge(&f).iter().any(|x| x.what.contains("8 of 9")));
+        let mut f = facts("2026-11-22 15:00", "2026-11-22 03:50");
+        if let Some(Ok(Some(x))) = &mut f.export {
+            x.carried = vec!["vacant-visits".into()];
+        }
+        assert_eq!(
+            overall(&judge(&f)),
+            Level::Warning,
+            "a kept file is a warning: {:?}",
+            judge(&f)
+        );
     }
 }
