@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use tokio::sync::mpsc;
 use tokio::task::block_in_place;
 
@@ -16,9 +16,8 @@ use crate::error::{Error, Kind, Result};
 use crate::export::dashboard::{self, Dialect, Window};
 use crate::export::day::{self, DashboardEntry, DayManifest};
 use crate::export::reader::Reader;
-use crate::export::run::{local_zone, publish, remove_leftovers};
+use crate::export::run::{local_zone, lock, publish, remove_leftovers};
 use crate::export::sink::{Chunk, seal};
-use crate::store::RunLock;
 
 const BUILT_IN: &str = include_str!("../profiles/sheets/downtime-sheet.sql");
 /// The combined sheet's name; employee numbers name the others.
@@ -45,18 +44,14 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Outco
         );
     }
     let recipients = Arc::new(Recipients::parse(&profile.name, &profile.age_recipients)?);
-    let lock_dir = profile.store.join(&profile.name);
-    std::fs::create_dir_all(&lock_dir)
-        .map_err(|e| Error::config(format!("cannot create {}", lock_dir.display())).source(e))?;
-    let _lock = RunLock::acquire(
-        &lock_dir.join(".sheets.lock"),
-        &format!("acc sheets for {}", profile.name),
-    )?;
+    let _lock = lock(profile, ".sheets.lock", "acc sheets")?;
 
     let generated_at = Utc::now();
     let zone = local_zone(profile);
-    let window = window(req.date, req.days, zone);
-    let (origin, text) = query(&req.dirs)?;
+    let window = Window::from_day(req.date, zone, req.days);
+    // `sheets/downtime-sheet.sql` beside a config layer overrides the built-in query
+    let (origin, text) =
+        dashboard::query_text(&req.dirs, &["sheets/downtime-sheet.sql".into()], BUILT_IN)?;
     let sql = dashboard::expand(&text, Dialect::Postgres, &window)
         .map_err(|why| Error::config(format!("the sheet query ({origin}): {why}")))?;
     let reader = Reader::open(profile, env, req.source, zone.name()).await?;
@@ -125,35 +120,6 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Outco
         destination: format!("{}/{base}/{date}", req.to.describe()),
         manifest,
     })
-}
-
-/// From the start of `date` in the zone, for `days` days.
-fn window(date: NaiveDate, days: u32, zone: chrono_tz::Tz) -> Window {
-    use chrono::TimeZone;
-    let midnight = |d: NaiveDate| {
-        zone.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight")))
-    };
-    Window {
-        today: date,
-        start: midnight(date),
-        end: midnight(date + Duration::days(days.into())),
-    }
-}
-
-/// The built-in query, or `sheets/downtime-sheet.sql` beside a config layer.
-fn query(dirs: &[PathBuf]) -> Result<(String, String)> {
-    for dir in dirs.iter().rev() {
-        let path = dir.join("sheets").join("downtime-sheet.sql");
-        if path.is_file() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| Error::config(format!("cannot read {}", path.display())).source(e))?;
-            return Ok((path.display().to_string(), text));
-        }
-    }
-    Ok(("built-in".into(), BUILT_IN.into()))
 }
 
 /// Splits the combined CSV into one CSV per employee (the first column), each with the

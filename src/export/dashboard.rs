@@ -1,7 +1,7 @@
 //! The nine continuity dashboards: their names, their queries (built in, or overridden from
 //! an organisation's config directory), and the placeholders expanded before they run.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -34,6 +34,32 @@ pub struct Window {
 }
 
 /// Defines `NAMES` and the built-in queries from one list, so the two cannot disagree.
+impl Window {
+    /// `day` in `zone`, from its midnight for `days` days. A zone whose clocks skip midnight
+    /// starts the day at the first instant after the gap.
+    pub fn from_day(day: NaiveDate, zone: chrono_tz::Tz, days: u32) -> Window {
+        use chrono::{Duration, TimeZone};
+        let midnight = |d: NaiveDate| {
+            let local = d.and_hms_opt(0, 0, 0).expect("midnight exists");
+            zone.from_local_datetime(&local)
+                .earliest()
+                .or_else(|| {
+                    // an hour before midnight exists: the gap ends an hour after it
+                    zone.from_local_datetime(&(local - Duration::hours(1)))
+                        .earliest()
+                        .map(|t| t + Duration::hours(1))
+                })
+                .expect("a gap is shorter than an hour")
+                .with_timezone(&Utc)
+        };
+        Window {
+            today: day,
+            start: midnight(day),
+            end: midnight(day + Duration::days(days.into())),
+        }
+    }
+}
+
 macro_rules! built_in {
     ($($name:literal),*) => {
         /// The nine reports the seeds ask agencies to keep, in the order they are delivered.
@@ -93,24 +119,13 @@ pub fn load(
     names
         .iter()
         .map(|&name| {
-            let (origin, text) = match override_file(name, dirs, dialect) {
-                Some(path) => {
-                    let text = std::fs::read_to_string(&path).map_err(|e| {
-                        Error::config(format!(
-                            "cannot read the dashboard query {}",
-                            path.display()
-                        ))
-                        .source(e)
-                    })?;
-                    (path.display().to_string(), text)
-                }
-                None => (
-                    "built-in".to_string(),
-                    built_in(name, dialect)
-                        .expect("every dashboard has a built-in query")
-                        .to_string(),
-                ),
-            };
+            let mut candidates = Vec::new();
+            if dialect == Dialect::Snowflake {
+                candidates.push(format!("dashboards/{name}.snowflake.sql"));
+            }
+            candidates.push(format!("dashboards/{name}.sql"));
+            let built_in = built_in(name, dialect).expect("every dashboard has a built-in query");
+            let (origin, text) = query_text(dirs, &candidates, built_in)?;
             let sql = expand(&text, dialect, window)
                 .map_err(|why| Error::config(format!("dashboard {name} ({origin}): {why}")))?;
             Ok(Dashboard { name, origin, sql })
@@ -118,19 +133,27 @@ pub fn load(
         .collect()
 }
 
-fn override_file(name: &str, dirs: &[PathBuf], dialect: Dialect) -> Option<PathBuf> {
-    let candidates = |dir: &Path| {
-        let mut c = Vec::new();
-        if dialect == Dialect::Snowflake {
-            c.push(dir.join("dashboards").join(format!("{name}.snowflake.sql")));
-        }
-        c.push(dir.join("dashboards").join(format!("{name}.sql")));
-        c
-    };
-    dirs.iter()
+/// A query's text: the first of `candidates` (paths relative to a config directory) found in
+/// the last config directory that has one, else `built_in`; with where it came from.
+pub fn query_text(
+    dirs: &[PathBuf],
+    candidates: &[String],
+    built_in: &str,
+) -> Result<(String, String)> {
+    let found = dirs
+        .iter()
         .rev()
-        .flat_map(|d| candidates(d))
-        .find(|p| p.is_file())
+        .flat_map(|d| candidates.iter().map(move |c| d.join(c)))
+        .find(|p| p.is_file());
+    match found {
+        None => Ok(("built-in".into(), built_in.into())),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::config(format!("cannot read the query {}", path.display())).source(e)
+            })?;
+            Ok((path.display().to_string(), text))
+        }
+    }
 }
 
 /// Replaces `{{today}}`, `{{window_start}}` and `{{window_end}}` with literals of the dialect.
@@ -180,6 +203,21 @@ mod tests {
             start: Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap(),
             end: Utc.with_ymd_and_hms(2026, 11, 29, 5, 0, 0).unwrap(),
         }
+    }
+
+    #[test]
+    fn a_day_whose_midnight_is_skipped_starts_when_the_clocks_resume() {
+        // Havana springs forward at midnight: 2026-03-08 00:00 CST is 01:00 CDT, 05:00 UTC
+        let day = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
+        let w = Window::from_day(day, chrono_tz::America::Havana, 1);
+        assert_eq!(w.start, Utc.with_ymd_and_hms(2026, 3, 8, 5, 0, 0).unwrap());
+        assert_eq!(w.end, Utc.with_ymd_and_hms(2026, 3, 9, 4, 0, 0).unwrap());
+        let toronto = Window::from_day(day, chrono_tz::America::Toronto, 1);
+        assert_eq!(
+            toronto.start,
+            Utc.with_ymd_and_hms(2026, 3, 8, 5, 0, 0).unwrap()
+        );
+        assert_eq!(toronto.end - toronto.start, chrono::Duration::hours(23));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
 use tokio::task::block_in_place;
@@ -64,33 +64,20 @@ pub fn local_zone(profile: &Profile) -> Tz {
 
 /// Today in `zone`, and the window from its midnight for `days` days.
 pub fn window(now: DateTime<Utc>, zone: Tz, days: u32) -> Window {
-    let today = now.with_timezone(&zone).date_naive();
-    let midnight = |d: NaiveDate| {
-        let local = d.and_hms_opt(0, 0, 0).expect("midnight exists");
-        // a zone whose clocks skip midnight starts the day at the first instant after
-        zone.from_local_datetime(&local)
-            .earliest()
-            .unwrap_or_else(|| {
-                zone.from_utc_datetime(&(local - Duration::hours(1))) + Duration::hours(1)
-            })
-            .with_timezone(&Utc)
-    };
-    Window {
-        today,
-        start: midnight(today),
-        end: midnight(today + Duration::days(days.into())),
-    }
+    Window::from_day(now.with_timezone(&zone).date_naive(), zone, days)
+}
+
+/// The per-profile run lock of a command that delivers (`what` names it in the busy error).
+pub(crate) fn lock(profile: &Profile, file: &str, what: &str) -> Result<RunLock> {
+    let dir = profile.store.join(&profile.name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::config(format!("cannot create {}", dir.display())).source(e))?;
+    RunLock::acquire(&dir.join(file), &format!("{what} of {}", profile.name))
 }
 
 pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<Outcome> {
     let recipients = Arc::new(Recipients::parse(&profile.name, &profile.age_recipients)?);
-    let lock_dir = profile.store.join(&profile.name);
-    std::fs::create_dir_all(&lock_dir)
-        .map_err(|e| Error::config(format!("cannot create {}", lock_dir.display())).source(e))?;
-    let _lock = RunLock::acquire(
-        &lock_dir.join(".export.lock"),
-        &format!("an export of {}", profile.name),
-    )?;
+    let _lock = lock(profile, ".export.lock", "an export")?;
 
     let generated_at = Utc::now();
     let zone = local_zone(profile);
