@@ -6,16 +6,20 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::{Database, Env, Profile, SecretRef};
+use crate::config::{Database, Env, Profile, SecretRef, SslMode};
 use crate::crypt::{Identities, Recipients};
 use crate::delivery::{Delivery, Location};
 use crate::error::Error;
+use crate::pg::tls::PeerCert;
 use crate::store::ProfileStore;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     pub name: String,
     pub ok: bool,
+    /// Passed, but weaker than it should be (a weak sslmode, a certificate about to expire).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
@@ -25,8 +29,19 @@ fn pass(name: &str, detail: impl Into<String>) -> Check {
     Check {
         name: name.into(),
         ok: true,
+        warning: false,
         detail: detail.into(),
         hint: None,
+    }
+}
+
+fn warn(name: &str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
+    Check {
+        name: name.into(),
+        ok: true,
+        warning: true,
+        detail: detail.into(),
+        hint: Some(hint.into()),
     }
 }
 
@@ -34,6 +49,7 @@ fn fail(name: &str, e: &Error) -> Check {
     Check {
         name: name.into(),
         ok: false,
+        warning: false,
         detail: e.message().to_string(),
         hint: e.hint_text().map(str::to_string),
     }
@@ -43,6 +59,7 @@ fn fail_with(name: &str, detail: impl Into<String>, hint: impl Into<String>) -> 
     Check {
         name: name.into(),
         ok: false,
+        warning: false,
         detail: detail.into(),
         hint: Some(hint.into()),
     }
@@ -60,9 +77,9 @@ pub async fn run(p: &Profile, env: &Env) -> Vec<Check> {
             ));
             continue;
         };
-        match crate::pg::connect(db, env, "acc-doctor").await {
+        match crate::pg::open(db, env, "acc-doctor").await {
             Err(e) => out.push(fail(name, &e)),
-            Ok(client) => {
+            Ok(crate::pg::Connection { client, peer }) => {
                 let version: i32 = client
                     .query_one("SELECT current_setting('server_version_num')::int", &[])
                     .await
@@ -87,6 +104,7 @@ pub async fn run(p: &Profile, env: &Env) -> Vec<Check> {
                     )),
                     None => out.push(fail_with(&format!("pg_dump for {name}"), "pg_dump is not installed", "install postgresql-client")),
                 }
+                out.extend(tls(name, db, &client, peer.as_ref()).await);
                 if name == "staging" {
                     out.push(staging_rights(&client, db).await);
                 }
@@ -150,7 +168,7 @@ pub async fn run(p: &Profile, env: &Env) -> Vec<Check> {
 }
 
 fn pg_dump_major() -> Option<i32> {
-    let out = std::process::Command::new("pg_dump")
+    let out = crate::process::command("pg_dump")
         .arg("--version")
         .output()
         .ok()?;
@@ -162,6 +180,91 @@ fn pg_dump_major() -> Option<i32> {
         .next()?
         .parse()
         .ok()
+}
+
+/// Certificates that expire sooner than this are warned about.
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// What the server reports of this connection's TLS, the certificate it showed, and warnings
+/// for a mode weaker than verify-full or a certificate close to expiry.
+async fn tls(
+    name: &str,
+    db: &Database,
+    client: &tokio_postgres::Client,
+    peer: Option<&PeerCert>,
+) -> Vec<Check> {
+    let check = format!("{name} tls");
+    let mut out = Vec::new();
+    let row = client
+        .query_one(
+            "SELECT ssl, coalesce(version, ''), coalesce(cipher, '') FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await;
+    let (on, version, cipher) = match row {
+        Ok(r) => (
+            r.get::<_, bool>(0),
+            r.get::<_, String>(1),
+            r.get::<_, String>(2),
+        ),
+        Err(e) => {
+            out.push(fail_with(
+                &check,
+                format!("cannot read pg_stat_ssl: {e}"),
+                "check the server",
+            ));
+            return out;
+        }
+    };
+    if !on {
+        out.push(fail_with(
+            &check,
+            format!(
+                "the connection is not encrypted (sslmode \"{}\")",
+                db.tls.mode.name()
+            ),
+            "turn on ssl at the server and set sslmode = \"verify-full\" with sslrootcert",
+        ));
+        return out;
+    }
+    let cert = peer.map_or_else(String::new, |c| {
+        format!(
+            ", certificate {} expires in {} days",
+            c.subject,
+            c.days_left(chrono::Utc::now())
+        )
+    });
+    if db.tls.mode < SslMode::VerifyFull {
+        out.push(warn(
+            &check,
+            format!("{version} {cipher} under sslmode \"{}\"{cert}", db.tls.mode.name()),
+            if db.tls.checks_chain() {
+                "the server's name is not checked: set sslmode = \"verify-full\""
+            } else {
+                "the server's certificate is not checked, so anyone on the path can pose as it: set sslmode = \"verify-full\" and sslrootcert"
+            },
+        ));
+    } else {
+        out.push(pass(
+            &check,
+            format!("{version} {cipher}, verify-full{cert}"),
+        ));
+    }
+    if let Some(c) = peer {
+        let days = c.days_left(chrono::Utc::now());
+        if days < EXPIRY_WARNING_DAYS {
+            out.push(warn(
+                &format!("{name} certificate"),
+                format!(
+                    "{} expires in {days} days ({})",
+                    c.subject,
+                    c.not_after.to_rfc3339()
+                ),
+                "renew the server's certificate before it expires; acc will refuse an expired one",
+            ));
+        }
+    }
+    out
 }
 
 async fn staging_rights(client: &tokio_postgres::Client, db: &Database) -> Check {
@@ -214,7 +317,7 @@ fn store_space(p: &Profile) -> Check {
     } else {
         p.store.parent().map(Path::to_path_buf).unwrap_or_default()
     };
-    let out = std::process::Command::new("df")
+    let out = crate::process::command("df")
         .args(["-Pk"])
         .arg(&dir)
         .output();

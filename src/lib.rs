@@ -14,7 +14,7 @@ pub mod export;
 pub mod manifest;
 pub mod output;
 pub mod pg;
-pub mod pg_tools;
+pub mod process;
 pub mod progress;
 pub mod pull;
 pub mod region;

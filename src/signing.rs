@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::error::{Error, Kind, Result};
 
@@ -22,7 +22,7 @@ pub fn sign(key: &Path, file: &Path) -> Result<()> {
 pub fn sign_as(key: &Path, file: &Path, namespace: &str) -> Result<()> {
     let sig = sig_path(file);
     let _ = std::fs::remove_file(&sig);
-    let out = Command::new("ssh-keygen")
+    let out = crate::process::command("ssh-keygen")
         .args(["-q", "-Y", "sign", "-n", namespace, "-f"])
         .arg(key)
         .arg(file)
@@ -61,7 +61,7 @@ pub fn verify_as(allowed_signers: &Path, file: &Path, namespace: &str) -> Result
             ),
         ));
     }
-    let found = Command::new("ssh-keygen")
+    let found = crate::process::command("ssh-keygen")
         .args(["-Y", "find-principals", "-f"])
         .arg(allowed_signers)
         .arg("-s")
@@ -85,7 +85,7 @@ pub fn verify_as(allowed_signers: &Path, file: &Path, namespace: &str) -> Result
         )));
     }
     for principal in principals.lines().map(str::trim).filter(|p| !p.is_empty()) {
-        let ok = Command::new("ssh-keygen")
+        let ok = crate::process::command("ssh-keygen")
             .args(["-Y", "verify", "-n", namespace, "-f"])
             .arg(allowed_signers)
             .args(["-I", principal, "-s"])

@@ -59,8 +59,10 @@ fn loose_modes_a_wrong_host_key_and_a_closed_port_fail_with_their_fix() {
         .port();
     let extra = format!(
         "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"x\"\nuser = \"acc\"\n\
+         sslrootcert = \"{}/tls/ca.crt\"\n\
          [profiles.t.restore]\nage_identity = \"{}\"\n\
          [profiles.t.sftp]\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
+        sb.var("ACC_SANDBOX"),
         identity.display(),
         sb.path("ACC_SFTP_KEY").display(),
         known.display()

@@ -199,10 +199,7 @@ async fn readers_see_the_old_copy_or_the_new_never_a_mixture_and_kill_9_keeps_th
         tokio::spawn(async move {
             let mut seen = Vec::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Ok((c, conn)) =
-                    tokio_postgres::connect(&format!("{url}/{name}"), tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(conn);
+                if let Some(c) = support::try_connect(&format!("{url}/{name}")).await {
                     let r = c
                         .query_one(
                             "SELECT (SELECT label FROM acc.staging_info), (SELECT count(*) FROM agency.visit_notes)",
@@ -286,10 +283,7 @@ async fn the_reader_role_can_select_and_nothing_more() {
         "postgres://{login}:synthetic-reader@127.0.0.1:{port}/{}",
         s.staging.name
     );
-    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let c = support::connect(&url, "staging as the reader").await;
     let n: i64 = c
         .query_one("SELECT count(*) FROM agency.clients", &[])
         .await
@@ -471,8 +465,9 @@ async fn tampered_older_and_same_database_restores_are_refused() {
     // staging pointed at production itself
     let prod_port = s.sb.prod_port();
     let same = format!(
-        "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {prod_port}\ndbname = \"{}\"\nuser = \"acc\"\npassword_file = \"{}/secrets/pg_acc_password\"\n[profiles.t.restore]\nage_identity = \"{}\"\n",
+        "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {prod_port}\ndbname = \"{}\"\nuser = \"acc\"\npassword_file = \"{}/secrets/pg_acc_password\"\nsslrootcert = \"{}/tls/ca.crt\"\n[profiles.t.restore]\nage_identity = \"{}\"\n",
         s.prod.name,
+        s.sb.var("ACC_SANDBOX"),
         s.sb.var("ACC_SANDBOX"),
         s.sb.var("ACC_AGE_IDENTITY")
     );
@@ -503,7 +498,11 @@ async fn a_total_outage_restores_into_any_target_the_operator_names() {
         std::fs::read_to_string(s.sb.path("ACC_SANDBOX").join("secrets/pg_acc_password")).unwrap();
     let out = acc_command(&s.config)
         .args(["restore", "--profile", "t", "--json", "--target"])
-        .arg(format!("postgres://acc@127.0.0.1:{port}/{}", laptop.name))
+        .arg(format!(
+            "postgres://acc@127.0.0.1:{port}/{}?sslrootcert={}/tls/ca.crt",
+            laptop.name,
+            s.sb.var("ACC_SANDBOX")
+        ))
         .env("PGPASSWORD", password.trim())
         .output()
         .unwrap();

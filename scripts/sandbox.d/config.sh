@@ -44,6 +44,7 @@ port = $PROD_PORT
 dbname = "$db"
 user = "acc"
 password_file = "$SB/secrets/pg_acc_password"
+sslrootcert = "$TLS_DIR/ca.crt"
 
 [profiles.$name.staging]
 host = "127.0.0.1"
@@ -51,6 +52,7 @@ port = $STAGING_PORT
 dbname = "$db"
 user = "acc"
 password_file = "$SB/secrets/pg_acc_password"
+sslrootcert = "$TLS_DIR/ca.crt"
 
 [profiles.$name.snowflake]
 base_url = "http://127.0.0.1:$SNOWFLAKE_PORT"
@@ -80,6 +82,8 @@ export ACC_SFTP_KEY='$SB/keys/sftp_ed25519'
 export ACC_KNOWN_HOSTS='$SB/ssh/known_hosts'
 export ACC_SNOWFLAKE_URL='http://127.0.0.1:$SNOWFLAKE_PORT'
 export PGPASSFILE='$SB/secrets/pgpass'
+export ACC_TLS_DIR='$TLS_DIR'
+export PGSSLMODE='verify-full' PGSSLROOTCERT='$TLS_DIR/ca.crt'
 export NO_PROXY='127.0.0.1,localhost' no_proxy='127.0.0.1,localhost'
 ENV
     mv "$SB/env.tmp" "$SB/env")

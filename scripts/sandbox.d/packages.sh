@@ -11,6 +11,7 @@ SANDBOX_PACKAGES=(
     "/usr/bin/age:age"
     "/usr/bin/age-keygen:age"
     "/usr/bin/curl:curl"
+    "/usr/bin/openssl:openssl"
 )
 
 ensure_packages() {

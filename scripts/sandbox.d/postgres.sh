@@ -35,11 +35,7 @@ unix_socket_directories = '$SB/pg/run'
 password_encryption = 'scram-sha-256'
 max_wal_size = '4GB'
 CONF
-    # host connections must prove a password; no trust anywhere
-    cat > "$data/pg_hba.conf" <<HBA
-local all postgres peer
-host  all all 127.0.0.1/32 scram-sha-256
-HBA
+    # pg_hba.conf (TLS only, passwords or a client certificate) is written by pg_tls_conf
 }
 
 pg_roles_and_databases() { # pg_roles_and_databases NAME PORT
@@ -54,9 +50,13 @@ pg_roles_and_databases() { # pg_roles_and_databases NAME PORT
             echo "SELECT 'CREATE ROLE acc LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'acc') \\gexec"
             echo "ALTER ROLE acc PASSWORD :'acc_pw';"
             echo "GRANT pg_read_all_data, pg_write_all_data TO acc;"
+            # logs in with its client certificate alone (hostssl ... cert), no password
+            echo "SELECT 'CREATE ROLE acc_cert LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'acc_cert') \\gexec"
+            echo "GRANT pg_read_all_data TO acc_cert;"
             for db in "${dbs[@]}"; do
                 echo "SELECT 'CREATE DATABASE $db OWNER agency_owner' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db') \\gexec"
                 echo "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE $db TO acc;"
+                echo "GRANT CONNECT ON DATABASE $db TO acc_cert;"
             done
         else
             # staging: acc builds databases, creates the reader role and swaps databases
@@ -91,7 +91,10 @@ pg_up() {
     local name port
     while IFS=: read -r name port; do
         pg_init_cluster "$name" "$port"
-        if ! as_postgres "$PG_BIN/pg_ctl" -D "$SB/pg/$name" status >/dev/null 2>&1; then
+        pg_tls_conf "$SB/pg/$name"
+        if as_postgres "$PG_BIN/pg_ctl" -D "$SB/pg/$name" status >/dev/null 2>&1; then
+            as_postgres "$PG_BIN/pg_ctl" -D "$SB/pg/$name" reload >/dev/null
+        else
             as_postgres "$PG_BIN/pg_ctl" -D "$SB/pg/$name" -l "$SB/pg/$name.log" -w -t 60 start >/dev/null \
                 || die "the $name cluster did not start" "see $SB/pg/$name.log"
         fi

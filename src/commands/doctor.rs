@@ -2,7 +2,7 @@
 
 use super::block_on;
 use crate::cli::DoctorArgs;
-use crate::config::{Config, Database, RawProfile, SecretRef};
+use crate::config::{Config, Database, RawProfile, RootCert, SecretRef};
 use crate::error::{Error, Kind, Result};
 use crate::output;
 
@@ -47,8 +47,13 @@ pub fn run(args: &DoctorArgs, config: &Config, profile: Option<&str>) -> Result<
             p.age_recipients.join(", ")
         },
     );
-    line("production", database(p.production.as_ref()));
-    line("staging", database(p.staging.as_ref()));
+    for (name, db) in [("production", &p.production), ("staging", &p.staging)] {
+        line(name, database(db.as_ref()));
+        if let Some(d) = db {
+            line("  tls", tls_settings(d));
+            line("  settings from", origins(d));
+        }
+    }
     let snap = &p.snapshot;
     line(
         "snapshot",
@@ -157,7 +162,11 @@ pub fn run(args: &DoctorArgs, config: &Config, profile: Option<&str>) -> Result<
     for c in &checks {
         out.push_str(&format!(
             "  {:<4} {:<24} {}\n",
-            if c.ok { "ok" } else { "FAIL" },
+            match (c.ok, c.warning) {
+                (false, _) => "FAIL",
+                (true, true) => "WARN",
+                (true, false) => "ok",
+            },
             c.name,
             c.detail
         ));
@@ -179,8 +188,52 @@ pub fn run(args: &DoctorArgs, config: &Config, profile: Option<&str>) -> Result<
 
 fn database(db: Option<&Database>) -> String {
     db.map_or("(not set)".into(), |d| {
-        format!("{} password {}", d.describe(), secret(d.password.as_ref()))
+        format!("{} password {}", d.describe(), d.origin("password"))
     })
+}
+
+/// sslmode and the files it reads, each with where it was set.
+fn tls_settings(d: &Database) -> String {
+    let mut parts = vec![format!(
+        "sslmode {} ({})",
+        d.tls.mode.name(),
+        d.origin("sslmode")
+    )];
+    let root = match &d.tls.root_cert {
+        Some(RootCert::System) => Some("system".to_string()),
+        Some(RootCert::File(f)) => Some(f.display().to_string()),
+        None => None,
+    };
+    for (key, value) in [
+        ("sslrootcert", root),
+        (
+            "sslcert",
+            d.tls.cert.as_ref().map(|p| p.display().to_string()),
+        ),
+        (
+            "sslkey",
+            d.tls.key.as_ref().map(|p| p.display().to_string()),
+        ),
+        (
+            "sslcrl",
+            d.tls.crl.as_ref().map(|p| p.display().to_string()),
+        ),
+    ] {
+        if let Some(v) = value {
+            parts.push(format!("{key} {v} ({})", d.origin(key)));
+        }
+    }
+    parts.join(", ")
+}
+
+/// Where host, port, dbname, user and the password came from.
+fn origins(d: &Database) -> String {
+    ["host", "hostaddr", "port", "dbname", "user"]
+        .iter()
+        .filter(|k| **k != "hostaddr" || d.hostaddr.is_some())
+        .map(|k| format!("{k} {}", d.origin(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn secret(s: Option<&SecretRef>) -> String {

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{block_on, default_jobs};
 use crate::cli::RestoreArgs;
-use crate::config::{Config, Database, RawProfile, SecretRef};
+use crate::config::{Config, Database, Env, RawDatabase, RawProfile};
 use crate::error::{Error, Kind, Result};
 use crate::output;
 use crate::progress::Mode;
@@ -12,7 +12,11 @@ use crate::restore::{Outcome, Request, Target, restore, rollback};
 
 pub fn run(args: &RestoreArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;
-    let target = args.target.as_deref().map(parse_target).transpose()?;
+    let target = args
+        .target
+        .as_deref()
+        .map(|u| parse_target(u, config.env()))
+        .transpose()?;
     if args.rollback {
         let db = block_on(rollback(&p, config.env(), target))??;
         return output::emit(&format!(
@@ -72,34 +76,26 @@ fn text(o: &Outcome) -> String {
     s
 }
 
-/// `postgres://user@host:port/dbname`; a password in the URL is refused, PGPASSWORD is used.
-fn parse_target(url: &str) -> Result<Target> {
-    let cfg: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| Error::usage(format!("--target is not a PostgreSQL URL: {e}")))?;
-    if cfg.get_password().is_some() {
-        return Err(Error::usage("--target must not carry a password")
-            .hint("put it in the PGPASSWORD environment variable instead"));
-    }
-    let host = match cfg.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => {
-            return Err(Error::usage(
-                "--target needs a TCP host, e.g. postgres://acc@127.0.0.1:5432/staging",
-            ));
-        }
+/// `postgres://user@host:port/dbname?sslmode=...` (or libpq `key=value`), resolved like a
+/// profile's `url`: a password in it is refused; the password comes from `PGPASSWORD` if set,
+/// else `PGPASSFILE` or `~/.pgpass`.
+fn parse_target(url: &str, env: &Env) -> Result<Target> {
+    let raw = RawDatabase {
+        url: Some(url.to_string()),
+        password_env: env.get("PGPASSWORD").map(|_| "PGPASSWORD".to_string()),
+        ..Default::default()
     };
-    let dbname = cfg.get_dbname().ok_or_else(|| {
-        Error::usage("--target needs a database name, e.g. postgres://acc@host:5432/staging")
+    let db = Database::resolve("--target", raw, env).map_err(|e| {
+        Error::usage(e.message().to_string()).hint(
+            e.hint_text()
+                .unwrap_or(
+                    "e.g. postgres://acc@db.example.org:5432/staging?sslrootcert=/etc/acc/ca.pem",
+                )
+                .to_string(),
+        )
     })?;
     Ok(Target {
-        db: Database {
-            host,
-            port: cfg.get_ports().first().copied().unwrap_or(5432),
-            dbname: dbname.to_string(),
-            user: cfg.get_user().unwrap_or("postgres").to_string(),
-            password: std::env::var_os("PGPASSWORD").map(|_| SecretRef::Env("PGPASSWORD".into())),
-        },
+        db,
         is_staging: false,
     })
 }

@@ -1,5 +1,6 @@
 //! Configuration: layered files, environment and flags resolved into profiles.
 
+mod database;
 mod env;
 mod layers;
 mod profile;
@@ -9,11 +10,11 @@ mod secret;
 #[cfg(test)]
 mod tests;
 
+pub use database::{Database, RootCert, SslMode, Tls};
 pub use env::Env;
 pub use layers::{ENV_OVERRIDES, Layer, Sources};
 pub use profile::{
-    DashboardSource, Database, ExportSettings, Profile, RestoreSettings, Sftp, SnapshotSettings,
-    Snowflake,
+    DashboardSource, ExportSettings, Profile, RestoreSettings, Sftp, SnapshotSettings, Snowflake,
 };
 pub use raw::{Overlay, RawDatabase, RawFile, RawProfile};
 pub use secret::{Secret, SecretRef};
@@ -124,7 +125,7 @@ impl Config {
         }
         merged.overlay(layers::env_overrides(&self.env));
         merged.overlay(flags);
-        Profile::resolve(&name, merged, &self.regions, self.origins())
+        Profile::resolve(&name, merged, &self.regions, self.origins(), &self.env)
     }
 
     fn origins(&self) -> Vec<String> {

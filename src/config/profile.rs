@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use super::raw::{
-    RawDatabase, RawExport, RawProfile, RawRestore, RawSftp, RawSnapshot, RawSnowflake,
-};
+use super::database::Database;
+use super::env::Env;
+use super::raw::{RawExport, RawProfile, RawRestore, RawSftp, RawSnapshot, RawSnowflake};
 use super::secret::SecretRef;
 use crate::error::{Error, Result};
 use crate::region::{Region, Regions};
@@ -28,16 +28,6 @@ pub struct Profile {
     pub export: ExportSettings,
     /// The configuration layers that were read, lowest precedence first.
     pub origins: Vec<String>,
-}
-
-/// A PostgreSQL server and database.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Database {
-    pub host: String,
-    pub port: u16,
-    pub dbname: String,
-    pub user: String,
-    pub password: Option<SecretRef>,
 }
 
 /// How production is captured: parallelism, retention, filters, retries and signing.
@@ -155,6 +145,7 @@ impl Profile {
         raw: RawProfile,
         regions: &Regions,
         origins: Vec<String>,
+        env: &Env,
     ) -> Result<Profile> {
         let key = |k: &str| format!("profiles.{name}.{k}");
         let region_name = raw.region.ok_or_else(|| {
@@ -184,11 +175,11 @@ impl Profile {
             age_recipients,
             production: raw
                 .production
-                .map(|d| database(&key("production"), d))
+                .map(|d| Database::resolve(&key("production"), d, env))
                 .transpose()?,
             staging: raw
                 .staging
-                .map(|d| database(&key("staging"), d))
+                .map(|d| Database::resolve(&key("staging"), d, env))
                 .transpose()?,
             sftp: raw.sftp.map(|s| sftp(&key("sftp"), s)).transpose()?,
             snowflake: raw
@@ -235,30 +226,8 @@ impl Profile {
     }
 }
 
-impl Database {
-    /// `user@host:port/dbname`, for messages; never includes the password.
-    pub fn describe(&self) -> String {
-        format!("{}@{}:{}/{}", self.user, self.host, self.port, self.dbname)
-    }
-}
-
 fn required<T>(key: &str, field: &str, v: Option<T>) -> Result<T> {
     v.ok_or_else(|| Error::config(format!("{key}.{field} is not set")))
-}
-
-fn database(key: &str, d: RawDatabase) -> Result<Database> {
-    Ok(Database {
-        host: required(key, "host", d.host)?,
-        port: d.port.unwrap_or(5432),
-        dbname: required(key, "dbname", d.dbname)?,
-        user: required(key, "user", d.user)?,
-        password: SecretRef::from_keys(
-            &format!("{key}.password"),
-            d.password_env,
-            d.password_file,
-            d.password_credential,
-        )?,
-    })
 }
 
 fn snapshot(key: &str, s: RawSnapshot) -> Result<SnapshotSettings> {

@@ -38,10 +38,20 @@ pub struct RawProfile {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
+    /// A `postgresql://` URL or a libpq `key=value` string.
+    pub url: Option<String>,
+    /// A section of pg_service.conf.
+    pub service: Option<String>,
     pub host: Option<String>,
+    pub hostaddr: Option<String>,
     pub port: Option<u16>,
     pub dbname: Option<String>,
     pub user: Option<String>,
+    pub sslmode: Option<String>,
+    pub sslrootcert: Option<String>,
+    pub sslcert: Option<String>,
+    pub sslkey: Option<String>,
+    pub sslcrl: Option<String>,
     pub password_env: Option<String>,
     pub password_file: Option<PathBuf>,
     pub password_credential: Option<String>,
@@ -166,7 +176,20 @@ overlay!(RawSnapshot {
     ]
 });
 overlay!(RawDatabase {
-    keys: [host, port, dbname, user],
+    keys: [
+        url,
+        service,
+        host,
+        hostaddr,
+        port,
+        dbname,
+        user,
+        sslmode,
+        sslrootcert,
+        sslcert,
+        sslkey,
+        sslcrl
+    ],
     secrets: [[password_env, password_file, password_credential]]
 });
 overlay!(RawSftp {

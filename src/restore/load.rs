@@ -20,7 +20,7 @@ use crate::crypt::{Identities, open_sealed};
 use crate::error::{Error, Kind, Result};
 use crate::manifest::{self, Manifest};
 use crate::pg::quote_ident;
-use crate::pg_tools;
+use crate::pg::tools as pg_tools;
 use crate::progress::Progress;
 
 const CHUNK: usize = 256 << 10;

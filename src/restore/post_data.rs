@@ -12,7 +12,7 @@ use super::target::Target;
 use crate::config::Env;
 use crate::crypt::{Identities, open_sealed};
 use crate::error::{Error, Kind, Result};
-use crate::pg_tools;
+use crate::pg::tools as pg_tools;
 
 /// pg_restore -j needs a seekable file: the DDL-only archive is decrypted into a private
 /// temporary directory and removed afterwards; no table data is in it.
@@ -99,7 +99,7 @@ async fn foreign_keys(target: &Target, env: &Env) -> Result<usize> {
 }
 
 async fn list(archive: &Path) -> Result<String> {
-    let out = tokio::process::Command::new("pg_restore")
+    let out = crate::process::async_command("pg_restore")
         .arg("--list")
         .arg(archive)
         .output()

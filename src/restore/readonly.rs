@@ -9,7 +9,7 @@ use crate::config::Env;
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::pg::quote_ident;
-use crate::pg_tools;
+use crate::pg::tools as pg_tools;
 
 /// What staging holds, as recorded by the restore that made it.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -5,7 +5,7 @@ use tokio_postgres::Client;
 use crate::config::{Database, Env};
 use crate::error::Result;
 use crate::pg;
-use crate::pg_tools;
+use crate::pg::tools as pg_tools;
 
 /// The database being refreshed: the profile's staging, or one the operator named.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ impl Target {
 
     /// `pg_restore` into the incoming database, objects owned by the connecting user and no
     /// grants (staging's own grants are set afterwards), stopping at the first error.
-    pub fn pg_restore(&self, env: &Env) -> Result<tokio::process::Command> {
+    pub fn pg_restore(&self, env: &Env) -> Result<pg_tools::Tool> {
         let mut cmd =
             pg_tools::command("pg_restore", &self.db, &self.incoming(), env, "--dbname=")?;
         cmd.args(["--no-owner", "--no-privileges", "--exit-on-error"]);

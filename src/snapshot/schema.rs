@@ -16,7 +16,7 @@ use crate::crypt::Recipients;
 use crate::error::{Error, Result};
 use crate::manifest::{Sequence, TableName};
 use crate::pg::quote_ident;
-use crate::pg_tools;
+use crate::pg::tools as pg_tools;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Section {

@@ -10,6 +10,7 @@ use crate::config::{Env, Profile};
 use crate::delivery::{Delivery, Location};
 use crate::export::day::{self, DayManifest};
 use crate::manifest::Manifest;
+use crate::pg::tls::PeerCert;
 use crate::restore::{FreezeState, Target, freeze_state, read_info};
 use crate::schedule::Window;
 use crate::store::ProfileStore;
@@ -74,6 +75,8 @@ pub struct Facts {
     pub freeze: Result<Option<FreezeState>, String>,
     /// `None` when the profile exports nowhere.
     pub export: Option<Result<Option<ExportDay>, String>>,
+    /// The certificate each reachable server presented (`production`, `staging`).
+    pub certificates: Vec<(&'static str, PeerCert)>,
 }
 
 pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
@@ -123,7 +126,26 @@ pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
         staging,
         freeze,
         export,
+        certificates: certificates(profile, env).await,
     }
+}
+
+/// Opens one connection to each configured server to see the certificate it presents.
+async fn certificates(profile: &Profile, env: &Env) -> Vec<(&'static str, PeerCert)> {
+    let mut out = Vec::new();
+    for (name, db) in [
+        ("production", &profile.production),
+        ("staging", &profile.staging),
+    ] {
+        if let Some(db) = db
+            && let Ok(crate::pg::Connection {
+                peer: Some(peer), ..
+            }) = crate::pg::open(db, env, "acc status").await
+        {
+            out.push((name, peer));
+        }
+    }
+    out
 }
 
 fn snapshot(profile: &Profile) -> Result<Option<Snapshot>, String> {

@@ -111,6 +111,21 @@ pub fn render(all: &[(Facts, Level)]) -> String {
         "When the latest export day was published, Unix time",
         per(&|x, _| export(x).and_then(|e| ts(e.finished_at))),
     );
+    let name = "acc_tls_certificate_days_to_expiry";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Whole days until the certificate a server presents expires\n# TYPE {name} gauge"
+    );
+    for (x, _) in all {
+        for (server, cert) in &x.certificates {
+            let _ = writeln!(
+                out,
+                "{name}{{profile=\"{}\",server=\"{server}\"}} {}",
+                x.profile,
+                cert.days_left(x.now)
+            );
+        }
+    }
     out
 }
 

@@ -193,6 +193,7 @@ mod tests {
                 cutoff: t("2026-11-23 04:00"),
                 deadline: t("2026-11-23 07:00"),
             },
+            certificates: Vec::new(),
             snapshot: Ok(Some(Snapshot {
                 label: "2026-11-21".into(),
                 finished_at: t("2026-11-22 04:30"),

@@ -58,11 +58,22 @@ impl Sandbox {
     }
 }
 
-/// A connection to `url`, its connection task spawned; `None` when the server refuses.
+/// A connection to `url` over TLS, the server's certificate checked against the sandbox CA
+/// (the sandbox admits only TLS), its connection task spawned; `None` when the server refuses.
 pub async fn try_connect(url: &str) -> Option<tokio_postgres::Client> {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .ok()?;
+    let mut cfg: tokio_postgres::Config = url.parse().ok()?;
+    cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+    let tls = acc::config::Tls {
+        mode: acc::config::SslMode::VerifyFull,
+        root_cert: Some(acc::config::RootCert::File(
+            Sandbox::require().path("ACC_TLS_DIR").join("ca.crt"),
+        )),
+        cert: None,
+        key: None,
+        crl: None,
+    };
+    let connector = acc::pg::tls::connector(&tls, "the sandbox").expect("the sandbox CA loads");
+    let (client, conn) = cfg.connect(connector.make).await.ok()?;
     tokio::spawn(conn);
     Some(client)
 }
@@ -216,7 +227,7 @@ impl Sandbox {
         let text = format!(
             "[profiles.t]\nregion = \"us-can\"\nstore = \"{store}\"\nage_recipients = [\"{recipient}\"]\n\n\
              [profiles.t.production]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"{db}\"\nuser = \"acc\"\n\
-             password_file = \"{sandbox}/secrets/pg_acc_password\"\n{extra}\n",
+             password_file = \"{sandbox}/secrets/pg_acc_password\"\nsslrootcert = \"{sandbox}/tls/ca.crt\"\n{extra}\n",
             store = dir.join("store").display(),
             recipient = self.var("ACC_AGE_RECIPIENT"),
             port = port.unwrap_or_else(|| self.prod_port()),
@@ -253,9 +264,10 @@ impl StagingDb {
             .unwrap();
         format!(
             "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"{}\"\nuser = \"acc\"\n\
-             password_file = \"{}/secrets/pg_acc_password\"\n\n\
+             password_file = \"{}/secrets/pg_acc_password\"\nsslrootcert = \"{}/tls/ca.crt\"\n\n\
              [profiles.t.restore]\nage_identity = \"{}\"\npreserve_schemas = [\"data_exploration\"]\n",
             self.name,
+            sb.var("ACC_SANDBOX"),
             sb.var("ACC_SANDBOX"),
             sb.var("ACC_AGE_IDENTITY"),
         )

@@ -1,0 +1,134 @@
+//! Connecting to a profile's PostgreSQL servers over TLS by the profile's `sslmode`, with
+//! failures mapped to exit codes an operator and a scheduler can act on.
+
+use std::time::Duration;
+
+use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Config, NoTls, Socket};
+
+use super::pgpass;
+use super::tls::{self, PeerCert};
+use crate::config::{Database, Env, Secret, SslMode};
+use crate::error::{Error, Kind, Result};
+
+/// A connection and the certificate the server presented (none over cleartext).
+pub struct Connection {
+    pub client: Client,
+    pub peer: Option<PeerCert>,
+}
+
+/// Opens a connection to `db` as `application_name = app`.
+pub async fn connect(db: &Database, env: &Env, app: &str) -> Result<Client> {
+    Ok(open(db, env, app).await?.client)
+}
+
+/// Opens a connection to `db`, keeping the server's certificate for doctor and status.
+pub async fn open(db: &Database, env: &Env, app: &str) -> Result<Connection> {
+    let mut cfg = Config::new();
+    cfg.host(&db.host)
+        .port(db.port)
+        .dbname(&db.dbname)
+        .user(&db.user)
+        .application_name(app)
+        .connect_timeout(Duration::from_secs(10));
+    if let Some(addr) = db.hostaddr {
+        cfg.hostaddr(addr);
+    }
+    if let Some(secret) = password(db, env)? {
+        cfg.password(secret.expose());
+    }
+    match db.tls.mode {
+        SslMode::Disable => plain(db, cfg).await,
+        SslMode::Allow => match plain(db, cfg.clone()).await {
+            Err(e) if e.kind() == Kind::Permission => secured(db, cfg, PgSslMode::Require).await,
+            other => other,
+        },
+        SslMode::Prefer => secured(db, cfg, PgSslMode::Prefer).await,
+        _ => secured(db, cfg, PgSslMode::Require).await,
+    }
+}
+
+/// The password for `db`: its reference when set, else its line in the libpq password file.
+pub fn password(db: &Database, env: &Env) -> Result<Option<Secret>> {
+    match (&db.password, &db.passfile) {
+        (Some(r), _) => r.resolve(env).map(Some),
+        (None, Some(file)) => pgpass::lookup(file, &db.host, db.port, &db.dbname, &db.user),
+        (None, None) => Ok(None),
+    }
+}
+
+async fn plain(db: &Database, mut cfg: Config) -> Result<Connection> {
+    cfg.ssl_mode(PgSslMode::Disable);
+    let client = spawn(cfg, NoTls, db).await?;
+    Ok(Connection { client, peer: None })
+}
+
+async fn secured(db: &Database, mut cfg: Config, mode: PgSslMode) -> Result<Connection> {
+    let connector = tls::connector(&db.tls, &db.describe())?;
+    cfg.ssl_mode(mode);
+    let client = spawn(cfg, connector.make.clone(), db).await?;
+    Ok(Connection {
+        client,
+        peer: connector.peer(),
+    })
+}
+
+async fn spawn<T>(cfg: Config, tls: T, db: &Database) -> Result<Client>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, connection) = cfg.connect(tls).await.map_err(|e| classify(db, e))?;
+    tokio::spawn(async move {
+        // the connection ends when the client is dropped; its errors surface on the client
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+fn classify(db: &Database, e: tokio_postgres::Error) -> Error {
+    let target = db.describe();
+    if let Some(err) = tls::explain(&e, &target, &db.tls) {
+        return err;
+    }
+    match e.code() {
+        Some(c) if *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && db.tls.mode <= SslMode::Allow
+            && e.as_db_error().is_some_and(|d| d.message().contains("no encryption")) =>
+        {
+            Error::new(Kind::Permission, format!("{target} accepts only TLS connections, and sslmode is \"{}\"", db.tls.mode.name()))
+                .source(e)
+                .hint("set sslmode = \"verify-full\" (the default) and sslrootcert to the server's CA")
+        }
+        Some(c) if *c == SqlState::INVALID_PASSWORD || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+            Error::new(Kind::Permission, format!("{target} refused the login"))
+                .source(e)
+                .hint("check the user and the password (password_env, password_file, password_credential or .pgpass), or sslcert and sslkey")
+        }
+        Some(c) if *c == SqlState::INVALID_CATALOG_NAME => Error::config(format!("{target}: the database does not exist"))
+            .source(e)
+            .hint("check dbname in the profile"),
+        Some(_) => Error::unavailable(format!("{target} refused the connection")).source(e),
+        // no SQL state: the server could not be reached at all, which may pass
+        None => Error::new(Kind::Temporary, format!("cannot reach {target}"))
+            .source(e)
+            .hint("is the server up and listening? the run is safe to retry"),
+    }
+}
+
+/// An identifier quoted for SQL, whatever characters it holds.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Two runs creating the same object at once: the loser sees a duplicate, which is fine.
+pub fn lost_race(e: &tokio_postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::DUPLICATE_DATABASE
+        || *c == SqlState::DUPLICATE_OBJECT
+        || *c == SqlState::DUPLICATE_TABLE
+        || *c == SqlState::UNIQUE_VIOLATION)
+}

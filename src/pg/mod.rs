@@ -1,0 +1,11 @@
+//! PostgreSQL: connecting over TLS by libpq's rules, naming a database as libpq does, and
+//! running PostgreSQL's client programs with the same settings.
+
+mod connect;
+pub mod conninfo;
+pub mod pgpass;
+pub mod service;
+pub mod tls;
+pub mod tools;
+
+pub use connect::{Connection, connect, lost_race, open, password, quote_ident};

@@ -1,0 +1,181 @@
+//! Running PostgreSQL's client programs (pg_dump, pg_restore) against a profile's database
+//! with acc's own settings: the same TLS settings through `PGSSL*`, the password from a 0600
+//! `PGPASSFILE` in a private directory that lives as long as the child, and an environment
+//! that holds nothing else (see `process`). A failure reports the program's first error line.
+
+use std::ops::{Deref, DerefMut};
+use std::process::Stdio;
+
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+use crate::config::{Database, Env, RootCert};
+use crate::error::{Error, Kind, Result};
+use crate::process::PrivateDir;
+
+/// A client program ready to run, with the private directory its password file is in.
+pub struct Tool {
+    cmd: Command,
+    dir: Option<PrivateDir>,
+}
+
+impl Deref for Tool {
+    type Target = Command;
+    fn deref(&self) -> &Command {
+        &self.cmd
+    }
+}
+
+impl DerefMut for Tool {
+    fn deref_mut(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+}
+
+/// A running client program; its password file is removed once this is dropped.
+pub struct Running {
+    child: Child,
+    _dir: Option<PrivateDir>,
+}
+
+impl Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+/// `program` set up to reach `db` (in database `dbname`), with stdin, stdout and stderr piped.
+/// `connection_flag` is how the program takes a connection string (`""` for a positional
+/// argument, `"--dbname="` for pg_restore).
+pub fn command(
+    program: &str,
+    db: &Database,
+    dbname: &str,
+    env: &Env,
+    connection_flag: &str,
+) -> Result<Tool> {
+    let mut cmd = crate::process::async_command(program);
+    let mut conninfo = format!(
+        "host={} port={} dbname={} user={}",
+        conn_value(&db.host),
+        db.port,
+        conn_value(dbname),
+        conn_value(&db.user)
+    );
+    if let Some(addr) = db.hostaddr {
+        conninfo.push_str(&format!(" hostaddr={addr}"));
+    }
+    cmd.arg("--no-password")
+        .arg(format!("{connection_flag}{conninfo}"))
+        .env("PGAPPNAME", format!("acc {program}"))
+        .env("PGCONNECT_TIMEOUT", "10")
+        .env("PGSSLMODE", db.tls.mode.name())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    match &db.tls.root_cert {
+        Some(RootCert::File(f)) => {
+            cmd.env("PGSSLROOTCERT", f);
+        }
+        // libpq before 16 has no "system": hand it the system's CA bundle
+        Some(RootCert::System) => {
+            let bundle = openssl_probe::probe().cert_file.ok_or_else(|| {
+                Error::config(format!(
+                    "{}: no system CA bundle for {program}",
+                    db.describe()
+                ))
+                .hint("install ca-certificates, or set sslrootcert to a CA file")
+            })?;
+            cmd.env("PGSSLROOTCERT", bundle);
+        }
+        None => {}
+    }
+    for (var, path) in [
+        ("PGSSLCERT", &db.tls.cert),
+        ("PGSSLKEY", &db.tls.key),
+        ("PGSSLCRL", &db.tls.crl),
+    ] {
+        if let Some(p) = path {
+            cmd.env(var, p);
+        }
+    }
+    let dir = match crate::pg::password(db, env)? {
+        None => None,
+        Some(secret) => {
+            let dir = PrivateDir::new("pgpass").map_err(|e| {
+                Error::internal("cannot create a private directory for the password file").source(e)
+            })?;
+            let file = dir
+                .write(
+                    "pgpass",
+                    super::pgpass::line(&db.host, db.port, &db.user, &secret).as_bytes(),
+                )
+                .map_err(|e| Error::internal("cannot write the password file").source(e))?;
+            cmd.env("PGPASSFILE", file);
+            Some(dir)
+        }
+    };
+    Ok(Tool { cmd, dir })
+}
+
+pub fn spawn(mut tool: Tool, program: &str) -> Result<Running> {
+    let child = tool.cmd.spawn().map_err(|e| {
+        Error::unavailable(format!("cannot run {program}"))
+            .source(e)
+            .hint("install the PostgreSQL client (postgresql-client) of the server's major version or newer")
+    })?;
+    Ok(Running {
+        child,
+        _dir: tool.dir,
+    })
+}
+
+/// Collects a child's stderr in the background, for the error message.
+pub fn stderr_of(child: &mut Child) -> tokio::task::JoinHandle<String> {
+    let stderr = child.stderr.take();
+    tokio::spawn(async move {
+        let mut text = String::new();
+        if let Some(mut s) = stderr {
+            let _ = s.read_to_string(&mut text).await;
+        }
+        text
+    })
+}
+
+/// Waits for the child; a non-zero exit becomes an error naming its first message.
+pub async fn finish(
+    mut child: Running,
+    stderr: tokio::task::JoinHandle<String>,
+    program: &str,
+) -> Result<()> {
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::internal(format!("cannot wait for {program}")).source(e))?;
+    let text = stderr.await.unwrap_or_default();
+    if status.success() {
+        return Ok(());
+    }
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no message");
+    Err(Error::new(
+        Kind::Unavailable,
+        format!("{program} failed ({status}): {first}"),
+    )
+    .hint("the client tools must be the server's major version or newer; acc doctor checks it"))
+}
+
+/// Quotes a libpq connection-string value.
+fn conn_value(v: &str) -> String {
+    format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+}

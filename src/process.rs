@@ -1,0 +1,127 @@
+//! Starting other programs (`pg_dump`, `pg_restore`, `ssh-keygen`, `df`): each starts from an
+//! empty environment plus a short allowlist, so no secret of any server section reaches a
+//! child's `/proc/<pid>/environ`; and a private temporary directory for files a child must
+//! read, such as its password file, removed when dropped.
+
+use std::ffi::OsStr;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+/// The variables a child may inherit: where programs are, the locale, the zone, the home
+/// directory and the temporary directory. Nothing that can carry a secret.
+pub const ALLOWED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "TZ",
+    "TMPDIR",
+];
+
+/// `program` with an empty environment plus the allowlist, from this process's environment.
+pub fn command(program: impl AsRef<OsStr>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    cmd.env_clear();
+    for key in ALLOWED {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+    cmd
+}
+
+/// The same, for tokio.
+pub fn async_command(program: impl AsRef<OsStr>) -> tokio::process::Command {
+    tokio::process::Command::from(command(program))
+}
+
+/// A directory only this user can enter, created exclusively under `TMPDIR` and removed with
+/// everything in it when dropped.
+#[derive(Debug)]
+pub struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    pub fn new(purpose: &str) -> std::io::Result<PrivateDir> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let base = std::env::temp_dir();
+        loop {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir = base.join(format!(
+                "acc-{purpose}-{}-{n}-{nanos:08x}",
+                std::process::id()
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(PrivateDir(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `name` inside, mode 0600, created exclusively.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.0.join(name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(bytes)?;
+        Ok(path)
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_child_sees_only_the_allowlist() {
+        // SAFETY: set in this test only; no other test reads this variable.
+        unsafe { std::env::set_var("ACC_TEST_SECRET_FOR_CHILD", "hunter2") };
+        let out = command("env").output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        for line in text.lines() {
+            let key = line.split('=').next().unwrap();
+            assert!(ALLOWED.contains(&key), "{key} reached the child");
+        }
+    }
+
+    #[test]
+    fn a_private_dir_is_0700_unique_and_removed() {
+        let a = PrivateDir::new("t").unwrap();
+        let b = PrivateDir::new("t").unwrap();
+        assert_ne!(a.path(), b.path());
+        let mode = std::fs::metadata(a.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let f = a.write("pw", b"x").unwrap();
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(a.write("pw", b"y").is_err(), "created exclusively");
+        let path = a.path().to_path_buf();
+        drop(a);
+        assert!(!path.exists());
+    }
+}
