@@ -104,3 +104,76 @@ fn loose_modes_a_wrong_host_key_and_a_closed_port_fail_with_their_fix() {
     failed("staging", "cannot reach");
     assert!(out.contains("ok   production"), "{out}");
 }
+
+#[test]
+fn a_snowflake_key_encrypted_with_the_openssl_pkcs8_des3_recipe_logs_in() {
+    let sb = Sandbox::require();
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, key, pass) = (
+        dir.path().join("rsa.pem"),
+        dir.path().join("rsa_key.p8"),
+        dir.path().join("passphrase"),
+    );
+    std::fs::write(&pass, "synthetic passphrase\n").unwrap();
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // the recipe Snowflake's own documentation gives
+    for args in [
+        vec!["genrsa", "-out", plain.to_str().unwrap(), "2048"],
+        vec![
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "des3",
+            "-inform",
+            "PEM",
+            "-in",
+            plain.to_str().unwrap(),
+            "-out",
+            key.to_str().unwrap(),
+            "-passout",
+            &format!("file:{}", pass.display()),
+        ],
+    ] {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .contains("ENCRYPTED PRIVATE KEY")
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = dir.path().join("acc.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profiles.t]\nregion = \"us-can\"\nstore = \"{}\"\n[profiles.t.snowflake]\nbase_url = \"{}\"\n\
+             account = \"sandbox\"\nuser = \"acc\"\ndatabase = \"DEMO_US\"\nschema = \"AGENCY\"\n\
+             private_key_file = \"{}\"\nprivate_key_passphrase_file = \"{}\"\n",
+            dir.path().join("store").display(),
+            sb.var("ACC_SNOWFLAKE_URL"),
+            key.display(),
+            pass.display()
+        ),
+    )
+    .unwrap();
+    let run = acc(&config, &["doctor", "--profile", "t"]);
+    let line = run
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "checks")
+        .find(|l| l.contains(" snowflake "))
+        .unwrap_or_else(|| panic!("no snowflake check: {run:?}"));
+    assert!(
+        line.trim_start().starts_with("ok"),
+        "{line}\n{}",
+        run.stdout
+    );
+}

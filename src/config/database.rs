@@ -237,10 +237,7 @@ impl Settings {
         let mut origins: Vec<(&'static str, String)> =
             self.0.iter().map(|(n, _, o)| (*n, o.clone())).collect();
         if self.get("sslrootcert").is_none() && root_cert.is_some() {
-            origins.push((
-                "sslrootcert",
-                "libpq default".into(),
-            ));
+            origins.push(("sslrootcert", "libpq default".into()));
         }
         let passfile = if password.is_none() {
             pgpass::default_path(env)

@@ -286,14 +286,20 @@ pub fn explain(e: &tokio_postgres::Error, server: &str, tls: &Tls) -> Option<Err
             other.to_string(),
             "check the server's TLS settings".to_string(),
         ),
-        None if text.contains("server does not support TLS") => (
+        None if cause_text(e).contains("server does not support TLS") => (
             "the server does not offer TLS".to_string(),
             format!(
                 "turn on ssl at the server; sslmode \"{}\" never falls back to cleartext",
                 tls.mode.name()
             ),
         ),
-        None => (text.clone(), "check the server's TLS settings".to_string()),
+        None => (
+            match cause_text(e) {
+                c if c.is_empty() => text.clone(),
+                c => c,
+            },
+            "check the server's TLS settings".to_string(),
+        ),
     };
     Some(
         Error::new(
@@ -315,7 +321,7 @@ fn certificate(c: &CertificateError, tls: &Tls) -> (String, String) {
         CertificateError::NotValidForNameContext { expected, presented } => (
             format!(
                 "the certificate is for {}, not {}",
-                presented.join(", "),
+                presented.iter().map(|n| plain_name(n)).collect::<Vec<_>>().join(", "),
                 expected.to_str()
             ),
             "connect by a name the certificate holds, or set sslmode = \"verify-ca\" to check the CA only".into(),
@@ -351,6 +357,21 @@ fn certificate(c: &CertificateError, tls: &Tls) -> (String, String) {
     }
 }
 
+/// tokio-postgres's own TLS errors carry their reason in the cause, not the message.
+fn cause_text(e: &tokio_postgres::Error) -> String {
+    std::error::Error::source(e).map_or_else(String::new, ToString::to_string)
+}
+
+/// webpki writes presented names as `DnsName("db.example.org")` or `IpAddress(10.0.0.1)`.
+fn plain_name(presented: &str) -> &str {
+    for prefix in ["DnsName(\"", "IpAddress(", "UniformResourceIdentifier(\""] {
+        if let Some(rest) = presented.strip_prefix(prefix) {
+            return rest.trim_end_matches(')').trim_end_matches('"');
+        }
+    }
+    presented
+}
+
 /// The rustls error under tokio-postgres's TLS error, through the io::Error tokio-rustls wraps.
 fn rustls_error(e: &tokio_postgres::Error) -> Option<&rustls::Error> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
@@ -366,4 +387,16 @@ fn rustls_error(e: &tokio_postgres::Error) -> Option<&rustls::Error> {
         cause = c.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presented_names_read_as_an_operator_writes_them() {
+        assert_eq!(plain_name("DnsName(\"db.example.org\")"), "db.example.org");
+        assert_eq!(plain_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(plain_name("DirectoryName"), "DirectoryName");
+    }
 }

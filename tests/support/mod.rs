@@ -317,3 +317,87 @@ pub fn age_decrypt(sb: &Sandbox, file: &Path) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// A throwaway PostgreSQL 15 cluster with TLS off, for what a server without TLS makes acc do;
+/// stopped and removed when dropped. It holds no data and listens on 127.0.0.1 only.
+pub struct ScratchCluster {
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl ScratchCluster {
+    pub fn start(sb: &Sandbox, tag: &str) -> ScratchCluster {
+        let dir = sb
+            .path("ACC_SANDBOX")
+            .join("pg")
+            .join(format!("scratch-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let bin = Path::new("/usr/lib/postgresql/15/bin");
+        let run = |cmd: &mut std::process::Command| {
+            let out = cmd.output().expect("runs");
+            assert!(
+                out.status.success(),
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(std::process::Command::new("install")
+            .args(["-d", "-o", "postgres", "-g", "postgres", "-m", "700"])
+            .arg(&dir));
+        run(std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin.join("initdb"))
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "-D",
+            ])
+            .arg(&dir));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = format!(
+            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\nssl = off\nfsync = off\n",
+            dir.display()
+        );
+        let mut text = std::fs::read_to_string(dir.join("postgresql.conf")).unwrap();
+        text.push_str(&conf);
+        std::fs::write(dir.join("postgresql.conf"), text).unwrap();
+        std::fs::write(dir.join("pg_hba.conf"), "host all all 127.0.0.1/32 trust\n").unwrap();
+        run(std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin.join("pg_ctl"))
+            .args(["-w", "-t", "30", "-l"])
+            .arg(dir.join("log"))
+            .arg("-D")
+            .arg(&dir)
+            .arg("start"));
+        ScratchCluster { port, dir }
+    }
+}
+
+impl Drop for ScratchCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                "/usr/lib/postgresql/15/bin/pg_ctl",
+                "-m",
+                "immediate",
+                "-D",
+            ])
+            .arg(&self.dir)
+            .arg("stop")
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
