@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod doctor;
 pub mod error;
 pub mod export;
+pub mod failpoint;
 pub mod manifest;
 pub mod output;
 pub mod pg;

@@ -37,7 +37,20 @@ pub struct Manifest {
     pub excluded: Vec<TableName>,
     pub schema: SchemaFiles,
     pub sequences: Vec<Sequence>,
+    /// Schema-only archives leave every materialized view unpopulated; restore refreshes the
+    /// ones production had populated. Absent in manifests written before acc recorded them.
+    #[serde(default)]
+    pub materialized_views: Vec<MaterializedView>,
     pub tables: Vec<Table>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterializedView {
+    pub schema: String,
+    pub name: String,
+    /// Whether production had it populated (`relispopulated`) inside the snapshot.
+    pub populated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -64,15 +64,34 @@ pub fn emit_json(value: &serde_json::Value) -> Result<()> {
 /// The error as an operator reads it on stderr.
 pub fn render_error(err: &Error) -> String {
     let mut text = format!("acc: error: {}\n", err.message());
-    let mut cause = std::error::Error::source(err);
-    while let Some(c) = cause {
+    for c in causes(err) {
         text.push_str(&format!("caused by: {c}\n"));
-        cause = c.source();
     }
     if let Some(hint) = err.hint_text() {
         text.push_str(&format!("hint: {hint}\n"));
     }
     text
+}
+
+/// The chain of causes as printed. A PostgreSQL error shows only the server's message and
+/// SQLSTATE: its DETAIL, WHERE and CONTEXT can quote a row ("Failing row contains ..."), and a
+/// row here is a patient's.
+fn causes(err: &Error) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        let db = c
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(tokio_postgres::Error::as_db_error)
+            .or_else(|| c.downcast_ref::<tokio_postgres::error::DbError>());
+        if let Some(db) = db {
+            out.push(crate::pg::server_message(db));
+            break;
+        }
+        out.push(c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// A progress or status line on stderr, one event per line. A message starting `warning:` or
@@ -99,12 +118,7 @@ pub fn report(err: &Error) {
     let text = match log_format() {
         LogFormat::Text => render_error(err),
         LogFormat::Json => {
-            let mut causes = Vec::new();
-            let mut cause = std::error::Error::source(err);
-            while let Some(c) = cause {
-                causes.push(c.to_string());
-                cause = c.source();
-            }
+            let causes = causes(err);
             json_line(
                 "error",
                 err.message(),

@@ -92,6 +92,22 @@ fn schema_dump(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_staging_matches_production_schema_rows_and_sequences() {
     let s = setup("fidelity", "").await;
+    // a materialized view over a plain view over the seed's materialized view, and one that
+    // production never populated. Staging refreshes from the snapshot's rows, so production's
+    // views are refreshed first (other tests' writes may have left the seed's one stale)
+    s.prod
+        .admin()
+        .await
+        .batch_execute(
+            "REFRESH MATERIALIZED VIEW agency.client_visit_summary;
+             CREATE VIEW agency.busy_clients AS
+                 SELECT * FROM agency.client_visit_summary WHERE completed_visits > 10;
+             CREATE MATERIALIZED VIEW agency.busy_client_count AS
+                 SELECT count(*) AS clients FROM agency.busy_clients;
+             CREATE MATERIALIZED VIEW agency.never_refreshed AS SELECT 1 AS x WITH NO DATA;",
+        )
+        .await
+        .unwrap();
     s.snapshot();
     let run = s.restore(&[]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -137,6 +153,156 @@ async fn a_restored_staging_matches_production_schema_rows_and_sequences() {
     let b = sorted(st.query(seq, &[]).await.unwrap());
     assert!(a.len() >= 17, "{a:?}");
     assert_eq!(a, b, "sequences match");
+
+    // every materialized view is as populated as in production, with the same rows
+    let views = p
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname), c.relispopulated FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(views.len(), 3);
+    for v in views {
+        let (name, populated): (String, bool) = (v.get(0), v.get(1));
+        let there: bool = st
+            .query_one(
+                "SELECT relispopulated FROM pg_class WHERE oid = $1::text::regclass",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(there, populated, "{name} populated");
+        if populated {
+            let sql = ROWS_HASH.replace("{}", &name).replace("FROM ONLY", "FROM");
+            let a: String = p.query_one(&sql, &[]).await.unwrap().get(0);
+            let b: String = st.query_one(&sql, &[]).await.unwrap().get(0);
+            assert_eq!(a, b, "rows of {name}");
+            assert_ne!(a, "0:", "{name} has rows");
+        }
+    }
+    assert!(
+        run.stderr.contains("materialized views"),
+        "the step log shows the refresh: {}",
+        run.stderr
+    );
+}
+
+/// Starts `acc restore` paused at failpoint `point`, waits until it is there, and kills it with
+/// SIGKILL.
+fn restore_killed_at(config: &std::path::Path, point: &str) {
+    use std::io::BufRead;
+    let mut child = acc_command(config)
+        .args(["restore", "--profile", "t"])
+        .env("ACC_PAUSE_AT", point)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) if line.contains(&format!("paused at {point}")) => break,
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("restore never reached {point} ({e}): {seen:?}"),
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_killed_at_any_step_leaves_staging_readable_and_current_after_one_restore() {
+    let s = setup("swapkill", "").await;
+    s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    let login = format!("acc_t_swapreader_{}", std::process::id());
+    let staging_admin = s.staging.admin("postgres").await;
+    staging_admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {login}; CREATE ROLE {login} LOGIN PASSWORD 'synthetic-reader' IN ROLE staging_reader"
+        ))
+        .await
+        .unwrap();
+    let port =
+        s.sb.var("ACC_STAGING_URL")
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_string();
+    let reader_url = format!(
+        "postgres://{login}:synthetic-reader@127.0.0.1:{port}/{}",
+        s.staging.name
+    );
+    let points = [
+        format!("swap:closed:{}", s.staging.name),
+        "swap:live-renamed".to_string(),
+        "swap:incoming-renamed".to_string(),
+        "swap:reopened".to_string(),
+    ];
+    for point in &points {
+        let label = s.snapshot();
+        restore_killed_at(&s.config, point);
+        if point.starts_with("swap:closed") {
+            // what the reader and the operator see before the repair
+            assert!(
+                support::try_connect(&reader_url).await.is_none(),
+                "{point}: staging is dark"
+            );
+            let status = s.acc(&["status", "--profile", "t", "--json"]);
+            assert!(
+                status
+                    .stdout
+                    .contains("refuses new sessions after an interrupted swap")
+                    && status.stdout.contains("ALLOW_CONNECTIONS true"),
+                "{point}: status names the fix: {}",
+                status.stdout
+            );
+        }
+        let run = s.restore(&[]);
+        assert_eq!(run.code, 0, "{point}: {run:?}");
+        let reader = support::try_connect(&reader_url)
+            .await
+            .unwrap_or_else(|| panic!("{point}: the reader cannot log in after one restore"));
+        let held: String = reader
+            .query_one("SELECT label FROM acc.staging_info", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(held, label, "{point}: staging is current");
+        let n: i64 = reader
+            .query_one("SELECT count(*) FROM agency.client_visit_summary", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(n > 0, "{point}: the reader can query the materialized view");
+        let leftovers: i64 = staging_admin
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE datname = $1 OR datname = $2 AND NOT datallowconn",
+                &[&format!("{}__incoming", s.staging.name), &s.staging.name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            leftovers, 0,
+            "{point}: no incoming copy and nothing closed is left"
+        );
+    }
+    let _ = staging_admin
+        .batch_execute(&format!("DROP ROLE IF EXISTS {login}"))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

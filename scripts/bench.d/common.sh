@@ -46,17 +46,32 @@ port = $prod_port
 dbname = "$db"
 user = "acc"
 password_file = "$ACC_SANDBOX/secrets/pg_acc_password"
+sslrootcert = "$ACC_TLS_DIR/ca.crt"
 [profiles.bench.staging]
 host = "127.0.0.1"
 port = $staging_port
 dbname = "bench_refresh"
 user = "acc"
 password_file = "$ACC_SANDBOX/secrets/pg_acc_password"
+sslrootcert = "$ACC_TLS_DIR/ca.crt"
 [profiles.bench.restore]
 age_identity = "$ACC_AGE_IDENTITY"
 TOML
     size=$(psql -At "$url" -c "SELECT pg_size_pretty(pg_database_size(current_database()))")
     size_mb=$(psql -At "$url" -c "SELECT pg_database_size(current_database()) / 1000000")
+}
+
+# bench_cleartext CONFIG: a copy of CONFIG with sslmode = "disable" on both servers, and the
+# sandbox's pg_hba.conf opened to cleartext logins by acc until the benchmark exits (then
+# scripts/sandbox up writes the TLS-only file back). This measures what TLS costs in the same run.
+bench_cleartext() {
+    local d
+    sed 's/^sslrootcert = .*/sslmode = "disable"/' "$1" > "${1%.toml}-cleartext.toml"
+    for d in "$ACC_SANDBOX/pg/production" "$ACC_SANDBOX/pg/staging"; do
+        grep -q '^host all acc ' "$d/pg_hba.conf" || echo "host all acc 127.0.0.1/32 scram-sha-256" >> "$d/pg_hba.conf"
+        runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$d" reload >/dev/null
+    done
+    trap '"$ROOT/scripts/sandbox" up >/dev/null 2>&1' EXIT
 }
 
 timed() { # timed NAME FUNCTION: appends seconds to $work/NAME.times

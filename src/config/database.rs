@@ -74,10 +74,10 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// Whether the server's certificate chain is checked.
+    /// Whether the server's certificate chain is checked: always under verify-ca and
+    /// verify-full, and, as libpq does, under any mode that encrypts when a CA is given.
     pub fn checks_chain(&self) -> bool {
-        self.mode >= SslMode::VerifyCa
-            || (self.mode >= SslMode::Require && self.root_cert.is_some())
+        self.mode >= SslMode::VerifyCa || (self.mode >= SslMode::Allow && self.root_cert.is_some())
     }
 }
 

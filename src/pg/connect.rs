@@ -120,6 +120,12 @@ fn classify(db: &Database, e: tokio_postgres::Error) -> Error {
     }
 }
 
+/// A server error as acc prints it: the message and SQLSTATE, never DETAIL, WHERE or CONTEXT,
+/// which can quote a row's values.
+pub fn server_message(db: &tokio_postgres::error::DbError) -> String {
+    format!("{} (SQLSTATE {})", db.message(), db.code().code())
+}
+
 /// An identifier quoted for SQL, whatever characters it holds.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

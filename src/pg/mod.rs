@@ -8,4 +8,4 @@ pub mod service;
 pub mod tls;
 pub mod tools;
 
-pub use connect::{Connection, connect, lost_race, open, password, quote_ident};
+pub use connect::{Connection, connect, lost_race, open, password, quote_ident, server_message};

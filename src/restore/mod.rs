@@ -3,6 +3,7 @@
 
 mod freeze;
 mod load;
+mod matviews;
 mod post_data;
 mod readonly;
 mod run;
@@ -12,4 +13,5 @@ mod target;
 pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
 pub use readonly::{StagingInfo, read_info};
 pub use run::{Outcome, Request, restore, rollback};
+pub use swap::advice as swap_advice;
 pub use target::Target;

@@ -7,6 +7,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use super::freeze::freeze_state;
 use super::load;
+use super::matviews;
 use super::post_data;
 use super::readonly::{self, lock_down};
 use super::swap;
@@ -98,11 +99,16 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outc
         })?;
     let ids = Arc::new(Identities::load(&identity)?);
 
-    if swap::repair(&target, env).await? {
-        crate::output::log(&format!(
+    match swap::repair(&target, env).await? {
+        swap::Repair::Nothing => {}
+        swap::Repair::PreviousPutBack => crate::output::log(&format!(
             "{} was missing after an interrupted swap; its previous copy is back in place",
             target.name()
-        ));
+        )),
+        swap::Repair::Reopened => crate::output::log(&format!(
+            "{} refused new sessions after an interrupted swap; it accepts them again",
+            target.name()
+        )),
     }
     let frozen = match target.is_staging && !req.force {
         true => freeze_state(&target, env).await?,
@@ -146,21 +152,29 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outc
 
     load::create_incoming(&target, env).await?;
     match load_and_lock(profile, env, req, &target, &dir, &m, &ids, deadline).await {
-        Ok((late, preserved)) => {
-            swap::swap_in(&target, env).await?;
-            Ok(outcome(&m, &target, false, deadline, late, preserved))
-        }
-        Err(e) => {
-            if let Ok(admin) = target.maintenance(env).await {
-                let _ = admin
-                    .batch_execute(&format!(
-                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                        quote_ident(&target.incoming())
-                    ))
-                    .await;
+        Ok((late, preserved)) => match swap::swap_in(&target, env).await {
+            Ok(()) => Ok(outcome(&m, &target, false, deadline, late, preserved)),
+            Err(e) => {
+                drop_incoming(&target, env).await;
+                Err(e)
             }
+        },
+        Err(e) => {
+            drop_incoming(&target, env).await;
             Err(e)
         }
+    }
+}
+
+/// A failed run leaves no loaded copy behind; the live database is never touched here.
+async fn drop_incoming(target: &Target, env: &Env) {
+    if let Ok(admin) = target.maintenance(env).await {
+        let _ = admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(&target.incoming())
+            ))
+            .await;
     }
 }
 
@@ -201,6 +215,8 @@ async fn load_and_lock(
     phases.mark("data");
     post_data::post_data(&src).await?;
     phases.mark("post-data");
+    matviews::refresh(target, env, &m.materialized_views, req.jobs).await?;
+    phases.mark("materialized views");
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;
     load::analyze(&src).await?;

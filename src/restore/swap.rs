@@ -1,5 +1,12 @@
 //! The swap: the live database becomes `__previous` and the incoming one takes its name, in
 //! two renames; readers see the old copy or the new one, never a mixture.
+//!
+//! A run can die at any step (kill -9, a systemd timeout, a dropped link). The states it can
+//! leave, and what `repair` does with each at the start of the next run:
+//! - live closed to new sessions (`ALLOW_CONNECTIONS false`), not yet renamed: reopened;
+//! - live renamed to `__previous`, nothing under the live name: `__previous` is put back;
+//! - incoming renamed in but still closed: reopened (it is the complete new copy);
+//! - a leftover `__incoming`, closed or not: dropped by the load that follows.
 
 use std::time::Duration;
 
@@ -32,6 +39,7 @@ async fn retire(admin: &Client, name: &str, to: &str) -> Result<()> {
                 .source(e)
                 .hint("the staging user must own the staging database")
         })?;
+    crate::failpoint::pause(&format!("swap:closed:{name}")).await;
     let start = std::time::Instant::now();
     loop {
         let _ = admin
@@ -81,18 +89,74 @@ async fn reinstate(
         .await
 }
 
-/// Undoes a swap cut short between its two renames (the live name missing while `__previous`
-/// exists): the previous copy goes back in place, so staging is never left without a database.
-pub async fn repair(target: &Target, env: &Env) -> Result<bool> {
+/// What `repair` found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    Nothing,
+    /// The live name was missing after the first rename; `__previous` is back in place.
+    PreviousPutBack,
+    /// The live database refused new sessions; it accepts them again.
+    Reopened,
+}
+
+/// Whether `name` exists and accepts new sessions.
+async fn state(admin: &Client, name: &str) -> Result<Option<bool>> {
+    Ok(admin
+        .query_opt(
+            "SELECT datallowconn FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .map_err(|e| Error::unavailable("cannot list the target's databases").source(e))?
+        .map(|r| r.get(0)))
+}
+
+/// Undoes whatever a swap cut short left (see the module's list), so staging is never left
+/// without a database or refusing its readers.
+pub async fn repair(target: &Target, env: &Env) -> Result<Repair> {
     let admin = target.maintenance(env).await?;
     let (live, previous) = (target.name().to_string(), target.previous());
-    if exists(&admin, &live).await? || !exists(&admin, &previous).await? {
-        return Ok(false);
+    match state(&admin, &live).await? {
+        Some(true) => Ok(Repair::Nothing),
+        Some(false) => {
+            admin
+                .batch_execute(&format!(
+                    "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+                    quote_ident(&live)
+                ))
+                .await
+                .map_err(|e| {
+                    Error::unavailable(format!("cannot reopen {live} to sessions")).source(e)
+                })?;
+            Ok(Repair::Reopened)
+        }
+        None if state(&admin, &previous).await?.is_some() => {
+            reinstate(&admin, &previous, &live).await.map_err(|e| {
+                Error::unavailable("cannot put the previous staging copy back").source(e)
+            })?;
+            Ok(Repair::PreviousPutBack)
+        }
+        None => Ok(Repair::Nothing),
     }
-    reinstate(&admin, &previous, &live)
-        .await
-        .map_err(|e| Error::unavailable("cannot put the previous staging copy back").source(e))?;
-    Ok(true)
+}
+
+/// What an operator should run now about a staging database that refuses sessions or is
+/// missing after an interrupted swap, or `None` when it is fine.
+pub async fn advice(target: &Target, env: &Env) -> Option<String> {
+    let admin = target.maintenance(env).await.ok()?;
+    let (live, previous) = (target.name().to_string(), target.previous());
+    match state(&admin, &live).await.ok()? {
+        Some(true) => None,
+        Some(false) => Some(format!(
+            "{live} refuses new sessions after an interrupted swap: the next acc restore reopens it, \
+             or now, as its owner: ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            quote_ident(&live)
+        )),
+        None if state(&admin, &previous).await.ok()?.is_some() => Some(format!(
+            "{live} is missing after an interrupted swap: the next acc restore puts {previous} back"
+        )),
+        None => None,
+    }
 }
 
 /// Puts the incoming database in place; the live one (if any) becomes `__previous`.
@@ -114,6 +178,7 @@ pub async fn swap_in(target: &Target, env: &Env) -> Result<()> {
     let had_live = exists(&admin, &live).await?;
     if had_live {
         retire(&admin, &live, &previous).await?;
+        crate::failpoint::pause("swap:live-renamed").await;
     }
     // acc's own loading sessions may still be closing; the same drain-and-rename applies
     if let Err(e) = retire(&admin, &incoming, &live).await {
@@ -122,13 +187,16 @@ pub async fn swap_in(target: &Target, env: &Env) -> Result<()> {
         }
         return Err(e);
     }
+    crate::failpoint::pause("swap:incoming-renamed").await;
     admin
         .batch_execute(&format!(
             "ALTER DATABASE {} ALLOW_CONNECTIONS true",
             quote_ident(&live)
         ))
         .await
-        .map_err(fail)
+        .map_err(fail)?;
+    crate::failpoint::pause("swap:reopened").await;
+    Ok(())
 }
 
 /// Swaps `__previous` back into place; the current copy becomes `__previous`.

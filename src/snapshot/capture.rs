@@ -49,6 +49,7 @@ async fn inside(job: &Job<'_>, exporter: &Exporter) -> Result<Manifest> {
     let qualified: Vec<String> = catalog.tables.iter().map(|t| t.qualified()).collect();
     exporter.lock(&qualified).await?;
     let sequences = schema::sequences(exporter.client(), &req.filter).await?;
+    let materialized_views = schema::materialized_views(exporter.client(), &req.filter).await?;
     let parts = catalog::parts(&catalog.tables, RANGE_BYTES);
     let total_bytes = parts.iter().map(|p| p.bytes).sum();
     let workers = req.jobs.clamp(1, parts.len().max(1));
@@ -190,6 +191,7 @@ async fn inside(job: &Job<'_>, exporter: &Exporter) -> Result<Manifest> {
             post_data: schema_file(POST_DATA, post),
         },
         sequences,
+        materialized_views,
         tables,
     };
     let path = dir.join(manifest::FILE_NAME);

@@ -14,7 +14,7 @@ use super::sink::{Sealed, Sink};
 use crate::config::{Database, Env};
 use crate::crypt::Recipients;
 use crate::error::{Error, Result};
-use crate::manifest::{Sequence, TableName};
+use crate::manifest::{MaterializedView, Sequence, TableName};
 use crate::pg::quote_ident;
 use crate::pg::tools as pg_tools;
 
@@ -153,4 +153,30 @@ pub async fn sequences(client: &Client, filter: &TableFilter) -> Result<Vec<Sequ
         });
     }
     Ok(out)
+}
+
+/// Production's materialized views and whether each is populated, seen inside the snapshot.
+pub async fn materialized_views(
+    client: &Client,
+    filter: &TableFilter,
+) -> Result<Vec<MaterializedView>> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text, c.relispopulated
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'm' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::unavailable("cannot read production's materialized views").source(e))?;
+    Ok(rows
+        .iter()
+        .map(|r| MaterializedView {
+            schema: r.get(0),
+            name: r.get(1),
+            populated: r.get(2),
+        })
+        .filter(|v| filter.only_schemas.is_empty() || filter.only_schemas.contains(&v.schema))
+        .collect())
 }

@@ -169,7 +169,17 @@ fn snapshot(profile: &Profile) -> Result<Option<Snapshot>, String> {
     }))
 }
 
+/// What staging holds; when it cannot be read because a swap was cut short, the fix instead.
 async fn staging(target: &Target, env: &Env) -> Result<Option<Staging>, String> {
+    match staging_info(target, env).await {
+        Err(why) => Err(crate::restore::swap_advice(target, env)
+            .await
+            .unwrap_or(why)),
+        ok => ok,
+    }
+}
+
+async fn staging_info(target: &Target, env: &Env) -> Result<Option<Staging>, String> {
     let Some(info) = read_info(target, env)
         .await
         .map_err(|e| e.message().to_string())?

@@ -59,10 +59,13 @@ impl Sandbox {
 }
 
 /// A connection to `url` over TLS, the server's certificate checked against the sandbox CA
-/// (the sandbox admits only TLS), its connection task spawned; `None` when the server refuses.
+/// (the sandbox admits only TLS) and the SCRAM login bound to the TLS channel (which proves
+/// acc's connector provides the binding), its connection task spawned; `None` when the server
+/// refuses.
 pub async fn try_connect(url: &str) -> Option<tokio_postgres::Client> {
     let mut cfg: tokio_postgres::Config = url.parse().ok()?;
     cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+    cfg.channel_binding(tokio_postgres::config::ChannelBinding::Require);
     let tls = acc::config::Tls {
         mode: acc::config::SslMode::VerifyFull,
         root_cert: Some(acc::config::RootCert::File(
