@@ -706,3 +706,68 @@ fn hostile_files_get_a_clear_reason_and_never_a_panic() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_exits_65_on_a_file_it_cannot_read_as_check_does() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "unreadable").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let mut utf16 = vec![0xFF, 0xFE];
+    for c in "visit_id,clock_in,clock_out\r\n1,08:00,09:00\r\n".encode_utf16() {
+        utf16.extend(c.to_le_bytes());
+    }
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "latin1.csv",
+            b"visit_id,author,written_at,body\n1,E000005,2026-11-01 08:00,caf\xE9\n".to_vec(),
+            "not UTF-8",
+        ),
+        ("empty.csv", Vec::new(), "the file is empty"),
+        (
+            "unknown-header.csv",
+            b"when,who,what\n1,2,3\n".to_vec(),
+            "cannot tell what this file holds",
+        ),
+        ("excel-unicode.txt", utf16, "the file is UTF-16"),
+        (
+            "twice.csv",
+            b"visit_id,clock_in,Clock In,clock_out\n1,08:00,08:05,09:00\n".to_vec(),
+            "names column 'clock_in' twice",
+        ),
+    ];
+    for (name, bytes, says) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let run = replay(
+            &config,
+            &[
+                "apply",
+                "--profile",
+                "t",
+                "--operator",
+                "tester",
+                path.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(run.code, 65, "{name}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains(says),
+            "{name}: expected '{says}' in {}",
+            run.stdout
+        );
+        assert!(
+            run.stderr.contains("could not be read"),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    let ledger: Option<String> = db
+        .admin()
+        .await
+        .query_one("SELECT to_regclass('acc_replay.ledger')::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ledger, None, "nothing was written");
+}

@@ -66,6 +66,16 @@ fn verdict(r: &Report, applying: bool) -> Result<()> {
             .hint("fix the lines named above and check again")),
         };
     }
+    if r.refused_files > 0 {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!(
+                "{} file(s) could not be read, so none of their lines were applied",
+                r.refused_files
+            ),
+        )
+        .hint("fix each file named above (its reason says how) and apply it again; lines already applied are recognised"));
+    }
     if t.rejected + t.conflict > 0 {
         return Err(Error::new(
             Kind::Partial,

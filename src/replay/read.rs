@@ -113,6 +113,15 @@ pub fn parse(name: &str, bytes: &[u8]) -> Parsed {
             format!("the file is larger than {} MiB", MAX_FILE >> 20),
         );
     }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return fail(
+            1,
+            1,
+            format!(
+                "the file is UTF-16 (Excel's \"Unicode text\"), not UTF-8: save it as \"CSV UTF-8\", or convert it: iconv -f UTF-16 -t UTF-8 {name} > {name}.utf8.csv"
+            ),
+        );
+    }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Err(e) = std::str::from_utf8(bytes) {
         let at = e.valid_up_to();
@@ -161,6 +170,19 @@ pub fn parse(name: &str, bytes: &[u8]) -> Parsed {
             .map(|h| normalise(h))
             .collect::<Vec<_>>(),
     );
+    for (i, h) in headers.iter().enumerate() {
+        if let Some(j) = headers[..i].iter().position(|earlier| earlier == h) {
+            return fail(
+                1,
+                i + 1,
+                format!(
+                    "the header names column '{h}' twice (columns {} and {}): remove one",
+                    j + 1,
+                    i + 1
+                ),
+            );
+        }
+    }
     let mut lines = Vec::new();
     let mut problems = Vec::new();
     let mut total = 0;
@@ -275,6 +297,28 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("iconv"), "{msg}");
+    }
+
+    #[test]
+    fn utf16_and_a_column_named_twice_are_refused_whole() {
+        let mut utf16 = vec![0xFF, 0xFE];
+        for c in "visit_id,clock_in\r\n1,08:00\r\n".encode_utf16() {
+            utf16.extend(c.to_le_bytes());
+        }
+        let p = parse("excel.csv", &utf16);
+        assert!(p.lines.is_empty() && p.headers.is_empty());
+        assert!(p.problems[0].reason.contains("UTF-16"), "{}", p.problems[0]);
+        assert!(
+            !p.problems[0].reason.contains("WINDOWS-1252"),
+            "{}",
+            p.problems[0]
+        );
+        let p = parse("twice.csv", b"visit_id,Clock in,clock-in\n1,08:00,09:00\n");
+        assert!(p.lines.is_empty() && p.headers.is_empty());
+        assert_eq!(
+            p.problems[0].to_string(),
+            "twice.csv:1:3: the header names column 'clock_in' twice (columns 2 and 3): remove one"
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Tally {
 pub struct Report {
     pub batch_id: String,
     pub tally: Tally,
+    /// Files refused whole (encoding, header, kind): apply exits 65 for these, as check does.
+    pub refused_files: usize,
     pub problems: Vec<Problem>,
     pub conflicts: Vec<(String, String)>,
     /// Planned changes, for `--dry-run`.
@@ -78,6 +80,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
     );
 
     let mut tally = Tally::default();
+    let mut refused_files = 0;
     let mut problems = Vec::new();
     let mut rejected: Vec<(RawLine, Problem)> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
@@ -92,6 +95,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
             // the file could not be read at all: every line of it is refused
             tally.total += estimate;
             tally.rejected += estimate;
+            refused_files += 1;
             problems.extend(bad.iter().cloned());
             continue;
         }
@@ -101,6 +105,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
         match entry::kind_of(parsed) {
             Err(p) => {
                 tally.rejected += lines.len() as u64;
+                refused_files += 1;
                 problems.push(p);
             }
             Ok(kind) => {
@@ -131,6 +136,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
     let mut report = Report {
         batch_id: batch_id.clone(),
         tally,
+        refused_files,
         problems,
         conflicts: Vec::new(),
         changes: Vec::new(),
