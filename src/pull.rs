@@ -84,6 +84,20 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<Outcome> {
         None => None,
     };
     let manifest = DayManifest::parse(&manifest_bytes, &format!("{dir}/{}", day::MANIFEST))?;
+    // a signed manifest of another day or profile, copied here, must not pass for this one
+    if manifest.profile != profile.name || manifest.date != date {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!(
+                "{dir}/{} is the export of profile '{}' for {}, not '{}' for {date}",
+                day::MANIFEST,
+                manifest.profile,
+                manifest.date,
+                profile.name
+            ),
+        )
+        .hint("the day was moved or replaced at the destination; nothing was pulled"));
+    }
 
     make_private_dir(&req.out)?;
     let mut dashboards = Vec::new();
@@ -277,15 +291,18 @@ fn check_signature(signers: &Path, manifest: &[u8], signature: Option<&[u8]>) ->
             "the exporting profile needs export.signing_key; an unsigned day cannot be trusted",
         ));
     };
-    let dir = std::env::temp_dir().join(format!("acc-pull-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    make_private_dir(&dir)?;
-    let path = dir.join(day::MANIFEST);
-    let result = write_private(&path, manifest)
+    // a directory of its own, created exclusively: a fixed name could be planted in advance
+    let dir = crate::process::PrivateDir::new("pull").map_err(|e| {
+        Error::new(
+            Kind::Unavailable,
+            "cannot create a private temporary directory",
+        )
+        .source(e)
+    })?;
+    let path = dir.path().join(day::MANIFEST);
+    write_private(&path, manifest)
         .and_then(|()| write_private(&crate::signing::sig_path(&path), sig))
-        .and_then(|()| crate::signing::verify_as(signers, &path, crate::signing::EXPORT_NAMESPACE));
-    let _ = fs::remove_dir_all(&dir);
-    result
+        .and_then(|()| crate::signing::verify_as(signers, &path, crate::signing::EXPORT_NAMESPACE))
 }
 
 fn make_private_dir(dir: &Path) -> Result<()> {

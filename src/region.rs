@@ -124,6 +124,14 @@ fn parse(name: &str, text: &str, origin: &str) -> Result<Region> {
         deadline_day: raw.deadline_day,
         origin: origin.to_string(),
     };
+    // the refresh runs between the cutoff and the deadline: more than a day would mean the
+    // lifeline is never refreshed in time, and a huge value overflows the date arithmetic
+    if region.deadline_day > MAX_DEADLINE_DAY {
+        return Err(bad(format!(
+            "deadline_day = {} is more than {MAX_DEADLINE_DAY}: staging must be ready within a day of the cutoff",
+            region.deadline_day
+        )));
+    }
     if region.deadline_day == 0 && region.deadline <= region.cutoff {
         return Err(bad(format!(
             "deadline {} is not after cutoff {} on the same day; set deadline_day = 1 if it falls the next day",
@@ -133,9 +141,30 @@ fn parse(name: &str, text: &str, origin: &str) -> Result<Region> {
     Ok(region)
 }
 
+/// The deadline falls on the cutoff's day (0) or the next (1); nothing later is a nightly window.
+pub const MAX_DEADLINE_DAY: u32 = 1;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absurd_deadline_day_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("regions")).unwrap();
+        std::fs::write(
+            dir.path().join("regions/far.toml"),
+            "anchor_zone = \"America/Toronto\"\ncutoff = \"23:00\"\ndeadline = \"02:00\"\ndeadline_day = 4000000000\n",
+        )
+        .unwrap();
+        let err = Regions::load(&[dir.path().to_path_buf()]).unwrap_err();
+        assert_eq!(err.exit_code(), 78);
+        assert!(
+            err.message().contains("deadline_day = 4000000000"),
+            "{}",
+            err.message()
+        );
+    }
 
     #[test]
     fn built_in_regions_match_the_seeds() {

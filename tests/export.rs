@@ -613,6 +613,18 @@ async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name()
     let run = export(&config, &remote.url, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let day = remote.day();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("store/t"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o700,
+            "the export's store directory is private"
+        );
+    }
 
     // OpenSSH alone accepts the signature, under the export namespace
     let verified = Command::new("ssh-keygen")
@@ -678,6 +690,32 @@ async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name()
         std::fs::read(day.join("employee-list.csv.age")).unwrap()
     );
     assert_no_plaintext(&sealed);
+
+    // a signed day copied under another date is refused: an old day cannot pass for a new one
+    use std::os::unix::fs::MetadataExt;
+    let replayed = day.parent().unwrap().join("2020-01-01");
+    let owner = std::fs::metadata(&day).unwrap();
+    let own = |p: &Path| std::os::unix::fs::chown(p, Some(owner.uid()), Some(owner.gid())).unwrap();
+    std::fs::create_dir(&replayed).unwrap();
+    own(&replayed);
+    for f in std::fs::read_dir(&day).unwrap() {
+        let f = f.unwrap().path();
+        let copy = replayed.join(f.file_name().unwrap());
+        std::fs::copy(&f, &copy).unwrap();
+        own(&copy);
+    }
+    let run = pull(
+        &dir.path().join("replayed"),
+        &["--identity", &identity, "--date", "2020-01-01"],
+    );
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not 't' for 2020-01-01"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.path().join("replayed/employee-list.csv").exists());
+    std::fs::remove_dir_all(&replayed).unwrap();
 
     // one flipped byte in one file: that file is refused by name, the others still land
     let target = day.join("client-medications.csv.age");

@@ -742,3 +742,21 @@ async fn a_restore_that_ends_after_the_deadline_completes_exits_3_and_records_it
         "staging is current, and says it was late"
     );
 }
+
+#[test]
+fn a_staging_name_too_long_for_its_copies_is_refused_with_78_naming_the_limit() {
+    let sb = Sandbox::require();
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("acc_{}", "s".repeat(56)); // 60 bytes: 70 with __incoming
+    let staging = StagingDb::new(&sb, "long")
+        .sections(&sb)
+        .replace(&format!("acc_s_long_{}", std::process::id()), &long);
+    let config = sb.write_profile(dir.path(), "demo_us", None, &staging);
+    let run = acc(&config, &["restore", "--profile", "t"]);
+    assert_eq!(run.code, 78, "{run:?}");
+    assert!(
+        run.stderr.contains("63 bytes") && run.stderr.contains(&long),
+        "{}",
+        run.stderr
+    );
+}

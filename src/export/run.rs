@@ -69,10 +69,11 @@ pub fn window(now: DateTime<Utc>, zone: Tz, days: u32) -> Window {
 
 /// The per-profile run lock of a command that delivers (`what` names it in the busy error).
 pub(crate) fn lock(profile: &Profile, file: &str, what: &str) -> Result<RunLock> {
-    let dir = profile.store.join(&profile.name);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::config(format!("cannot create {}", dir.display())).source(e))?;
-    RunLock::acquire(&dir.join(file), &format!("{what} of {}", profile.name))
+    let store = crate::store::ProfileStore::open(&profile.store, &profile.name)?;
+    RunLock::acquire(
+        &store.dir().join(file),
+        &format!("{what} of {}", profile.name),
+    )
 }
 
 pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<Outcome> {
@@ -364,35 +365,17 @@ pub(crate) fn prune(
 /// Signs the manifest bytes with `ssh-keygen -Y sign`; returns the signature. The manifest
 /// holds names, counts and checksums only, so a private temporary copy is safe.
 pub(crate) fn sign(key: &std::path::Path, manifest: &[u8]) -> Result<Vec<u8>> {
-    let dir = private_temp_dir()?;
-    let path = dir.join(day::MANIFEST);
-    let result = std::fs::write(&path, manifest)
-        .map_err(|e| Error::internal("cannot stage the manifest for signing").source(e))
-        .and_then(|()| crate::signing::sign_as(key, &path, crate::signing::EXPORT_NAMESPACE))
-        .and_then(|()| {
-            std::fs::read(crate::signing::sig_path(&path))
-                .map_err(|e| Error::internal("cannot read the signature").source(e))
-        });
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-fn private_temp_dir() -> Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    let dir = std::env::temp_dir().join(format!(
-        "acc-sign-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or(0)
-    ));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| {
-            Error::new(
-                Kind::Unavailable,
-                format!("cannot create {}", dir.display()),
-            )
-            .source(e)
-        })?;
-    Ok(dir)
+    let dir = crate::process::PrivateDir::new("sign").map_err(|e| {
+        Error::new(
+            Kind::Unavailable,
+            "cannot create a private temporary directory",
+        )
+        .source(e)
+    })?;
+    let path = dir
+        .write(day::MANIFEST, manifest)
+        .map_err(|e| Error::internal("cannot stage the manifest for signing").source(e))?;
+    crate::signing::sign_as(key, &path, crate::signing::EXPORT_NAMESPACE)?;
+    std::fs::read(crate::signing::sig_path(&path))
+        .map_err(|e| Error::internal("cannot read the signature").source(e))
 }

@@ -3,7 +3,7 @@
 //! reference each other, created at once, deadlock, and one deadlock must not fail the night.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,18 +13,20 @@ use crate::config::Env;
 use crate::crypt::{Identities, open_sealed};
 use crate::error::{Error, Kind, Result};
 use crate::pg::tools as pg_tools;
+use crate::process::PrivateDir;
 
 /// pg_restore -j needs a seekable file: the DDL-only archive is decrypted into a private
 /// temporary directory and removed afterwards; no table data is in it.
 pub async fn post_data(src: &Source<'_>) -> Result<()> {
-    let tmp = PrivateDir::create()?;
-    let archive = tmp.0.join("post-data.pgdump");
+    let tmp = PrivateDir::new("restore")
+        .map_err(|e| Error::internal("cannot create a private temporary directory").source(e))?;
+    let archive = tmp.path().join("post-data.pgdump");
     let sealed = src.dir.join(&src.manifest.schema.post_data.name);
     decrypt_to(sealed, archive.clone(), Arc::clone(src.ids)).await?;
     let (target, env, jobs) = (src.target, src.env, src.jobs);
     let toc = list(&archive).await?;
     let (rest, fks) = split_foreign_keys(&toc);
-    let (rest_list, fk_list) = (tmp.0.join("rest.list"), tmp.0.join("fk.list"));
+    let (rest_list, fk_list) = (tmp.path().join("rest.list"), tmp.path().join("fk.list"));
     write_private(&rest_list, &rest)?;
     write_private(&fk_list, &fks.text)?;
 
@@ -163,30 +165,6 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .map_err(|e| Error::internal(format!("cannot write {}", path.display())).source(e))
-}
-
-/// A 0700 directory under the system temp dir, removed on drop.
-struct PrivateDir(PathBuf);
-
-impl PrivateDir {
-    fn create() -> Result<PrivateDir> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("acc-restore-{}-{nanos}", std::process::id()));
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .map_err(|e| Error::internal(format!("cannot create {}", path.display())).source(e))?;
-        Ok(PrivateDir(path))
-    }
-}
-
-impl Drop for PrivateDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

@@ -60,9 +60,10 @@ fn target_of(profile: &Profile, req: &Request) -> Result<Target> {
 }
 
 pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outcome> {
+    let target = target_of(profile, req)?;
+    target.check_name()?;
     let store = ProfileStore::existing(&profile.store, &profile.name)?;
     let (label, dir) = store.resolve(&req.snapshot)?;
-    let target = target_of(profile, req)?;
     refuse_production(profile, &target, env).await?;
     let _lock = RunLock::acquire(
         &store.dir().join(".restore.lock"),
@@ -328,6 +329,7 @@ pub async fn rollback(profile: &Profile, env: &Env, target: Option<Target>) -> R
             is_staging: true,
         },
     };
+    target.check_name()?;
     let store = ProfileStore::open(&profile.store, &profile.name)?;
     let _lock = RunLock::acquire(
         &store.dir().join(".restore.lock"),

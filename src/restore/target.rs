@@ -16,7 +16,26 @@ pub struct Target {
     pub is_staging: bool,
 }
 
+/// PostgreSQL truncates names past 63 bytes (NAMEDATALEN - 1).
+pub const MAX_NAME: usize = 63;
+/// The longest suffix acc adds: `__incoming`, `__previous`, `__rollback`.
+const LONGEST_SUFFIX: usize = "__incoming".len();
+
 impl Target {
+    /// Refuses a database name too long for the names acc makes beside it, before anything runs.
+    pub fn check_name(&self) -> Result<()> {
+        let room = MAX_NAME - LONGEST_SUFFIX;
+        if self.db.dbname.len() > room {
+            return Err(crate::error::Error::config(format!(
+                "the staging database name '{}' is {} bytes; with acc's `__incoming` and `__previous` copies it must be at most {room} (PostgreSQL's limit is {MAX_NAME} bytes)",
+                self.db.dbname,
+                self.db.dbname.len()
+            ))
+            .hint(format!("choose a staging dbname of at most {room} bytes")));
+        }
+        Ok(())
+    }
+
     pub fn name(&self) -> &str {
         &self.db.dbname
     }
