@@ -107,6 +107,7 @@ pub async fn run(p: &Profile, env: &Env) -> Vec<Check> {
                 out.extend(tls(name, db, &client, peer.as_ref()).await);
                 if name == "staging" {
                     out.push(staging_rights(&client, db).await);
+                    out.push(large_objects(&client, &p.restore.template).await);
                 }
             }
         }
@@ -265,6 +266,41 @@ async fn tls(
         }
     }
     out
+}
+
+/// The large-object functions PostgreSQL 15 lets any login run, READ ONLY or not.
+pub const LARGE_OBJECT_WRITERS: &str =
+    "pg_catalog.lo_from_bytea(oid, bytea), pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer)";
+
+/// Whether readers can write large objects into staging: PostgreSQL 15 runs `lo_from_bytea`
+/// and `lo_create` inside READ ONLY transactions for anyone, and only a superuser can revoke
+/// them, in the database each night's copy is created from (`restore.template`).
+async fn large_objects(client: &tokio_postgres::Client, template: &str) -> Check {
+    let open = client
+        .query_one(
+            "SELECT has_function_privilege('public', 'pg_catalog.lo_from_bytea(oid, bytea)', 'EXECUTE')",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, bool>(0));
+    match open {
+        Err(e) => fail_with(
+            "staging large objects",
+            e.to_string(),
+            "check the staging role",
+        ),
+        Ok(false) => pass(
+            "staging large objects",
+            format!("PUBLIC cannot create large objects (copies are made from {template})"),
+        ),
+        Ok(true) => warn(
+            "staging large objects",
+            "any login can write large objects into the read-only staging copy (lo_from_bytea and lo_create ignore READ ONLY on PostgreSQL 15)",
+            format!(
+                "once, as a superuser on the staging server: CREATE DATABASE acc_template TEMPLATE template0; then connected to acc_template: REVOKE EXECUTE ON FUNCTION {LARGE_OBJECT_WRITERS} FROM PUBLIC; then set restore.template = \"acc_template\" (each night's copy inherits the revoke)"
+            ),
+        ),
+    }
 }
 
 async fn staging_rights(client: &tokio_postgres::Client, db: &Database) -> Check {

@@ -23,6 +23,7 @@ age_recipients = ["$recipient"]
 [defaults.restore]
 age_identity = "$identity"
 preserve_schemas = ["data_exploration"]
+template = "acc_template"
 
 [defaults.sftp]
 identity_file = "$SB/keys/sftp_ed25519"

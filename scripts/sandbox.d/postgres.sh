@@ -67,6 +67,11 @@ pg_roles_and_databases() { # pg_roles_and_databases NAME PORT
             for db in "${dbs[@]}"; do
                 echo "SELECT 'CREATE DATABASE $db OWNER acc' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db') \\gexec"
             done
+            # each night's copy is made from acc_template, where PUBLIC may not create large
+            # objects (PostgreSQL 15 allows that even in READ ONLY; only a superuser can revoke)
+            echo "SELECT 'CREATE DATABASE acc_template TEMPLATE template0 IS_TEMPLATE true' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'acc_template') \\gexec"
+            echo "\\c acc_template"
+            echo "REVOKE EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea), pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer) FROM PUBLIC;"
         fi
     } | pg_admin "$port" postgres
 }

@@ -58,6 +58,9 @@ pub struct RestoreSettings {
     pub reader_role: String,
     /// Schemas of staging the refresh carries over unchanged (e.g. `data_exploration`).
     pub preserve_schemas: Vec<String>,
+    /// The database each night's copy is created from: `template0`, or one a superuser has
+    /// prepared (for example with large-object functions revoked from PUBLIC).
+    pub template: String,
     /// The age identity that decrypts snapshots (a file, mode 0600).
     pub age_identity: Option<PathBuf>,
 }
@@ -264,6 +267,7 @@ fn restore(key: &str, r: RawRestore) -> Result<RestoreSettings> {
         jobs: r.jobs,
         reader_role,
         preserve_schemas: r.preserve_schemas.unwrap_or_default(),
+        template: r.template.unwrap_or_else(|| "template0".into()),
         age_identity: r.age_identity,
     })
 }

@@ -107,6 +107,7 @@ pub struct RawRestore {
     pub jobs: Option<usize>,
     pub reader_role: Option<String>,
     pub preserve_schemas: Option<Vec<String>>,
+    pub template: Option<String>,
     pub age_identity: Option<PathBuf>,
 }
 
@@ -162,7 +163,7 @@ overlay!(RawExport {
     keys: [source, days, keep_days, bom, signing_key, allowed_signers]
 });
 overlay!(RawRestore {
-    keys: [jobs, reader_role, preserve_schemas, age_identity]
+    keys: [jobs, reader_role, preserve_schemas, age_identity, template]
 });
 overlay!(RawSnapshot {
     keys: [

@@ -71,16 +71,17 @@ fn plaintext(path: PathBuf, ids: Arc<Identities>) -> mpsc::Receiver<Result<Bytes
     rx
 }
 
-/// Drops any leftover incoming database and creates it empty.
-pub async fn create_incoming(target: &Target, env: &Env) -> Result<()> {
+/// Drops any leftover incoming database and creates it empty from `template`.
+pub async fn create_incoming(target: &Target, env: &Env, template: &str) -> Result<()> {
     let admin = target.maintenance(env).await?;
     let incoming = quote_ident(&target.incoming());
+    let template = quote_ident(template);
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {incoming} WITH (FORCE)"))
         .await
         .and(
             admin
-                .batch_execute(&format!("CREATE DATABASE {incoming} TEMPLATE template0"))
+                .batch_execute(&format!("CREATE DATABASE {incoming} TEMPLATE {template}"))
                 .await,
         )
         .map_err(|e| {
@@ -89,7 +90,7 @@ pub async fn create_incoming(target: &Target, env: &Env) -> Result<()> {
                 target.incoming()
             ))
             .source(e)
-            .hint("the staging user needs CREATEDB")
+            .hint("the staging user needs CREATEDB, and restore.template must exist with no sessions on it")
         })
 }
 

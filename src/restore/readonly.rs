@@ -108,6 +108,57 @@ pub async fn preserve(target: &Target, env: &Env, schemas: &[String]) -> Result<
     Ok(present)
 }
 
+/// Refuses (78) a reader role that could write or escape read-only: a superuser, BYPASSRLS,
+/// CREATEROLE or CREATEDB, the staging user itself, or a member of a role that is any of these.
+/// A role that does not exist yet is created NOLOGIN later, which is safe.
+pub async fn check_reader(target: &Target, env: &Env, reader: &str) -> Result<()> {
+    let admin = target.maintenance(env).await?;
+    let rows = admin
+        .query(
+            "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb,
+                    r.rolname = current_user
+             FROM pg_roles r, pg_roles me
+             WHERE me.rolname = $1 AND pg_has_role(me.oid, r.oid, 'MEMBER')
+               AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb OR r.rolname = current_user
+                    OR r.rolname IN ('pg_write_all_data', 'pg_write_server_files', 'pg_execute_server_program'))",
+            &[&reader],
+        )
+        .await
+        .map_err(|e| Error::unavailable("cannot look up the reader role").source(e))?;
+    let Some(r) = rows.first() else {
+        return Ok(());
+    };
+    let via: String = r.get(0);
+    let what: Vec<&str> = [
+        (r.get::<_, bool>(5), "the staging user itself"),
+        (r.get::<_, bool>(1), "a superuser"),
+        (r.get::<_, bool>(2), "BYPASSRLS"),
+        (r.get::<_, bool>(3), "CREATEROLE"),
+        (r.get::<_, bool>(4), "CREATEDB"),
+    ]
+    .into_iter()
+    .filter(|(has, _)| *has)
+    .map(|(_, w)| w)
+    .collect();
+    let through = if via == reader {
+        String::new()
+    } else {
+        format!(" through its membership in {via}")
+    };
+    let what = if what.is_empty() {
+        format!("a member of {via}")
+    } else {
+        what.join(", ") + &through
+    };
+    Err(Error::config(format!(
+        "restore.reader_role '{reader}' is {what}: staging's readers must not be able to write"
+    ))
+    .hint(format!(
+        "set restore.reader_role to a role of its own (acc creates it NOLOGIN), or as a superuser: ALTER ROLE {} NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB",
+        quote_ident(&via)
+    )))
+}
+
 /// Records what the new copy holds, grants the reader role SELECT and nothing more, and makes
 /// every session read-only by default. Runs on the incoming database, as acc.
 pub async fn lock_down(
@@ -193,8 +244,25 @@ pub async fn lock_down(
              GRANT SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {role};"
         ));
     }
+    // --no-owner made acc own every SECURITY DEFINER routine the snapshot brought: run by a
+    // reader, one would write as acc
+    let definers: Vec<String> = client
+        .query(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE p.prosecdef AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'",
+            &[],
+        )
+        .await
+        .map_err(fail("list SECURITY DEFINER routines"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for f in &definers {
+        sql.push_str(&format!("REVOKE EXECUTE ON ROUTINE {f} FROM PUBLIC;"));
+    }
     sql.push_str(&format!(
-        "ALTER DATABASE {db} SET default_transaction_read_only = on;"
+        "ALTER DATABASE {db} SET default_transaction_read_only = on;
+         ALTER ROLE {role} SET default_transaction_read_only = on;"
     ));
     client
         .batch_execute(&sql)

@@ -151,7 +151,8 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outc
         }
     }
 
-    load::create_incoming(&target, env).await?;
+    readonly::check_reader(&target, env, &profile.restore.reader_role).await?;
+    load::create_incoming(&target, env, &profile.restore.template).await?;
     match load_and_lock(profile, env, req, &target, &dir, &m, &ids, deadline).await {
         Ok((late, preserved)) => match swap::swap_in(&target, env).await {
             Ok(()) => Ok(outcome(&m, &target, false, deadline, late, preserved)),

@@ -268,7 +268,7 @@ impl StagingDb {
         format!(
             "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"{}\"\nuser = \"acc\"\n\
              password_file = \"{}/secrets/pg_acc_password\"\nsslrootcert = \"{}/tls/ca.crt\"\n\n\
-             [profiles.t.restore]\nage_identity = \"{}\"\npreserve_schemas = [\"data_exploration\"]\n",
+             [profiles.t.restore]\nage_identity = \"{}\"\npreserve_schemas = [\"data_exploration\"]\ntemplate = \"acc_template\"\n",
             self.name,
             sb.var("ACC_SANDBOX"),
             sb.var("ACC_SANDBOX"),
