@@ -822,6 +822,47 @@ async fn keep_days_removes_old_days_and_a_rerun_replaces_the_day() {
         second["generated_at"]
     );
     assert!(third["dashboards"][1]["carried_from"].is_null());
+
+    // a carried file replaced at the destination is checked before the new manifest vouches
+    // for it: it is dropped, reported, and its dashboard listed as failed
+    let forged = age_encrypt_text(&sb, b"employee_number,name\r\nE000001,Forged Person\r\n");
+    std::fs::write(day.join("employee-list.csv.age"), &forged).unwrap();
+    let run = export(&config, to.to_str().unwrap(), &["--only", "vacant-visits"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains("employee-list.csv.age was not carried")
+            && run.stderr.contains("no longer matches its manifest entry"),
+        "{}",
+        run.stderr
+    );
+    let fourth = manifest(&day);
+    let employees = fourth["dashboards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "employee-list")
+        .expect("still listed");
+    assert_eq!(employees["status"], "failed", "{employees}");
+    assert!(employees["sha256"].is_null() && employees["file"].is_null());
+    assert!(
+        !day.join("employee-list.csv.age").exists(),
+        "the forged file is not in the day"
+    );
+}
+
+/// Text encrypted to the sandbox recipient by the age CLI, as a forger with the public key would.
+fn age_encrypt_text(sb: &Sandbox, plain: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("age")
+        .args(["-r", sb.var("ACC_AGE_RECIPIENT")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(plain).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

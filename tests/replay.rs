@@ -771,3 +771,139 @@ async fn apply_exits_65_on_a_file_it_cannot_read_as_check_does() {
         .get(0);
     assert_eq!(ledger, None, "nothing was written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_moved_or_a_task_removed_after_the_check_is_a_conflict_not_applied() {
+    use std::io::BufRead;
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "replay_vanish").await;
+    let day = downtime(&db, "America/Toronto").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let c = db.admin().await;
+    let visits = c
+        .query(
+            "SELECT v.id, v.scheduled_start, v.scheduled_end, (SELECT min(t.id) FROM agency.visit_tasks t
+                 WHERE t.visit_id = v.id AND t.visit_start = v.scheduled_start)
+             FROM agency.visits v
+             WHERE (v.scheduled_start AT TIME ZONE 'America/Toronto')::date = $1 AND v.status = 'scheduled'
+               AND EXISTS (SELECT 1 FROM agency.visit_tasks t WHERE t.visit_id = v.id AND t.visit_start = v.scheduled_start)
+             ORDER BY v.id LIMIT 3",
+            &[&day],
+        )
+        .await
+        .unwrap();
+    let row = |i: usize| -> (i64, DateTime<Utc>, DateTime<Utc>, i64) {
+        (
+            visits[i].get(0),
+            visits[i].get(1),
+            visits[i].get(2),
+            visits[i].get(3),
+        )
+    };
+    let ((moved, m_start, m_end, _), (kept, k_start, k_end, _), (_, _, _, task)) =
+        (row(0), row(1), row(2));
+    let attendance = dir.path().join("attendance.csv");
+    std::fs::write(
+        &attendance,
+        format!(
+            "visit_id,clock_in,clock_out\n{moved},{},{}\n{kept},{},{}\n",
+            m_start.to_rfc3339(),
+            m_end.to_rfc3339(),
+            k_start.to_rfc3339(),
+            k_end.to_rfc3339()
+        ),
+    )
+    .unwrap();
+    let tasks = dir.path().join("tasks.csv");
+    let task_visit: i64 = visits[2].get(0);
+    std::fs::write(
+        &tasks,
+        format!("visit_id,task_id,done\n{task_visit},{task},yes\n"),
+    )
+    .unwrap();
+
+    // apply stops after its check; production changes; then it goes on
+    let resume = dir.path().join("resume");
+    let mut child = support::acc_command(&config)
+        .args([
+            "replay",
+            "apply",
+            "--profile",
+            "t",
+            "--operator",
+            "ops",
+            "--json",
+        ])
+        .arg(&attendance)
+        .arg(&tasks)
+        .env("ACC_PAUSE_AT", "replay:checked")
+        .env("ACC_RESUME_FILE", &resume)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("paused at replay:checked") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "apply ended before its pause"
+        );
+    }
+    c.batch_execute(&format!(
+        "DELETE FROM agency.visit_tasks WHERE visit_id = {moved};
+         DELETE FROM agency.visit_notes WHERE visit_id = {moved};
+         UPDATE agency.visits SET scheduled_start = scheduled_start + interval '5 minutes',
+                                  scheduled_end = scheduled_end + interval '5 minutes'
+         WHERE id = {moved};
+         DELETE FROM agency.visit_tasks WHERE id = {task};"
+    ))
+    .await
+    .unwrap();
+    std::fs::write(&resume, b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["applied"].as_u64(), report["conflict"].as_u64()),
+        (Some(1), Some(2)),
+        "{report}"
+    );
+    let why: Vec<String> = report["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["why"].as_str().unwrap().to_string())
+        .collect();
+    assert!(why.iter().any(|w| w.contains(&format!("visit {moved}")) && w.contains("no longer in production")), "{why:?}");
+    assert!(
+        why.iter()
+            .any(|w| w.contains(&format!("task {task} is no longer in production"))),
+        "{why:?}"
+    );
+    // the ledger records only what was written
+    let keys: Vec<String> = c
+        .query("SELECT entry_key FROM acc_replay.ledger ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(keys, vec![format!("attendance/{kept}")]);
+    let clocked: Option<DateTime<Utc>> = c
+        .query_one(
+            "SELECT clock_in FROM agency.visits WHERE id = $1",
+            &[&moved],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(clocked, None, "the moved visit was not written");
+}

@@ -154,12 +154,12 @@ pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> R
         .hint("the previous day's files are untouched; fix the source and run again"));
     }
 
+    let carried = block_in_place(|| carry_over(&delivery, &base, &date, &work, &mut entries))?;
     let failures: Vec<String> = entries
         .iter()
         .filter(|e| !e.ok())
         .map(|e| e.name.clone())
         .collect();
-    let carried = block_in_place(|| carry_over(&delivery, &base, &date, &work, &mut entries))?;
     let manifest = DayManifest {
         finished_at: Utc::now(),
         bom: req.bom,
@@ -194,7 +194,9 @@ pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> R
 /// A run that did not deliver every dashboard keeps the day's earlier files for the others
 /// (an export of some dashboards with `--only`, or one failing now after succeeding earlier
 /// the same day): they move into the new day with their manifest entries, just before it is
-/// published, so a rerun never leaves the agency with fewer files than it had.
+/// published, so a rerun never leaves the agency with fewer files than it had. Each is hashed
+/// again first: the new manifest is signed, and acc never signs what it did not check. A file
+/// that no longer matches its entry is left out and its dashboard listed as failed.
 fn carry_over(
     delivery: &Delivery,
     base: &str,
@@ -221,6 +223,25 @@ fn carry_over(
         if !delivery.exists(&from) {
             continue;
         }
+        if let Err(why) = still_matches(delivery, &from, &e) {
+            crate::output::log(&format!(
+                "warning: {from} was not carried into the new day: {why}"
+            ));
+            if !entries.iter().any(|n| n.name == e.name) {
+                entries.push(DashboardEntry {
+                    status: "failed".into(),
+                    file: None,
+                    rows: None,
+                    plaintext_bytes: None,
+                    size: None,
+                    sha256: None,
+                    carried_from: None,
+                    error: Some(format!("the earlier file was not carried: {why}")),
+                    ..e
+                });
+            }
+            continue;
+        }
         delivery.rename(&from, &format!("{work}/{file}"))?;
         e.carried_from = e.carried_from.or(Some(old.generated_at));
         entries.retain(|n| n.name != e.name);
@@ -235,6 +256,34 @@ fn carry_over(
     };
     entries.sort_by_key(|e| order(&e.name));
     Ok(carried)
+}
+
+/// Whether the delivered file still has the size and SHA-256 its manifest entry gives.
+fn still_matches(
+    delivery: &Delivery,
+    rel: &str,
+    e: &DashboardEntry,
+) -> std::result::Result<(), String> {
+    let mut running = crate::crypt::Running::default();
+    let reader = delivery
+        .open_read(rel)
+        .map_err(|err| err.message().to_string())?;
+    std::io::copy(
+        &mut crate::crypt::HashingReader::new(reader, &mut running),
+        &mut std::io::sink(),
+    )
+    .map_err(|err| format!("cannot read it again: {err}"))?;
+    let now = running.digest();
+    if Some(now.size) != e.size || Some(&now.sha256) != e.sha256.as_ref() {
+        return Err(format!(
+            "it no longer matches its manifest entry ({} bytes, sha256 {}, where the entry says {} bytes, {})",
+            now.size,
+            now.sha256,
+            e.size.map_or("no".into(), |s| s.to_string()),
+            e.sha256.as_deref().unwrap_or("no sha256")
+        ));
+    }
+    Ok(())
 }
 
 enum Failure {

@@ -32,7 +32,13 @@ pub async fn open(db: &Database, env: &Env, app: &str) -> Result<Connection> {
         .dbname(&db.dbname)
         .user(&db.user)
         .application_name(app)
-        .connect_timeout(Duration::from_secs(10));
+        .connect_timeout(Duration::from_secs(10))
+        // a dead server or link is noticed in minutes, not at the kernel's two hours
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(60))
+        .keepalives_interval(Duration::from_secs(10))
+        .keepalives_retries(6)
+        .tcp_user_timeout(Duration::from_secs(120));
     if let Some(addr) = db.hostaddr {
         cfg.hostaddr(addr);
     }

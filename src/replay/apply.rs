@@ -308,6 +308,31 @@ fn decide(index: usize, p: &Planned, s: &State, batch: &Batch, w: &mut Writes) -
             }
         })
     };
+    // the check ran in another transaction: a visit moved or removed since is a conflict,
+    // never an "applied" that wrote nothing
+    if (p.clock.is_some() || p.note.is_some()) && !s.visits.contains_key(&p.visit_id) {
+        return Done {
+            index,
+            outcome: Outcome::Conflict,
+            conflict: Some(format!(
+                "visit {} scheduled at {} is no longer in production: it was moved or removed after the check",
+                p.visit_id,
+                p.visit_start.to_rfc3339()
+            )),
+            changes: Vec::new(),
+        };
+    }
+    if let Some(t) = p.tasks.iter().find(|t| !s.tasks.contains_key(&t.task_id)) {
+        return Done {
+            index,
+            outcome: Outcome::Conflict,
+            conflict: Some(format!(
+                "task {} is no longer in production: it was removed after the check",
+                t.task_id
+            )),
+            changes: Vec::new(),
+        };
+    }
     if let Some((cin, cout)) = p.clock {
         let (key, after) = shapes.next().expect("an attendance component");
         let (pin, pout) = s.visits.get(&p.visit_id).cloned().unwrap_or_default();
@@ -468,8 +493,21 @@ fn show(t: Option<DateTime<Utc>>) -> String {
 impl Writes {
     async fn run(self, tx: &tokio_postgres::Transaction<'_>, batch: &Batch) -> Result<()> {
         let failed = db("cannot write the paper entries");
+        // the rows were locked when read, so every write must land; if one did not, the whole
+        // chunk rolls back rather than the ledger recording a change that did not happen
+        let landed = |what: &str, wrote: u64, meant: usize| {
+            if wrote == meant as u64 {
+                Ok(())
+            } else {
+                Err(Error::new(
+                    crate::error::Kind::Temporary,
+                    format!("{what}: {wrote} of {meant} rows changed, so nothing of this chunk was written"),
+                )
+                .hint("production changed under the apply; run it again: the ledger keeps what landed"))
+            }
+        };
         if !self.visit_ids.is_empty() {
-            tx.execute(
+            let wrote = tx.execute(
                 "UPDATE agency.visits v
                  SET clock_in = COALESCE(u.cin, v.clock_in), clock_out = COALESCE(u.cout, v.clock_out),
                      status = CASE WHEN COALESCE(u.cout, v.clock_out) IS NOT NULL
@@ -481,9 +519,10 @@ impl Writes {
             )
             .await
             .map_err(&failed)?;
+            landed("visits", wrote, self.visit_ids.len())?;
         }
         if !self.task_ids.is_empty() {
-            tx.execute(
+            let wrote = tx.execute(
                 "UPDATE agency.visit_tasks t SET done = u.done, comment = COALESCE(u.comment, t.comment)
                  FROM unnest($1::bigint[], $2::boolean[], $3::text[]) AS u(id, done, comment)
                  WHERE t.id = u.id",
@@ -491,15 +530,17 @@ impl Writes {
             )
             .await
             .map_err(&failed)?;
+            landed("visit tasks", wrote, self.task_ids.len())?;
         }
         if !self.note_visit.is_empty() {
-            tx.execute(
+            let wrote = tx.execute(
                 "INSERT INTO agency.visit_notes (visit_id, visit_start, author_id, written_at, body)
                  SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::timestamptz[], $5::text[])",
                 &[&self.note_visit, &self.note_start, &self.note_author, &self.note_at, &self.note_body],
             )
             .await
             .map_err(&failed)?;
+            landed("visit notes", wrote, self.note_visit.len())?;
         }
         if !self.ledger.is_empty() {
             let col =

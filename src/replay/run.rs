@@ -151,6 +151,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
         prefer_paper: opts.prefer_paper,
         dry_run: opts.dry_run,
     };
+    crate::failpoint::pause("replay:checked").await;
     let done: Vec<Done> = apply::apply(&mut client, &planned, &batch, |_| {}).await?;
     let mut conflicted: Vec<(RawLine, String)> = Vec::new();
     for d in &done {

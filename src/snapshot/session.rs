@@ -13,7 +13,10 @@ use crate::error::{Error, Kind, Result};
 use crate::pg;
 
 /// Session settings that would end a long snapshot early on a server that sets them.
-const NO_TIMEOUTS: &str = "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; SET lock_timeout = '5min'";
+const NO_TIMEOUTS: &str = "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; SET lock_timeout = '5min';
+    SET tcp_keepalives_idle = 60; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6; SET tcp_user_timeout = 120000";
+// The last line: production probes the exporter's link, so a snapshot host that crashed or lost
+// its link releases its ACCESS SHARE locks within about two minutes, not hours.
 /// The exporting session runs a query this often, as a second guard against idle timeouts.
 const KEEPALIVE: Duration = Duration::from_secs(20);
 
