@@ -127,10 +127,15 @@ impl Manifest {
     /// Reads and checks the shape of `dir/manifest.json`.
     pub fn read(dir: &Path) -> Result<Manifest> {
         let path = dir.join(FILE_NAME);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let bytes = std::fs::read(&path).map_err(|e| {
             Error::new(Kind::BadInput, format!("cannot read {}", path.display())).source(e)
         })?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+        Manifest::parse(&bytes, &path)
+    }
+
+    /// Parses and checks the shape of manifest bytes read from `path`.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| {
             Error::new(
                 Kind::BadInput,
                 format!("{} is not a valid manifest", path.display()),

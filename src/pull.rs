@@ -291,18 +291,14 @@ fn check_signature(signers: &Path, manifest: &[u8], signature: Option<&[u8]>) ->
             "the exporting profile needs export.signing_key; an unsigned day cannot be trusted",
         ));
     };
-    // a directory of its own, created exclusively: a fixed name could be planted in advance
-    let dir = crate::process::PrivateDir::new("pull").map_err(|e| {
-        Error::new(
-            Kind::Unavailable,
-            "cannot create a private temporary directory",
-        )
-        .source(e)
-    })?;
-    let path = dir.path().join(day::MANIFEST);
-    write_private(&path, manifest)
-        .and_then(|()| write_private(&crate::signing::sig_path(&path), sig))
-        .and_then(|()| crate::signing::verify_as(signers, &path, crate::signing::EXPORT_NAMESPACE))
+    // staged in a directory of its own, created exclusively: a fixed name could be planted
+    crate::signing::verify_detached(
+        signers,
+        day::MANIFEST,
+        manifest,
+        sig,
+        crate::signing::EXPORT_NAMESPACE,
+    )
 }
 
 fn make_private_dir(dir: &Path) -> Result<()> {

@@ -104,6 +104,26 @@ pub fn verify_as(allowed_signers: &Path, file: &Path, namespace: &str) -> Result
     Err(bad("the content does not match the signature".into()))
 }
 
+/// Checks `signature` over exactly `bytes` (read once by the caller, who then uses those same
+/// bytes), staged in a private directory of its own; returns the principal that signed them.
+pub fn verify_detached(
+    allowed_signers: &Path,
+    name: &str,
+    bytes: &[u8],
+    signature: &[u8],
+    namespace: &str,
+) -> Result<String> {
+    let dir = crate::process::PrivateDir::new("verify")
+        .map_err(|e| Error::unavailable("cannot create a private temporary directory").source(e))?;
+    let staged = |n: &str, b: &[u8]| {
+        dir.write(n, b)
+            .map_err(|e| Error::internal("cannot stage the manifest for checking").source(e))
+    };
+    let path = staged(name, bytes)?;
+    staged(&format!("{name}.sig"), signature)?;
+    verify_as(allowed_signers, &path, namespace)
+}
+
 pub fn sig_path(file: &Path) -> std::path::PathBuf {
     let mut s = file.as_os_str().to_owned();
     s.push(".sig");

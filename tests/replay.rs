@@ -907,3 +907,118 @@ async fn a_visit_moved_or_a_task_removed_after_the_check_is_a_conflict_not_appli
         .get(0);
     assert_eq!(clocked, None, "the moved visit was not written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_patient_text_reaches_the_output_or_the_logs_even_when_a_write_fails() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "replay_quiet").await;
+    let day = downtime(&db, "America/Toronto").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let c = db.admin().await;
+    let r = c
+        .query_one(
+            "SELECT v.id, v.scheduled_end, e.employee_number, t.id FROM agency.visits v
+             JOIN agency.employees e ON e.id = v.employee_id
+             JOIN agency.visit_tasks t ON t.visit_id = v.id AND t.visit_start = v.scheduled_start
+             WHERE (v.scheduled_start AT TIME ZONE 'America/Toronto')::date = $1 AND v.status = 'scheduled'
+             ORDER BY v.id, t.id LIMIT 1",
+            &[&day],
+        )
+        .await
+        .unwrap();
+    let (visit, end, who, task): (i64, DateTime<Utc>, String, i64) =
+        (r.get(0), r.get(1), r.get(2), r.get(3));
+    c.execute(
+        "UPDATE agency.visit_tasks SET comment = 'SYNTH production comment' WHERE id = $1",
+        &[&task],
+    )
+    .await
+    .unwrap();
+    // a dry run lists the change without production's comment or the paper's
+    let tasks = dir.path().join("tasks.csv");
+    std::fs::write(
+        &tasks,
+        format!("visit_id,task_id,done,comment\n{visit},{task},yes,SYNTH paper comment\n"),
+    )
+    .unwrap();
+    let run = replay(
+        &config,
+        &[
+            "apply",
+            "--profile",
+            "t",
+            "--operator",
+            "ops",
+            "--dry-run",
+            tasks.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("task/{task}")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("SYNTH") && !run.stderr.contains("SYNTH"),
+        "{run:?}"
+    );
+
+    // a write the server refuses: its DETAIL quotes the failing row, which must not be printed
+    c.batch_execute(
+        "ALTER TABLE agency.visit_notes ADD CONSTRAINT test_refuses_forbidden CHECK (body NOT LIKE '%FORBIDDEN%') NOT VALID",
+    )
+    .await
+    .unwrap();
+    let notes = dir.path().join("notes.csv");
+    std::fs::write(
+        &notes,
+        format!(
+            "visit_id,author,written_at,body\n{visit},{who},{},SYNTH FORBIDDEN note\n",
+            end.to_rfc3339()
+        ),
+    )
+    .unwrap();
+    for format in ["text", "json"] {
+        let run = replay(
+            &config,
+            &[
+                "apply",
+                "--profile",
+                "t",
+                "--operator",
+                "ops",
+                notes.to_str().unwrap(),
+            ],
+        );
+        let run = if format == "json" {
+            acc(
+                &config,
+                &[
+                    "--log-format",
+                    "json",
+                    "replay",
+                    "apply",
+                    "--profile",
+                    "t",
+                    "--operator",
+                    "ops",
+                    notes.to_str().unwrap(),
+                ],
+            )
+        } else {
+            run
+        };
+        assert_ne!(run.code, 0, "{format}: {run:?}");
+        assert!(
+            run.stderr.contains("test_refuses_forbidden"),
+            "{format}: the constraint is named: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stdout.contains("SYNTH") && !run.stderr.contains("SYNTH"),
+            "{format}: {run:?}"
+        );
+    }
+}

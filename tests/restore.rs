@@ -898,3 +898,76 @@ fn a_staging_name_too_long_for_its_copies_is_refused_with_78_naming_the_limit() 
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_file_replaced_after_verification_is_caught_while_loading() {
+    use std::io::BufRead;
+    let s = setup("swapfile", "").await;
+    let first = s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    let second = s.snapshot();
+    let store = s._tmp.path().join("store/t");
+    let biggest = std::fs::read_dir(store.join(&second))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_str().unwrap().ends_with(".copy.zst.age"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let data = biggest.file_name().unwrap().to_str().unwrap().to_string();
+    for victim in [
+        data.as_str(),
+        "schema-pre-data.pgdump.zst.age",
+        "schema-post-data.pgdump.zst.age",
+    ] {
+        let target = store.join(&second).join(victim);
+        let original = std::fs::read(&target).unwrap();
+        let resume = s._tmp.path().join(format!("resume-{victim}"));
+        let mut child = acc_command(&s.config)
+            .args(["restore", "--profile", "t", "--snapshot", &second])
+            .env("ACC_PAUSE_AT", "restore:verified")
+            .env("ACC_RESUME_FILE", &resume)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("paused at restore:verified") {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "restore ended before its pause"
+            );
+        }
+        // the same file of the other snapshot: a valid sealed file, with other bytes
+        std::fs::copy(store.join(&first).join(victim), &target).unwrap();
+        std::fs::write(&resume, b"").unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(65), "{victim}: {rest}");
+        assert!(
+            rest.contains(&format!("{victim} changed after it was verified")),
+            "{victim}: {rest}"
+        );
+        assert_eq!(
+            s.staging_label().await,
+            first,
+            "{victim}: staging is untouched"
+        );
+        let incoming: i64 = s
+            .staging
+            .admin("postgres")
+            .await
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE datname = $1",
+                &[&format!("{}__incoming", s.staging.name)],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(incoming, 0, "{victim}: the loaded copy is dropped");
+        std::fs::write(&target, original).unwrap();
+    }
+    let run = s.restore(&["--snapshot", &second]);
+    assert_eq!(run.code, 0, "the intact snapshot restores: {run:?}");
+}

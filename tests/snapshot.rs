@@ -654,7 +654,9 @@ async fn signed_manifests_pass_ssh_keygen_and_unsigned_or_edited_ones_are_refuse
 #[tokio::test]
 async fn keep_prunes_the_oldest_snapshots_after_a_success() {
     let (_sb, _db, tmp, config) = case("keep").await;
+    // a directory an operator put in the store: not acc's, so never pruned
     let mut labels = Vec::new();
+    let foreign = store_of(tmp.path()).join("2020-01-01-kept-by-hand");
     for _ in 0..3 {
         let run = acc(
             &config,
@@ -670,10 +672,18 @@ async fn keep_prunes_the_oldest_snapshots_after_a_success() {
         );
         assert_eq!(run.code, 0, "{run:?}");
         labels.push(run.json()["label"].as_str().unwrap().to_string());
+        if !foreign.exists() {
+            std::fs::create_dir(&foreign).unwrap();
+            std::fs::write(foreign.join("notes.txt"), "an operator's own file").unwrap();
+        }
         std::thread::sleep(Duration::from_millis(1100)); // on-demand labels have one-second resolution
     }
+    assert!(
+        foreign.join("notes.txt").exists(),
+        "a directory without acc's manifest is never pruned"
+    );
     let mut left = complete_snapshots(&store_of(tmp.path()));
-    left.retain(|n| n != "latest");
+    left.retain(|n| n != "latest" && !n.starts_with("2020-01-01"));
     left.sort();
     assert_eq!(left, labels[1..].to_vec());
     assert_eq!(

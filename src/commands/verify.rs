@@ -21,6 +21,7 @@ pub fn run(args: &VerifyArgs, config: &Config, profile: Option<&str>) -> Result<
         p.snapshot.allowed_signers.as_deref(),
         identities.as_ref(),
         default_jobs(),
+        crate::snapshot::Depth::Hashes,
     );
     if args.json {
         output::emit_json(&summary(&label, &report))?;

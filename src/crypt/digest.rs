@@ -89,6 +89,71 @@ impl<R: Read> Read for HashingReader<'_, R> {
     }
 }
 
+/// A reader that hashes what passes through it, and a check that reads whatever the consumer
+/// left unread and compares the whole against the digest expected. Shared, because the reader
+/// ends up deep inside a decryptor.
+pub fn checked<R: Read>(inner: R, expected: Digest) -> (CheckedReader<R>, Check<R>) {
+    let state = std::sync::Arc::new(std::sync::Mutex::new((inner, Running::default())));
+    (
+        CheckedReader(std::sync::Arc::clone(&state)),
+        Check { state, expected },
+    )
+}
+
+pub struct CheckedReader<R>(std::sync::Arc<std::sync::Mutex<(R, Running)>>);
+
+impl<R: Read> Read for CheckedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut guard = self
+            .0
+            .lock()
+            .map_err(|_| io::Error::other("a reader panicked"))?;
+        let (inner, running) = &mut *guard;
+        let n = inner.read(buf)?;
+        running.hasher.update(&buf[..n]);
+        running.size += n as u64;
+        Ok(n)
+    }
+}
+
+pub struct Check<R> {
+    state: std::sync::Arc<std::sync::Mutex<(R, Running)>>,
+    expected: Digest,
+}
+
+impl<R: Read> Check<R> {
+    /// Ok when every byte read, and any left over, hash to the expected digest.
+    pub fn finish(self) -> Result<(), String> {
+        let mut guard = self
+            .state
+            .lock()
+            .map_err(|_| "a reader panicked".to_string())?;
+        let (inner, running) = &mut *guard;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = inner
+                .read(&mut buf)
+                .map_err(|e| format!("cannot read it ({e})"))?;
+            if n == 0 {
+                break;
+            }
+            running.hasher.update(&buf[..n]);
+            running.size += n as u64;
+        }
+        let got = std::mem::take(running).digest();
+        if got.size != self.expected.size {
+            return Err(format!(
+                "its size is {}, the manifest says {}",
+                got.size, self.expected.size
+            ));
+        }
+        if got.sha256 != self.expected.sha256 {
+            return Err("its sha256 differs from the manifest's".into());
+        }
+        Ok(())
+    }
+}
+
 /// The digest of a file already on disk, read in bounded chunks.
 pub fn file_digest(path: &Path) -> io::Result<Digest> {
     let mut file = File::open(path)?;

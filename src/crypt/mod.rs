@@ -6,7 +6,9 @@ mod keys;
 mod sealed;
 mod stream;
 
-pub use digest::{Digest, HashingReader, HashingWriter, Running, file_digest};
+pub use digest::{
+    Check, CheckedReader, Digest, HashingReader, HashingWriter, Running, checked, file_digest,
+};
 pub use keys::{Identities, Recipients};
-pub use sealed::{SealedWriter, open_sealed};
+pub use sealed::{SealedWriter, open_sealed, unseal};
 pub use stream::{decrypt_from, encrypt_to};

@@ -62,13 +62,23 @@ impl SealedWriter {
 /// Opens a sealed file for reading its plaintext, streaming; nothing is written anywhere.
 pub fn open_sealed(path: &Path, identities: &Identities) -> Result<impl Read + use<>> {
     let file = File::open(path).map_err(|e| io_error("cannot open", path, e))?;
-    let decryptor = age::Decryptor::new(BufReader::with_capacity(1 << 20, file)).map_err(|e| {
-        Error::new(
-            Kind::BadInput,
-            format!("{} is not an age file", path.display()),
-        )
-        .source(e)
-    })?;
+    unseal(file, path, identities)
+}
+
+/// The plaintext of sealed bytes read from `source` (`path` names it in messages).
+pub fn unseal<R: Read>(
+    source: R,
+    path: &Path,
+    identities: &Identities,
+) -> Result<impl Read + use<R>> {
+    let decryptor =
+        age::Decryptor::new(BufReader::with_capacity(1 << 20, source)).map_err(|e| {
+            Error::new(
+                Kind::BadInput,
+                format!("{} is not an age file", path.display()),
+            )
+            .source(e)
+        })?;
     let decrypted = decryptor.decrypt(identities.iter()).map_err(|e| {
         Error::new(Kind::BadInput, format!("cannot decrypt {}", path.display()))
             .source(e)

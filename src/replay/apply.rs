@@ -434,7 +434,7 @@ fn decide(index: usize, p: &Planned, s: &State, batch: &Batch, w: &mut Writes) -
         let (outcome, before) = match verdict {
             Verdict::Write { overwrite, before } => {
                 wrote = true;
-                changes.push(format!("{key}: {before} -> {after}"));
+                changes.push(format!("{key}: {} -> {}", shown(&before), shown(&after)));
                 (if overwrite { "overwritten" } else { "applied" }, before)
             }
             Verdict::Matched { before } => ("matched", before),
@@ -483,6 +483,24 @@ fn decide(index: usize, p: &Planned, s: &State, batch: &Batch, w: &mut Writes) -
         },
         conflict: None,
         changes,
+    }
+}
+
+/// A value as a dry run prints it: free text (a task's comment, production's or the paper's)
+/// is patient data, so only its length is shown.
+fn shown(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, x)| match x {
+                    serde_json::Value::String(s) if k == "comment" || k == "body" => {
+                        (k.clone(), json!(format!("<{} chars>", s.chars().count())))
+                    }
+                    _ => (k.clone(), x.clone()),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

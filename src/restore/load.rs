@@ -16,7 +16,7 @@ use tokio_postgres::Client;
 
 use super::target::Target;
 use crate::config::Env;
-use crate::crypt::{Identities, open_sealed};
+use crate::crypt::{Digest, Identities, checked, unseal};
 use crate::error::{Error, Kind, Result};
 use crate::manifest::{self, Manifest};
 use crate::pg::quote_ident;
@@ -35,40 +35,102 @@ pub struct Source<'a> {
     pub jobs: usize,
 }
 
-/// Decrypts and decompresses `path` on a blocking thread, handing plaintext over in chunks
-/// through a bounded channel.
-fn plaintext(path: PathBuf, ids: Arc<Identities>) -> mpsc::Receiver<Result<Bytes>> {
+/// Decrypts and decompresses a data file on a blocking thread, handing plaintext over in
+/// chunks through a bounded channel. The sealed bytes are hashed as they are read: a file that
+/// does not match its manifest entry (changed since it was verified) ends with an error in
+/// place of its end, so the COPY it feeds is aborted and the run fails before the swap.
+fn plaintext(
+    path: PathBuf,
+    expected: Digest,
+    ids: Arc<Identities>,
+) -> mpsc::Receiver<Result<Bytes>> {
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
-        let mut reader = match open_sealed(&path, &ids) {
-            Ok(r) => r,
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
             Err(e) => {
-                let _ = tx.blocking_send(Err(e));
+                let _ = tx.blocking_send(Err(Error::new(
+                    Kind::BadInput,
+                    format!("cannot open {}", path.display()),
+                )
+                .source(e)));
                 return;
             }
         };
-        loop {
-            let mut buf = vec![0u8; CHUNK];
-            match reader.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(Error::new(
-                        Kind::BadInput,
-                        format!("cannot decrypt {}", path.display()),
-                    )
-                    .source(e)));
-                    return;
-                }
-            }
+        let (reader, check) = checked(file, expected);
+        if !pump(unseal(reader, &path, &ids), &path, &tx) {
+            return;
+        }
+        if let Err(why) = check.finish() {
+            let _ = tx.blocking_send(Err(changed(&path, why)));
         }
     });
     rx
+}
+
+/// The same for bytes already read and checked in full (the schema archives).
+fn plaintext_of(
+    bytes: Vec<u8>,
+    path: PathBuf,
+    ids: Arc<Identities>,
+) -> mpsc::Receiver<Result<Bytes>> {
+    let (tx, rx) = mpsc::channel(8);
+    tokio::task::spawn_blocking(move || {
+        pump(unseal(std::io::Cursor::new(bytes), &path, &ids), &path, &tx);
+    });
+    rx
+}
+
+/// Sends the plaintext of `reader` in chunks; true when it reached the end cleanly.
+fn pump(reader: Result<impl Read>, path: &Path, tx: &mpsc::Sender<Result<Bytes>>) -> bool {
+    let mut reader = match reader {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.blocking_send(Err(e));
+            return false;
+        }
+    };
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        match reader.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                buf.truncate(n);
+                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                    return false;
+                }
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(Error::new(
+                    Kind::BadInput,
+                    format!("cannot decrypt {}", path.display()),
+                )
+                .source(e)));
+                return false;
+            }
+        }
+    }
+}
+
+fn changed(path: &Path, why: String) -> Error {
+    Error::new(
+        Kind::BadInput,
+        format!("{} changed after it was verified: {why}", path.display()),
+    )
+    .hint("staging was not touched; take a new snapshot, or find out who writes to the store")
+}
+
+/// A schema archive read whole and checked against its manifest entry before anything reads
+/// its content.
+pub fn verified_bytes(dir: &Path, f: &manifest::File) -> Result<Vec<u8>> {
+    let path = dir.join(&f.name);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        Error::new(Kind::BadInput, format!("cannot read {}", path.display())).source(e)
+    })?;
+    let (reader, check) = checked(std::io::Cursor::new(&bytes[..]), f.digest.clone());
+    drop(reader);
+    check.finish().map_err(|why| changed(&path, why))?;
+    Ok(bytes)
 }
 
 /// Drops any leftover incoming database and creates it empty from `template`.
@@ -102,7 +164,8 @@ pub async fn pre_data(src: &Source<'_>) -> Result<()> {
     let mut child = pg_tools::spawn(cmd, "pg_restore")?;
     let errors = pg_tools::stderr_of(&mut child);
     let mut stdin = child.stdin.take().expect("piped");
-    let mut rx = plaintext(dir.join(&m.schema.pre_data.name), Arc::clone(ids));
+    let archive = verified_bytes(dir, &m.schema.pre_data)?;
+    let mut rx = plaintext_of(archive, dir.join(&m.schema.pre_data.name), Arc::clone(ids));
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk?;
         if stdin.write_all(&chunk).await.is_err() {
@@ -155,7 +218,16 @@ pub async fn data(src: &Source<'_>, progress: &Progress) -> Result<u64> {
                 };
                 let table = &tables[t];
                 progress.worker(w, &format!("{}.{}", table.schema, table.name));
-                match load_file(&client, table, &dir.join(&file.name), &ids, &progress).await {
+                match load_file(
+                    &client,
+                    table,
+                    &dir.join(&file.name),
+                    &file,
+                    &ids,
+                    &progress,
+                )
+                .await
+                {
                     Ok(n) if Some(n) == file.rows => {
                         rows += n;
                         progress.add_rows(n);
@@ -197,6 +269,7 @@ async fn load_file(
     client: &Client,
     table: &manifest::Table,
     path: &Path,
+    file: &manifest::File,
     ids: &Arc<Identities>,
     progress: &Progress,
 ) -> Result<u64> {
@@ -212,7 +285,7 @@ async fn load_file(
     };
     let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(failed)?;
     pin_mut!(sink);
-    let mut rx = plaintext(path.to_path_buf(), Arc::clone(ids));
+    let mut rx = plaintext(path.to_path_buf(), file.digest.clone(), Arc::clone(ids));
     while let Some(chunk) = rx.recv().await {
         // an error drops the sink unfinished, which aborts the COPY
         let chunk = chunk?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::load::Source;
 use super::target::Target;
 use crate::config::Env;
-use crate::crypt::{Identities, open_sealed};
+use crate::crypt::{Identities, unseal};
 use crate::error::{Error, Kind, Result};
 use crate::pg::tools as pg_tools;
 use crate::process::PrivateDir;
@@ -21,7 +21,7 @@ pub async fn post_data(src: &Source<'_>) -> Result<()> {
     let tmp = PrivateDir::new("restore")
         .map_err(|e| Error::internal("cannot create a private temporary directory").source(e))?;
     let archive = tmp.path().join("post-data.pgdump");
-    let sealed = src.dir.join(&src.manifest.schema.post_data.name);
+    let sealed = super::load::verified_bytes(src.dir, &src.manifest.schema.post_data)?;
     decrypt_to(sealed, archive.clone(), Arc::clone(src.ids)).await?;
     let (target, env, jobs) = (src.target, src.env, src.jobs);
     let toc = list(&archive).await?;
@@ -137,9 +137,9 @@ fn split_foreign_keys(toc: &str) -> (String, ForeignKeys) {
     (rest, ForeignKeys { text: fks, count })
 }
 
-async fn decrypt_to(src: PathBuf, dst: PathBuf, ids: Arc<Identities>) -> Result<()> {
+async fn decrypt_to(sealed: Vec<u8>, dst: PathBuf, ids: Arc<Identities>) -> Result<()> {
     tokio::task::spawn_blocking(move || -> Result<()> {
-        let mut reader = open_sealed(&src, &ids)?;
+        let mut reader = unseal(std::io::Cursor::new(sealed), &dst, &ids)?;
         let mut out = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)

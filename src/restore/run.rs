@@ -70,11 +70,14 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outc
         &format!("a restore of profile '{}'", profile.name),
     )?;
 
+    // sizes and the signature here; every file's SHA-256 is checked as it is loaded, so a
+    // file changed after this point is caught before the swap, and nothing is read twice
     let report = snapshot::verify(
         &dir,
         profile.snapshot.allowed_signers.as_deref(),
         None,
         req.jobs,
+        snapshot::Depth::Sizes,
     );
     if !report.ok() {
         return Err(Error::new(
@@ -87,6 +90,7 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outc
         .hint("run acc verify for details; restore an older snapshot that verifies"));
     }
     let m = report.manifest.expect("a verified snapshot has a manifest");
+    crate::failpoint::pause("restore:verified").await;
     let identity = req
         .identity
         .clone()

@@ -16,4 +16,4 @@ pub use catalog::RANGE_BYTES;
 pub use filter::TableFilter;
 pub use take::{Outcome, Request, take};
 pub use timing::{EARLY_START, Plan, plan};
-pub use verify::{Report, verify};
+pub use verify::{Depth, Report, verify};

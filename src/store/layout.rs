@@ -160,11 +160,21 @@ impl ProfileStore {
     }
 
     /// Deletes the oldest complete snapshots (oldest by `age_key`) so that `keep` remain.
-    /// The snapshot `latest` names is never deleted.
-    pub fn prune<K: Ord>(&self, keep: usize, age_key: impl Fn(&str) -> K) -> Result<Vec<String>> {
+    /// The snapshot `latest` names is never deleted, and neither is a directory `age_key`
+    /// cannot date (no manifest acc can read): acc did not write it, so it is not acc's to remove.
+    pub fn prune<K: Ord>(
+        &self,
+        keep: usize,
+        age_key: impl Fn(&str) -> Option<K>,
+    ) -> Result<Vec<String>> {
         let latest = self.latest();
-        let mut labels = self.complete_labels()?;
-        labels.sort_by_key(|l| age_key(l));
+        let mut dated: Vec<(K, String)> = self
+            .complete_labels()?
+            .into_iter()
+            .filter_map(|l| Some((age_key(&l)?, l)))
+            .collect();
+        dated.sort_by(|a, b| a.0.cmp(&b.0));
+        let labels: Vec<String> = dated.into_iter().map(|(_, l)| l).collect();
         let excess = labels.len().saturating_sub(keep.max(1));
         let doomed: Vec<String> = labels
             .into_iter()
@@ -235,7 +245,7 @@ mod tests {
     fn pruning_keeps_the_newest_and_never_the_latest_link_target() {
         let (_root, store) = store_with(&["2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"]);
         assert_eq!(
-            store.prune(2, |l| l.to_string()).unwrap(),
+            store.prune(2, |l| Some(l.to_string())).unwrap(),
             ["2026-11-18", "2026-11-19"]
         );
         assert_eq!(
@@ -245,10 +255,19 @@ mod tests {
         // an ordering that calls the latest the oldest still spares it
         assert_eq!(
             store
-                .prune(1, |l| std::cmp::Reverse(l.to_string()))
+                .prune(1, |l| Some(std::cmp::Reverse(l.to_string())))
                 .unwrap(),
             ["2026-11-20"]
         );
         assert_eq!(store.complete_labels().unwrap(), ["2026-11-21"]);
+    }
+
+    #[test]
+    fn a_directory_acc_cannot_date_is_never_pruned() {
+        let (_root, store) = store_with(&["2026-11-19", "2026-11-20", "2026-11-21"]);
+        fs::create_dir(store.dir().join("archive-by-hand")).unwrap();
+        let dated = |l: &str| (l != "archive-by-hand").then(|| l.to_string());
+        assert_eq!(store.prune(1, dated).unwrap(), ["2026-11-19", "2026-11-20"]);
+        assert!(store.dir().join("archive-by-hand").is_dir());
     }
 }
