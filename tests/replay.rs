@@ -774,7 +774,6 @@ async fn apply_exits_65_on_a_file_it_cannot_read_as_check_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visit_moved_or_a_task_removed_after_the_check_is_a_conflict_not_applied() {
-    use std::io::BufRead;
     let sb = Sandbox::require();
     let db = TestDb::clone_of(&sb, "demo_us", "replay_vanish").await;
     let day = downtime(&db, "America/Toronto").await;
@@ -825,33 +824,20 @@ async fn a_visit_moved_or_a_task_removed_after_the_check_is_a_conflict_not_appli
 
     // apply stops after its check; production changes; then it goes on
     let resume = dir.path().join("resume");
-    let mut child = support::acc_command(&config)
-        .args([
-            "replay",
-            "apply",
-            "--profile",
-            "t",
-            "--operator",
-            "ops",
-            "--json",
-        ])
-        .arg(&attendance)
-        .arg(&tasks)
-        .env("ACC_PAUSE_AT", "replay:checked")
-        .env("ACC_RESUME_FILE", &resume)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("paused at replay:checked") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "apply ended before its pause"
-        );
-    }
+    let mut cmd = support::acc_command(&config);
+    cmd.args([
+        "replay",
+        "apply",
+        "--profile",
+        "t",
+        "--operator",
+        "ops",
+        "--json",
+    ])
+    .arg(&attendance)
+    .arg(&tasks)
+    .stdout(std::process::Stdio::piped());
+    let (child, _stderr) = support::paused_at(&mut cmd, "replay:checked", Some(&resume));
     c.batch_execute(&format!(
         "DELETE FROM agency.visit_tasks WHERE visit_id = {moved};
          DELETE FROM agency.visit_notes WHERE visit_id = {moved};

@@ -190,46 +190,22 @@ async fn a_restored_staging_matches_production_schema_rows_and_sequences() {
     );
 }
 
-/// Starts `acc restore` paused at failpoint `point`, waits until it is there, and kills it with
+/// Starts `acc restore`, waits until it is paused at failpoint `point`, and kills it with
 /// SIGKILL.
 fn restore_killed_at(config: &std::path::Path, point: &str) {
-    use std::io::BufRead;
-    let mut child = acc_command(config)
-        .args(["restore", "--profile", "t"])
-        .env("ACC_PAUSE_AT", point)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(line) if line.contains(&format!("paused at {point}")) => break,
-            Ok(line) => seen.push(line),
-            Err(e) => panic!("restore never reached {point} ({e}): {seen:?}"),
-        }
-    }
+    let mut cmd = acc_command(config);
+    cmd.args(["restore", "--profile", "t"]);
+    let (mut child, _) = support::paused_at(&mut cmd, point, None);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_swap_killed_at_any_step_leaves_staging_readable_and_current_after_one_restore() {
-    let s = setup("swapkill", "").await;
-    s.snapshot();
-    assert_eq!(s.restore(&[]).code, 0);
-    let login = format!("acc_t_swapreader_{}", std::process::id());
-    let staging_admin = s.staging.admin("postgres").await;
-    staging_admin
+/// A login in the reader role on the staging cluster, and its URL to the staging database.
+async fn reader_login(s: &Setup, tag: &str) -> (String, String) {
+    let login = format!("acc_t_{tag}_{}", std::process::id());
+    s.staging
+        .admin("postgres")
+        .await
         .batch_execute(&format!(
             "DROP ROLE IF EXISTS {login}; CREATE ROLE {login} LOGIN PASSWORD 'synthetic-reader' IN ROLE staging_reader"
         ))
@@ -241,10 +217,20 @@ async fn a_swap_killed_at_any_step_leaves_staging_readable_and_current_after_one
             .next()
             .unwrap()
             .to_string();
-    let reader_url = format!(
+    let url = format!(
         "postgres://{login}:synthetic-reader@127.0.0.1:{port}/{}",
         s.staging.name
     );
+    (login, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_killed_at_any_step_leaves_staging_readable_and_current_after_one_restore() {
+    let s = setup("swapkill", "").await;
+    s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    let (login, reader_url) = reader_login(&s, "swapreader").await;
+    let staging_admin = s.staging.admin("postgres").await;
     let points = [
         format!("swap:closed:{}", s.staging.name),
         "swap:live-renamed".to_string(),
@@ -442,14 +428,8 @@ async fn the_reader_role_can_select_and_nothing_more() {
         .unwrap();
     s.snapshot();
     assert_eq!(s.restore(&[]).code, 0);
-    let login = format!("acc_t_reader_{}", std::process::id());
+    let (login, url) = reader_login(&s, "reader").await;
     let admin = s.staging.admin("postgres").await;
-    admin
-        .batch_execute(&format!(
-            "DROP ROLE IF EXISTS {login}; CREATE ROLE {login} LOGIN PASSWORD 'synthetic-reader' IN ROLE staging_reader"
-        ))
-        .await
-        .unwrap();
     let setting: Vec<String> = admin
         .query_one(
             "SELECT coalesce(setconfig, '{}') FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
@@ -462,16 +442,6 @@ async fn the_reader_role_can_select_and_nothing_more() {
     assert!(
         setting.contains(&"default_transaction_read_only=on".to_string()),
         "{setting:?}"
-    );
-    let port =
-        s.sb.var("ACC_STAGING_URL")
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .to_string();
-    let url = format!(
-        "postgres://{login}:synthetic-reader@127.0.0.1:{port}/{}",
-        s.staging.name
     );
     let c = support::connect(&url, "staging as the reader").await;
     let n: i64 = c
@@ -901,7 +871,6 @@ fn a_staging_name_too_long_for_its_copies_is_refused_with_78_naming_the_limit() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_file_replaced_after_verification_is_caught_while_loading() {
-    use std::io::BufRead;
     let s = setup("swapfile", "").await;
     let first = s.snapshot();
     assert_eq!(s.restore(&[]).code, 0);
@@ -922,28 +891,18 @@ async fn a_snapshot_file_replaced_after_verification_is_caught_while_loading() {
         let target = store.join(&second).join(victim);
         let original = std::fs::read(&target).unwrap();
         let resume = s._tmp.path().join(format!("resume-{victim}"));
-        let mut child = acc_command(&s.config)
-            .args(["restore", "--profile", "t", "--snapshot", &second])
-            .env("ACC_PAUSE_AT", "restore:verified")
-            .env("ACC_RESUME_FILE", &resume)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        while !line.contains("paused at restore:verified") {
-            line.clear();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "restore ended before its pause"
-            );
-        }
+        let mut cmd = acc_command(&s.config);
+        cmd.args(["restore", "--profile", "t", "--snapshot", &second]);
+        let (child, mut stderr) = support::paused_at(&mut cmd, "restore:verified", Some(&resume));
         // the same file of the other snapshot: a valid sealed file, with other bytes
         std::fs::copy(store.join(&first).join(victim), &target).unwrap();
         std::fs::write(&resume, b"").unwrap();
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-        let status = child.wait().unwrap();
+        let status = {
+            let mut child = child;
+            child.wait().unwrap()
+        };
         assert_eq!(status.code(), Some(65), "{victim}: {rest}");
         assert!(
             rest.contains(&format!("{victim} changed after it was verified")),

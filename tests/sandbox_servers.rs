@@ -133,7 +133,7 @@ async fn profiles_connect_with_referenced_passwords_and_failures_map_to_exit_cod
     assert_eq!(err.exit_code(), 77, "a refused login: {}", err.message());
 
     let mut down = profile.production().unwrap().clone();
-    down.port = free_port();
+    down.port = support::free_port();
     let err = acc::pg::connect(&down, &env, "acc-test").await.unwrap_err();
     assert_eq!(
         err.exit_code(),
@@ -141,14 +141,6 @@ async fn profiles_connect_with_referenced_passwords_and_failures_map_to_exit_cod
         "an unreachable server is temporary: {}",
         err.message()
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

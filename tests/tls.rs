@@ -50,14 +50,6 @@ fn snapshot(config: &Path) -> support::Run {
     acc(config, &["snapshot", "--profile", "t", "--now", "--json"])
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn cleartext_is_refused_by_the_server_and_acc_exits_77_naming_tls() {
     let sb = Sandbox::require();
@@ -189,7 +181,7 @@ async fn the_client_certificate_login_works_and_a_key_others_can_read_is_refused
     let config = profile(
         &sb,
         dir.path(),
-        &section(free_port(), loose.to_str().unwrap()),
+        &section(support::free_port(), loose.to_str().unwrap()),
         "[profiles.t.snapshot]\nretry_seconds = 0\n",
     );
     let run = snapshot(&config);

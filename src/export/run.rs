@@ -154,12 +154,20 @@ pub async fn export(profile: &Profile, env: &Env, req: &Request, days: u32) -> R
         .hint("the previous day's files are untouched; fix the source and run again"));
     }
 
-    let carried = block_in_place(|| carry_over(&delivery, &base, &date, &work, &mut entries))?;
-    let failures: Vec<String> = entries
+    // this run's failures, and any earlier file that could not be carried
+    let mut failures: Vec<String> = entries
         .iter()
         .filter(|e| !e.ok())
         .map(|e| e.name.clone())
         .collect();
+    let (carried, dropped) =
+        block_in_place(|| carry_over(&delivery, &base, &date, &work, &mut entries))?;
+    failures.extend(
+        dropped
+            .into_iter()
+            .filter(|d| !failures.contains(d))
+            .collect::<Vec<_>>(),
+    );
     let manifest = DayManifest {
         finished_at: Utc::now(),
         bom: req.bom,
@@ -203,17 +211,17 @@ fn carry_over(
     date: &str,
     work: &str,
     entries: &mut Vec<DashboardEntry>,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     let path = format!("{base}/{date}/{}", day::MANIFEST);
     if !delivery.exists(&path) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let Ok(old) = DayManifest::parse(&delivery.read_small(&path, day::MANIFEST_LIMIT)?, &path)
     else {
         // an unreadable manifest cannot vouch for its files: the new day stands alone
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
-    let mut carried = Vec::new();
+    let (mut carried, mut dropped) = (Vec::new(), Vec::new());
     for mut e in old.dashboards.into_iter().filter(DashboardEntry::ok) {
         let delivered_now = entries.iter().any(|n| n.name == e.name && n.ok());
         let Some(file) = e.file.clone().filter(|_| !delivered_now) else {
@@ -227,6 +235,7 @@ fn carry_over(
             crate::output::log(&format!(
                 "warning: {from} was not carried into the new day: {why}"
             ));
+            dropped.push(e.name.clone());
             if !entries.iter().any(|n| n.name == e.name) {
                 entries.push(DashboardEntry {
                     status: "failed".into(),
@@ -255,7 +264,7 @@ fn carry_over(
             .unwrap_or(usize::MAX)
     };
     entries.sort_by_key(|e| order(&e.name));
-    Ok(carried)
+    Ok((carried, dropped))
 }
 
 /// Whether the delivered file still has the size and SHA-256 its manifest entry gives.

@@ -321,6 +321,45 @@ pub fn age_decrypt(sb: &Sandbox, file: &Path) -> Vec<u8> {
     out.stdout
 }
 
+/// A port on 127.0.0.1 nobody listens on (for now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `cmd` with `ACC_PAUSE_AT=point` (and `ACC_RESUME_FILE=resume` when given) and
+/// returns once acc says it is paused there, with the rest of its stderr to read.
+pub fn paused_at(
+    cmd: &mut std::process::Command,
+    point: &str,
+    resume: Option<&Path>,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+) {
+    use std::io::BufRead;
+    cmd.env("ACC_PAUSE_AT", point)
+        .stderr(std::process::Stdio::piped());
+    if let Some(r) = resume {
+        cmd.env("ACC_RESUME_FILE", r);
+    }
+    let mut child = cmd.spawn().expect("acc starts");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (mut line, mut seen) = (String::new(), String::new());
+    while !line.contains(&format!("paused at {point}")) {
+        seen.push_str(&line);
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "acc ended before reaching {point}: {seen}"
+        );
+    }
+    (child, stderr)
+}
+
 /// A throwaway PostgreSQL 15 cluster with TLS off, for what a server without TLS makes acc do;
 /// stopped and removed when dropped. It holds no data and listens on 127.0.0.1 only.
 pub struct ScratchCluster {
