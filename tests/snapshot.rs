@@ -691,3 +691,65 @@ async fn keep_prunes_the_oldest_snapshots_after_a_success() {
         Path::new(&labels[2])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_probes_the_exporting_session_so_a_dead_snapshot_host_frees_its_locks() {
+    let (sb, db, _tmp, config) = case("keepalive").await;
+    let mut cmd = support::acc_command(&config);
+    cmd.args(["snapshot", "--profile", "t", "--now"]);
+    let (mut child, _stderr) = support::paused_at(&mut cmd, "snapshot:exported", None);
+    let admin = sb.admin("ACC_PROD_URL", "postgres").await;
+    let port: i32 = admin
+        .query_one(
+            "SELECT client_port FROM pg_stat_activity WHERE application_name = 'acc snapshot' AND datname = $1",
+            &[&db.name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // the server's end of the exporter's connection: its keepalive timer, as the kernel sees it
+    let out = std::process::Command::new("ss")
+        .args(["-tnoH", "state", "established"])
+        .arg(format!(
+            "( sport = :{} and dport = :{port} )",
+            sb.prod_port()
+        ))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let timer = text
+        .split("timer:(keepalive,")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no keepalive timer on the exporter's socket: {text}"));
+    // ss writes durations such as 59sec, 1min59sec, 119min or 500ms
+    let (mut secs, mut number) = (0.0, String::new());
+    let text_timer = timer.split(',').next().unwrap();
+    let mut rest = text_timer;
+    while !rest.is_empty() {
+        let c = rest.chars().next().unwrap();
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            rest = &rest[1..];
+            continue;
+        }
+        let (unit, scale) = [
+            ("min", 60.0),
+            ("sec", 1.0),
+            ("ms", 0.001),
+            ("h", 3600.0),
+            ("d", 86400.0),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u))
+        .unwrap_or_else(|| panic!("unreadable timer {text_timer}"));
+        secs += number.parse::<f64>().unwrap() * scale;
+        number.clear();
+        rest = &rest[unit.len()..];
+    }
+    assert!(
+        secs <= 60.0,
+        "the server probes the exporter after {secs} s of silence, not the kernel's 2 h: {text}"
+    );
+}

@@ -58,12 +58,15 @@ fn plaintext(
             }
         };
         let (reader, check) = checked(file, expected);
-        if !pump(unseal(reader, &path, &ids), &path, &tx) {
-            return;
-        }
-        if let Err(why) = check.finish() {
-            let _ = tx.blocking_send(Err(changed(&path, why)));
-        }
+        let pumped = pump(unseal(reader, &path, &ids), &path, &tx);
+        // a file that fails to decrypt is most often one that changed: say so when it did
+        let result = match (pumped, check.finish()) {
+            (Ok(true), Ok(())) => return,
+            (Ok(false), _) => return, // the receiver is gone; its own error says why
+            (_, Err(why)) => Err(changed(&path, why)),
+            (Err(e), Ok(())) => Err(e),
+        };
+        let _ = tx.blocking_send(result);
     });
     rx
 }
@@ -76,37 +79,33 @@ fn plaintext_of(
 ) -> mpsc::Receiver<Result<Bytes>> {
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
-        pump(unseal(std::io::Cursor::new(bytes), &path, &ids), &path, &tx);
+        if let Err(e) = pump(unseal(std::io::Cursor::new(bytes), &path, &ids), &path, &tx) {
+            let _ = tx.blocking_send(Err(e));
+        }
     });
     rx
 }
 
-/// Sends the plaintext of `reader` in chunks; true when it reached the end cleanly.
-fn pump(reader: Result<impl Read>, path: &Path, tx: &mpsc::Sender<Result<Bytes>>) -> bool {
-    let mut reader = match reader {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = tx.blocking_send(Err(e));
-            return false;
-        }
-    };
+/// Sends the plaintext of `reader` in chunks: Ok(true) when it reached the end, Ok(false)
+/// when the receiver went away, and the error when it could not be opened or decrypted.
+fn pump(reader: Result<impl Read>, path: &Path, tx: &mpsc::Sender<Result<Bytes>>) -> Result<bool> {
+    let mut reader = reader?;
     loop {
         let mut buf = vec![0u8; CHUNK];
         match reader.read(&mut buf) {
-            Ok(0) => return true,
+            Ok(0) => return Ok(true),
             Ok(n) => {
                 buf.truncate(n);
                 if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                    return false;
+                    return Ok(false);
                 }
             }
             Err(e) => {
-                let _ = tx.blocking_send(Err(Error::new(
+                return Err(Error::new(
                     Kind::BadInput,
                     format!("cannot decrypt {}", path.display()),
                 )
-                .source(e)));
-                return false;
+                .source(e));
             }
         }
     }
@@ -115,9 +114,9 @@ fn pump(reader: Result<impl Read>, path: &Path, tx: &mpsc::Sender<Result<Bytes>>
 fn changed(path: &Path, why: String) -> Error {
     Error::new(
         Kind::BadInput,
-        format!("{} changed after it was verified: {why}", path.display()),
+        format!("{} does not match its manifest entry: {why}", path.display()),
     )
-    .hint("staging was not touched; take a new snapshot, or find out who writes to the store")
+    .hint("staging was not touched; the file changed after the snapshot was written: take a new snapshot, or restore one that verifies")
 }
 
 /// A schema archive read whole and checked against its manifest entry before anything reads

@@ -45,6 +45,7 @@ async fn inside(job: &Job<'_>, exporter: &Exporter) -> Result<Manifest> {
     let (profile, db, env, req, plan, dir) =
         (job.profile, job.db, job.env, job.req, job.plan, job.dir);
     let recipients = Arc::clone(&job.recipients);
+    crate::failpoint::pause("snapshot:exported").await;
     let catalog = catalog::read(exporter.client(), &req.filter).await?;
     let qualified: Vec<String> = catalog.tables.iter().map(|t| t.qualified()).collect();
     exporter.lock(&qualified).await?;
