@@ -1008,3 +1008,56 @@ async fn no_patient_text_reaches_the_output_or_the_logs_even_when_a_write_fails(
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_timestamp_in_production_is_a_clear_error_not_a_panic() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "replay_infinity").await;
+    let day = downtime(&db, "America/Toronto").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let c = db.admin().await;
+    let r = c
+        .query_one(
+            "SELECT id, scheduled_start, scheduled_end FROM agency.visits
+             WHERE (scheduled_start AT TIME ZONE 'America/Toronto')::date = $1 AND status = 'scheduled'
+             ORDER BY id LIMIT 1",
+            &[&day],
+        )
+        .await
+        .unwrap();
+    let (id, start, end): (i64, DateTime<Utc>, DateTime<Utc>) = (r.get(0), r.get(1), r.get(2));
+    // a schema nobody here wrote: an app that marks "never" with infinity
+    c.execute(
+        "UPDATE agency.visits SET clock_out = 'infinity' WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .unwrap();
+    let paper = dir.path().join("att.csv");
+    std::fs::write(
+        &paper,
+        format!(
+            "visit_id,clock_in,clock_out\n{id},{},{}\n",
+            start.to_rfc3339(),
+            end.to_rfc3339()
+        ),
+    )
+    .unwrap();
+    for action in ["check", "apply"] {
+        let mut args = vec!["replay", action, "--profile", "t"];
+        if action == "apply" {
+            args.extend(["--operator", "ops"]);
+        }
+        args.push(paper.to_str().unwrap());
+        let run = acc(&config, &args);
+        assert_eq!(run.code, 65, "{action}: {run:?}");
+        assert!(
+            run.stderr
+                .contains(&format!("clock_out of visit {id} cannot be read")),
+            "{action}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{action}: {}", run.stderr);
+    }
+}

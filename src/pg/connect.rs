@@ -132,6 +132,22 @@ pub fn server_message(db: &tokio_postgres::error::DbError) -> String {
     format!("{} (SQLSTATE {})", db.message(), db.code().code())
 }
 
+/// Column `i` of a row from a schema acc did not write: a NULL where acc expects a value, or a
+/// timestamp of `infinity`, is an error naming the column and the row, never a panic.
+pub fn cell<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    i: usize,
+    what: &dyn Fn() -> String,
+) -> Result<T> {
+    row.try_get(i).map_err(|e| {
+        Error::new(
+            Kind::BadInput,
+            format!("production's {} cannot be read: {e}", what()),
+        )
+        .hint("acc reads finite timestamps and the NOT NULL columns of the reference schema; fix the row or leave it out of the batch")
+    })
+}
+
 /// An identifier quoted for SQL, whatever characters it holds.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

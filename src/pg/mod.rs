@@ -8,4 +8,6 @@ pub mod service;
 pub mod tls;
 pub mod tools;
 
-pub use connect::{Connection, connect, lost_race, open, password, quote_ident, server_message};
+pub use connect::{
+    Connection, cell, connect, lost_race, open, password, quote_ident, server_message,
+};

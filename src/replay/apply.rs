@@ -12,6 +12,7 @@ use tokio_postgres::Client;
 
 use super::check::{ClockPair, Planned, note_key};
 use crate::error::{Error, Kind, Result};
+use crate::pg::cell;
 
 /// Every write says where it came from.
 pub const SOURCE: &str = "downtime-paper";
@@ -223,7 +224,14 @@ impl State {
             .await
             .map_err(&failed)?
         {
-            s.visits.insert(r.get(0), (r.get(1), r.get(2)));
+            let id: i64 = cell(&r, 0, &|| "visit id".into())?;
+            s.visits.insert(
+                id,
+                (
+                    cell(&r, 1, &|| format!("clock_in of visit {id}"))?,
+                    cell(&r, 2, &|| format!("clock_out of visit {id}"))?,
+                ),
+            );
         }
         for r in tx
             .query(
@@ -233,7 +241,14 @@ impl State {
             .await
             .map_err(&failed)?
         {
-            s.tasks.insert(r.get(0), (r.get(1), r.get(2)));
+            let id: i64 = cell(&r, 0, &|| "task id".into())?;
+            s.tasks.insert(
+                id,
+                (
+                    cell(&r, 1, &|| format!("done of task {id}"))?,
+                    cell(&r, 2, &|| format!("comment of task {id}"))?,
+                ),
+            );
         }
         for r in tx
             .query(
@@ -243,8 +258,14 @@ impl State {
             .await
             .map_err(&failed)?
         {
-            let n = super::check::NoteChange { author_id: r.get(1), written_at: r.get(2), body: r.get(3) };
-            s.notes.insert(note_key(r.get(0), &n));
+            let visit: i64 = cell(&r, 0, &|| "note's visit id".into())?;
+            let what = |c: &'static str| move || format!("{c} of a note of visit {visit}");
+            let n = super::check::NoteChange {
+                author_id: cell(&r, 1, &what("author_id"))?,
+                written_at: cell(&r, 2, &what("written_at"))?,
+                body: cell(&r, 3, &what("body"))?,
+            };
+            s.notes.insert(note_key(visit, &n));
         }
         Ok(s)
     }

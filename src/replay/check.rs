@@ -13,6 +13,7 @@ use super::clock::{self, Ambiguous};
 use super::entry::{Record, TasksIn};
 use super::read::{Problem, RawLine};
 use crate::error::{Error, Kind, Result};
+use crate::pg::cell;
 
 /// How far from the visit's scheduled time a clock time may be before it is called a mistake.
 pub const SLACK: i64 = 12;
@@ -79,14 +80,16 @@ pub async fn facts(client: &Client, records: &[Record]) -> Result<Facts> {
         .await
         .map_err(failed)?
     {
+        let id: i64 = cell(&row, 0, &|| "visit id".into())?;
+        let what = |c: &'static str| move || format!("{c} of visit {id}");
         f.visits.insert(
-            row.get(0),
+            id,
             Visit {
-                start: row.get(1),
-                end: row.get(2),
-                employee: row.get(3),
-                clock_in: row.get(4),
-                clock_out: row.get(5),
+                start: cell(&row, 1, &what("scheduled_start"))?,
+                end: cell(&row, 2, &what("scheduled_end"))?,
+                employee: cell(&row, 3, &what("employee_number"))?,
+                clock_in: cell(&row, 4, &what("clock_in"))?,
+                clock_out: cell(&row, 5, &what("clock_out"))?,
             },
         );
     }
@@ -98,11 +101,13 @@ pub async fn facts(client: &Client, records: &[Record]) -> Result<Facts> {
         .await
         .map_err(failed)?
     {
+        let id: i64 = cell(&row, 0, &|| "task id".into())?;
+        let what = |c: &'static str| move || format!("{c} of task {id}");
         let t = Task {
-            id: row.get(0),
-            visit_id: row.get(1),
-            done: row.get(2),
-            comment: row.get(3),
+            id,
+            visit_id: cell(&row, 1, &what("visit_id"))?,
+            done: cell(&row, 2, &what("done"))?,
+            comment: cell(&row, 3, &what("comment"))?,
         };
         f.tasks_of.entry(t.visit_id).or_default().push(t.id);
         f.tasks.insert(t.id, t);
@@ -115,7 +120,10 @@ pub async fn facts(client: &Client, records: &[Record]) -> Result<Facts> {
         .await
         .map_err(failed)?
     {
-        f.employees.insert(row.get(0), row.get(1));
+        f.employees.insert(
+            cell(&row, 0, &|| "employee_number".into())?,
+            cell(&row, 1, &|| "employee id".into())?,
+        );
     }
     Ok(f)
 }
