@@ -387,7 +387,8 @@ repeated in the batch, a time in a spring-forward gap, a fall-back time without 
 (unless --ambiguous). Every problem is printed as file:line:column: reason.
 
 Exit codes: 0 ok; 3 apply finished but some lines were refused or conflict (listed);
-65 check found problems; 69/75 production unavailable; 77 permission; 78 config.";
+65 check found problems, or a file could not be read at all (check and apply alike);
+69/75 production unavailable; 77 permission; 78 config.";
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {

@@ -12,6 +12,7 @@ SANDBOX_PACKAGES=(
     "/usr/bin/age-keygen:age"
     "/usr/bin/curl:curl"
     "/usr/bin/openssl:openssl"
+    "/usr/bin/ss:iproute2"
 )
 
 ensure_packages() {
