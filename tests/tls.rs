@@ -559,3 +559,114 @@ fn doctor_shows_the_protocol_and_certificate_and_warns_under_a_weaker_mode() {
         assert!((800..=825).contains(&days), "{days}");
     }
 }
+
+/// A CRL from the sandbox CA: empty, or revoking the sandbox's server certificate.
+fn crl(sb: &Sandbox, dir: &Path, revoke_server: bool) -> PathBuf {
+    let base = dir.join(if revoke_server { "revoked" } else { "empty" });
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(base.join("index.txt"), "").unwrap();
+    std::fs::write(base.join("crlnumber"), "01\n").unwrap();
+    let cnf = base.join("ca.cnf");
+    std::fs::write(
+        &cnf,
+        format!(
+            "[ca]\ndefault_ca = d\n[d]\ndatabase = {0}/index.txt\ncrlnumber = {0}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n",
+            base.display()
+        ),
+    )
+    .unwrap();
+    let tls = sb.path("ACC_TLS_DIR");
+    let openssl = |extra: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(["ca", "-config", cnf.to_str().unwrap(), "-keyfile"])
+            .arg(tls.join("ca.key"))
+            .arg("-cert")
+            .arg(tls.join("ca.crt"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    if revoke_server {
+        openssl(&["-revoke", tls.join("server.crt").to_str().unwrap()]);
+    }
+    let out = base.join("crl.pem");
+    openssl(&["-gencrl", "-out", out.to_str().unwrap()]);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_server_certificate_is_refused_under_sslcrl() {
+    let sb = Sandbox::require();
+    let prod = TestDb::clone_of(&sb, "demo_us", "tlscrl").await;
+    let dir = tempfile::tempdir().unwrap();
+    for (revoked, code) in [(false, 0), (true, 77)] {
+        let list = crl(&sb, dir.path(), revoked);
+        let config = profile(
+            &sb,
+            dir.path(),
+            &keys(
+                &sb,
+                &prod.name,
+                &format!(
+                    "sslrootcert = \"{}\"\nsslcrl = \"{}\"\n",
+                    ca(&sb, "ca.crt"),
+                    list.display()
+                ),
+            ),
+            "",
+        );
+        let run = snapshot(&config);
+        assert_eq!(run.code, code, "revoked {revoked}: {run:?}");
+        if revoked {
+            assert!(
+                run.stderr.contains("the certificate is revoked"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn a_certificate_near_expiry_is_warned_about_and_an_expired_one_refused() {
+    let sb = Sandbox::require();
+    let dir = tempfile::tempdir().unwrap();
+    let section = |port: u16| {
+        format!(
+            "host = \"127.0.0.1\"\nport = {port}\ndbname = \"postgres\"\nuser = \"postgres\"\nsslrootcert = \"{}\"\n",
+            ca(&sb, "ca.crt")
+        )
+    };
+    let soon = ScratchCluster::start_with_certificate(&sb, "soon", 10);
+    let config = profile(&sb, dir.path(), &section(soon.port), "");
+    let run = acc(&config, &["doctor", "--profile", "t"]);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("production certificate"))
+        .unwrap_or_else(|| panic!("no expiry warning: {run:?}"));
+    assert!(line.trim_start().starts_with("WARN"), "{line}");
+    assert!(
+        line.contains("CN=scratch expires in 9 days")
+            || line.contains("CN=scratch expires in 10 days"),
+        "{line}"
+    );
+    drop(soon);
+
+    let gone = ScratchCluster::start_with_certificate(&sb, "gone", 0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let config = profile(&sb, dir.path(), &section(gone.port), "");
+    let run = snapshot(&config);
+    assert_eq!(run.code, 77, "{run:?}");
+    assert!(
+        run.stderr.contains("the certificate expired at"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("renewed"), "{}", run.stderr);
+}

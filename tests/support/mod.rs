@@ -369,6 +369,16 @@ pub struct ScratchCluster {
 
 impl ScratchCluster {
     pub fn start(sb: &Sandbox, tag: &str) -> ScratchCluster {
+        Self::start_with(sb, tag, None)
+    }
+
+    /// The same with TLS on, serving a certificate for 127.0.0.1 from the sandbox CA that is
+    /// valid for `days` from now (0: it has expired by the time anyone connects).
+    pub fn start_with_certificate(sb: &Sandbox, tag: &str, days: u32) -> ScratchCluster {
+        Self::start_with(sb, tag, Some(days))
+    }
+
+    fn start_with(sb: &Sandbox, tag: &str, tls_days: Option<u32>) -> ScratchCluster {
         let dir = sb
             .path("ACC_SANDBOX")
             .join("pg")
@@ -405,10 +415,62 @@ impl ScratchCluster {
             .local_addr()
             .unwrap()
             .port();
-        let conf = format!(
-            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\nssl = off\nfsync = off\n",
+        let mut conf = format!(
+            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\nfsync = off\n",
             dir.display()
         );
+        match tls_days {
+            None => conf.push_str("ssl = off\n"),
+            Some(days) => {
+                let ca = sb.path("ACC_TLS_DIR");
+                let (key, csr, crt, ext) = (
+                    dir.join("server.key"),
+                    dir.join("server.csr"),
+                    dir.join("server.crt"),
+                    dir.join("ext.cnf"),
+                );
+                std::fs::write(
+                    &ext,
+                    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+                )
+                .unwrap();
+                run(std::process::Command::new("openssl")
+                    .args([
+                        "req",
+                        "-newkey",
+                        "ec",
+                        "-pkeyopt",
+                        "ec_paramgen_curve:P-256",
+                        "-nodes",
+                        "-subj",
+                        "/CN=scratch",
+                        "-keyout",
+                    ])
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&csr));
+                run(std::process::Command::new("openssl")
+                    .args(["x509", "-req", "-sha256", "-days", &days.to_string(), "-in"])
+                    .arg(&csr)
+                    .arg("-CA")
+                    .arg(ca.join("ca.crt"))
+                    .arg("-CAkey")
+                    .arg(ca.join("ca.key"))
+                    .args(["-set_serial", "4242", "-extfile"])
+                    .arg(&ext)
+                    .arg("-out")
+                    .arg(&crt));
+                run(std::process::Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&key)
+                    .arg(&crt));
+                conf.push_str(&format!(
+                    "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+                    crt.display(),
+                    key.display()
+                ));
+            }
+        }
         let mut text = std::fs::read_to_string(dir.join("postgresql.conf")).unwrap();
         text.push_str(&conf);
         std::fs::write(dir.join("postgresql.conf"), text).unwrap();
