@@ -33,19 +33,19 @@ impl DerefMut for Tool {
 }
 
 /// A running client program; its password file is removed once this is dropped.
-pub struct Running {
+pub struct RunningTool {
     child: Child,
     _dir: Option<PrivateDir>,
 }
 
-impl Deref for Running {
+impl Deref for RunningTool {
     type Target = Child;
     fn deref(&self) -> &Child {
         &self.child
     }
 }
 
-impl DerefMut for Running {
+impl DerefMut for RunningTool {
     fn deref_mut(&mut self) -> &mut Child {
         &mut self.child
     }
@@ -126,13 +126,13 @@ pub fn command(
     Ok(Tool { cmd, dir })
 }
 
-pub fn spawn(mut tool: Tool, program: &str) -> Result<Running> {
+pub fn spawn(mut tool: Tool, program: &str) -> Result<RunningTool> {
     let child = tool.cmd.spawn().map_err(|e| {
         Error::unavailable(format!("cannot run {program}"))
             .source(e)
             .hint("install the PostgreSQL client (postgresql-client) of the server's major version or newer")
     })?;
-    Ok(Running {
+    Ok(RunningTool {
         child,
         _dir: tool.dir,
     })
@@ -152,7 +152,7 @@ pub fn stderr_of(child: &mut Child) -> tokio::task::JoinHandle<String> {
 
 /// Waits for the child; a non-zero exit becomes an error naming its first message.
 pub async fn finish(
-    mut child: Running,
+    mut child: RunningTool,
     stderr: tokio::task::JoinHandle<String>,
     program: &str,
 ) -> Result<()> {

@@ -11,6 +11,7 @@ use sha2::{Digest as _, Sha256};
 use tokio_postgres::Client;
 
 use super::check::{ClockPair, Planned, note_key};
+use super::writes::{LedgerRow, Writes};
 use crate::error::{Error, Kind, Result};
 use crate::pg::cell;
 
@@ -175,7 +176,7 @@ pub async fn apply(
     Ok(done)
 }
 
-fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
+pub(super) fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
     move |e| {
         let kind = if e.is_closed() {
             Kind::Temporary
@@ -269,34 +270,6 @@ impl State {
         }
         Ok(s)
     }
-}
-
-/// The chunk's writes, gathered so each table gets one statement.
-#[derive(Default)]
-struct Writes {
-    visit_ids: Vec<i64>,
-    visit_starts: Vec<DateTime<Utc>>,
-    clock_in: Vec<Option<DateTime<Utc>>>,
-    clock_out: Vec<Option<DateTime<Utc>>>,
-    task_ids: Vec<i64>,
-    task_done: Vec<bool>,
-    task_comment: Vec<Option<String>>,
-    note_visit: Vec<i64>,
-    note_start: Vec<DateTime<Utc>>,
-    note_author: Vec<i64>,
-    note_at: Vec<DateTime<Utc>>,
-    note_body: Vec<String>,
-    ledger: Vec<LedgerRow>,
-}
-
-struct LedgerRow {
-    key: String,
-    hash: String,
-    outcome: &'static str,
-    file: String,
-    line: i64,
-    before: serde_json::Value,
-    after: serde_json::Value,
 }
 
 fn hash(v: &serde_json::Value) -> String {
@@ -527,82 +500,4 @@ fn shown(v: &serde_json::Value) -> serde_json::Value {
 
 fn show(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(|| "nothing".into(), |t| t.to_rfc3339())
-}
-
-impl Writes {
-    async fn run(self, tx: &tokio_postgres::Transaction<'_>, batch: &Batch) -> Result<()> {
-        let failed = db("cannot write the paper entries");
-        // the rows were locked when read, so every write must land; if one did not, the whole
-        // chunk rolls back rather than the ledger recording a change that did not happen
-        let landed = |what: &str, wrote: u64, meant: usize| {
-            if wrote == meant as u64 {
-                Ok(())
-            } else {
-                Err(Error::new(
-                    crate::error::Kind::Temporary,
-                    format!("{what}: {wrote} of {meant} rows changed, so nothing of this chunk was written"),
-                )
-                .hint("production changed under the apply; run it again: the ledger keeps what landed"))
-            }
-        };
-        if !self.visit_ids.is_empty() {
-            let wrote = tx.execute(
-                "UPDATE agency.visits v
-                 SET clock_in = COALESCE(u.cin, v.clock_in), clock_out = COALESCE(u.cout, v.clock_out),
-                     status = CASE WHEN COALESCE(u.cout, v.clock_out) IS NOT NULL
-                                    AND v.status IN ('scheduled', 'in_progress', 'missed')
-                                   THEN 'completed'::agency.visit_status ELSE v.status END
-                 FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) AS u(id, start, cin, cout)
-                 WHERE v.id = u.id AND v.scheduled_start = u.start",
-                &[&self.visit_ids, &self.visit_starts, &self.clock_in, &self.clock_out],
-            )
-            .await
-            .map_err(&failed)?;
-            landed("visits", wrote, self.visit_ids.len())?;
-        }
-        if !self.task_ids.is_empty() {
-            let wrote = tx.execute(
-                "UPDATE agency.visit_tasks t SET done = u.done, comment = COALESCE(u.comment, t.comment)
-                 FROM unnest($1::bigint[], $2::boolean[], $3::text[]) AS u(id, done, comment)
-                 WHERE t.id = u.id",
-                &[&self.task_ids, &self.task_done, &self.task_comment],
-            )
-            .await
-            .map_err(&failed)?;
-            landed("visit tasks", wrote, self.task_ids.len())?;
-        }
-        if !self.note_visit.is_empty() {
-            let wrote = tx.execute(
-                "INSERT INTO agency.visit_notes (visit_id, visit_start, author_id, written_at, body)
-                 SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::timestamptz[], $5::text[])",
-                &[&self.note_visit, &self.note_start, &self.note_author, &self.note_at, &self.note_body],
-            )
-            .await
-            .map_err(&failed)?;
-            landed("visit notes", wrote, self.note_visit.len())?;
-        }
-        if !self.ledger.is_empty() {
-            let col =
-                |f: fn(&LedgerRow) -> String| self.ledger.iter().map(f).collect::<Vec<String>>();
-            let keys = col(|r| r.key.clone());
-            let hashes = col(|r| r.hash.clone());
-            let outcomes = col(|r| r.outcome.to_string());
-            let files = col(|r| r.file.clone());
-            let lines: Vec<i64> = self.ledger.iter().map(|r| r.line).collect();
-            let before: Vec<serde_json::Value> =
-                self.ledger.iter().map(|r| r.before.clone()).collect();
-            let after: Vec<serde_json::Value> =
-                self.ledger.iter().map(|r| r.after.clone()).collect();
-            tx.execute(
-                "INSERT INTO acc_replay.ledger (entry_key, value_hash, outcome, source, operator, batch_id, file, line, before, after)
-                 SELECT k, h, o, $4, $5, $6, f, l, b, a
-                 FROM unnest($1::text[], $2::text[], $3::text[], $7::text[], $8::bigint[], $9::jsonb[], $10::jsonb[])
-                      AS u(k, h, o, f, l, b, a)",
-                &[&keys, &hashes, &outcomes, &SOURCE, &batch.operator, &batch.id, &files, &lines, &before, &after],
-            )
-            .await
-            .map_err(&failed)?;
-        }
-        Ok(())
-    }
 }

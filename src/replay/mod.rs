@@ -9,5 +9,6 @@ pub mod entry;
 mod fuzz_tests;
 pub mod read;
 mod run;
+mod writes;
 
 pub use run::{ApplyOptions, Report, Request, Tally, replay};
