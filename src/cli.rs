@@ -88,9 +88,11 @@ pub enum Command {
 
     /// Refresh staging from a snapshot, atomically and read-only, before the deadline.
     ///
-    /// Run it after the snapshot. The snapshot is verified, loaded into <staging db>__incoming
-    /// (schema, then data streamed from the encrypted files, then indexes and constraints in
-    /// parallel, sequences, ANALYZE), checked row by row count, made read-only with a reader
+    /// Run it after the snapshot. The snapshot is verified (the signature and sizes first, each
+    /// file's SHA-256 as it is loaded), loaded into <staging db>__incoming (schema, then data
+    /// streamed from the encrypted files, then indexes and constraints in parallel, the
+    /// materialized views production had populated, sequences, ANALYZE), checked row by row
+    /// count, made read-only with a reader
     /// role that may only SELECT, and swapped into place; the replaced copy is kept as
     /// <staging db>__previous for --rollback. Readers see the old data until the swap and the
     /// new data after it. While the refresh is frozen it is skipped with exit 3. A restore

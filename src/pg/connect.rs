@@ -33,12 +33,13 @@ pub async fn open(db: &Database, env: &Env, app: &str) -> Result<Connection> {
         .user(&db.user)
         .application_name(app)
         .connect_timeout(Duration::from_secs(10))
-        // a dead server or link is noticed in minutes, not at the kernel's two hours
+        // a dead server or link is noticed in minutes, not at the kernel's two hours; the user
+        // timeout is generous, since a busy server may hold a full receive window for a while
         .keepalives(true)
         .keepalives_idle(Duration::from_secs(60))
         .keepalives_interval(Duration::from_secs(10))
         .keepalives_retries(6)
-        .tcp_user_timeout(Duration::from_secs(120));
+        .tcp_user_timeout(Duration::from_secs(600));
     if let Some(addr) = db.hostaddr {
         cfg.hostaddr(addr);
     }
