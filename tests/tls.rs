@@ -178,9 +178,12 @@ async fn the_client_certificate_login_works_and_a_key_others_can_read_is_refused
     let loose = dir.path().join("loose.key");
     std::fs::copy(ca(&sb, "client-acc_cert.key"), &loose).unwrap();
     std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // a store of its own: the first run's label may still be this second's
+    let second = dir.path().join("loose");
+    std::fs::create_dir_all(&second).unwrap();
     let config = profile(
         &sb,
-        dir.path(),
+        &second,
         &section(support::free_port(), loose.to_str().unwrap()),
         "[profiles.t.snapshot]\nretry_seconds = 0\n",
     );
@@ -605,10 +608,18 @@ async fn a_revoked_server_certificate_is_refused_under_sslcrl() {
     let prod = TestDb::clone_of(&sb, "demo_us", "tlscrl").await;
     let dir = tempfile::tempdir().unwrap();
     for (revoked, code) in [(false, 0), (true, 77)] {
-        let list = crl(&sb, dir.path(), revoked);
+        // a store of its own each time: two on-demand snapshots in one second share a label,
+        // and the second would find it complete without connecting
+        let case = dir.path().join(if revoked {
+            "revoked-case"
+        } else {
+            "empty-case"
+        });
+        std::fs::create_dir_all(&case).unwrap();
+        let list = crl(&sb, &case, revoked);
         let config = profile(
             &sb,
-            dir.path(),
+            &case,
             &keys(
                 &sb,
                 &prod.name,
