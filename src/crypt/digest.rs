@@ -14,6 +14,22 @@ pub struct Digest {
     pub sha256: String,
 }
 
+impl Digest {
+    /// Ok when this is the digest `expected`; else what differs, for a message.
+    pub fn matches(&self, expected: &Digest) -> Result<(), String> {
+        if self.size != expected.size {
+            return Err(format!(
+                "its size is {}, the manifest says {}",
+                self.size, expected.size
+            ));
+        }
+        if self.sha256 != expected.sha256 {
+            return Err("its sha256 differs from the manifest's".into());
+        }
+        Ok(())
+    }
+}
+
 /// Passes writes through while counting and hashing them.
 pub struct HashingWriter<W> {
     inner: W,
@@ -140,17 +156,7 @@ impl<R: Read> Check<R> {
             running.hasher.update(&buf[..n]);
             running.size += n as u64;
         }
-        let got = std::mem::take(running).digest();
-        if got.size != self.expected.size {
-            return Err(format!(
-                "its size is {}, the manifest says {}",
-                got.size, self.expected.size
-            ));
-        }
-        if got.sha256 != self.expected.sha256 {
-            return Err("its sha256 differs from the manifest's".into());
-        }
-        Ok(())
+        std::mem::take(running).digest().matches(&self.expected)
     }
 }
 

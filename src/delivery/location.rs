@@ -38,7 +38,10 @@ impl Location {
                 return Err(bad("it names no user (sftp://user@host/...)"));
             }
             let host = url.host_str().ok_or_else(|| bad("it names no host"))?;
-            let root = percent_decode(url.path()).ok_or_else(|| bad("the path is not UTF-8"))?;
+            let root = percent_encoding::percent_decode_str(url.path())
+                .decode_utf8()
+                .map(std::borrow::Cow::into_owned)
+                .map_err(|_| bad("the path is not UTF-8"))?;
             Ok(Location::Sftp(SftpAddress {
                 user: url.username().to_string(),
                 host: host
@@ -69,23 +72,6 @@ impl Location {
             Location::Sftp(a) => format!("sftp://{}@{}:{}{}", a.user, a.host, a.port, a.root),
         }
     }
-}
-
-fn percent_decode(path: &str) -> Option<String> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -53,7 +53,10 @@ fn from_url(text: &str) -> Result<Vec<(String, String)>, String> {
         return Err(check_key("password").unwrap_err());
     }
     let decode = |s: &str| {
-        percent_decode(s).ok_or_else(|| "a percent-escape in the URL is not UTF-8".to_string())
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(std::borrow::Cow::into_owned)
+            .map_err(|_| "a percent-escape in the URL is not UTF-8".to_string())
     };
     let mut pairs = Vec::new();
     if !url.username().is_empty() {
@@ -79,23 +82,6 @@ fn from_url(text: &str) -> Result<Vec<(String, String)>, String> {
         pairs.push((k.into_owned(), v.into_owned()));
     }
     Ok(pairs)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// `key=value` pairs separated by spaces; a value may be single-quoted, with `\'` and `\\`.

@@ -160,22 +160,15 @@ fn check_file(
             .len();
         if size != f.digest.size {
             return Err(format!(
-                "size {size} differs from the manifest's {}",
+                "its size is {size}, the manifest says {}",
                 f.digest.size
             ));
         }
         return Ok(());
     }
-    let digest = file_digest(&path).map_err(|e| format!("cannot read it ({e})"))?;
-    if digest.size != f.digest.size {
-        return Err(format!(
-            "size {} differs from the manifest's {}",
-            digest.size, f.digest.size
-        ));
-    }
-    if digest.sha256 != f.digest.sha256 {
-        return Err("sha256 differs from the manifest's".into());
-    }
+    file_digest(&path)
+        .map_err(|e| format!("cannot read it ({e})"))?
+        .matches(&f.digest)?;
     let Some(ids) = identities else {
         return Ok(());
     };
