@@ -707,16 +707,24 @@ async fn production_probes_the_exporting_session_so_a_dead_snapshot_host_frees_i
         .await
         .unwrap()
         .get(0);
-    // the server's end of the exporter's connection: its keepalive timer, as the kernel sees it
-    let out = std::process::Command::new("ss")
-        .args(["-tnoH", "state", "established"])
-        .arg(format!(
-            "( sport = :{} and dport = :{port} )",
-            sb.prod_port()
-        ))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // the server's end of the exporter's connection: its keepalive timer, as the kernel sees
+    // it (while bytes are in flight the kernel shows the retransmit timer instead: look again)
+    let mut text = String::new();
+    for _ in 0..50 {
+        let out = std::process::Command::new("ss")
+            .args(["-tnoH", "state", "established"])
+            .arg(format!(
+                "( sport = :{} and dport = :{port} )",
+                sb.prod_port()
+            ))
+            .output()
+            .unwrap();
+        text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.contains("timer:(keepalive,") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     let timer = text
