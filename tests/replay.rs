@@ -35,6 +35,17 @@ async fn downtime(db: &TestDb, zone: &str) -> NaiveDate {
     day
 }
 
+/// A production clone of demo_us whose yesterday (Toronto) is wiped as if the app had been
+/// down, with a profile `t` on it in a directory of its own.
+async fn outage(tag: &str) -> (Sandbox, TestDb, NaiveDate, tempfile::TempDir, PathBuf) {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", tag).await;
+    let day = downtime(&db, "America/Toronto").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    (sb, db, day, dir, config)
+}
+
 /// Encrypts test input with the age CLI, as an operator would keep it.
 fn age_encrypt(sb: &Sandbox, plain: &[u8], to: &Path) {
     let mut child = Command::new("age")
@@ -67,11 +78,7 @@ fn replay(config: &Path, args: &[&str]) -> Run {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sheets_filled_in_on_paper_round_trip_through_replay_exactly_once() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "replay_sheets").await;
-    let day = downtime(&db, "America/Toronto").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let (sb, db, day, dir, config) = outage("replay_sheets").await;
     let out = dir.path().join("sheets");
     let run = acc(
         &config,
@@ -312,11 +319,7 @@ async fn ledger_count(c: &tokio_postgres::Client) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_several_points_then_reruns_apply_every_entry_exactly_once() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "replay_kill").await;
-    let day = downtime(&db, "America/Toronto").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let (_sb, db, day, dir, config) = outage("replay_kill").await;
     let (att, notes, n) = big_batch(&db, dir.path(), day, 2500).await;
     assert!(n >= 1500, "enough visits yesterday: {n}");
     let args = [
@@ -424,11 +427,7 @@ async fn kill_9_at_several_points_then_reruns_apply_every_entry_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_value_production_already_holds_is_a_conflict_and_never_overwritten_silently() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "replay_conflict").await;
-    let day = downtime(&db, "America/Toronto").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let (sb, db, day, dir, config) = outage("replay_conflict").await;
     let c = db.admin().await;
     let v = c
         .query_one(
@@ -774,11 +773,7 @@ async fn apply_exits_65_on_a_file_it_cannot_read_as_check_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visit_moved_or_a_task_removed_after_the_check_is_a_conflict_not_applied() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "replay_vanish").await;
-    let day = downtime(&db, "America/Toronto").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let (_sb, db, day, dir, config) = outage("replay_vanish").await;
     let c = db.admin().await;
     let visits = c
         .query(
@@ -896,11 +891,7 @@ async fn a_visit_moved_or_a_task_removed_after_the_check_is_a_conflict_not_appli
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_patient_text_reaches_the_output_or_the_logs_even_when_a_write_fails() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "replay_quiet").await;
-    let day = downtime(&db, "America/Toronto").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let (_sb, db, day, dir, config) = outage("replay_quiet").await;
     let c = db.admin().await;
     let r = c
         .query_one(
@@ -1011,11 +1002,7 @@ async fn no_patient_text_reaches_the_output_or_the_logs_even_when_a_write_fails(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infinite_timestamp_in_production_is_a_clear_error_not_a_panic() {
-    let sb = Sandbox::require();
-    let db = TestDb::clone_of(&sb, "demo_us", "replay_infinity").await;
-    let day = downtime(&db, "America/Toronto").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let (_sb, db, day, dir, config) = outage("replay_infinity").await;
     let c = db.admin().await;
     let r = c
         .query_one(
