@@ -62,6 +62,18 @@ impl Setup {
     }
 }
 
+/// How many `<name>__incoming` databases the staging cluster holds (0 or 1).
+async fn incoming_copies(admin: &tokio_postgres::Client, name: &str) -> i64 {
+    admin
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&format!("{name}__incoming")],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// An order-independent hash of every row of a table.
 const ROWS_HASH: &str = "SELECT count(*)::text || ':' || coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(t::text) AS h FROM ONLY {} t) s";
 
@@ -401,14 +413,7 @@ async fn readers_see_the_old_copy_or_the_new_never_a_mixture_and_kill_9_keeps_th
         "each label always came with its own data"
     );
     let admin = s.staging.admin("postgres").await;
-    let left: i64 = admin
-        .query_one(
-            "SELECT count(*) FROM pg_database WHERE datname = $1",
-            &[&format!("{}__incoming", s.staging.name)],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let left = incoming_copies(&admin, &s.staging.name).await;
     assert_eq!(left, 0, "no incoming copy is left behind");
 }
 
@@ -573,14 +578,7 @@ async fn a_reader_role_that_could_write_is_refused_with_78_before_loading() {
         let run = s0.restore(&[]);
         assert_eq!(run.code, 78, "{role}: {run:?}");
         assert!(run.stderr.contains(says), "{role}: {}", run.stderr);
-        let incoming: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_database WHERE datname = $1",
-                &[&format!("{}__incoming", s0.staging.name)],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let incoming = incoming_copies(&admin, &s0.staging.name).await;
         assert_eq!(incoming, 0, "nothing was loaded");
         let restored = std::fs::read_to_string(&s0.config)
             .unwrap()
@@ -918,17 +916,8 @@ async fn a_snapshot_file_replaced_after_verification_is_caught_while_loading() {
             first,
             "{victim}: staging is untouched"
         );
-        let incoming: i64 = s
-            .staging
-            .admin("postgres")
-            .await
-            .query_one(
-                "SELECT count(*) FROM pg_database WHERE datname = $1",
-                &[&format!("{}__incoming", s.staging.name)],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let admin = s.staging.admin("postgres").await;
+        let incoming = incoming_copies(&admin, &s.staging.name).await;
         assert_eq!(incoming, 0, "{victim}: the loaded copy is dropped");
         std::fs::write(&target, original).unwrap();
     }
