@@ -5,41 +5,36 @@
 
 pub mod cli;
 pub mod config;
-pub mod copy_binary;
 pub mod crypt;
 pub mod delivery;
 pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod failpoint;
-pub mod manifest;
-pub mod output;
 pub mod pg;
 pub mod process;
-pub mod progress;
+pub mod publish;
 pub mod pull;
-pub mod region;
 pub mod replay;
 pub mod restore;
 pub mod schedule;
 pub mod sheets;
-pub mod signing;
 pub mod snapshot;
 pub mod status;
 pub mod store;
-pub mod timers;
+pub mod ui;
 
 mod commands;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: cli::Cli) -> u8 {
     if cli.log_format == "json" {
-        output::set_log_format(output::LogFormat::Json);
+        ui::output::set_log_format(ui::output::LogFormat::Json);
     }
     match commands::run(cli, config::Env::from_process()) {
         Ok(code) => code,
         Err(err) => {
-            output::report(&err);
+            ui::output::report(&err);
             err.exit_code()
         }
     }

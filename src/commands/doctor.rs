@@ -4,7 +4,7 @@ use super::block_on;
 use crate::cli::DoctorArgs;
 use crate::config::{Config, Database, RawProfile, RootCert, SecretRef};
 use crate::error::{Error, Kind, Result};
-use crate::output;
+use crate::ui::output;
 
 pub fn run(args: &DoctorArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;

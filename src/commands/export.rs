@@ -8,8 +8,8 @@ use crate::config::{Config, DashboardSource, RawProfile};
 use crate::delivery::Location;
 use crate::error::{Error, Kind, Result};
 use crate::export::{Outcome, Request, dashboard, export};
-use crate::output;
-use crate::progress::Mode;
+use crate::ui::output;
+use crate::ui::progress::Mode;
 
 pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;

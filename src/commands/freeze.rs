@@ -6,7 +6,7 @@ use super::block_on;
 use crate::cli::{FreezeAction, FreezeArgs};
 use crate::config::{Config, RawProfile};
 use crate::error::Result;
-use crate::output;
+use crate::ui::output;
 use crate::restore::{FreezeState, Target, freeze_off, freeze_on, freeze_state};
 
 pub fn run(args: &FreezeArgs, config: &Config, profile: Option<&str>) -> Result<()> {

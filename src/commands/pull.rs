@@ -6,7 +6,7 @@ use crate::cli::PullArgs;
 use crate::config::{Config, RawProfile};
 use crate::delivery::Location;
 use crate::error::{Error, Kind, Result};
-use crate::output;
+use crate::ui::output;
 use crate::pull::{Outcome, Request, pull};
 
 pub fn run(args: &PullArgs, config: &Config, profile: Option<&str>) -> Result<()> {

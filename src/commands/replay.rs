@@ -6,7 +6,7 @@ use super::block_on;
 use crate::cli::{ReplayAction, ReplayArgs, ReplayCheckArgs};
 use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
-use crate::output;
+use crate::ui::output;
 use crate::replay::clock::Ambiguous;
 use crate::replay::{ApplyOptions, Report, Request, replay};
 

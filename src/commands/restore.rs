@@ -6,8 +6,8 @@ use super::{block_on, default_jobs};
 use crate::cli::RestoreArgs;
 use crate::config::{Config, Database, Env, RawDatabase, RawProfile};
 use crate::error::{Error, Kind, Result};
-use crate::output;
-use crate::progress::Mode;
+use crate::ui::output;
+use crate::ui::progress::Mode;
 use crate::restore::{Outcome, Request, Target, restore, rollback};
 
 pub fn run(args: &RestoreArgs, config: &Config, profile: Option<&str>) -> Result<()> {

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use crate::cli::ScheduleArgs;
 use crate::config::{Config, RawProfile};
 use crate::error::Result;
-use crate::output;
-use crate::region::Region;
+use crate::ui::output;
+use crate::schedule::region::Region;
 use crate::schedule::{Reading, Window};
 
 pub fn run(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result<()> {
@@ -182,7 +182,7 @@ fn note(region: &Region, w: &Window, event: &str, reading: Reading, at: DateTime
 
 /// `--systemd` and `--cron`: the night's jobs for the profile.
 fn timers(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result<()> {
-    use crate::timers::{Setup, crontab, install, units};
+    use crate::schedule::timers::{Setup, crontab, install, units};
     let p = config.profile(profile, RawProfile::default())?;
     let setup = Setup {
         acc: std::env::current_exe().map_err(|e| {

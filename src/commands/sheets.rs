@@ -7,7 +7,7 @@ use crate::cli::SheetsArgs;
 use crate::config::{Config, DashboardSource, RawProfile};
 use crate::delivery::Location;
 use crate::error::{Error, Result};
-use crate::output;
+use crate::ui::output;
 use crate::sheets::{Request, sheets};
 
 pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<()> {

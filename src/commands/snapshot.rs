@@ -6,8 +6,8 @@ use super::{block_on, default_jobs};
 use crate::cli::SnapshotArgs;
 use crate::config::{Config, RawProfile};
 use crate::error::Result;
-use crate::output;
-use crate::progress::Mode;
+use crate::ui::output;
+use crate::ui::progress::Mode;
 use crate::snapshot::{Outcome, Request, TableFilter, take};
 
 pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Result<()> {

@@ -7,7 +7,7 @@ use super::block_on;
 use crate::cli::StatusArgs;
 use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
-use crate::output;
+use crate::ui::output;
 use crate::status::{Facts, Finding, Level, gather, judge, overall, prometheus, ready};
 
 pub fn run(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<()> {

@@ -7,7 +7,7 @@ use crate::cli::VerifyArgs;
 use crate::config::{Config, RawProfile};
 use crate::crypt::Identities;
 use crate::error::{Error, Kind, Result};
-use crate::output;
+use crate::ui::output;
 use crate::snapshot::{Report, verify};
 use crate::store::ProfileStore;
 

@@ -20,7 +20,7 @@ pub use raw::{Overlay, RawDatabase, RawFile, RawProfile};
 pub use secret::{Secret, SecretRef};
 
 use crate::error::{Error, Result};
-use crate::region::Regions;
+use crate::schedule::region::Regions;
 
 /// Every layer read, the known regions and the environment: everything needed to resolve a
 /// profile, opened once per run.

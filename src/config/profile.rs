@@ -7,7 +7,7 @@ use super::env::Env;
 use super::raw::{RawExport, RawProfile, RawRestore, RawSftp, RawSnapshot, RawSnowflake};
 use super::secret::SecretRef;
 use crate::error::{Error, Result};
-use crate::region::{Region, Regions};
+use crate::schedule::region::{Region, Regions};
 
 #[derive(Debug, Clone)]
 pub struct Profile {

@@ -4,6 +4,7 @@
 mod digest;
 mod keys;
 mod sealed;
+pub mod signing;
 mod stream;
 
 pub use digest::{

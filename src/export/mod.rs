@@ -3,15 +3,12 @@
 
 mod csv_out;
 pub mod dashboard;
-pub mod day;
 pub(crate) mod pg_source;
-mod progress;
 pub(crate) mod reader;
 pub(crate) mod run;
 pub(crate) mod sink;
 mod snowflake_source;
 
 pub use dashboard::{Dashboard, Dialect, NAMES, Window};
-pub use day::{DashboardEntry, DayManifest};
 pub use run::{Outcome, Request, export, local_zone, window};
 pub use snowflake_source::login as snowflake_login;

@@ -10,7 +10,7 @@ use super::dashboard::{Dashboard, Dialect};
 use super::{pg_source, snowflake_source};
 use crate::config::{DashboardSource, Env, Profile};
 use crate::error::{Error, Kind, Result};
-use crate::output;
+use crate::ui::output;
 
 pub enum Reader {
     Postgres {

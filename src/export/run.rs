@@ -11,16 +11,16 @@ use tokio::task::block_in_place;
 
 use super::csv_out::CsvOut;
 use super::dashboard::{self, Dashboard, Window};
-use super::day::{self, DashboardEntry, DayManifest};
-use super::progress::{Board, size};
+use crate::publish::day::{self, DashboardEntry, DayManifest};
+use crate::ui::board::{Board, size};
 use super::reader::Reader;
 use super::sink::seal;
 use crate::config::{DashboardSource, Env, Profile};
 use crate::crypt::Recipients;
 use crate::delivery::{Delivery, Location, temp_name};
 use crate::error::{Error, Kind, Result};
-use crate::output;
-use crate::progress::Mode;
+use crate::ui::output;
+use crate::ui::progress::Mode;
 use crate::store::RunLock;
 
 /// What an export run was asked to do, every flag already resolved against the profile.
@@ -232,7 +232,7 @@ fn carry_over(
             continue;
         }
         if let Err(why) = still_matches(delivery, &from, &e) {
-            crate::output::log(&format!(
+            crate::ui::output::log(&format!(
                 "warning: {from} was not carried into the new day: {why}"
             ));
             dropped.push(e.name.clone());
@@ -433,7 +433,7 @@ pub(crate) fn sign(key: &std::path::Path, manifest: &[u8]) -> Result<Vec<u8>> {
     let path = dir
         .write(day::MANIFEST, manifest)
         .map_err(|e| Error::internal("cannot stage the manifest for signing").source(e))?;
-    crate::signing::sign_as(key, &path, crate::signing::EXPORT_NAMESPACE)?;
-    std::fs::read(crate::signing::sig_path(&path))
+    crate::crypt::signing::sign_as(key, &path, crate::crypt::signing::EXPORT_NAMESPACE)?;
+    std::fs::read(crate::crypt::signing::sig_path(&path))
         .map_err(|e| Error::internal("cannot read the signature").source(e))
 }

@@ -2,6 +2,7 @@
 //! running PostgreSQL's client programs with the same settings.
 
 mod connect;
+pub mod copy_binary;
 pub mod conninfo;
 pub mod pgpass;
 pub mod service;

@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use super::target::Target;
 use crate::config::Env;
 use crate::error::{Error, Result};
-use crate::manifest::MaterializedView;
+use crate::snapshot::manifest::MaterializedView;
 use crate::pg::quote_ident;
 
 type Name = (String, String);

@@ -7,7 +7,7 @@ use tokio_postgres::Client;
 use super::target::Target;
 use crate::config::Env;
 use crate::error::{Error, Result};
-use crate::manifest::Manifest;
+use crate::snapshot::manifest::Manifest;
 use crate::pg::quote_ident;
 use crate::pg::tools as pg_tools;
 

@@ -1,10 +1,12 @@
 //! Regional timing: cutoffs, deadlines and daylight-saving rules.
 
+mod cutoff;
+pub mod region;
+pub mod timers;
 mod wall_clock;
-mod window;
 
 pub use wall_clock::{Reading, resolve};
-pub use window::Window;
+pub use cutoff::Window;
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Australia::Sydney;
 
 use super::{Reading, Window};
-use crate::region::{Region, Regions};
+use crate::schedule::region::{Region, Regions};
 
 fn region(name: &str) -> Region {
     Regions::load(&[]).unwrap().get(name).unwrap().clone()

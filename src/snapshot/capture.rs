@@ -17,8 +17,8 @@ use super::timing::Plan;
 use crate::config::{Database, Env, Profile};
 use crate::crypt::Recipients;
 use crate::error::{Error, Result};
-use crate::manifest::{self, Encryption, File, Filters, Manifest, SchemaFiles};
-use crate::progress::Progress;
+use crate::snapshot::manifest::{self, Encryption, File, Filters, Manifest, SchemaFiles};
+use crate::ui::progress::Progress;
 use crate::store::{fsync_dir, write_atomic};
 
 /// Everything one capture needs, resolved by `take`.
@@ -198,8 +198,8 @@ async fn inside(job: &Job<'_>, exporter: &Exporter) -> Result<Manifest> {
     let path = dir.join(manifest::FILE_NAME);
     write_atomic(&path, manifest.to_json().as_bytes())?;
     if let Some(key) = &profile.snapshot.signing_key {
-        crate::signing::sign(key, &path)?;
-        std::fs::File::open(crate::signing::sig_path(&path))
+        crate::crypt::signing::sign(key, &path)?;
+        std::fs::File::open(crate::crypt::signing::sig_path(&path))
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::internal("cannot fsync the manifest signature").source(e))?;
     }

@@ -5,7 +5,7 @@ use tokio_postgres::Client;
 
 use super::filter::TableFilter;
 use crate::error::{Error, Result};
-use crate::manifest::TableName;
+use crate::snapshot::manifest::TableName;
 use crate::pg::quote_ident;
 
 /// Tables above this size are split into ranges of about this many bytes, so that several

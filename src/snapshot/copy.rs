@@ -11,7 +11,7 @@ use super::catalog::{Part, Table};
 use super::sink::{Sealed, Sink};
 use crate::crypt::Recipients;
 use crate::error::{Error, Kind, Result};
-use crate::progress::Progress;
+use crate::ui::progress::Progress;
 
 /// Plaintext handed to the sealing thread at a time.
 const BATCH: usize = 256 << 10;

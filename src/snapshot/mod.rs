@@ -5,6 +5,7 @@ mod capture;
 mod catalog;
 mod copy;
 mod filter;
+pub mod manifest;
 mod schema;
 mod session;
 mod sink;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::copy_binary::RowCounter;
+use crate::pg::copy_binary::RowCounter;
 use crate::crypt::{Digest, Recipients, SealedWriter};
 use crate::error::{Error, Kind, Result};
 

@@ -14,9 +14,9 @@ use super::timing;
 use crate::config::{Env, Profile};
 use crate::crypt::Recipients;
 use crate::error::{Error, Result};
-use crate::manifest::Manifest;
-use crate::output::log;
-use crate::progress::Mode;
+use crate::snapshot::manifest::Manifest;
+use crate::ui::output::log;
+use crate::ui::progress::Mode;
 use crate::store::{ProfileStore, RunLock};
 
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::error::{Error, Kind, Result};
-use crate::region::Region;
+use crate::schedule::region::Region;
 use crate::schedule::Window;
 
 /// A timer may fire this long before the cutoff; the snapshot then waits for it.
@@ -86,7 +86,7 @@ fn human(d: TimeDelta) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::region::Regions;
+    use crate::schedule::region::Regions;
     use chrono::TimeZone;
 
     fn region(name: &str) -> Region {

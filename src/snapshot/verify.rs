@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::copy_binary::RowCounter;
+use crate::pg::copy_binary::RowCounter;
 use crate::crypt::{Identities, file_digest, open_sealed};
-use crate::manifest::{self, File, Manifest};
-use crate::signing;
+use crate::snapshot::manifest::{self, File, Manifest};
+use crate::crypt::signing;
 
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -75,7 +75,7 @@ pub fn verify(
             report.failures.push(format!(
                 "{}: {}",
                 manifest::FILE_NAME,
-                crate::output::render_error(&e)
+                crate::ui::output::render_error(&e)
                     .trim_start_matches("acc: error: ")
                     .trim()
                     .replace('\n', "; ")

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::config::{Env, Profile};
 use crate::delivery::{Delivery, Location};
-use crate::export::day::{self, DayManifest};
-use crate::manifest::Manifest;
+use crate::publish::day::{self, DayManifest};
+use crate::snapshot::manifest::Manifest;
 use crate::pg::tls::PeerCert;
 use crate::restore::{FreezeState, Target, freeze_state, read_info};
 use crate::schedule::Window;

@@ -370,7 +370,7 @@ fn store_space(p: &Profile) -> Check {
         .ok()
         .and_then(|s| {
             s.latest()
-                .and_then(|l| crate::manifest::Manifest::read(&s.snapshot_dir(&l)).ok())
+                .and_then(|l| crate::snapshot::manifest::Manifest::read(&s.snapshot_dir(&l)).ok())
         })
         .map(|m| m.total_size());
     match (free, last) {

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 const BUILT_IN: &[(&str, &str)] = &[
-    ("us-can", include_str!("../profiles/regions/us-can.toml")),
-    ("aus-int", include_str!("../profiles/regions/aus-int.toml")),
+    ("us-can", include_str!("../../profiles/regions/us-can.toml")),
+    ("aus-int", include_str!("../../profiles/regions/aus-int.toml")),
 ];
 
 /// A region's timetable.

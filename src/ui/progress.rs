@@ -30,7 +30,7 @@ impl Mode {
         use std::io::IsTerminal;
         Mode::pick(
             std::io::stderr().is_terminal()
-                && crate::output::log_format() == crate::output::LogFormat::Text,
+                && crate::ui::output::log_format() == crate::ui::output::LogFormat::Text,
             std::env::var_os("CI").is_some(),
         )
     }
@@ -109,7 +109,7 @@ impl Progress {
                 let ticker = tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(LINE_EVERY).await;
-                        crate::output::log(&c.line());
+                        crate::ui::output::log(&c.line());
                     }
                 });
                 Progress {

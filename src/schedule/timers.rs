@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveTime, TimeDelta};
 
 use crate::config::{Profile, SecretRef};
-use crate::region::Region;
+use crate::schedule::region::Region;
 
 /// The snapshot starts this long before the cutoff; `acc snapshot` waits for the cutoff.
 pub const LEAD: TimeDelta = TimeDelta::minutes(10);

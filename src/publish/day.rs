@@ -75,7 +75,7 @@ impl DayManifest {
     /// and the finish time are filled in as the run ends.
     pub fn begin(
         profile: &crate::config::Profile,
-        window: &super::dashboard::Window,
+        window: &crate::export::dashboard::Window,
         zone: chrono_tz::Tz,
         source: crate::config::DashboardSource,
         data_as_of: Option<DateTime<Utc>>,

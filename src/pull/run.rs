@@ -13,7 +13,7 @@ use crate::config::{Env, Profile};
 use crate::crypt::{HashingReader, Identities, Running, decrypt_from};
 use crate::delivery::{Delivery, Location};
 use crate::error::{Error, Kind, Result};
-use crate::export::day::{self, DayManifest};
+use crate::publish::day::{self, DayManifest};
 
 pub struct Request {
     pub from: Location,
@@ -292,12 +292,12 @@ fn check_signature(signers: &Path, manifest: &[u8], signature: Option<&[u8]>) ->
         ));
     };
     // staged in a directory of its own, created exclusively: a fixed name could be planted
-    crate::signing::verify_detached(
+    crate::crypt::signing::verify_detached(
         signers,
         day::MANIFEST,
         manifest,
         sig,
-        crate::signing::EXPORT_NAMESPACE,
+        crate::crypt::signing::EXPORT_NAMESPACE,
     )
 }
 

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::output;
-use crate::progress::Mode;
+use crate::ui::output;
+use crate::ui::progress::Mode;
 
 const LINE_EVERY: Duration = Duration::from_secs(5);
 

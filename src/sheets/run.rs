@@ -14,12 +14,12 @@ use crate::crypt::Recipients;
 use crate::delivery::{Delivery, Location, temp_name};
 use crate::error::{Error, Kind, Result};
 use crate::export::dashboard::{self, Dialect, Window};
-use crate::export::day::{self, DashboardEntry, DayManifest};
+use crate::publish::day::{self, DashboardEntry, DayManifest};
 use crate::export::reader::Reader;
 use crate::export::run::{local_zone, lock, publish, remove_leftovers};
 use crate::export::sink::{Chunk, seal};
 
-const BUILT_IN: &str = include_str!("../profiles/sheets/downtime-sheet.sql");
+const BUILT_IN: &str = include_str!("../../profiles/sheets/downtime-sheet.sql");
 /// The combined sheet's name; employee numbers name the others.
 pub const COMBINED: &str = "all";
 

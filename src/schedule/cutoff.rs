@@ -4,7 +4,7 @@ use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use super::wall_clock::{Reading, resolve};
-use crate::region::Region;
+use crate::schedule::region::Region;
 
 /// One business date of a region: when production is captured and when staging must be ready.
 #[derive(Debug, Clone, PartialEq)]
