@@ -9,6 +9,7 @@ pub mod crypt;
 pub mod delivery;
 pub mod doctor;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod failpoint;
 pub mod pg;
@@ -28,6 +29,7 @@ mod commands;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: cli::Cli) -> u8 {
+    ui::output::install();
     if cli.log_format == "json" {
         ui::output::set_log_format(ui::output::LogFormat::Json);
     }

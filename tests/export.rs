@@ -153,7 +153,7 @@ async fn every_file_decrypts_with_the_age_cli_and_holds_the_rows_its_query_count
     assert_eq!(m["source"], "production");
 
     // the same window the export used, to count each query's rows independently
-    let window = acc::export::Window {
+    let window = acc::export::Period {
         today: m["date"].as_str().unwrap().parse().unwrap(),
         start: m["window_start"].as_str().unwrap().parse().unwrap(),
         end: m["window_end"].as_str().unwrap().parse().unwrap(),

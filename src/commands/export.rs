@@ -7,7 +7,7 @@ use crate::cli::ExportArgs;
 use crate::config::{Config, DashboardSource, RawProfile};
 use crate::delivery::Location;
 use crate::error::{Error, Kind, Result};
-use crate::export::{Outcome, Request, dashboard, export};
+use crate::export::{ExportReport, Request, dashboard, export};
 use crate::ui::output;
 use crate::ui::progress::Mode;
 
@@ -48,7 +48,7 @@ pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<
     }
 }
 
-fn summary(o: &Outcome) -> serde_json::Value {
+fn summary(o: &ExportReport) -> serde_json::Value {
     let m = &o.manifest;
     json!({
         "profile": m.profile,
@@ -77,7 +77,7 @@ fn summary(o: &Outcome) -> serde_json::Value {
     })
 }
 
-fn text(o: &Outcome) -> String {
+fn text(o: &ExportReport) -> String {
     let m = &o.manifest;
     let mut s = format!(
         "export {} of {}: {} of {} dashboards from {} to {}\n",

@@ -7,7 +7,7 @@ use crate::config::{Config, RawProfile};
 use crate::delivery::Location;
 use crate::error::{Error, Kind, Result};
 use crate::ui::output;
-use crate::pull::{Outcome, Request, pull};
+use crate::pull::{PullReport, PullStatus, Request, pull};
 
 pub fn run(args: &PullArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;
@@ -45,11 +45,11 @@ pub fn run(args: &PullArgs, config: &Config, profile: Option<&str>) -> Result<()
     verdict(&outcome)
 }
 
-fn verdict(o: &Outcome) -> Result<()> {
+fn verdict(o: &PullReport) -> Result<()> {
     let bad: Vec<&str> = o
         .dashboards
         .iter()
-        .filter_map(|d| d.problem.as_deref().filter(|_| d.status == "mismatch"))
+        .filter_map(|d| d.problem.as_deref().filter(|_| d.status == PullStatus::Mismatch))
         .collect();
     if !bad.is_empty() {
         return Err(Error::new(Kind::BadInput, format!("{} file(s) failed verification: {}", bad.len(), bad.join("; ")))
@@ -58,7 +58,7 @@ fn verdict(o: &Outcome) -> Result<()> {
     let failed: Vec<&str> = o
         .dashboards
         .iter()
-        .filter(|d| d.status != "ok")
+        .filter(|d| d.status != PullStatus::Ok)
         .map(|d| d.name.as_str())
         .collect();
     if !failed.is_empty() {
@@ -75,7 +75,7 @@ fn verdict(o: &Outcome) -> Result<()> {
     Ok(())
 }
 
-fn summary(o: &Outcome, req: &Request) -> serde_json::Value {
+fn summary(o: &PullReport, req: &Request) -> serde_json::Value {
     json!({
         "profile": o.manifest.profile,
         "date": o.manifest.date,
@@ -88,7 +88,7 @@ fn summary(o: &Outcome, req: &Request) -> serde_json::Value {
     })
 }
 
-fn table(o: &Outcome) -> String {
+fn table(o: &PullReport) -> String {
     let mut s = format!("pulled {} of {}", o.manifest.date, o.manifest.profile);
     if let Some(who) = &o.signed_by {
         s.push_str(&format!(", signed by {who}"));
@@ -100,7 +100,7 @@ fn table(o: &Outcome) -> String {
     ));
     for d in &o.dashboards {
         let rows = d.rows.map_or_else(|| "-".to_string(), |r| r.to_string());
-        s.push_str(&format!("  {:<24} {:>9}  {}\n", d.name, rows, d.status));
+        s.push_str(&format!("  {:<24} {:>9}  {}\n", d.name, rows, d.status.name()));
     }
     s
 }

@@ -9,7 +9,7 @@ use crate::config::{Config, RawProfile};
 use crate::error::Result;
 use crate::ui::output;
 use crate::schedule::region::Region;
-use crate::schedule::{Reading, Window};
+use crate::schedule::{Reading, Cutoff};
 
 pub fn run(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     if args.systemd || args.cron {
@@ -22,7 +22,7 @@ pub fn run(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Resul
     let from = args
         .from
         .unwrap_or_else(|| Utc::now().with_timezone(&region.anchor).date_naive());
-    let windows = Window::series(&region, from, args.days);
+    let windows = Cutoff::series(&region, from, args.days);
     if args.json {
         output::emit_json(&Value::Array(
             windows.iter().map(|w| window_json(&region, w)).collect(),
@@ -46,7 +46,7 @@ fn zones(region: &Region) -> Vec<Tz> {
     zones
 }
 
-fn window_json(region: &Region, w: &Window) -> Value {
+fn window_json(region: &Region, w: &Cutoff) -> Value {
     let zones: Vec<Value> = zones(region)
         .into_iter()
         .map(|z| {
@@ -89,7 +89,7 @@ fn rule_name(r: Reading) -> &'static str {
     }
 }
 
-fn table(region: &Region, windows: &[Window]) -> String {
+fn table(region: &Region, windows: &[Cutoff]) -> String {
     let zones = zones(region);
     let same_day = match region.deadline_day {
         0 => "the same day".to_string(),
@@ -160,7 +160,7 @@ fn hours(d: TimeDelta) -> String {
     format!("{}h{:02}m", d.num_hours(), d.num_minutes() % 60)
 }
 
-fn note(region: &Region, w: &Window, event: &str, reading: Reading, at: DateTime<Tz>) -> String {
+fn note(region: &Region, w: &Cutoff, event: &str, reading: Reading, at: DateTime<Tz>) -> String {
     let wall = if event == "cutoff" {
         region.cutoff
     } else {

@@ -72,12 +72,12 @@ fn text(o: &Outcome) -> String {
         )
     } else {
         format!(
-            "snapshot {} of {}: {} tables, {} rows, {:.1} MB encrypted\n",
+            "snapshot {} of {}: {} tables, {} rows, {} encrypted\n",
             o.label,
             m.profile,
             m.tables.len(),
             m.total_rows(),
-            m.total_size() as f64 / 1e6
+            crate::ui::units::size(m.total_size())
         )
     };
     s.push_str(&format!("  path      {}\n", o.path.display()));

@@ -1,13 +1,15 @@
 //! Where exports land and where `acc pull` reads them from: a local directory or an SFTP
-//! server, behind one blocking interface (ssh2 blocks; callers keep it off async threads).
+//! server, behind one blocking interface, and `Remote`, its async face.
 
 mod local;
 mod location;
+mod remote;
 mod sftp;
 
 use std::io::{Read, Write};
 
 pub use location::{Location, SftpAddress};
+pub use remote::{Remote, blocking};
 
 use crate::config::{Env, Sftp};
 use crate::error::{Error, Kind, Result};

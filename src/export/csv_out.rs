@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
 
-use super::sink::Chunk;
+use crate::publish::Chunk;
 use crate::error::{Error, Result};
 
 /// Bytes gathered before a batch is handed to the sealer.

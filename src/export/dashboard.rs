@@ -24,7 +24,7 @@ pub struct Dashboard {
 
 /// The day and time window the queries are about.
 #[derive(Debug, Clone, Copy)]
-pub struct Window {
+pub struct Period {
     /// Today in the region's local zone.
     pub today: NaiveDate,
     /// The start of today in that zone.
@@ -34,10 +34,10 @@ pub struct Window {
 }
 
 /// Defines `NAMES` and the built-in queries from one list, so the two cannot disagree.
-impl Window {
+impl Period {
     /// `day` in `zone`, from its midnight for `days` days. A zone whose clocks skip midnight
     /// starts the day at the first instant after the gap.
-    pub fn from_day(day: NaiveDate, zone: chrono_tz::Tz, days: u32) -> Window {
+    pub fn from_day(day: NaiveDate, zone: chrono_tz::Tz, days: u32) -> Period {
         use chrono::{Duration, TimeZone};
         let midnight = |d: NaiveDate| {
             let local = d.and_hms_opt(0, 0, 0).expect("midnight exists");
@@ -52,7 +52,7 @@ impl Window {
                 .expect("a gap is shorter than an hour")
                 .with_timezone(&Utc)
         };
-        Window {
+        Period {
             today: day,
             start: midnight(day),
             end: midnight(day + Duration::days(days.into())),
@@ -114,7 +114,7 @@ pub fn load(
     names: &[&'static str],
     dirs: &[PathBuf],
     dialect: Dialect,
-    window: &Window,
+    window: &Period,
 ) -> Result<Vec<Dashboard>> {
     names
         .iter()
@@ -158,7 +158,7 @@ pub fn query_text(
 
 /// Replaces `{{today}}`, `{{window_start}}` and `{{window_end}}` with literals of the dialect.
 /// Anything else between double braces is an error, so a typo cannot reach the server.
-pub fn expand(sql: &str, dialect: Dialect, w: &Window) -> std::result::Result<String, String> {
+pub fn expand(sql: &str, dialect: Dialect, w: &Period) -> std::result::Result<String, String> {
     let ts = |t: DateTime<Utc>| match dialect {
         Dialect::Postgres => format!("TIMESTAMPTZ '{}'", t.format("%Y-%m-%d %H:%M:%S+00")),
         Dialect::Snowflake => format!(
@@ -197,8 +197,8 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn window() -> Window {
-        Window {
+    fn window() -> Period {
+        Period {
             today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
             start: Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap(),
             end: Utc.with_ymd_and_hms(2026, 11, 29, 5, 0, 0).unwrap(),
@@ -209,10 +209,10 @@ mod tests {
     fn a_day_whose_midnight_is_skipped_starts_when_the_clocks_resume() {
         // Havana springs forward at midnight: 2026-03-08 00:00 CST is 01:00 CDT, 05:00 UTC
         let day = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
-        let w = Window::from_day(day, chrono_tz::America::Havana, 1);
+        let w = Period::from_day(day, chrono_tz::America::Havana, 1);
         assert_eq!(w.start, Utc.with_ymd_and_hms(2026, 3, 8, 5, 0, 0).unwrap());
         assert_eq!(w.end, Utc.with_ymd_and_hms(2026, 3, 9, 4, 0, 0).unwrap());
-        let toronto = Window::from_day(day, chrono_tz::America::Toronto, 1);
+        let toronto = Period::from_day(day, chrono_tz::America::Toronto, 1);
         assert_eq!(
             toronto.start,
             Utc.with_ymd_and_hms(2026, 3, 8, 5, 0, 0).unwrap()

@@ -1,14 +1,13 @@
 //! `acc export`: the nine continuity dashboards, rendered as CSV, sealed with age and
 //! delivered to SFTP or a directory, day by day, with a manifest written last.
 
-mod csv_out;
+pub(crate) mod csv_out;
 pub mod dashboard;
 pub(crate) mod pg_source;
 pub(crate) mod reader;
 pub(crate) mod run;
-pub(crate) mod sink;
 mod snowflake_source;
 
-pub use dashboard::{Dashboard, Dialect, NAMES, Window};
-pub use run::{Outcome, Request, export, local_zone, window};
+pub use dashboard::{Dashboard, Dialect, NAMES, Period};
+pub use run::{ExportReport, Request, export, local_zone, period};
 pub use snowflake_source::login as snowflake_login;

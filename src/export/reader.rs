@@ -10,7 +10,6 @@ use super::dashboard::{Dashboard, Dialect};
 use super::{pg_source, snowflake_source};
 use crate::config::{DashboardSource, Env, Profile};
 use crate::error::{Error, Kind, Result};
-use crate::ui::output;
 
 pub enum Reader {
     Postgres {
@@ -57,32 +56,6 @@ impl Reader {
         Ok(Reader::Postgres { client, source })
     }
 
-    /// The whole CSV the server renders for `sql` (PostgreSQL only), held in memory.
-    pub async fn csv(&self, sql: &str) -> Result<Vec<u8>> {
-        let Reader::Postgres { client, .. } = self else {
-            return Err(
-                Error::config("downtime sheets are read from staging or production")
-                    .hint("pass --source staging or --source production"),
-            );
-        };
-        let stream = client
-            .copy_out(
-                format!(
-                    "COPY ({}) TO STDOUT (FORMAT csv, HEADER)",
-                    sql.trim().trim_end_matches(';')
-                )
-                .as_str(),
-            )
-            .await
-            .map_err(|e| Error::new(Kind::Unavailable, "the sheet query failed").source(e))?;
-        use futures_util::TryStreamExt;
-        let chunks: Vec<bytes::Bytes> = stream
-            .try_collect()
-            .await
-            .map_err(|e| Error::new(Kind::Temporary, "reading the sheets failed").source(e))?;
-        Ok(chunks.concat())
-    }
-
     pub fn dialect(&self) -> Dialect {
         match self {
             Reader::Postgres { .. } => Dialect::Postgres,
@@ -114,8 +87,8 @@ impl Reader {
             }
             Err(_) => {
                 let _ = client.batch_execute("ROLLBACK TO SAVEPOINT acc_info").await;
-                output::log(
-                    "warning: staging has no acc.staging_info (not restored by acc?); data-as-of is unknown",
+                crate::events::warning(
+                    "staging has no acc.staging_info (not restored by acc?); data-as-of is unknown",
                 );
                 None
             }

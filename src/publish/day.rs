@@ -1,11 +1,5 @@
-//! One day's delivery: its layout under `<root>/<profile>/`, and its manifest, written last.
-//!
-//! ```text
-//! <root>/<profile>/latest                    the newest published day, as YYYY-MM-DD
-//! <root>/<profile>/<YYYY-MM-DD>/<dashboard>.csv.age
-//! <root>/<profile>/<YYYY-MM-DD>/manifest.json (+ manifest.json.sig when signed)
-//! <root>/<profile>/.<YYYY-MM-DD>.partial-<pid>/   a run in progress, renamed whole when done
-//! ```
+//! A published day's manifest: who made it, when, from where, and each sealed file with its
+//! rows, size and SHA-256. It is written last, so a day without one is not a day.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,11 +7,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Kind, Result};
 
 pub const FORMAT: u32 = 1;
-pub const MANIFEST: &str = "manifest.json";
-pub const SIGNATURE: &str = "manifest.json.sig";
-pub const LATEST: &str = "latest";
-/// Manifests are small; anything larger is not one of ours.
-pub const MANIFEST_LIMIT: u64 = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayManifest {
@@ -36,14 +25,22 @@ pub struct DayManifest {
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     pub bom: bool,
-    pub dashboards: Vec<DashboardEntry>,
+    /// One entry per file: a dashboard of an export, an employee of the sheets.
+    pub dashboards: Vec<FileEntry>,
+}
+
+/// Whether a file of the day was delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryStatus {
+    Ok,
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DashboardEntry {
+pub struct FileEntry {
     pub name: String,
-    /// `ok` or `failed`.
-    pub status: String,
+    pub status: EntryStatus,
     /// `built-in` or the override file the query came from.
     pub query: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,9 +61,41 @@ pub struct DashboardEntry {
     pub carried_from: Option<DateTime<Utc>>,
 }
 
-impl DashboardEntry {
+impl FileEntry {
+    /// A file sealed and in place in the working directory.
+    pub fn delivered(name: &str, query: &str, file: String, rows: u64, plaintext: u64, digest: crate::crypt::Digest) -> FileEntry {
+        FileEntry {
+            name: name.to_string(),
+            status: EntryStatus::Ok,
+            query: query.to_string(),
+            file: Some(file),
+            rows: Some(rows),
+            plaintext_bytes: Some(plaintext),
+            size: Some(digest.size),
+            sha256: Some(digest.sha256),
+            error: None,
+            carried_from: None,
+        }
+    }
+
+    /// A file that could not be made; the manifest says why.
+    pub fn failed(name: &str, query: &str, error: String) -> FileEntry {
+        FileEntry {
+            name: name.to_string(),
+            status: EntryStatus::Failed,
+            query: query.to_string(),
+            file: None,
+            rows: None,
+            plaintext_bytes: None,
+            size: None,
+            sha256: None,
+            error: Some(error),
+            carried_from: None,
+        }
+    }
+
     pub fn ok(&self) -> bool {
-        self.status == "ok"
+        self.status == EntryStatus::Ok
     }
 }
 
@@ -75,7 +104,7 @@ impl DayManifest {
     /// and the finish time are filled in as the run ends.
     pub fn begin(
         profile: &crate::config::Profile,
-        window: &crate::export::dashboard::Window,
+        window: &crate::export::dashboard::Period,
         zone: chrono_tz::Tz,
         source: crate::config::DashboardSource,
         data_as_of: Option<DateTime<Utc>>,
@@ -123,7 +152,7 @@ impl DayManifest {
         for d in &m.dashboards {
             match (&d.file, d.ok()) {
                 (Some(f), true) => {
-                    let plain = f.ends_with(".csv.age") && !f.contains('/') && !f.starts_with('.');
+                    let plain = super::layout::is_plain_file(f);
                     if !plain || !seen.insert(f.clone()) || d.sha256.is_none() || d.size.is_none() {
                         return Err(bad(format!("dashboard {} has a bad file entry", d.name)));
                     }
@@ -136,47 +165,15 @@ impl DayManifest {
     }
 }
 
-pub fn file_name(dashboard: &str) -> String {
-    format!("{dashboard}.csv.age")
-}
-
-/// A day directory's name, or `None` for anything else in the profile directory.
-pub fn day_of(name: &str) -> Option<NaiveDate> {
-    if name.len() != 10 {
-        return None;
-    }
-    NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()
-}
-
-/// Hidden working directories left by runs: `.<day>.partial-<pid>` and `.<day>.old-<pid>`.
-pub fn is_leftover(name: &str) -> bool {
-    name.starts_with('.') && (name.contains(".partial-") || name.contains(".old-"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn only_iso_day_names_are_days() {
-        assert!(day_of("2026-11-22").is_some());
-        for n in [
-            "latest",
-            "2026-11-22x",
-            ".2026-11-22.partial-1",
-            "2026-13-01",
-        ] {
-            assert!(day_of(n).is_none(), "{n}");
-        }
-        assert!(is_leftover(".2026-11-22.partial-42"));
-        assert!(!is_leftover("2026-11-22"));
-    }
-
-    #[test]
     fn a_manifest_naming_a_path_outside_its_day_is_refused() {
-        let entry = |file: &str| DashboardEntry {
+        let entry = |file: &str| FileEntry {
             name: "employee-list".into(),
-            status: "ok".into(),
+            status: EntryStatus::Ok,
             query: "built-in".into(),
             file: Some(file.into()),
             rows: Some(1),

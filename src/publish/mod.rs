@@ -1,4 +1,15 @@
 //! A published day of sealed files at a destination: its layout, its manifest, the writer
-//! that builds and publishes one, and the reader that finds and checks one.
+//! that builds and publishes one, and the reader that finds and checks one. Export and
+//! sheets write days; pull and status read them.
 
 pub mod day;
+pub mod layout;
+mod reader;
+mod seal;
+mod writer;
+
+pub use day::{DayManifest, EntryStatus, FileEntry};
+pub use layout::Layout;
+pub use reader::{DayReader, PublishedDay, still_matches};
+pub use seal::Chunk;
+pub use writer::{Carried, DayWriter, SealedFile};

@@ -18,7 +18,7 @@ use crate::error::{Error, Kind, Result};
 use crate::snapshot::manifest::Manifest;
 use crate::pg::quote_ident;
 use crate::ui::progress::{Mode, Progress};
-use crate::schedule::Window;
+use crate::schedule::Cutoff;
 use crate::snapshot;
 use crate::store::{ProfileStore, RunLock};
 
@@ -106,11 +106,11 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outc
 
     match swap::repair(&target, env).await? {
         swap::Repair::Nothing => {}
-        swap::Repair::PreviousPutBack => crate::ui::output::log(&format!(
+        swap::Repair::PreviousPutBack => crate::events::warning(&format!(
             "{} was missing after an interrupted swap; its previous copy is back in place",
             target.name()
         )),
-        swap::Repair::Reopened => crate::ui::output::log(&format!(
+        swap::Repair::Reopened => crate::events::warning(&format!(
             "{} refused new sessions after an interrupted swap; it accepts them again",
             target.name()
         )),
@@ -231,7 +231,7 @@ async fn load_and_lock(
     let late = deadline.is_some_and(|d| Utc::now() > d);
     lock_down(&client, target, &profile.restore.reader_role, m, late).await?;
     phases.mark("preserve and lock down");
-    crate::ui::output::log(&format!("restore {}: {}", m.label, phases.summary()));
+    crate::events::info(&format!("restore {}: {}", m.label, phases.summary()));
     Ok((late, preserved))
 }
 
@@ -265,7 +265,7 @@ impl Phases {
 fn deadline_of(profile: &Profile, m: &Manifest) -> Option<DateTime<FixedOffset>> {
     let cutoff = m.cutoff?;
     let date = cutoff.with_timezone(&profile.region.anchor).date_naive();
-    Some(Window::of(&profile.region, date).deadline.fixed_offset())
+    Some(Cutoff::of(&profile.region, date).deadline.fixed_offset())
 }
 
 fn outcome(

@@ -8,7 +8,7 @@ use crate::schedule::region::Region;
 
 /// One business date of a region: when production is captured and when staging must be ready.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Window {
+pub struct Cutoff {
     /// The date in the anchor zone on which production is captured; it labels the snapshot.
     pub business_date: NaiveDate,
     pub cutoff: DateTime<Tz>,
@@ -17,14 +17,14 @@ pub struct Window {
     pub deadline_reading: Reading,
 }
 
-impl Window {
+impl Cutoff {
     /// The window of `date` in `region`.
-    pub fn of(region: &Region, date: NaiveDate) -> Window {
+    pub fn of(region: &Region, date: NaiveDate) -> Cutoff {
         let (cutoff, cutoff_reading) = resolve(region.anchor, date.and_time(region.cutoff));
         let deadline_date = date + Days::new(u64::from(region.deadline_day));
         let (deadline, deadline_reading) =
             resolve(region.anchor, deadline_date.and_time(region.deadline));
-        Window {
+        Cutoff {
             business_date: date,
             cutoff,
             cutoff_reading,
@@ -34,21 +34,21 @@ impl Window {
     }
 
     /// `days` consecutive windows starting with `from`.
-    pub fn series(region: &Region, from: NaiveDate, days: u32) -> Vec<Window> {
+    pub fn series(region: &Region, from: NaiveDate, days: u32) -> Vec<Cutoff> {
         from.iter_days()
             .take(days as usize)
-            .map(|d| Window::of(region, d))
+            .map(|d| Cutoff::of(region, d))
             .collect()
     }
 
     /// The first window whose cutoff is at or after `now`.
-    pub fn next_after(region: &Region, now: DateTime<Utc>) -> Window {
+    pub fn next_after(region: &Region, now: DateTime<Utc>) -> Cutoff {
         let today = now.with_timezone(&region.anchor).date_naive();
         today
             .pred_opt()
             .unwrap_or(today)
             .iter_days()
-            .map(|d| Window::of(region, d))
+            .map(|d| Cutoff::of(region, d))
             .find(|w| w.cutoff >= now)
             .expect("a later cutoff always exists")
     }

@@ -6,7 +6,7 @@ pub mod timers;
 mod wall_clock;
 
 pub use wall_clock::{Reading, resolve};
-pub use cutoff::Window;
+pub use cutoff::Cutoff;
 
 #[cfg(test)]
 mod tests;

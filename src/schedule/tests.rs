@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Australia::Sydney;
 
-use super::{Reading, Window};
+use super::{Reading, Cutoff};
 use crate::schedule::region::{Region, Regions};
 
 fn region(name: &str) -> Region {
@@ -32,7 +32,7 @@ type Row = (
 fn check(region_name: &str, rows: &[Row]) {
     let r = region(region_name);
     for &(d, cutoff, cutoff_utc, deadline, deadline_utc, hours) in rows {
-        let w = Window::of(&r, date(d));
+        let w = Cutoff::of(&r, date(d));
         assert_eq!(w.cutoff.to_rfc3339(), cutoff, "{region_name} {d} cutoff");
         assert_eq!(utc(&w.cutoff), cutoff_utc, "{region_name} {d} cutoff UTC");
         assert_eq!(
@@ -86,7 +86,7 @@ fn us_can_across_toronto_spring_forward() {
         ],
     );
     assert_eq!(
-        Window::of(&region("us-can"), date("2026-03-07")).deadline_reading,
+        Cutoff::of(&region("us-can"), date("2026-03-07")).deadline_reading,
         Reading::Gap
     );
 }
@@ -115,7 +115,7 @@ fn us_can_across_toronto_fall_back() {
             ),
         ],
     );
-    let w = Window::of(&region("us-can"), date("2026-10-31"));
+    let w = Cutoff::of(&region("us-can"), date("2026-10-31"));
     assert_eq!(
         (w.cutoff_reading, w.deadline_reading),
         (Reading::Exact, Reading::Exact)
@@ -167,7 +167,7 @@ fn aus_int_across_toronto_changes() {
 fn aus_int_shows_the_sydney_shift() {
     let r = region("aus-int");
     let sydney = |d: &str| {
-        let w = Window::of(&r, date(d));
+        let w = Cutoff::of(&r, date(d));
         (
             w.cutoff.with_timezone(&Sydney).to_rfc3339(),
             w.deadline.with_timezone(&Sydney).to_rfc3339(),
@@ -209,7 +209,7 @@ fn aus_int_shows_the_sydney_shift() {
 
 #[test]
 fn series_covers_consecutive_dates() {
-    let ws = Window::series(&region("aus-int"), date("2026-10-03"), 3);
+    let ws = Cutoff::series(&region("aus-int"), date("2026-10-03"), 3);
     let dates: Vec<String> = ws.iter().map(|w| w.business_date.to_string()).collect();
     assert_eq!(dates, ["2026-10-03", "2026-10-04", "2026-10-05"]);
 }
@@ -220,17 +220,17 @@ fn next_after_finds_the_coming_cutoff() {
     let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
     // 22:50 Toronto on 2026-11-21 (03:50Z on the 22nd): tonight's cutoff
     assert_eq!(
-        Window::next_after(&r, at("2026-11-22T03:50:00Z")).business_date,
+        Cutoff::next_after(&r, at("2026-11-22T03:50:00Z")).business_date,
         date("2026-11-21")
     );
     // 23:10 Toronto: already past, so the next night
     assert_eq!(
-        Window::next_after(&r, at("2026-11-22T04:10:00Z")).business_date,
+        Cutoff::next_after(&r, at("2026-11-22T04:10:00Z")).business_date,
         date("2026-11-22")
     );
     // exactly at the cutoff counts as that cutoff
     assert_eq!(
-        Window::next_after(&r, at("2026-11-22T04:00:00Z")).business_date,
+        Cutoff::next_after(&r, at("2026-11-22T04:00:00Z")).business_date,
         date("2026-11-21")
     );
 }

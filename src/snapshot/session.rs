@@ -126,7 +126,7 @@ async fn connect_with_retry(
         match pg::connect(db, env, app).await {
             Err(e) if e.kind() == Kind::Temporary && !remaining.is_zero() => {
                 let pause = delay.min(remaining);
-                crate::ui::output::log(&format!(
+                crate::events::warning(&format!(
                     "production {} is unreachable; retrying in {:.0}s",
                     db.describe(),
                     pause.as_secs_f64().ceil()

@@ -15,7 +15,7 @@ use crate::config::{Env, Profile};
 use crate::crypt::Recipients;
 use crate::error::{Error, Result};
 use crate::snapshot::manifest::Manifest;
-use crate::ui::output::log;
+use crate::events::info as log;
 use crate::ui::progress::Mode;
 use crate::store::{ProfileStore, RunLock};
 

@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 
 use crate::error::{Error, Kind, Result};
 use crate::schedule::region::Region;
-use crate::schedule::Window;
+use crate::schedule::Cutoff;
 
 /// A timer may fire this long before the cutoff; the snapshot then waits for it.
 pub const EARLY_START: TimeDelta = TimeDelta::minutes(15);
@@ -36,8 +36,8 @@ pub fn plan(region: &Region, now: DateTime<Utc>, on_demand: bool) -> Result<Plan
             wait: TimeDelta::zero(),
         });
     }
-    let next = Window::next_after(region, now);
-    let previous = Window::of(
+    let next = Cutoff::next_after(region, now);
+    let previous = Cutoff::of(
         region,
         next.business_date.pred_opt().expect("a date before"),
     );

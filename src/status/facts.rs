@@ -8,23 +8,23 @@ use serde::Serialize;
 
 use crate::config::{Env, Profile};
 use crate::delivery::{Delivery, Location};
-use crate::publish::day::{self, DayManifest};
+use crate::publish::{DayReader, Layout};
 use crate::snapshot::manifest::Manifest;
 use crate::pg::tls::PeerCert;
 use crate::restore::{FreezeState, Target, freeze_state, read_info};
-use crate::schedule::Window;
+use crate::schedule::Cutoff;
 use crate::store::ProfileStore;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Cutoff {
+pub struct CutoffTimes {
     pub business_date: NaiveDate,
     pub cutoff: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
 }
 
-impl From<Window> for Cutoff {
-    fn from(w: Window) -> Cutoff {
-        Cutoff {
+impl From<Cutoff> for CutoffTimes {
+    fn from(w: Cutoff) -> CutoffTimes {
+        CutoffTimes {
             business_date: w.business_date,
             cutoff: w.cutoff.with_timezone(&Utc),
             deadline: w.deadline.with_timezone(&Utc),
@@ -68,8 +68,8 @@ pub struct Facts {
     pub now: DateTime<Utc>,
     pub zones: Vec<Tz>,
     /// The most recent cutoff at or before now, and the next one.
-    pub latest: Cutoff,
-    pub next: Cutoff,
+    pub latest: CutoffTimes,
+    pub next: CutoffTimes,
     pub snapshot: Result<Option<Snapshot>, String>,
     pub staging: Result<Option<Staging>, String>,
     pub freeze: Result<Option<FreezeState>, String>,
@@ -82,7 +82,7 @@ pub struct Facts {
 pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
     let region = &profile.region;
     let today = now.with_timezone(&region.anchor).date_naive();
-    let latest = Window::series(region, today - Duration::days(2), 4)
+    let latest = Cutoff::series(region, today - Duration::days(2), 4)
         .into_iter()
         .rfind(|w| w.cutoff <= now)
         .expect("a cutoff within two days");
@@ -121,7 +121,7 @@ pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
         now,
         zones,
         latest: latest.into(),
-        next: Window::next_after(region, now).into(),
+        next: Cutoff::next_after(region, now).into(),
         snapshot: snapshot(profile),
         staging,
         freeze,
@@ -208,19 +208,14 @@ fn export(to: &str, profile: &Profile, env: &Env) -> Result<Option<ExportDay>, S
     let location = Location::parse(to).map_err(|e| e.message().to_string())?;
     let delivery = Delivery::open(&location, profile.sftp.as_ref(), env)
         .map_err(|e| e.message().to_string())?;
-    let pointer = format!("{}/{}", profile.name, day::LATEST);
-    if !delivery.exists(&pointer) {
+    let days = DayReader::new(&delivery, Layout::new(profile.name.clone()));
+    let Some(date) = days.latest().map_err(|e| e.message().to_string())? else {
         return Ok(None);
-    }
-    let text = delivery
-        .read_small(&pointer, 64)
-        .map_err(|e| e.message().to_string())?;
-    let date = String::from_utf8_lossy(&text).trim().to_string();
-    let path = format!("{}/{date}/{}", profile.name, day::MANIFEST);
-    let bytes = delivery
-        .read_small(&path, day::MANIFEST_LIMIT)
-        .map_err(|e| e.message().to_string())?;
-    let m = DayManifest::parse(&bytes, &path).map_err(|e| e.message().to_string())?;
+    };
+    let m = days
+        .manifest(date, &profile.name, None)
+        .map_err(|e| e.message().to_string())?
+        .manifest;
     Ok(Some(ExportDay {
         date: m.date,
         finished_at: m.finished_at,

@@ -5,5 +5,5 @@ mod facts;
 pub mod prometheus;
 pub mod verdict;
 
-pub use facts::{Cutoff, ExportDay, Facts, Snapshot, Staging, gather};
+pub use facts::{CutoffTimes, ExportDay, Facts, Snapshot, Staging, gather};
 pub use verdict::{Finding, Level, judge, overall, ready};

@@ -169,7 +169,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::status::facts::{Cutoff, ExportDay, Facts, Snapshot};
+    use crate::status::facts::{CutoffTimes, ExportDay, Facts, Snapshot};
 
     fn facts(now: &str, data_as_of: &str) -> Facts {
         let t = |s: &str| {
@@ -183,12 +183,12 @@ mod tests {
             now: t(now),
             zones: vec![chrono_tz::America::Toronto],
             // the cutoff of 2026-11-21: 23:00 EST is 04:00 UTC, ready by 02:00 EST (07:00 UTC)
-            latest: Cutoff {
+            latest: CutoffTimes {
                 business_date: "2026-11-21".parse().unwrap(),
                 cutoff: t("2026-11-22 04:00"),
                 deadline: t("2026-11-22 07:00"),
             },
-            next: Cutoff {
+            next: CutoffTimes {
                 business_date: "2026-11-22".parse().unwrap(),
                 cutoff: t("2026-11-23 04:00"),
                 deadline: t("2026-11-23 07:00"),

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::ui::output;
 use crate::ui::progress::Mode;
 
 const LINE_EVERY: Duration = Duration::from_secs(5);
@@ -38,14 +37,14 @@ impl Board {
         let last = Arc::new(Mutex::new(Instant::now()));
         let b = bar.clone();
         let callback = Box::new(move |rows: u64, bytes: u64| {
-            let text = format!("{rows} rows, {}", size(bytes));
+            let text = format!("{rows} rows, {}", super::units::size(bytes));
             match &b {
                 Some(bar) => bar.set_message(text),
                 None => {
                     let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
                     if last.elapsed() >= LINE_EVERY {
                         *last = Instant::now();
-                        output::log(&format!("export {name}: {text} so far"));
+                        crate::events::info(&format!("export {name}: {text} so far"));
                     }
                 }
             }
@@ -63,15 +62,7 @@ impl Tracker {
     pub fn done(self, summary: &str) {
         match self.bar {
             Some(bar) => bar.finish_with_message(summary.to_string()),
-            None => output::log(&format!("export {}: {summary}", self.name)),
+            None => crate::events::info(&format!("export {}: {summary}", self.name)),
         }
-    }
-}
-
-pub fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
-    } else {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
     }
 }

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use std::sync::OnceLock;
 
 use crate::error::{Error, Kind, Result};
+use crate::events::Level;
 
 /// How log lines on stderr look: `acc: ...` for people and journald, or one JSON object per
 /// line for log shippers.
@@ -94,20 +95,22 @@ fn causes(err: &Error) -> Vec<String> {
     out
 }
 
-/// A progress or status line on stderr, one event per line. A message starting `warning:` or
-/// `error:` carries that level in JSON.
-pub fn log(message: &str) {
+/// Renders the library's events (`crate::events`) on stderr, one per line: `acc: warning: ...`
+/// as text, or a JSON object carrying the level.
+pub fn log(level: Level, message: &str) {
     let line = match log_format() {
-        LogFormat::Text => format!("acc: {message}\n"),
-        LogFormat::Json => {
-            let (level, msg) = ["warning", "error"]
-                .iter()
-                .find_map(|l| message.strip_prefix(&format!("{l}: ")).map(|m| (*l, m)))
-                .unwrap_or(("info", message));
-            json_line(level, msg, serde_json::Value::Null)
-        }
+        LogFormat::Text => match level {
+            Level::Info => format!("acc: {message}\n"),
+            other => format!("acc: {}: {message}\n", other.name()),
+        },
+        LogFormat::Json => json_line(level.name(), message, serde_json::Value::Null),
     };
     let _ = io::stderr().write_all(line.as_bytes());
+}
+
+/// Sends the library's events to `log`; called once at start-up.
+pub fn install() {
+    crate::events::set_sink(log);
 }
 
 /// Prints an error to stderr, unless it is the quiet end of a closed pipe.

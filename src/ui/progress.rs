@@ -109,7 +109,7 @@ impl Progress {
                 let ticker = tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(LINE_EVERY).await;
-                        crate::ui::output::log(&c.line());
+                        crate::events::info(&c.line());
                     }
                 });
                 Progress {
@@ -161,14 +161,14 @@ impl Progress {
 impl Counters {
     fn line(&self) -> String {
         let bytes = self.bytes.load(Ordering::Relaxed);
-        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let secs = self.started.elapsed().as_secs_f64();
         format!(
-            "{}: {}/{} parts, {:.1} MB read ({:.1} MB/s), {} rows",
+            "{}: {}/{} parts, {} read ({}), {} rows",
             self.what,
             self.parts.load(Ordering::Relaxed),
             self.total_parts,
-            bytes as f64 / 1e6,
-            bytes as f64 / 1e6 / secs,
+            super::units::size(bytes),
+            super::units::rate(bytes, secs),
             self.rows.load(Ordering::Relaxed),
         )
     }

@@ -1,0 +1,47 @@
+//! The async face of a delivery: ssh2 and bulk file I/O block, so every call runs on
+//! tokio's blocking pool and async code never holds a runtime thread while a server answers.
+//! Library functions built on it run on any tokio runtime, a current-thread one included.
+
+use std::sync::Arc;
+
+use super::{Delivery, Location};
+use crate::config::{Env, Sftp};
+use crate::error::{Error, Result};
+
+/// An open delivery shared by async tasks and the blocking threads they start.
+#[derive(Clone)]
+pub struct Remote {
+    inner: Arc<Delivery>,
+}
+
+impl Remote {
+    /// Connects (for SFTP: host key, login) on the blocking pool.
+    pub async fn open(location: &Location, sftp: Option<&Sftp>, env: &Env) -> Result<Remote> {
+        let (location, sftp, env) = (location.clone(), sftp.cloned(), env.clone());
+        let delivery = blocking(move || Delivery::open(&location, sftp.as_ref(), &env)).await??;
+        Ok(Remote {
+            inner: Arc::new(delivery),
+        })
+    }
+
+    /// For code already on a blocking thread.
+    pub fn blocking(&self) -> &Delivery {
+        &self.inner
+    }
+
+    /// Runs `f` with the delivery on the blocking pool.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Delivery) -> T + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || f(&inner)).await
+    }
+}
+
+/// Runs blocking work on tokio's blocking pool; a panic in it is an internal error.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal("a blocking task panicked").source(e))
+}

@@ -1,0 +1,125 @@
+//! Where a published day's files live under a destination, and which names are what.
+//!
+//! ```text
+//! <root>/<base>/latest                        the newest published day, as YYYY-MM-DD
+//! <root>/<base>/<YYYY-MM-DD>/<name>.csv.age   one sealed file per dashboard or employee
+//! <root>/<base>/<YYYY-MM-DD>/manifest.json    (+ manifest.json.sig when signed), written last
+//! <root>/<base>/.<YYYY-MM-DD>.partial-<pid>/  a run in progress, renamed whole when done
+//! ```
+//!
+//! `<base>` is the profile's name for exports and `<profile>/sheets` for downtime sheets.
+
+use chrono::NaiveDate;
+
+pub const MANIFEST: &str = "manifest.json";
+pub const SIGNATURE: &str = "manifest.json.sig";
+pub const LATEST: &str = "latest";
+/// Manifests are small; anything larger is not one of ours.
+pub const MANIFEST_LIMIT: u64 = 1 << 20;
+/// A signature or a `latest` pointer is smaller still.
+pub const SIGNATURE_LIMIT: u64 = 64 * 1024;
+pub const POINTER_LIMIT: u64 = 64;
+
+/// The days published under one base directory of a destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub base: String,
+}
+
+impl Layout {
+    pub fn new(base: impl Into<String>) -> Layout {
+        Layout { base: base.into() }
+    }
+
+    pub fn day(&self, date: NaiveDate) -> String {
+        format!("{}/{}", self.base, date.format("%Y-%m-%d"))
+    }
+
+    pub fn in_day(&self, date: NaiveDate, file: &str) -> String {
+        format!("{}/{file}", self.day(date))
+    }
+
+    pub fn manifest(&self, date: NaiveDate) -> String {
+        self.in_day(date, MANIFEST)
+    }
+
+    pub fn signature(&self, date: NaiveDate) -> String {
+        self.in_day(date, SIGNATURE)
+    }
+
+    pub fn latest(&self) -> String {
+        format!("{}/{LATEST}", self.base)
+    }
+
+    /// The hidden working directory of this process's run of `date`.
+    pub fn work(&self, date: NaiveDate) -> String {
+        format!(
+            "{}/.{}.partial-{}",
+            self.base,
+            date.format("%Y-%m-%d"),
+            std::process::id()
+        )
+    }
+
+    /// Where a day being replaced waits until the new one is in place.
+    pub fn replaced(&self, date: NaiveDate) -> String {
+        format!(
+            "{}/.{}.old-{}",
+            self.base,
+            date.format("%Y-%m-%d"),
+            std::process::id()
+        )
+    }
+}
+
+/// The sealed file of a dashboard or an employee.
+pub fn file_name(name: &str) -> String {
+    format!("{name}.csv.age")
+}
+
+/// Whether a manifest's file name is one a writer of this layout makes: plain, in its day.
+pub fn is_plain_file(name: &str) -> bool {
+    name.ends_with(".csv.age") && !name.contains('/') && !name.starts_with('.')
+}
+
+/// A day directory's name, or `None` for anything else in the base directory.
+pub fn day_of(name: &str) -> Option<NaiveDate> {
+    if name.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()
+}
+
+/// Hidden working directories left by runs: `.<day>.partial-<pid>` and `.<day>.old-<pid>`.
+pub fn is_leftover(name: &str) -> bool {
+    name.starts_with('.') && (name.contains(".partial-") || name.contains(".old-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_iso_day_names_are_days() {
+        assert!(day_of("2026-11-22").is_some());
+        for n in [
+            "latest",
+            "2026-11-22x",
+            ".2026-11-22.partial-1",
+            "2026-13-01",
+        ] {
+            assert!(day_of(n).is_none(), "{n}");
+        }
+        assert!(is_leftover(".2026-11-22.partial-42"));
+        assert!(!is_leftover("2026-11-22"));
+    }
+
+    #[test]
+    fn a_run_works_in_a_hidden_directory_beside_its_day() {
+        let l = Layout::new("agency/sheets");
+        let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(l.manifest(d), "agency/sheets/2026-12-01/manifest.json");
+        assert!(is_leftover(l.work(d).rsplit('/').next().unwrap()));
+        assert!(is_leftover(l.replaced(d).rsplit('/').next().unwrap()));
+    }
+}

@@ -1,0 +1,151 @@
+//! Reading a published day: which day `latest` names, its manifest with its signature
+//! checked, and whether a delivered file still matches its entry.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use super::day::{DayManifest, FileEntry};
+use super::layout::{self, Layout};
+use crate::crypt::{HashingReader, Running};
+use crate::delivery::Delivery;
+use crate::error::{Error, Kind, Result};
+
+/// A day's manifest as read, with the bytes that were signed.
+pub struct PublishedDay {
+    pub date: NaiveDate,
+    pub manifest: DayManifest,
+    pub manifest_bytes: Vec<u8>,
+    pub signature: Option<Vec<u8>>,
+    /// Who signed it, when allowed signers were given.
+    pub signed_by: Option<String>,
+}
+
+/// The days under one base directory of an open delivery.
+pub struct DayReader<'a> {
+    delivery: &'a Delivery,
+    layout: Layout,
+}
+
+impl<'a> DayReader<'a> {
+    pub fn new(delivery: &'a Delivery, layout: Layout) -> DayReader<'a> {
+        DayReader { delivery, layout }
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The day `latest` names when it has a manifest, else the newest day that has one;
+    /// `None` when there is no complete day at all.
+    pub fn latest(&self) -> Result<Option<NaiveDate>> {
+        let d = self.delivery;
+        let pointer = self.layout.latest();
+        if d.exists(&pointer) {
+            let text = d.read_small(&pointer, layout::POINTER_LIMIT)?;
+            if let Some(date) = std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| layout::day_of(t.trim()))
+                && self.is_complete(date)
+            {
+                return Ok(Some(date));
+            }
+        }
+        let mut days: Vec<NaiveDate> = d
+            .list(&self.layout.base)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e.is_dir)
+            .filter_map(|e| layout::day_of(&e.name))
+            .filter(|date| self.is_complete(*date))
+            .collect();
+        days.sort();
+        Ok(days.pop())
+    }
+
+    /// A day is complete once its manifest, written last, is there.
+    pub fn is_complete(&self, date: NaiveDate) -> bool {
+        self.delivery.exists(&self.layout.manifest(date))
+    }
+
+    /// Reads and checks the manifest of `date`: its signature when `allowed_signers` is
+    /// given, its shape, and that it is the day of `profile` it claims to be, so a signed
+    /// manifest copied from another day or profile does not pass for this one.
+    pub fn manifest(
+        &self,
+        date: NaiveDate,
+        profile: &str,
+        allowed_signers: Option<&Path>,
+    ) -> Result<PublishedDay> {
+        let d = self.delivery;
+        let path = self.layout.manifest(date);
+        let manifest_bytes = d.read_small(&path, layout::MANIFEST_LIMIT)?;
+        let sig_path = self.layout.signature(date);
+        let signature = d
+            .exists(&sig_path)
+            .then(|| d.read_small(&sig_path, layout::SIGNATURE_LIMIT))
+            .transpose()?;
+        let signed_by = match allowed_signers {
+            Some(signers) => Some(check_signature(signers, &manifest_bytes, signature.as_deref())?),
+            None => None,
+        };
+        let manifest = DayManifest::parse(&manifest_bytes, &path)?;
+        if manifest.profile != profile || manifest.date != date {
+            return Err(Error::new(
+                Kind::BadInput,
+                format!(
+                    "{path} is the export of profile '{}' for {}, not '{profile}' for {date}",
+                    manifest.profile, manifest.date,
+                ),
+            )
+            .hint("the day was moved or replaced at the destination; nothing was pulled"));
+        }
+        Ok(PublishedDay {
+            date,
+            manifest,
+            manifest_bytes,
+            signature,
+            signed_by,
+        })
+    }
+}
+
+fn check_signature(signers: &Path, manifest: &[u8], signature: Option<&[u8]>) -> Result<String> {
+    let Some(sig) = signature else {
+        return Err(Error::new(
+            Kind::BadInput,
+            "the export's manifest is not signed, and allowed signers are configured",
+        )
+        .hint(
+            "the exporting profile needs export.signing_key; an unsigned day cannot be trusted",
+        ));
+    };
+    crate::crypt::signing::verify_detached(
+        signers,
+        layout::MANIFEST,
+        manifest,
+        sig,
+        crate::crypt::signing::EXPORT_NAMESPACE,
+    )
+}
+
+/// Whether the delivered file still has the size and SHA-256 its manifest entry gives.
+pub fn still_matches(delivery: &Delivery, rel: &str, e: &FileEntry) -> std::result::Result<(), String> {
+    let mut running = Running::default();
+    let reader = delivery
+        .open_read(rel)
+        .map_err(|err| err.message().to_string())?;
+    std::io::copy(&mut HashingReader::new(reader, &mut running), &mut std::io::sink())
+        .map_err(|err| format!("cannot read it again: {err}"))?;
+    let now = running.digest();
+    if Some(now.size) != e.size || Some(&now.sha256) != e.sha256.as_ref() {
+        return Err(format!(
+            "it no longer matches its manifest entry ({} bytes, sha256 {}, where the entry says {} bytes, {})",
+            now.size,
+            now.sha256,
+            e.size.map_or("no".into(), |s| s.to_string()),
+            e.sha256.as_deref().unwrap_or("no sha256")
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! Splitting the sheet query's CSV by employee (its first column) as it streams: every row
+//! goes to the combined sheet and to its employee's, each a sealed file of the day, so no
+//! sheet is ever held whole in memory. Runs on a blocking thread.
+
+use std::collections::BTreeSet;
+use std::io::{self, Read, Write};
+
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Kind, Result};
+use crate::publish::{Chunk, DayWriter, FileEntry, SealedFile};
+
+/// The combined sheet's name; employee numbers name the others.
+pub const COMBINED: &str = "all";
+/// Plaintext gathered before it is handed to a sealer.
+const BATCH: usize = 64 * 1024;
+
+/// Reads the CSV from `rx` and writes the sheets; returns their entries, the combined first.
+pub fn split(rx: mpsc::Receiver<Chunk>, writer: &DayWriter, origin: &str) -> Result<Vec<FileEntry>> {
+    let bad = |e: csv::Error| Error::new(Kind::Internal, "the sheet CSV does not parse").source(e);
+    let mut input = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(ChunkReader::new(rx));
+    let header = input.headers().map_err(bad)?.clone();
+    let mut all = Sheet::start(writer, COMBINED, &header)?;
+    let mut current: Option<Sheet> = None;
+    let mut seen = BTreeSet::new();
+    let mut done = Vec::new();
+    for record in input.records() {
+        let record = record.map_err(bad)?;
+        let employee = record.get(0).unwrap_or("");
+        if current.as_ref().is_none_or(|s| s.name != employee) {
+            check_employee(employee, &mut seen)?;
+            if let Some(s) = current.take() {
+                done.push(s.finish(origin)?);
+            }
+            current = Some(Sheet::start(writer, employee, &header)?);
+        }
+        let sheet = current.as_mut().expect("started above");
+        sheet.write(&record)?;
+        all.write(&record)?;
+    }
+    let mut out = vec![all.finish(origin)?];
+    if let Some(s) = current {
+        done.push(s.finish(origin)?);
+    }
+    out.extend(done);
+    Ok(out)
+}
+
+/// An employee number names a file, and each employee's rows must come together.
+fn check_employee(employee: &str, seen: &mut BTreeSet<String>) -> Result<()> {
+    let plain = !employee.is_empty()
+        && employee
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !plain {
+        return Err(
+            Error::new(Kind::BadInput, "an employee number is not a plain file name")
+                .hint("the sheet query's first column must be the employee number"),
+        );
+    }
+    if !seen.insert(employee.to_string()) {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!("employee {employee}'s rows are not together in the sheet query's output"),
+        )
+        .hint("the sheet query must order its rows by the employee number first"));
+    }
+    Ok(())
+}
+
+/// One sheet being written: CSV records into a sealed file.
+struct Sheet {
+    name: String,
+    rows: u64,
+    csv: csv::Writer<ChunkWriter>,
+    file: SealedFile,
+}
+
+impl Sheet {
+    fn start(writer: &DayWriter, name: &str, header: &csv::StringRecord) -> Result<Sheet> {
+        let mut file = writer.create_blocking(name)?;
+        let mut csv = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(ChunkWriter::new(file.sender()));
+        csv.write_record(header).map_err(write_failed)?;
+        Ok(Sheet {
+            name: name.to_string(),
+            rows: 0,
+            csv,
+            file,
+        })
+    }
+
+    fn write(&mut self, record: &csv::StringRecord) -> Result<()> {
+        self.csv.write_record(record).map_err(write_failed)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(self, origin: &str) -> Result<FileEntry> {
+        let chunks = self
+            .csv
+            .into_inner()
+            .map_err(|e| write_failed(e.into_error().into()))?;
+        let plaintext = chunks.end().map_err(|e| write_failed(e.into()))?;
+        let name = self.file.file().to_string();
+        let digest = self.file.finish_blocking()?;
+        Ok(FileEntry::delivered(&self.name, origin, name, self.rows, plaintext, digest))
+    }
+}
+
+fn write_failed(e: csv::Error) -> Error {
+    Error::new(Kind::Temporary, "cannot write a sheet").source(e)
+}
+
+/// Plaintext in batches to a sealer; `end` sends the end-of-data mark.
+struct ChunkWriter {
+    tx: mpsc::Sender<Chunk>,
+    buf: Vec<u8>,
+    bytes: u64,
+}
+
+impl ChunkWriter {
+    fn new(tx: mpsc::Sender<Chunk>) -> ChunkWriter {
+        ChunkWriter {
+            tx,
+            buf: Vec::with_capacity(BATCH),
+            bytes: 0,
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
+        self.bytes += batch.len() as u64;
+        self.tx
+            .blocking_send(Chunk::Data(batch))
+            .map_err(|_| io::Error::other("the encrypting writer stopped early"))
+    }
+
+    /// Sends what is left and the end mark; returns the plaintext bytes written.
+    fn end(mut self) -> io::Result<u64> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        self.tx
+            .blocking_send(Chunk::End)
+            .map_err(|_| io::Error::other("the encrypting writer stopped early"))?;
+        Ok(self.bytes)
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= BATCH {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The query's CSV as a reader; a stream that closes without its end mark is an error, so
+/// a failed query never passes for a short one.
+struct ChunkReader {
+    rx: mpsc::Receiver<Chunk>,
+    current: Vec<u8>,
+    pos: usize,
+    ended: bool,
+}
+
+impl ChunkReader {
+    fn new(rx: mpsc::Receiver<Chunk>) -> ChunkReader {
+        ChunkReader {
+            rx,
+            current: Vec::new(),
+            pos: 0,
+            ended: false,
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Chunk::Data(bytes)) => {
+                    self.current = bytes;
+                    self.pos = 0;
+                }
+                Some(Chunk::End) => self.ended = true,
+                None => return Err(io::Error::other("the sheet query stopped early")),
+            }
+        }
+        let n = out.len().min(self.current.len() - self.pos);
+        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_employee_whose_rows_are_apart_is_refused() {
+        let mut seen = BTreeSet::new();
+        assert!(check_employee("E-1", &mut seen).is_ok());
+        assert!(check_employee("E-2", &mut seen).is_ok());
+        assert_eq!(check_employee("E-1", &mut seen).unwrap_err().exit_code(), 65);
+        assert_eq!(check_employee("../x", &mut seen).unwrap_err().exit_code(), 65);
+    }
+
+    #[test]
+    fn the_reader_refuses_a_stream_without_its_end_mark() {
+        let (tx, rx) = mpsc::channel(4);
+        tx.try_send(Chunk::Data(b"a,b\r\n".to_vec())).unwrap();
+        drop(tx);
+        let mut text = String::new();
+        assert!(ChunkReader::new(rx).read_to_string(&mut text).is_err());
+        let (tx, rx) = mpsc::channel(4);
+        tx.try_send(Chunk::Data(b"a,b\r\n".to_vec())).unwrap();
+        tx.try_send(Chunk::End).unwrap();
+        drop(tx);
+        let mut text = String::new();
+        ChunkReader::new(rx).read_to_string(&mut text).unwrap();
+        assert_eq!(text, "a,b\r\n");
+    }
+}
