@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::EXIT_CODES_HELP;
 
@@ -42,8 +42,8 @@ pub struct Cli {
 
     /// Log lines on stderr: `text` (acc: ..., one event per line) or `json` (one object per
     /// line; progress bars off).
-    #[arg(long, global = true, env = "ACC_LOG_FORMAT", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+    #[arg(long, global = true, env = "ACC_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
+    pub log_format: LogFormatArg,
 
     #[command(subcommand)]
     pub command: Command,
@@ -301,8 +301,8 @@ pub struct RestoreArgs {
 pub struct ExportArgs {
     /// Where the queries run [default: export.source, else snowflake when configured, else
     /// staging].
-    #[arg(long, value_name = "SOURCE", value_parser = ["snowflake", "staging", "production"])]
-    pub source: Option<String>,
+    #[arg(long, value_name = "SOURCE", value_enum)]
+    pub source: Option<SourceArg>,
 
     /// Where the files go: sftp://user@host:port/path, file:///path or a directory
     /// [default: export_to].
@@ -320,8 +320,12 @@ pub struct ExportArgs {
 
     /// Start each CSV with a UTF-8 byte-order mark, so that Excel reads accents and emoji
     /// [default: export.bom].
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_bom")]
     pub bom: bool,
+
+    /// No byte-order mark, even when the profile sets export.bom.
+    #[arg(long, overrides_with = "bom")]
+    pub no_bom: bool,
 
     /// Print a JSON summary instead of text.
     #[arg(long)]
@@ -408,8 +412,8 @@ pub struct StatusArgs {
 
     /// Exit 0 only when this holds: `ready` means staging holds the latest cutoff's data and
     /// is read-only.
-    #[arg(long, value_name = "WHAT", value_parser = ["ready"])]
-    pub require: Option<String>,
+    #[arg(long, value_name = "WHAT", value_enum)]
+    pub require: Option<Requirement>,
 }
 
 #[derive(Debug, Args)]
@@ -423,8 +427,8 @@ pub struct SheetsArgs {
     pub days: u32,
 
     /// Where the visits are read.
-    #[arg(long, default_value = "staging", value_name = "SOURCE", value_parser = ["staging", "production"])]
-    pub source: String,
+    #[arg(long, default_value = "staging", value_name = "SOURCE", value_enum)]
+    pub source: SheetsSourceArg,
 
     /// Where the sheets go: sftp://user@host:port/path, file:///path or a directory
     /// [default: export_to].
@@ -460,8 +464,8 @@ pub struct ReplayCheckArgs {
     pub files: Vec<PathBuf>,
 
     /// Which of two identical fall-back times a time without an offset means.
-    #[arg(long, value_name = "WHICH", value_parser = ["earlier", "later"])]
-    pub ambiguous: Option<String>,
+    #[arg(long, value_name = "WHICH", value_enum)]
+    pub ambiguous: Option<AmbiguousArg>,
 
     /// Decrypts .age input files.
     #[arg(long, value_name = "FILE")]
@@ -487,8 +491,8 @@ pub struct ReplayApplyArgs {
 
     /// When production already holds a different value, write the paper's (the old value is
     /// kept in the ledger) instead of setting the line aside as a conflict.
-    #[arg(long, value_name = "SIDE", value_parser = ["paper"])]
-    pub prefer: Option<String>,
+    #[arg(long, value_name = "SIDE", value_enum)]
+    pub prefer: Option<PreferArg>,
 
     /// Where rejects and conflicts files go [default: beside each input].
     #[arg(long, value_name = "DIR")]
@@ -548,4 +552,56 @@ pub struct DoctorArgs {
     /// Only show the resolved profile; do not connect to anything.
     #[arg(long)]
     pub no_checks: bool,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+/// `acc export --source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    Snowflake,
+    Staging,
+    Production,
+}
+
+/// `acc sheets --source`: sheets need the visit tables, which Snowflake shares lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SheetsSourceArg {
+    Staging,
+    Production,
+}
+
+/// `acc status --require`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Requirement {
+    Ready,
+}
+
+/// `acc replay --ambiguous`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AmbiguousArg {
+    Earlier,
+    Later,
+}
+
+/// `acc replay apply --prefer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PreferArg {
+    Paper,
+}
+
+impl ExportArgs {
+    /// `--bom`, `--no-bom`, or neither (the profile decides); the last one given wins.
+    pub fn bom(&self) -> Option<bool> {
+        match (self.bom, self.no_bom) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
 }

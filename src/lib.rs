@@ -30,7 +30,7 @@ mod commands;
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: cli::Cli) -> u8 {
     ui::output::install();
-    if cli.log_format == "json" {
+    if cli.log_format == cli::LogFormatArg::Json {
         ui::output::set_log_format(ui::output::LogFormat::Json);
     }
     match commands::run(cli, config::Env::from_process()) {

@@ -943,3 +943,94 @@ async fn ssh_recipients_read_the_export_and_pull_takes_an_ssh_private_key() {
         by_ssh.stdout
     );
 }
+
+/// Library callers choose their runtime: blocking work goes through the delivery's async face,
+/// so a current-thread runtime runs a whole export (it used to panic in `block_in_place`).
+#[tokio::test(flavor = "current_thread")]
+async fn export_runs_as_a_library_call_on_a_current_thread_runtime() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_current_thread").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile(&sb, dir.path(), &db.name, "");
+    let remote = Remote::new(&sb, "current-thread");
+    let cfg = acc::config::Config::load(acc::config::Env::from_process(), Some(config)).unwrap();
+    let p = cfg
+        .profile(Some("t"), acc::config::RawProfile::default())
+        .unwrap();
+    let req = acc::export::Request {
+        source: acc::config::DashboardSource::Production,
+        to: acc::delivery::Location::parse(&remote.url).unwrap(),
+        only: acc::export::NAMES.to_vec(),
+        keep_days: None,
+        bom: false,
+        dirs: Vec::new(),
+        progress: acc::ui::progress::Mode::Lines,
+    };
+    let report = acc::export::export(&p, cfg.env(), &req, 1).await.unwrap();
+    assert_eq!(report.manifest.delivered(), 9, "{:?}", report.failures);
+    let m = manifest(&remote.day());
+    assert_eq!(m["dashboards"].as_array().unwrap().len(), 9);
+    assert_no_plaintext(&remote.disk);
+}
+
+/// Sheets are published by the same writer as exports, so a profile that signs its exports
+/// signs its sheets too, and OpenSSH alone accepts the signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sheets_are_signed_like_exports_and_verify_with_ssh_keygen() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "sheets_signed").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, signers) = signing_keys(dir.path());
+    let extra = format!(
+        "[profiles.t.export]\nsigning_key = \"{}\"\nallowed_signers = \"{}\"\n",
+        key.display(),
+        signers.display()
+    );
+    let config = profile(&sb, dir.path(), &db.name, &extra);
+    let out = dir.path().join("sheets-out");
+    let run = acc(
+        &config,
+        &[
+            "sheets",
+            "--profile",
+            "t",
+            "--source",
+            "production",
+            "--to",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let base = out.join("t/sheets");
+    let latest = std::fs::read_to_string(base.join("latest")).unwrap();
+    let day = base.join(latest.trim());
+    let manifest_bytes = std::fs::read(day.join("manifest.json")).unwrap();
+    let verified = Command::new("ssh-keygen")
+        .args([
+            "-Y",
+            "verify",
+            "-n",
+            "acc-export",
+            "-I",
+            "exports@agency.example",
+            "-f",
+        ])
+        .arg(&signers)
+        .arg("-s")
+        .arg(day.join("manifest.json.sig"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(&manifest_bytes)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    assert_no_plaintext(&out);
+}

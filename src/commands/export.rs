@@ -2,31 +2,22 @@
 
 use serde_json::json;
 
-use super::block_on;
-use crate::cli::ExportArgs;
-use crate::config::{Config, DashboardSource, RawProfile};
-use crate::delivery::Location;
+use super::{block_on, destination};
+use crate::cli::{ExportArgs, SourceArg};
+use crate::config::{Config, DashboardSource, RawExport, RawProfile};
 use crate::error::{Error, Kind, Result};
 use crate::export::{ExportReport, Request, dashboard, export};
 use crate::ui::output;
 use crate::ui::progress::Mode;
 
 pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<()> {
-    let p = config.profile(profile, RawProfile::default())?;
-    let to = args.to.clone().or_else(|| p.export_to.clone()).ok_or_else(|| {
-        Error::config(format!("profile '{}' has no export_to", p.name))
-            .hint("set export_to = \"sftp://user@host:port/path\" (or a directory) in the profile, or pass --to")
-    })?;
+    let p = config.profile(profile, overlay(args))?;
     let req = Request {
-        source: args
-            .source
-            .as_deref()
-            .and_then(DashboardSource::parse)
-            .unwrap_or_else(|| p.dashboard_source()),
-        to: Location::parse(&to)?,
+        source: p.dashboard_source(),
+        to: destination(&p, "--to")?,
         only: dashboard::select(&args.only)?,
-        keep_days: args.keep_days.or(p.export.keep_days),
-        bom: args.bom || p.export.bom,
+        keep_days: p.export.keep_days,
+        bom: p.export.bom,
         dirs: config.dirs().to_vec(),
         progress: Mode::detect(),
     };
@@ -45,6 +36,28 @@ pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<
             format!("{} of {} dashboards failed: {}", failed.len(), req.only.len(), failed.join(", ")),
         )
         .hint("the others were delivered and the manifest lists the failures; fix the query or source and run again"))
+    }
+}
+
+/// The flags as a profile layer, laid over the configuration last.
+fn overlay(args: &ExportArgs) -> RawProfile {
+    RawProfile {
+        export_to: args.to.clone(),
+        export: Some(RawExport {
+            source: args.source.map(|s| {
+                match s {
+                    SourceArg::Snowflake => DashboardSource::Snowflake,
+                    SourceArg::Staging => DashboardSource::Staging,
+                    SourceArg::Production => DashboardSource::Production,
+                }
+                .name()
+                .to_string()
+            }),
+            keep_days: args.keep_days,
+            bom: args.bom(),
+            ..RawExport::default()
+        }),
+        ..RawProfile::default()
     }
 }
 
@@ -115,4 +128,42 @@ fn text(o: &ExportReport) -> String {
         s.push_str(&format!("  removed   {}\n", days.join(", ")));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::config::Env;
+
+    /// The profile `p` with `export.bom = true`, resolved under the flags `args`.
+    fn bom_under(args: &[&str]) -> bool {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("acc.toml");
+        std::fs::write(
+            &file,
+            "[profiles.p]\nregion = \"us-can\"\nexport_to = \"/tmp/x\"\n[profiles.p.export]\nbom = true\n",
+        )
+        .unwrap();
+        let env = Env::from_pairs([
+            ("ACC_SYSTEM_CONFIG_DIR", dir.path().to_str().unwrap()),
+            ("XDG_CONFIG_HOME", dir.path().to_str().unwrap()),
+        ]);
+        let config = Config::load(env, Some(file)).unwrap();
+        let cli = Cli::try_parse_from([&["acc", "export"], args].concat()).unwrap();
+        let Command::Export(a) = cli.command else {
+            unreachable!()
+        };
+        config.profile(None, overlay(&a)).unwrap().export.bom
+    }
+
+    #[test]
+    fn no_bom_turns_off_a_bom_the_profile_turns_on() {
+        assert!(bom_under(&[]));
+        assert!(bom_under(&["--bom"]));
+        assert!(!bom_under(&["--no-bom"]));
+        assert!(bom_under(&["--no-bom", "--bom"]), "the last flag given wins");
+    }
 }

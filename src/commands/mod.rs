@@ -50,6 +50,17 @@ fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
     Ok(runtime.block_on(future))
 }
 
+/// Where a command that delivers (or pulls) goes: the profile's `export_to`, which `flag`
+/// overrides on the command line.
+fn destination(p: &crate::config::Profile, flag: &str) -> Result<crate::delivery::Location> {
+    let to = p.export_to.as_deref().ok_or_else(|| {
+        crate::error::Error::config(format!("profile '{}' has no export_to", p.name)).hint(format!(
+            "set export_to = \"sftp://user@host:port/path\" (or a directory) in the profile, or pass {flag}"
+        ))
+    })?;
+    crate::delivery::Location::parse(to)
+}
+
 /// One per core unless configured.
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())

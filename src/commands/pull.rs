@@ -4,24 +4,16 @@ use serde_json::json;
 
 use crate::cli::PullArgs;
 use crate::config::{Config, RawProfile};
-use crate::delivery::Location;
 use crate::error::{Error, Kind, Result};
 use crate::ui::output;
 use crate::pull::{PullReport, PullStatus, Request, pull};
 
 pub fn run(args: &PullArgs, config: &Config, profile: Option<&str>) -> Result<()> {
-    let p = config.profile(profile, RawProfile::default())?;
-    let from = args
-        .from
-        .clone()
-        .or_else(|| p.export_to.clone())
-        .ok_or_else(|| {
-            Error::config(format!(
-                "profile '{}' has no export_to to pull from",
-                p.name
-            ))
-            .hint("pass --from URL")
-        })?;
+    let overlay = RawProfile {
+        export_to: args.from.clone(),
+        ..RawProfile::default()
+    };
+    let p = config.profile(profile, overlay)?;
     let date = match args.date.as_str() {
         "latest" => None,
         d => Some(
@@ -30,7 +22,7 @@ pub fn run(args: &PullArgs, config: &Config, profile: Option<&str>) -> Result<()
         ),
     };
     let req = Request {
-        from: Location::parse(&from)?,
+        from: super::destination(&p, "--from")?,
         date,
         identity: args.identity.clone(),
         out: args.out.clone(),

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::block_on;
-use crate::cli::{ReplayAction, ReplayArgs, ReplayCheckArgs};
+use crate::cli::{AmbiguousArg, PreferArg, ReplayAction, ReplayArgs, ReplayCheckArgs};
 use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
 use crate::ui::output;
@@ -23,7 +23,7 @@ pub fn run(args: &ReplayArgs, config: &Config, profile: Option<&str>) -> Result<
                 Some(ApplyOptions {
                     operator: a.operator.trim().to_string(),
                     dry_run: a.dry_run,
-                    prefer_paper: a.prefer.is_some(),
+                    prefer_paper: a.prefer == Some(PreferArg::Paper),
                     out: a.out.clone(),
                 }),
             )
@@ -44,10 +44,10 @@ pub fn run(args: &ReplayArgs, config: &Config, profile: Option<&str>) -> Result<
 fn request(c: &ReplayCheckArgs, apply: Option<ApplyOptions>) -> Request {
     Request {
         files: c.files.clone(),
-        ambiguous: match c.ambiguous.as_deref() {
-            Some("earlier") => Ambiguous::Earlier,
-            Some("later") => Ambiguous::Later,
-            _ => Ambiguous::Refuse,
+        ambiguous: match c.ambiguous {
+            Some(AmbiguousArg::Earlier) => Ambiguous::Earlier,
+            Some(AmbiguousArg::Later) => Ambiguous::Later,
+            None => Ambiguous::Refuse,
         },
         identity: c.identity.clone(),
         apply,

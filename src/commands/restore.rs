@@ -4,14 +4,22 @@ use serde_json::json;
 
 use super::{block_on, default_jobs};
 use crate::cli::RestoreArgs;
-use crate::config::{Config, Database, Env, RawDatabase, RawProfile};
+use crate::config::{Config, Database, Env, RawDatabase, RawProfile, RawRestore};
 use crate::error::{Error, Kind, Result};
 use crate::ui::output;
 use crate::ui::progress::Mode;
 use crate::restore::{Outcome, Request, Target, restore, rollback};
 
 pub fn run(args: &RestoreArgs, config: &Config, profile: Option<&str>) -> Result<()> {
-    let p = config.profile(profile, RawProfile::default())?;
+    let overlay = RawProfile {
+        restore: Some(RawRestore {
+            jobs: args.jobs.map(usize::from),
+            age_identity: args.identity.clone(),
+            ..RawRestore::default()
+        }),
+        ..RawProfile::default()
+    };
+    let p = config.profile(profile, overlay)?;
     let target = args
         .target
         .as_deref()
@@ -25,11 +33,7 @@ pub fn run(args: &RestoreArgs, config: &Config, profile: Option<&str>) -> Result
     }
     let req = Request {
         snapshot: args.snapshot.clone(),
-        jobs: args
-            .jobs
-            .map(usize::from)
-            .or(p.restore.jobs)
-            .unwrap_or_else(default_jobs),
+        jobs: p.restore.jobs.unwrap_or_else(default_jobs),
         force: args.force,
         target,
         identity: args.identity.clone(),

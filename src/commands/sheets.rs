@@ -2,24 +2,19 @@
 
 use serde_json::json;
 
-use super::block_on;
-use crate::cli::SheetsArgs;
+use super::{block_on, destination};
+use crate::cli::{SheetsArgs, SheetsSourceArg};
 use crate::config::{Config, DashboardSource, RawProfile};
-use crate::delivery::Location;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ui::output;
 use crate::sheets::{Request, sheets};
 
 pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<()> {
-    let p = config.profile(profile, RawProfile::default())?;
-    let to = args
-        .to
-        .clone()
-        .or_else(|| p.export_to.clone())
-        .ok_or_else(|| {
-            Error::config(format!("profile '{}' has no export_to", p.name))
-                .hint("set export_to, or pass --to")
-        })?;
+    let overlay = RawProfile {
+        export_to: args.to.clone(),
+        ..RawProfile::default()
+    };
+    let p = config.profile(profile, overlay)?;
     let date = args.date.unwrap_or_else(|| {
         chrono::Utc::now()
             .with_timezone(&crate::export::local_zone(&p))
@@ -28,8 +23,11 @@ pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<
     let req = Request {
         date,
         days: args.days,
-        source: DashboardSource::parse(&args.source).unwrap_or(DashboardSource::Staging),
-        to: Location::parse(&to)?,
+        source: match args.source {
+            SheetsSourceArg::Staging => DashboardSource::Staging,
+            SheetsSourceArg::Production => DashboardSource::Production,
+        },
+        to: destination(&p, "--to")?,
         dirs: config.dirs().to_vec(),
     };
     let o = block_on(sheets(&p, config.env(), &req))??;

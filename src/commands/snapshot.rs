@@ -4,33 +4,25 @@ use serde_json::json;
 
 use super::{block_on, default_jobs};
 use crate::cli::SnapshotArgs;
-use crate::config::{Config, RawProfile};
+use crate::config::{Config, RawProfile, RawSnapshot};
 use crate::error::Result;
 use crate::ui::output;
 use crate::ui::progress::Mode;
 use crate::snapshot::{Outcome, Request, TableFilter, take};
 
 pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Result<()> {
-    let p = config.profile(profile, RawProfile::default())?;
+    let p = config.profile(profile, overlay(args))?;
     let settings = &p.snapshot;
+    // --exclude-table adds to the profile's list, as its help says
     let mut exclude_tables = settings.exclude_tables.clone();
     exclude_tables.extend(args.exclude_table.iter().cloned());
-    let only_schemas = if args.only_schema.is_empty() {
-        settings.only_schemas.clone()
-    } else {
-        args.only_schema.clone()
-    };
     let req = Request {
         on_demand: args.now,
-        jobs: args
-            .jobs
-            .map(usize::from)
-            .or(settings.jobs)
-            .unwrap_or_else(default_jobs),
-        keep: args.keep.map(|k| k as usize),
+        jobs: settings.jobs.unwrap_or_else(default_jobs),
+        keep: settings.keep,
         filter: TableFilter {
             exclude_tables,
-            only_schemas,
+            only_schemas: settings.only_schemas.clone(),
         },
         progress: Mode::detect(),
     };
@@ -39,6 +31,19 @@ pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Resul
         output::emit_json(&summary(&outcome))
     } else {
         output::emit(&text(&outcome))
+    }
+}
+
+/// The flags as a profile layer, laid over the configuration last.
+fn overlay(args: &SnapshotArgs) -> RawProfile {
+    RawProfile {
+        snapshot: Some(RawSnapshot {
+            jobs: args.jobs.map(usize::from),
+            keep: args.keep.map(|k| k as usize),
+            only_schemas: (!args.only_schema.is_empty()).then(|| args.only_schema.clone()),
+            ..RawSnapshot::default()
+        }),
+        ..RawProfile::default()
     }
 }
 

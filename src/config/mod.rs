@@ -16,7 +16,7 @@ pub use layers::{ENV_OVERRIDES, Layer, Sources};
 pub use profile::{
     DashboardSource, ExportSettings, Profile, RestoreSettings, Sftp, SnapshotSettings, Snowflake,
 };
-pub use raw::{Overlay, RawDatabase, RawFile, RawProfile};
+pub use raw::{Overlay, RawDatabase, RawExport, RawFile, RawProfile, RawRestore, RawSnapshot};
 pub use secret::{Secret, SecretRef};
 
 use crate::error::{Error, Result};
