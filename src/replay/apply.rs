@@ -7,10 +7,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 use tokio_postgres::Client;
 
-use super::check::{ClockPair, Planned, note_key};
+use super::check::Planned;
+use super::decide::{State, Verdict, decide};
+use super::ledger::{Change, hash, note_key};
 use super::writes::{LedgerRow, Writes};
 use crate::error::{Error, Kind, Result};
 use crate::pg::cell;
@@ -63,31 +64,6 @@ pub struct Done {
     pub changes: Vec<String>,
 }
 
-/// Each change a line makes, keyed as in the ledger, with the value hashed there.
-fn components(p: &Planned) -> Vec<(String, serde_json::Value)> {
-    let mut out = Vec::new();
-    if let Some((cin, cout)) = p.clock {
-        out.push((
-            format!("attendance/{}", p.visit_id),
-            json!({ "clock_in": cin, "clock_out": cout }),
-        ));
-    }
-    for t in &p.tasks {
-        out.push((
-            format!("task/{}", t.task_id),
-            json!({ "done": t.done, "comment": t.comment }),
-        ));
-    }
-    if let Some(n) = &p.note {
-        // the body is patient data: the ledger keeps its size, never its text
-        out.push((
-            note_key(p.visit_id, n),
-            json!({ "author_id": n.author_id, "written_at": n.written_at, "chars": n.body.chars().count() }),
-        ));
-    }
-    out
-}
-
 /// Lines the ledger already holds whole, found in one read: a rerun needs no transaction for
 /// them. Ledger rows are never changed once committed, so no lock is needed.
 async fn already_applied(client: &Client, plan: &[Planned]) -> Result<Vec<bool>> {
@@ -99,7 +75,10 @@ async fn already_applied(client: &Client, plan: &[Planned]) -> Result<Vec<bool>>
     if !exists {
         return Ok(vec![false; plan.len()]);
     }
-    let parts: Vec<Vec<(String, serde_json::Value)>> = plan.iter().map(components).collect();
+    let parts: Vec<Vec<(String, serde_json::Value)>> = plan
+        .iter()
+        .map(|p| Change::of(p).iter().map(|c| (c.key(), c.value())).collect())
+        .collect();
     let keys: Vec<&str> = parts.iter().flatten().map(|(k, _)| k.as_str()).collect();
     let mut held = HashMap::new();
     for r in client
@@ -161,7 +140,7 @@ pub async fn apply(
         let state = State::read(&tx, chunk).await?;
         let mut writes = Writes::default();
         for (i, p) in chunk.iter().enumerate() {
-            done.push(decide(indexes[i], p, &state, batch, &mut writes));
+            done.push(settle(indexes[i], p, &state, batch, &mut writes));
         }
         writes.run(&tx, batch).await?;
         if batch.dry_run {
@@ -188,14 +167,6 @@ pub(super) fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> Error 
 }
 
 /// Production's current values for a chunk, read under row locks.
-#[derive(Default)]
-struct State {
-    ledger: HashMap<String, (String, String)>,
-    visits: HashMap<i64, ClockPair>,
-    tasks: HashMap<i64, (Option<bool>, Option<String>)>,
-    notes: std::collections::HashSet<String>,
-}
-
 impl State {
     async fn read(tx: &tokio_postgres::Transaction<'_>, chunk: &[Planned]) -> Result<State> {
         let keys: Vec<String> = chunk.iter().flat_map(Planned::keys).collect();
@@ -272,200 +243,48 @@ impl State {
     }
 }
 
-fn hash(v: &serde_json::Value) -> String {
-    let d = Sha256::digest(v.to_string().as_bytes());
-    d[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// One component's verdict.
-enum Verdict {
-    Write {
-        overwrite: bool,
-        before: serde_json::Value,
-    },
-    Matched {
-        before: serde_json::Value,
-    },
-    Already,
-    Conflict(String),
-}
-
-fn decide(index: usize, p: &Planned, s: &State, batch: &Batch, w: &mut Writes) -> Done {
-    let mut parts: Vec<(String, serde_json::Value, Verdict)> = Vec::new();
-    let mut shapes = components(p).into_iter();
-    let ledger_says = |key: &str, after: &serde_json::Value| -> Option<Verdict> {
-        s.ledger.get(key).map(|(h, b)| {
-            if *h == hash(after) {
-                Verdict::Already
-            } else {
-                Verdict::Conflict(format!("{key} was applied by batch {b} with other values"))
-            }
-        })
+/// Settles one line: a conflict writes nothing; otherwise its changes join the chunk's
+/// writes, each with its ledger row.
+fn settle(index: usize, p: &Planned, s: &State, batch: &Batch, w: &mut Writes) -> Done {
+    let parts = match decide(p, s, batch.prefer_paper) {
+        Ok(parts) => parts,
+        Err(why) => {
+            return Done {
+                index,
+                outcome: Outcome::Conflict,
+                conflict: Some(why),
+                changes: Vec::new(),
+            };
+        }
     };
-    // the check ran in another transaction: a visit moved or removed since is a conflict,
-    // never an "applied" that wrote nothing
-    if (p.clock.is_some() || p.note.is_some()) && !s.visits.contains_key(&p.visit_id) {
-        return Done {
-            index,
-            outcome: Outcome::Conflict,
-            conflict: Some(format!(
-                "visit {} scheduled at {} is no longer in production: it was moved or removed after the check",
-                p.visit_id,
-                p.visit_start.to_rfc3339()
-            )),
-            changes: Vec::new(),
-        };
-    }
-    if let Some(t) = p.tasks.iter().find(|t| !s.tasks.contains_key(&t.task_id)) {
-        return Done {
-            index,
-            outcome: Outcome::Conflict,
-            conflict: Some(format!(
-                "task {} is no longer in production: it was removed after the check",
-                t.task_id
-            )),
-            changes: Vec::new(),
-        };
-    }
-    if let Some((cin, cout)) = p.clock {
-        let (key, after) = shapes.next().expect("an attendance component");
-        let (pin, pout) = s.visits.get(&p.visit_id).cloned().unwrap_or_default();
-        let before = json!({ "clock_in": pin, "clock_out": pout });
-        let verdict = ledger_says(&key, &after).unwrap_or_else(|| {
-            let same = |paper: Option<DateTime<Utc>>, prod: Option<DateTime<Utc>>| {
-                paper.is_none() || paper == prod
-            };
-            let free = |paper: Option<DateTime<Utc>>, prod: Option<DateTime<Utc>>| {
-                paper.is_none() || prod.is_none() || paper == prod
-            };
-            let (new_in, new_out) = (cin.or(pin), cout.or(pout));
-            if same(cin, pin) && same(cout, pout) {
-                Verdict::Matched {
-                    before: before.clone(),
-                }
-            } else if free(cin, pin)
-                && free(cout, pout)
-                && !matches!((new_in, new_out), (Some(i), Some(o)) if o < i)
-            {
-                Verdict::Write {
-                    overwrite: false,
-                    before: before.clone(),
-                }
-            } else if batch.prefer_paper
-                && !matches!((cin.or(pin), cout.or(pout)), (Some(i), Some(o)) if o < i)
-            {
-                Verdict::Write {
-                    overwrite: true,
-                    before: before.clone(),
-                }
-            } else {
-                Verdict::Conflict(format!(
-                    "production holds clock-in {} and clock-out {}",
-                    show(pin),
-                    show(pout)
-                ))
-            }
-        });
-        parts.push((key, after, verdict));
-    }
-    for t in &p.tasks {
-        let (key, after) = shapes.next().expect("a task component");
-        let (pdone, pcomment) = s.tasks.get(&t.task_id).cloned().unwrap_or_default();
-        let before = json!({ "done": pdone, "comment": pcomment });
-        let verdict = ledger_says(&key, &after).unwrap_or_else(|| match pdone {
-            None => Verdict::Write {
-                overwrite: false,
-                before: before.clone(),
-            },
-            Some(d) if d == t.done && (t.comment.is_none() || t.comment == pcomment) => {
-                Verdict::Matched {
-                    before: before.clone(),
-                }
-            }
-            Some(_) if batch.prefer_paper => Verdict::Write {
-                overwrite: true,
-                before: before.clone(),
-            },
-            Some(d) => Verdict::Conflict(format!(
-                "production marks task {} {}",
-                t.task_id,
-                if d { "done" } else { "not done" }
-            )),
-        });
-        parts.push((key, after, verdict));
-    }
-    if p.note.is_some() {
-        let (key, after) = shapes.next().expect("a note component");
-        let verdict = ledger_says(&key, &after).unwrap_or_else(|| {
-            if s.notes.contains(&key) {
-                Verdict::Matched {
-                    before: serde_json::Value::Null,
-                }
-            } else {
-                Verdict::Write {
-                    overwrite: false,
-                    before: serde_json::Value::Null,
-                }
-            }
-        });
-        parts.push((key, after, verdict));
-    }
-
-    if let Some(why) = parts.iter().find_map(|(_, _, v)| match v {
-        Verdict::Conflict(w) => Some(w.clone()),
-        _ => None,
-    }) {
-        return Done {
-            index,
-            outcome: Outcome::Conflict,
-            conflict: Some(why),
-            changes: Vec::new(),
-        };
-    }
     let mut changes = Vec::new();
     let mut wrote = false;
-    for (key, after, verdict) in parts {
-        let (outcome, before) = match verdict {
+    for part in parts {
+        let (outcome, before) = match part.verdict {
             Verdict::Write { overwrite, before } => {
                 wrote = true;
-                changes.push(format!("{key}: {} -> {}", shown(&before), shown(&after)));
+                changes.push(format!(
+                    "{}: {} -> {}",
+                    part.key,
+                    shown(&before),
+                    shown(&part.after)
+                ));
                 (if overwrite { "overwritten" } else { "applied" }, before)
             }
             Verdict::Matched { before } => ("matched", before),
             Verdict::Already | Verdict::Conflict(_) => continue,
         };
         if outcome != "matched" {
-            if key.starts_with("attendance/") {
-                let (cin, cout) = p.clock.expect("an attendance key has clock times");
-                w.visit_ids.push(p.visit_id);
-                w.visit_starts.push(p.visit_start);
-                w.clock_in.push(cin);
-                w.clock_out.push(cout);
-            } else if let Some(id) = key.strip_prefix("task/") {
-                let t = p
-                    .tasks
-                    .iter()
-                    .find(|t| t.task_id.to_string() == id)
-                    .expect("a task key has its task");
-                w.task_ids.push(t.task_id);
-                w.task_done.push(t.done);
-                w.task_comment.push(t.comment.clone());
-            } else if let Some(n) = &p.note {
-                w.note_visit.push(p.visit_id);
-                w.note_start.push(p.visit_start);
-                w.note_author.push(n.author_id);
-                w.note_at.push(n.written_at);
-                w.note_body.push(n.body.clone());
-            }
+            w.add(p, &part.change);
         }
         w.ledger.push(LedgerRow {
-            hash: hash(&after),
-            key,
+            hash: hash(&part.after),
+            key: part.key,
             outcome,
             file: p.raw.file.to_string(),
             line: p.raw.line as i64,
             before,
-            after,
+            after: part.after,
         });
     }
     Done {
@@ -496,8 +315,4 @@ fn shown(v: &serde_json::Value) -> serde_json::Value {
         ),
         other => other.clone(),
     }
-}
-
-fn show(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(|| "nothing".into(), |t| t.to_rfc3339())
 }

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use sha2::{Digest as _, Sha256};
 use tokio_postgres::Client;
 
 use super::clock::{self, Ambiguous};
@@ -159,26 +158,11 @@ pub struct Planned {
 impl Planned {
     /// The ledger keys of its changes: one per visit's clock times, per task, per note.
     pub fn keys(&self) -> Vec<String> {
-        let mut k = Vec::new();
-        if self.clock.is_some() {
-            k.push(format!("attendance/{}", self.visit_id));
-        }
-        k.extend(self.tasks.iter().map(|t| format!("task/{}", t.task_id)));
-        if let Some(n) = &self.note {
-            k.push(note_key(self.visit_id, n));
-        }
-        k
+        super::ledger::Change::of(self)
+            .iter()
+            .map(super::ledger::Change::key)
+            .collect()
     }
-}
-
-pub fn note_key(visit_id: i64, n: &NoteChange) -> String {
-    let mut h = Sha256::new();
-    h.update(n.author_id.to_be_bytes());
-    h.update(n.written_at.timestamp_micros().to_be_bytes());
-    h.update(n.body.as_bytes());
-    let d = h.finalize();
-    let hex: String = d[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("note/{visit_id}/{hex}")
 }
 
 pub struct Checked {

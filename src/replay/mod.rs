@@ -4,7 +4,9 @@
 pub mod apply;
 pub mod check;
 pub mod clock;
+mod decide;
 pub mod entry;
+pub mod ledger;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod read;

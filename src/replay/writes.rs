@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::apply::{Batch, SOURCE, db};
+use super::check::Planned;
+use super::ledger::Change;
 use crate::error::{Error, Result};
 
 /// The chunk's writes, gathered so each table gets one statement.
@@ -35,6 +37,30 @@ pub(super) struct LedgerRow {
 }
 
 impl Writes {
+    /// Adds one change of line `p` to the chunk's statements.
+    pub(super) fn add(&mut self, p: &Planned, change: &Change) {
+        match change {
+            Change::Attendance { clock, .. } => {
+                self.visit_ids.push(p.visit_id);
+                self.visit_starts.push(p.visit_start);
+                self.clock_in.push(clock.0);
+                self.clock_out.push(clock.1);
+            }
+            Change::Task(t) => {
+                self.task_ids.push(t.task_id);
+                self.task_done.push(t.done);
+                self.task_comment.push(t.comment.clone());
+            }
+            Change::Note { note, .. } => {
+                self.note_visit.push(p.visit_id);
+                self.note_start.push(p.visit_start);
+                self.note_author.push(note.author_id);
+                self.note_at.push(note.written_at);
+                self.note_body.push(note.body.clone());
+            }
+        }
+    }
+
     pub(super) async fn run(
         self,
         tx: &tokio_postgres::Transaction<'_>,
