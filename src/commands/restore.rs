@@ -8,7 +8,7 @@ use crate::config::{Config, Database, Env, RawDatabase, RawProfile, RawRestore};
 use crate::error::{Error, Kind, Result};
 use crate::ui::output;
 use crate::ui::progress::Mode;
-use crate::restore::{Outcome, Request, Target, restore, rollback};
+use crate::restore::{RestoreReport, Request, Target, restore, rollback};
 
 pub fn run(args: &RestoreArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let overlay = RawProfile {
@@ -58,7 +58,7 @@ pub fn run(args: &RestoreArgs, config: &Config, profile: Option<&str>) -> Result
     Ok(())
 }
 
-fn text(o: &Outcome) -> String {
+fn text(o: &RestoreReport) -> String {
     if o.already_current {
         return format!(
             "{} already holds snapshot {}; nothing to do\n",

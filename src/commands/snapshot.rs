@@ -8,7 +8,7 @@ use crate::config::{Config, RawProfile, RawSnapshot};
 use crate::error::Result;
 use crate::ui::output;
 use crate::ui::progress::Mode;
-use crate::snapshot::{Outcome, Request, TableFilter, take};
+use crate::snapshot::{SnapshotReport, Request, TableFilter, take};
 
 pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, overlay(args))?;
@@ -47,7 +47,7 @@ fn overlay(args: &SnapshotArgs) -> RawProfile {
     }
 }
 
-fn summary(o: &Outcome) -> serde_json::Value {
+fn summary(o: &SnapshotReport) -> serde_json::Value {
     let m = &o.manifest;
     json!({
         "label": o.label,
@@ -68,7 +68,7 @@ fn summary(o: &Outcome) -> serde_json::Value {
     })
 }
 
-fn text(o: &Outcome) -> String {
+fn text(o: &SnapshotReport) -> String {
     let m = &o.manifest;
     let mut s = if o.already_present {
         format!(

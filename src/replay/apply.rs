@@ -48,7 +48,7 @@ pub struct Batch {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum LineOutcome {
     Applied,
     Duplicate,
     Conflict,
@@ -58,7 +58,7 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Done {
     pub index: usize,
-    pub outcome: Outcome,
+    pub outcome: LineOutcome,
     pub conflict: Option<String>,
     /// What was (or, in a dry run, would be) changed.
     pub changes: Vec<String>,
@@ -111,7 +111,7 @@ pub async fn apply(
         if held[i] {
             done.push(Done {
                 index: i,
-                outcome: Outcome::Duplicate,
+                outcome: LineOutcome::Duplicate,
                 conflict: None,
                 changes: Vec::new(),
             });
@@ -251,7 +251,7 @@ fn settle(index: usize, p: &Planned, s: &State, batch: &Batch, w: &mut Writes) -
         Err(why) => {
             return Done {
                 index,
-                outcome: Outcome::Conflict,
+                outcome: LineOutcome::Conflict,
                 conflict: Some(why),
                 changes: Vec::new(),
             };
@@ -290,9 +290,9 @@ fn settle(index: usize, p: &Planned, s: &State, batch: &Batch, w: &mut Writes) -
     Done {
         index,
         outcome: if wrote {
-            Outcome::Applied
+            LineOutcome::Applied
         } else {
-            Outcome::Duplicate
+            LineOutcome::Duplicate
         },
         conflict: None,
         changes,

@@ -38,7 +38,7 @@ pub struct Task {
 
 /// What production says about the visits, tasks and employees a batch names.
 #[derive(Debug, Default)]
-pub struct Facts {
+pub struct Observed {
     pub visits: HashMap<i64, Visit>,
     pub tasks: HashMap<i64, Task>,
     pub tasks_of: HashMap<i64, Vec<i64>>,
@@ -46,7 +46,7 @@ pub struct Facts {
 }
 
 /// Reads the facts in three queries, whatever the batch's size.
-pub async fn facts(client: &Client, records: &[Record]) -> Result<Facts> {
+pub async fn facts(client: &Client, records: &[Record]) -> Result<Observed> {
     let failed = |e: tokio_postgres::Error| {
         Error::new(Kind::Unavailable, "cannot read visits from production").source(e)
     };
@@ -68,7 +68,7 @@ pub async fn facts(client: &Client, records: &[Record]) -> Result<Facts> {
         .collect();
     numbers.sort();
     numbers.dedup();
-    let mut f = Facts::default();
+    let mut f = Observed::default();
     for row in client
         .query(
             "SELECT v.id, v.scheduled_start, v.scheduled_end, e.employee_number, v.clock_in, v.clock_out
@@ -174,7 +174,7 @@ pub struct Checked {
 /// Checks every record against the facts; the first claim on a key wins, repeats are refused.
 pub fn check(
     records: Vec<Record>,
-    facts: &Facts,
+    facts: &Observed,
     zone: Tz,
     ambiguous: Ambiguous,
     now: DateTime<Utc>,
@@ -216,7 +216,7 @@ pub fn check(
 
 fn plan(
     r: &Record,
-    f: &Facts,
+    f: &Observed,
     zone: Tz,
     ambiguous: Ambiguous,
     now: DateTime<Utc>,

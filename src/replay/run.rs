@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use super::apply::{self, Batch, Done, Outcome};
+use super::apply::{self, Batch, Done, LineOutcome};
 use super::check::{self, Checked};
 use super::clock::Ambiguous;
 use super::entry::{self, Record};
@@ -157,9 +157,9 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
     for d in &done {
         let p = &planned[d.index];
         match d.outcome {
-            Outcome::Applied => report.tally.applied += 1,
-            Outcome::Duplicate => report.tally.duplicate += 1,
-            Outcome::Conflict => {
+            LineOutcome::Applied => report.tally.applied += 1,
+            LineOutcome::Duplicate => report.tally.duplicate += 1,
+            LineOutcome::Conflict => {
                 report.tally.conflict += 1;
                 let why = d.conflict.clone().unwrap_or_default();
                 report

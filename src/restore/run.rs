@@ -36,7 +36,7 @@ pub struct Request {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Outcome {
+pub struct RestoreReport {
     pub label: String,
     pub database: String,
     /// Staging already held this snapshot; nothing was done.
@@ -59,7 +59,7 @@ fn target_of(profile: &Profile, req: &Request) -> Result<Target> {
     }
 }
 
-pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Outcome> {
+pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<RestoreReport> {
     let target = target_of(profile, req)?;
     target.check_name()?;
     let store = ProfileStore::existing(&profile.store, &profile.name)?;
@@ -275,8 +275,8 @@ fn outcome(
     deadline: Option<DateTime<FixedOffset>>,
     late: bool,
     preserved: Vec<String>,
-) -> Outcome {
-    Outcome {
+) -> RestoreReport {
+    RestoreReport {
         label: m.label.clone(),
         database: target.name().to_string(),
         already_current: already,

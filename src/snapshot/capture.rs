@@ -22,7 +22,7 @@ use crate::ui::progress::Progress;
 use crate::store::{fsync_dir, write_atomic};
 
 /// Everything one capture needs, resolved by `take`.
-pub struct Job<'a> {
+pub struct Capture<'a> {
     pub profile: &'a Profile,
     pub db: &'a Database,
     pub env: &'a Env,
@@ -34,14 +34,14 @@ pub struct Job<'a> {
 }
 
 /// Exports the snapshot, captures inside it, and always ends the exporting transaction.
-pub async fn capture(job: &Job<'_>) -> Result<Manifest> {
+pub async fn capture(job: &Capture<'_>) -> Result<Manifest> {
     let exporter = Exporter::open(job.db, job.env, job.profile.snapshot.retry).await?;
     let result = inside(job, &exporter).await;
     exporter.close().await;
     result
 }
 
-async fn inside(job: &Job<'_>, exporter: &Exporter) -> Result<Manifest> {
+async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let (profile, db, env, req, plan, dir) =
         (job.profile, job.db, job.env, job.req, job.plan, job.dir);
     let recipients = Arc::clone(&job.recipients);

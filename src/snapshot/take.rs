@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::capture::{Job, capture};
+use super::capture::{Capture, capture};
 use super::filter::TableFilter;
 use super::timing;
 use crate::config::{Env, Profile};
@@ -30,7 +30,7 @@ pub struct Request {
 }
 
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct SnapshotReport {
     pub label: String,
     pub path: PathBuf,
     /// The snapshot was already complete; nothing was taken.
@@ -46,7 +46,7 @@ pub async fn take(
     env: &Env,
     req: &Request,
     now: DateTime<Utc>,
-) -> Result<Outcome> {
+) -> Result<SnapshotReport> {
     let plan = timing::plan(&profile.region, now, req.on_demand)?;
     let db = profile.production()?;
     let recipients = Arc::new(Recipients::parse(&profile.name, &profile.age_recipients)?);
@@ -64,7 +64,7 @@ pub async fn take(
     let done = store.snapshot_dir(&plan.label);
     if done.exists() {
         let manifest = Manifest::read(&done)?;
-        return Ok(Outcome {
+        return Ok(SnapshotReport {
             label: plan.label,
             path: done,
             already_present: true,
@@ -87,7 +87,7 @@ pub async fn take(
         .mode(0o700)
         .create(&partial)
         .map_err(|e| Error::internal(format!("cannot create {}", partial.display())).source(e))?;
-    let job = Job {
+    let job = Capture {
         profile,
         db,
         env,
@@ -115,7 +115,7 @@ pub async fn take(
         })?,
         None => Vec::new(),
     };
-    Ok(Outcome {
+    Ok(SnapshotReport {
         label: plan.label,
         path,
         already_present: false,
