@@ -73,7 +73,57 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let (pre_path, post_path) = (dir.join(PRE_DATA), dir.join(POST_DATA));
     let pre = dumper.dump(Section::PreData, &pre_path);
     let post = dumper.dump(Section::PostData, &post_path);
-    let tables = Arc::new(catalog.tables.clone());
+    let copying = copy_all(job, exporter, &catalog.tables, parts, workers, &progress);
+    let (pre, post, copied) = tokio::join!(pre, post, copying);
+    progress.finish();
+    let copied = copied?;
+    let (pre, post) = (pre?, post?);
+    let manifest = Manifest {
+        format: manifest::FORMAT,
+        acc_version: env!("CARGO_PKG_VERSION").to_string(),
+        profile: profile.name.clone(),
+        region: profile.region.name.clone(),
+        label: plan.label.clone(),
+        cutoff: plan.cutoff.map(|c| c.fixed_offset()),
+        started_at: exporter.started_at,
+        finished_at: chrono::Utc::now().fixed_offset(),
+        wal_lsn: exporter.wal_lsn.clone(),
+        server_version: exporter.server_version.clone(),
+        database: db.dbname.clone(),
+        encryption: Encryption {
+            compression: "zstd".into(),
+            recipients: profile.age_recipients.clone(),
+        },
+        filters: Filters {
+            exclude_tables: req.filter.exclude_tables.clone(),
+            only_schemas: req.filter.only_schemas.clone(),
+        },
+        tables: tables_of(&catalog.tables, copied),
+        excluded: catalog.excluded,
+        schema: SchemaFiles {
+            pre_data: schema_file(PRE_DATA, pre),
+            post_data: schema_file(POST_DATA, post),
+        },
+        sequences,
+        materialized_views,
+    };
+    write_manifest(dir, &manifest, profile.snapshot.signing_key.as_deref())?;
+    Ok(manifest)
+}
+
+/// Copies every part with `workers` workers sharing one queue, each in the exported
+/// snapshot. The first error stops the others taking more work.
+async fn copy_all(
+    job: &Capture<'_>,
+    exporter: &Exporter,
+    catalog_tables: &[catalog::Table],
+    parts: Vec<Part>,
+    workers: usize,
+    progress: &Progress,
+) -> Result<Vec<(Part, Sealed)>> {
+    let (db, env, dir) = (job.db, job.env, job.dir);
+    let recipients = Arc::clone(&job.recipients);
+    let tables = Arc::new(catalog_tables.to_vec());
     let queue = Arc::new(Mutex::new(VecDeque::from(parts)));
     let mut set = JoinSet::new();
     for w in 0..workers {
@@ -124,7 +174,6 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
             Ok::<_, Error>(done)
         });
     }
-    let (pre, post) = tokio::join!(pre, post);
     let mut copied = Vec::new();
     let mut first_error = None;
     while let Some(joined) = set.join_next().await {
@@ -135,14 +184,15 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
             }
         }
     }
-    progress.finish();
-    if let Some(e) = first_error {
-        return Err(e);
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(copied),
     }
-    let (pre, post) = (pre?, post?);
+}
 
-    let mut tables: Vec<manifest::Table> = catalog
-        .tables
+/// The manifest's tables: each table's parts in order, with their rows added up.
+fn tables_of(tables: &[catalog::Table], mut copied: Vec<(Part, Sealed)>) -> Vec<manifest::Table> {
+    let mut out: Vec<manifest::Table> = tables
         .iter()
         .map(|t| manifest::Table {
             schema: t.schema.clone(),
@@ -155,7 +205,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         .collect();
     copied.sort_by_key(|(p, _)| (p.table, p.index));
     for (part, sealed) in copied {
-        let t = &mut tables[part.table];
+        let t = &mut out[part.table];
         let rows = sealed.rows.unwrap_or(0);
         t.rows += rows;
         t.plaintext_bytes += sealed.plaintext_bytes;
@@ -166,45 +216,20 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
             digest: sealed.digest,
         });
     }
-    let manifest = Manifest {
-        format: manifest::FORMAT,
-        acc_version: env!("CARGO_PKG_VERSION").to_string(),
-        profile: profile.name.clone(),
-        region: profile.region.name.clone(),
-        label: plan.label.clone(),
-        cutoff: plan.cutoff.map(|c| c.fixed_offset()),
-        started_at: exporter.started_at,
-        finished_at: chrono::Utc::now().fixed_offset(),
-        wal_lsn: exporter.wal_lsn.clone(),
-        server_version: exporter.server_version.clone(),
-        database: db.dbname.clone(),
-        encryption: Encryption {
-            compression: "zstd".into(),
-            recipients: profile.age_recipients.clone(),
-        },
-        filters: Filters {
-            exclude_tables: req.filter.exclude_tables.clone(),
-            only_schemas: req.filter.only_schemas.clone(),
-        },
-        excluded: catalog.excluded,
-        schema: SchemaFiles {
-            pre_data: schema_file(PRE_DATA, pre),
-            post_data: schema_file(POST_DATA, post),
-        },
-        sequences,
-        materialized_views,
-        tables,
-    };
+    out
+}
+
+/// Writes the manifest last (and its signature), then makes the directory durable.
+fn write_manifest(dir: &Path, manifest: &Manifest, signing_key: Option<&Path>) -> Result<()> {
     let path = dir.join(manifest::FILE_NAME);
     write_atomic(&path, manifest.to_json().as_bytes())?;
-    if let Some(key) = &profile.snapshot.signing_key {
+    if let Some(key) = signing_key {
         crate::crypt::signing::sign(key, &path)?;
         std::fs::File::open(crate::crypt::signing::sig_path(&path))
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::internal("cannot fsync the manifest signature").source(e))?;
     }
-    fsync_dir(dir)?;
-    Ok(manifest)
+    fsync_dir(dir)
 }
 
 const PRE_DATA: &str = "schema-pre-data.pgdump.zst.age";
