@@ -8,152 +8,11 @@ use crate::ui::output;
 
 pub fn run(args: &DoctorArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;
-    let r = &p.region;
-    let mut out = format!("profile {}\n", p.name);
-    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<22} {v}\n"));
-    line("config files", p.origins.join(", "));
-    line(
-        "region",
-        format!(
-            "{} ({}; cutoff {}, deadline {} +{}d; from {})",
-            r.name,
-            r.anchor.name(),
-            r.cutoff.format("%H:%M"),
-            r.deadline.format("%H:%M"),
-            r.deadline_day,
-            r.origin
-        ),
-    );
-    if !r.display.is_empty() {
-        line(
-            "display zones",
-            r.display
-                .iter()
-                .map(|z| z.name())
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-    }
-    line("store", p.store.display().to_string());
-    line(
-        "export to",
-        p.export_to.clone().unwrap_or_else(|| "(not set)".into()),
-    );
-    line(
-        "age recipients",
-        if p.age_recipients.is_empty() {
-            "(none)".into()
-        } else {
-            p.age_recipients.join(", ")
-        },
-    );
-    for (name, db) in [("production", &p.production), ("staging", &p.staging)] {
-        line(name, database(db.as_ref()));
-        if let Some(d) = db {
-            line("  tls", tls_settings(d));
-            line("  settings from", origins(d));
-        }
-    }
-    let snap = &p.snapshot;
-    line(
-        "snapshot",
-        format!(
-            "jobs {}, keep {}, retry {}s",
-            snap.jobs.map_or("(one per core)".into(), |j| j.to_string()),
-            snap.keep.map_or("(all)".into(), |k| k.to_string()),
-            snap.retry.as_secs()
-        ),
-    );
-    if !snap.exclude_tables.is_empty() || !snap.only_schemas.is_empty() {
-        line(
-            "snapshot filters",
-            format!(
-                "exclude [{}], only schemas [{}]",
-                snap.exclude_tables.join(", "),
-                snap.only_schemas.join(", ")
-            ),
-        );
-    }
-    let path = |f: &Option<std::path::PathBuf>| {
-        f.as_ref()
-            .map_or("(none)".into(), |f| f.display().to_string())
-    };
-    line("snapshot signing key", path(&snap.signing_key));
-    line("allowed signers", path(&snap.allowed_signers));
-    let restore = &p.restore;
-    line(
-        "restore",
-        format!(
-            "reader role {}, jobs {}, preserve [{}]",
-            restore.reader_role,
-            restore
-                .jobs
-                .map_or("(one per core)".into(), |j| j.to_string()),
-            restore.preserve_schemas.join(", ")
-        ),
-    );
-    line("restore identity", path(&restore.age_identity));
-    let export = &p.export;
-    line(
-        "export",
-        format!(
-            "source {}, {} days ahead, keep {}, bom {}",
-            p.dashboard_source().name(),
-            export.days,
-            export
-                .keep_days
-                .map_or("all".into(), |d| format!("{d} days")),
-            if export.bom { "on" } else { "off" }
-        ),
-    );
-    line("export signing key", path(&export.signing_key));
-    if let Some(s) = &p.sftp {
-        line(
-            "sftp identity",
-            s.identity_file
-                .as_ref()
-                .map_or("(agent)".into(), |f| f.display().to_string()),
-        );
-        line(
-            "sftp known_hosts",
-            s.known_hosts
-                .as_ref()
-                .map_or("(not set)".into(), |f| f.display().to_string()),
-        );
-        line("sftp passphrase", secret(s.passphrase.as_ref()));
-    }
-    if let Some(s) = &p.snowflake {
-        line(
-            "snowflake",
-            format!(
-                "{}@{} {}",
-                s.user,
-                s.account,
-                s.base_url.clone().unwrap_or_default()
-            )
-            .trim_end()
-            .to_string(),
-        );
-        line(
-            "snowflake database",
-            format!(
-                "{}.{}",
-                s.database.as_deref().unwrap_or("-"),
-                s.schema.as_deref().unwrap_or("-")
-            ),
-        );
-        line("snowflake password", secret(s.password.as_ref()));
-        if let Some(k) = &s.private_key_file {
-            line(
-                "snowflake key",
-                format!(
-                    "{} passphrase {}",
-                    k.display(),
-                    secret(s.private_key_passphrase.as_ref())
-                ),
-            );
-        }
-    }
+    let mut v = View(format!("profile {}\n", p.name));
+    general(&mut v, &p);
+    settings(&mut v, &p);
+    remotes(&mut v, &p);
+    let mut out = v.0;
     if args.no_checks {
         return output::emit(&out);
     }
@@ -238,4 +97,169 @@ fn origins(d: &Database) -> String {
 
 fn secret(s: Option<&SecretRef>) -> String {
     s.map_or("(none)".into(), ToString::to_string)
+}
+
+/// The profile as doctor shows it, one `key  value` line at a time.
+struct View(String);
+
+impl View {
+    fn line(&mut self, k: &str, v: String) {
+        self.0.push_str(&format!("  {k:<22} {v}\n"));
+    }
+}
+
+/// Where the profile came from, its region, store, destination, recipients and servers.
+fn general(v: &mut View, p: &crate::config::Profile) {
+    let r = &p.region;
+    v.line("config files", p.origins.join(", "));
+    v.line(
+        "region",
+        format!(
+            "{} ({}; cutoff {}, deadline {} +{}d; from {})",
+            r.name,
+            r.anchor.name(),
+            r.cutoff.format("%H:%M"),
+            r.deadline.format("%H:%M"),
+            r.deadline_day,
+            r.origin
+        ),
+    );
+    if !r.display.is_empty() {
+        v.line(
+            "display zones",
+            r.display
+                .iter()
+                .map(|z| z.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    v.line("store", p.store.display().to_string());
+    v.line(
+        "export to",
+        p.export_to.clone().unwrap_or_else(|| "(not set)".into()),
+    );
+    v.line(
+        "age recipients",
+        if p.age_recipients.is_empty() {
+            "(none)".into()
+        } else {
+            p.age_recipients.join(", ")
+        },
+    );
+    for (name, db) in [("production", &p.production), ("staging", &p.staging)] {
+        v.line(name, database(db.as_ref()));
+        if let Some(d) = db {
+            v.line("  tls", tls_settings(d));
+            v.line("  settings from", origins(d));
+        }
+    }
+}
+
+/// The snapshot, restore and export settings.
+fn settings(v: &mut View, p: &crate::config::Profile) {
+    let snap = &p.snapshot;
+    v.line(
+        "snapshot",
+        format!(
+            "jobs {}, keep {}, retry {}s",
+            snap.jobs.map_or("(one per core)".into(), |j| j.to_string()),
+            snap.keep.map_or("(all)".into(), |k| k.to_string()),
+            snap.retry.as_secs()
+        ),
+    );
+    if !snap.exclude_tables.is_empty() || !snap.only_schemas.is_empty() {
+        v.line(
+            "snapshot filters",
+            format!(
+                "exclude [{}], only schemas [{}]",
+                snap.exclude_tables.join(", "),
+                snap.only_schemas.join(", ")
+            ),
+        );
+    }
+    let path = |f: &Option<std::path::PathBuf>| {
+        f.as_ref()
+            .map_or("(none)".into(), |f| f.display().to_string())
+    };
+    v.line("snapshot signing key", path(&snap.signing_key));
+    v.line("allowed signers", path(&snap.allowed_signers));
+    let restore = &p.restore;
+    v.line(
+        "restore",
+        format!(
+            "reader role {}, jobs {}, preserve [{}]",
+            restore.reader_role,
+            restore
+                .jobs
+                .map_or("(one per core)".into(), |j| j.to_string()),
+            restore.preserve_schemas.join(", ")
+        ),
+    );
+    v.line("restore identity", path(&restore.age_identity));
+    let export = &p.export;
+    v.line(
+        "export",
+        format!(
+            "source {}, {} days ahead, keep {}, bom {}",
+            p.dashboard_source().name(),
+            export.days,
+            export
+                .keep_days
+                .map_or("all".into(), |d| format!("{d} days")),
+            if export.bom { "on" } else { "off" }
+        ),
+    );
+    v.line("export signing key", path(&export.signing_key));
+}
+
+/// SFTP and Snowflake, secrets as ***.
+fn remotes(v: &mut View, p: &crate::config::Profile) {
+    if let Some(s) = &p.sftp {
+        v.line(
+            "sftp identity",
+            s.identity_file
+                .as_ref()
+                .map_or("(agent)".into(), |f| f.display().to_string()),
+        );
+        v.line(
+            "sftp known_hosts",
+            s.known_hosts
+                .as_ref()
+                .map_or("(not set)".into(), |f| f.display().to_string()),
+        );
+        v.line("sftp passphrase", secret(s.passphrase.as_ref()));
+    }
+    if let Some(s) = &p.snowflake {
+        v.line(
+            "snowflake",
+            format!(
+                "{}@{} {}",
+                s.user,
+                s.account,
+                s.base_url.clone().unwrap_or_default()
+            )
+            .trim_end()
+            .to_string(),
+        );
+        v.line(
+            "snowflake database",
+            format!(
+                "{}.{}",
+                s.database.as_deref().unwrap_or("-"),
+                s.schema.as_deref().unwrap_or("-")
+            ),
+        );
+        v.line("snowflake password", secret(s.password.as_ref()));
+        if let Some(k) = &s.private_key_file {
+            v.line(
+                "snowflake key",
+                format!(
+                    "{} passphrase {}",
+                    k.display(),
+                    secret(s.private_key_passphrase.as_ref())
+                ),
+            );
+        }
+    }
 }

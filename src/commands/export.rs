@@ -164,6 +164,9 @@ mod tests {
         assert!(bom_under(&[]));
         assert!(bom_under(&["--bom"]));
         assert!(!bom_under(&["--no-bom"]));
-        assert!(bom_under(&["--no-bom", "--bom"]), "the last flag given wins");
+        assert!(
+            bom_under(&["--no-bom", "--bom"]),
+            "the last flag given wins"
+        );
     }
 }

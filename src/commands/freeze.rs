@@ -6,8 +6,8 @@ use super::block_on;
 use crate::cli::{FreezeAction, FreezeArgs};
 use crate::config::{Config, RawProfile};
 use crate::error::Result;
-use crate::ui::output;
 use crate::restore::{FreezeState, Target, freeze_off, freeze_on, freeze_state};
+use crate::ui::output;
 
 pub fn run(args: &FreezeArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;

@@ -5,8 +5,8 @@ use serde_json::json;
 use crate::cli::PullArgs;
 use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
-use crate::ui::output;
 use crate::pull::{PullReport, PullStatus, Request, pull};
+use crate::ui::output;
 
 pub fn run(args: &PullArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let overlay = RawProfile {
@@ -41,7 +41,11 @@ fn verdict(o: &PullReport) -> Result<()> {
     let bad: Vec<&str> = o
         .dashboards
         .iter()
-        .filter_map(|d| d.problem.as_deref().filter(|_| d.status == PullStatus::Mismatch))
+        .filter_map(|d| {
+            d.problem
+                .as_deref()
+                .filter(|_| d.status == PullStatus::Mismatch)
+        })
         .collect();
     if !bad.is_empty() {
         return Err(Error::new(Kind::BadInput, format!("{} file(s) failed verification: {}", bad.len(), bad.join("; ")))
@@ -92,7 +96,12 @@ fn table(o: &PullReport) -> String {
     ));
     for d in &o.dashboards {
         let rows = d.rows.map_or_else(|| "-".to_string(), |r| r.to_string());
-        s.push_str(&format!("  {:<24} {:>9}  {}\n", d.name, rows, d.status.name()));
+        s.push_str(&format!(
+            "  {:<24} {:>9}  {}\n",
+            d.name,
+            rows,
+            d.status.name()
+        ));
     }
     s
 }

@@ -6,9 +6,9 @@ use super::block_on;
 use crate::cli::{AmbiguousArg, PreferArg, ReplayAction, ReplayArgs, ReplayCheckArgs};
 use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
-use crate::ui::output;
 use crate::replay::clock::Ambiguous;
 use crate::replay::{ApplyOptions, Report, Request, replay};
+use crate::ui::output;
 
 pub fn run(args: &ReplayArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;

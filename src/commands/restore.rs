@@ -6,9 +6,9 @@ use super::{block_on, default_jobs};
 use crate::cli::RestoreArgs;
 use crate::config::{Config, Database, Env, RawDatabase, RawProfile, RawRestore};
 use crate::error::{Error, Kind, Result};
+use crate::restore::{Request, RestoreReport, Target, restore, rollback};
 use crate::ui::output;
 use crate::ui::progress::Mode;
-use crate::restore::{RestoreReport, Request, Target, restore, rollback};
 
 pub fn run(args: &RestoreArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let overlay = RawProfile {

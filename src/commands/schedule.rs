@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 use crate::cli::ScheduleArgs;
 use crate::config::{Config, RawProfile};
 use crate::error::Result;
-use crate::ui::output;
 use crate::schedule::region::Region;
-use crate::schedule::{Reading, Cutoff};
+use crate::schedule::{Cutoff, Reading};
+use crate::ui::output;
 
 pub fn run(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     if args.systemd || args.cron {

@@ -6,8 +6,8 @@ use super::{block_on, destination};
 use crate::cli::{SheetsArgs, SheetsSourceArg};
 use crate::config::{Config, DashboardSource, RawProfile};
 use crate::error::Result;
-use crate::ui::output;
 use crate::sheets::{Request, sheets};
+use crate::ui::output;
 
 pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let overlay = RawProfile {

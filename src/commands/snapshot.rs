@@ -6,9 +6,9 @@ use super::{block_on, default_jobs};
 use crate::cli::SnapshotArgs;
 use crate::config::{Config, RawProfile, RawSnapshot};
 use crate::error::Result;
+use crate::snapshot::{Request, SnapshotReport, TableFilter, take};
 use crate::ui::output;
 use crate::ui::progress::Mode;
-use crate::snapshot::{SnapshotReport, Request, TableFilter, take};
 
 pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, overlay(args))?;

@@ -7,8 +7,8 @@ use super::block_on;
 use crate::cli::StatusArgs;
 use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
-use crate::ui::output;
 use crate::status::{Facts, Finding, Level, gather, judge, overall, prometheus, ready};
+use crate::ui::output;
 
 pub fn run(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let names: Vec<Option<String>> = if args.all {

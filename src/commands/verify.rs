@@ -7,9 +7,9 @@ use crate::cli::VerifyArgs;
 use crate::config::{Config, RawProfile};
 use crate::crypt::Identities;
 use crate::error::{Error, Kind, Result};
-use crate::ui::output;
 use crate::snapshot::{Report, verify};
 use crate::store::ProfileStore;
+use crate::ui::output;
 
 pub fn run(args: &VerifyArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;

@@ -16,8 +16,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
 
-use crate::publish::Chunk;
 use crate::error::{Error, Result};
+use crate::publish::Chunk;
 
 /// Bytes gathered before a batch is handed to the sealer.
 const BATCH: usize = 256 * 1024;

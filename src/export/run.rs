@@ -109,7 +109,11 @@ pub async fn export(
             }
             Err(Failure::Dashboard(e)) => {
                 crate::events::error(e.message());
-                entries.push(FileEntry::failed(d.name, &d.origin, e.message().to_string()));
+                entries.push(FileEntry::failed(
+                    d.name,
+                    &d.origin,
+                    e.message().to_string(),
+                ));
                 first_error.get_or_insert(e);
             }
         }
@@ -201,7 +205,9 @@ async fn deliver(
             match file.finish().await {
                 Ok(digest) => {
                     tracker.done(&format!("{rows} rows, {} encrypted", size(digest.size)));
-                    Ok(FileEntry::delivered(d.name, &d.origin, name, rows, plaintext, digest))
+                    Ok(FileEntry::delivered(
+                        d.name, &d.origin, name, rows, plaintext, digest,
+                    ))
                 }
                 Err(e) => {
                     tracker.done("failed");
@@ -225,14 +231,24 @@ mod tests {
     fn a_run_that_delivered_nothing_fails_with_the_first_error() {
         let failed = vec![FileEntry::failed("employee-list", "built-in", "x".into())];
         let e = nothing_delivered(&failed, Some(Error::config("bad query"))).unwrap();
-        assert!(e.message().contains("no dashboard could be exported: bad query"));
+        assert!(
+            e.message()
+                .contains("no dashboard could be exported: bad query")
+        );
         assert_eq!(e.exit_code(), 78);
         let mut some = failed.clone();
         let digest = crate::crypt::Digest {
             size: 1,
             sha256: "00".into(),
         };
-        some.push(FileEntry::delivered("client-list", "built-in", "f".into(), 1, 1, digest));
+        some.push(FileEntry::delivered(
+            "client-list",
+            "built-in",
+            "f".into(),
+            1,
+            1,
+            digest,
+        ));
         assert!(nothing_delivered(&some, Some(Error::config("bad query"))).is_none());
     }
 }

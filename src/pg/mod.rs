@@ -2,8 +2,8 @@
 //! running PostgreSQL's client programs with the same settings.
 
 mod connect;
-pub mod copy_binary;
 pub mod conninfo;
+pub mod copy_binary;
 pub mod pgpass;
 pub mod service;
 pub mod tls;

@@ -63,7 +63,14 @@ pub struct FileEntry {
 
 impl FileEntry {
     /// A file sealed and in place in the working directory.
-    pub fn delivered(name: &str, query: &str, file: String, rows: u64, plaintext: u64, digest: crate::crypt::Digest) -> FileEntry {
+    pub fn delivered(
+        name: &str,
+        query: &str,
+        file: String,
+        rows: u64,
+        plaintext: u64,
+        digest: crate::crypt::Digest,
+    ) -> FileEntry {
         FileEntry {
             name: name.to_string(),
             status: EntryStatus::Ok,

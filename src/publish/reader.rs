@@ -86,7 +86,11 @@ impl<'a> DayReader<'a> {
             .then(|| d.read_small(&sig_path, layout::SIGNATURE_LIMIT))
             .transpose()?;
         let signed_by = match allowed_signers {
-            Some(signers) => Some(check_signature(signers, &manifest_bytes, signature.as_deref())?),
+            Some(signers) => Some(check_signature(
+                signers,
+                &manifest_bytes,
+                signature.as_deref(),
+            )?),
             None => None,
         };
         let manifest = DayManifest::parse(&manifest_bytes, &path)?;
@@ -130,13 +134,20 @@ fn check_signature(signers: &Path, manifest: &[u8], signature: Option<&[u8]>) ->
 }
 
 /// Whether the delivered file still has the size and SHA-256 its manifest entry gives.
-pub fn still_matches(delivery: &Delivery, rel: &str, e: &FileEntry) -> std::result::Result<(), String> {
+pub fn still_matches(
+    delivery: &Delivery,
+    rel: &str,
+    e: &FileEntry,
+) -> std::result::Result<(), String> {
     let mut running = Running::default();
     let reader = delivery
         .open_read(rel)
         .map_err(|err| err.message().to_string())?;
-    std::io::copy(&mut HashingReader::new(reader, &mut running), &mut std::io::sink())
-        .map_err(|err| format!("cannot read it again: {err}"))?;
+    std::io::copy(
+        &mut HashingReader::new(reader, &mut running),
+        &mut std::io::sink(),
+    )
+    .map_err(|err| format!("cannot read it again: {err}"))?;
     let now = running.digest();
     if Some(now.size) != e.size || Some(&now.sha256) != e.sha256.as_ref() {
         return Err(format!(

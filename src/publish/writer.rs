@@ -191,7 +191,9 @@ impl SealedFile {
 
     /// The producer's end: it sends `Chunk::Data`, then `Chunk::End`. Taken once.
     pub fn sender(&mut self) -> mpsc::Sender<Chunk> {
-        self.tx.take().expect("a sealed file's sender is taken once")
+        self.tx
+            .take()
+            .expect("a sealed file's sender is taken once")
     }
 
     /// Waits for the sealer and renames the file into place; returns its size and SHA-256.
@@ -201,10 +203,9 @@ impl SealedFile {
 
     pub fn finish_blocking(mut self) -> Result<Digest> {
         drop(self.tx.take());
-        let digest = self
-            .sealer
-            .join()
-            .map_err(|_| Error::internal(format!("the encrypting writer of {} panicked", self.file)))?;
+        let digest = self.sealer.join().map_err(|_| {
+            Error::internal(format!("the encrypting writer of {} panicked", self.file))
+        })?;
         let d = self.remote.blocking();
         match digest {
             Ok(digest) => {
@@ -276,7 +277,10 @@ fn carry_over(
                     format!("the earlier file was not carried: {why}"),
                 ));
             }
-            out.dropped.push((e.name.clone(), format!("{from} was not carried into the new day: {why}")));
+            out.dropped.push((
+                e.name.clone(),
+                format!("{from} was not carried into the new day: {why}"),
+            ));
             continue;
         }
         delivery.rename(&from, &format!("{work}/{file}"))?;
@@ -314,7 +318,12 @@ fn put_in_place(delivery: &Delivery, layout: &Layout, work: &str, date: NaiveDat
 }
 
 /// Removes days older than `keep` days before `today`; never `today`, the one just written.
-fn prune(delivery: &Delivery, layout: &Layout, today: NaiveDate, keep: u32) -> Result<Vec<NaiveDate>> {
+fn prune(
+    delivery: &Delivery,
+    layout: &Layout,
+    today: NaiveDate,
+    keep: u32,
+) -> Result<Vec<NaiveDate>> {
     let oldest_kept = today - Duration::days(i64::from(keep.max(1)) - 1);
     let mut removed = Vec::new();
     for e in delivery.list(&layout.base)? {
@@ -333,7 +342,11 @@ fn prune(delivery: &Delivery, layout: &Layout, today: NaiveDate, keep: u32) -> R
 /// holds names, counts and checksums only, so a private temporary copy is safe.
 fn sign(key: &Path, manifest: &[u8]) -> Result<Vec<u8>> {
     let dir = crate::process::PrivateDir::new("sign").map_err(|e| {
-        Error::new(Kind::Unavailable, "cannot create a private temporary directory").source(e)
+        Error::new(
+            Kind::Unavailable,
+            "cannot create a private temporary directory",
+        )
+        .source(e)
     })?;
     let path = dir
         .write(layout::MANIFEST, manifest)

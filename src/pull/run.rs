@@ -75,14 +75,27 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
     let delivery = Delivery::open(&req.from, profile.sftp.as_ref(), env)?;
     let days = DayReader::new(&delivery, Layout::new(profile.name.clone()));
     let date = find_day(&days, req)?;
-    let day = days.manifest(date, &profile.name, profile.export.allowed_signers.as_deref())?;
+    let day = days.manifest(
+        date,
+        &profile.name,
+        profile.export.allowed_signers.as_deref(),
+    )?;
 
     make_private_dir(&req.out)?;
     let dashboards = day
         .manifest
         .dashboards
         .iter()
-        .map(|entry| pull_one(&delivery, days.layout(), date, entry, identities.as_ref(), req))
+        .map(|entry| {
+            pull_one(
+                &delivery,
+                days.layout(),
+                date,
+                entry,
+                identities.as_ref(),
+                req,
+            )
+        })
         .collect();
     write_private(&req.out.join(layout::MANIFEST), &day.manifest_bytes)?;
     if let Some(sig) = &day.signature {
@@ -141,7 +154,13 @@ fn pull_one(
         file.trim_end_matches(".age")
     };
     let target = req.out.join(local_name);
-    match fetch(delivery, &layout.in_day(date, file), entry, identities, &target) {
+    match fetch(
+        delivery,
+        &layout.in_day(date, file),
+        entry,
+        identities,
+        &target,
+    ) {
         Ok(rows) => Pulled {
             name: entry.name.clone(),
             rows: rows.or(entry.rows),

@@ -99,7 +99,9 @@ fn ledger_says(s: &State, key: &str, after: &serde_json::Value) -> Option<Verdic
         if *h == hash(after) {
             Verdict::Already
         } else {
-            Verdict::Conflict(format!("{key} was applied by batch {batch} with other values"))
+            Verdict::Conflict(format!(
+                "{key} was applied by batch {batch} with other values"
+            ))
         }
     })
 }
@@ -192,7 +194,13 @@ mod tests {
     #[test]
     fn paper_times_fill_what_production_lacks() {
         let v = attendance((at(9), at(10)), (None, None), false);
-        assert!(matches!(v, Verdict::Write { overwrite: false, .. }));
+        assert!(matches!(
+            v,
+            Verdict::Write {
+                overwrite: false,
+                ..
+            }
+        ));
         let v = attendance((at(9), None), (at(9), at(10)), false);
         assert!(matches!(v, Verdict::Matched { .. }));
     }
@@ -202,7 +210,13 @@ mod tests {
         let v = attendance((at(9), None), (at(8), None), false);
         assert!(matches!(v, Verdict::Conflict(ref w) if w.contains("clock-in")));
         let v = attendance((at(9), None), (at(8), None), true);
-        assert!(matches!(v, Verdict::Write { overwrite: true, .. }));
+        assert!(matches!(
+            v,
+            Verdict::Write {
+                overwrite: true,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -219,7 +233,9 @@ mod tests {
             .insert("task/1".into(), (hash(&value), "b-1".into()));
         assert_eq!(ledger_says(&s, "task/1", &value), Some(Verdict::Already));
         let other = json!({ "done": false, "comment": null });
-        assert!(matches!(ledger_says(&s, "task/1", &other), Some(Verdict::Conflict(w)) if w.contains("b-1")));
+        assert!(
+            matches!(ledger_says(&s, "task/1", &other), Some(Verdict::Conflict(w)) if w.contains("b-1"))
+        );
         assert_eq!(ledger_says(&s, "task/2", &value), None);
     }
 }

@@ -51,7 +51,9 @@ impl<'a> Change<'a> {
     /// The value the ledger hashes. A note's body is patient data: only its size is kept.
     pub fn value(&self) -> serde_json::Value {
         match self {
-            Change::Attendance { clock, .. } => json!({ "clock_in": clock.0, "clock_out": clock.1 }),
+            Change::Attendance { clock, .. } => {
+                json!({ "clock_in": clock.0, "clock_out": clock.1 })
+            }
             Change::Task(t) => json!({ "done": t.done, "comment": t.comment }),
             Change::Note { note, .. } => json!({
                 "author_id": note.author_id,
@@ -111,6 +113,9 @@ mod tests {
         };
         assert!(n.key().starts_with("note/42/"));
         assert_eq!(n.key(), note_key(42, &note), "paper and production agree");
-        assert!(!n.value().to_string().contains("fine"), "no note text in the ledger");
+        assert!(
+            !n.value().to_string().contains("fine"),
+            "no note text in the ledger"
+        );
     }
 }

@@ -6,9 +6,9 @@ pub mod check;
 pub mod clock;
 mod decide;
 pub mod entry;
-pub mod ledger;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod ledger;
 pub mod read;
 mod run;
 mod writes;

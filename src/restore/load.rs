@@ -18,9 +18,9 @@ use super::target::Target;
 use crate::config::Env;
 use crate::crypt::{Digest, Identities, checked, unseal};
 use crate::error::{Error, Kind, Result};
-use crate::snapshot::manifest::{self, Manifest};
 use crate::pg::quote_ident;
 use crate::pg::tools as pg_tools;
+use crate::snapshot::manifest::{self, Manifest};
 use crate::ui::progress::Progress;
 
 const CHUNK: usize = 256 << 10;

@@ -11,8 +11,8 @@ use futures_util::TryStreamExt;
 use super::target::Target;
 use crate::config::Env;
 use crate::error::{Error, Result};
-use crate::snapshot::manifest::MaterializedView;
 use crate::pg::quote_ident;
+use crate::snapshot::manifest::MaterializedView;
 
 type Name = (String, String);
 

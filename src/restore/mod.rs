@@ -12,6 +12,6 @@ mod target;
 
 pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
 pub use readonly::{StagingInfo, read_info};
-pub use run::{RestoreReport, Request, restore, rollback};
+pub use run::{Request, RestoreReport, restore, rollback};
 pub use swap::advice as swap_advice;
 pub use target::Target;

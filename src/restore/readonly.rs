@@ -7,9 +7,9 @@ use tokio_postgres::Client;
 use super::target::Target;
 use crate::config::Env;
 use crate::error::{Error, Result};
-use crate::snapshot::manifest::Manifest;
 use crate::pg::quote_ident;
 use crate::pg::tools as pg_tools;
+use crate::snapshot::manifest::Manifest;
 
 /// What staging holds, as recorded by the restore that made it.
 #[derive(Debug, Clone, serde::Serialize)]

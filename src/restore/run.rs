@@ -15,12 +15,12 @@ use super::target::Target;
 use crate::config::{Env, Profile};
 use crate::crypt::Identities;
 use crate::error::{Error, Kind, Result};
-use crate::snapshot::manifest::Manifest;
 use crate::pg::quote_ident;
-use crate::ui::progress::{Mode, Progress};
 use crate::schedule::Cutoff;
 use crate::snapshot;
+use crate::snapshot::manifest::Manifest;
 use crate::store::{ProfileStore, RunLock};
+use crate::ui::progress::{Mode, Progress};
 
 #[derive(Debug, Clone)]
 pub struct Request {

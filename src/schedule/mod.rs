@@ -5,8 +5,8 @@ pub mod region;
 pub mod timers;
 mod wall_clock;
 
-pub use wall_clock::{Reading, resolve};
 pub use cutoff::Cutoff;
+pub use wall_clock::{Reading, resolve};
 
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,10 @@ use crate::error::{Error, Result};
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("us-can", include_str!("../../profiles/regions/us-can.toml")),
-    ("aus-int", include_str!("../../profiles/regions/aus-int.toml")),
+    (
+        "aus-int",
+        include_str!("../../profiles/regions/aus-int.toml"),
+    ),
 ];
 
 /// A region's timetable.

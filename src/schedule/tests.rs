@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Australia::Sydney;
 
-use super::{Reading, Cutoff};
+use super::{Cutoff, Reading};
 use crate::schedule::region::{Region, Regions};
 
 fn region(name: &str) -> Region {

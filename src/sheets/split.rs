@@ -16,7 +16,11 @@ pub const COMBINED: &str = "all";
 const BATCH: usize = 64 * 1024;
 
 /// Reads the CSV from `rx` and writes the sheets; returns their entries, the combined first.
-pub fn split(rx: mpsc::Receiver<Chunk>, writer: &DayWriter, origin: &str) -> Result<Vec<FileEntry>> {
+pub fn split(
+    rx: mpsc::Receiver<Chunk>,
+    writer: &DayWriter,
+    origin: &str,
+) -> Result<Vec<FileEntry>> {
     let bad = |e: csv::Error| Error::new(Kind::Internal, "the sheet CSV does not parse").source(e);
     let mut input = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -55,10 +59,11 @@ fn check_employee(employee: &str, seen: &mut BTreeSet<String>) -> Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !plain {
-        return Err(
-            Error::new(Kind::BadInput, "an employee number is not a plain file name")
-                .hint("the sheet query's first column must be the employee number"),
-        );
+        return Err(Error::new(
+            Kind::BadInput,
+            "an employee number is not a plain file name",
+        )
+        .hint("the sheet query's first column must be the employee number"));
     }
     if !seen.insert(employee.to_string()) {
         return Err(Error::new(
@@ -107,7 +112,9 @@ impl Sheet {
         let plaintext = chunks.end().map_err(|e| write_failed(e.into()))?;
         let name = self.file.file().to_string();
         let digest = self.file.finish_blocking()?;
-        Ok(FileEntry::delivered(&self.name, origin, name, self.rows, plaintext, digest))
+        Ok(FileEntry::delivered(
+            &self.name, origin, name, self.rows, plaintext, digest,
+        ))
     }
 }
 
@@ -215,8 +222,14 @@ mod tests {
         let mut seen = BTreeSet::new();
         assert!(check_employee("E-1", &mut seen).is_ok());
         assert!(check_employee("E-2", &mut seen).is_ok());
-        assert_eq!(check_employee("E-1", &mut seen).unwrap_err().exit_code(), 65);
-        assert_eq!(check_employee("../x", &mut seen).unwrap_err().exit_code(), 65);
+        assert_eq!(
+            check_employee("E-1", &mut seen).unwrap_err().exit_code(),
+            65
+        );
+        assert_eq!(
+            check_employee("../x", &mut seen).unwrap_err().exit_code(),
+            65
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use crate::config::{Database, Env, Profile};
 use crate::crypt::Recipients;
 use crate::error::{Error, Result};
 use crate::snapshot::manifest::{self, Encryption, File, Filters, Manifest, SchemaFiles};
-use crate::ui::progress::Progress;
 use crate::store::{fsync_dir, write_atomic};
+use crate::ui::progress::Progress;
 
 /// Everything one capture needs, resolved by `take`.
 pub struct Capture<'a> {

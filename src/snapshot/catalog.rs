@@ -5,8 +5,8 @@ use tokio_postgres::Client;
 
 use super::filter::TableFilter;
 use crate::error::{Error, Result};
-use crate::snapshot::manifest::TableName;
 use crate::pg::quote_ident;
+use crate::snapshot::manifest::TableName;
 
 /// Tables above this size are split into ranges of about this many bytes, so that several
 /// workers share one table; it also bounds how long one range's file stays open.

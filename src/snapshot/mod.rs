@@ -15,6 +15,6 @@ mod verify;
 
 pub use catalog::RANGE_BYTES;
 pub use filter::TableFilter;
-pub use take::{SnapshotReport, Request, take};
+pub use take::{Request, SnapshotReport, take};
 pub use timing::{EARLY_START, Plan, plan};
 pub use verify::{Depth, Report, verify};

@@ -14,9 +14,9 @@ use super::sink::{Sealed, Sink};
 use crate::config::{Database, Env};
 use crate::crypt::Recipients;
 use crate::error::{Error, Result};
-use crate::snapshot::manifest::{MaterializedView, Sequence, TableName};
 use crate::pg::quote_ident;
 use crate::pg::tools as pg_tools;
+use crate::snapshot::manifest::{MaterializedView, Sequence, TableName};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Section {

@@ -9,9 +9,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::pg::copy_binary::RowCounter;
 use crate::crypt::{Digest, Recipients, SealedWriter};
 use crate::error::{Error, Kind, Result};
+use crate::pg::copy_binary::RowCounter;
 
 /// Chunks in flight per file; callers send batches of up to a few hundred KiB, so this bounds
 /// a file's buffered plaintext to a few MiB.

@@ -14,10 +14,10 @@ use super::timing;
 use crate::config::{Env, Profile};
 use crate::crypt::Recipients;
 use crate::error::{Error, Result};
-use crate::snapshot::manifest::Manifest;
 use crate::events::info as log;
-use crate::ui::progress::Mode;
+use crate::snapshot::manifest::Manifest;
 use crate::store::{ProfileStore, RunLock};
+use crate::ui::progress::Mode;
 
 #[derive(Debug, Clone)]
 pub struct Request {

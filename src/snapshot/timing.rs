@@ -4,8 +4,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::error::{Error, Kind, Result};
-use crate::schedule::region::Region;
 use crate::schedule::Cutoff;
+use crate::schedule::region::Region;
 
 /// A timer may fire this long before the cutoff; the snapshot then waits for it.
 pub const EARLY_START: TimeDelta = TimeDelta::minutes(15);

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::pg::copy_binary::RowCounter;
-use crate::crypt::{Identities, file_digest, open_sealed};
-use crate::snapshot::manifest::{self, File, Manifest};
 use crate::crypt::signing;
+use crate::crypt::{Identities, file_digest, open_sealed};
+use crate::pg::copy_binary::RowCounter;
+use crate::snapshot::manifest::{self, File, Manifest};
 
 #[derive(Debug, Clone)]
 pub struct Report {

@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use crate::config::{Env, Profile};
 use crate::delivery::{Delivery, Location};
-use crate::publish::{DayReader, Layout};
-use crate::snapshot::manifest::Manifest;
 use crate::pg::tls::PeerCert;
+use crate::publish::{DayReader, Layout};
 use crate::restore::{FreezeState, Target, freeze_state, read_info};
 use crate::schedule::Cutoff;
+use crate::snapshot::manifest::Manifest;
 use crate::store::ProfileStore;
 
 #[derive(Debug, Clone, Serialize)]
