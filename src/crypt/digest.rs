@@ -180,7 +180,8 @@ pub fn file_digest(path: &Path) -> io::Result<Digest> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, the one encoder acc uses for digests and keys.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

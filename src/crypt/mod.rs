@@ -8,7 +8,7 @@ pub mod signing;
 mod stream;
 
 pub use digest::{
-    Check, CheckedReader, Digest, HashingReader, HashingWriter, Running, checked, file_digest,
+    Check, CheckedReader, Digest, HashingReader, HashingWriter, Running, checked, file_digest, hex,
 };
 pub use keys::{Identities, Recipients};
 pub use sealed::{SealedWriter, open_sealed, unseal};

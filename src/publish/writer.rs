@@ -67,19 +67,9 @@ impl DayWriter {
 
     /// Starts the sealed file `name.csv.age`: send it `Chunk`s, then `finish` or `abandon` it.
     pub async fn create(&self, name: &str) -> Result<SealedFile> {
-        let file = layout::file_name(name);
-        let final_path = format!("{}/{file}", self.work);
-        let tmp = temp_name(&final_path);
-        let t = tmp.clone();
-        let upload = self.remote.call(move |d| d.create(&t)).await??;
-        Ok(SealedFile::start(
-            self.remote.clone(),
-            upload,
-            Arc::clone(&self.recipients),
-            file,
-            tmp,
-            final_path,
-        ))
+        let this = self.clone();
+        let name = name.to_string();
+        blocking(move || this.create_blocking(&name)).await?
     }
 
     /// `create`, for code on a blocking thread.

@@ -6,6 +6,7 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::check::{ClockPair, NoteChange, Planned, TaskChange};
+use crate::crypt::hex;
 
 /// One change to production.
 #[derive(Debug, Clone, Copy)]
@@ -77,10 +78,6 @@ pub fn note_key(visit_id: i64, n: &NoteChange) -> String {
 /// The ledger's value hash.
 pub fn hash(v: &serde_json::Value) -> String {
     hex(&Sha256::digest(v.to_string().as_bytes())[..16])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -71,13 +71,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
             .saturating_sub(1) as u64;
         inputs.push((path.clone(), parsed, estimate));
     }
-    let batch_id = format!(
-        "paper-{}",
-        hasher.finalize()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let batch_id = format!("paper-{}", crate::crypt::hex(&hasher.finalize()[..8]));
 
     let mut tally = Tally::default();
     let mut refused_files = 0;
