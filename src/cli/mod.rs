@@ -1,0 +1,17 @@
+//! The command line as clap types: parsing only, no I/O and no decisions.
+
+mod delivery;
+mod night;
+mod replay;
+mod root;
+
+pub use delivery::{ExportArgs, PullArgs, SheetsArgs, SheetsSourceArg, SourceArg};
+pub use night::{
+    DoctorArgs, FreezeAction, FreezeArgs, Requirement, RestoreArgs, ScheduleArgs, SnapshotArgs,
+    StatusArgs, VerifyArgs,
+};
+pub use replay::{
+    AmbiguousArg, PreferArg, REPLAY_FORMATS, ReplayAction, ReplayApplyArgs, ReplayArgs,
+    ReplayCheckArgs,
+};
+pub use root::{Cli, Command, LogFormatArg};
