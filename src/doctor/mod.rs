@@ -1,5 +1,10 @@
-//! `acc doctor`: what the profile resolves to, and whether each server answers.
+//! `acc doctor`: whether each server, file and destination the profile names answers.
 
+mod check;
+mod local;
 mod run;
+mod servers;
 
-pub use run::*;
+pub use check::Check;
+pub use run::run;
+pub use servers::{EXPIRY_WARNING_DAYS, LARGE_OBJECT_WRITERS};
