@@ -58,79 +58,28 @@ pub struct Report {
 
 pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Report> {
     let identities = req.identity.as_deref().map(Identities::load).transpose()?;
-    let mut inputs = Vec::new();
-    let mut hasher = Sha256::new();
-    for path in &req.files {
-        let bytes = read_input(path, identities.as_ref())?;
-        hasher.update(&bytes);
-        let parsed = read::parse(&path.display().to_string(), &bytes);
-        let estimate = bytes
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            .saturating_sub(1) as u64;
-        inputs.push((path.clone(), parsed, estimate));
-    }
-    let batch_id = format!("paper-{}", crate::crypt::hex(&hasher.finalize()[..8]));
-
-    let mut tally = Tally::default();
-    let mut refused_files = 0;
-    let mut problems = Vec::new();
-    let mut rejected: Vec<(RawLine, Problem)> = Vec::new();
-    let mut records: Vec<Record> = Vec::new();
-    for (_, parsed, estimate) in &inputs {
-        let Parsed {
-            lines,
-            problems: bad,
-            total,
-            ..
-        } = parsed;
-        if parsed.headers.is_empty() {
-            // the file could not be read at all: every line of it is refused
-            tally.total += estimate;
-            tally.rejected += estimate;
-            refused_files += 1;
-            problems.extend(bad.iter().cloned());
-            continue;
-        }
-        tally.total += total;
-        tally.rejected += bad.len() as u64;
-        problems.extend(bad.iter().cloned());
-        match entry::kind_of(parsed) {
-            Err(p) => {
-                tally.rejected += lines.len() as u64;
-                refused_files += 1;
-                problems.push(p);
-            }
-            Ok(kind) => {
-                for raw in lines.iter().cloned() {
-                    match entry::record(raw.clone(), kind) {
-                        Ok(r) => records.push(r),
-                        Err(p) => rejected.push((raw, p)),
-                    }
-                }
-            }
-        }
-    }
+    let (inputs, batch_id) = read_inputs(&req.files, identities.as_ref())?;
+    let mut read = records_of(&inputs);
 
     let zone = crate::export::local_zone(profile);
     let mut client = crate::pg::connect(profile.production()?, env, "acc-replay").await?;
-    let facts = check::facts(&client, &records).await?;
+    let facts = check::facts(&client, &read.records).await?;
     let Checked {
         planned,
         rejected: refused,
         blank,
-    } = check::check(records, &facts, zone, req.ambiguous, Utc::now());
-    rejected.extend(refused);
-    tally.blank = blank.len() as u64;
-    tally.rejected += rejected.len() as u64;
-    problems.extend(rejected.iter().map(|(_, p)| p.clone()));
+    } = check::check(read.records, &facts, zone, req.ambiguous, Utc::now());
+    read.rejected.extend(refused);
+    read.tally.blank = blank.len() as u64;
+    read.tally.rejected += read.rejected.len() as u64;
+    let mut problems = read.problems;
+    problems.extend(read.rejected.iter().map(|(_, p)| p.clone()));
     problems.sort_by(|a, b| (&*a.file, a.line, a.column).cmp(&(&*b.file, b.line, b.column)));
 
     let mut report = Report {
         batch_id: batch_id.clone(),
-        tally,
-        refused_files,
+        tally: read.tally,
+        refused_files: read.refused_files,
         problems,
         conflicts: Vec::new(),
         changes: Vec::new(),
@@ -147,57 +96,150 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
     };
     crate::failpoint::pause("replay:checked").await;
     let done: Vec<Done> = apply::apply(&mut client, &planned, &batch, |_| {}).await?;
-    let mut conflicted: Vec<(RawLine, String)> = Vec::new();
-    for d in &done {
+    let conflicted = count(&done, &planned, opts.dry_run, &mut report);
+    if !opts.dry_run {
+        let recipients = Recipients::parse(&profile.name, &profile.age_recipients)?;
+        report.written = write_reviews(&inputs, &read.rejected, &conflicted, opts, &recipients)?;
+    }
+    Ok(report)
+}
+
+/// One input file: its path, what parsing found, and its lines by a plain count (for a file
+/// refused whole).
+type Input = (PathBuf, Parsed, u64);
+
+/// Reads every file (decrypting `.age` ones); the batch id is a digest of all their bytes,
+/// so the same files make the same batch.
+fn read_inputs(files: &[PathBuf], identities: Option<&Identities>) -> Result<(Vec<Input>, String)> {
+    let mut inputs = Vec::new();
+    let mut hasher = Sha256::new();
+    for path in files {
+        let bytes = read_input(path, identities)?;
+        hasher.update(&bytes);
+        let parsed = read::parse(&path.display().to_string(), &bytes);
+        let estimate = bytes
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            .saturating_sub(1) as u64;
+        inputs.push((path.clone(), parsed, estimate));
+    }
+    let batch_id = format!("paper-{}", crate::crypt::hex(&hasher.finalize()[..8]));
+    Ok((inputs, batch_id))
+}
+
+/// What the files hold before production is asked: records to check, and lines refused.
+#[derive(Default)]
+struct Read {
+    tally: Tally,
+    refused_files: usize,
+    problems: Vec<Problem>,
+    rejected: Vec<(RawLine, Problem)>,
+    records: Vec<Record>,
+}
+
+fn records_of(inputs: &[Input]) -> Read {
+    let mut out = Read::default();
+    for (_, parsed, estimate) in inputs {
+        let Parsed {
+            lines,
+            problems: bad,
+            total,
+            ..
+        } = parsed;
+        out.problems.extend(bad.iter().cloned());
+        if parsed.headers.is_empty() {
+            // the file could not be read at all: every line of it is refused
+            out.tally.total += estimate;
+            out.tally.rejected += estimate;
+            out.refused_files += 1;
+            continue;
+        }
+        out.tally.total += total;
+        out.tally.rejected += bad.len() as u64;
+        match entry::kind_of(parsed) {
+            Err(p) => {
+                out.tally.rejected += lines.len() as u64;
+                out.refused_files += 1;
+                out.problems.push(p);
+            }
+            Ok(kind) => {
+                for raw in lines.iter().cloned() {
+                    match entry::record(raw.clone(), kind) {
+                        Ok(r) => out.records.push(r),
+                        Err(p) => out.rejected.push((raw, p)),
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Counts each line's outcome into the report; returns the conflicting lines with why.
+fn count(
+    done: &[Done],
+    planned: &[check::Planned],
+    dry_run: bool,
+    report: &mut Report,
+) -> Vec<(RawLine, String)> {
+    let mut conflicted = Vec::new();
+    for d in done {
         let p = &planned[d.index];
+        let at = format!("{}:{}", p.raw.file, p.raw.line);
         match d.outcome {
             LineOutcome::Applied => report.tally.applied += 1,
             LineOutcome::Duplicate => report.tally.duplicate += 1,
             LineOutcome::Conflict => {
                 report.tally.conflict += 1;
                 let why = d.conflict.clone().unwrap_or_default();
-                report
-                    .conflicts
-                    .push((format!("{}:{}", p.raw.file, p.raw.line), why.clone()));
+                report.conflicts.push((at.clone(), why.clone()));
                 conflicted.push((p.raw.clone(), why));
             }
         }
-        if opts.dry_run {
-            report.changes.extend(
-                d.changes
-                    .iter()
-                    .map(|c| format!("{}:{}: {c}", p.raw.file, p.raw.line)),
-            );
+        if dry_run {
+            report
+                .changes
+                .extend(d.changes.iter().map(|c| format!("{at}: {c}")));
         }
     }
-    if !opts.dry_run {
-        let recipients = Recipients::parse(&profile.name, &profile.age_recipients)?;
-        for (path, parsed, _) in &inputs {
-            let mine = |raw: &RawLine| *raw.file == *path.display().to_string();
-            let rejects: Vec<(&RawLine, String)> = rejected
-                .iter()
-                .filter(|(r, _)| mine(r))
-                .map(|(r, p)| (r, p.to_string()))
-                .collect();
-            let conflicts: Vec<(&RawLine, String)> = conflicted
-                .iter()
-                .filter(|(r, _)| mine(r))
-                .map(|(r, w)| (r, w.clone()))
-                .collect();
-            for (what, rows, column) in [
-                ("rejects", rejects, entry::REJECT_REASON),
-                ("conflicts", conflicts, "conflict"),
-            ] {
-                if rows.is_empty() {
-                    continue;
-                }
-                let target = beside(path, opts.out.as_deref(), what);
-                write_sealed(&target, &recipients, &parsed.written_headers, column, &rows)?;
-                report.written.push(target);
+    conflicted
+}
+
+/// Writes each input's refused and conflicting lines, sealed, beside it (or in `--out`).
+fn write_reviews(
+    inputs: &[Input],
+    rejected: &[(RawLine, Problem)],
+    conflicted: &[(RawLine, String)],
+    opts: &ApplyOptions,
+    recipients: &Recipients,
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (path, parsed, _) in inputs {
+        let mine = |raw: &RawLine| *raw.file == *path.display().to_string();
+        let rejects: Vec<(&RawLine, String)> = rejected
+            .iter()
+            .filter(|(r, _)| mine(r))
+            .map(|(r, p)| (r, p.to_string()))
+            .collect();
+        let conflicts: Vec<(&RawLine, String)> = conflicted
+            .iter()
+            .filter(|(r, _)| mine(r))
+            .map(|(r, w)| (r, w.clone()))
+            .collect();
+        for (what, rows, column) in [
+            ("rejects", rejects, entry::REJECT_REASON),
+            ("conflicts", conflicts, "conflict"),
+        ] {
+            if rows.is_empty() {
+                continue;
             }
+            let target = beside(path, opts.out.as_deref(), what);
+            write_sealed(&target, recipients, &parsed.written_headers, column, &rows)?;
+            written.push(target);
         }
     }
-    Ok(report)
+    Ok(written)
 }
 
 /// A file's bytes; `.age` files are decrypted in memory with the identity.
