@@ -125,6 +125,39 @@ impl Error {
     pub fn message(&self) -> &str {
         &self.message
     }
+    /// The chain of causes as printed. A PostgreSQL error shows only the server's message and
+    /// SQLSTATE: its DETAIL, WHERE and CONTEXT can quote a row ("Failing row contains ..."), and a
+    /// row here is a patient's.
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            let db = c
+                .downcast_ref::<tokio_postgres::Error>()
+                .and_then(tokio_postgres::Error::as_db_error)
+                .or_else(|| c.downcast_ref::<tokio_postgres::error::DbError>());
+            if let Some(db) = db {
+                out.push(crate::pg::server_message(db));
+                break;
+            }
+            out.push(c.to_string());
+            cause = c.source();
+        }
+        out
+    }
+
+    /// The message, its causes and its hint on one line, for a report that lists failures.
+    pub fn one_line(&self) -> String {
+        let mut text = self.message().to_string();
+        for c in self.causes() {
+            text.push_str(&format!("; caused by: {c}"));
+        }
+        if let Some(hint) = self.hint_text() {
+            text.push_str(&format!("; hint: {hint}"));
+        }
+        text
+    }
+
     pub fn hint_text(&self) -> Option<&str> {
         self.hint.as_deref()
     }
@@ -167,5 +200,22 @@ mod tests {
                 "{want} missing from the help text"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    use super::*;
+
+    #[test]
+    fn one_line_joins_message_causes_and_hint() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = Error::new(Kind::BadInput, "cannot read manifest.json")
+            .source(io)
+            .hint("run acc snapshot again");
+        assert_eq!(
+            e.one_line(),
+            "cannot read manifest.json; caused by: no such file; hint: run acc snapshot again"
+        );
     }
 }

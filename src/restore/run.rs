@@ -1,11 +1,11 @@
 //! One restore, start to finish: guards, load into `__incoming`, lock down, swap.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::freeze::freeze_state;
+use super::freeze::{FreezeState, freeze_state};
 use super::load;
 use super::matviews;
 use super::post_data;
@@ -69,89 +69,23 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Rest
         &store.dir().join(".restore.lock"),
         &format!("a restore of profile '{}'", profile.name),
     )?;
-
-    // sizes and the signature here; every file's SHA-256 is checked as it is loaded, so a
-    // file changed after this point is caught before the swap, and nothing is read twice
-    let report = snapshot::verify(
-        &dir,
-        profile.snapshot.allowed_signers.as_deref(),
-        None,
-        req.jobs,
-        snapshot::Depth::Sizes,
-    );
-    if !report.ok() {
-        return Err(Error::new(
-            Kind::BadInput,
-            format!(
-                "snapshot {label} does not verify, so it was not restored: {}",
-                report.failures.join("; ")
-            ),
-        )
-        .hint("run acc verify for details; restore an older snapshot that verifies"));
-    }
-    let m = report.manifest.expect("a verified snapshot has a manifest");
+    let m = verified(profile, req, &label, &dir)?;
     crate::failpoint::pause("restore:verified").await;
-    let identity = req
-        .identity
-        .clone()
-        .or_else(|| profile.restore.age_identity.clone())
-        .ok_or_else(|| {
-            Error::config(format!(
-                "profile '{}' has no restore.age_identity to decrypt snapshots",
-                profile.name
-            ))
-            .hint("set age_identity under [profiles.NAME.restore], or pass --identity FILE")
-        })?;
-    let ids = Arc::new(Identities::load(&identity)?);
-
-    match swap::repair(&target, env).await? {
-        swap::Repair::Nothing => {}
-        swap::Repair::PreviousPutBack => crate::events::warning(&format!(
-            "{} was missing after an interrupted swap; its previous copy is back in place",
-            target.name()
-        )),
-        swap::Repair::Reopened => crate::events::warning(&format!(
-            "{} refused new sessions after an interrupted swap; it accepts them again",
-            target.name()
-        )),
-    }
-    let frozen = match target.is_staging && !req.force {
-        true => freeze_state(&target, env).await?,
-        false => None,
-    };
-    if let Some(f) = frozen {
-        return Err(Error::new(
-            Kind::Partial,
-            format!(
-                "skipped: the staging refresh of {} is frozen since {} by {}: {}",
-                target.name(),
-                f.frozen_at.format("%Y-%m-%d %H:%M UTC"),
-                f.frozen_by,
-                f.reason
-            ),
-        )
-        .hint("staging keeps its data; acc freeze off lifts the freeze, --force overrides it"));
+    let ids = Arc::new(Identities::load(&identity(profile, req)?)?);
+    repair(&target, env).await?;
+    if target.is_staging
+        && !req.force
+        && let Some(f) = freeze_state(&target, env).await?
+    {
+        return Err(frozen(&target, &f));
     }
     let deadline = deadline_of(profile, &m);
     if let Some(info) = readonly::read_info(&target, env).await? {
         if info.label == m.label {
             return Ok(outcome(&m, &target, true, deadline, info.late, Vec::new()));
         }
-        if info.data_as_of > m.started_at && !req.force {
-            return Err(Error::new(
-                Kind::BadInput,
-                format!(
-                    "snapshot {} (data as of {}) is older than what {} holds ({}, as of {})",
-                    m.label,
-                    m.started_at.to_rfc3339(),
-                    target.name(),
-                    info.label,
-                    info.data_as_of.to_rfc3339()
-                ),
-            )
-            .hint(
-                "--force restores it anyway; acc restore --rollback swaps back the previous copy",
-            ));
+        if let Some(e) = older_than_staging(&m, &info, &target, req.force) {
+            return Err(e);
         }
     }
 
@@ -170,6 +104,95 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Rest
             Err(e)
         }
     }
+}
+
+/// Sizes and the signature here; every file's SHA-256 is checked as it is loaded, so a file
+/// changed after this point is caught before the swap, and nothing is read twice.
+fn verified(profile: &Profile, req: &Request, label: &str, dir: &Path) -> Result<Manifest> {
+    let report = snapshot::verify(
+        dir,
+        profile.snapshot.allowed_signers.as_deref(),
+        None,
+        req.jobs,
+        snapshot::Depth::Sizes,
+    );
+    match report.manifest {
+        Some(m) if report.failures.is_empty() => Ok(m),
+        _ => Err(Error::new(
+            Kind::BadInput,
+            format!(
+                "snapshot {label} does not verify, so it was not restored: {}",
+                report.failures.join("; ")
+            ),
+        )
+        .hint("run acc verify for details; restore an older snapshot that verifies")),
+    }
+}
+
+fn identity(profile: &Profile, req: &Request) -> Result<PathBuf> {
+    req.identity
+        .clone()
+        .or_else(|| profile.restore.age_identity.clone())
+        .ok_or_else(|| {
+            Error::config(format!(
+                "profile '{}' has no restore.age_identity to decrypt snapshots",
+                profile.name
+            ))
+            .hint("set age_identity under [profiles.NAME.restore], or pass --identity FILE")
+        })
+}
+
+/// Finishes a swap a kill cut short, and says what it did.
+async fn repair(target: &Target, env: &Env) -> Result<()> {
+    match swap::repair(target, env).await? {
+        swap::Repair::Nothing => {}
+        swap::Repair::PreviousPutBack => crate::events::warning(&format!(
+            "{} was missing after an interrupted swap; its previous copy is back in place",
+            target.name()
+        )),
+        swap::Repair::Reopened => crate::events::warning(&format!(
+            "{} refused new sessions after an interrupted swap; it accepts them again",
+            target.name()
+        )),
+    }
+    Ok(())
+}
+
+fn frozen(target: &Target, f: &FreezeState) -> Error {
+    Error::new(
+        Kind::Partial,
+        format!(
+            "skipped: the staging refresh of {} is frozen since {} by {}: {}",
+            target.name(),
+            f.frozen_at.format("%Y-%m-%d %H:%M UTC"),
+            f.frozen_by,
+            f.reason
+        ),
+    )
+    .hint("staging keeps its data; acc freeze off lifts the freeze, --force overrides it")
+}
+
+/// Staging never goes back in time unless forced: an older snapshot is refused.
+fn older_than_staging(
+    m: &Manifest,
+    info: &readonly::StagingInfo,
+    target: &Target,
+    force: bool,
+) -> Option<Error> {
+    (info.data_as_of > m.started_at && !force).then(|| {
+        Error::new(
+            Kind::BadInput,
+            format!(
+                "snapshot {} (data as of {}) is older than what {} holds ({}, as of {})",
+                m.label,
+                m.started_at.to_rfc3339(),
+                target.name(),
+                info.label,
+                info.data_as_of.to_rfc3339()
+            ),
+        )
+        .hint("--force restores it anyway; acc restore --rollback swaps back the previous copy")
+    })
 }
 
 /// A failed run leaves no loaded copy behind; the live database is never touched here.

@@ -75,10 +75,7 @@ pub fn verify(
             report.failures.push(format!(
                 "{}: {}",
                 manifest::FILE_NAME,
-                crate::ui::output::render_error(&e)
-                    .trim_start_matches("acc: error: ")
-                    .trim()
-                    .replace('\n', "; ")
+                e.one_line()
             ));
             return report;
         }

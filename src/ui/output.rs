@@ -65,34 +65,13 @@ pub fn emit_json(value: &serde_json::Value) -> Result<()> {
 /// The error as an operator reads it on stderr.
 pub fn render_error(err: &Error) -> String {
     let mut text = format!("acc: error: {}\n", err.message());
-    for c in causes(err) {
+    for c in err.causes() {
         text.push_str(&format!("caused by: {c}\n"));
     }
     if let Some(hint) = err.hint_text() {
         text.push_str(&format!("hint: {hint}\n"));
     }
     text
-}
-
-/// The chain of causes as printed. A PostgreSQL error shows only the server's message and
-/// SQLSTATE: its DETAIL, WHERE and CONTEXT can quote a row ("Failing row contains ..."), and a
-/// row here is a patient's.
-fn causes(err: &Error) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cause = std::error::Error::source(err);
-    while let Some(c) = cause {
-        let db = c
-            .downcast_ref::<tokio_postgres::Error>()
-            .and_then(tokio_postgres::Error::as_db_error)
-            .or_else(|| c.downcast_ref::<tokio_postgres::error::DbError>());
-        if let Some(db) = db {
-            out.push(crate::pg::server_message(db));
-            break;
-        }
-        out.push(c.to_string());
-        cause = c.source();
-    }
-    out
 }
 
 /// Renders the library's events (`crate::events`) on stderr, one per line: `acc: warning: ...`
@@ -121,7 +100,7 @@ pub fn report(err: &Error) {
     let text = match log_format() {
         LogFormat::Text => render_error(err),
         LogFormat::Json => {
-            let causes = causes(err);
+            let causes = err.causes();
             json_line(
                 "error",
                 err.message(),
