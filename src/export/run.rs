@@ -16,8 +16,7 @@ use crate::delivery::{Location, Remote};
 use crate::error::{Error, Result};
 use crate::publish::{DayManifest, DayWriter, FileEntry, Layout, SealedFile};
 use crate::store::RunLock;
-use crate::ui::board::Board;
-use crate::ui::progress::Mode;
+use crate::ui::progress::{Board, Mode};
 use crate::ui::units::size;
 
 /// What an export run was asked to do, every flag already resolved against the profile.

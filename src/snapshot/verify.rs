@@ -72,11 +72,9 @@ pub fn verify(
     let (bytes, manifest) = match parsed {
         Ok(m) => m,
         Err(e) => {
-            report.failures.push(format!(
-                "{}: {}",
-                manifest::FILE_NAME,
-                e.one_line()
-            ));
+            report
+                .failures
+                .push(format!("{}: {}", manifest::FILE_NAME, e.one_line()));
             return report;
         }
     };
