@@ -69,8 +69,12 @@ impl SftpDir {
 
     /// Creates the root and its missing parents, private to the login user.
     fn ensure_root(&self) -> Result<()> {
-        let mut p = PathBuf::new();
-        for part in self.root.components() {
+        self.mkdirs(PathBuf::new(), &self.root)
+    }
+
+    /// Creates each missing directory of `rel` below `p`, mode 0700.
+    fn mkdirs(&self, mut p: PathBuf, rel: &Path) -> Result<()> {
+        for part in rel.components() {
             p.push(part);
             if self.sftp.stat(&p).is_err() {
                 self.sftp
@@ -99,16 +103,7 @@ impl SftpDir {
     }
 
     pub fn mkdir_all(&self, rel: &str) -> Result<()> {
-        let mut p = self.root.clone();
-        for part in Path::new(rel).components() {
-            p.push(part);
-            if self.sftp.stat(&p).is_err() {
-                self.sftp
-                    .mkdir(&p, 0o700)
-                    .map_err(|e| self.fail("cannot create", &p, e))?;
-            }
-        }
-        Ok(())
+        self.mkdirs(self.root.clone(), Path::new(rel))
     }
 
     pub fn create(&self, rel: &str) -> Result<BufWriter<ssh2::File>> {

@@ -93,7 +93,7 @@ pub fn normalise(header: &str) -> String {
 /// Parses one file's bytes. A file-level problem (encoding, header) returns no lines.
 pub fn parse(name: &str, bytes: &[u8]) -> Parsed {
     let file: Arc<str> = Arc::from(name);
-    let fail = |line: u64, column: usize, reason: String| Parsed {
+    let fail = |(line, column, reason): Refusal| Parsed {
         file: Arc::clone(&file),
         headers: Arc::new(Vec::new()),
         written_headers: Vec::new(),
@@ -106,40 +106,10 @@ pub fn parse(name: &str, bytes: &[u8]) -> Parsed {
         }],
         total: 0,
     };
-    if bytes.len() > MAX_FILE {
-        return fail(
-            0,
-            0,
-            format!("the file is larger than {} MiB", MAX_FILE >> 20),
-        );
-    }
-    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
-        return fail(
-            1,
-            1,
-            format!(
-                "the file is UTF-16 (Excel's \"Unicode text\"), not UTF-8: save it as \"CSV UTF-8\", or convert it: iconv -f UTF-16 -t UTF-8 {name} > {name}.utf8.csv"
-            ),
-        );
-    }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Err(e) = std::str::from_utf8(bytes) {
-        let at = e.valid_up_to();
-        let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
-        let column = 1 + at
-            - bytes[..at]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |p| p + 1);
-        return fail(
-            line,
-            column,
-            format!(
-                "the file is not UTF-8 (byte 0x{:02X}); if it was saved as Latin-1 or Windows-1252, convert it: iconv -f WINDOWS-1252 -t UTF-8 {name} > {name}.utf8.csv",
-                bytes[at]
-            ),
-        );
-    }
+    let bytes = match text_of(name, bytes) {
+        Ok(b) => b,
+        Err(why) => return fail(why),
+    };
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(false)
@@ -147,42 +117,13 @@ pub fn parse(name: &str, bytes: &[u8]) -> Parsed {
     let mut records = reader.records();
     let written_headers: Vec<String> = match records.next() {
         Some(Ok(r)) => r.iter().map(str::to_string).collect(),
-        Some(Err(e)) => return fail(1, 0, format!("the header cannot be read: {e}")),
-        None => return fail(1, 0, "the file is empty: it needs a header line".into()),
+        Some(Err(e)) => return fail((1, 0, format!("the header cannot be read: {e}"))),
+        None => return fail((1, 0, "the file is empty: it needs a header line".into())),
     };
-    if written_headers.len() == 1 {
-        let only = &written_headers[0];
-        for (sep, what) in [(';', "';'"), ('\t', "tab"), ('|', "'|'")] {
-            if only.contains(sep) {
-                return fail(
-                    1,
-                    1,
-                    format!(
-                        "the header has one column; the file looks {what}-separated: save it as comma-separated CSV"
-                    ),
-                );
-            }
-        }
-    }
-    let headers = Arc::new(
-        written_headers
-            .iter()
-            .map(|h| normalise(h))
-            .collect::<Vec<_>>(),
-    );
-    for (i, h) in headers.iter().enumerate() {
-        if let Some(j) = headers[..i].iter().position(|earlier| earlier == h) {
-            return fail(
-                1,
-                i + 1,
-                format!(
-                    "the header names column '{h}' twice (columns {} and {}): remove one",
-                    j + 1,
-                    i + 1
-                ),
-            );
-        }
-    }
+    let headers = match header_of(&written_headers) {
+        Ok(h) => Arc::new(h),
+        Err(why) => return fail(why),
+    };
     let mut lines = Vec::new();
     let mut problems = Vec::new();
     let mut total = 0;
@@ -210,11 +151,10 @@ pub fn parse(name: &str, bytes: &[u8]) -> Parsed {
             headers: Arc::clone(&headers),
             fields,
         };
-        if let Some(p) = line_problem(&raw) {
-            problems.push(p);
-            continue;
+        match line_problem(&raw) {
+            Some(p) => problems.push(p),
+            None => lines.push(raw),
         }
-        lines.push(raw);
     }
     Parsed {
         file,
@@ -224,6 +164,83 @@ pub fn parse(name: &str, bytes: &[u8]) -> Parsed {
         problems,
         total,
     }
+}
+
+/// Why a whole file is refused: line, column, reason.
+type Refusal = (u64, usize, String);
+
+/// The file as UTF-8 text without its BOM; refused when too large, UTF-16 or not UTF-8,
+/// each with the command that converts it.
+fn text_of<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a [u8], Refusal> {
+    if bytes.len() > MAX_FILE {
+        return Err((
+            0,
+            0,
+            format!("the file is larger than {} MiB", MAX_FILE >> 20),
+        ));
+    }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err((
+            1,
+            1,
+            format!(
+                "the file is UTF-16 (Excel's \"Unicode text\"), not UTF-8: save it as \"CSV UTF-8\", or convert it: iconv -f UTF-16 -t UTF-8 {name} > {name}.utf8.csv"
+            ),
+        ));
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let at = e.valid_up_to();
+        let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+        let column = 1 + at
+            - bytes[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
+        return Err((
+            line,
+            column,
+            format!(
+                "the file is not UTF-8 (byte 0x{:02X}); if it was saved as Latin-1 or Windows-1252, convert it: iconv -f WINDOWS-1252 -t UTF-8 {name} > {name}.utf8.csv",
+                bytes[at]
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The header's column names, normalised; refused when it is one column of another
+/// separator, or names a column twice.
+fn header_of(written: &[String]) -> Result<Vec<String>, Refusal> {
+    if written.len() == 1 {
+        let only = &written[0];
+        for (sep, what) in [(';', "';'"), ('\t', "tab"), ('|', "'|'")] {
+            if only.contains(sep) {
+                return Err((
+                    1,
+                    1,
+                    format!(
+                        "the header has one column; the file looks {what}-separated: save it as comma-separated CSV"
+                    ),
+                ));
+            }
+        }
+    }
+    let headers: Vec<String> = written.iter().map(|h| normalise(h)).collect();
+    for (i, h) in headers.iter().enumerate() {
+        if let Some(j) = headers[..i].iter().position(|earlier| earlier == h) {
+            return Err((
+                1,
+                i + 1,
+                format!(
+                    "the header names column '{h}' twice (columns {} and {}): remove one",
+                    j + 1,
+                    i + 1
+                ),
+            ));
+        }
+    }
+    Ok(headers)
 }
 
 /// The 1-based line a record starting at `offset` begins on. The reader may report the
