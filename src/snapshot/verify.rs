@@ -59,17 +59,7 @@ pub fn verify(
         contents_checked: identities.is_some(),
         failures: Vec::new(),
     };
-    let path = dir.join(manifest::FILE_NAME);
-    let parsed = std::fs::read(&path)
-        .map_err(|e| {
-            crate::error::Error::new(
-                crate::error::Kind::BadInput,
-                format!("cannot read {}", path.display()),
-            )
-            .source(e)
-        })
-        .and_then(|bytes| Manifest::parse(&bytes, &path).map(|m| (bytes, m)));
-    let (bytes, manifest) = match parsed {
+    let (bytes, manifest) = match read_manifest(dir) {
         Ok(m) => m,
         Err(e) => {
             report
@@ -79,23 +69,7 @@ pub fn verify(
         }
     };
     if let Some(signers) = allowed_signers {
-        let checked = std::fs::read(dir.join(manifest::SIGNATURE_FILE))
-            .map_err(|_| {
-                crate::error::Error::new(
-                    crate::error::Kind::BadInput,
-                    "the manifest is not signed, and allowed signers are configured",
-                )
-            })
-            .and_then(|sig| {
-                signing::verify_detached(
-                    signers,
-                    manifest::FILE_NAME,
-                    &bytes,
-                    &sig,
-                    signing::NAMESPACE,
-                )
-            });
-        match checked {
+        match check_signature(dir, signers, &bytes) {
             Ok(principal) => report.signed_by = Some(principal),
             Err(e) => {
                 report
@@ -104,20 +78,71 @@ pub fn verify(
             }
         }
     }
+    report.failures.extend(strangers(dir, &manifest));
+    let files: Vec<&File> = manifest.files().collect();
+    report
+        .failures
+        .extend(check_files(dir, &files, identities, jobs, depth));
+    report.files_checked = files.len();
+    report.manifest = Some(manifest);
+    report
+}
+
+fn read_manifest(dir: &Path) -> crate::error::Result<(Vec<u8>, Manifest)> {
+    let path = dir.join(manifest::FILE_NAME);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        crate::error::Error::new(
+            crate::error::Kind::BadInput,
+            format!("cannot read {}", path.display()),
+        )
+        .source(e)
+    })?;
+    let m = Manifest::parse(&bytes, &path)?;
+    Ok((bytes, m))
+}
+
+fn check_signature(dir: &Path, signers: &Path, manifest: &[u8]) -> crate::error::Result<String> {
+    let sig = std::fs::read(dir.join(manifest::SIGNATURE_FILE)).map_err(|_| {
+        crate::error::Error::new(
+            crate::error::Kind::BadInput,
+            "the manifest is not signed, and allowed signers are configured",
+        )
+    })?;
+    signing::verify_detached(
+        signers,
+        manifest::FILE_NAME,
+        manifest,
+        &sig,
+        signing::NAMESPACE,
+    )
+}
+
+/// Files in the directory the manifest does not name: a snapshot holds nothing else.
+fn strangers(dir: &Path, manifest: &Manifest) -> Vec<String> {
     let expected: BTreeSet<&str> = manifest
         .files()
         .map(|f| f.name.as_str())
         .chain([manifest::FILE_NAME, manifest::SIGNATURE_FILE])
         .collect();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !expected.contains(name.as_str()) {
-                report.failures.push(format!("{name}: not in the manifest"));
-            }
-        }
-    }
-    let files: Vec<&File> = manifest.files().collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !expected.contains(name.as_str()))
+        .map(|name| format!("{name}: not in the manifest"))
+        .collect()
+}
+
+/// Checks every file with `jobs` threads; the failures, sorted.
+fn check_files(
+    dir: &Path,
+    files: &[&File],
+    identities: Option<&Identities>,
+    jobs: usize,
+    depth: Depth,
+) -> Vec<String> {
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -136,10 +161,7 @@ pub fn verify(
     });
     let mut failures = failures.into_inner().expect("failures lock");
     failures.sort();
-    report.failures.extend(failures);
-    report.files_checked = files.len();
-    report.manifest = Some(manifest);
-    report
+    failures
 }
 
 fn check_file(
