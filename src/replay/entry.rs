@@ -166,11 +166,7 @@ fn header_problem(p: &Parsed, column: usize, reason: String) -> Problem {
 /// Reads one line as a record of `kind`.
 pub fn record(raw: RawLine, kind: Kind) -> Result<Record, Problem> {
     let visit_id = id(&raw, "visit_id")?;
-    let time = |col: &str| -> Result<Option<Written>, Problem> {
-        raw.get(col)
-            .map(|t| clock::parse(t).map_err(|why| raw.problem(col, why)))
-            .transpose()
-    };
+    let time = |col: &str| time(&raw, col);
     let (clock_in, clock_out) = match kind {
         Kind::Attendance | Kind::Sheet => (time("clock_in")?, time("clock_out")?),
         _ => (None, None),
@@ -195,40 +191,9 @@ pub fn record(raw: RawLine, kind: Kind) -> Result<Record, Problem> {
                 None,
             )
         }
-        Kind::Notes => {
-            let author = raw
-                .get("author")
-                .ok_or_else(|| raw.problem("author", "the author's employee number is missing"))?;
-            let written_at = time("written_at")?
-                .ok_or_else(|| raw.problem("written_at", "when the note was written is missing"))?;
-            let body = raw
-                .get("body")
-                .ok_or_else(|| raw.problem("body", "the note is empty"))?;
-            (
-                TasksIn::Nothing,
-                Some(NoteIn {
-                    author: author.into(),
-                    written_at: Some(written_at),
-                    body: body.into(),
-                }),
-            )
-        }
+        Kind::Notes => (TasksIn::Nothing, Some(note_line(&raw)?)),
         Kind::Sheet => {
-            let tasks = match raw.get("tasks_done") {
-                None => TasksIn::Nothing,
-                Some(t) if t.eq_ignore_ascii_case("all") => TasksIn::All,
-                Some(t) if t.eq_ignore_ascii_case("none") => TasksIn::Listed(Vec::new()),
-                Some(t) => TasksIn::Listed(
-                    t.split([';', ' ', ',', '/'])
-                        .filter(|s| !s.is_empty())
-                        .map(|s| {
-                            s.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                                raw.problem("tasks_done", format!("'{s}' is not a task number: write the numbers from the Tasks column, all, or none"))
-                            })
-                        })
-                        .collect::<Result<_, _>>()?,
-                ),
-            };
+            let tasks = tasks_done(&raw)?;
             let note = raw.get("note").map(|body| NoteIn {
                 author: employee.clone().unwrap_or_default(),
                 written_at: None,
@@ -260,6 +225,49 @@ pub fn record(raw: RawLine, kind: Kind) -> Result<Record, Problem> {
         }
     }
     Ok(rec)
+}
+
+fn time(raw: &RawLine, col: &str) -> Result<Option<Written>, Problem> {
+    raw.get(col)
+        .map(|t| clock::parse(t).map_err(|why| raw.problem(col, why)))
+        .transpose()
+}
+
+/// A line of a notes file: author, time and body are all required.
+fn note_line(raw: &RawLine) -> Result<NoteIn, Problem> {
+    let author = raw
+        .get("author")
+        .ok_or_else(|| raw.problem("author", "the author's employee number is missing"))?;
+    let written_at = time(raw, "written_at")?
+        .ok_or_else(|| raw.problem("written_at", "when the note was written is missing"))?;
+    let body = raw
+        .get("body")
+        .ok_or_else(|| raw.problem("body", "the note is empty"))?;
+    Ok(NoteIn {
+        author: author.into(),
+        written_at: Some(written_at),
+        body: body.into(),
+    })
+}
+
+/// A sheet's `tasks_done`: `all`, `none`, or the task numbers, separated loosely as people
+/// write them.
+fn tasks_done(raw: &RawLine) -> Result<TasksIn, Problem> {
+    Ok(match raw.get("tasks_done") {
+        None => TasksIn::Nothing,
+        Some(t) if t.eq_ignore_ascii_case("all") => TasksIn::All,
+        Some(t) if t.eq_ignore_ascii_case("none") => TasksIn::Listed(Vec::new()),
+        Some(t) => TasksIn::Listed(
+            t.split([';', ' ', ',', '/'])
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        raw.problem("tasks_done", format!("'{s}' is not a task number: write the numbers from the Tasks column, all, or none"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
 }
 
 fn id(raw: &RawLine, col: &str) -> Result<i64, Problem> {
