@@ -203,30 +203,7 @@ impl Settings {
                     .map_err(|_| bad("hostaddr", format!("'{a}' is not an IP address")))
             })
             .transpose()?;
-        let mode = match self.get("sslmode") {
-            None => SslMode::VerifyFull,
-            Some(m) => SslMode::parse(m).ok_or_else(|| {
-                bad(
-                    "sslmode",
-                    format!("'{m}' is not one of disable, allow, prefer, require, verify-ca, verify-full"),
-                )
-            })?,
-        };
-        let root_cert = match self.get("sslrootcert") {
-            Some("system") => Some(RootCert::System),
-            Some(f) => Some(RootCert::File(PathBuf::from(f))),
-            None if mode >= SslMode::VerifyCa => env
-                .get("HOME")
-                .map(|h| RootCert::File(PathBuf::from(h).join(".postgresql/root.crt"))),
-            None => None,
-        };
-        if root_cert == Some(RootCert::System) && mode != SslMode::VerifyFull {
-            return Err(bad(
-                "sslrootcert",
-                format!("\"system\" needs sslmode = \"verify-full\", not \"{}\"", mode.name()),
-            )
-            .hint("any CA the system trusts could vouch for any name, so libpq requires the name check too"));
-        }
+        let (mode, root_cert) = self.tls(key, env)?;
         let path = |name: &str| self.get(name).map(PathBuf::from);
         let password = SecretRef::from_keys(
             &format!("{key}.password"),
@@ -272,6 +249,37 @@ impl Settings {
             },
             origins,
         })
+    }
+
+    /// sslmode (libpq's default is prefer; acc's is verify-full) and the root certificate,
+    /// which under verify-* defaults to `~/.postgresql/root.crt` as in libpq.
+    fn tls(&self, key: &str, env: &Env) -> Result<(SslMode, Option<RootCert>)> {
+        let bad = |name: &str, why: String| Error::config(format!("{key}.{name}: {why}"));
+        let mode = match self.get("sslmode") {
+            None => SslMode::VerifyFull,
+            Some(m) => SslMode::parse(m).ok_or_else(|| {
+                bad(
+                    "sslmode",
+                    format!("'{m}' is not one of disable, allow, prefer, require, verify-ca, verify-full"),
+                )
+            })?,
+        };
+        let root_cert = match self.get("sslrootcert") {
+            Some("system") => Some(RootCert::System),
+            Some(f) => Some(RootCert::File(PathBuf::from(f))),
+            None if mode >= SslMode::VerifyCa => env
+                .get("HOME")
+                .map(|h| RootCert::File(PathBuf::from(h).join(".postgresql/root.crt"))),
+            None => None,
+        };
+        if root_cert == Some(RootCert::System) && mode != SslMode::VerifyFull {
+            return Err(bad(
+                "sslrootcert",
+                format!("\"system\" needs sslmode = \"verify-full\", not \"{}\"", mode.name()),
+            )
+            .hint("any CA the system trusts could vouch for any name, so libpq requires the name check too"));
+        }
+        Ok((mode, root_cert))
     }
 }
 

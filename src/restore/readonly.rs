@@ -160,7 +160,8 @@ pub async fn check_reader(target: &Target, env: &Env, reader: &str) -> Result<()
 }
 
 /// Records what the new copy holds, grants the reader role SELECT and nothing more, and makes
-/// every session read-only by default. Runs on the incoming database, as acc.
+/// every session read-only by default. Runs on the incoming database, as acc. Long on
+/// purpose: one ordered list of statements, each of which the reader's safety depends on.
 pub async fn lock_down(
     client: &Client,
     target: &Target,

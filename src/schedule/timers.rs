@@ -120,7 +120,8 @@ fn credentials(p: &Profile) -> Vec<String> {
     ids
 }
 
-/// `(file name, contents)` of every unit for the profile.
+/// `(file name, contents)` of every unit for the profile. Long on purpose: it is the units'
+/// text, written out as systemd will read it.
 pub fn units(p: &Profile, s: &Setup) -> Vec<(String, String)> {
     let region = &p.region;
     let window = region

@@ -8,6 +8,8 @@ use super::facts::Facts;
 use super::verdict::{Level, is_current};
 use crate::error::{Error, Kind, Result};
 
+/// The node_exporter textfile: every gauge's HELP and TYPE, then one sample per profile.
+/// Long on purpose: it is the list of gauges, one block each, so each name can be found.
 pub fn render(all: &[(Facts, Level)]) -> String {
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, values: Vec<(&str, Option<f64>)>| {

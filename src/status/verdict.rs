@@ -40,6 +40,8 @@ pub fn is_current(staging: &Staging, latest_cutoff: DateTime<Utc>) -> bool {
     staging.data_as_of >= latest_cutoff - Duration::minutes(EARLY_START)
 }
 
+/// Every rule of the verdict, in the order status prints them. Long on purpose: it is that
+/// list, and a rule is easiest to check beside the others.
 pub fn judge(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut say = |level, what: String| out.push(Finding { level, what });
