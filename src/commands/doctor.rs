@@ -178,10 +178,7 @@ fn settings(v: &mut View, p: &crate::config::Profile) {
             ),
         );
     }
-    let path = |f: &Option<std::path::PathBuf>| {
-        f.as_ref()
-            .map_or("(none)".into(), |f| f.display().to_string())
-    };
+    let path = |f: &Option<std::path::PathBuf>| shown(f.as_deref(), "(none)");
     v.line("snapshot signing key", path(&snap.signing_key));
     v.line("allowed signers", path(&snap.allowed_signers));
     let restore = &p.restore;
@@ -218,15 +215,11 @@ fn remotes(v: &mut View, p: &crate::config::Profile) {
     if let Some(s) = &p.sftp {
         v.line(
             "sftp identity",
-            s.identity_file
-                .as_ref()
-                .map_or("(agent)".into(), |f| f.display().to_string()),
+            shown(s.identity_file.as_deref(), "(agent)"),
         );
         v.line(
             "sftp known_hosts",
-            s.known_hosts
-                .as_ref()
-                .map_or("(not set)".into(), |f| f.display().to_string()),
+            shown(s.known_hosts.as_deref(), "(not set)"),
         );
         v.line("sftp passphrase", secret(s.passphrase.as_ref()));
     }
@@ -262,4 +255,9 @@ fn remotes(v: &mut View, p: &crate::config::Profile) {
             );
         }
     }
+}
+
+/// A path as doctor shows it, or what stands in when none is set.
+fn shown(path: Option<&std::path::Path>, none: &str) -> String {
+    path.map_or(none.into(), |f| f.display().to_string())
 }
