@@ -36,6 +36,41 @@ fn the_sandbox_profile_passes_every_check_and_hides_its_secrets() {
     );
 }
 
+/// `acc doctor --json` says the same as the text, for a monitoring script to read.
+#[test]
+fn doctor_json_lists_every_check_and_the_settings_without_secrets() {
+    let sb = Sandbox::require();
+    let run = acc(
+        &sb.path("ACC_CONFIG"),
+        &["doctor", "--profile", "demo-us", "--json"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let v = run.json();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["profile"], "demo-us");
+    assert_eq!(v["ok"], true);
+    let checks = v["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "staging rights" && c["ok"] == true)
+    );
+    let settings = v["settings"].as_array().unwrap();
+    assert!(
+        settings
+            .iter()
+            .any(|s| s["key"] == "production tls"
+                && s["value"].as_str().unwrap().contains("sslmode")),
+        "{settings:?}"
+    );
+    let password =
+        std::fs::read_to_string(sb.path("ACC_SANDBOX").join("secrets/pg_acc_password")).unwrap();
+    assert!(
+        !run.stdout.contains(password.trim()),
+        "no secret in the output"
+    );
+}
+
 #[test]
 fn loose_modes_a_wrong_host_key_and_a_closed_port_fail_with_their_fix() {
     let sb = Sandbox::require();

@@ -205,4 +205,8 @@ pub struct DoctorArgs {
     /// Only show the resolved profile; do not connect to anything.
     #[arg(long)]
     pub no_checks: bool,
+
+    /// Print the profile and the checks as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

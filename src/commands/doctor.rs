@@ -1,5 +1,7 @@
 //! `acc doctor`: the resolved profile, every secret shown as ***.
 
+use serde_json::json;
+
 use super::block_on;
 use crate::cli::DoctorArgs;
 use crate::config::{Config, Database, RawProfile, RootCert, SecretRef};
@@ -8,17 +10,35 @@ use crate::ui::output;
 
 pub fn run(args: &DoctorArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;
-    let mut v = View(format!("profile {}\n", p.name));
+    let mut v = View::default();
     general(&mut v, &p);
     settings(&mut v, &p);
     remotes(&mut v, &p);
-    let mut out = v.0;
-    if args.no_checks {
-        return output::emit(&out);
+    let checks = match args.no_checks {
+        true => Vec::new(),
+        false => block_on(crate::doctor::run(&p, config.env()))?,
+    };
+    if args.json {
+        output::emit_json(&json!({
+            "profile": p.name,
+            "settings": v.pairs.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+            "checks": checks,
+            "ok": checks.iter().all(|c| c.ok),
+        }))?;
+    } else {
+        output::emit(&text(&p.name, &v, &checks, args.no_checks))?;
     }
-    let checks = block_on(crate::doctor::run(&p, config.env()))?;
+    verdict(&checks)
+}
+
+/// The profile view, then the checks unless `--no-checks`.
+fn text(name: &str, v: &View, checks: &[crate::doctor::Check], no_checks: bool) -> String {
+    let mut out = format!("profile {name}\n{}", v.text);
+    if no_checks {
+        return out;
+    }
     out.push_str("\nchecks\n");
-    for c in &checks {
+    for c in checks {
         out.push_str(&format!(
             "  {:<4} {:<24} {}\n",
             match (c.ok, c.warning) {
@@ -33,8 +53,11 @@ pub fn run(args: &DoctorArgs, config: &Config, profile: Option<&str>) -> Result<
             out.push_str(&format!("       {:<24} hint: {h}\n", ""));
         }
     }
+    out
+}
+
+fn verdict(checks: &[crate::doctor::Check]) -> Result<()> {
     let failed = checks.iter().filter(|c| !c.ok).count();
-    output::emit(&out)?;
     if failed > 0 {
         return Err(Error::new(
             Kind::Partial,
@@ -99,12 +122,26 @@ fn secret(s: Option<&SecretRef>) -> String {
     s.map_or("(none)".into(), ToString::to_string)
 }
 
-/// The profile as doctor shows it, one `key  value` line at a time.
-struct View(String);
+/// The profile as doctor shows it, one `key  value` line at a time; for JSON the same pairs,
+/// an indented key named after the line above it ("production tls").
+#[derive(Default)]
+struct View {
+    text: String,
+    pairs: Vec<(String, String)>,
+    parent: String,
+}
 
 impl View {
     fn line(&mut self, k: &str, v: String) {
-        self.0.push_str(&format!("  {k:<22} {v}\n"));
+        self.text.push_str(&format!("  {k:<22} {v}\n"));
+        let key = match k.strip_prefix("  ") {
+            Some(child) => format!("{} {child}", self.parent),
+            None => {
+                self.parent = k.to_string();
+                k.to_string()
+            }
+        };
+        self.pairs.push((key, v));
     }
 }
 

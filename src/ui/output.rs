@@ -54,9 +54,30 @@ pub fn emit(text: &str) -> Result<()> {
         })
 }
 
-/// Writes a value as pretty JSON to stdout.
+/// The version of every `--json` output. Within a version fields may be added, never removed
+/// or retyped; a change that does either bumps it.
+pub const JSON_SCHEMA_VERSION: u64 = 1;
+
+/// `value` with `schema_version` in it, or in each of its objects when it is a list.
+fn versioned(value: &serde_json::Value) -> serde_json::Value {
+    let stamp = |v: &serde_json::Value| match v {
+        serde_json::Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            out.insert("schema_version".into(), JSON_SCHEMA_VERSION.into());
+            out.extend(map.clone());
+            serde_json::Value::Object(out)
+        }
+        other => other.clone(),
+    };
+    match value {
+        serde_json::Value::Array(items) => items.iter().map(stamp).collect(),
+        other => stamp(other),
+    }
+}
+
+/// Writes a value as pretty JSON to stdout, stamped with `schema_version`.
 pub fn emit_json(value: &serde_json::Value) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value)
+    let mut text = serde_json::to_string_pretty(&versioned(value))
         .map_err(|e| Error::internal("cannot encode JSON").source(e))?;
     text.push('\n');
     emit(&text)
@@ -114,6 +135,20 @@ pub fn report(err: &Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_json_output_carries_its_schema_version() {
+        let one = versioned(&serde_json::json!({"a": 1}));
+        assert_eq!(one["schema_version"], JSON_SCHEMA_VERSION);
+        assert_eq!(one["a"], 1);
+        let many = versioned(&serde_json::json!([{"a": 1}, {"a": 2}]));
+        assert!(
+            many.as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v["schema_version"] == 1)
+        );
+    }
 
     #[test]
     fn errors_render_message_causes_and_hint() {
