@@ -25,6 +25,12 @@ async fn status_follows_the_night_and_gates_downtime_on_a_ready_staging() {
         args.extend_from_slice(extra);
         acc(&config, &args)
     };
+    // the Nagios plugin API: one line, and 0, 1, 2 or 3
+    let nagios = || {
+        let r = acc(&config, &["status", "--profile", "t", "--nagios"]);
+        assert_eq!(r.stdout.lines().count(), 1, "one line: {}", r.stdout);
+        (r.code, r.stdout.trim().to_string())
+    };
     let gauge = |name: &str| -> Option<f64> {
         let text = std::fs::read_to_string(&prom).unwrap();
         text.lines()
@@ -42,6 +48,9 @@ async fn status_follows_the_night_and_gates_downtime_on_a_ready_staging() {
     let gate = status(&["--require", "ready"]);
     assert_eq!(gate.code, 3);
     assert!(gate.stderr.contains("never restored"), "{}", gate.stderr);
+    let (code, line) = nagios();
+    assert_eq!(code, 2, "{line}");
+    assert!(line.starts_with("ACC CRITICAL - t: "), "{line}");
 
     // the night: snapshot, restore, export
     for args in [
@@ -65,6 +74,7 @@ async fn status_follows_the_night_and_gates_downtime_on_a_ready_staging() {
     assert_eq!(gauge("acc_staging_current"), Some(1.0));
     assert_eq!(gauge("acc_export_dashboards_delivered"), Some(9.0));
     assert_eq!(gauge("acc_frozen"), Some(0.0));
+    assert_eq!(nagios(), (0, "ACC OK - t: ok".to_string()));
     assert!(gauge("acc_staging_data_age_seconds").unwrap() < 600.0);
     assert!(gauge("acc_snapshot_last_success_timestamp").unwrap() > 1.7e9);
     assert_eq!(status(&["--require", "ready"]).code, 0);
@@ -102,6 +112,12 @@ async fn status_follows_the_night_and_gates_downtime_on_a_ready_staging() {
     );
     assert_eq!(gauge("acc_frozen"), Some(1.0));
     assert_eq!(status(&["--require", "ready"]).code, 0);
+    let (code, line) = nagios();
+    assert_eq!(code, 1, "{line}");
+    assert!(
+        line.starts_with("ACC WARNING - t: ") && line.contains("production down since 21:40"),
+        "{line}"
+    );
 
     // someone makes staging writable: critical, and not ready
     staging

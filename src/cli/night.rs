@@ -192,6 +192,11 @@ pub struct StatusArgs {
     /// is read-only.
     #[arg(long, value_name = "WHAT", value_enum)]
     pub require: Option<Requirement>,
+
+    /// One line and the Nagios plugin exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN),
+    /// for Nagios, Icinga and anything that speaks their plugin API.
+    #[arg(long, conflicts_with_all = ["json", "require"])]
+    pub nagios: bool,
 }
 
 /// `acc status --require`.

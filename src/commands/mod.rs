@@ -25,7 +25,14 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         log_format: _,
         command,
     } = cli;
-    let config = Config::load(env, config)?;
+    let config = match Config::load(env, config) {
+        Ok(c) => c,
+        // a monitoring plugin answers in its own terms even when acc cannot start
+        Err(e) if matches!(&command, Command::Status(a) if a.nagios) => {
+            return status::unknown(&e);
+        }
+        Err(e) => return Err(e),
+    };
     let profile = profile.as_deref();
     match command {
         Command::Schedule(args) => schedule::run(&args, &config, profile),
@@ -38,7 +45,7 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         Command::Pull(args) => pull::run(&args, &config, profile),
         Command::Sheets(args) => sheets::run(&args, &config, profile),
         Command::Replay(args) => replay::run(&args, &config, profile),
-        Command::Status(args) => status::run(&args, &config, profile),
+        Command::Status(args) => return status::run(&args, &config, profile),
     }
     .map(|()| code::OK)
 }

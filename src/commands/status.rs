@@ -10,7 +10,71 @@ use crate::error::{Error, Kind, Result};
 use crate::status::{Facts, Finding, Level, gather, judge, overall, prometheus, ready};
 use crate::ui::output;
 
-pub fn run(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+/// `acc status`; with `--nagios`, one line and the plugin API's exit code, whatever happens.
+pub fn run(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<u8> {
+    if !args.nagios {
+        return report(args, config, profile).map(|()| crate::error::code::OK);
+    }
+    match gather_all(args, config, profile) {
+        Ok(all) => {
+            let (line, code) = nagios(&all);
+            output::emit(&format!("{line}\n"))?;
+            Ok(code)
+        }
+        Err(e) => unknown(&e),
+    }
+}
+
+/// `ACC UNKNOWN - <why>`, exit 3: acc could not tell (bad config, unknown profile).
+pub fn unknown(e: &Error) -> Result<u8> {
+    output::emit(&format!("ACC UNKNOWN - {}\n", e.message()))?;
+    Ok(NAGIOS_UNKNOWN)
+}
+
+/// The Nagios plugin API's codes (Icinga's too).
+const NAGIOS_UNKNOWN: u8 = 3;
+
+/// One line, `ACC <STATE> - <profile>: <worst finding>; ...`, and its exit code: 0 OK,
+/// 1 WARNING, 2 CRITICAL. A profile whose facts could not be read at all is UNKNOWN.
+fn nagios(all: &[(Facts, Vec<Finding>)]) -> (String, u8) {
+    let worst = all
+        .iter()
+        .map(|(_, x)| overall(x))
+        .max()
+        .unwrap_or(Level::Ok);
+    let code = match worst {
+        Level::Ok => 0,
+        Level::Warning => 1,
+        Level::Critical => 2,
+    };
+    let parts: Vec<String> = all
+        .iter()
+        .map(|(f, x)| {
+            let level = overall(x);
+            match x
+                .iter()
+                .filter(|g| g.level == level && level != Level::Ok)
+                .map(|g| g.what.as_str())
+                .next()
+            {
+                Some(what) => format!("{}: {what}", f.profile),
+                None => format!("{}: ok", f.profile),
+            }
+        })
+        .collect();
+    let name = match worst {
+        Level::Ok => "OK",
+        Level::Warning => "WARNING",
+        Level::Critical => "CRITICAL",
+    };
+    (format!("ACC {name} - {}", parts.join("; ")), code)
+}
+
+fn gather_all(
+    args: &StatusArgs,
+    config: &Config,
+    profile: Option<&str>,
+) -> Result<Vec<(Facts, Vec<Finding>)>> {
     let names: Vec<Option<String>> = if args.all {
         config.profile_names().into_iter().map(Some).collect()
     } else {
@@ -22,7 +86,7 @@ pub fn run(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<
         .collect::<Result<Vec<_>>>()?;
     let now = Utc::now();
     let env = config.env();
-    let all: Vec<(Facts, Vec<Finding>)> = block_on(async {
+    block_on(async {
         let mut out = Vec::new();
         for p in &profiles {
             let f = gather(p, env, now).await;
@@ -30,7 +94,11 @@ pub fn run(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<
             out.push((f, findings));
         }
         out
-    })?;
+    })
+}
+
+fn report(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    let all = gather_all(args, config, profile)?;
     if let Some(path) = &args.prometheus {
         let text = prometheus::render(
             &all.iter()
