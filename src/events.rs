@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    /// Shown with `-v` only: each step's timing and the like.
+    Detail,
     Info,
     Warning,
     Error,
@@ -15,6 +17,7 @@ pub enum Level {
 impl Level {
     pub fn name(self) -> &'static str {
         match self {
+            Level::Detail => "debug",
             Level::Info => "info",
             Level::Warning => "warning",
             Level::Error => "error",
@@ -35,6 +38,10 @@ pub fn emit(level: Level, message: &str) {
     if let Some(sink) = SINK.get() {
         sink(level, message);
     }
+}
+
+pub fn detail(message: &str) {
+    emit(Level::Detail, message);
 }
 
 pub fn info(message: &str) {

@@ -29,6 +29,11 @@ mod commands;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: cli::Cli) -> u8 {
+    ui::output::set_verbosity(match (cli.quiet, cli.verbose) {
+        (true, _) => ui::output::Verbosity::Quiet,
+        (_, true) => ui::output::Verbosity::Verbose,
+        _ => ui::output::Verbosity::Normal,
+    });
     ui::output::install();
     if cli.log_format == cli::LogFormatArg::Json {
         ui::output::set_log_format(ui::output::LogFormat::Json);

@@ -1034,3 +1034,86 @@ async fn sheets_are_signed_like_exports_and_verify_with_ssh_keygen() {
     );
     assert_no_plaintext(&out);
 }
+
+/// Runs acc with stderr in a file, optionally telling it (as systemd does, through
+/// JOURNAL_STREAM) that the file is the journal; returns the exit code and stderr.
+fn run_logged(config: &Path, args: &[&str], journal: bool) -> (i32, String) {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stderr");
+    let file = std::fs::File::create(&path).unwrap();
+    let meta = file.metadata().unwrap();
+    let mut cmd = acc_command(config);
+    cmd.args(args).stdout(Stdio::null()).stderr(file);
+    if journal {
+        cmd.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
+    } else {
+        cmd.env_remove("JOURNAL_STREAM");
+    }
+    let status = cmd.status().unwrap();
+    (
+        status.code().unwrap(),
+        std::fs::read_to_string(&path).unwrap(),
+    )
+}
+
+/// What reaches stderr follows -q and -v, and under journald every line carries its
+/// priority, so `journalctl -p err` finds acc's errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_verbose_and_journald_priorities_shape_stderr() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_logs").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile(&sb, dir.path(), &db.name, "");
+    let out = dir.path().join("out");
+    let to = out.to_str().unwrap();
+    let export = |flag: Option<&str>, journal: bool| {
+        let mut args = vec![
+            "export",
+            "--profile",
+            "t",
+            "--source",
+            "production",
+            "--to",
+            to,
+            "--only",
+            "employee-list",
+        ];
+        args.extend(flag);
+        run_logged(&config, &args, journal)
+    };
+
+    let (code, normal) = export(None, false);
+    assert_eq!(code, 0, "{normal}");
+    assert!(normal.contains("acc: export employee-list:"), "{normal}");
+    assert!(!normal.contains("took"), "detail only with -v: {normal}");
+
+    let (code, quiet) = export(Some("-q"), false);
+    assert_eq!(code, 0, "{quiet}");
+    assert_eq!(quiet, "", "-q keeps warnings and errors only");
+
+    let (code, verbose) = export(Some("-v"), false);
+    assert_eq!(code, 0, "{verbose}");
+    assert!(verbose.contains("query, seal and upload took"), "{verbose}");
+
+    let (code, journal) = export(Some("-v"), true);
+    assert_eq!(code, 0, "{journal}");
+    assert!(
+        journal.lines().all(|l| l.starts_with('<')),
+        "every line has its priority: {journal}"
+    );
+    assert!(
+        journal.contains("<6>acc: export employee-list:"),
+        "{journal}"
+    );
+    assert!(
+        journal.contains("<7>acc: export employee-list: query"),
+        "{journal}"
+    );
+
+    // an error, and its hint, are priority 3
+    let (code, failed) = run_logged(&dir.path().join("absent.toml"), &["schedule"], true);
+    assert_eq!(code, 78);
+    assert!(failed.starts_with("<3>acc: error: "), "{failed}");
+    assert!(failed.lines().all(|l| l.starts_with("<3>")), "{failed}");
+}

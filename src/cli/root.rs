@@ -45,6 +45,14 @@ pub struct Cli {
     #[arg(long, global = true, env = "ACC_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
     pub log_format: LogFormatArg,
 
+    /// Only warnings and errors on stderr (no progress).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More detail on stderr, such as each step's timing.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

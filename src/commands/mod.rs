@@ -23,6 +23,8 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         config,
         profile,
         log_format: _,
+        quiet: _,
+        verbose: _,
         command,
     } = cli;
     let config = match Config::load(env, config) {

@@ -100,7 +100,14 @@ pub async fn export(
     let mut entries = Vec::new();
     let mut first_error = None;
     for d in &dashboards {
-        match deliver(&reader, &writer, d, zone, req.bom, &board).await {
+        let started = std::time::Instant::now();
+        let delivered = deliver(&reader, &writer, d, zone, req.bom, &board).await;
+        crate::events::detail(&format!(
+            "export {}: query, seal and upload took {:.2}s",
+            d.name,
+            started.elapsed().as_secs_f64()
+        ));
+        match delivered {
             Ok(entry) => entries.push(entry),
             Err(Failure::Fatal(e)) => {
                 writer.abandon().await;

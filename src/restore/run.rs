@@ -272,7 +272,9 @@ impl Phases {
         }
     }
     fn mark(&mut self, name: &'static str) {
-        self.done.push((name, self.last.elapsed().as_secs_f64()));
+        let took = self.last.elapsed().as_secs_f64();
+        crate::events::detail(&format!("restore step {name}: {took:.2}s"));
+        self.done.push((name, took));
         self.last = std::time::Instant::now();
     }
     fn summary(&self) -> String {

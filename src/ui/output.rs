@@ -28,6 +28,73 @@ pub fn log_format() -> LogFormat {
     LOG_FORMAT.get().copied().unwrap_or(LogFormat::Text)
 }
 
+/// How much goes to stderr: `-q` keeps warnings and errors, `-v` adds each step's detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+static VERBOSITY: OnceLock<Verbosity> = OnceLock::new();
+static JOURNAL: OnceLock<bool> = OnceLock::new();
+
+/// Set once, at start-up, from `-q` or `-v`.
+pub fn set_verbosity(v: Verbosity) {
+    let _ = VERBOSITY.set(v);
+}
+
+pub fn verbosity() -> Verbosity {
+    VERBOSITY.get().copied().unwrap_or(Verbosity::Normal)
+}
+
+fn shown(level: Level, v: Verbosity) -> bool {
+    match level {
+        Level::Detail => v == Verbosity::Verbose,
+        Level::Info => v != Verbosity::Quiet,
+        Level::Warning | Level::Error => true,
+    }
+}
+
+/// sd-daemon(3)'s priorities, which journald reads from the start of each line.
+fn priority(level: Level) -> u8 {
+    match level {
+        Level::Error => 3,
+        Level::Warning => 4,
+        Level::Info => 6,
+        Level::Detail => 7,
+    }
+}
+
+/// Whether stderr is the journal: systemd sets `JOURNAL_STREAM` to the `device:inode` of the
+/// stream it connected, and a child that redirected stderr elsewhere no longer matches it.
+pub fn is_journal(journal_stream: Option<&str>, stderr: Option<(u64, u64)>) -> bool {
+    let (Some(stream), Some((dev, ino))) = (journal_stream, stderr) else {
+        return false;
+    };
+    stream.split_once(':').is_some_and(|(d, i)| {
+        d.parse::<u64>().ok() == Some(dev) && i.trim().parse::<u64>().ok() == Some(ino)
+    })
+}
+
+fn stderr_identity() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/fd/2")
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Writes lines to stderr, each led by its priority when stderr is the journal.
+fn to_stderr(level: Level, text: &str) {
+    let out = if *JOURNAL.get().unwrap_or(&false) {
+        let p = priority(level);
+        text.lines().map(|l| format!("<{p}>{l}\n")).collect()
+    } else {
+        text.to_string()
+    };
+    let _ = io::stderr().write_all(out.as_bytes());
+}
+
 fn json_line(level: &str, message: &str, extra: serde_json::Value) -> String {
     let mut v = serde_json::json!({
         "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -98,18 +165,26 @@ pub fn render_error(err: &Error) -> String {
 /// Renders the library's events (`crate::events`) on stderr, one per line: `acc: warning: ...`
 /// as text, or a JSON object carrying the level.
 pub fn log(level: Level, message: &str) {
+    if !shown(level, verbosity()) {
+        return;
+    }
     let line = match log_format() {
         LogFormat::Text => match level {
-            Level::Info => format!("acc: {message}\n"),
+            Level::Info | Level::Detail => format!("acc: {message}\n"),
             other => format!("acc: {}: {message}\n", other.name()),
         },
         LogFormat::Json => json_line(level.name(), message, serde_json::Value::Null),
     };
-    let _ = io::stderr().write_all(line.as_bytes());
+    to_stderr(level, &line);
 }
 
-/// Sends the library's events to `log`; called once at start-up.
+/// Sends the library's events to `log`, and sees whether stderr is the journal; called once
+/// at start-up.
 pub fn install() {
+    let _ = JOURNAL.set(is_journal(
+        std::env::var("JOURNAL_STREAM").ok().as_deref(),
+        stderr_identity(),
+    ));
     crate::events::set_sink(log);
 }
 
@@ -129,12 +204,32 @@ pub fn report(err: &Error) {
             )
         }
     };
-    let _ = io::stderr().write_all(text.as_bytes());
+    to_stderr(Level::Error, &text);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_journal_is_the_stream_systemd_named() {
+        assert!(is_journal(Some("8:1234"), Some((8, 1234))));
+        assert!(
+            !is_journal(Some("8:1234"), Some((8, 99))),
+            "stderr redirected"
+        );
+        assert!(!is_journal(None, Some((8, 1234))));
+        assert!(!is_journal(Some("junk"), Some((8, 1234))));
+    }
+
+    #[test]
+    fn quiet_keeps_warnings_and_errors_and_verbose_adds_detail() {
+        assert!(!shown(Level::Info, Verbosity::Quiet));
+        assert!(shown(Level::Warning, Verbosity::Quiet));
+        assert!(!shown(Level::Detail, Verbosity::Normal));
+        assert!(shown(Level::Detail, Verbosity::Verbose));
+        assert_eq!(priority(Level::Error), 3);
+    }
 
     #[test]
     fn every_json_output_carries_its_schema_version() {

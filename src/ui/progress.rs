@@ -32,7 +32,8 @@ impl Mode {
         use std::io::IsTerminal;
         Mode::pick(
             std::io::stderr().is_terminal()
-                && crate::ui::output::log_format() == crate::ui::output::LogFormat::Text,
+                && crate::ui::output::log_format() == crate::ui::output::LogFormat::Text
+                && crate::ui::output::verbosity() != crate::ui::output::Verbosity::Quiet,
             std::env::var_os("CI").is_some(),
         )
     }
