@@ -963,6 +963,7 @@ async fn export_runs_as_a_library_call_on_a_current_thread_runtime() {
         only: acc::export::NAMES.to_vec(),
         keep_days: None,
         bom: false,
+        spreadsheet_safe: false,
         dirs: Vec::new(),
         progress: acc::ui::progress::Mode::Lines,
     };
@@ -1116,4 +1117,75 @@ async fn quiet_verbose_and_journald_priorities_shape_stderr() {
     assert_eq!(code, 78);
     assert!(failed.starts_with("<3>acc: error: "), "{failed}");
     assert!(failed.lines().all(|l| l.starts_with("<3>")), "{failed}");
+}
+
+/// `--spreadsheet-safe` guards formula-like free text the same way whatever the source, so
+/// Snowflake and PostgreSQL stay byte-identical; without it the text is as stored.
+#[test]
+fn spreadsheet_safe_guards_formulas_alike_from_snowflake_and_postgresql() {
+    let sb = Sandbox::require();
+    let dir = tempfile::tempdir().unwrap();
+    let config = sb.path("ACC_CONFIG");
+    let export_one = |source: &str, flag: &str| {
+        let to = dir.path().join(format!("{source}{flag}"));
+        // a store of its own: the byte-identity test exports demo-us at the same time
+        let out = acc_command(&config)
+            .env("ACC_STORE", dir.path().join("store"))
+            .args([
+                "export",
+                "--profile",
+                "demo-us",
+                "--source",
+                source,
+                "--only",
+                "client-risks-allergies",
+                "--to",
+                to.to_str().unwrap(),
+                "--json",
+                flag,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{source} {flag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let run_date = summary["date"].as_str().unwrap().to_string();
+        let day = to.join("demo-us").join(run_date);
+        let m = manifest(&day);
+        (
+            age_decrypt(&sb, &day.join("client-risks-allergies.csv.age")),
+            m["spreadsheet_safe"].as_bool().unwrap(),
+        )
+    };
+    let (snowflake, sf_flag) = export_one("snowflake", "--spreadsheet-safe");
+    let (postgres, pg_flag) = export_one("production", "--spreadsheet-safe");
+    assert!(sf_flag && pg_flag, "the manifest records the setting");
+    assert!(
+        snowflake == postgres,
+        "Snowflake and PostgreSQL differ:\n{}\n---\n{}",
+        first_diff(&snowflake, &postgres).0,
+        first_diff(&snowflake, &postgres).1
+    );
+    let text = String::from_utf8(postgres).unwrap();
+    assert!(
+        text.contains("\"'=HYPERLINK(\"\"http://example.invalid\"\",\"\"SYNTH\"\")\""),
+        "a quoted formula is guarded inside its quotes"
+    );
+    assert!(
+        text.contains(",'-see the care plan,"),
+        "an unquoted one in front"
+    );
+
+    let (plain, off) = export_one("production", "--no-spreadsheet-safe");
+    assert!(!off);
+    let plain = String::from_utf8(plain).unwrap();
+    assert!(
+        plain.contains(",-see the care plan,"),
+        "left as stored when off"
+    );
+    assert!(!plain.contains("'-see"));
 }

@@ -140,6 +140,12 @@ SELECT c, pg_temp.pick(ARRAY['Penicillin','Latex','Peanuts','Sulfa drugs','Shell
 FROM p, generate_series(1, p.clients) c, generate_series(1, 2) k
 WHERE k <= pg_temp.h(c, 83) % 3;
 
+-- Free text a spreadsheet would run as a formula (CSV injection, OWASP), on the first client
+-- still in care: export.spreadsheet_safe must guard both cells.
+INSERT INTO client_allergies (client_id, allergen, reaction, severity)
+SELECT min(id), '=HYPERLINK("http://example.invalid","SYNTH")', '-see the care plan', 'low'
+FROM clients WHERE status <> 'discharged';
+
 INSERT INTO supplies (id, sku, name, kind)
 SELECT s, 'SKU-' || lpad(s::text, 4, '0'), n, CASE WHEN s <= 8 THEN 'equipment' ELSE 'supply' END::supply_kind
 FROM unnest(ARRAY['Hospital bed','Mechanical lift','Walker','Wheelchair','Commode','Shower chair',

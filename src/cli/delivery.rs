@@ -35,6 +35,16 @@ pub struct ExportArgs {
     #[arg(long, overrides_with = "bom")]
     pub no_bom: bool,
 
+    /// Start cells a spreadsheet would run as formulas (=, +, -, @, tab, CR) with ', which
+    /// the spreadsheet hides; numbers are left alone [default: export.spreadsheet_safe, else
+    /// on with the BOM].
+    #[arg(long, overrides_with = "no_spreadsheet_safe")]
+    pub spreadsheet_safe: bool,
+
+    /// Leave formula-like cells as they are.
+    #[arg(long, overrides_with = "spreadsheet_safe")]
+    pub no_spreadsheet_safe: bool,
+
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -51,11 +61,21 @@ pub enum SourceArg {
 impl ExportArgs {
     /// `--bom`, `--no-bom`, or neither (the profile decides); the last one given wins.
     pub fn bom(&self) -> Option<bool> {
-        match (self.bom, self.no_bom) {
-            (true, _) => Some(true),
-            (_, true) => Some(false),
-            _ => None,
-        }
+        either(self.bom, self.no_bom)
+    }
+
+    /// `--spreadsheet-safe`, `--no-spreadsheet-safe`, or neither.
+    pub fn spreadsheet_safe(&self) -> Option<bool> {
+        either(self.spreadsheet_safe, self.no_spreadsheet_safe)
+    }
+}
+
+/// A setting's on and off flags (clap keeps only the last one given) as a profile value.
+fn either(on: bool, off: bool) -> Option<bool> {
+    match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
     }
 }
 

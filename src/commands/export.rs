@@ -18,6 +18,7 @@ pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<
         only: dashboard::select(&args.only)?,
         keep_days: p.export.keep_days,
         bom: p.export.bom,
+        spreadsheet_safe: p.export.spreadsheet_safe,
         dirs: config.dirs().to_vec(),
         progress: Mode::detect(),
     };
@@ -55,6 +56,7 @@ fn overlay(args: &ExportArgs) -> RawProfile {
             }),
             keep_days: args.keep_days,
             bom: args.bom(),
+            spreadsheet_safe: args.spreadsheet_safe(),
             ..RawExport::default()
         }),
         ..RawProfile::default()

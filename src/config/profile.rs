@@ -106,6 +106,9 @@ pub struct ExportSettings {
     pub keep_days: Option<u32>,
     /// Start each CSV with a UTF-8 byte-order mark, for Excel.
     pub bom: bool,
+    /// Cells a spreadsheet would run as formulas start with `'`; on by default with `bom`,
+    /// since a BOM means the files are for Excel.
+    pub spreadsheet_safe: bool,
     /// An SSH private key that signs each day's manifest.
     pub signing_key: Option<PathBuf>,
     /// An `allowed_signers` file; when set, `acc pull` refuses unsigned or badly signed days.
@@ -299,6 +302,7 @@ fn export(key: &str, e: RawExport) -> Result<ExportSettings> {
         days,
         keep_days: e.keep_days,
         bom: e.bom.unwrap_or(false),
+        spreadsheet_safe: e.spreadsheet_safe.unwrap_or(e.bom.unwrap_or(false)),
         signing_key: e.signing_key,
         allowed_signers: e.allowed_signers,
     })

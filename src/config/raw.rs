@@ -119,6 +119,7 @@ pub struct RawExport {
     pub days: Option<u32>,
     pub keep_days: Option<u32>,
     pub bom: Option<bool>,
+    pub spreadsheet_safe: Option<bool>,
     pub signing_key: Option<PathBuf>,
     pub allowed_signers: Option<PathBuf>,
 }
@@ -160,7 +161,15 @@ overlay!(RawProfile {
     ]
 });
 overlay!(RawExport {
-    keys: [source, days, keep_days, bom, signing_key, allowed_signers]
+    keys: [
+        source,
+        days,
+        keep_days,
+        bom,
+        spreadsheet_safe,
+        signing_key,
+        allowed_signers
+    ]
 });
 overlay!(RawRestore {
     keys: [jobs, reader_role, preserve_schemas, age_identity, template]

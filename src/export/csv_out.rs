@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::publish::Chunk;
 
 /// Bytes gathered before a batch is handed to the sealer.
-const BATCH: usize = 256 * 1024;
+pub(super) const BATCH: usize = 256 * 1024;
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Bytes that make a field need quotes: comma, quote, CR, LF.
@@ -35,19 +35,24 @@ const SPECIAL: [bool; 256] = {
 
 /// Builds CSV records and sends them on in batches.
 pub struct CsvOut {
-    buf: Vec<u8>,
+    pub(super) buf: Vec<u8>,
     tx: mpsc::Sender<Chunk>,
     first_field: bool,
-    rows: u64,
+    pub(super) rows: u64,
     bytes: u64,
     zone: Tz,
     on_batch: Box<dyn FnMut(u64, u64) + Send>,
     /// Inside a quoted field of server-rendered CSV, across chunks.
-    quoted: bool,
+    pub(super) quoted: bool,
     /// Bytes of an unfinished record of server-rendered CSV.
-    open_record: bool,
+    pub(super) open_record: bool,
     /// Records of server-rendered CSV, the header included.
-    records: u64,
+    pub(super) records: u64,
+    /// Guard cells a spreadsheet would run as formulas (see `spreadsheet`).
+    pub(super) safe: bool,
+    /// Where the field being written starts in `buf`: a batch never splits it, so the
+    /// guard can still be put in front of it.
+    pub(super) field_start: usize,
 }
 
 impl CsvOut {
@@ -73,51 +78,28 @@ impl CsvOut {
             quoted: false,
             open_record: false,
             records: 0,
+            safe: false,
+            field_start: 0,
         }
+        .at_field_start()
     }
 
-    /// Appends CSV the server rendered (LF line ends), turning record ends into CRLF and
-    /// counting records; LF inside quoted fields is data and stays.
-    pub async fn server_csv(&mut self, mut chunk: &[u8]) -> Result<()> {
-        while !chunk.is_empty() {
-            let hit = if self.quoted {
-                memchr::memchr(b'"', chunk)
-            } else {
-                memchr::memchr2(b'"', b'\n', chunk)
-            };
-            let Some(i) = hit else {
-                self.buf.extend_from_slice(chunk);
-                self.open_record = true;
-                break;
-            };
-            if chunk[i] == b'"' {
-                // a doubled quote inside a field toggles twice: correct either way
-                self.quoted = !self.quoted;
-                self.buf.extend_from_slice(&chunk[..=i]);
-                self.open_record = true;
-            } else {
-                self.buf.extend_from_slice(&chunk[..i]);
-                self.buf.extend_from_slice(b"\r\n");
-                self.records += 1;
-                self.open_record = false;
-            }
-            chunk = &chunk[i + 1..];
-        }
-        self.rows = self.records.saturating_sub(1);
-        if self.buf.len() >= BATCH {
-            self.send().await?;
-        }
-        Ok(())
+    /// Prefixes cells a spreadsheet would run as formulas with `'` (`export.spreadsheet_safe`).
+    pub fn spreadsheet_safe(mut self, on: bool) -> CsvOut {
+        self.safe = on;
+        self
     }
 
-    /// Checks that server-rendered CSV ended on a record boundary.
-    pub fn end_server_csv(&mut self) -> Result<()> {
-        if self.quoted || self.open_record || self.records == 0 {
-            return Err(Error::internal(
-                "the server's CSV ended inside a record or without its header",
-            ));
+    pub(super) fn at_field_start(mut self) -> CsvOut {
+        self.field_start = self.buf.len();
+        self
+    }
+
+    /// Ends the field being written: the guard goes in front of it when it needs one.
+    pub(super) fn end_field(&mut self) {
+        if self.safe {
+            super::spreadsheet::guard(&mut self.buf, self.field_start);
         }
-        Ok(())
     }
 
     /// Writes the header record; it is not counted as a row.
@@ -125,15 +107,18 @@ impl CsvOut {
         for n in names {
             self.text(n.as_ref());
         }
+        self.end_field();
         self.buf.extend_from_slice(b"\r\n");
         self.first_field = true;
     }
 
     fn sep(&mut self) {
         if !self.first_field {
+            self.end_field();
             self.buf.push(b',');
         }
         self.first_field = false;
+        self.field_start = self.buf.len();
     }
 
     pub fn null(&mut self) {
@@ -252,7 +237,9 @@ impl CsvOut {
 
     /// Ends a record, sending a batch when enough has gathered.
     pub async fn end_row(&mut self) -> Result<()> {
+        self.end_field();
         self.buf.extend_from_slice(b"\r\n");
+        self.field_start = self.buf.len();
         self.first_field = true;
         self.rows += 1;
         if self.buf.len() >= BATCH {
@@ -261,8 +248,13 @@ impl CsvOut {
         Ok(())
     }
 
-    async fn send(&mut self) -> Result<()> {
-        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH + 64 * 1024));
+    /// Sends everything before the field being written; that field stays for the next batch.
+    pub(super) async fn send(&mut self) -> Result<()> {
+        let rest = self.buf.split_off(self.field_start);
+        let mut next = Vec::with_capacity(BATCH + 64 * 1024);
+        next.extend_from_slice(&rest);
+        let batch = std::mem::replace(&mut self.buf, next);
+        self.field_start = 0;
         self.bytes += batch.len() as u64;
         self.tx
             .send(Chunk::Data(batch))
@@ -274,6 +266,7 @@ impl CsvOut {
 
     /// Sends what is left and the end-of-data mark; returns (rows, plaintext bytes).
     pub async fn finish(mut self) -> Result<(u64, u64)> {
+        self.field_start = self.buf.len();
         if !self.buf.is_empty() {
             self.send().await?;
         }

@@ -6,7 +6,9 @@ pub mod dashboard;
 pub(crate) mod pg_source;
 pub(crate) mod reader;
 pub(crate) mod run;
+mod server_csv;
 mod snowflake_source;
+pub(crate) mod spreadsheet;
 
 pub use dashboard::{Dashboard, Dialect, NAMES, Period};
 pub use run::{ExportReport, Request, export, local_zone, period};

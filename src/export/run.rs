@@ -26,6 +26,7 @@ pub struct Request {
     pub only: Vec<&'static str>,
     pub keep_days: Option<u32>,
     pub bom: bool,
+    pub spreadsheet_safe: bool,
     pub dirs: Vec<PathBuf>,
     pub progress: Mode,
 }
@@ -101,7 +102,7 @@ pub async fn export(
     let mut first_error = None;
     for d in &dashboards {
         let started = std::time::Instant::now();
-        let delivered = deliver(&reader, &writer, d, zone, req.bom, &board).await;
+        let delivered = deliver(&reader, &writer, d, zone, req, &board).await;
         crate::events::detail(&format!(
             "export {}: query, seal and upload took {:.2}s",
             d.name,
@@ -144,6 +145,7 @@ pub async fn export(
     let manifest = DayManifest {
         finished_at: Utc::now(),
         bom: req.bom,
+        spreadsheet_safe: req.spreadsheet_safe,
         dashboards: entries,
         ..DayManifest::begin(profile, &period, zone, req.source, data_as_of, generated_at)
     };
@@ -192,12 +194,13 @@ async fn deliver(
     writer: &DayWriter,
     d: &Dashboard,
     zone: Tz,
-    bom: bool,
+    req: &Request,
     board: &Board,
 ) -> std::result::Result<FileEntry, Failure> {
     let mut file: SealedFile = writer.create(d.name).await.map_err(Failure::Fatal)?;
     let (tracker, on_batch) = board.start(d.name);
-    let mut out = CsvOut::new(file.sender(), zone, bom, on_batch);
+    let mut out =
+        CsvOut::new(file.sender(), zone, req.bom, on_batch).spreadsheet_safe(req.spreadsheet_safe);
     let produced = match reader.run(d, &mut out).await {
         Ok(()) => out.finish().await,
         Err(e) => {

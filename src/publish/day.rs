@@ -25,6 +25,9 @@ pub struct DayManifest {
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     pub bom: bool,
+    /// Whether formula-like cells were guarded with `'` (absent in older manifests).
+    #[serde(default)]
+    pub spreadsheet_safe: bool,
     /// One entry per file: a dashboard of an export, an employee of the sheets.
     pub dashboards: Vec<FileEntry>,
 }
@@ -131,6 +134,7 @@ impl DayManifest {
             window_start: window.start,
             window_end: window.end,
             bom: false,
+            spreadsheet_safe: false,
             dashboards: Vec::new(),
         }
     }
@@ -205,6 +209,7 @@ mod tests {
             window_start: t,
             window_end: t,
             bom: false,
+            spreadsheet_safe: false,
             dashboards: vec![entry("employee-list.csv.age")],
         };
         assert!(DayManifest::parse(&m.to_json(), "m").is_ok());

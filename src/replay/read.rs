@@ -132,7 +132,9 @@ pub fn parse(name: &str, bytes: &[u8]) -> Parsed {
         let (line, fields) = match record {
             Ok(r) => (
                 r.position().map_or(0, |p| line_at(bytes, p.byte())),
-                r.iter().map(str::to_string).collect::<Vec<_>>(),
+                r.iter()
+                    .map(|c| crate::export::spreadsheet::unguard(c).to_string())
+                    .collect::<Vec<_>>(),
             ),
             Err(e) => {
                 let line = e.position().map_or(0, |p| line_at(bytes, p.byte()));

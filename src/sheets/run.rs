@@ -64,7 +64,8 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
     let (tx, rx) = mpsc::channel(8);
     let (w, origin) = (writer.clone(), query.origin.clone());
     let splitter = tokio::spawn(blocking(move || split(rx, &w, &origin)));
-    let mut out = CsvOut::new(tx, zone, false, Box::new(|_, _| {}));
+    let safe = profile.export.spreadsheet_safe;
+    let mut out = CsvOut::new(tx, zone, false, Box::new(|_, _| {})).spreadsheet_safe(safe);
     let produced = match reader.run(&query, &mut out).await {
         Ok(()) => out.finish().await.map(|_| ()),
         Err(e) => {
@@ -87,6 +88,7 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
     };
     let manifest = DayManifest {
         finished_at: Utc::now(),
+        spreadsheet_safe: safe,
         dashboards: entries,
         ..DayManifest::begin(profile, &period, zone, req.source, data_as_of, generated_at)
     };
