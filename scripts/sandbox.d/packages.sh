@@ -13,6 +13,8 @@ SANDBOX_PACKAGES=(
     "/usr/bin/curl:curl"
     "/usr/bin/openssl:openssl"
     "/usr/bin/ss:iproute2"
+    "/usr/bin/man:man-db"
+    "/usr/bin/bash:bash"
 )
 
 ensure_packages() {

@@ -14,4 +14,4 @@ pub use replay::{
     AmbiguousArg, PreferArg, REPLAY_FORMATS, ReplayAction, ReplayApplyArgs, ReplayArgs,
     ReplayCheckArgs,
 };
-pub use root::{Cli, Command, LogFormatArg};
+pub use root::{Cli, Command, CompletionsArgs, LogFormatArg, ManpageArgs, ShellArg};

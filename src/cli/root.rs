@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use super::*;
 use crate::error::EXIT_CODES_HELP;
@@ -183,6 +183,23 @@ pub enum Command {
     /// and Snowflake. A failed check exits 3 and says how to fix it.
     #[command(after_help = EXIT_CODES_HELP)]
     Doctor(DoctorArgs),
+
+    /// Print a shell completion script: subcommands, flags, and profile names.
+    ///
+    /// bash: `acc completions bash > /etc/bash_completion.d/acc` (or source it from
+    /// ~/.bashrc); zsh: into a directory on $fpath as `_acc`; fish:
+    /// `acc completions fish > ~/.config/fish/completions/acc.fish`. `--profile` completes the
+    /// profiles the configuration defines, read when you press tab.
+    Completions(CompletionsArgs),
+
+    /// Write the manual pages, one per subcommand, into a directory.
+    ///
+    /// `acc manpage --dir /usr/local/share/man/man1`, then `man acc-restore`.
+    Manpage(ManpageArgs),
+
+    /// The configured profile names, one per line (for shell completion).
+    #[command(name = "__profiles", hide = true)]
+    Profiles,
 }
 
 /// `--log-format`.
@@ -190,4 +207,24 @@ pub enum Command {
 pub enum LogFormatArg {
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: ShellArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct ManpageArgs {
+    /// Where the pages go; created when missing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand; each takes its arguments and the opened resources and returns
 //! an exit code or an error.
 
+mod completions;
 mod doctor;
 mod export;
 mod freeze;
@@ -27,12 +28,20 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         verbose: _,
         command,
     } = cli;
+    // the shell and the manual need no configuration
+    match &command {
+        Command::Completions(a) => return completions::completions(a.shell).map(|()| code::OK),
+        Command::Manpage(a) => return completions::manpages(&a.dir).map(|()| code::OK),
+        _ => {}
+    }
     let config = match Config::load(env, config) {
         Ok(c) => c,
         // a monitoring plugin answers in its own terms even when acc cannot start
         Err(e) if matches!(&command, Command::Status(a) if a.nagios) => {
             return status::unknown(&e);
         }
+        // completing a profile name must never print an error into the shell
+        Err(_) if matches!(&command, Command::Profiles) => return Ok(code::OK),
         Err(e) => return Err(e),
     };
     let profile = profile.as_deref();
@@ -48,6 +57,10 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         Command::Sheets(args) => sheets::run(&args, &config, profile),
         Command::Replay(args) => replay::run(&args, &config, profile),
         Command::Status(args) => return status::run(&args, &config, profile),
+        Command::Profiles => completions::profiles(&config),
+        Command::Completions(_) | Command::Manpage(_) => {
+            unreachable!("handled before the configuration")
+        }
     }
     .map(|()| code::OK)
 }
