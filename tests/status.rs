@@ -76,7 +76,7 @@ async fn status_follows_the_night_and_gates_downtime_on_a_ready_staging() {
     assert_eq!(gauge("acc_frozen"), Some(0.0));
     assert_eq!(nagios(), (0, "ACC OK - t: ok".to_string()));
     assert!(gauge("acc_staging_data_age_seconds").unwrap() < 600.0);
-    assert!(gauge("acc_snapshot_last_success_timestamp").unwrap() > 1.7e9);
+    assert!(gauge("acc_snapshot_last_success_timestamp_seconds").unwrap() > 1.7e9);
     assert_eq!(status(&["--require", "ready"]).code, 0);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

@@ -357,8 +357,8 @@ async fn a_profile_by_url_by_service_and_pgpass_and_by_keys_reach_the_same_datab
     let p = config.profile(Some("svc"), Default::default()).unwrap();
     let err = acc::pg::connect(p.production().unwrap(), config.env(), "acc test")
         .await
-        .err()
-        .expect("a readable .pgpass is refused");
+        .map(|_| ())
+        .expect_err("a readable .pgpass is refused");
     assert_eq!(err.exit_code(), 78);
     assert!(
         err.message().contains("readable by group or others"),
@@ -549,16 +549,17 @@ fn doctor_shows_the_protocol_and_certificate_and_warns_under_a_weaker_mode() {
             ],
         );
         let text = std::fs::read_to_string(&prom).unwrap_or_else(|e| panic!("{e}: {status:?}"));
-        let days: i64 = text
+        let expires: i64 = text
             .lines()
             .find_map(|l| {
                 l.strip_prefix(
-                    "acc_tls_certificate_days_to_expiry{profile=\"t\",server=\"production\"} ",
+                    "acc_tls_certificate_expiry_timestamp_seconds{profile=\"t\",server=\"production\"} ",
                 )
             })
             .unwrap_or_else(|| panic!("no expiry metric:\n{text}"))
             .parse()
             .unwrap();
+        let days = (expires - chrono::Utc::now().timestamp()) / 86_400;
         assert!((800..=825).contains(&days), "{days}");
     }
 }

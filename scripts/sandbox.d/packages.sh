@@ -14,6 +14,7 @@ SANDBOX_PACKAGES=(
     "/usr/bin/openssl:openssl"
     "/usr/bin/ss:iproute2"
     "/usr/bin/man:man-db"
+    "/usr/bin/promtool:prometheus"
     "/usr/bin/bash:bash"
 )
 

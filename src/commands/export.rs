@@ -4,17 +4,22 @@ use serde_json::json;
 
 use super::{block_on, destination};
 use crate::cli::{ExportArgs, SourceArg};
-use crate::config::{Config, DashboardSource, RawExport, RawProfile};
+use crate::config::{Config, DashboardSource, Profile, RawExport, RawProfile};
 use crate::error::{Error, Kind, Result};
 use crate::export::{ExportReport, Request, dashboard, export};
+use crate::metrics::{Job, Run};
 use crate::ui::output;
 use crate::ui::progress::Mode;
 
 pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, overlay(args))?;
+    super::measured(&p, Job::Export, |m| exec(args, config, &p, m))
+}
+
+fn exec(args: &ExportArgs, config: &Config, p: &Profile, m: &mut Run) -> Result<()> {
     let req = Request {
         source: p.dashboard_source(),
-        to: destination(&p, "--to")?,
+        to: destination(p, "--to")?,
         only: dashboard::select(&args.only)?,
         keep_days: p.export.keep_days,
         bom: p.export.bom,
@@ -22,7 +27,10 @@ pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<
         dirs: config.dirs().to_vec(),
         progress: Mode::detect(),
     };
-    let outcome = block_on(export(&p, config.env(), &req, p.export.days))??;
+    let outcome = block_on(export(p, config.env(), &req, p.export.days))??;
+    let delivered = outcome.manifest.dashboards.iter().filter(|d| d.ok());
+    m.rows(delivered.clone().filter_map(|d| d.rows).sum());
+    m.bytes(delivered.filter_map(|d| d.size).sum());
     if args.json {
         output::emit_json(&summary(&outcome))?;
     } else {

@@ -83,6 +83,22 @@ fn destination(p: &crate::config::Profile, flag: &str) -> Result<crate::delivery
     crate::delivery::Location::parse(to)
 }
 
+/// Runs one job with its metrics: the job's textfile is written as it ends, whether it
+/// succeeded or failed (`metrics.textfile_dir`).
+fn measured<T>(
+    p: &crate::config::Profile,
+    job: crate::metrics::Job,
+    f: impl FnOnce(&mut crate::metrics::Run) -> Result<T>,
+) -> Result<T> {
+    let mut run = crate::metrics::Run::start(job, p);
+    let result = f(&mut run);
+    run.finish(match &result {
+        Ok(_) => code::OK,
+        Err(e) => e.exit_code(),
+    });
+    result
+}
+
 /// One per core unless configured.
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())

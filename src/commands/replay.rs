@@ -6,6 +6,7 @@ use super::block_on;
 use crate::cli::{AmbiguousArg, PreferArg, ReplayAction, ReplayArgs, ReplayCheckArgs};
 use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
+use crate::metrics::Job;
 use crate::replay::clock::Ambiguous;
 use crate::replay::{ApplyOptions, Report, Request, replay};
 use crate::ui::output;
@@ -32,13 +33,24 @@ pub fn run(args: &ReplayArgs, config: &Config, profile: Option<&str>) -> Result<
     let applying = apply.is_some();
     let dry_run = apply.as_ref().is_some_and(|a| a.dry_run);
     let req = request(check, apply);
-    let report = block_on(replay(&p, config.env(), &req))??;
-    if check.json {
-        output::emit_json(&summary(&report, applying))?;
-    } else {
-        output::emit(&text(&report, applying, dry_run))?;
+    if applying && !dry_run {
+        return super::measured(&p, Job::ReplayApply, |m| {
+            let report = block_on(replay(&p, config.env(), &req))??;
+            m.rows(report.tally.applied);
+            show(&report, check.json, applying, dry_run)
+        });
     }
-    verdict(&report, applying)
+    let report = block_on(replay(&p, config.env(), &req))??;
+    show(&report, check.json, applying, dry_run)
+}
+
+fn show(report: &Report, json: bool, applying: bool, dry_run: bool) -> Result<()> {
+    if json {
+        output::emit_json(&summary(report, applying))?;
+    } else {
+        output::emit(&text(report, applying, dry_run))?;
+    }
+    verdict(report, applying)
 }
 
 fn request(c: &ReplayCheckArgs, apply: Option<ApplyOptions>) -> Request {

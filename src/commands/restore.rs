@@ -4,8 +4,9 @@ use serde_json::json;
 
 use super::{block_on, default_jobs};
 use crate::cli::RestoreArgs;
-use crate::config::{Config, Database, Env, RawDatabase, RawProfile, RawRestore};
+use crate::config::{Config, Database, Env, Profile, RawDatabase, RawProfile, RawRestore};
 use crate::error::{Error, Kind, Result};
+use crate::metrics::{Job, Run};
 use crate::restore::{Request, RestoreReport, Target, restore, rollback};
 use crate::ui::output;
 use crate::ui::progress::Mode;
@@ -20,13 +21,21 @@ pub fn run(args: &RestoreArgs, config: &Config, profile: Option<&str>) -> Result
         ..RawProfile::default()
     };
     let p = config.profile(profile, overlay)?;
+    if args.rollback {
+        return exec(args, config, &p, None);
+    }
+    super::measured(&p, Job::Restore, |m| exec(args, config, &p, Some(m)))
+}
+
+/// The restore (measured), or the rollback (not a refresh, so not measured).
+fn exec(args: &RestoreArgs, config: &Config, p: &Profile, m: Option<&mut Run>) -> Result<()> {
     let target = args
         .target
         .as_deref()
         .map(|u| parse_target(u, config.env()))
         .transpose()?;
     if args.rollback {
-        let db = block_on(rollback(&p, config.env(), target))??;
+        let db = block_on(rollback(p, config.env(), target))??;
         return output::emit(&format!(
             "rolled back: {db} holds the previous copy again\n"
         ));
@@ -39,7 +48,10 @@ pub fn run(args: &RestoreArgs, config: &Config, profile: Option<&str>) -> Result
         identity: args.identity.clone(),
         progress: Mode::detect(),
     };
-    let o = block_on(restore(&p, config.env(), &req))??;
+    let o = block_on(restore(p, config.env(), &req))??;
+    if let Some(m) = m {
+        m.rows(o.rows);
+    }
     if args.json {
         output::emit_json(&json!(o))?;
     } else {

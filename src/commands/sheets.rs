@@ -4,8 +4,9 @@ use serde_json::json;
 
 use super::{block_on, destination};
 use crate::cli::{SheetsArgs, SheetsSourceArg};
-use crate::config::{Config, DashboardSource, RawProfile};
+use crate::config::{Config, DashboardSource, Profile, RawProfile};
 use crate::error::Result;
+use crate::metrics::{Job, Run};
 use crate::sheets::{Request, sheets};
 use crate::ui::output;
 
@@ -15,9 +16,13 @@ pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<
         ..RawProfile::default()
     };
     let p = config.profile(profile, overlay)?;
+    super::measured(&p, Job::Sheets, |m| exec(args, config, &p, m))
+}
+
+fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Result<()> {
     let date = args.date.unwrap_or_else(|| {
         chrono::Utc::now()
-            .with_timezone(&crate::export::local_zone(&p))
+            .with_timezone(&crate::export::local_zone(p))
             .date_naive()
     });
     let req = Request {
@@ -27,11 +32,13 @@ pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<
             SheetsSourceArg::Staging => DashboardSource::Staging,
             SheetsSourceArg::Production => DashboardSource::Production,
         },
-        to: destination(&p, "--to")?,
+        to: destination(p, "--to")?,
         dirs: config.dirs().to_vec(),
     };
-    let o = block_on(sheets(&p, config.env(), &req))??;
+    let o = block_on(sheets(p, config.env(), &req))??;
     let m = &o.manifest;
+    run.rows(m.dashboards.first().and_then(|d| d.rows).unwrap_or(0));
+    run.bytes(m.dashboards.iter().filter_map(|d| d.size).sum());
     if args.json {
         return output::emit_json(&json!({
             "date": m.date,

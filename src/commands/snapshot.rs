@@ -4,14 +4,19 @@ use serde_json::json;
 
 use super::{block_on, default_jobs};
 use crate::cli::SnapshotArgs;
-use crate::config::{Config, RawProfile, RawSnapshot};
+use crate::config::{Config, Profile, RawProfile, RawSnapshot};
 use crate::error::Result;
+use crate::metrics::{Job, Run};
 use crate::snapshot::{Request, SnapshotReport, TableFilter, take};
 use crate::ui::output;
 use crate::ui::progress::Mode;
 
 pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, overlay(args))?;
+    super::measured(&p, Job::Snapshot, |m| exec(args, config, &p, m))
+}
+
+fn exec(args: &SnapshotArgs, config: &Config, p: &Profile, m: &mut Run) -> Result<()> {
     let settings = &p.snapshot;
     // --exclude-table adds to the profile's list, as its help says
     let mut exclude_tables = settings.exclude_tables.clone();
@@ -26,7 +31,9 @@ pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Resul
         },
         progress: Mode::detect(),
     };
-    let outcome = block_on(take(&p, config.env(), &req, chrono::Utc::now()))??;
+    let outcome = block_on(take(p, config.env(), &req, chrono::Utc::now()))??;
+    m.rows(outcome.manifest.total_rows());
+    m.bytes(outcome.manifest.total_size());
     if args.json {
         output::emit_json(&summary(&outcome))
     } else {

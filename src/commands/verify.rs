@@ -4,15 +4,20 @@ use serde_json::json;
 
 use super::default_jobs;
 use crate::cli::VerifyArgs;
-use crate::config::{Config, RawProfile};
+use crate::config::{Config, Profile, RawProfile};
 use crate::crypt::Identities;
 use crate::error::{Error, Kind, Result};
+use crate::metrics::{Job, Run};
 use crate::snapshot::{Report, verify};
 use crate::store::ProfileStore;
 use crate::ui::output;
 
 pub fn run(args: &VerifyArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, RawProfile::default())?;
+    super::measured(&p, Job::Verify, |m| exec(args, &p, m))
+}
+
+fn exec(args: &VerifyArgs, p: &Profile, m: &mut Run) -> Result<()> {
     let store = ProfileStore::existing(&p.store, &p.name)?;
     let (label, dir) = store.resolve(&args.label)?;
     let identities = args.identity.as_deref().map(Identities::load).transpose()?;
@@ -23,6 +28,10 @@ pub fn run(args: &VerifyArgs, config: &Config, profile: Option<&str>) -> Result<
         default_jobs(),
         crate::snapshot::Depth::Hashes,
     );
+    if let Some(manifest) = &report.manifest {
+        m.rows(manifest.total_rows());
+        m.bytes(manifest.total_size());
+    }
     if args.json {
         output::emit_json(&summary(&label, &report))?;
     } else {

@@ -26,6 +26,8 @@ pub struct Profile {
     pub snapshot: SnapshotSettings,
     pub restore: RestoreSettings,
     pub export: ExportSettings,
+    /// node_exporter's textfile directory: each job writes `acc_<job>-<profile>.prom` there.
+    pub metrics_dir: Option<PathBuf>,
     /// The configuration layers that were read, lowest precedence first.
     pub origins: Vec<String>,
 }
@@ -195,6 +197,7 @@ impl Profile {
             snapshot: snapshot(&key("snapshot"), raw.snapshot.unwrap_or_default())?,
             restore: restore(&key("restore"), raw.restore.unwrap_or_default())?,
             export: export(&key("export"), raw.export.unwrap_or_default())?,
+            metrics_dir: raw.metrics.and_then(|m| m.textfile_dir),
             origins,
         })
     }

@@ -33,6 +33,14 @@ pub struct RawProfile {
     pub snapshot: Option<RawSnapshot>,
     pub restore: Option<RawRestore>,
     pub export: Option<RawExport>,
+    pub metrics: Option<RawMetrics>,
+}
+
+/// `[profiles.P.metrics]`: where each job leaves its node_exporter textfile.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub textfile_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -157,8 +165,11 @@ macro_rules! overlay {
 overlay!(RawProfile {
     keys: [region, store, export_to, age_recipients],
     nested: [
-        production, staging, sftp, snowflake, snapshot, restore, export
+        production, staging, sftp, snowflake, snapshot, restore, export, metrics
     ]
+});
+overlay!(RawMetrics {
+    keys: [textfile_dir]
 });
 overlay!(RawExport {
     keys: [

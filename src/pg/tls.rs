@@ -379,10 +379,10 @@ fn rustls_error(e: &tokio_postgres::Error) -> Option<&rustls::Error> {
         if let Some(r) = c.downcast_ref::<rustls::Error>() {
             return Some(r);
         }
-        if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            if let Some(r) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return Some(r);
-            }
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && let Some(r) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        {
+            return Some(r);
         }
         cause = c.source();
     }

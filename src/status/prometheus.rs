@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::facts::Facts;
 use super::verdict::{Level, is_current};
-use crate::error::{Error, Kind, Result};
+use crate::error::Result;
+use crate::metrics::text::escape_label;
 
 /// The node_exporter textfile: every gauge's HELP and TYPE, then one sample per profile.
 /// Long on purpose: it is the list of gauges, one block each, so each name can be found.
@@ -16,7 +17,7 @@ pub fn render(all: &[(Facts, Level)]) -> String {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
         for (profile, v) in values {
             if let Some(v) = v {
-                let _ = writeln!(out, "{name}{{profile=\"{profile}\"}} {v}");
+                let _ = writeln!(out, "{name}{{profile=\"{}\"}} {v}", escape_label(profile));
             }
         }
     };
@@ -32,17 +33,17 @@ pub fn render(all: &[(Facts, Level)]) -> String {
         per(&|_, l| Some(l as u8 as f64)),
     );
     gauge(
-        "acc_next_cutoff_timestamp",
+        "acc_next_cutoff_timestamp_seconds",
         "Next snapshot cutoff, Unix time",
         per(&|x, _| ts(x.next.cutoff)),
     );
     gauge(
-        "acc_next_deadline_timestamp",
+        "acc_next_deadline_timestamp_seconds",
         "Next staging-ready deadline, Unix time",
         per(&|x, _| ts(x.next.deadline)),
     );
     gauge(
-        "acc_snapshot_last_success_timestamp",
+        "acc_snapshot_last_success_timestamp_seconds",
         "When the latest complete snapshot finished, Unix time",
         per(&|x, _| {
             x.snapshot
@@ -109,22 +110,22 @@ pub fn render(all: &[(Facts, Level)]) -> String {
         per(&|x, _| export(x).map(|e| e.delivered as f64)),
     );
     gauge(
-        "acc_export_last_success_timestamp",
+        "acc_export_last_success_timestamp_seconds",
         "When the latest export day was published, Unix time",
         per(&|x, _| export(x).and_then(|e| ts(e.finished_at))),
     );
-    let name = "acc_tls_certificate_days_to_expiry";
+    let name = "acc_tls_certificate_expiry_timestamp_seconds";
     let _ = writeln!(
         out,
-        "# HELP {name} Whole days until the certificate a server presents expires\n# TYPE {name} gauge"
+        "# HELP {name} When the certificate a server presents expires, Unix time\n# TYPE {name} gauge"
     );
     for (x, _) in all {
         for (server, cert) in &x.certificates {
             let _ = writeln!(
                 out,
                 "{name}{{profile=\"{}\",server=\"{server}\"}} {}",
-                x.profile,
-                cert.days_left(x.now)
+                escape_label(&x.profile),
+                cert.not_after.timestamp()
             );
         }
     }
@@ -133,31 +134,5 @@ pub fn render(all: &[(Facts, Level)]) -> String {
 
 /// Writes the textfile atomically, readable by the exporter (mode 0644: no secrets in it).
 pub fn write(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let failed = |e: std::io::Error| {
-        Error::new(
-            Kind::Unavailable,
-            format!("cannot write {}", path.display()),
-        )
-        .source(e)
-    };
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("acc.prom");
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(&tmp)
-        .map_err(failed)?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(failed)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        failed(e)
-    })
+    crate::metrics::text::write_atomic(path, text)
 }
