@@ -222,3 +222,133 @@ fn cron_lines_chain_the_night_in_the_region_zone() {
     assert!(lines[2].starts_with("30 8 * * * ") && lines[2].ends_with("restore --profile south"));
     assert!(lines[3].starts_with("0 9 * * * ") && lines[3].ends_with("export --profile south"));
 }
+
+/// A fleet on one host: three template services shared by every profile, and a timer per
+/// profile and job in its region's zone; `systemd-analyze verify` loads each instance from
+/// its template and has nothing to say.
+#[test]
+fn template_units_serve_every_profile_and_pass_systemd_analyze_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("acc.toml");
+    let profile = |name: &str, region: &str| {
+        format!(
+            "[profiles.{name}]\nregion = \"{region}\"\nexport_to = \"sftp://acc@files.example.org/{name}\"\n\
+             [profiles.{name}.production]\nhost = \"db\"\ndbname = \"{name}\"\nuser = \"acc\"\n\
+             password_credential = \"production_password\"\n"
+        )
+    };
+    std::fs::write(
+        &cfg,
+        format!(
+            "[defaults]\nstore = \"{}\"\n\n{}{}",
+            dir.path().join("store").display(),
+            profile("north", "us-can"),
+            profile("south", "aus-int")
+        ),
+    )
+    .unwrap();
+    let units = dir.path().join("units");
+    let run = acc(
+        &cfg,
+        &[
+            "schedule",
+            "--systemd",
+            "--template",
+            "--install",
+            units.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut names: Vec<String> = std::fs::read_dir(&units)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "acc-export@.service",
+            "acc-export@north.timer",
+            "acc-export@south.timer",
+            "acc-restore@.service",
+            "acc-restore@north.timer",
+            "acc-restore@south.timer",
+            "acc-snapshot@.service",
+            "acc-snapshot@north.timer",
+            "acc-snapshot@south.timer",
+        ]
+    );
+    let timers: Vec<PathBuf> = names
+        .iter()
+        .filter(|n| n.ends_with(".timer"))
+        .map(|n| units.join(n))
+        .collect();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&timers)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "no diagnostics at all"
+    );
+
+    let text = |name: &str| std::fs::read_to_string(units.join(name)).unwrap();
+    let snapshot = text("acc-snapshot@.service");
+    assert!(snapshot.contains("snapshot --profile %i"), "{snapshot}");
+    assert!(snapshot.contains("OnSuccess=acc-restore@%i.service"));
+    assert!(
+        snapshot.contains(
+            "LoadCredential=production_password:/etc/acc/credentials/%i/production_password"
+        ),
+        "each instance reads its own secrets: {snapshot}"
+    );
+    assert!(text("acc-restore@.service").contains("OnSuccess=acc-export@%i.service"));
+    // each timer keeps its region's time; systemd-analyze calendar reads it as given
+    for (timer, zone) in [
+        ("acc-snapshot@north.timer", "America/Toronto"),
+        ("acc-snapshot@south.timer", "America/Toronto"),
+    ] {
+        let t = text(timer);
+        let expr = t
+            .lines()
+            .find_map(|l| l.strip_prefix("OnCalendar="))
+            .unwrap();
+        assert!(expr.ends_with(zone), "{expr}");
+        let parsed = Command::new("systemd-analyze")
+            .args(["calendar", expr])
+            .output()
+            .unwrap();
+        assert!(parsed.status.success(), "{expr}");
+    }
+    assert_ne!(
+        text("acc-snapshot@north.timer")
+            .lines()
+            .find(|l| l.starts_with("OnCalendar=")),
+        text("acc-snapshot@south.timer")
+            .lines()
+            .find(|l| l.starts_with("OnCalendar=")),
+        "the two regions' cutoffs differ"
+    );
+
+    // profiles that name different credentials cannot share a template
+    let mixed = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "password_credential = \"production_password\"",
+        "password_credential = \"north-prod\"",
+        1,
+    );
+    std::fs::write(&cfg, mixed).unwrap();
+    let run = acc(&cfg, &["schedule", "--systemd", "--template"]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("different credentials"),
+        "{}",
+        run.stderr
+    );
+}

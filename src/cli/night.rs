@@ -37,6 +37,11 @@ pub struct ScheduleArgs {
     #[arg(long, value_name = "DIR", requires = "systemd")]
     pub install: Option<PathBuf>,
 
+    /// With --systemd: template services (acc-snapshot@.service, %i the profile) shared by
+    /// every profile (or the one --profile names), and a timer per profile and job.
+    #[arg(long, requires = "systemd")]
+    pub template: bool,
+
     /// With --systemd: user units (no User=), for `systemctl --user`.
     #[arg(long, requires = "systemd")]
     pub user: bool,

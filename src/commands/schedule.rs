@@ -182,8 +182,7 @@ fn note(region: &Region, w: &Cutoff, event: &str, reading: Reading, at: DateTime
 
 /// `--systemd` and `--cron`: the night's jobs for the profile.
 fn timers(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result<()> {
-    use crate::schedule::timers::{Setup, crontab, install, units};
-    let p = config.profile(profile, RawProfile::default())?;
+    use crate::schedule::timers::{Setup, crontab, install, template_units, units};
     let setup = Setup {
         acc: std::env::current_exe().map_err(|e| {
             crate::error::Error::internal("cannot tell where acc is installed").source(e)
@@ -192,10 +191,23 @@ fn timers(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result
         user: args.user,
         credentials_dir: args.credentials_dir.clone(),
     };
-    if args.cron {
-        return output::emit(&crontab(&p, &setup));
-    }
-    let units = units(&p, &setup);
+    let units = if args.template {
+        let names = match profile {
+            Some(n) => vec![n.to_string()],
+            None => config.profile_names(),
+        };
+        let profiles = names
+            .iter()
+            .map(|n| config.profile(Some(n), RawProfile::default()))
+            .collect::<Result<Vec<_>>>()?;
+        template_units(&profiles, &setup)?
+    } else {
+        let p = config.profile(profile, RawProfile::default())?;
+        if args.cron {
+            return output::emit(&crontab(&p, &setup));
+        }
+        units(&p, &setup)
+    };
     match &args.install {
         Some(dir) => {
             let written = install(dir, &units)?;

@@ -120,112 +120,234 @@ fn credentials(p: &Profile) -> Vec<String> {
     ids
 }
 
-/// `(file name, contents)` of every unit for the profile. Long on purpose: it is the units'
-/// text, written out as systemd will read it.
+/// `(file name, contents)` of every unit for the profile: a service and a timer per job.
 pub fn units(p: &Profile, s: &Setup) -> Vec<(String, String)> {
-    let region = &p.region;
-    let window = region
+    let mut out = Vec::new();
+    for job in Job::ALL {
+        let svc = Service {
+            exec_profile: p.name.clone(),
+            next: job.next().map(|n| unit_name(&p.name, n, "service")),
+            window: window_minutes(&p.region),
+            credentials: credentials(p)
+                .into_iter()
+                .map(|id| {
+                    (
+                        id.clone(),
+                        s.credentials_dir.join(&id).display().to_string(),
+                    )
+                })
+                .collect(),
+            writable: writable(std::slice::from_ref(p)),
+            header: format!("for profile {}", p.name),
+            description: format!(
+                "acc {} for profile {} ({})",
+                job.name(),
+                p.name,
+                p.region.name
+            ),
+        };
+        out.push((unit_name(&p.name, job, "service"), service(&svc, job, s)));
+        out.push((unit_name(&p.name, job, "timer"), timer(p, job)));
+    }
+    out
+}
+
+/// A fleet of profiles on one host: one template service per job (`acc-snapshot@.service`,
+/// `%i` the profile) and one timer per profile and job (`acc-snapshot@north.timer`), each in
+/// its region's zone. Adding an agency is its timers; the services are shared. Each instance
+/// reads its secrets from `<credentials_dir>/<profile>/<id>`, so the profiles must name the
+/// same credential ids.
+pub fn template_units(
+    profiles: &[Profile],
+    s: &Setup,
+) -> crate::error::Result<Vec<(String, String)>> {
+    let first = profiles
+        .first()
+        .ok_or_else(|| crate::error::Error::config("no profile is configured"))?;
+    let ids = credentials(first);
+    if let Some(other) = profiles.iter().find(|p| credentials(p) != ids) {
+        return Err(crate::error::Error::config(format!(
+            "profiles {} and {} name different credentials ({} and {}), and template units load the same names for every instance",
+            first.name,
+            other.name,
+            show_ids(&ids),
+            show_ids(&credentials(other))
+        ))
+        .hint("give every profile the same credential names (for example password_credential = \"production_password\"), or use per-profile units without --template"));
+    }
+    let mut out = Vec::new();
+    for job in Job::ALL {
+        let svc = Service {
+            exec_profile: "%i".into(),
+            next: job.next().map(|n| format!("acc-{}@%i.service", n.name())),
+            window: profiles
+                .iter()
+                .map(|p| window_minutes(&p.region))
+                .max()
+                .unwrap_or(0),
+            credentials: ids
+                .iter()
+                .map(|id| {
+                    (
+                        id.clone(),
+                        format!("{}/%i/{id}", s.credentials_dir.display()),
+                    )
+                })
+                .collect(),
+            writable: writable(profiles),
+            header: "as a template: one instance per profile (%i)".into(),
+            description: format!("acc {} for profile %i", job.name()),
+        };
+        out.push((
+            format!("acc-{}@.service", job.name()),
+            service(&svc, job, s),
+        ));
+        for p in profiles {
+            out.push((
+                format!("acc-{}@{}.timer", job.name(), p.name),
+                timer(p, job),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn show_ids(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "none".into()
+    } else {
+        ids.join(", ")
+    }
+}
+
+/// What differs between a profile's own service and a template's.
+struct Service {
+    /// The profile, or `%i`.
+    exec_profile: String,
+    next: Option<String>,
+    /// Minutes a run may take: the region's cutoff-to-deadline window plus the lead.
+    window: i64,
+    /// `(id, path)` for each `LoadCredential=`.
+    credentials: Vec<(String, String)>,
+    writable: Vec<String>,
+    header: String,
+    description: String,
+}
+
+fn window_minutes(region: &Region) -> i64 {
+    region
         .deadline
         .signed_duration_since(region.cutoff)
         .num_minutes()
         .rem_euclid(24 * 60)
-        + LEAD.num_minutes();
-    let mut out = Vec::new();
-    for job in Job::ALL {
-        let mut svc = String::new();
-        let _ = writeln!(
-            svc,
-            "# Written by acc schedule --systemd for profile {}.",
-            p.name
-        );
-        let _ = writeln!(svc, "[Unit]");
-        let _ = writeln!(
-            svc,
-            "Description=acc {} for profile {} ({})",
-            job.name(),
-            p.name,
-            region.name
-        );
-        let _ = writeln!(svc, "Documentation=https://github.com/acc/acc#readme");
-        let _ = writeln!(svc, "Wants=network-online.target");
-        let _ = writeln!(svc, "After=network-online.target");
-        if let Some(next) = job.next() {
-            let _ = writeln!(svc, "OnSuccess={}", unit_name(&p.name, next, "service"));
-        }
-        let _ = writeln!(svc, "StartLimitIntervalSec=1h");
-        let _ = writeln!(svc, "StartLimitBurst=4");
-        let _ = writeln!(svc, "\n[Service]");
-        let _ = writeln!(svc, "Type=oneshot");
-        let _ = writeln!(svc, "ExecStart={}", command(s, &p.name, job));
-        let _ = writeln!(svc, "Restart=on-failure");
-        let _ = writeln!(svc, "RestartSec=2min");
-        let _ = writeln!(svc, "RestartPreventExitStatus={NO_RETRY}");
-        let _ = writeln!(svc, "TimeoutStartSec={window}min");
-        for id in credentials(p) {
-            let _ = writeln!(
-                svc,
-                "LoadCredential={id}:{}",
-                s.credentials_dir.join(&id).display()
-            );
-        }
-        if !s.user {
-            let _ = writeln!(svc, "User=acc");
-            let _ = writeln!(svc, "Group=acc");
-        }
-        let _ = writeln!(svc, "UMask=0077");
-        let _ = writeln!(svc, "NoNewPrivileges=yes");
-        let _ = writeln!(svc, "PrivateTmp=yes");
-        let _ = writeln!(svc, "ProtectSystem=strict");
-        let _ = writeln!(svc, "ReadWritePaths={}", p.store.display());
+        + LEAD.num_minutes()
+}
+
+/// The store, and a local export directory, of each profile: what ProtectSystem= leaves
+/// writable.
+fn writable(profiles: &[Profile]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in profiles {
+        out.push(p.store.display().to_string());
         if let Some(dir) = p
             .export_to
             .as_deref()
             .filter(|t| !t.contains("://") || t.starts_with("file://"))
         {
-            let dir = dir.trim_start_matches("file://");
-            let _ = writeln!(svc, "ReadWritePaths=-{dir}");
+            out.push(format!("-{}", dir.trim_start_matches("file://")));
         }
-        let _ = writeln!(svc, "ProtectHome=read-only");
-        let _ = writeln!(svc, "PrivateDevices=yes");
-        let _ = writeln!(svc, "ProtectKernelTunables=yes");
-        let _ = writeln!(svc, "ProtectKernelModules=yes");
-        let _ = writeln!(svc, "ProtectControlGroups=yes");
-        let _ = writeln!(svc, "RestrictSUIDSGID=yes");
-        let _ = writeln!(svc, "LockPersonality=yes");
-        let _ = writeln!(svc, "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX");
-        out.push((unit_name(&p.name, job, "service"), svc));
-
-        let mut timer = String::new();
-        let _ = writeln!(
-            timer,
-            "# Written by acc schedule --systemd for profile {}.",
-            p.name
-        );
-        let _ = writeln!(timer, "[Unit]");
-        let why = match job {
-            Job::Snapshot => format!(
-                "{} before the {} cutoff",
-                LEAD.num_minutes().to_string() + " min",
-                region.cutoff.format("%H:%M")
-            ),
-            Job::Restore => "catch-up restore before the staging-ready deadline".to_string(),
-            Job::Export => "catch-up export at the staging-ready deadline".to_string(),
-        };
-        let _ = writeln!(
-            timer,
-            "Description=acc {} for profile {}: {why}",
-            job.name(),
-            p.name
-        );
-        let _ = writeln!(timer, "\n[Timer]");
-        let _ = writeln!(timer, "OnCalendar={}", on_calendar(job, region));
-        let _ = writeln!(timer, "Persistent=true");
-        let _ = writeln!(timer, "AccuracySec=30s");
-        let _ = writeln!(timer, "\n[Install]");
-        let _ = writeln!(timer, "WantedBy=timers.target");
-        out.push((unit_name(&p.name, job, "timer"), timer));
     }
+    out.sort();
+    out.dedup();
     out
+}
+
+/// A job's service unit. Long on purpose: it is the unit's text, as systemd will read it.
+fn service(v: &Service, job: Job, s: &Setup) -> String {
+    let mut svc = String::new();
+    let _ = writeln!(svc, "# Written by acc schedule --systemd {}.", v.header);
+    let _ = writeln!(svc, "[Unit]");
+    let _ = writeln!(svc, "Description={}", v.description);
+    let _ = writeln!(svc, "Documentation=https://github.com/acc/acc#readme");
+    let _ = writeln!(svc, "Wants=network-online.target");
+    let _ = writeln!(svc, "After=network-online.target");
+    if let Some(next) = &v.next {
+        let _ = writeln!(svc, "OnSuccess={next}");
+    }
+    let _ = writeln!(svc, "StartLimitIntervalSec=1h");
+    let _ = writeln!(svc, "StartLimitBurst=4");
+    let _ = writeln!(svc, "\n[Service]");
+    let _ = writeln!(svc, "Type=oneshot");
+    let _ = writeln!(svc, "ExecStart={}", command(s, &v.exec_profile, job));
+    let _ = writeln!(svc, "Restart=on-failure");
+    let _ = writeln!(svc, "RestartSec=2min");
+    let _ = writeln!(svc, "RestartPreventExitStatus={NO_RETRY}");
+    let _ = writeln!(svc, "TimeoutStartSec={}min", v.window);
+    for (id, path) in &v.credentials {
+        let _ = writeln!(svc, "LoadCredential={id}:{path}");
+    }
+    if !s.user {
+        let _ = writeln!(svc, "User=acc");
+        let _ = writeln!(svc, "Group=acc");
+    }
+    for line in [
+        "UMask=0077",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "ProtectSystem=strict",
+    ] {
+        let _ = writeln!(svc, "{line}");
+    }
+    for dir in &v.writable {
+        let _ = writeln!(svc, "ReadWritePaths={dir}");
+    }
+    for line in [
+        "ProtectHome=read-only",
+        "PrivateDevices=yes",
+        "ProtectKernelTunables=yes",
+        "ProtectKernelModules=yes",
+        "ProtectControlGroups=yes",
+        "RestrictSUIDSGID=yes",
+        "LockPersonality=yes",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    ] {
+        let _ = writeln!(svc, "{line}");
+    }
+    svc
+}
+
+/// A job's timer for one profile, in its region's zone.
+fn timer(p: &Profile, job: Job) -> String {
+    let region = &p.region;
+    let mut timer = String::new();
+    let _ = writeln!(
+        timer,
+        "# Written by acc schedule --systemd for profile {}.",
+        p.name
+    );
+    let _ = writeln!(timer, "[Unit]");
+    let why = match job {
+        Job::Snapshot => format!(
+            "{} min before the {} cutoff",
+            LEAD.num_minutes(),
+            region.cutoff.format("%H:%M")
+        ),
+        Job::Restore => "catch-up restore before the staging-ready deadline".to_string(),
+        Job::Export => "catch-up export at the staging-ready deadline".to_string(),
+    };
+    let _ = writeln!(
+        timer,
+        "Description=acc {} for profile {}: {why}",
+        job.name(),
+        p.name
+    );
+    let _ = writeln!(timer, "\n[Timer]");
+    let _ = writeln!(timer, "OnCalendar={}", on_calendar(job, region));
+    let _ = writeln!(timer, "Persistent=true");
+    let _ = writeln!(timer, "AccuracySec=30s");
+    let _ = writeln!(timer, "\n[Install]");
+    let _ = writeln!(timer, "WantedBy=timers.target");
+    timer
 }
 
 /// Equivalent crontab lines: the chain on the snapshot line, the catch-ups on their own.
