@@ -582,6 +582,31 @@ fn ssh_key(path: &Path) -> String {
     std::fs::read_to_string(path.with_extension("pub")).unwrap()
 }
 
+/// `ssh-keygen -Y verify` accepts the day's manifest signature under the export namespace.
+fn assert_openssh_verifies(signers: &Path, day: &Path) {
+    let verified = Command::new("ssh-keygen")
+        .args([
+            "-Y",
+            "verify",
+            "-n",
+            "acc-export",
+            "-I",
+            "exports@agency.example",
+            "-f",
+        ])
+        .arg(signers)
+        .arg("-s")
+        .arg(day.join("manifest.json.sig"))
+        .stdin(std::fs::File::open(day.join("manifest.json")).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
 /// An SSH signing key and an allowed_signers file that trusts it for export manifests.
 fn signing_keys(dir: &Path) -> (PathBuf, PathBuf) {
     let key = dir.join("signer");
@@ -627,27 +652,7 @@ async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name()
     }
 
     // OpenSSH alone accepts the signature, under the export namespace
-    let verified = Command::new("ssh-keygen")
-        .args([
-            "-Y",
-            "verify",
-            "-n",
-            "acc-export",
-            "-I",
-            "exports@agency.example",
-            "-f",
-        ])
-        .arg(&signers)
-        .arg("-s")
-        .arg(day.join("manifest.json.sig"))
-        .stdin(std::fs::File::open(day.join("manifest.json")).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        verified.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verified.stderr)
-    );
+    assert_openssh_verifies(&signers, &day);
 
     let identity = sb.var("ACC_AGE_IDENTITY").to_string();
     let pull = |out: &Path, extra: &[&str]| {
@@ -1006,33 +1011,7 @@ async fn sheets_are_signed_like_exports_and_verify_with_ssh_keygen() {
     let base = out.join("t/sheets");
     let latest = std::fs::read_to_string(base.join("latest")).unwrap();
     let day = base.join(latest.trim());
-    let manifest_bytes = std::fs::read(day.join("manifest.json")).unwrap();
-    let verified = Command::new("ssh-keygen")
-        .args([
-            "-Y",
-            "verify",
-            "-n",
-            "acc-export",
-            "-I",
-            "exports@agency.example",
-            "-f",
-        ])
-        .arg(&signers)
-        .arg("-s")
-        .arg(day.join("manifest.json.sig"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child.stdin.take().unwrap().write_all(&manifest_bytes)?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    assert!(
-        verified.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verified.stdout)
-    );
+    assert_openssh_verifies(&signers, &day);
     assert_no_plaintext(&out);
 }
 

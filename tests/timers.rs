@@ -28,6 +28,25 @@ fn config(dir: &Path) -> PathBuf {
     path
 }
 
+/// `systemd-analyze verify` accepts the units and has nothing at all to say.
+fn assert_systemd_verifies(files: &[PathBuf]) {
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "no diagnostics at all for {files:?}"
+    );
+}
+
 #[test]
 fn units_for_both_regions_pass_systemd_analyze_verify_without_a_diagnostic() {
     let dir = tempfile::tempdir().unwrap();
@@ -53,22 +72,7 @@ fn units_for_both_regions_pass_systemd_analyze_verify_without_a_diagnostic() {
             .collect();
         files.sort();
         assert_eq!(files.len(), 6, "a service and a timer per job");
-        let out = Command::new("systemd-analyze")
-            .arg("verify")
-            .arg("--man=no")
-            .args(&files)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stderr),
-            "",
-            "no diagnostics at all for {profile}"
-        );
+        assert_systemd_verifies(&files);
 
         let text = |name: &str| std::fs::read_to_string(units.join(name)).unwrap();
         let snapshot = text(&format!("acc-snapshot-{profile}.service"));
@@ -283,21 +287,7 @@ fn template_units_serve_every_profile_and_pass_systemd_analyze_verify() {
         .filter(|n| n.ends_with(".timer"))
         .map(|n| units.join(n))
         .collect();
-    let out = Command::new("systemd-analyze")
-        .args(["verify", "--man=no"])
-        .args(&timers)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "",
-        "no diagnostics at all"
-    );
+    assert_systemd_verifies(&timers);
 
     let text = |name: &str| std::fs::read_to_string(units.join(name)).unwrap();
     let snapshot = text("acc-snapshot@.service");
