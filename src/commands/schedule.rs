@@ -182,7 +182,8 @@ fn note(region: &Region, w: &Cutoff, event: &str, reading: Reading, at: DateTime
 
 /// `--systemd` and `--cron`: the night's jobs for the profile.
 fn timers(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result<()> {
-    use crate::schedule::timers::{Setup, crontab, install, template_units, units};
+    use crate::schedule::crontab::crontab;
+    use crate::schedule::timers::{Setup, install, template_units, units};
     let setup = Setup {
         acc: std::env::current_exe().map_err(|e| {
             crate::error::Error::internal("cannot tell where acc is installed").source(e)

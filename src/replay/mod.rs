@@ -9,6 +9,7 @@ pub mod entry;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod ledger;
+mod plan;
 pub mod read;
 mod run;
 mod writes;

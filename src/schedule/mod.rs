@@ -1,5 +1,6 @@
 //! Regional timing: cutoffs, deadlines and daylight-saving rules.
 
+pub mod crontab;
 mod cutoff;
 pub mod region;
 pub mod timers;

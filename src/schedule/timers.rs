@@ -85,7 +85,7 @@ pub fn on_calendar(job: Job, region: &Region) -> String {
     )
 }
 
-fn command(s: &Setup, profile: &str, job: Job) -> String {
+pub(super) fn command(s: &Setup, profile: &str, job: Job) -> String {
     let mut c = s.acc.display().to_string();
     if let Some(cfg) = &s.config {
         let _ = write!(c, " --config {}", cfg.display());
@@ -348,49 +348,6 @@ fn timer(p: &Profile, job: Job) -> String {
     let _ = writeln!(timer, "\n[Install]");
     let _ = writeln!(timer, "WantedBy=timers.target");
     timer
-}
-
-/// Equivalent crontab lines: the chain on the snapshot line, the catch-ups on their own.
-pub fn crontab(p: &Profile, s: &Setup) -> String {
-    let region = &p.region;
-    let at = |job: Job| {
-        let t = job.at(region);
-        format!("{} {} * * *", t.format("%-M"), t.format("%-H"))
-    };
-    let mut c = String::new();
-    let _ = writeln!(
-        c,
-        "# acc: profile {} ({}); times in {}",
-        p.name,
-        region.name,
-        region.anchor.name()
-    );
-    let _ = writeln!(
-        c,
-        "# CRON_TZ needs cronie (or another cron that honours it); Debian's cron ignores it"
-    );
-    let _ = writeln!(c, "CRON_TZ={}", region.anchor.name());
-    let _ = writeln!(
-        c,
-        "{} {} && {} && {}",
-        at(Job::Snapshot),
-        command(s, &p.name, Job::Snapshot),
-        command(s, &p.name, Job::Restore),
-        command(s, &p.name, Job::Export)
-    );
-    let _ = writeln!(
-        c,
-        "{} {}",
-        at(Job::Restore),
-        command(s, &p.name, Job::Restore)
-    );
-    let _ = writeln!(
-        c,
-        "{} {}",
-        at(Job::Export),
-        command(s, &p.name, Job::Export)
-    );
-    c
 }
 
 /// Writes the units into `dir` (created if missing); returns their paths.

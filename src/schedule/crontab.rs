@@ -1,0 +1,50 @@
+//! The night as crontab lines under `CRON_TZ`: the chain on the snapshot's line, each
+//! catch-up on its own, the same commands the systemd units run.
+
+use std::fmt::Write as _;
+
+use super::timers::{Job, Setup, command};
+use crate::config::Profile;
+
+/// Equivalent crontab lines: the chain on the snapshot line, the catch-ups on their own.
+pub fn crontab(p: &Profile, s: &Setup) -> String {
+    let region = &p.region;
+    let at = |job: Job| {
+        let t = job.at(region);
+        format!("{} {} * * *", t.format("%-M"), t.format("%-H"))
+    };
+    let mut c = String::new();
+    let _ = writeln!(
+        c,
+        "# acc: profile {} ({}); times in {}",
+        p.name,
+        region.name,
+        region.anchor.name()
+    );
+    let _ = writeln!(
+        c,
+        "# CRON_TZ needs cronie (or another cron that honours it); Debian's cron ignores it"
+    );
+    let _ = writeln!(c, "CRON_TZ={}", region.anchor.name());
+    let _ = writeln!(
+        c,
+        "{} {} && {} && {}",
+        at(Job::Snapshot),
+        command(s, &p.name, Job::Snapshot),
+        command(s, &p.name, Job::Restore),
+        command(s, &p.name, Job::Export)
+    );
+    let _ = writeln!(
+        c,
+        "{} {}",
+        at(Job::Restore),
+        command(s, &p.name, Job::Restore)
+    );
+    let _ = writeln!(
+        c,
+        "{} {}",
+        at(Job::Export),
+        command(s, &p.name, Job::Export)
+    );
+    c
+}
