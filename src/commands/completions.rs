@@ -1,7 +1,6 @@
 //! `acc completions` and `acc manpage`: the shell and the manual, both from the clap types.
 //! `--profile` completes the configured profiles by asking `acc __profiles` at tab time.
 
-use std::io::Write;
 use std::path::Path;
 
 use clap::CommandFactory;
@@ -76,9 +75,7 @@ pub fn manpages(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
     let cmd = Cli::command();
     clap_mangen::generate_to(cmd, dir).map_err(|e| cannot(dir, e))?;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "manual pages written to {}", dir.display());
-    Ok(())
+    output::emit(&format!("manual pages written to {}\n", dir.display()))
 }
 
 fn cannot(dir: &Path, e: std::io::Error) -> Error {
