@@ -116,7 +116,9 @@ async fn a_restored_staging_matches_production_schema_rows_and_sequences() {
                  SELECT * FROM agency.client_visit_summary WHERE completed_visits > 10;
              CREATE MATERIALIZED VIEW agency.busy_client_count AS
                  SELECT count(*) AS clients FROM agency.busy_clients;
-             CREATE MATERIALIZED VIEW agency.never_refreshed AS SELECT 1 AS x WITH NO DATA;",
+             CREATE MATERIALIZED VIEW agency.never_refreshed AS SELECT 1 AS x WITH NO DATA;
+             ALTER TABLE agency.client_allergies ADD CONSTRAINT allergies_client_unchecked
+                 FOREIGN KEY (client_id) REFERENCES agency.clients NOT VALID;",
         )
         .await
         .unwrap();
@@ -136,6 +138,28 @@ async fn a_restored_staging_matches_production_schema_rows_and_sequences() {
     );
 
     let (p, st) = (s.prod.admin().await, s.staging.admin(&s.staging.name).await);
+    // every foreign key, the branches <-> employees cycle included, is as valid as production's;
+    // the one production never validated stays unvalidated
+    let keys = "SELECT conrelid::regclass::text || '.' || conname || '=' || convalidated FROM pg_constraint
+                WHERE contype = 'f' AND connamespace = 'agency'::regnamespace ORDER BY 1";
+    let keys_of =
+        |rows: Vec<tokio_postgres::Row>| rows.iter().map(|r| r.get(0)).collect::<Vec<String>>();
+    let (a, b) = (
+        keys_of(p.query(keys, &[]).await.unwrap()),
+        keys_of(st.query(keys, &[]).await.unwrap()),
+    );
+    assert!(a.len() >= 20, "{a:?}");
+    assert_eq!(a, b, "foreign keys and their validity");
+    assert!(
+        b.iter()
+            .any(|k| k.ends_with("allergies_client_unchecked=false")),
+        "{b:?}"
+    );
+    assert!(
+        b.iter()
+            .any(|k| k.starts_with("agency.branches.") && k.ends_with("=true")),
+        "{b:?}"
+    );
     let tables = p
         .query(
             "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

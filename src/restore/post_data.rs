@@ -1,6 +1,6 @@
-//! Post-data (indexes, constraints, triggers, materialized view refreshes) built in parallel by
-//! `pg_restore --jobs`, with foreign keys in a second pass: two foreign keys on tables that
-//! reference each other, created at once, deadlock, and one deadlock must not fail the night.
+//! Post-data (indexes, constraints, triggers) built in parallel by `pg_restore --jobs`, then
+//! the foreign keys: added `NOT VALID` and validated side by side (`foreign_keys`), so two
+//! keys on tables that reference each other neither deadlock the night nor wait in turn.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -30,51 +30,32 @@ pub async fn post_data(src: &Source<'_>) -> Result<()> {
     write_private(&rest_list, &rest)?;
     write_private(&fk_list, &fks.text)?;
 
-    run(target, env, &archive, &rest_list, jobs, true).await?;
+    run(target, env, &archive, &rest_list, jobs).await?;
     if fks.count == 0 {
         return Ok(());
     }
-    // in parallel first; whatever a deadlock stopped is then created one at a time
-    let _ = run(target, env, &archive, &fk_list, jobs, false).await;
-    if foreign_keys(target, env).await? < fks.count {
-        let last = run(target, env, &archive, &fk_list, 1, false).await;
-        let have = foreign_keys(target, env).await?;
-        if have < fks.count {
-            let why = last
-                .err()
-                .map(|e| e.message().to_string())
-                .unwrap_or_default();
-            return Err(Error::unavailable(format!(
-                "only {have} of {} foreign keys could be created: {why}",
-                fks.count
-            )));
-        }
+    let (header, keys) =
+        super::foreign_keys::parse(&super::foreign_keys::statements(&archive, &fk_list).await?);
+    if keys.len() != fks.count {
+        return Err(Error::internal(format!(
+            "the archive lists {} foreign keys but {} statements were read",
+            fks.count,
+            keys.len()
+        )));
+    }
+    super::foreign_keys::restore(target, env, &header, keys, jobs).await?;
+    let have = foreign_keys(target, env).await?;
+    if have < fks.count {
+        return Err(Error::unavailable(format!(
+            "only {have} of {} foreign keys are in place",
+            fks.count
+        )));
     }
     Ok(())
 }
 
-async fn run(
-    target: &Target,
-    env: &Env,
-    archive: &Path,
-    list: &Path,
-    jobs: usize,
-    stop_on_error: bool,
-) -> Result<()> {
-    let mut cmd = if stop_on_error {
-        target.pg_restore(env)?
-    } else {
-        // "already exists" for what an earlier pass made is expected here; the count decides
-        let mut c = pg_tools::command(
-            "pg_restore",
-            &target.db,
-            &target.incoming(),
-            env,
-            "--dbname=",
-        )?;
-        c.args(["--no-owner", "--no-privileges"]);
-        c
-    };
+async fn run(target: &Target, env: &Env, archive: &Path, list: &Path, jobs: usize) -> Result<()> {
+    let mut cmd = target.pg_restore(env)?;
     cmd.arg(format!("--jobs={}", jobs.max(1)))
         .arg(format!("--use-list={}", list.display()))
         .arg(archive)
