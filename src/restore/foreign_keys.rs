@@ -89,7 +89,9 @@ pub async fn restore(
     header: &str,
     keys: Vec<ForeignKey>,
     jobs: usize,
+    timeline: &super::timeline::Timeline,
 ) -> Result<()> {
+    let adding = std::time::Instant::now();
     let partitioned_tables = partitioned(target, env).await?;
     let (plain, partitioned): (Vec<ForeignKey>, Vec<ForeignKey>) = keys
         .into_iter()
@@ -106,12 +108,16 @@ pub async fn restore(
     // deadlock between them is retried
     let at_once = partitioned.iter().map(|k| k.sql.clone()).collect();
     run_all(target, env, header, at_once, jobs).await?;
+    timeline.span("foreign key", adding);
+    let validating = std::time::Instant::now();
     let validations = plain
         .iter()
         .filter(|k| !k.not_valid)
         .map(|k| format!("ALTER TABLE {} VALIDATE CONSTRAINT {};", k.table, k.name))
         .collect();
-    run_all(target, env, header, validations, jobs).await
+    run_all(target, env, header, validations, jobs).await?;
+    timeline.span("validate", validating);
+    Ok(())
 }
 
 /// Runs the statements with up to `jobs` connections to the incoming copy, each after the

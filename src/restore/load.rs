@@ -33,6 +33,7 @@ pub struct Source<'a> {
     pub manifest: &'a Manifest,
     pub ids: &'a Arc<Identities>,
     pub jobs: usize,
+    pub timeline: super::timeline::Timeline,
 }
 
 /// Decrypts and decompresses a data file on a blocking thread, handing plaintext over in

@@ -10,6 +10,7 @@ mod readonly;
 mod run;
 mod swap;
 mod target;
+mod timeline;
 
 pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
 pub use readonly::{StagingInfo, read_info};

@@ -30,7 +30,9 @@ pub async fn post_data(src: &Source<'_>) -> Result<()> {
     write_private(&rest_list, &rest)?;
     write_private(&fk_list, &fks.text)?;
 
+    let building = std::time::Instant::now();
     run(target, env, &archive, &rest_list, jobs).await?;
+    src.timeline.span("index and constraint", building);
     if fks.count == 0 {
         return Ok(());
     }
@@ -43,7 +45,7 @@ pub async fn post_data(src: &Source<'_>) -> Result<()> {
             keys.len()
         )));
     }
-    super::foreign_keys::restore(target, env, &header, keys, jobs).await?;
+    super::foreign_keys::restore(target, env, &header, keys, jobs, &src.timeline).await?;
     let have = foreign_keys(target, env).await?;
     if have < fks.count {
         return Err(Error::unavailable(format!(

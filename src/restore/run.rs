@@ -226,6 +226,7 @@ async fn load_and_lock(
         manifest: m,
         ids,
         jobs: req.jobs,
+        timeline: phases.timeline,
     };
     load::pre_data(&src).await?;
     phases.mark("pre-data");
@@ -248,7 +249,9 @@ async fn load_and_lock(
     phases.mark("materialized views");
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;
+    let analyzing = std::time::Instant::now();
     load::analyze(&src).await?;
+    src.timeline.span("analyze", analyzing);
     phases.mark("sequences and analyze");
     let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;
     let late = deadline.is_some_and(|d| Utc::now() > d);
@@ -260,6 +263,7 @@ async fn load_and_lock(
 
 /// How long each step took, for the log line an operator reads when a night runs long.
 struct Phases {
+    timeline: super::timeline::Timeline,
     last: std::time::Instant,
     done: Vec<(&'static str, f64)>,
 }
@@ -267,13 +271,13 @@ struct Phases {
 impl Phases {
     fn start() -> Phases {
         Phases {
+            timeline: super::timeline::Timeline::start(),
             last: std::time::Instant::now(),
             done: Vec::new(),
         }
     }
     fn mark(&mut self, name: &'static str) {
-        let took = self.last.elapsed().as_secs_f64();
-        crate::events::detail(&format!("restore step {name}: {took:.2}s"));
+        let took = self.timeline.span(name, self.last);
         self.done.push((name, took));
         self.last = std::time::Instant::now();
     }
