@@ -582,6 +582,17 @@ fn ssh_key(path: &Path) -> String {
     std::fs::read_to_string(path.with_extension("pub")).unwrap()
 }
 
+/// A profile that signs its exports, and the allowed_signers file that trusts its key.
+fn signing_profile(sb: &Sandbox, dir: &Path, db: &str) -> (PathBuf, PathBuf) {
+    let (key, signers) = signing_keys(dir);
+    let extra = format!(
+        "[profiles.t.export]\nsigning_key = \"{}\"\nallowed_signers = \"{}\"\n",
+        key.display(),
+        signers.display()
+    );
+    (profile(sb, dir, db, &extra), signers)
+}
+
 /// `ssh-keygen -Y verify` accepts the day's manifest signature under the export namespace.
 fn assert_openssh_verifies(signers: &Path, day: &Path) {
     let verified = Command::new("ssh-keygen")
@@ -627,13 +638,7 @@ async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name()
     let sb = Sandbox::require();
     let db = TestDb::clone_of(&sb, "demo_us", "export_pull").await;
     let dir = tempfile::tempdir().unwrap();
-    let (key, signers) = signing_keys(dir.path());
-    let extra = format!(
-        "[profiles.t.export]\nsigning_key = \"{}\"\nallowed_signers = \"{}\"\n",
-        key.display(),
-        signers.display()
-    );
-    let config = profile(&sb, dir.path(), &db.name, &extra);
+    let (config, signers) = signing_profile(&sb, dir.path(), &db.name);
     let remote = Remote::new(&sb, "pull");
     let run = export(&config, &remote.url, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -986,13 +991,7 @@ async fn sheets_are_signed_like_exports_and_verify_with_ssh_keygen() {
     let sb = Sandbox::require();
     let db = TestDb::clone_of(&sb, "demo_us", "sheets_signed").await;
     let dir = tempfile::tempdir().unwrap();
-    let (key, signers) = signing_keys(dir.path());
-    let extra = format!(
-        "[profiles.t.export]\nsigning_key = \"{}\"\nallowed_signers = \"{}\"\n",
-        key.display(),
-        signers.display()
-    );
-    let config = profile(&sb, dir.path(), &db.name, &extra);
+    let (config, signers) = signing_profile(&sb, dir.path(), &db.name);
     let out = dir.path().join("sheets-out");
     let run = acc(
         &config,

@@ -22,7 +22,7 @@ pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<
 fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Result<()> {
     let date = args.date.unwrap_or_else(|| {
         chrono::Utc::now()
-            .with_timezone(&crate::export::local_zone(p))
+            .with_timezone(&p.region.local_zone())
             .date_naive()
     });
     let req = Request {

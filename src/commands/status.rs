@@ -105,7 +105,7 @@ fn report(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<(
                 .map(|(f, x)| (f.clone(), overall(x)))
                 .collect::<Vec<_>>(),
         );
-        prometheus::write(path, &text)?;
+        crate::metrics::text::write_atomic(path, &text)?;
     }
     if args.json {
         output::emit_json(&serde_json::Value::Array(

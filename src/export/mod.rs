@@ -11,5 +11,5 @@ mod snowflake_source;
 pub(crate) mod spreadsheet;
 
 pub use dashboard::{Dashboard, Dialect, NAMES, Period};
-pub use run::{ExportReport, Request, export, local_zone, period};
+pub use run::{ExportReport, Request, export, period};
 pub use snowflake_source::login as snowflake_login;

@@ -15,7 +15,6 @@ use crate::crypt::Recipients;
 use crate::delivery::{Location, Remote};
 use crate::error::{Error, Result};
 use crate::publish::{DayManifest, DayWriter, FileEntry, Layout, SealedFile};
-use crate::store::RunLock;
 use crate::ui::progress::{Board, Mode};
 use crate::ui::units::size;
 
@@ -50,28 +49,9 @@ impl ExportReport {
     }
 }
 
-/// The region's local zone: its first display zone, else its anchor.
-pub fn local_zone(profile: &Profile) -> Tz {
-    profile
-        .region
-        .display
-        .first()
-        .copied()
-        .unwrap_or(profile.region.anchor)
-}
-
 /// Today in `zone`, and the period from its midnight for `days` days.
 pub fn period(now: DateTime<Utc>, zone: Tz, days: u32) -> Period {
     Period::from_day(now.with_timezone(&zone).date_naive(), zone, days)
-}
-
-/// The per-profile run lock of a command that delivers (`what` names it in the busy error).
-pub(crate) fn lock(profile: &Profile, file: &str, what: &str) -> Result<RunLock> {
-    let store = crate::store::ProfileStore::open(&profile.store, &profile.name)?;
-    RunLock::acquire(
-        &store.dir().join(file),
-        &format!("{what} of {}", profile.name),
-    )
 }
 
 pub async fn export(
@@ -81,10 +61,11 @@ pub async fn export(
     days: u32,
 ) -> Result<ExportReport> {
     let recipients = Arc::new(Recipients::parse(&profile.name, &profile.age_recipients)?);
-    let _lock = lock(profile, ".export.lock", "an export")?;
+    let _lock = crate::store::ProfileStore::open(&profile.store, &profile.name)?
+        .run_lock(".export.lock", &format!("an export of {}", profile.name))?;
 
     let generated_at = Utc::now();
-    let zone = local_zone(profile);
+    let zone = profile.region.local_zone();
     let period = period(generated_at, zone, days);
     // the SSH handshake and login overlap connecting to the source
     let (remote, reader) = tokio::join!(

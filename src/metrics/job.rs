@@ -2,7 +2,7 @@
 //! not: `acc_<job>-<profile>.prom` in `metrics.textfile_dir`. A failure updates the failure
 //! time and the exit code and keeps the last success time, read back from the file before.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -80,7 +80,7 @@ impl Run {
 }
 
 /// `acc_<job>-<profile>.prom`, the profile name reduced to characters safe in a file name.
-pub fn file_name(job: Job, profile: &str) -> String {
+fn file_name(job: Job, profile: &str) -> String {
     let safe: String = profile
         .chars()
         .map(|c| {
@@ -174,11 +174,6 @@ fn previous(text: &str, metric: &str) -> Option<f64> {
         .find(|l| l.starts_with(metric) && l[metric.len()..].starts_with('{'))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
-}
-
-/// Where `job` of `profile` writes, for tests and `doctor`.
-pub fn path_of(dir: &Path, job: Job, profile: &str) -> PathBuf {
-    dir.join(file_name(job, profile))
 }
 
 #[cfg(test)]

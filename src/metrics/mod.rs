@@ -3,4 +3,4 @@
 mod job;
 pub mod text;
 
-pub use job::{Job, Run, file_name, path_of};
+pub use job::{Job, Run};

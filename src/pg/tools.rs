@@ -4,6 +4,7 @@
 //! that holds nothing else (see `process`). A failure reports the program's first error line.
 
 use std::ops::{Deref, DerefMut};
+use std::path::Path;
 use std::process::Stdio;
 
 use tokio::io::AsyncReadExt;
@@ -124,6 +125,26 @@ pub fn command(
         }
     };
     Ok(Tool { cmd, dir })
+}
+
+/// What `pg_restore ARGS ARCHIVE` prints, read whole: its table of contents (`--list`) or
+/// the SQL of some entries (`--file=- --use-list=...`). It reads the archive only and
+/// connects to nothing.
+pub async fn archive_text(args: &[String], archive: &Path) -> Result<String> {
+    let out = crate::process::async_command("pg_restore")
+        .args(args)
+        .arg(archive)
+        .output()
+        .await
+        .map_err(|e| Error::unavailable("cannot run pg_restore").source(e))?;
+    if !out.status.success() {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!("pg_restore cannot read {}", archive.display()),
+        ));
+    }
+    String::from_utf8(out.stdout)
+        .map_err(|e| Error::new(Kind::BadInput, "the archive's text is not UTF-8").source(e))
 }
 
 pub fn spawn(mut tool: Tool, program: &str) -> Result<RunningTool> {

@@ -61,7 +61,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
     let (inputs, batch_id) = read_inputs(&req.files, identities.as_ref())?;
     let mut read = records_of(&inputs);
 
-    let zone = crate::export::local_zone(profile);
+    let zone = profile.region.local_zone();
     let mut client = crate::pg::connect(profile.production()?, env, "acc-replay").await?;
     let facts = check::facts(&client, &read.records).await?;
     let Checked {

@@ -207,21 +207,13 @@ fn deadlock(e: &tokio_postgres::Error) -> bool {
 /// `pg_restore -f -` of the archive's foreign keys alone (`list` selects them): SQL text, no
 /// data, read into memory.
 pub async fn statements(archive: &Path, list: &Path) -> Result<String> {
-    let out = crate::process::async_command("pg_restore")
-        .args(["--no-owner", "--no-privileges", "--file=-"])
-        .arg(format!("--use-list={}", list.display()))
-        .arg(archive)
-        .output()
-        .await
-        .map_err(|e| Error::unavailable("cannot run pg_restore").source(e))?;
-    if !out.status.success() {
-        return Err(Error::new(
-            Kind::BadInput,
-            "pg_restore cannot read the foreign keys of the post-data archive",
-        ));
-    }
-    String::from_utf8(out.stdout)
-        .map_err(|e| Error::new(Kind::BadInput, "the post-data archive is not UTF-8").source(e))
+    let args = [
+        "--no-owner".to_string(),
+        "--no-privileges".to_string(),
+        "--file=-".to_string(),
+        format!("--use-list={}", list.display()),
+    ];
+    crate::pg::tools::archive_text(&args, archive).await
 }
 
 #[cfg(test)]

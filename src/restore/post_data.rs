@@ -24,7 +24,7 @@ pub async fn post_data(src: &Source<'_>) -> Result<()> {
     let sealed = super::load::verified_bytes(src.dir, &src.manifest.schema.post_data)?;
     decrypt_to(sealed, archive.clone(), Arc::clone(src.ids)).await?;
     let (target, env, jobs) = (src.target, src.env, src.jobs);
-    let toc = list(&archive).await?;
+    let toc = pg_tools::archive_text(&["--list".into()], &archive).await?;
     let (rest, fks) = split_foreign_keys(&toc);
     let (rest_list, fk_list) = (tmp.path().join("rest.list"), tmp.path().join("fk.list"));
     write_private(&rest_list, &rest)?;
@@ -81,22 +81,6 @@ async fn foreign_keys(target: &Target, env: &Env) -> Result<usize> {
         .map_err(|e| Error::unavailable("cannot count the foreign keys").source(e))?
         .get(0);
     Ok(n as usize)
-}
-
-async fn list(archive: &Path) -> Result<String> {
-    let out = crate::process::async_command("pg_restore")
-        .arg("--list")
-        .arg(archive)
-        .output()
-        .await
-        .map_err(|e| Error::unavailable("cannot run pg_restore --list").source(e))?;
-    if !out.status.success() {
-        return Err(Error::new(
-            Kind::BadInput,
-            "pg_restore cannot read the post-data archive",
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 struct ForeignKeys {

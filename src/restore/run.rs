@@ -19,7 +19,7 @@ use crate::pg::quote_ident;
 use crate::schedule::Cutoff;
 use crate::snapshot;
 use crate::snapshot::manifest::Manifest;
-use crate::store::{ProfileStore, RunLock};
+use crate::store::ProfileStore;
 use crate::ui::progress::{Mode, Progress};
 
 #[derive(Debug, Clone)]
@@ -65,8 +65,8 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Rest
     let store = ProfileStore::existing(&profile.store, &profile.name)?;
     let (label, dir) = store.resolve(&req.snapshot)?;
     refuse_production(profile, &target, env).await?;
-    let _lock = RunLock::acquire(
-        &store.dir().join(".restore.lock"),
+    let _lock = store.run_lock(
+        ".restore.lock",
         &format!("a restore of profile '{}'", profile.name),
     )?;
     let m = verified(profile, req, &label, &dir)?;
@@ -365,8 +365,8 @@ pub async fn rollback(profile: &Profile, env: &Env, target: Option<Target>) -> R
     };
     target.check_name()?;
     let store = ProfileStore::open(&profile.store, &profile.name)?;
-    let _lock = RunLock::acquire(
-        &store.dir().join(".restore.lock"),
+    let _lock = store.run_lock(
+        ".restore.lock",
         &format!("a restore of profile '{}'", profile.name),
     )?;
     swap::roll_back(&target, env).await?;

@@ -50,6 +50,13 @@ struct RawRegion {
     deadline_day: u32,
 }
 
+impl Region {
+    /// The zone local times are shown in: the first display zone, else the anchor.
+    pub fn local_zone(&self) -> Tz {
+        self.display.first().copied().unwrap_or(self.anchor)
+    }
+}
+
 /// Every known region by name.
 #[derive(Debug, Clone)]
 pub struct Regions(BTreeMap<String, Region>);

@@ -16,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::export::csv_out::CsvOut;
 use crate::export::dashboard::{self, Dashboard, Dialect, Period};
 use crate::export::reader::Reader;
-use crate::export::run::{local_zone, lock};
 use crate::publish::{DayManifest, DayWriter, Layout};
 
 const BUILT_IN: &str = include_str!("../../profiles/sheets/downtime-sheet.sql");
@@ -45,10 +44,11 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
         );
     }
     let recipients = Arc::new(Recipients::parse(&profile.name, &profile.age_recipients)?);
-    let _lock = lock(profile, ".sheets.lock", "acc sheets")?;
+    let _lock = crate::store::ProfileStore::open(&profile.store, &profile.name)?
+        .run_lock(".sheets.lock", &format!("acc sheets of {}", profile.name))?;
 
     let generated_at = Utc::now();
-    let zone = local_zone(profile);
+    let zone = profile.region.local_zone();
     let period = Period::from_day(req.date, zone, req.days);
     let query = sheet_query(&req.dirs, &period)?;
     let (remote, reader) = tokio::join!(

@@ -1,25 +1,22 @@
 //! The node_exporter textfile: gauges for alerting, written to a temporary file and renamed,
 //! so the exporter never reads half a file. It holds times, counts and states only.
 
-use std::fmt::Write as _;
-use std::path::Path;
-
 use super::facts::Facts;
 use super::verdict::{Level, is_current};
-use crate::error::Result;
-use crate::metrics::text::escape_label;
+use crate::metrics::text::{Family, render as text};
 
 /// The node_exporter textfile: every gauge's HELP and TYPE, then one sample per profile.
 /// Long on purpose: it is the list of gauges, one block each, so each name can be found.
 pub fn render(all: &[(Facts, Level)]) -> String {
-    let mut out = String::new();
+    let mut families = Vec::new();
     let mut gauge = |name: &str, help: &str, values: Vec<(&str, Option<f64>)>| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (profile, v) in values {
-            if let Some(v) = v {
-                let _ = writeln!(out, "{name}{{profile=\"{}\"}} {v}", escape_label(profile));
-            }
-        }
+        let family = values
+            .into_iter()
+            .filter_map(|(profile, v)| Some((profile, v?)))
+            .fold(Family::gauge(name, help), |f, (profile, v)| {
+                f.sample(&[("profile", profile)], v)
+            });
+        families.push(family);
     };
     let ts = |t: chrono::DateTime<chrono::Utc>| Some(t.timestamp() as f64);
     let per = |f: &dyn Fn(&Facts, Level) -> Option<f64>| -> Vec<(&str, Option<f64>)> {
@@ -114,25 +111,18 @@ pub fn render(all: &[(Facts, Level)]) -> String {
         "When the latest export day was published, Unix time",
         per(&|x, _| export(x).and_then(|e| ts(e.finished_at))),
     );
-    let name = "acc_tls_certificate_expiry_timestamp_seconds";
-    let _ = writeln!(
-        out,
-        "# HELP {name} When the certificate a server presents expires, Unix time\n# TYPE {name} gauge"
+    let mut expiry = Family::gauge(
+        "acc_tls_certificate_expiry_timestamp_seconds",
+        "When the certificate a server presents expires, Unix time",
     );
     for (x, _) in all {
         for (server, cert) in &x.certificates {
-            let _ = writeln!(
-                out,
-                "{name}{{profile=\"{}\",server=\"{server}\"}} {}",
-                escape_label(&x.profile),
-                cert.not_after.timestamp()
+            expiry = expiry.sample(
+                &[("profile", x.profile.as_str()), ("server", server)],
+                cert.not_after.timestamp() as f64,
             );
         }
     }
-    out
-}
-
-/// Writes the textfile atomically, readable by the exporter (mode 0644: no secrets in it).
-pub fn write(path: &Path, text: &str) -> Result<()> {
-    crate::metrics::text::write_atomic(path, text)
+    families.push(expiry);
+    text(&families)
 }

@@ -58,6 +58,12 @@ impl ProfileStore {
         self.dir.join(".lock")
     }
 
+    /// The lock file `file` of this profile's store, held while a command runs; a second run
+    /// is refused, naming `what` holds it.
+    pub fn run_lock(&self, file: &str, what: &str) -> Result<super::RunLock> {
+        super::RunLock::acquire(&self.dir.join(file), what)
+    }
+
     pub fn partial_dir(&self, label: &str) -> PathBuf {
         self.dir.join(format!("{label}{PARTIAL_SUFFIX}"))
     }
