@@ -98,9 +98,32 @@ pub struct SheetsArgs {
     #[arg(long, value_name = "URL")]
     pub to: Option<String>,
 
+    /// Which files each sheet is: csv (to type back into acc replay), pdf (to print) or
+    /// both [default: sheets.format, else both].
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub format: Option<SheetFormatArg>,
+
+    /// The PDFs' paper [default: sheets.paper, else the region's: letter for us-can, a4 for
+    /// aus-int].
+    #[arg(long, value_name = "PAPER", value_enum)]
+    pub paper: Option<PaperArg>,
+
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SheetFormatArg {
+    Csv,
+    Pdf,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PaperArg {
+    A4,
+    Letter,
 }
 
 /// `acc sheets --source`: sheets need the visit tables, which Snowflake shares lack.

@@ -5,7 +5,9 @@ mod night;
 mod replay;
 mod root;
 
-pub use delivery::{ExportArgs, PullArgs, SheetsArgs, SheetsSourceArg, SourceArg};
+pub use delivery::{
+    ExportArgs, PaperArg, PullArgs, SheetFormatArg, SheetsArgs, SheetsSourceArg, SourceArg,
+};
 pub use night::{
     DoctorArgs, FreezeAction, FreezeArgs, Requirement, RestoreArgs, ScheduleArgs, SnapshotArgs,
     StatusArgs, VerifyArgs,

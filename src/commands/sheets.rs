@@ -1,18 +1,29 @@
 //! `acc sheets`: flags resolved against the profile, then one run of the library.
 
+use std::collections::BTreeSet;
+
+use clap::ValueEnum;
 use serde_json::json;
 
 use super::{block_on, destination};
 use crate::cli::{SheetsArgs, SheetsSourceArg};
-use crate::config::{Config, DashboardSource, Profile, RawProfile};
+use crate::config::{Config, DashboardSource, Profile, RawProfile, RawSheets};
 use crate::error::Result;
 use crate::metrics::{Job, Run};
+use crate::publish::{FileEntry, FileKind};
+use crate::sheets::COMBINED;
 use crate::sheets::{Request, sheets};
 use crate::ui::output;
 
 pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    let name = |v: Option<clap::builder::PossibleValue>| v.map(|v| v.get_name().to_string());
     let overlay = RawProfile {
         export_to: args.to.clone(),
+        sheets: Some(RawSheets {
+            format: name(args.format.and_then(|f| f.to_possible_value())),
+            paper: name(args.paper.and_then(|p| p.to_possible_value())),
+            language: None,
+        }),
         ..RawProfile::default()
     };
     let p = config.profile(profile, overlay)?;
@@ -37,8 +48,11 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
     };
     let o = block_on(sheets(p, config.env(), &req))??;
     let m = &o.manifest;
-    run.rows(m.dashboards.first().and_then(|d| d.rows).unwrap_or(0));
+    let combined = m.dashboards.iter().find(|d| d.name == COMBINED);
+    let visits = combined.and_then(|d| d.rows).unwrap_or(0);
+    run.rows(visits);
     run.bytes(m.dashboards.iter().filter_map(|d| d.size).sum());
+    let kind = |d: &FileEntry| d.file.as_deref().and_then(FileKind::of).map(FileKind::name);
     if args.json {
         return output::emit_json(&json!({
             "date": m.date,
@@ -46,17 +60,36 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
             "destination": o.destination,
             "source": m.source,
             "data_as_of": m.data_as_of,
-            "sheets": m.dashboards.iter().map(|d| json!({"name": d.name, "rows": d.rows, "file": d.file})).collect::<Vec<_>>(),
+            "paper": p.sheets.format.pdf().then(|| p.sheets.paper.name()),
+            "sheets": m.dashboards.iter().map(|d| json!({
+                "name": d.name,
+                "format": kind(d),
+                "rows": d.rows,
+                "pages": d.pages,
+                "file": d.file,
+            })).collect::<Vec<_>>(),
         }));
     }
-    let visits = m.dashboards.first().and_then(|d| d.rows).unwrap_or(0);
+    let employees: BTreeSet<&str> = m
+        .dashboards
+        .iter()
+        .map(|d| d.name.as_str())
+        .filter(|n| *n != COMBINED)
+        .collect();
+    let printed = m
+        .dashboards
+        .iter()
+        .find(|d| d.name == COMBINED && kind(d) == Some("pdf"))
+        .and_then(|d| d.pages)
+        .map(|pages| format!(", {pages} printed pages ({})", p.sheets.paper.name()))
+        .unwrap_or_default();
     output::emit(&format!(
-        "sheets for {} ({} day(s)) of {}: {} visits, {} employees, to {}\n",
+        "sheets for {} ({} day(s)) of {}: {} visits, {} employees{printed}, to {}\n",
         m.date,
         args.days,
         m.profile,
         visits,
-        m.dashboards.len().saturating_sub(1),
+        employees.len(),
         o.destination
     ))
 }

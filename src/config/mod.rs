@@ -6,6 +6,7 @@ mod layers;
 mod profile;
 mod raw;
 mod secret;
+mod sheets;
 
 #[cfg(test)]
 mod tests;
@@ -16,8 +17,11 @@ pub use layers::{ENV_OVERRIDES, Layer, Sources};
 pub use profile::{
     DashboardSource, ExportSettings, Profile, RestoreSettings, Sftp, SnapshotSettings, Snowflake,
 };
-pub use raw::{Overlay, RawDatabase, RawExport, RawFile, RawProfile, RawRestore, RawSnapshot};
+pub use raw::{
+    Overlay, RawDatabase, RawExport, RawFile, RawProfile, RawRestore, RawSheets, RawSnapshot,
+};
 pub use secret::{Secret, SecretRef};
+pub use sheets::{SheetFormat, SheetsSettings};
 
 use crate::error::{Error, Result};
 use crate::schedule::region::Regions;

@@ -6,6 +6,7 @@ use super::database::Database;
 use super::env::Env;
 use super::raw::{RawExport, RawProfile, RawRestore, RawSftp, RawSnapshot, RawSnowflake};
 use super::secret::SecretRef;
+use super::sheets::SheetsSettings;
 use crate::error::{Error, Result};
 use crate::schedule::region::{Region, Regions};
 
@@ -26,6 +27,7 @@ pub struct Profile {
     pub snapshot: SnapshotSettings,
     pub restore: RestoreSettings,
     pub export: ExportSettings,
+    pub sheets: SheetsSettings,
     /// node_exporter's textfile directory: each job writes `acc_<job>-<profile>.prom` there.
     pub metrics_dir: Option<PathBuf>,
     /// The configuration layers that were read, lowest precedence first.
@@ -173,6 +175,8 @@ impl Profile {
             check_recipient(r)
                 .map_err(|why| Error::config(format!("{}[{i}]: {why}", key("age_recipients"))))?;
         }
+        let sheets =
+            super::sheets::resolve(&key("sheets"), raw.sheets.unwrap_or_default(), &region)?;
         Ok(Profile {
             name: name.to_string(),
             region,
@@ -197,6 +201,7 @@ impl Profile {
             snapshot: snapshot(&key("snapshot"), raw.snapshot.unwrap_or_default())?,
             restore: restore(&key("restore"), raw.restore.unwrap_or_default())?,
             export: export(&key("export"), raw.export.unwrap_or_default())?,
+            sheets,
             metrics_dir: raw.metrics.and_then(|m| m.textfile_dir),
             origins,
         })

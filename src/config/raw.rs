@@ -34,6 +34,16 @@ pub struct RawProfile {
     pub restore: Option<RawRestore>,
     pub export: Option<RawExport>,
     pub metrics: Option<RawMetrics>,
+    pub sheets: Option<RawSheets>,
+}
+
+/// `[profiles.P.sheets]`: which files `acc sheets` writes, on what paper, in what language.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSheets {
+    pub format: Option<String>,
+    pub paper: Option<String>,
+    pub language: Option<String>,
 }
 
 /// `[profiles.P.metrics]`: where each job leaves its node_exporter textfile.
@@ -165,8 +175,11 @@ macro_rules! overlay {
 overlay!(RawProfile {
     keys: [region, store, export_to, age_recipients],
     nested: [
-        production, staging, sftp, snowflake, snapshot, restore, export, metrics
+        production, staging, sftp, snowflake, snapshot, restore, export, metrics, sheets
     ]
+});
+overlay!(RawSheets {
+    keys: [format, paper, language]
 });
 overlay!(RawMetrics {
     keys: [textfile_dir]

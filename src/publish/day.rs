@@ -50,6 +50,9 @@ pub struct FileEntry {
     pub file: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    /// Printed pages, for a PDF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plaintext_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,6 +83,7 @@ impl FileEntry {
             query: query.to_string(),
             file: Some(file),
             rows: Some(rows),
+            pages: None,
             plaintext_bytes: Some(plaintext),
             size: Some(digest.size),
             sha256: Some(digest.sha256),
@@ -96,6 +100,7 @@ impl FileEntry {
             query: query.to_string(),
             file: None,
             rows: None,
+            pages: None,
             plaintext_bytes: None,
             size: None,
             sha256: None,
@@ -188,6 +193,7 @@ mod tests {
             query: "built-in".into(),
             file: Some(file.into()),
             rows: Some(1),
+            pages: None,
             plaintext_bytes: Some(1),
             size: Some(1),
             sha256: Some("00".into()),

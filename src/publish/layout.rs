@@ -3,6 +3,7 @@
 //! ```text
 //! <root>/<base>/latest                        the newest published day, as YYYY-MM-DD
 //! <root>/<base>/<YYYY-MM-DD>/<name>.csv.age   one sealed file per dashboard or employee
+//! <root>/<base>/<YYYY-MM-DD>/<name>.pdf.age   and, for sheets, a printable one per employee
 //! <root>/<base>/<YYYY-MM-DD>/manifest.json    (+ manifest.json.sig when signed), written last
 //! <root>/<base>/.<YYYY-MM-DD>.partial-<pid>/  a run in progress, renamed whole when done
 //! ```
@@ -72,14 +73,44 @@ impl Layout {
     }
 }
 
+/// What a sealed file holds, which its name ends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Csv,
+    Pdf,
+}
+
+impl FileKind {
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileKind::Csv => ".csv.age",
+            FileKind::Pdf => ".pdf.age",
+        }
+    }
+
+    /// The kind a file's name says, if it is one of ours.
+    pub fn of(file: &str) -> Option<FileKind> {
+        [FileKind::Csv, FileKind::Pdf]
+            .into_iter()
+            .find(|k| file.ends_with(k.extension()))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FileKind::Csv => "csv",
+            FileKind::Pdf => "pdf",
+        }
+    }
+}
+
 /// The sealed file of a dashboard or an employee.
-pub fn file_name(name: &str) -> String {
-    format!("{name}.csv.age")
+pub fn file_name(name: &str, kind: FileKind) -> String {
+    format!("{name}{}", kind.extension())
 }
 
 /// Whether a manifest's file name is one a writer of this layout makes: plain, in its day.
 pub fn is_plain_file(name: &str) -> bool {
-    name.ends_with(".csv.age") && !name.contains('/') && !name.starts_with('.')
+    FileKind::of(name).is_some() && !name.contains('/') && !name.starts_with('.')
 }
 
 /// A day directory's name, or `None` for anything else in the base directory.

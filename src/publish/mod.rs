@@ -9,7 +9,7 @@ mod seal;
 mod writer;
 
 pub use day::{DayManifest, EntryStatus, FileEntry};
-pub use layout::Layout;
+pub use layout::{FileKind, Layout};
 pub use reader::{DayReader, PublishedDay, still_matches};
 pub use seal::Chunk;
 pub use writer::{Carried, DayWriter, SealedFile};

@@ -10,7 +10,7 @@ use chrono::{Duration, NaiveDate};
 use tokio::sync::mpsc;
 
 use super::day::{DayManifest, FileEntry};
-use super::layout::{self, Layout};
+use super::layout::{self, FileKind, Layout};
 use super::seal::{Chunk, seal};
 use crate::crypt::{Digest, Recipients};
 use crate::delivery::{Delivery, Remote, blocking, temp_name};
@@ -69,12 +69,12 @@ impl DayWriter {
     pub async fn create(&self, name: &str) -> Result<SealedFile> {
         let this = self.clone();
         let name = name.to_string();
-        blocking(move || this.create_blocking(&name)).await?
+        blocking(move || this.create_blocking(&name, FileKind::Csv)).await?
     }
 
-    /// `create`, for code on a blocking thread.
-    pub fn create_blocking(&self, name: &str) -> Result<SealedFile> {
-        let file = layout::file_name(name);
+    /// `create` of a file of any kind, for code on a blocking thread.
+    pub fn create_blocking(&self, name: &str, kind: FileKind) -> Result<SealedFile> {
+        let file = layout::file_name(name, kind);
         let final_path = format!("{}/{file}", self.work);
         let tmp = temp_name(&final_path);
         let upload = self.remote.blocking().create(&tmp)?;

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::sheets::pdf::{Language, Paper};
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("us-can", include_str!("../../profiles/regions/us-can.toml")),
@@ -33,6 +34,10 @@ pub struct Region {
     pub deadline: NaiveTime,
     /// Days after the business date on which the deadline falls.
     pub deadline_day: u32,
+    /// The paper downtime sheets print on, unless the profile says otherwise.
+    pub paper: Paper,
+    /// The language downtime sheets print in, unless the profile says otherwise.
+    pub language: Language,
     /// Where the definition came from: `built-in` or a file path.
     pub origin: String,
 }
@@ -48,6 +53,8 @@ struct RawRegion {
     deadline: String,
     #[serde(default)]
     deadline_day: u32,
+    paper: Option<String>,
+    language: Option<String>,
 }
 
 impl Region {
@@ -132,6 +139,17 @@ fn parse(name: &str, text: &str, origin: &str) -> Result<Region> {
         cutoff: time("cutoff", &raw.cutoff)?,
         deadline: time("deadline", &raw.deadline)?,
         deadline_day: raw.deadline_day,
+        paper: match raw.paper.as_deref() {
+            None => Paper::Letter,
+            Some(p) => {
+                Paper::parse(p).ok_or_else(|| bad(format!("paper = '{p}' is not a4 or letter")))?
+            }
+        },
+        language: match raw.language.as_deref() {
+            None => Language::English,
+            Some(l) => Language::parse(l)
+                .ok_or_else(|| bad(format!("language = '{l}' is not en or fr")))?,
+        },
         origin: origin.to_string(),
     };
     // the refresh runs between the cutoff and the deadline: more than a day would mean the

@@ -1,9 +1,12 @@
-//! `acc sheets`: each employee's downtime visit sheet for the coming days, one sealed CSV
-//! per employee plus one combined, published like an export's day. Filled in on paper and
-//! typed up, the same CSV is the input of `acc replay`.
+//! `acc sheets`: each employee's downtime visit sheet for the coming days, one sealed CSV and
+//! one sealed PDF per employee plus combined ones, published like an export's day. Filled in
+//! on paper and typed up, the CSV is the input of `acc replay`.
 
+pub mod pdf;
+mod printed;
 mod run;
 mod split;
+pub mod visit;
 
 pub use run::{Request, SheetsReport, sheets};
 pub use split::COMBINED;

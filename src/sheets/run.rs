@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{NaiveDate, Utc};
 use tokio::sync::mpsc;
 
+use super::printed::Printing;
 use super::split::split;
 use crate::config::{DashboardSource, Env, Profile};
 use crate::crypt::Recipients;
@@ -60,10 +61,25 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
     let layout = Layout::new(format!("{}/sheets", profile.name));
     let writer = DayWriter::begin(remote?, layout.clone(), req.date, recipients).await?;
 
-    // the query streams into the splitter, which seals each employee's file as it ends
+    // the query streams into the splitter, which seals each employee's files as they end
+    let format = profile.sheets.format;
+    let printing = format.pdf().then(|| Printing {
+        paper: profile.sheets.paper,
+        language: profile.sheets.language,
+        profile: profile.name.clone(),
+        days: printed_days(req.date, req.days),
+        data_as_of: data_as_of.map(|t| {
+            t.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        }),
+        zone: zone.name().to_string(),
+    });
     let (tx, rx) = mpsc::channel(8);
     let (w, origin) = (writer.clone(), query.origin.clone());
-    let splitter = tokio::spawn(blocking(move || split(rx, &w, &origin)));
+    let splitter = tokio::spawn(blocking(move || {
+        split(rx, &w, &origin, format.csv(), printing)
+    }));
     let safe = profile.export.spreadsheet_safe;
     let mut out = CsvOut::new(tx, zone, false, Box::new(|_, _| {})).spreadsheet_safe(safe);
     let produced = match reader.run(&query, &mut out).await {
@@ -99,6 +115,16 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
         destination: format!("{}/{}", req.to.describe(), layout.day(req.date)),
         manifest,
     })
+}
+
+/// `2026-12-01`, or `2026-12-01 – 2026-12-03` for three days.
+fn printed_days(first: NaiveDate, days: u32) -> String {
+    let last = first + chrono::Days::new(u64::from(days.saturating_sub(1)));
+    if last == first {
+        first.to_string()
+    } else {
+        format!("{first} – {last}")
+    }
 }
 
 /// The sheet query: `sheets/downtime-sheet.sql` beside a config layer, else the built-in one.

@@ -1,55 +1,120 @@
 //! Splitting the sheet query's CSV by employee (its first column) as it streams: every row
 //! goes to the combined sheet and to its employee's, each a sealed file of the day, so no
-//! sheet is ever held whole in memory. Runs on a blocking thread.
+//! CSV is ever held whole in memory. When sheets are printed, an employee's visits are kept
+//! until their rows end, then rendered (see `printed`). Runs on a blocking thread.
 
 use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 
 use tokio::sync::mpsc;
 
+use super::printed::{Printer, Printing};
+use super::visit::{Columns, EmployeeSheet};
 use crate::error::{Error, Kind, Result};
-use crate::publish::{Chunk, DayWriter, FileEntry, SealedFile};
+use crate::publish::{Chunk, DayWriter, FileEntry, FileKind, SealedFile};
 
 /// The combined sheet's name; employee numbers name the others.
 pub const COMBINED: &str = "all";
 /// Plaintext gathered before it is handed to a sealer.
 const BATCH: usize = 64 * 1024;
 
-/// Reads the CSV from `rx` and writes the sheets; returns their entries, the combined first.
+/// Reads the CSV from `rx` and writes the sheets: CSVs when `csv`, PDFs when `printing`.
+/// Returns their entries, the combined ones first, then each employee's (CSV, then PDF).
 pub fn split(
     rx: mpsc::Receiver<Chunk>,
     writer: &DayWriter,
     origin: &str,
+    csv: bool,
+    printing: Option<Printing>,
 ) -> Result<Vec<FileEntry>> {
     let bad = |e: csv::Error| Error::new(Kind::Internal, "the sheet CSV does not parse").source(e);
     let mut input = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(ChunkReader::new(rx));
     let header = input.headers().map_err(bad)?.clone();
-    let mut all = Sheet::start(writer, COMBINED, &header)?;
-    let mut current: Option<Sheet> = None;
+    let columns = Columns::new(&header);
+    let mut all = csv
+        .then(|| Sheet::start(writer, COMBINED, &header))
+        .transpose()?;
+    let mut printer = printing.map(|p| Printer::new(writer, p));
+    let mut current: Option<Employee> = None;
     let mut seen = BTreeSet::new();
     let mut done = Vec::new();
     for record in input.records() {
         let record = record.map_err(bad)?;
         let employee = record.get(0).unwrap_or("");
-        if current.as_ref().is_none_or(|s| s.name != employee) {
+        if current.as_ref().is_none_or(|e| e.number != employee) {
             check_employee(employee, &mut seen)?;
-            if let Some(s) = current.take() {
-                done.push(s.finish(origin)?);
+            if let Some(e) = current.take() {
+                done.extend(e.finish(origin, printer.as_mut())?);
             }
-            current = Some(Sheet::start(writer, employee, &header)?);
+            current = Some(Employee::start(writer, &columns, &record, csv, &header)?);
         }
-        let sheet = current.as_mut().expect("started above");
-        sheet.write(&record)?;
-        all.write(&record)?;
+        let e = current.as_mut().expect("started above");
+        if let Some(sheet) = &mut e.csv {
+            sheet.write(&record)?;
+        }
+        if printer.is_some() {
+            e.printed.visits.push(columns.visit(&record));
+        }
+        if let Some(all) = &mut all {
+            all.write(&record)?;
+        }
     }
-    let mut out = vec![all.finish(origin)?];
-    if let Some(s) = current {
-        done.push(s.finish(origin)?);
+    if let Some(e) = current {
+        done.extend(e.finish(origin, printer.as_mut())?);
+    }
+    let mut out = Vec::new();
+    if let Some(all) = all {
+        out.push(all.finish(origin)?);
+    }
+    if let Some(p) = printer {
+        out.push(p.finish(origin)?);
     }
     out.extend(done);
     Ok(out)
+}
+
+/// The employee whose rows are streaming: their CSV sheet, and their visits when printing.
+struct Employee {
+    number: String,
+    csv: Option<Sheet>,
+    printed: EmployeeSheet,
+}
+
+impl Employee {
+    fn start(
+        writer: &DayWriter,
+        columns: &Columns,
+        record: &csv::StringRecord,
+        csv: bool,
+        header: &csv::StringRecord,
+    ) -> Result<Employee> {
+        let (number, name) = columns.employee(record);
+        let csv = csv
+            .then(|| Sheet::start(writer, &number, header))
+            .transpose()?;
+        Ok(Employee {
+            number: number.clone(),
+            csv,
+            printed: EmployeeSheet {
+                number,
+                name,
+                visits: Vec::new(),
+            },
+        })
+    }
+
+    fn finish(self, origin: &str, printer: Option<&mut Printer>) -> Result<Vec<FileEntry>> {
+        let mut out = Vec::new();
+        if let Some(sheet) = self.csv {
+            out.push(sheet.finish(origin)?);
+        }
+        if let Some(p) = printer {
+            out.push(p.employee(&self.printed, origin)?);
+        }
+        Ok(out)
+    }
 }
 
 /// An employee number names a file, and each employee's rows must come together.
@@ -85,7 +150,7 @@ struct Sheet {
 
 impl Sheet {
     fn start(writer: &DayWriter, name: &str, header: &csv::StringRecord) -> Result<Sheet> {
-        let mut file = writer.create_blocking(name)?;
+        let mut file = writer.create_blocking(name, FileKind::Csv)?;
         let mut csv = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(ChunkWriter::new(file.sender()));
