@@ -9,46 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Run, Sandbox, TestDb, acc, acc_command, age_decrypt};
-
-/// A test's own corner of the SFTP server, removed afterwards.
-struct Remote {
-    /// Where the server keeps it on this machine (files belong to the sftp user).
-    disk: PathBuf,
-    url: String,
-}
-
-impl Remote {
-    fn new(sb: &Sandbox, tag: &str) -> Remote {
-        let name = format!("t-{tag}-{}", std::process::id());
-        let disk = sb.path("ACC_SFTP_ROOT").join(&name);
-        let _ = std::fs::remove_dir_all(&disk);
-        Remote {
-            disk,
-            url: format!("{}/{name}", sb.var("ACC_SFTP_URL")),
-        }
-    }
-
-    /// The day directory of profile `t` that the last export published.
-    fn day(&self) -> PathBuf {
-        let latest = std::fs::read_to_string(self.disk.join("t/latest")).expect("latest exists");
-        self.disk.join("t").join(latest.trim())
-    }
-}
-
-impl Drop for Remote {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.disk);
-    }
-}
-
-fn sftp_section(sb: &Sandbox) -> String {
-    format!(
-        "[profiles.t.sftp]\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
-        sb.path("ACC_SFTP_KEY").display(),
-        sb.path("ACC_KNOWN_HOSTS").display()
-    )
-}
+use support::{
+    Remote, Run, Sandbox, TestDb, acc, acc_command, age_decrypt, assert_no_plaintext, files_under,
+    sftp_section,
+};
 
 /// A profile `t` reading the clone `db` as production, delivering to the sandbox's SFTP.
 fn profile(sb: &Sandbox, dir: &Path, db: &str, extra: &str) -> PathBuf {
@@ -77,35 +41,6 @@ fn records(csv: &[u8]) -> Vec<csv::StringRecord> {
         .records()
         .map(|r| r.expect("valid CSV"))
         .collect()
-}
-
-/// Every regular file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn assert_no_plaintext(dir: &Path) {
-    for f in files_under(dir) {
-        let bytes = std::fs::read(&f).unwrap();
-        assert!(
-            !bytes.windows(5).any(|w| w == b"SYNTH"),
-            "plaintext patient data in {}",
-            f.display()
-        );
-    }
 }
 
 fn manifest(day: &Path) -> serde_json::Value {

@@ -16,6 +16,9 @@ SANDBOX_PACKAGES=(
     "/usr/bin/man:man-db"
     "/usr/bin/promtool:prometheus"
     "/usr/bin/bash:bash"
+    "/usr/bin/pdftotext:poppler-utils"
+    "/usr/bin/pdfinfo:poppler-utils"
+    "/usr/bin/pdftoppm:poppler-utils"
 )
 
 ensure_packages() {

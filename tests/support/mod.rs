@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 
 use acc::config::{Config, Env};
 
+mod delivery;
+#[allow(unused_imports)]
+pub use delivery::{Remote, assert_no_plaintext, files_under, sftp_section};
+
 pub struct Sandbox {
     vars: BTreeMap<String, String>,
 }

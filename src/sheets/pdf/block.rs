@@ -11,6 +11,8 @@ pub const CLIENT: Style = Style::bold(10.0);
 pub const BODY: Style = Style::regular(9.0);
 pub const LABEL: Style = Style::bold(8.5);
 pub const ALERT: Style = Style::bold(9.0);
+/// Tasks of a visit too crowded for a page at the normal size.
+const COMPACT_TASK: Style = Style::regular(7.5);
 /// Inside the block's frame.
 pub const PAD: f32 = 6.0;
 /// Tasks go in two columns beyond this many.
@@ -42,6 +44,7 @@ pub enum Row {
     /// One task: a checkbox per column with its wrapped text.
     Task {
         cells: Vec<Vec<String>>,
+        style: Style,
     },
     /// Boxes for the clock-in and clock-out times and the worker's initials.
     Clock,
@@ -56,9 +59,9 @@ impl Row {
             Row::Title { .. } => TITLE_HEIGHT,
             Row::Line { style, .. } => style.leading(),
             Row::Alert { .. } => ALERT.leading() + 1.0,
-            Row::Task { cells } => {
+            Row::Task { cells, style } => {
                 let lines = cells.iter().map(Vec::len).max().unwrap_or(1).max(1);
-                lines as f32 * BODY.leading() + 2.0
+                lines as f32 * style.leading() + 2.0
             }
             Row::Clock => CLOCK_HEIGHT,
             Row::Note => LABEL.leading() + NOTE_LINES as f32 * NOTE_SPACING,
@@ -80,8 +83,24 @@ impl Block {
     }
 }
 
-/// A visit's block, for a frame `width` points wide.
-pub fn visit_block(v: &Visit, labels: &Labels, width: f32) -> Block {
+/// How tightly a visit's tasks are set: compact for a visit that would not fit a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Density {
+    Normal,
+    Compact,
+}
+
+/// A visit's block for a frame `width` points wide: set normally, or compactly when that
+/// is what it takes to keep it on one page of body height `body`.
+pub fn visit_block(v: &Visit, labels: &Labels, width: f32, body: f32) -> Block {
+    let normal = set_block(v, labels, width, Density::Normal);
+    if normal.height() <= body {
+        return normal;
+    }
+    set_block(v, labels, width, Density::Compact)
+}
+
+fn set_block(v: &Visit, labels: &Labels, width: f32, density: Density) -> Block {
     let inner = width - 2.0 * PAD;
     let mut rows = vec![Row::Title {
         left: title(v, labels),
@@ -129,7 +148,7 @@ pub fn visit_block(v: &Visit, labels: &Labels, width: f32) -> Block {
         text: labels.tasks.to_string(),
         indent: 0.0,
     });
-    rows.extend(task_rows(&v.tasks, labels, inner));
+    rows.extend(task_rows(&v.tasks, labels, inner, density));
     rows.push(Row::Gap(3.0));
     rows.push(Row::Clock);
     rows.push(Row::Note);
@@ -156,7 +175,7 @@ fn title(v: &Visit, labels: &Labels) -> String {
 }
 
 /// The tasks in one column, or two when there are many; each task wraps in its own column.
-fn task_rows(tasks: &[String], labels: &Labels, inner: f32) -> Vec<Row> {
+fn task_rows(tasks: &[String], labels: &Labels, inner: f32, density: Density) -> Vec<Row> {
     if tasks.is_empty() {
         return vec![Row::Line {
             style: BODY,
@@ -165,14 +184,19 @@ fn task_rows(tasks: &[String], labels: &Labels, inner: f32) -> Vec<Row> {
         }];
     }
     let columns = if tasks.len() > ONE_COLUMN_TASKS { 2 } else { 1 };
+    let style = match density {
+        Density::Normal => BODY,
+        Density::Compact => COMPACT_TASK,
+    };
     let cell = inner / columns as f32 - CHECKBOX - 4.0;
     let per_column = tasks.len().div_ceil(columns);
     (0..per_column)
         .map(|r| Row::Task {
             cells: (0..columns)
                 .filter_map(|c| tasks.get(c * per_column + r))
-                .map(|t| wrap(t, BODY, cell))
+                .map(|t| wrap(t, style, cell))
                 .collect(),
+            style,
         })
         .collect()
 }
@@ -196,7 +220,12 @@ mod tests {
             start: "2026-12-01 08:00:00-05".into(),
             end: "2026-12-01 09:30:00-05".into(),
             tasks: (1..=40)
-                .map(|i| format!("{i}: Assist with shower and check the skin"))
+                .map(|i| {
+                    format!(
+                        "{}: Crowded task number {i} of forty, done with care",
+                        233_000 + i
+                    )
+                })
                 .collect(),
             alerts: vec![
                 "ALLERGY Latex (Rash, low)".into(),
@@ -211,7 +240,12 @@ mod tests {
         let v = crowded();
         assert!(v.address.len() >= 300);
         for paper in [Paper::A4, Paper::Letter] {
-            let b = visit_block(&v, Language::English.labels(), paper.body_width());
+            let b = visit_block(
+                &v,
+                Language::English.labels(),
+                paper.body_width(),
+                paper.body_height(),
+            );
             assert!(
                 b.height() <= paper.body_height(),
                 "{} > {} on {paper:?}",
@@ -230,11 +264,11 @@ mod tests {
     #[test]
     fn every_task_and_alert_is_on_the_block() {
         let v = crowded();
-        let b = visit_block(&v, Language::French.labels(), Paper::A4.body_width());
+        let b = visit_block(&v, Language::French.labels(), Paper::A4.body_width(), 1e6);
         let mut text = String::new();
         for r in &b.rows {
             match r {
-                Row::Task { cells } => cells
+                Row::Task { cells, .. } => cells
                     .iter()
                     .flatten()
                     .for_each(|l| text += &format!("{l} ")),

@@ -72,7 +72,7 @@ impl Document {
         let blocks: Vec<_> = sheet
             .visits
             .iter()
-            .map(|v| visit_block(v, cx.labels, width))
+            .map(|v| visit_block(v, cx.labels, width, self.paper.body_height()))
             .collect();
         let pages = paginate(&blocks, self.paper.body_height());
         let total = pages.len();

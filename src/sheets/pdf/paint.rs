@@ -4,8 +4,8 @@
 use pdf_writer::{Content, Name, Str};
 
 use super::block::{
-    self, ALERT, ALERT_INDENT, BODY, CLOCK_HEIGHT, LABEL, NOTE_LINES, NOTE_SPACING, PAD, Row,
-    TASK_TEXT, TITLE, TITLE_HEIGHT,
+    self, ALERT, ALERT_INDENT, CLOCK_HEIGHT, LABEL, NOTE_LINES, NOTE_SPACING, PAD, Row, TASK_TEXT,
+    TITLE, TITLE_HEIGHT,
 };
 use super::font::{Subset, Weight, cap_height};
 use super::labels::Labels;
@@ -117,16 +117,16 @@ impl<'a> Painter<'a> {
                 self.text(style, inner + ALERT_INDENT, top, text);
                 self.content.restore_state();
             }
-            Row::Task { cells } => {
+            Row::Task { cells, style } => {
                 let column = (width - 2.0 * PAD) / cells.len().max(1) as f32;
                 for (c, lines) in cells.iter().enumerate() {
                     let left = inner + c as f32 * column;
-                    let side = 8.0;
-                    let box_top = top + (BODY.leading() - side) / 2.0 + 1.0;
+                    let side = style.size.min(8.0);
+                    let box_top = top + (style.leading() - side) / 2.0 + 1.0;
                     self.frame(0.8, left, box_top, side, side);
                     for (i, line) in lines.iter().enumerate() {
-                        let t = top + 1.0 + i as f32 * BODY.leading();
-                        self.text(BODY, left + TASK_TEXT, t, line);
+                        let t = top + 1.0 + i as f32 * style.leading();
+                        self.text(*style, left + TASK_TEXT, t, line);
                     }
                 }
             }

@@ -1,0 +1,79 @@
+//! A test's own corner of the sandbox's SFTP server, and checks on what reached a disk.
+
+use std::path::{Path, PathBuf};
+
+use super::Sandbox;
+
+/// A test's own corner of the SFTP server, removed afterwards.
+pub struct Remote {
+    /// Where the server keeps it on this machine (files belong to the sftp user).
+    pub disk: PathBuf,
+    pub url: String,
+}
+
+impl Remote {
+    pub fn new(sb: &Sandbox, tag: &str) -> Remote {
+        let name = format!("t-{tag}-{}", std::process::id());
+        let disk = sb.path("ACC_SFTP_ROOT").join(&name);
+        let _ = std::fs::remove_dir_all(&disk);
+        Remote {
+            disk,
+            url: format!("{}/{name}", sb.var("ACC_SFTP_URL")),
+        }
+    }
+
+    /// The day directory of profile `t` that the last export published.
+    pub fn day(&self) -> PathBuf {
+        let latest = std::fs::read_to_string(self.disk.join("t/latest")).expect("latest exists");
+        self.disk.join("t").join(latest.trim())
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.disk);
+    }
+}
+
+pub fn sftp_section(sb: &Sandbox) -> String {
+    format!(
+        "[profiles.t.sftp]\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
+        sb.path("ACC_SFTP_KEY").display(),
+        sb.path("ACC_KNOWN_HOSTS").display()
+    )
+}
+
+/// Every regular file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// No file under `dir` holds the seed's marker or a PDF header in the clear.
+pub fn assert_no_plaintext(dir: &Path) {
+    for f in files_under(dir) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(5).any(|w| w == b"SYNTH"),
+            "plaintext patient data in {}",
+            f.display()
+        );
+        assert!(
+            !bytes.windows(5).any(|w| w == b"%PDF-"),
+            "a plaintext PDF in {}",
+            f.display()
+        );
+    }
+}
