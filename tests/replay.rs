@@ -97,7 +97,13 @@ async fn sheets_filled_in_on_paper_round_trip_through_replay_exactly_once() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary = run.json();
-    let sheets = summary["sheets"].as_array().unwrap();
+    // the CSVs, to type up (the PDFs beside them are for printing)
+    let sheets: Vec<&serde_json::Value> = summary["sheets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["format"] == "csv")
+        .collect();
     assert_eq!(sheets[0]["name"], "all");
     let combined_rows = sheets[0]["rows"].as_u64().unwrap();
     let per_employee: u64 = sheets[1..]
