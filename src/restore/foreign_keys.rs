@@ -4,10 +4,17 @@
 //! loser is simply retried. Then `VALIDATE CONSTRAINT` does the scanning under SHARE UPDATE
 //! EXCLUSIVE on the referencing table and ROW SHARE on the referenced one, locks that do not
 //! conflict with each other, so every validation runs side by side (PostgreSQL's ALTER TABLE
-//! documentation). A key production had `NOT VALID` stays so; one on a partitioned table
-//! (which PostgreSQL cannot add `NOT VALID`) or referencing one is added validated.
+//! documentation). A key production had `NOT VALID` stays so.
+//!
+//! PostgreSQL cannot add a key `NOT VALID` on a partitioned table. So a key on one whose
+//! partitions are all plain tables goes to each partition first, `NOT VALID`, and is
+//! validated there in parallel. The key added on the parent afterwards takes those copies
+//! over as its own without scanning again: PostgreSQL attaches a partition's matching key,
+//! as it does on ATTACH PARTITION. A key referencing a partitioned table is added validated:
+//! its per-partition copies would stay unvalidated after `VALIDATE CONSTRAINT` (PostgreSQL
+//! 15 does not recurse to them), and staging must be as valid as production.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -80,9 +87,6 @@ pub fn parse(sql: &str) -> (String, Vec<ForeignKey>) {
 }
 
 /// Adds every key, then validates those production had valid, with `jobs` connections.
-/// A key that references a partitioned table is added validated: its per-partition copies
-/// would stay unvalidated after `VALIDATE CONSTRAINT` (PostgreSQL 15 does not recurse to
-/// them), and staging must be as valid as production.
 pub async fn restore(
     target: &Target,
     env: &Env,
@@ -93,31 +97,77 @@ pub async fn restore(
 ) -> Result<()> {
     let adding = std::time::Instant::now();
     let partitioned_tables = partitioned(target, env).await?;
-    let (plain, partitioned): (Vec<ForeignKey>, Vec<ForeignKey>) = keys
-        .into_iter()
-        .partition(|k| k.only && !partitioned_tables.contains(&k.references));
-    let adds: Vec<String> = plain
-        .iter()
-        .map(|k| match k.not_valid {
-            true => k.sql.clone(),
-            false => format!("{} NOT VALID;", k.sql.trim_end_matches(';')),
-        })
-        .collect();
-    run_all(target, env, header, adds, jobs).await?;
-    // these scan as they are added; keys on one pair of tables wait for each other, and a
-    // deadlock between them is retried
-    let at_once = partitioned.iter().map(|k| k.sql.clone()).collect();
-    run_all(target, env, header, at_once, jobs).await?;
+    let mut plan = Plan::default();
+    for k in keys {
+        let referencing_partitioned = partitioned_tables.contains_key(&k.references);
+        match partitioned_tables.get(&k.table) {
+            _ if referencing_partitioned => plan.scanned.push(k.sql.clone()),
+            None => plan.plain(&k.table, &k),
+            // one level of plain partitions: the key goes to each first
+            Some(Some(leaves)) if !k.not_valid => {
+                for leaf in leaves {
+                    plan.plain(leaf, &k);
+                }
+                plan.attached.push(k.sql.clone());
+            }
+            Some(_) => plan.scanned.push(k.sql.clone()),
+        }
+    }
+    run_all(target, env, header, plan.adds, jobs).await?;
     timeline.span("foreign key", adding);
     let validating = std::time::Instant::now();
-    let validations = plain
-        .iter()
-        .filter(|k| !k.not_valid)
-        .map(|k| format!("ALTER TABLE {} VALIDATE CONSTRAINT {};", k.table, k.name))
-        .collect();
-    run_all(target, env, header, validations, jobs).await?;
+    run_all(target, env, header, plan.validations, jobs).await?;
     timeline.span("validate", validating);
+    // the parents' keys take their partitions' over; the others scan as they are added, and
+    // keys on one pair of tables wait for each other (a deadlock between them is retried)
+    let attaching = std::time::Instant::now();
+    let mut last = plan.attached;
+    last.extend(plan.scanned);
+    run_all(target, env, header, last, jobs).await?;
+    timeline.span("foreign key on partitions", attaching);
     Ok(())
+}
+
+/// The statements of the foreign-key step, by phase.
+#[derive(Debug, Default)]
+struct Plan {
+    /// `NOT VALID` adds, which need no scan.
+    adds: Vec<String>,
+    /// Validations of keys production had valid, side by side.
+    validations: Vec<String>,
+    /// Keys on partitioned parents whose partitions already have them, validated.
+    attached: Vec<String>,
+    /// Keys added validated, scanning as they are added.
+    scanned: Vec<String>,
+}
+
+impl Plan {
+    /// Key `k` on the plain table `table` (itself, or one partition of its table).
+    fn plain(&mut self, table: &str, k: &ForeignKey) {
+        let clause = k.clause();
+        // every add is NOT VALID; only those production had valid are then validated
+        self.adds
+            .push(format!("ALTER TABLE ONLY {table} {clause} NOT VALID;"));
+        if k.not_valid {
+            return;
+        }
+        self.validations.push(format!(
+            "ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {};",
+            k.name
+        ));
+    }
+}
+
+impl ForeignKey {
+    /// `ADD CONSTRAINT name FOREIGN KEY ...`, without `NOT VALID` or the closing `;`.
+    fn clause(&self) -> String {
+        let stmt = self.sql.trim_end_matches(';');
+        let stmt = stmt.strip_suffix(" NOT VALID").unwrap_or(stmt);
+        stmt.split_once('\n')
+            .map_or(stmt, |(_, clause)| clause)
+            .trim()
+            .to_string()
+    }
 }
 
 /// Runs the statements with up to `jobs` connections to the incoming copy, each after the
@@ -186,18 +236,33 @@ async fn with_retry(client: &tokio_postgres::Client, sql: &str) -> Result<()> {
     }
 }
 
-/// The partitioned tables of the incoming copy, named as pg_dump names them.
-async fn partitioned(target: &Target, env: &Env) -> Result<std::collections::HashSet<String>> {
+/// The partitioned tables of the incoming copy, named as pg_dump names them, each with its
+/// partitions when they are all plain tables (`None` when some are partitioned themselves).
+async fn partitioned(target: &Target, env: &Env) -> Result<HashMap<String, Option<Vec<String>>>> {
     let c = target.connect(&target.incoming(), env).await?;
     let rows = c
         .query(
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'p'",
+            "SELECT format('%I.%I', n.nspname, p.relname),
+                    array_agg(format('%I.%I', cn.nspname, ch.relname) ORDER BY ch.relname)
+                        FILTER (WHERE ch.oid IS NOT NULL),
+                    bool_and(ch.relkind = 'r') IS NOT FALSE
+             FROM pg_class p JOIN pg_namespace n ON n.oid = p.relnamespace
+             LEFT JOIN pg_inherits i ON i.inhparent = p.oid
+             LEFT JOIN pg_class ch ON ch.oid = i.inhrelid
+             LEFT JOIN pg_namespace cn ON cn.oid = ch.relnamespace
+             WHERE p.relkind = 'p' GROUP BY 1",
             &[],
         )
         .await
         .map_err(|e| Error::unavailable("cannot list the partitioned tables").source(e))?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let leaves: Option<Vec<String>> = r.get(1);
+            let plain: bool = r.get(2);
+            (r.get(0), plain.then(|| leaves.unwrap_or_default()))
+        })
+        .collect())
 }
 
 fn deadlock(e: &tokio_postgres::Error) -> bool {
@@ -247,5 +312,33 @@ mod tests {
         assert_eq!(keys[2].name, "\"Client Contacts_fk\"");
         assert!(keys[2].not_valid, "production had it NOT VALID");
         assert_eq!(keys[1].references, "agency.clients");
+    }
+
+    #[test]
+    fn a_partitioned_tables_key_goes_to_each_partition_first_and_stays_as_production_had_it() {
+        let (_, keys) = parse(SQL);
+        let mut plan = Plan::default();
+        for leaf in ["agency.visits_2026_11", "agency.visits_default"] {
+            plan.plain(leaf, &keys[1]);
+        }
+        plan.plain(&keys[2].table, &keys[2]);
+        assert_eq!(
+            plan.adds[0],
+            "ALTER TABLE ONLY agency.visits_2026_11 ADD CONSTRAINT visits_client_id_fkey \
+             FOREIGN KEY (client_id) REFERENCES agency.clients(id) NOT VALID;"
+        );
+        assert!(plan.adds.iter().all(|a| a.ends_with(" NOT VALID;")));
+        assert_eq!(
+            plan.validations,
+            [
+                "ALTER TABLE ONLY agency.visits_2026_11 VALIDATE CONSTRAINT visits_client_id_fkey;",
+                "ALTER TABLE ONLY agency.visits_default VALIDATE CONSTRAINT visits_client_id_fkey;"
+            ],
+            "a key production had NOT VALID is never validated"
+        );
+        assert_eq!(
+            keys[0].clause(),
+            "ADD CONSTRAINT branches_manager_fkey FOREIGN KEY (manager_id) REFERENCES agency.employees(id) DEFERRABLE INITIALLY DEFERRED"
+        );
     }
 }
