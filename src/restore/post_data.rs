@@ -15,9 +15,16 @@ use crate::error::{Error, Kind, Result};
 use crate::pg::tools as pg_tools;
 use crate::process::PrivateDir;
 
-/// pg_restore -j needs a seekable file: the DDL-only archive is decrypted into a private
-/// temporary directory and removed afterwards; no table data is in it.
-pub async fn post_data(src: &Source<'_>) -> Result<()> {
+/// The archive's foreign keys, read while its indexes were built, to add once they are in.
+pub struct PendingKeys {
+    header: String,
+    keys: Vec<super::foreign_keys::ForeignKey>,
+}
+
+/// Indexes, constraints, triggers and the rest of post-data but the foreign keys, which it
+/// returns. pg_restore -j needs a seekable file: the DDL-only archive is decrypted into a
+/// private temporary directory and removed afterwards; no table data is in it.
+pub async fn post_data(src: &Source<'_>) -> Result<PendingKeys> {
     let tmp = PrivateDir::new("restore")
         .map_err(|e| Error::internal("cannot create a private temporary directory").source(e))?;
     let archive = tmp.path().join("post-data.pgdump");
@@ -34,7 +41,10 @@ pub async fn post_data(src: &Source<'_>) -> Result<()> {
     run(target, env, &archive, &rest_list, jobs).await?;
     src.timeline.span("index and constraint", building);
     if fks.count == 0 {
-        return Ok(());
+        return Ok(PendingKeys {
+            header: String::new(),
+            keys: Vec::new(),
+        });
     }
     let (header, keys) =
         super::foreign_keys::parse(&super::foreign_keys::statements(&archive, &fk_list).await?);
@@ -45,12 +55,29 @@ pub async fn post_data(src: &Source<'_>) -> Result<()> {
             keys.len()
         )));
     }
-    super::foreign_keys::restore(target, env, &header, keys, jobs, &src.timeline).await?;
+    Ok(PendingKeys { header, keys })
+}
+
+/// Adds the foreign keys `post_data` left, and checks that every one is in place.
+pub async fn add_foreign_keys(src: &Source<'_>, pending: PendingKeys) -> Result<()> {
+    let expected = pending.keys.len();
+    if expected == 0 {
+        return Ok(());
+    }
+    let (target, env) = (src.target, src.env);
+    super::foreign_keys::restore(
+        target,
+        env,
+        &pending.header,
+        pending.keys,
+        src.jobs,
+        &src.timeline,
+    )
+    .await?;
     let have = foreign_keys(target, env).await?;
-    if have < fks.count {
+    if have < expected {
         return Err(Error::unavailable(format!(
-            "only {have} of {} foreign keys are in place",
-            fks.count
+            "only {have} of {expected} foreign keys are in place"
         )));
     }
     Ok(())

@@ -243,16 +243,27 @@ async fn load_and_lock(
     progress.finish();
     loaded?;
     phases.mark("data");
-    post_data::post_data(&src).await?;
+    let keys = post_data::post_data(&src).await?;
     phases.mark("post-data");
-    matviews::refresh(target, env, &m.materialized_views, req.jobs).await?;
-    phases.mark("materialized views");
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;
-    let analyzing = std::time::Instant::now();
-    load::analyze(&src).await?;
-    src.timeline.span("analyze", analyzing);
-    phases.mark("sequences and analyze");
+    // with the indexes in, three things that do not wait for one another: foreign keys,
+    // materialized views (which read the tables under ACCESS SHARE, which no key's lock
+    // blocks) and statistics (ANALYZE and a key's scan of one table take turns on it)
+    let (started, timeline) = (std::time::Instant::now(), src.timeline);
+    let views = async {
+        let r = matviews::refresh(target, env, &m.materialized_views, req.jobs).await;
+        timeline.span("materialized views", started);
+        r.map(|_| ())
+    };
+    let stats = async {
+        let r = load::analyze(&src).await;
+        timeline.span("analyze", started);
+        r
+    };
+    let (fks, views, stats) = tokio::join!(post_data::add_foreign_keys(&src, keys), views, stats);
+    fks.and(views).and(stats)?;
+    phases.mark("foreign keys + materialized views + analyze");
     let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;
     let late = deadline.is_some_and(|d| Utc::now() > d);
     lock_down(&client, target, &profile.restore.reader_role, m, late).await?;
