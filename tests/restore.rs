@@ -260,6 +260,46 @@ async fn reader_login(s: &Setup, tag: &str) -> (String, String) {
     (login, url)
 }
 
+/// The data phase builds each table's keys and indexes as soon as its data is in; a kill
+/// while one builds leaves staging as it was, and the next run leaves it whole and current.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_killed_while_a_tables_indexes_build_keeps_staging_and_the_next_run_succeeds() {
+    let s = setup("indexkill", "").await;
+    let first = s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    let second = s.snapshot();
+    restore_killed_at(&s.config, "restore:table-indexes");
+    assert_eq!(
+        s.staging_label().await,
+        first,
+        "staging keeps the first copy"
+    );
+    let run = s.restore(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(s.staging_label().await, second);
+    // every index and key production has, and valid
+    let indexes = "SELECT string_agg(c.relname || '=' || i.indisvalid, ',' ORDER BY c.relname)
+                   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'agency'";
+    let p: String = s
+        .prod
+        .admin()
+        .await
+        .query_one(indexes, &[])
+        .await
+        .unwrap()
+        .get(0);
+    let st: String = s
+        .staging
+        .admin(&s.staging.name)
+        .await
+        .query_one(indexes, &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(p, st);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swap_killed_at_any_step_leaves_staging_readable_and_current_after_one_restore() {
     let s = setup("swapkill", "").await;

@@ -1,6 +1,6 @@
-//! Loading a snapshot into the incoming database: pre-data schema, table data streamed from
-//! the sealed files with COPY FROM (plaintext only in memory), post-data built in parallel by
-//! pg_restore, sequences, statistics.
+//! Loading a snapshot into the incoming database: pre-data schema, each table data file
+//! streamed from its sealed file with COPY FROM (plaintext only in memory; `pipeline`
+//! schedules them), sequences, statistics.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -176,96 +176,8 @@ pub async fn pre_data(src: &Source<'_>) -> Result<()> {
     pg_tools::finish(child, errors, "pg_restore (pre-data)").await
 }
 
-/// Streams every data file into its table with `jobs` connections; checks each file's rows.
-/// Returns the rows loaded.
-pub async fn data(src: &Source<'_>, progress: &Progress) -> Result<u64> {
-    let (target, env, dir, m, ids, jobs) = (
-        src.target,
-        src.env,
-        src.dir,
-        src.manifest,
-        src.ids,
-        src.jobs,
-    );
-    let mut work: Vec<(usize, manifest::File)> = m
-        .tables
-        .iter()
-        .enumerate()
-        .flat_map(|(i, t)| t.files.iter().map(move |f| (i, f.clone())))
-        .collect();
-    work.sort_by_key(|(_, f)| std::cmp::Reverse(f.plaintext_bytes));
-    let queue = Arc::new(Mutex::new(VecDeque::from(work)));
-    let tables = Arc::new(m.tables.clone());
-    let mut set = JoinSet::new();
-    for w in 0..jobs.max(1) {
-        let (queue, tables, ids, progress) = (
-            Arc::clone(&queue),
-            Arc::clone(&tables),
-            Arc::clone(ids),
-            progress.clone(),
-        );
-        let (target, env, dir) = (target.clone(), env.clone(), dir.to_path_buf());
-        set.spawn(async move {
-            let client = target.connect(&target.incoming(), &env).await?;
-            client
-                .batch_execute("SET synchronous_commit = off; SET statement_timeout = 0")
-                .await
-                .map_err(|e| Error::unavailable("cannot prepare a loading connection").source(e))?;
-            let mut rows = 0u64;
-            loop {
-                let Some((t, file)) = queue.lock().expect("queue lock").pop_front() else {
-                    break;
-                };
-                let table = &tables[t];
-                progress.worker(w, &format!("{}.{}", table.schema, table.name));
-                match load_file(
-                    &client,
-                    table,
-                    &dir.join(&file.name),
-                    &file,
-                    &ids,
-                    &progress,
-                )
-                .await
-                {
-                    Ok(n) if Some(n) == file.rows => {
-                        rows += n;
-                        progress.add_rows(n);
-                    }
-                    Ok(n) => {
-                        queue.lock().expect("queue lock").clear();
-                        return Err(Error::new(
-                            Kind::BadInput,
-                            format!(
-                                "{} loaded {n} rows into {}.{}, the manifest says {:?}",
-                                file.name, table.schema, table.name, file.rows
-                            ),
-                        ));
-                    }
-                    Err(e) => {
-                        queue.lock().expect("queue lock").clear();
-                        return Err(e);
-                    }
-                }
-            }
-            progress.worker(w, "done");
-            Ok::<_, Error>(rows)
-        });
-    }
-    let mut total = 0;
-    let mut first_error = None;
-    while let Some(joined) = set.join_next().await {
-        match joined.map_err(|e| Error::internal("a loading worker panicked").source(e)) {
-            Ok(Ok(n)) => total += n,
-            Ok(Err(e)) | Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    first_error.map_or(Ok(total), Err)
-}
-
-async fn load_file(
+/// Streams one data file into its table with COPY FROM; returns the rows it loaded.
+pub(super) async fn load_file(
     client: &Client,
     table: &manifest::Table,
     path: &Path,

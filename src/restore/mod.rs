@@ -5,6 +5,8 @@ mod foreign_keys;
 mod freeze;
 mod load;
 mod matviews;
+mod per_table;
+mod pipeline;
 mod post_data;
 mod readonly;
 mod run;

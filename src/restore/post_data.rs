@@ -1,13 +1,17 @@
-//! Post-data (indexes, constraints, triggers) built in parallel by `pg_restore --jobs`, then
-//! the foreign keys: added `NOT VALID` and validated side by side (`foreign_keys`), so two
-//! keys on tables that reference each other neither deadlock the night nor wait in turn.
+//! Post-data: each loaded table's own keys and indexes run by the data phase as its data is
+//! in (`per_table`, `pipeline`); the rest (triggers, partitioned parents, attaches) built in
+//! parallel by `pg_restore --jobs` afterwards; then the foreign keys, added `NOT VALID` and
+//! validated side by side (`foreign_keys`), so two keys on tables that reference each other
+//! neither deadlock the night nor wait in turn.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::load::Source;
+use super::per_table::{self, PerTable, TableWork};
 use super::target::Target;
 use crate::config::Env;
 use crate::crypt::{Identities, unseal};
@@ -21,33 +25,102 @@ pub struct PendingKeys {
     keys: Vec<super::foreign_keys::ForeignKey>,
 }
 
-/// Indexes, constraints, triggers and the rest of post-data but the foreign keys, which it
-/// returns. pg_restore -j needs a seekable file: the DDL-only archive is decrypted into a
-/// private temporary directory and removed afterwards; no table data is in it.
-pub async fn post_data(src: &Source<'_>) -> Result<PendingKeys> {
+/// The post-data archive, decrypted into a private temporary directory before the data
+/// loads (pg_restore -j needs a seekable file; no table data is in it, and it is removed with
+/// the directory), split three ways: each loaded table's own keys and indexes, for the data
+/// phase to run as soon as the table is in; the foreign keys; and the rest, for pg_restore.
+pub struct PostData {
+    tmp: PrivateDir,
+    archive: PathBuf,
+    fks: ForeignKeys,
+    per_table: PerTable,
+}
+
+impl PostData {
+    /// Each loaded table's own work, by its place in the manifest, and the session settings
+    /// it runs after.
+    pub fn take_per_table(&mut self) -> (HashMap<usize, TableWork>, String) {
+        (
+            std::mem::take(&mut self.per_table.work),
+            self.per_table.header.clone(),
+        )
+    }
+}
+
+pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let tmp = PrivateDir::new("restore")
         .map_err(|e| Error::internal("cannot create a private temporary directory").source(e))?;
     let archive = tmp.path().join("post-data.pgdump");
     let sealed = super::load::verified_bytes(src.dir, &src.manifest.schema.post_data)?;
     decrypt_to(sealed, archive.clone(), Arc::clone(src.ids)).await?;
-    let (target, env, jobs) = (src.target, src.env, src.jobs);
     let toc = pg_tools::archive_text(&["--list".into()], &archive).await?;
     let (rest, fks) = split_foreign_keys(&toc);
-    let (rest_list, fk_list) = (tmp.path().join("rest.list"), tmp.path().join("fk.list"));
-    write_private(&rest_list, &rest)?;
-    write_private(&fk_list, &fks.text)?;
+    let candidates: String = rest
+        .lines()
+        .map(|l| match per_table::candidate(l) {
+            true => format!("{l}\n"),
+            false => format!(";{l}\n"),
+        })
+        .collect();
+    let list = tmp.path().join("per-table.list");
+    write_private(&list, &candidates)?;
+    let sql = super::foreign_keys::statements(&archive, &list).await?;
+    let tables = pg_names(src).await?;
+    let per_table = per_table::split(&rest, &sql, &tables);
+    Ok(PostData {
+        tmp,
+        archive,
+        fks,
+        per_table,
+    })
+}
 
+/// The manifest's tables as pg_dump names them (quoted only where needed), to their places.
+async fn pg_names(src: &Source<'_>) -> Result<HashMap<String, usize>> {
+    let (schemas, names): (Vec<String>, Vec<String>) = src
+        .manifest
+        .tables
+        .iter()
+        .map(|t| (t.schema.clone(), t.name.clone()))
+        .unzip();
+    let c = src.target.connect(&src.target.incoming(), src.env).await?;
+    let rows = c
+        .query(
+            "SELECT format('%I.%I', s, n) FROM unnest($1::text[], $2::text[])
+                 WITH ORDINALITY AS t(s, n, i) ORDER BY i",
+            &[&schemas, &names],
+        )
+        .await
+        .map_err(|e| Error::unavailable("cannot name the tables as pg_dump does").source(e))?;
+    Ok(rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.get(0), i))
+        .collect())
+}
+
+/// What the data phase left: triggers, a partitioned parent's keys and indexes and their
+/// attaches, and the rest, built in parallel by pg_restore; returns the foreign keys, to add
+/// once they are in.
+pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
+    let (target, env, jobs) = (src.target, src.env, src.jobs);
+    let rest_list = post.tmp.path().join("rest.list");
+    let fk_list = post.tmp.path().join("fk.list");
+    write_private(&rest_list, &post.per_table.remainder)?;
+    write_private(&fk_list, &post.fks.text)?;
     let building = std::time::Instant::now();
-    run(target, env, &archive, &rest_list, jobs).await?;
+    run(target, env, &post.archive, &rest_list, jobs).await?;
     src.timeline.span("index and constraint", building);
+    let fks = post.fks;
     if fks.count == 0 {
         return Ok(PendingKeys {
             header: String::new(),
             keys: Vec::new(),
         });
     }
-    let (header, keys) =
-        super::foreign_keys::parse(&super::foreign_keys::statements(&archive, &fk_list).await?);
+    let (header, keys) = super::foreign_keys::parse(
+        &super::foreign_keys::statements(&post.archive, &fk_list).await?,
+    );
     if keys.len() != fks.count {
         return Err(Error::internal(format!(
             "the archive lists {} foreign keys but {} statements were read",

@@ -8,6 +8,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use super::freeze::{FreezeState, freeze_state};
 use super::load;
 use super::matviews;
+use super::pipeline;
 use super::post_data;
 use super::readonly::{self, lock_down};
 use super::swap;
@@ -229,6 +230,7 @@ async fn load_and_lock(
         timeline: phases.timeline,
     };
     load::pre_data(&src).await?;
+    let mut post = post_data::prepare(&src).await?;
     phases.mark("pre-data");
     let total: u64 = m.tables.iter().map(|t| t.plaintext_bytes).sum();
     let files = m.tables.iter().map(|t| t.files.len()).sum::<usize>() as u64;
@@ -239,11 +241,12 @@ async fn load_and_lock(
         files,
         req.jobs,
     );
-    let loaded = load::data(&src, &progress).await;
+    let (per_table, header) = post.take_per_table();
+    let loaded = pipeline::data(&src, &progress, per_table, &header).await;
     progress.finish();
     loaded?;
-    phases.mark("data");
-    let keys = post_data::post_data(&src).await?;
+    phases.mark("data and table indexes");
+    let keys = post_data::finish(&src, post).await?;
     phases.mark("post-data");
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;

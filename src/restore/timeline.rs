@@ -18,9 +18,14 @@ impl Timeline {
 
     /// Records that `step` ran from `from` until now; returns how long it took, in seconds.
     pub fn span(&self, step: &str, from: Instant) -> f64 {
+        self.between(step, from, Instant::now())
+    }
+
+    /// Records that `step` ran from `from` to `to`; returns how long it took, in seconds.
+    pub fn between(&self, step: &str, from: Instant, to: Instant) -> f64 {
         let (begin, end) = (
             from.duration_since(self.start).as_secs_f64(),
-            self.start.elapsed().as_secs_f64(),
+            to.duration_since(self.start).as_secs_f64(),
         );
         crate::events::detail(&format!("restore timeline: {step} {begin:.2}s..{end:.2}s"));
         end - begin
