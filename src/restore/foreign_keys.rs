@@ -14,7 +14,7 @@
 //! its per-partition copies would stay unvalidated after `VALIDATE CONSTRAINT` (PostgreSQL
 //! 15 does not recurse to them), and staging must be as valid as production.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -99,31 +99,53 @@ pub async fn restore(
     let partitioned_tables = partitioned(target, env).await?;
     let mut plan = Plan::default();
     for k in keys {
-        let referencing_partitioned = partitioned_tables.contains_key(&k.references);
-        match partitioned_tables.get(&k.table) {
-            _ if referencing_partitioned => plan.scanned.push(k.sql.clone()),
-            None => plan.plain(&k.table, &k),
+        match (
+            partitioned_tables.get(&k.references),
+            partitioned_tables.get(&k.table),
+        ) {
+            (Some(referenced), _) => {
+                // it locks the referencing table and every partition it references
+                plan.contended.insert(k.table.clone());
+                plan.contended.insert(k.references.clone());
+                plan.contended.extend(referenced.iter().flatten().cloned());
+                plan.scanned.push(k.sql.clone());
+            }
+            (None, None) => plan.plain(&k.table, &k),
             // one level of plain partitions: the key goes to each first
-            Some(Some(leaves)) if !k.not_valid => {
+            (None, Some(Some(leaves))) if !k.not_valid => {
                 for leaf in leaves {
                     plan.plain(leaf, &k);
                 }
                 plan.attached.push(k.sql.clone());
             }
-            Some(_) => plan.scanned.push(k.sql.clone()),
+            (None, Some(_)) => plan.scanned.push(k.sql.clone()),
         }
     }
     run_all(target, env, header, plan.adds, jobs).await?;
     timeline.span("foreign key", adding);
+    // the keys that scan as they are added lock the tables they touch against each other, so
+    // they go one after another on a lane of their own, while the validations run on the
+    // other connections, those on tables the scanning keys lock last
     let validating = std::time::Instant::now();
-    run_all(target, env, header, plan.validations, jobs).await?;
+    let (later, first): (Vec<_>, Vec<_>) = plan
+        .validations
+        .into_iter()
+        .partition(|(table, _)| plan.contended.contains(table));
+    let validations: Vec<String> = first.into_iter().chain(later).map(|(_, v)| v).collect();
+    if jobs > 1 && !plan.scanned.is_empty() {
+        let (scanned, validated) = tokio::join!(
+            run_all(target, env, header, plan.scanned, 1),
+            run_all(target, env, header, validations, jobs - 1)
+        );
+        scanned.and(validated)?;
+    } else {
+        run_all(target, env, header, validations, jobs).await?;
+        run_all(target, env, header, plan.scanned, jobs).await?;
+    }
     timeline.span("validate", validating);
-    // the parents' keys take their partitions' over; the others scan as they are added, and
-    // keys on one pair of tables wait for each other (a deadlock between them is retried)
+    // the parents' keys take their validated partitions' over, without a scan
     let attaching = std::time::Instant::now();
-    let mut last = plan.attached;
-    last.extend(plan.scanned);
-    run_all(target, env, header, last, jobs).await?;
+    run_all(target, env, header, plan.attached, jobs).await?;
     timeline.span("foreign key on partitions", attaching);
     Ok(())
 }
@@ -133,12 +155,14 @@ pub async fn restore(
 struct Plan {
     /// `NOT VALID` adds, which need no scan.
     adds: Vec<String>,
-    /// Validations of keys production had valid, side by side.
-    validations: Vec<String>,
+    /// Validations of keys production had valid, side by side, with the table each locks.
+    validations: Vec<(String, String)>,
     /// Keys on partitioned parents whose partitions already have them, validated.
     attached: Vec<String>,
     /// Keys added validated, scanning as they are added.
     scanned: Vec<String>,
+    /// Tables the scanning keys lock.
+    contended: HashSet<String>,
 }
 
 impl Plan {
@@ -151,9 +175,9 @@ impl Plan {
         if k.not_valid {
             return;
         }
-        self.validations.push(format!(
-            "ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {};",
-            k.name
+        self.validations.push((
+            table.to_string(),
+            format!("ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {};", k.name),
         ));
     }
 }
@@ -328,8 +352,9 @@ mod tests {
              FOREIGN KEY (client_id) REFERENCES agency.clients(id) NOT VALID;"
         );
         assert!(plan.adds.iter().all(|a| a.ends_with(" NOT VALID;")));
+        let validations: Vec<&str> = plan.validations.iter().map(|(_, v)| v.as_str()).collect();
         assert_eq!(
-            plan.validations,
+            validations,
             [
                 "ALTER TABLE ONLY agency.visits_2026_11 VALIDATE CONSTRAINT visits_client_id_fkey;",
                 "ALTER TABLE ONLY agency.visits_default VALIDATE CONSTRAINT visits_client_id_fkey;"

@@ -226,10 +226,12 @@ mod tests {
 
     #[test]
     fn a_tables_work_is_ready_after_its_last_file_and_the_largest_goes_first() {
-        let mut s = State::default();
-        s.files = VecDeque::from([(0, file("a.1")), (0, file("a.2")), (1, file("b.1"))]);
-        s.remaining = HashMap::from([(0, 2), (1, 1)]);
-        s.pending = HashMap::from([(0, TableWork::default()), (1, TableWork::default())]);
+        let mut s = State {
+            files: VecDeque::from([(0, file("a.1")), (0, file("a.2")), (1, file("b.1"))]),
+            remaining: HashMap::from([(0, 2), (1, 1)]),
+            pending: HashMap::from([(0, TableWork::default()), (1, TableWork::default())]),
+            ..State::default()
+        };
         let Step::Load(0, _) = s.next() else { panic!() };
         let Step::Load(0, _) = s.next() else { panic!() };
         s.loaded(0, 100);
@@ -253,9 +255,11 @@ mod tests {
 
     #[test]
     fn a_failure_stops_every_worker() {
-        let mut s = State::default();
-        s.files = VecDeque::from([(0, file("a.1"))]);
-        s.failed = true;
+        let mut s = State {
+            files: VecDeque::from([(0, file("a.1"))]),
+            failed: true,
+            ..State::default()
+        };
         let Step::Done = s.next() else { panic!() };
     }
 }
