@@ -126,6 +126,7 @@ pub struct RawRestore {
     pub reader_role: Option<String>,
     pub preserve_schemas: Option<Vec<String>>,
     pub template: Option<String>,
+    pub key_check_memory: Option<String>,
     pub age_identity: Option<PathBuf>,
 }
 
@@ -196,7 +197,14 @@ overlay!(RawExport {
     ]
 });
 overlay!(RawRestore {
-    keys: [jobs, reader_role, preserve_schemas, age_identity, template]
+    keys: [
+        jobs,
+        reader_role,
+        preserve_schemas,
+        age_identity,
+        template,
+        key_check_memory
+    ]
 });
 overlay!(RawSnapshot {
     keys: [
