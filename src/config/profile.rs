@@ -67,9 +67,6 @@ pub struct RestoreSettings {
     pub template: String,
     /// The age identity that decrypts snapshots (a file, mode 0600).
     pub age_identity: Option<PathBuf>,
-    /// `maintenance_work_mem` for each connection that adds or validates foreign keys (the
-    /// check's anti-join hashes in it): `512MB` unless set; the server's own if higher.
-    pub key_check_memory: String,
 }
 
 /// Where the dashboards' queries run.
@@ -125,10 +122,6 @@ pub struct ExportSettings {
 const DEFAULT_EXPORT_DAYS: u32 = 7;
 
 const DEFAULT_READER_ROLE: &str = "staging_reader";
-
-/// Two keys checked at once take 1 GB at most: small beside a staging server's memory, and
-/// enough to hash a 3-million-row partitioned table's keys without spilling (measured).
-const DEFAULT_KEY_CHECK_MEMORY: &str = "512MB";
 
 /// Production unreachable at the cutoff is retried this long by default.
 const DEFAULT_RETRY_SECONDS: u64 = 600;
@@ -287,20 +280,7 @@ fn restore(key: &str, r: RawRestore) -> Result<RestoreSettings> {
         preserve_schemas: r.preserve_schemas.unwrap_or_default(),
         template: r.template.unwrap_or_else(|| "template0".into()),
         age_identity: r.age_identity,
-        key_check_memory: memory(&format!("{key}.key_check_memory"), r.key_check_memory)?,
     })
-}
-
-/// A PostgreSQL memory size such as `512MB`, checked here so the server never sees another.
-fn memory(key: &str, value: Option<String>) -> Result<String> {
-    let v = value.unwrap_or_else(|| DEFAULT_KEY_CHECK_MEMORY.into());
-    let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    if digits.is_empty() || !["kB", "MB", "GB"].contains(&unit) {
-        return Err(Error::config(format!(
-            "{key} '{v}' is not a size such as 512MB (kB, MB or GB)"
-        )));
-    }
-    Ok(v)
 }
 
 fn export(key: &str, e: RawExport) -> Result<ExportSettings> {

@@ -126,7 +126,6 @@ pub struct RawRestore {
     pub reader_role: Option<String>,
     pub preserve_schemas: Option<Vec<String>>,
     pub template: Option<String>,
-    pub key_check_memory: Option<String>,
     pub age_identity: Option<PathBuf>,
 }
 
@@ -197,14 +196,7 @@ overlay!(RawExport {
     ]
 });
 overlay!(RawRestore {
-    keys: [
-        jobs,
-        reader_role,
-        preserve_schemas,
-        age_identity,
-        template,
-        key_check_memory
-    ]
+    keys: [jobs, reader_role, preserve_schemas, age_identity, template]
 });
 overlay!(RawSnapshot {
     keys: [

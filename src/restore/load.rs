@@ -33,8 +33,6 @@ pub struct Source<'a> {
     pub manifest: &'a Manifest,
     pub ids: &'a Arc<Identities>,
     pub jobs: usize,
-    /// `restore.key_check_memory`: maintenance_work_mem for the foreign keys' checks.
-    pub key_check_memory: &'a str,
     pub timeline: super::timeline::Timeline,
 }
 

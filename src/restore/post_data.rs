@@ -138,17 +138,15 @@ pub async fn add_foreign_keys(src: &Source<'_>, pending: PendingKeys) -> Result<
         return Ok(());
     }
     let (target, env) = (src.target, src.env);
-    // a key's check hashes the referenced keys in maintenance_work_mem; more of it keeps the
-    // hash of a large table in memory. Never less than the server's own setting.
-    let header = format!(
-        "{}\nSELECT set_config('maintenance_work_mem', CASE
-             WHEN pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('{mem}')
-             THEN '{mem}' ELSE current_setting('maintenance_work_mem') END, false);",
-        pending.header,
-        mem = src.key_check_memory
-    );
-    super::foreign_keys::restore(target, env, &header, pending.keys, src.jobs, &src.timeline)
-        .await?;
+    super::foreign_keys::restore(
+        target,
+        env,
+        &pending.header,
+        pending.keys,
+        src.jobs,
+        &src.timeline,
+    )
+    .await?;
     let have = foreign_keys(target, env).await?;
     if have < expected {
         return Err(Error::unavailable(format!(

@@ -227,7 +227,6 @@ async fn load_and_lock(
         manifest: m,
         ids,
         jobs: req.jobs,
-        key_check_memory: &profile.restore.key_check_memory,
         timeline: phases.timeline,
     };
     load::pre_data(&src).await?;
