@@ -271,3 +271,32 @@ fn region_files_next_to_the_explicit_config_override_built_ins() {
         .unwrap();
     assert_eq!(p.region.anchor, chrono_tz::America::New_York);
 }
+
+#[test]
+fn sheets_paper_follows_the_region_and_a_bad_one_names_its_key() {
+    let d = dirs();
+    write(
+        &d.explicit,
+        "[profiles.us]\nregion = \"us-can\"\n[profiles.au]\nregion = \"aus-int\"\n\
+         [profiles.fr]\nregion = \"us-can\"\n[profiles.fr.sheets]\npaper = \"a4\"\nlanguage = \"fr\"\nformat = \"pdf\"\n\
+         [profiles.badpaper]\nregion = \"us-can\"\n[profiles.badpaper.sheets]\npaper = \"a3\"\n",
+    );
+    let config = load(&d, &[], true).unwrap();
+    let get = |name: &str| config.profile(Some(name), RawProfile::default());
+    use crate::sheets::pdf::{Language, Paper};
+    assert_eq!(get("us").unwrap().sheets.paper, Paper::Letter);
+    assert_eq!(get("au").unwrap().sheets.paper, Paper::A4);
+    let fr = get("fr").unwrap();
+    assert_eq!(
+        (fr.sheets.paper, fr.sheets.language),
+        (Paper::A4, Language::French)
+    );
+    assert!(!fr.sheets.format.csv() && fr.sheets.format.pdf());
+    let err = get("badpaper").unwrap_err();
+    assert_eq!(err.exit_code(), 78);
+    assert!(
+        err.message().contains("profiles.badpaper.sheets.paper"),
+        "{}",
+        err.message()
+    );
+}
