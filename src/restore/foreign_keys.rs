@@ -15,7 +15,6 @@
 //! 15 does not recurse to them), and staging must be as valid as production.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinSet;
@@ -45,18 +44,11 @@ pub struct ForeignKey {
 
 /// The foreign keys in `pg_restore -f -` output, and the session settings it starts with.
 pub fn parse(sql: &str) -> (String, Vec<ForeignKey>) {
-    let mut blocks = sql.split("\n--\n-- Name: ");
-    // psql meta-commands (pg_dump 15.14 and later open with `\restrict KEY`) are not SQL
-    let header = blocks
-        .next()
-        .unwrap_or("")
-        .lines()
-        .filter(|l| !l.starts_with('\\'))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let keys = blocks
-        .filter_map(|block| {
-            let body = block.split_once("\n--\n").map(|(_, b)| b)?.trim();
+    let (header, bodies) = super::script::entries(sql);
+    let keys = bodies
+        .into_iter()
+        .filter_map(|body| {
+            let body = body?;
             let stmt = body.split(";\n").next()?.trim().trim_end_matches(';');
             let rest = stmt.strip_prefix("ALTER TABLE ")?;
             let (only, rest) = match rest.strip_prefix("ONLY ") {
@@ -291,18 +283,6 @@ async fn partitioned(target: &Target, env: &Env) -> Result<HashMap<String, Optio
 
 fn deadlock(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
-}
-
-/// `pg_restore -f -` of the archive's foreign keys alone (`list` selects them): SQL text, no
-/// data, read into memory.
-pub async fn statements(archive: &Path, list: &Path) -> Result<String> {
-    let args = [
-        "--no-owner".to_string(),
-        "--no-privileges".to_string(),
-        "--file=-".to_string(),
-        format!("--use-list={}", list.display()),
-    ];
-    crate::pg::tools::archive_text(&args, archive).await
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod pipeline;
 mod post_data;
 mod readonly;
 mod run;
+mod script;
 mod swap;
 mod target;
 mod timeline;

@@ -35,29 +35,9 @@ pub fn candidate(line: &str) -> bool {
 /// lines, in their order; `tables` maps a table as pg_dump names it to its manifest place.
 /// When the SQL does not have one block per candidate, nothing is taken.
 pub fn split(toc: &str, sql: &str, tables: &HashMap<String, usize>) -> PerTable {
-    let mut blocks = sql.split("\n--\n-- Name: ");
-    let header = blocks
-        .next()
-        .unwrap_or("")
-        .lines()
-        .filter(|l| !l.starts_with('\\'))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let statements: Vec<Option<String>> = blocks
-        .map(|b| {
-            let body = b.split_once("\n--\n").map(|(_, body)| body)?;
-            // the last block ends with the dump's closing comment
-            let stmt = body.split("\n--\n").next()?.trim();
-            Some(stmt.to_string())
-        })
-        .collect();
+    let (header, statements) = super::script::entries(sql);
     let candidates = toc.lines().filter(|l| candidate(l)).count();
-    // a session setting between entries (another tablespace, say) applies to the entries
-    // after it, which only pg_restore's own order honours
-    let settings_between = sql
-        .split_once("\n--\n-- Name: ")
-        .is_some_and(|(_, entries)| entries.contains("\nSET "));
-    if candidates != statements.len() || settings_between {
+    if candidates != statements.len() || super::script::has_settings_between(sql) {
         return PerTable {
             remainder: toc.to_string(),
             ..PerTable::default()
@@ -74,10 +54,14 @@ pub fn split(toc: &str, sql: &str, tables: &HashMap<String, usize>) -> PerTable 
             continue;
         }
         let stmt = next.next().flatten();
-        let table = stmt.as_deref().and_then(table_of);
+        let table = stmt.and_then(table_of);
         match (stmt, table.and_then(|t| tables.get(&t))) {
             (Some(stmt), Some(&t)) => {
-                out.work.entry(t).or_default().statements.push(stmt);
+                out.work
+                    .entry(t)
+                    .or_default()
+                    .statements
+                    .push(stmt.to_string());
                 out.remainder.push_str(&format!(";{line}\n"));
             }
             _ => out.remainder.push_str(&format!("{line}\n")),

@@ -64,7 +64,7 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
         .collect();
     let list = tmp.path().join("per-table.list");
     write_private(&list, &candidates)?;
-    let sql = super::foreign_keys::statements(&archive, &list).await?;
+    let sql = super::script::of(&archive, &list).await?;
     let tables = pg_names(src).await?;
     let per_table = per_table::split(&rest, &sql, &tables);
     Ok(PostData {
@@ -118,9 +118,8 @@ pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
             keys: Vec::new(),
         });
     }
-    let (header, keys) = super::foreign_keys::parse(
-        &super::foreign_keys::statements(&post.archive, &fk_list).await?,
-    );
+    let (header, keys) =
+        super::foreign_keys::parse(&super::script::of(&post.archive, &fk_list).await?);
     if keys.len() != fks.count {
         return Err(Error::internal(format!(
             "the archive lists {} foreign keys but {} statements were read",

@@ -3,10 +3,12 @@
 //! employee starting on a new page.
 
 use super::pdf::{Context, Document, Language, Paper};
-use super::split::COMBINED;
+use std::io::Write;
+
+use super::split::{COMBINED, ChunkWriter};
 use super::visit::EmployeeSheet;
 use crate::error::{Error, Kind, Result};
-use crate::publish::{Chunk, DayWriter, FileEntry, FileKind};
+use crate::publish::{DayWriter, FileEntry, FileKind};
 
 /// What every printed page says besides the employee's visits.
 #[derive(Debug, Clone)]
@@ -90,20 +92,14 @@ fn seal(
     pdf: Vec<u8>,
 ) -> Result<FileEntry> {
     let mut file = writer.create_blocking(name, FileKind::Pdf)?;
-    let tx = file.sender();
-    let plaintext = pdf.len() as u64;
-    let stopped = |_| {
+    let mut out = ChunkWriter::new(file.sender());
+    let plaintext = out.write_all(&pdf).and_then(|()| out.end()).map_err(|e| {
         Error::new(
             Kind::Temporary,
             format!("cannot write {name}'s printed sheet"),
         )
-    };
-    for part in pdf.chunks(64 * 1024) {
-        tx.blocking_send(Chunk::Data(part.to_vec()))
-            .map_err(stopped)?;
-    }
-    tx.blocking_send(Chunk::End).map_err(stopped)?;
-    drop(tx);
+        .source(e)
+    })?;
     let file_name = file.file().to_string();
     let digest = file.finish_blocking()?;
     let mut entry = FileEntry::delivered(name, origin, file_name, rows, plaintext, digest);

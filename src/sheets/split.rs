@@ -188,14 +188,14 @@ fn write_failed(e: csv::Error) -> Error {
 }
 
 /// Plaintext in batches to a sealer; `end` sends the end-of-data mark.
-struct ChunkWriter {
+pub(super) struct ChunkWriter {
     tx: mpsc::Sender<Chunk>,
     buf: Vec<u8>,
     bytes: u64,
 }
 
 impl ChunkWriter {
-    fn new(tx: mpsc::Sender<Chunk>) -> ChunkWriter {
+    pub(super) fn new(tx: mpsc::Sender<Chunk>) -> ChunkWriter {
         ChunkWriter {
             tx,
             buf: Vec::with_capacity(BATCH),
@@ -212,7 +212,7 @@ impl ChunkWriter {
     }
 
     /// Sends what is left and the end mark; returns the plaintext bytes written.
-    fn end(mut self) -> io::Result<u64> {
+    pub(super) fn end(mut self) -> io::Result<u64> {
         if !self.buf.is_empty() {
             self.send()?;
         }

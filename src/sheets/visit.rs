@@ -2,6 +2,8 @@
 //! each visit with what the worker needs at the door. Columns the page does not know are kept
 //! as labelled lines; the blank fill-in columns are drawn as boxes instead.
 
+use std::collections::HashMap;
+
 use csv::StringRecord;
 
 /// Columns a worker fills in on paper: the page draws boxes and lines for them.
@@ -32,25 +34,25 @@ pub struct Visit {
     pub other: Vec<(String, String)>,
 }
 
-/// Where each known column is in the header.
+/// Where each known column is in the header, found once.
 #[derive(Debug, Clone)]
 pub struct Columns {
     header: Vec<String>,
+    at: HashMap<&'static str, usize>,
 }
 
 impl Columns {
     pub fn new(header: &StringRecord) -> Columns {
-        Columns {
-            header: header.iter().map(str::to_string).collect(),
-        }
+        let header: Vec<String> = header.iter().map(str::to_string).collect();
+        let at = KNOWN
+            .iter()
+            .filter_map(|&k| header.iter().position(|h| h == k).map(|i| (k, i)))
+            .collect();
+        Columns { header, at }
     }
 
-    fn get<'r>(&self, record: &'r StringRecord, name: &str) -> &'r str {
-        self.header
-            .iter()
-            .position(|h| h == name)
-            .and_then(|i| record.get(i))
-            .unwrap_or("")
+    fn get<'r>(&self, record: &'r StringRecord, name: &'static str) -> &'r str {
+        self.at.get(name).and_then(|&i| record.get(i)).unwrap_or("")
     }
 
     /// The visit of one CSV record.

@@ -1,0 +1,46 @@
+//! The SQL of chosen post-data entries, as `pg_restore -f -` writes it, read back as the
+//! session settings it opens with and one body per entry, so acc can run entries itself.
+
+use std::path::Path;
+
+use crate::error::Result;
+
+/// `pg_restore -f -` of the entries `list` selects: SQL text, no data, read into memory.
+pub async fn of(archive: &Path, list: &Path) -> Result<String> {
+    let args = [
+        "--no-owner".to_string(),
+        "--no-privileges".to_string(),
+        "--file=-".to_string(),
+        format!("--use-list={}", list.display()),
+    ];
+    crate::pg::tools::archive_text(&args, archive).await
+}
+
+/// The session settings before the first entry, and each entry's body (what follows its
+/// `-- Name: ...` comment, up to the next comment), in order; `None` for a block without one.
+pub fn entries(sql: &str) -> (String, Vec<Option<&str>>) {
+    let mut blocks = sql.split("\n--\n-- Name: ");
+    // psql meta-commands (pg_dump 15.14 and later open with `\restrict KEY`) are not SQL
+    let header = blocks
+        .next()
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !l.starts_with('\\'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let bodies = blocks
+        .map(|b| {
+            let body = b.split_once("\n--\n").map(|(_, body)| body)?;
+            // the last block ends with the dump's closing comment
+            body.split("\n--\n").next().map(str::trim)
+        })
+        .collect();
+    (header, bodies)
+}
+
+/// Whether a session setting stands between entries (another tablespace, say): it applies
+/// to the entries after it, which only pg_restore's own order honours.
+pub fn has_settings_between(sql: &str) -> bool {
+    sql.split_once("\n--\n-- Name: ")
+        .is_some_and(|(_, entries)| entries.contains("\nSET "))
+}
