@@ -810,15 +810,20 @@ fn age_encrypt_text(sb: &Sandbox, plain: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
+/// A port nothing listens on (the listener that found it is closed again).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_source_exits_75_and_writes_nothing() {
     let sb = Sandbox::require();
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let config = sb.write_profile(dir.path(), "demo_us", Some(port), &sftp_section(&sb));
     let to = dir.path().join("out");
     let run = export(&config, to.to_str().unwrap(), &[]);
@@ -827,6 +832,38 @@ async fn an_unreachable_source_exits_75_and_writes_nothing() {
         files_under(&to).is_empty(),
         "nothing written: {:?}",
         files_under(&to)
+    );
+}
+
+/// The first query starts while the SSH login is under way: a server that never answers
+/// must still fail the run as temporary, naming the server, with the source left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sftp_server_that_is_down_exits_75_naming_it_after_the_first_query_started() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_sftp_down").await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let config = sb.write_profile(dir.path(), &db.name, None, &sftp_section(&sb));
+    let url = format!("sftp://accsftp@127.0.0.1:{port}/upload/down");
+    let run = export(&config, &url, &[]);
+    assert_eq!(run.code, 75, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("127.0.0.1:{port}")),
+        "names the server: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    // the source is untouched and a run to a reachable server then succeeds
+    let remote = Remote::new(&sb, "sftp-down");
+    let again = export(&config, &remote.url, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        manifest(&remote.day())["dashboards"]
+            .as_array()
+            .unwrap()
+            .len(),
+        9
     );
 }
 

@@ -68,6 +68,25 @@ impl LocalDir {
         fsync_dir(b.parent().unwrap_or(&self.root))
     }
 
+    pub fn rename_unsynced(&self, from: &str, to: &str) -> Result<()> {
+        let (a, b) = (self.path(from), self.path(to));
+        if b.exists() {
+            return Err(Error::internal(format!("{} already exists", b.display())));
+        }
+        fs::rename(&a, &b).map_err(|e| io("cannot rename", &a, e))
+    }
+
+    pub fn sync(&self, rel: &str) -> Result<()> {
+        let p = self.path(rel);
+        File::open(&p)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io("cannot fsync", &p, e))
+    }
+
+    pub fn sync_dir(&self, rel: &str) -> Result<()> {
+        fsync_dir(&self.path(rel))
+    }
+
     pub fn remove_file(&self, rel: &str) -> Result<()> {
         let p = self.path(rel);
         match fs::remove_file(&p) {
@@ -98,9 +117,10 @@ impl LocalDir {
     }
 }
 
-/// A finished upload is flushed and fsynced before it may be renamed into place.
-pub fn close(w: BufWriter<File>) -> std::io::Result<()> {
-    w.into_inner().map_err(|e| e.into_error())?.sync_all()
+/// A finished upload is flushed, and fsynced when `durable`.
+pub fn close(w: BufWriter<File>, durable: bool) -> std::io::Result<()> {
+    let f = w.into_inner().map_err(|e| e.into_error())?;
+    if durable { f.sync_all() } else { Ok(()) }
 }
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> Error {

@@ -27,7 +27,8 @@ pub enum Delivery {
     Sftp(Box<sftp::SftpDir>),
 }
 
-/// A file being written; `close` makes it durable before it may be renamed into place.
+/// A file being written. `close` ends it without waiting for the disk: a day's files are made
+/// durable together, by `Delivery::sync`, before its manifest is written (see `publish`).
 pub enum Upload {
     Local(std::io::BufWriter<std::fs::File>),
     Sftp(std::io::BufWriter<ssh2::File>),
@@ -95,7 +96,7 @@ impl Delivery {
         let tmp = temp_name(rel);
         let mut up = self.create(&tmp)?;
         let written = up.write_all(bytes).map_err(|e| io_failed(rel, e));
-        let closed = written.and_then(|()| up.close().map_err(|e| io_failed(rel, e)));
+        let closed = written.and_then(|()| up.close_durable().map_err(|e| io_failed(rel, e)));
         if let Err(e) = closed.and_then(|()| self.rename(&tmp, rel)) {
             let _ = self.remove_file(&tmp);
             return Err(e);
@@ -107,9 +108,24 @@ impl Delivery {
         each!(self, d => d.exists(rel))
     }
 
-    /// Renames onto a name that does not exist yet.
+    /// Renames onto a name that does not exist yet, durably (a local directory is fsynced).
     pub fn rename(&self, from: &str, to: &str) -> Result<()> {
         each!(self, d => d.rename(from, to))
+    }
+
+    /// `rename` inside a working directory that `sync_dir` makes durable later.
+    pub fn rename_unsynced(&self, from: &str, to: &str) -> Result<()> {
+        each!(self, d => d.rename_unsynced(from, to))
+    }
+
+    /// Asks that a finished file's data be on disk (SFTP: fsync@openssh.com, where offered).
+    pub fn sync(&self, rel: &str) -> Result<()> {
+        each!(self, d => d.sync(rel))
+    }
+
+    /// Makes a directory's entries durable: a local fsync; SFTP has no such request.
+    pub fn sync_dir(&self, rel: &str) -> Result<()> {
+        each!(self, d => d.sync_dir(rel))
     }
 
     /// Removes a file; a file already gone is not an error.
@@ -136,10 +152,19 @@ impl Delivery {
 }
 
 impl Upload {
+    /// Flushes and closes; the data may still be in the server's cache.
     pub fn close(self) -> std::io::Result<()> {
         match self {
-            Upload::Local(w) => local::close(w),
-            Upload::Sftp(w) => sftp::close(w),
+            Upload::Local(w) => local::close(w, false),
+            Upload::Sftp(w) => sftp::close(w, false),
+        }
+    }
+
+    /// Flushes, syncs and closes: for small files written last (manifests, pointers).
+    pub fn close_durable(self) -> std::io::Result<()> {
+        match self {
+            Upload::Local(w) => local::close(w, true),
+            Upload::Sftp(w) => sftp::close(w, true),
         }
     }
 }

@@ -141,6 +141,25 @@ impl SftpDir {
             .map_err(|e| self.fail("cannot rename", &a, e))
     }
 
+    /// The server's renames are as durable as it makes them; there is nothing more to ask.
+    pub fn rename_unsynced(&self, from: &str, to: &str) -> Result<()> {
+        self.rename(from, to)
+    }
+
+    pub fn sync(&self, rel: &str) -> Result<()> {
+        let p = self.path(rel);
+        let mut f = self
+            .sftp
+            .open(&p)
+            .map_err(|e| self.fail("cannot open", &p, e))?;
+        best_effort_fsync(&mut f);
+        f.close().map_err(|e| self.fail("cannot close", &p, e))
+    }
+
+    pub fn sync_dir(&self, _rel: &str) -> Result<()> {
+        Ok(())
+    }
+
     pub fn remove_file(&self, rel: &str) -> Result<()> {
         let p = self.path(rel);
         match self.sftp.unlink(&p) {
@@ -177,13 +196,20 @@ impl SftpDir {
     }
 }
 
-/// A finished upload is flushed and, where the server offers fsync@openssh.com, synced.
-pub fn close(w: BufWriter<ssh2::File>) -> std::io::Result<()> {
+/// A finished upload is flushed and, when `durable`, synced where the server offers
+/// fsync@openssh.com.
+pub fn close(w: BufWriter<ssh2::File>, durable: bool) -> std::io::Result<()> {
     let mut f = w.into_inner().map_err(|e| e.into_error())?;
-    // best effort: servers without the extension still get a complete, closed file, and the
-    // manifest's checksum is what a reader trusts
-    let _ = f.fsync();
+    if durable {
+        best_effort_fsync(&mut f);
+    }
     f.close().map_err(std::io::Error::other)
+}
+
+/// Servers without the extension still get a complete, closed file, and the manifest's
+/// checksum is what a reader trusts.
+fn best_effort_fsync(f: &mut ssh2::File) {
+    let _ = f.fsync();
 }
 
 fn handshake(addr: &SftpAddress, describe: &str) -> Result<Session> {

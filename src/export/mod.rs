@@ -3,6 +3,7 @@
 
 pub(crate) mod csv_out;
 pub mod dashboard;
+mod flow;
 pub(crate) mod pg_source;
 pub(crate) mod reader;
 pub(crate) mod run;

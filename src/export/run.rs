@@ -7,16 +7,15 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::csv_out::CsvOut;
-use super::dashboard::{self, Dashboard, Period};
+use super::dashboard::{self, Period};
+use super::flow::{Finishing, Produced, Writer, finish, produce};
 use super::reader::Reader;
 use crate::config::{DashboardSource, Env, Profile};
 use crate::crypt::Recipients;
 use crate::delivery::{Location, Remote};
 use crate::error::{Error, Result};
-use crate::publish::{DayManifest, DayWriter, FileEntry, Layout, SealedFile};
+use crate::publish::{DayManifest, DayWriter, FileEntry, Layout};
 use crate::ui::progress::{Board, Mode};
-use crate::ui::units::size;
 
 /// What an export run was asked to do, every flag already resolved against the profile.
 pub struct Request {
@@ -67,35 +66,61 @@ pub async fn export(
     let generated_at = Utc::now();
     let zone = profile.region.local_zone();
     let period = period(generated_at, zone, days);
-    // the SSH handshake and login overlap connecting to the source
-    let (remote, reader) = tokio::join!(
-        Remote::open(&req.to, profile.sftp.as_ref(), env),
-        Reader::open(profile, env, req.source, zone.name())
-    );
-    let reader = reader?;
-    let dashboards = dashboard::load(&req.only, &req.dirs, reader.dialect(), &period)?;
+    // the SSH handshake and login go on while the first query starts: its first batches wait
+    // in the sealed file's channel until the day's working directory is there
+    let opening = {
+        let (to, sftp, env) = (req.to.clone(), profile.sftp.clone(), env.clone());
+        let layout = Layout::new(profile.name.clone());
+        let (today, recipients) = (period.today, Arc::clone(&recipients));
+        tokio::spawn(async move {
+            let remote = Remote::open(&to, sftp.as_ref(), &env).await?;
+            DayWriter::begin(remote, layout, today, recipients).await
+        })
+    };
+    let mut writer = Writer::Opening(opening);
+    let reader = match Reader::open(profile, env, req.source, zone.name()).await {
+        Ok(r) => r,
+        Err(e) => {
+            writer.abandon().await;
+            return Err(e);
+        }
+    };
+    let dashboards = match dashboard::load(&req.only, &req.dirs, reader.dialect(), &period) {
+        Ok(d) => d,
+        Err(e) => {
+            writer.abandon().await;
+            return Err(e);
+        }
+    };
     let data_as_of = reader.data_as_of().await;
-    let layout = Layout::new(profile.name.clone());
-    let writer = DayWriter::begin(remote?, layout, period.today, recipients).await?;
 
     let board = Board::new(req.progress);
     let mut entries = Vec::new();
     let mut first_error = None;
+    // a file finishes (its last batches sealed and uploaded, its rename) while the next
+    // dashboard's query runs
+    let mut finishing: Option<Finishing> = None;
     for d in &dashboards {
         let started = std::time::Instant::now();
-        let delivered = deliver(&reader, &writer, d, zone, req, &board).await;
-        crate::events::detail(&format!(
-            "export {}: query, seal and upload took {:.2}s",
-            d.name,
-            started.elapsed().as_secs_f64()
-        ));
-        match delivered {
-            Ok(entry) => entries.push(entry),
-            Err(Failure::Fatal(e)) => {
-                writer.abandon().await;
-                return Err(e);
+        let (produced, previous) = tokio::join!(
+            produce(&reader, &mut writer, d, zone, req, &board),
+            finish(finishing.take())
+        );
+        let outcome = match previous {
+            Ok(done) => {
+                entries.extend(done);
+                produced
             }
-            Err(Failure::Dashboard(e)) => {
+            Err(e) => {
+                if let Ok(Produced::File(f)) = produced {
+                    let _ = f.file.abandon().await;
+                }
+                Err(e)
+            }
+        };
+        match outcome {
+            Ok(Produced::File(f)) => finishing = Some(f.timed(started)),
+            Ok(Produced::Failed(e)) => {
                 crate::events::error(e.message());
                 entries.push(FileEntry::failed(
                     d.name,
@@ -104,8 +129,20 @@ pub async fn export(
                 ));
                 first_error.get_or_insert(e);
             }
+            Err(e) => {
+                writer.abandon().await;
+                return Err(e);
+            }
         }
     }
+    match finish(finishing.take()).await {
+        Ok(done) => entries.extend(done),
+        Err(e) => {
+            writer.abandon().await;
+            return Err(e);
+        }
+    }
+    let writer = writer.ready().await?.clone();
     if let Some(e) = nothing_delivered(&entries, first_error) {
         writer.abandon().await;
         return Err(e);
@@ -161,56 +198,6 @@ fn nothing_delivered(entries: &[FileEntry], first_error: Option<Error>) -> Optio
         )
         .hint("the previous day's files are untouched; fix the source and run again"),
     )
-}
-
-enum Failure {
-    /// This dashboard failed; the others go on.
-    Dashboard(Error),
-    /// The delivery itself failed; nothing more can be written.
-    Fatal(Error),
-}
-
-async fn deliver(
-    reader: &Reader,
-    writer: &DayWriter,
-    d: &Dashboard,
-    zone: Tz,
-    req: &Request,
-    board: &Board,
-) -> std::result::Result<FileEntry, Failure> {
-    let mut file: SealedFile = writer.create(d.name).await.map_err(Failure::Fatal)?;
-    let (tracker, on_batch) = board.start(d.name);
-    let mut out =
-        CsvOut::new(file.sender(), zone, req.bom, on_batch).spreadsheet_safe(req.spreadsheet_safe);
-    let produced = match reader.run(d, &mut out).await {
-        Ok(()) => out.finish().await,
-        Err(e) => {
-            drop(out);
-            Err(e)
-        }
-    };
-    match produced {
-        Ok((rows, plaintext)) => {
-            let name = file.file().to_string();
-            match file.finish().await {
-                Ok(digest) => {
-                    tracker.done(&format!("{rows} rows, {} encrypted", size(digest.size)));
-                    Ok(FileEntry::delivered(
-                        d.name, &d.origin, name, rows, plaintext, digest,
-                    ))
-                }
-                Err(e) => {
-                    tracker.done("failed");
-                    Err(Failure::Fatal(e))
-                }
-            }
-        }
-        Err(e) => {
-            tracker.done("failed");
-            file.abandon().await.map_err(Failure::Fatal)?;
-            Err(Failure::Dashboard(e))
-        }
-    }
 }
 
 #[cfg(test)]

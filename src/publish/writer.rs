@@ -1,7 +1,8 @@
 //! Writing a day: a hidden working directory, sealed files added one by one, files of an
-//! earlier run carried over, the manifest signed and written last, then the whole day
-//! renamed into place, `latest` pointed at it, and old days pruned. A run killed at any
-//! point leaves the published days as they were; the next run removes its leftovers.
+//! earlier run carried over, then one durable publish step: every file synced, the manifest
+//! signed and written last, and the whole day renamed into place, `latest` pointed at it, and
+//! old days pruned. A run killed at any point leaves the published days as they were; the
+//! next run removes its leftovers.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -65,22 +66,31 @@ impl DayWriter {
         })
     }
 
-    /// Starts the sealed file `name.csv.age`: send it `Chunk`s, then `finish` or `abandon` it.
-    pub async fn create(&self, name: &str) -> Result<SealedFile> {
+    /// Starts the sealed file `name.csv.age` fed from `rx`, the end of a `channel()` whose
+    /// producer may have started before the file existed; then `finish` or `abandon` it.
+    pub async fn create_from(&self, name: &str, rx: mpsc::Receiver<Chunk>) -> Result<SealedFile> {
         let this = self.clone();
         let name = name.to_string();
-        blocking(move || this.create_blocking(&name, FileKind::Csv)).await?
+        blocking(move || this.start(&name, FileKind::Csv, rx)).await?
     }
 
-    /// `create` of a file of any kind, for code on a blocking thread.
+    /// Starts a sealed file of any kind, for code on a blocking thread: send it `Chunk`s
+    /// through `SealedFile::sender`.
     pub fn create_blocking(&self, name: &str, kind: FileKind) -> Result<SealedFile> {
+        let (tx, rx) = channel();
+        let mut file = self.start(name, kind, rx)?;
+        file.tx = Some(tx);
+        Ok(file)
+    }
+
+    fn start(&self, name: &str, kind: FileKind, rx: mpsc::Receiver<Chunk>) -> Result<SealedFile> {
         let file = layout::file_name(name, kind);
         let final_path = format!("{}/{file}", self.work);
         let tmp = temp_name(&final_path);
         let upload = self.remote.blocking().create(&tmp)?;
         Ok(SealedFile::start(
             self.remote.clone(),
-            upload,
+            (upload, rx),
             Arc::clone(&self.recipients),
             file,
             tmp,
@@ -103,8 +113,9 @@ impl DayWriter {
             .await?
     }
 
-    /// Signs (when a key is given) and writes the manifest, puts the day in place, points
-    /// `latest` at it, and prunes days older than `keep_days`. Returns the days removed.
+    /// Syncs every file of the day, signs (when a key is given) and writes the manifest, puts
+    /// the day in place, points `latest` at it, and prunes days older than `keep_days`.
+    /// Returns the days removed.
     pub async fn publish(
         self,
         manifest: &DayManifest,
@@ -122,10 +133,12 @@ impl DayWriter {
         let (layout, date, work) = (self.layout.clone(), self.date, self.work.clone());
         self.remote
             .call(move |d| -> Result<Vec<NaiveDate>> {
+                sync_files(d, &work)?;
                 if let Some(sig) = &signature {
                     d.write_small(&format!("{work}/{}", layout::SIGNATURE), sig)?;
                 }
                 d.write_small(&format!("{work}/{}", layout::MANIFEST), &json)?;
+                d.sync_dir(&work)?;
                 put_in_place(d, &layout, &work, date)?;
                 match keep_days {
                     Some(keep) => prune(d, &layout, date, keep),
@@ -142,7 +155,13 @@ impl DayWriter {
     }
 }
 
-/// A sealed file being written: zstd and age on a thread of its own, the upload on another.
+/// The two ends of a sealed file's input: a producer may start sending before the file is
+/// created (`DayWriter::create_from`); a few batches wait in between.
+pub fn channel() -> (mpsc::Sender<Chunk>, mpsc::Receiver<Chunk>) {
+    mpsc::channel(8)
+}
+
+/// A sealed file being written: age on a thread of its own, the upload on another.
 pub struct SealedFile {
     tx: Option<mpsc::Sender<Chunk>>,
     sealer: std::thread::JoinHandle<Result<Digest>>,
@@ -155,17 +174,16 @@ pub struct SealedFile {
 impl SealedFile {
     fn start(
         remote: Remote,
-        upload: crate::delivery::Upload,
+        (upload, rx): (crate::delivery::Upload, mpsc::Receiver<Chunk>),
         recipients: Arc<Recipients>,
         file: String,
         tmp: String,
         final_path: String,
     ) -> SealedFile {
-        let (tx, rx) = mpsc::channel(8);
         let label = file.clone();
         let sealer = std::thread::spawn(move || seal(rx, upload, recipients, &label));
         SealedFile {
-            tx: Some(tx),
+            tx: None,
             sealer,
             remote,
             file,
@@ -179,14 +197,16 @@ impl SealedFile {
         &self.file
     }
 
-    /// The producer's end: it sends `Chunk::Data`, then `Chunk::End`. Taken once.
+    /// The producer's end of a file from `create_blocking`: it sends `Chunk::Data`, then
+    /// `Chunk::End`. Taken once.
     pub fn sender(&mut self) -> mpsc::Sender<Chunk> {
         self.tx
             .take()
             .expect("a sealed file's sender is taken once")
     }
 
-    /// Waits for the sealer and renames the file into place; returns its size and SHA-256.
+    /// Waits for the sealer and renames the file into place in the working directory (made
+    /// durable by `publish`); returns its size and SHA-256.
     pub async fn finish(self) -> Result<Digest> {
         blocking(move || self.finish_blocking()).await?
     }
@@ -199,7 +219,7 @@ impl SealedFile {
         let d = self.remote.blocking();
         match digest {
             Ok(digest) => {
-                d.rename(&self.tmp, &self.final_path)?;
+                d.rename_unsynced(&self.tmp, &self.final_path)?;
                 Ok(digest)
             }
             Err(e) => {
@@ -219,6 +239,15 @@ impl SealedFile {
         let _ = self.sealer.join();
         self.remote.blocking().remove_file(&self.tmp)
     }
+}
+
+/// Every file in the working directory, this run's and those carried over, on disk before
+/// the manifest that vouches for them is written.
+fn sync_files(delivery: &Delivery, work: &str) -> Result<()> {
+    for e in delivery.list(work)?.into_iter().filter(|e| !e.is_dir) {
+        delivery.sync(&format!("{work}/{}", e.name))?;
+    }
+    Ok(())
 }
 
 fn remove_leftovers(delivery: &Delivery, base: &str) -> Result<Vec<String>> {

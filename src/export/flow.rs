@@ -1,0 +1,162 @@
+//! One dashboard's way from its query to a finished file, with the day's writer opening
+//! beside the first query: the query and the file's creation start together, and a file
+//! finishes while the next dashboard's query runs (see `run`).
+
+use chrono_tz::Tz;
+
+use super::csv_out::CsvOut;
+use super::dashboard::Dashboard;
+use super::reader::Reader;
+use super::run::Request;
+use crate::error::{Error, Result};
+use crate::publish::{DayWriter, FileEntry, SealedFile, channel};
+use crate::ui::progress::{Board, Tracker};
+use crate::ui::units::size;
+
+/// The day's writer: still connecting and making its working directory, or ready.
+pub(super) enum Writer {
+    Opening(tokio::task::JoinHandle<Result<DayWriter>>),
+    Ready(DayWriter),
+    Failed,
+}
+
+impl Writer {
+    pub(super) async fn ready(&mut self) -> Result<&DayWriter> {
+        if let Writer::Opening(task) = self {
+            let opened = task
+                .await
+                .map_err(|e| Error::internal("opening the destination panicked").source(e))
+                .and_then(|r| r);
+            *self = match opened {
+                Ok(w) => Writer::Ready(w),
+                Err(e) => {
+                    *self = Writer::Failed;
+                    return Err(e);
+                }
+            };
+        }
+        match self {
+            Writer::Ready(w) => Ok(w),
+            _ => Err(Error::internal("the destination failed to open earlier")),
+        }
+    }
+
+    /// Removes the working directory, once it is there: nothing of this run is published.
+    pub(super) async fn abandon(self) {
+        match self {
+            Writer::Ready(w) => w.abandon().await,
+            Writer::Opening(task) => {
+                if let Ok(Ok(w)) = task.await {
+                    w.abandon().await;
+                }
+            }
+            Writer::Failed => {}
+        }
+    }
+}
+
+/// One dashboard's query done: its file still finishing, or the dashboard's own failure
+/// (the others go on). A failure of the delivery itself is an `Err`: nothing more can be
+/// written.
+pub(super) enum Produced {
+    File(Finishing),
+    Failed(Error),
+}
+
+/// A sealed file whose producer has sent its end mark.
+pub(super) struct Finishing {
+    pub(super) file: SealedFile,
+    name: &'static str,
+    origin: String,
+    rows: u64,
+    plaintext: u64,
+    tracker: Tracker,
+    started: std::time::Instant,
+}
+
+impl Finishing {
+    pub(super) fn timed(self, started: std::time::Instant) -> Finishing {
+        Finishing { started, ..self }
+    }
+}
+
+/// Runs the query into a new sealed file. The file is created while the query starts.
+pub(super) async fn produce(
+    reader: &Reader,
+    writer: &mut Writer,
+    d: &Dashboard,
+    zone: Tz,
+    req: &Request,
+    board: &Board,
+) -> Result<Produced> {
+    let (tx, rx) = channel();
+    let (tracker, on_batch) = board.start(d.name);
+    let mut out = CsvOut::new(tx, zone, req.bom, on_batch).spreadsheet_safe(req.spreadsheet_safe);
+    let creating = async {
+        let w = writer.ready().await?;
+        w.create_from(d.name, rx).await
+    };
+    let querying = async {
+        match reader.run(d, &mut out).await {
+            Ok(()) => out.finish().await,
+            Err(e) => {
+                drop(out);
+                Err(e)
+            }
+        }
+    };
+    let (file, produced) = tokio::join!(creating, querying);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            tracker.done("failed");
+            return Err(e);
+        }
+    };
+    match produced {
+        Ok((rows, plaintext)) => Ok(Produced::File(Finishing {
+            file,
+            name: d.name,
+            origin: d.origin.clone(),
+            rows,
+            plaintext,
+            tracker,
+            started: std::time::Instant::now(),
+        })),
+        Err(e) => {
+            tracker.done("failed");
+            file.abandon().await?;
+            Ok(Produced::Failed(e))
+        }
+    }
+}
+
+/// Waits for a file's sealer and renames it into the working directory; its entry.
+pub(super) async fn finish(f: Option<Finishing>) -> Result<Option<FileEntry>> {
+    let Some(f) = f else { return Ok(None) };
+    let name = f.file.file().to_string();
+    let finished = f.file.finish().await;
+    crate::events::detail(&format!(
+        "export {}: query, seal and upload took {:.2}s",
+        f.name,
+        f.started.elapsed().as_secs_f64()
+    ));
+    match finished {
+        Ok(digest) => {
+            f.tracker
+                .done(&format!("{} rows, {} encrypted", f.rows, size(digest.size)));
+            Ok(Some(FileEntry::delivered(
+                f.name,
+                &f.origin,
+                name,
+                f.rows,
+                f.plaintext,
+                digest,
+            )))
+        }
+        Err(e) => {
+            f.tracker.done("failed");
+            Err(e)
+        }
+    }
+}
