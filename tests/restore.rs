@@ -264,11 +264,31 @@ async fn reader_login(s: &Setup, tag: &str) -> (String, String) {
 /// while one builds leaves staging as it was, and the next run leaves it whole and current.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_killed_while_a_tables_indexes_build_keeps_staging_and_the_next_run_succeeds() {
-    let s = setup("indexkill", "").await;
+    // every index production has, and valid
+    let indexes = "SELECT string_agg(c.relname || '=' || i.indisvalid, ',' ORDER BY c.relname)
+                   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'agency'";
+    killed_mid_data_then_rerun("indexkill", "restore:table-indexes", indexes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_killed_while_an_early_foreign_key_is_checked_keeps_staging_and_the_next_run_succeeds()
+ {
+    // every foreign key production has, partition copies included, as valid as there
+    let keys = "SELECT string_agg(conrelid::regclass || '.' || conname || '=' || convalidated, ','
+                                  ORDER BY conrelid::regclass::text, conname)
+                FROM pg_constraint WHERE contype = 'f'";
+    killed_mid_data_then_rerun("earlykeykill", "restore:early-key", keys).await;
+}
+
+/// Kills a restore at `point` of its data phase: staging keeps its copy, the next run puts
+/// the new one in, and `catalog` reads the same there as on production.
+async fn killed_mid_data_then_rerun(tag: &str, point: &str, catalog: &str) {
+    let s = setup(tag, "").await;
     let first = s.snapshot();
     assert_eq!(s.restore(&[]).code, 0);
     let second = s.snapshot();
-    restore_killed_at(&s.config, "restore:table-indexes");
+    restore_killed_at(&s.config, point);
     assert_eq!(
         s.staging_label().await,
         first,
@@ -277,15 +297,11 @@ async fn a_restore_killed_while_a_tables_indexes_build_keeps_staging_and_the_nex
     let run = s.restore(&[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(s.staging_label().await, second);
-    // every index and key production has, and valid
-    let indexes = "SELECT string_agg(c.relname || '=' || i.indisvalid, ',' ORDER BY c.relname)
-                   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'agency'";
     let p: String = s
         .prod
         .admin()
         .await
-        .query_one(indexes, &[])
+        .query_one(catalog, &[])
         .await
         .unwrap()
         .get(0);
@@ -293,7 +309,7 @@ async fn a_restore_killed_while_a_tables_indexes_build_keeps_staging_and_the_nex
         .staging
         .admin(&s.staging.name)
         .await
-        .query_one(indexes, &[])
+        .query_one(catalog, &[])
         .await
         .unwrap()
         .get(0);

@@ -25,6 +25,8 @@ use crate::error::{Error, Kind, Result};
 
 /// Deadlocks tolerated per key before the restore gives up.
 const ATTEMPTS: u32 = 5;
+/// A statement slower than this is logged (with -v), for the night that runs long.
+const SLOW: f64 = 0.5;
 
 /// One `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY` statement of the archive.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +78,40 @@ pub fn parse(sql: &str) -> (String, Vec<ForeignKey>) {
         })
         .collect();
     (header, keys)
+}
+
+/// A key between two plain tables that the data phase adds and validates as soon as both
+/// tables are loaded and keyed, while other tables still load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyKey {
+    pub key: ForeignKey,
+    /// `ADD ... NOT VALID`, then the `VALIDATE` when production had the key valid.
+    pub statements: Vec<String>,
+}
+
+/// Splits off the keys that can go early: those whose table and referenced table are both
+/// plain (partitioned ones need the whole partition tree, built after the data).
+pub fn early(
+    keys: Vec<ForeignKey>,
+    partitioned: &HashMap<String, Option<Vec<String>>>,
+) -> (Vec<EarlyKey>, Vec<ForeignKey>) {
+    let (plain, rest): (Vec<_>, Vec<_>) = keys.into_iter().partition(|k| {
+        !partitioned.contains_key(&k.table) && !partitioned.contains_key(&k.references)
+    });
+    let early = plain
+        .into_iter()
+        .map(|key| {
+            let mut plan = Plan::default();
+            plan.plain(&key.table, &key);
+            let statements = plan
+                .adds
+                .into_iter()
+                .chain(plan.validations.into_iter().map(|(_, v)| v))
+                .collect();
+            EarlyKey { key, statements }
+        })
+        .collect();
+    (early, rest)
 }
 
 /// Adds every key, then validates those production had valid, with `jobs` connections.
@@ -231,12 +267,21 @@ async fn run_all(
     first.map_or(Ok(()), Err)
 }
 
-async fn with_retry(client: &tokio_postgres::Client, sql: &str) -> Result<()> {
+/// Runs one statement of the foreign-key steps; a deadlock is retried.
+pub async fn with_retry(client: &tokio_postgres::Client, sql: &str) -> Result<()> {
     let mut attempt = 0;
     loop {
         attempt += 1;
+        let started = std::time::Instant::now();
         match client.batch_execute(sql).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                let took = started.elapsed().as_secs_f64();
+                if took >= SLOW {
+                    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+                    crate::events::detail(&format!("foreign-key step took {took:.1}s: {one_line}"));
+                }
+                return Ok(());
+            }
             Err(e) if deadlock(&e) && attempt < ATTEMPTS => {
                 crate::events::detail(&format!(
                     "a foreign key deadlocked (attempt {attempt}); retrying"
@@ -254,7 +299,10 @@ async fn with_retry(client: &tokio_postgres::Client, sql: &str) -> Result<()> {
 
 /// The partitioned tables of the incoming copy, named as pg_dump names them, each with its
 /// partitions when they are all plain tables (`None` when some are partitioned themselves).
-async fn partitioned(target: &Target, env: &Env) -> Result<HashMap<String, Option<Vec<String>>>> {
+pub async fn partitioned(
+    target: &Target,
+    env: &Env,
+) -> Result<HashMap<String, Option<Vec<String>>>> {
     let c = target.connect(&target.incoming(), env).await?;
     let rows = c
         .query(
@@ -316,6 +364,30 @@ mod tests {
         assert_eq!(keys[2].name, "\"Client Contacts_fk\"");
         assert!(keys[2].not_valid, "production had it NOT VALID");
         assert_eq!(keys[1].references, "agency.clients");
+    }
+
+    #[test]
+    fn only_keys_between_plain_tables_go_early_each_added_not_valid_then_validated() {
+        let (_, keys) = parse(SQL);
+        let partitioned = HashMap::from([("agency.visits".to_string(), Some(vec![]))]);
+        let (early, rest) = super::early(keys, &partitioned);
+        assert_eq!(rest.len(), 1, "the key on partitioned visits waits");
+        assert_eq!(rest[0].table, "agency.visits");
+        assert_eq!(early.len(), 2);
+        assert_eq!(
+            early[0].statements,
+            [
+                "ALTER TABLE ONLY agency.branches ADD CONSTRAINT branches_manager_fkey FOREIGN KEY (manager_id) \
+                 REFERENCES agency.employees(id) DEFERRABLE INITIALLY DEFERRED NOT VALID;",
+                "ALTER TABLE ONLY agency.branches VALIDATE CONSTRAINT branches_manager_fkey;"
+            ]
+        );
+        assert_eq!(
+            early[1].statements.len(),
+            1,
+            "a key production had NOT VALID is only added: {:?}",
+            early[1].statements
+        );
     }
 
     #[test]

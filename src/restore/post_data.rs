@@ -10,6 +10,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::foreign_keys::{EarlyKey, ForeignKey};
 use super::load::Source;
 use super::per_table::{self, PerTable, TableWork};
 use super::target::Target;
@@ -19,10 +20,11 @@ use crate::error::{Error, Kind, Result};
 use crate::pg::tools as pg_tools;
 use crate::process::PrivateDir;
 
-/// The archive's foreign keys, read while its indexes were built, to add once they are in.
+/// The archive's foreign keys still to add once the indexes are in, and how many it has.
 pub struct PendingKeys {
     header: String,
-    keys: Vec<super::foreign_keys::ForeignKey>,
+    keys: Vec<ForeignKey>,
+    expected: usize,
 }
 
 /// The post-data archive, decrypted into a private temporary directory before the data
@@ -32,8 +34,10 @@ pub struct PendingKeys {
 pub struct PostData {
     tmp: PrivateDir,
     archive: PathBuf,
-    fks: ForeignKeys,
     per_table: PerTable,
+    /// The manifest's tables as pg_dump names them, to their places.
+    names: HashMap<String, usize>,
+    keys: PendingKeys,
 }
 
 impl PostData {
@@ -45,6 +49,43 @@ impl PostData {
             self.per_table.header.clone(),
         )
     }
+
+    /// The keys between two plain tables, each with the manifest places of its table and the
+    /// table it references, for the data phase to run as soon as both are in; the others stay.
+    pub async fn take_early_keys(&mut self, src: &Source<'_>) -> Result<Vec<Placed>> {
+        let partitioned = super::foreign_keys::partitioned(src.target, src.env).await?;
+        let keys = std::mem::take(&mut self.keys.keys);
+        let (early, mut rest) = super::foreign_keys::early(keys, &partitioned);
+        let mut placed = Vec::new();
+        for k in early {
+            match (
+                self.names.get(&k.key.table),
+                self.names.get(&k.key.references),
+            ) {
+                (Some(&t), Some(&r)) => placed.push(Placed {
+                    table: t,
+                    references: r,
+                    key: k,
+                }),
+                _ => rest.push(k.key),
+            }
+        }
+        self.keys.keys = rest;
+        Ok(placed)
+    }
+
+    /// Keys the data phase did not get to: they are added with the others afterwards.
+    pub fn give_back(&mut self, keys: Vec<EarlyKey>) {
+        self.keys.keys.extend(keys.into_iter().map(|k| k.key));
+    }
+}
+
+/// An early key, with the manifest places of its table and of the one it references.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub table: usize,
+    pub references: usize,
+    pub key: EarlyKey,
 }
 
 pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
@@ -65,13 +106,41 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let list = tmp.path().join("per-table.list");
     write_private(&list, &candidates)?;
     let sql = super::script::of(&archive, &list).await?;
-    let tables = pg_names(src).await?;
-    let per_table = per_table::split(&rest, &sql, &tables);
+    let names = pg_names(src).await?;
+    let per_table = per_table::split(&rest, &sql, &names);
+    let keys = read_keys(&tmp, &archive, &fks).await?;
     Ok(PostData {
         tmp,
         archive,
-        fks,
         per_table,
+        names,
+        keys,
+    })
+}
+
+/// Every foreign key of the archive, read before the data loads.
+async fn read_keys(tmp: &PrivateDir, archive: &Path, fks: &ForeignKeys) -> Result<PendingKeys> {
+    if fks.count == 0 {
+        return Ok(PendingKeys {
+            header: String::new(),
+            keys: Vec::new(),
+            expected: 0,
+        });
+    }
+    let fk_list = tmp.path().join("fk.list");
+    write_private(&fk_list, &fks.text)?;
+    let (header, keys) = super::foreign_keys::parse(&super::script::of(archive, &fk_list).await?);
+    if keys.len() != fks.count {
+        return Err(Error::internal(format!(
+            "the archive lists {} foreign keys but {} statements were read",
+            fks.count,
+            keys.len()
+        )));
+    }
+    Ok(PendingKeys {
+        header,
+        expected: keys.len(),
+        keys,
     })
 }
 
@@ -105,34 +174,17 @@ async fn pg_names(src: &Source<'_>) -> Result<HashMap<String, usize>> {
 pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
     let (target, env, jobs) = (src.target, src.env, src.jobs);
     let rest_list = post.tmp.path().join("rest.list");
-    let fk_list = post.tmp.path().join("fk.list");
     write_private(&rest_list, &post.per_table.remainder)?;
-    write_private(&fk_list, &post.fks.text)?;
     let building = std::time::Instant::now();
     run(target, env, &post.archive, &rest_list, jobs).await?;
     src.timeline.span("index and constraint", building);
-    let fks = post.fks;
-    if fks.count == 0 {
-        return Ok(PendingKeys {
-            header: String::new(),
-            keys: Vec::new(),
-        });
-    }
-    let (header, keys) =
-        super::foreign_keys::parse(&super::script::of(&post.archive, &fk_list).await?);
-    if keys.len() != fks.count {
-        return Err(Error::internal(format!(
-            "the archive lists {} foreign keys but {} statements were read",
-            fks.count,
-            keys.len()
-        )));
-    }
-    Ok(PendingKeys { header, keys })
+    Ok(post.keys)
 }
 
-/// Adds the foreign keys `post_data` left, and checks that every one is in place.
+/// Adds the foreign keys the data phase left, and checks that every one of the archive's is
+/// in place.
 pub async fn add_foreign_keys(src: &Source<'_>, pending: PendingKeys) -> Result<()> {
-    let expected = pending.keys.len();
+    let expected = pending.expected;
     if expected == 0 {
         return Ok(());
     }

@@ -242,9 +242,10 @@ async fn load_and_lock(
         req.jobs,
     );
     let (per_table, header) = post.take_per_table();
-    let loaded = pipeline::data(&src, &progress, per_table, &header).await;
+    let early = post.take_early_keys(&src).await?;
+    let loaded = pipeline::data(&src, &progress, per_table, early, &header).await;
     progress.finish();
-    loaded?;
+    post.give_back(loaded?.1);
     phases.mark("data and table indexes");
     let keys = post_data::finish(&src, post).await?;
     phases.mark("post-data");
