@@ -179,6 +179,21 @@ async fn a_restored_staging_matches_production_schema_rows_and_sequences() {
         rows += a.split(':').next().unwrap().parse::<u64>().unwrap();
     }
     assert_eq!(summary["rows"].as_u64().unwrap(), rows);
+    // every table has statistics before the first reader plans a query, those the keys that
+    // scan lock (analyzed after them) included
+    let unanalyzed: Vec<String> = st
+        .query(
+            "SELECT s.relname::text FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+             WHERE s.schemaname = 'agency' AND c.relkind = 'r' AND s.last_analyze IS NULL
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(unanalyzed.is_empty(), "never analyzed: {unanalyzed:?}");
     let seq = "SELECT schemaname || '.' || sequencename || '=' || coalesce(last_value::text, 'null') FROM pg_sequences WHERE schemaname = 'agency'";
     let sorted = |rows: Vec<tokio_postgres::Row>| {
         let mut v: Vec<String> = rows.iter().map(|r| r.get(0)).collect();

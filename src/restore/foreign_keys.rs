@@ -114,6 +114,24 @@ pub fn early(
     (early, rest)
 }
 
+/// The tables that keys referencing a partitioned table lock while they scan: their own,
+/// the referenced parent and its partitions. An ANALYZE of one waits for such a key, and the
+/// key for it, so those tables are analyzed once the keys are in.
+pub fn scanned_tables(
+    keys: &[ForeignKey],
+    partitioned: &HashMap<String, Option<Vec<String>>>,
+) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for k in keys {
+        if let Some(referenced) = partitioned.get(&k.references) {
+            out.insert(k.table.clone());
+            out.insert(k.references.clone());
+            out.extend(referenced.iter().flatten().cloned());
+        }
+    }
+    out
+}
+
 /// Adds every key, then validates those production had valid, with `jobs` connections.
 pub async fn restore(
     target: &Target,

@@ -25,6 +25,9 @@ pub struct PendingKeys {
     header: String,
     keys: Vec<ForeignKey>,
     expected: usize,
+    /// Manifest places of the tables the keys that scan as they are added lock
+    /// (`foreign_keys::scanned_tables`).
+    pub scanned: std::collections::HashSet<usize>,
 }
 
 /// The post-data archive, decrypted into a private temporary directory before the data
@@ -55,6 +58,10 @@ impl PostData {
     pub async fn take_early_keys(&mut self, src: &Source<'_>) -> Result<Vec<Placed>> {
         let partitioned = super::foreign_keys::partitioned(src.target, src.env).await?;
         let keys = std::mem::take(&mut self.keys.keys);
+        self.keys.scanned = super::foreign_keys::scanned_tables(&keys, &partitioned)
+            .iter()
+            .filter_map(|name| self.names.get(name).copied())
+            .collect();
         let (early, mut rest) = super::foreign_keys::early(keys, &partitioned);
         let mut placed = Vec::new();
         for k in early {
@@ -125,6 +132,7 @@ async fn read_keys(tmp: &PrivateDir, archive: &Path, fks: &ForeignKeys) -> Resul
             header: String::new(),
             keys: Vec::new(),
             expected: 0,
+            scanned: Default::default(),
         });
     }
     let fk_list = tmp.path().join("fk.list");
@@ -141,6 +149,7 @@ async fn read_keys(tmp: &PrivateDir, archive: &Path, fks: &ForeignKeys) -> Resul
         header,
         expected: keys.len(),
         keys,
+        scanned: Default::default(),
     })
 }
 
