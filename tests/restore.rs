@@ -287,7 +287,7 @@ async fn a_restore_killed_while_a_tables_indexes_build_keeps_staging_and_the_nex
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restore_killed_while_an_early_foreign_key_is_checked_keeps_staging_and_the_next_run_succeeds()
+async fn a_restore_killed_while_an_early_foreign_key_is_added_keeps_staging_and_the_next_run_succeeds()
  {
     // every foreign key production has, partition copies included, as valid as there
     let keys = "SELECT string_agg(conrelid::regclass || '.' || conname || '=' || convalidated, ','

@@ -2,8 +2,8 @@
 //! workers share one queue of data files (largest first) and one of tables whose files are
 //! all in. A free worker takes a ready table first, the largest, so the longest index builds
 //! start earliest; then a foreign key between two plain tables that are both loaded and
-//! keyed (added `NOT VALID`, then validated, see `foreign_keys`); and loads the next file
-//! otherwise. Small tables that such keys reference load first, so a big table's keys are
+//! keyed, added `NOT VALID` (an instant; it is validated later, see `foreign_keys`); and
+//! loads the next file otherwise. Small tables that such keys reference load first, so a big table's keys are
 //! ready when it is. This is how pgcopydb overlaps its COPY and CREATE INDEX; pg_restore
 //! --jobs starts a table's indexes only after all the data, and its foreign keys after that.
 
@@ -138,7 +138,7 @@ fn loading_order(tables: &[manifest::Table], keys: &[Placed]) -> Vec<(usize, man
 /// Loads every data file, runs each table's `work` as soon as its files are in and each
 /// early key as soon as both its tables are built, on `jobs` connections; checks each file's
 /// rows. `header` is the session settings the work runs after. Returns the rows loaded and
-/// the keys it did not get to (a table they name was never built here).
+/// the keys it did not add (a table they name was never built here).
 pub async fn data(
     src: &Source<'_>,
     progress: &Progress,
@@ -220,9 +220,7 @@ pub async fn data(
                     Step::Key(k) => {
                         crate::failpoint::pause("restore:early-key").await;
                         progress.worker(w, &format!("foreign key {}", k.key.key.name));
-                        for sql in &k.key.statements {
-                            with_retry(&client, sql).await.map_err(fail)?;
-                        }
+                        with_retry(&client, &k.key.add).await.map_err(fail)?;
                         lock.lock().expect("state lock").keyed();
                         wake.notify_waiters();
                     }
@@ -334,6 +332,7 @@ mod tests {
             only: true,
             not_valid: false,
             references: "a.r".into(),
+            added: false,
         };
         let (mut early, _) = crate::restore::foreign_keys::early(vec![key], &HashMap::new());
         Placed {

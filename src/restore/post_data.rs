@@ -25,6 +25,8 @@ pub struct PendingKeys {
     header: String,
     keys: Vec<ForeignKey>,
     expected: usize,
+    /// Handed to the data phase to add early; those it did not add come back by `give_back`.
+    early: Vec<ForeignKey>,
     /// Manifest places of the tables the keys that scan as they are added lock
     /// (`foreign_keys::scanned_tables`).
     pub scanned: std::collections::HashSet<usize>,
@@ -78,12 +80,19 @@ impl PostData {
             }
         }
         self.keys.keys = rest;
+        self.keys.early = placed.iter().map(|p| p.key.key.clone()).collect();
         Ok(placed)
     }
 
-    /// Keys the data phase did not get to: they are added with the others afterwards.
-    pub fn give_back(&mut self, keys: Vec<EarlyKey>) {
-        self.keys.keys.extend(keys.into_iter().map(|k| k.key));
+    /// After the data phase: the early keys it added are left to validate, the ones in
+    /// `not_added` are added with the others.
+    pub fn give_back(&mut self, not_added: Vec<EarlyKey>) {
+        for mut k in std::mem::take(&mut self.keys.early) {
+            k.added = !not_added
+                .iter()
+                .any(|n| n.key.table == k.table && n.key.name == k.name);
+            self.keys.keys.push(k);
+        }
     }
 }
 
@@ -132,6 +141,7 @@ async fn read_keys(tmp: &PrivateDir, archive: &Path, fks: &ForeignKeys) -> Resul
             header: String::new(),
             keys: Vec::new(),
             expected: 0,
+            early: Vec::new(),
             scanned: Default::default(),
         });
     }
@@ -149,6 +159,7 @@ async fn read_keys(tmp: &PrivateDir, archive: &Path, fks: &ForeignKeys) -> Resul
         header,
         expected: keys.len(),
         keys,
+        early: Vec::new(),
         scanned: Default::default(),
     })
 }
