@@ -179,8 +179,7 @@ async fn a_restored_staging_matches_production_schema_rows_and_sequences() {
         rows += a.split(':').next().unwrap().parse::<u64>().unwrap();
     }
     assert_eq!(summary["rows"].as_u64().unwrap(), rows);
-    // every table has statistics before the first reader plans a query, those the keys that
-    // scan lock (analyzed after them) included
+    // every table has statistics before the first reader plans a query
     let unanalyzed: Vec<String> = st
         .query(
             "SELECT s.relname::text FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
@@ -284,16 +283,6 @@ async fn a_restore_killed_while_a_tables_indexes_build_keeps_staging_and_the_nex
                    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'agency'";
     killed_mid_data_then_rerun("indexkill", "restore:table-indexes", indexes).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restore_killed_while_an_early_foreign_key_is_added_keeps_staging_and_the_next_run_succeeds()
- {
-    // every foreign key production has, partition copies included, as valid as there
-    let keys = "SELECT string_agg(conrelid::regclass || '.' || conname || '=' || convalidated, ','
-                                  ORDER BY conrelid::regclass::text, conname)
-                FROM pg_constraint WHERE contype = 'f'";
-    killed_mid_data_then_rerun("earlykeykill", "restore:early-key", keys).await;
 }
 
 /// Kills a restore at `point` of its data phase: staging keeps its copy, the next run puts

@@ -42,8 +42,6 @@ pub struct ForeignKey {
     pub not_valid: bool,
     /// The referenced table as the statement names it.
     pub references: String,
-    /// Already added `NOT VALID` by the data phase: only its validation is left.
-    pub added: bool,
 }
 
 /// The foreign keys in `pg_restore -f -` output, and the session settings it starts with.
@@ -76,61 +74,10 @@ pub fn parse(sql: &str) -> (String, Vec<ForeignKey>) {
                 sql: format!("{stmt};"),
                 only,
                 not_valid: stmt.ends_with("NOT VALID"),
-                added: false,
             })
         })
         .collect();
     (header, keys)
-}
-
-/// A key between two plain tables that the data phase adds `NOT VALID` as soon as both
-/// tables are loaded and keyed, while other tables still load; an instant, with no scan.
-/// Its validation, which scans, waits for the others' (measured: validating in the data phase
-/// took a loading worker away and lengthened the night).
-#[derive(Debug, Clone, PartialEq)]
-pub struct EarlyKey {
-    pub key: ForeignKey,
-    /// `ALTER TABLE ONLY ... ADD ... NOT VALID`.
-    pub add: String,
-}
-
-/// Splits off the keys that can go early: those whose table and referenced table are both
-/// plain (partitioned ones need the whole partition tree, built after the data).
-pub fn early(
-    keys: Vec<ForeignKey>,
-    partitioned: &HashMap<String, Option<Vec<String>>>,
-) -> (Vec<EarlyKey>, Vec<ForeignKey>) {
-    let (plain, rest): (Vec<_>, Vec<_>) = keys.into_iter().partition(|k| {
-        !partitioned.contains_key(&k.table) && !partitioned.contains_key(&k.references)
-    });
-    let early = plain
-        .into_iter()
-        .map(|key| {
-            let mut plan = Plan::default();
-            plan.plain(&key.table, &key);
-            let add = plan.adds.remove(0);
-            EarlyKey { key, add }
-        })
-        .collect();
-    (early, rest)
-}
-
-/// The tables that keys referencing a partitioned table lock while they scan: their own,
-/// the referenced parent and its partitions. An ANALYZE of one waits for such a key, and the
-/// key for it, so those tables are analyzed once the keys are in.
-pub fn scanned_tables(
-    keys: &[ForeignKey],
-    partitioned: &HashMap<String, Option<Vec<String>>>,
-) -> HashSet<String> {
-    let mut out = HashSet::new();
-    for k in keys {
-        if let Some(referenced) = partitioned.get(&k.references) {
-            out.insert(k.table.clone());
-            out.insert(k.references.clone());
-            out.extend(referenced.iter().flatten().cloned());
-        }
-    }
-    out
 }
 
 /// Adds every key, then validates those production had valid, with `jobs` connections.
@@ -157,7 +104,6 @@ pub async fn restore(
                 plan.contended.extend(referenced.iter().flatten().cloned());
                 plan.scanned.push(k.sql.clone());
             }
-            (None, None) if k.added => plan.validation(&k.table, &k),
             (None, None) => plan.plain(&k.table, &k),
             // one level of plain partitions: the key goes to each first
             (None, Some(Some(leaves))) if !k.not_valid => {
@@ -220,12 +166,6 @@ impl Plan {
         // every add is NOT VALID; only those production had valid are then validated
         self.adds
             .push(format!("ALTER TABLE ONLY {table} {clause} NOT VALID;"));
-        self.validation(table, k);
-    }
-
-    /// The validation of key `k`, already added `NOT VALID` on `table`, if production had it
-    /// valid.
-    fn validation(&mut self, table: &str, k: &ForeignKey) {
         if k.not_valid {
             return;
         }
@@ -293,8 +233,7 @@ async fn run_all(
     first.map_or(Ok(()), Err)
 }
 
-/// Runs one statement of the foreign-key steps; a deadlock is retried.
-pub async fn with_retry(client: &tokio_postgres::Client, sql: &str) -> Result<()> {
+async fn with_retry(client: &tokio_postgres::Client, sql: &str) -> Result<()> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -325,10 +264,7 @@ pub async fn with_retry(client: &tokio_postgres::Client, sql: &str) -> Result<()
 
 /// The partitioned tables of the incoming copy, named as pg_dump names them, each with its
 /// partitions when they are all plain tables (`None` when some are partitioned themselves).
-pub async fn partitioned(
-    target: &Target,
-    env: &Env,
-) -> Result<HashMap<String, Option<Vec<String>>>> {
+async fn partitioned(target: &Target, env: &Env) -> Result<HashMap<String, Option<Vec<String>>>> {
     let c = target.connect(&target.incoming(), env).await?;
     let rows = c
         .query(
@@ -390,33 +326,6 @@ mod tests {
         assert_eq!(keys[2].name, "\"Client Contacts_fk\"");
         assert!(keys[2].not_valid, "production had it NOT VALID");
         assert_eq!(keys[1].references, "agency.clients");
-    }
-
-    #[test]
-    fn only_keys_between_plain_tables_go_early_added_not_valid_and_are_validated_later() {
-        let (_, keys) = parse(SQL);
-        let partitioned = HashMap::from([("agency.visits".to_string(), Some(vec![]))]);
-        let (early, rest) = super::early(keys, &partitioned);
-        assert_eq!(rest.len(), 1, "the key on partitioned visits waits");
-        assert_eq!(rest[0].table, "agency.visits");
-        assert_eq!(early.len(), 2);
-        assert_eq!(
-            early[0].add,
-            "ALTER TABLE ONLY agency.branches ADD CONSTRAINT branches_manager_fkey FOREIGN KEY (manager_id) \
-             REFERENCES agency.employees(id) DEFERRABLE INITIALLY DEFERRED NOT VALID;"
-        );
-        // once added early, the key is only validated afterwards, and only if production had
-        // it valid
-        let mut plan = Plan::default();
-        for e in &early {
-            plan.validation(&e.key.table, &e.key);
-        }
-        let validations: Vec<&str> = plan.validations.iter().map(|(_, v)| v.as_str()).collect();
-        assert_eq!(
-            validations,
-            ["ALTER TABLE ONLY agency.branches VALIDATE CONSTRAINT branches_manager_fkey;"]
-        );
-        assert!(plan.adds.is_empty());
     }
 
     #[test]

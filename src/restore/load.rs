@@ -208,15 +208,12 @@ pub(super) async fn load_file(
 }
 
 /// Gathers statistics table by table on `jobs` connections, as vacuumdb -j would.
-/// `which` picks tables by their place in the manifest.
-pub async fn analyze(src: &Source<'_>, which: impl Fn(usize) -> bool) -> Result<()> {
+pub async fn analyze(src: &Source<'_>) -> Result<()> {
     let (target, env, m, jobs) = (src.target, src.env, src.manifest, src.jobs);
     let queue: VecDeque<String> = m
         .tables
         .iter()
-        .enumerate()
-        .filter(|(i, _)| which(*i))
-        .map(|(_, t)| format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name)))
+        .map(|t| format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name)))
         .collect();
     let queue = Arc::new(Mutex::new(queue));
     let mut set = JoinSet::new();

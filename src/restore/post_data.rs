@@ -10,7 +10,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::foreign_keys::{EarlyKey, ForeignKey};
 use super::load::Source;
 use super::per_table::{self, PerTable, TableWork};
 use super::target::Target;
@@ -20,16 +19,10 @@ use crate::error::{Error, Kind, Result};
 use crate::pg::tools as pg_tools;
 use crate::process::PrivateDir;
 
-/// The archive's foreign keys still to add once the indexes are in, and how many it has.
+/// The archive's foreign keys, read while its indexes were built, to add once they are in.
 pub struct PendingKeys {
     header: String,
-    keys: Vec<ForeignKey>,
-    expected: usize,
-    /// Handed to the data phase to add early; those it did not add come back by `give_back`.
-    early: Vec<ForeignKey>,
-    /// Manifest places of the tables the keys that scan as they are added lock
-    /// (`foreign_keys::scanned_tables`).
-    pub scanned: std::collections::HashSet<usize>,
+    keys: Vec<super::foreign_keys::ForeignKey>,
 }
 
 /// The post-data archive, decrypted into a private temporary directory before the data
@@ -39,10 +32,8 @@ pub struct PendingKeys {
 pub struct PostData {
     tmp: PrivateDir,
     archive: PathBuf,
+    fks: ForeignKeys,
     per_table: PerTable,
-    /// The manifest's tables as pg_dump names them, to their places.
-    names: HashMap<String, usize>,
-    keys: PendingKeys,
 }
 
 impl PostData {
@@ -54,54 +45,6 @@ impl PostData {
             self.per_table.header.clone(),
         )
     }
-
-    /// The keys between two plain tables, each with the manifest places of its table and the
-    /// table it references, for the data phase to run as soon as both are in; the others stay.
-    pub async fn take_early_keys(&mut self, src: &Source<'_>) -> Result<Vec<Placed>> {
-        let partitioned = super::foreign_keys::partitioned(src.target, src.env).await?;
-        let keys = std::mem::take(&mut self.keys.keys);
-        self.keys.scanned = super::foreign_keys::scanned_tables(&keys, &partitioned)
-            .iter()
-            .filter_map(|name| self.names.get(name).copied())
-            .collect();
-        let (early, mut rest) = super::foreign_keys::early(keys, &partitioned);
-        let mut placed = Vec::new();
-        for k in early {
-            match (
-                self.names.get(&k.key.table),
-                self.names.get(&k.key.references),
-            ) {
-                (Some(&t), Some(&r)) => placed.push(Placed {
-                    table: t,
-                    references: r,
-                    key: k,
-                }),
-                _ => rest.push(k.key),
-            }
-        }
-        self.keys.keys = rest;
-        self.keys.early = placed.iter().map(|p| p.key.key.clone()).collect();
-        Ok(placed)
-    }
-
-    /// After the data phase: the early keys it added are left to validate, the ones in
-    /// `not_added` are added with the others.
-    pub fn give_back(&mut self, not_added: Vec<EarlyKey>) {
-        for mut k in std::mem::take(&mut self.keys.early) {
-            k.added = !not_added
-                .iter()
-                .any(|n| n.key.table == k.table && n.key.name == k.name);
-            self.keys.keys.push(k);
-        }
-    }
-}
-
-/// An early key, with the manifest places of its table and of the one it references.
-#[derive(Debug, Clone)]
-pub struct Placed {
-    pub table: usize,
-    pub references: usize,
-    pub key: EarlyKey,
 }
 
 pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
@@ -122,45 +65,13 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let list = tmp.path().join("per-table.list");
     write_private(&list, &candidates)?;
     let sql = super::script::of(&archive, &list).await?;
-    let names = pg_names(src).await?;
-    let per_table = per_table::split(&rest, &sql, &names);
-    let keys = read_keys(&tmp, &archive, &fks).await?;
+    let tables = pg_names(src).await?;
+    let per_table = per_table::split(&rest, &sql, &tables);
     Ok(PostData {
         tmp,
         archive,
+        fks,
         per_table,
-        names,
-        keys,
-    })
-}
-
-/// Every foreign key of the archive, read before the data loads.
-async fn read_keys(tmp: &PrivateDir, archive: &Path, fks: &ForeignKeys) -> Result<PendingKeys> {
-    if fks.count == 0 {
-        return Ok(PendingKeys {
-            header: String::new(),
-            keys: Vec::new(),
-            expected: 0,
-            early: Vec::new(),
-            scanned: Default::default(),
-        });
-    }
-    let fk_list = tmp.path().join("fk.list");
-    write_private(&fk_list, &fks.text)?;
-    let (header, keys) = super::foreign_keys::parse(&super::script::of(archive, &fk_list).await?);
-    if keys.len() != fks.count {
-        return Err(Error::internal(format!(
-            "the archive lists {} foreign keys but {} statements were read",
-            fks.count,
-            keys.len()
-        )));
-    }
-    Ok(PendingKeys {
-        header,
-        expected: keys.len(),
-        keys,
-        early: Vec::new(),
-        scanned: Default::default(),
     })
 }
 
@@ -194,17 +105,34 @@ async fn pg_names(src: &Source<'_>) -> Result<HashMap<String, usize>> {
 pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
     let (target, env, jobs) = (src.target, src.env, src.jobs);
     let rest_list = post.tmp.path().join("rest.list");
+    let fk_list = post.tmp.path().join("fk.list");
     write_private(&rest_list, &post.per_table.remainder)?;
+    write_private(&fk_list, &post.fks.text)?;
     let building = std::time::Instant::now();
     run(target, env, &post.archive, &rest_list, jobs).await?;
     src.timeline.span("index and constraint", building);
-    Ok(post.keys)
+    let fks = post.fks;
+    if fks.count == 0 {
+        return Ok(PendingKeys {
+            header: String::new(),
+            keys: Vec::new(),
+        });
+    }
+    let (header, keys) =
+        super::foreign_keys::parse(&super::script::of(&post.archive, &fk_list).await?);
+    if keys.len() != fks.count {
+        return Err(Error::internal(format!(
+            "the archive lists {} foreign keys but {} statements were read",
+            fks.count,
+            keys.len()
+        )));
+    }
+    Ok(PendingKeys { header, keys })
 }
 
-/// Adds the foreign keys the data phase left, and checks that every one of the archive's is
-/// in place.
+/// Adds the foreign keys `post_data` left, and checks that every one is in place.
 pub async fn add_foreign_keys(src: &Source<'_>, pending: PendingKeys) -> Result<()> {
-    let expected = pending.expected;
+    let expected = pending.keys.len();
     if expected == 0 {
         return Ok(());
     }

@@ -242,10 +242,9 @@ async fn load_and_lock(
         req.jobs,
     );
     let (per_table, header) = post.take_per_table();
-    let early = post.take_early_keys(&src).await?;
-    let loaded = pipeline::data(&src, &progress, per_table, early, &header).await;
+    let loaded = pipeline::data(&src, &progress, per_table, &header).await;
     progress.finish();
-    post.give_back(loaded?.1);
+    loaded?;
     phases.mark("data and table indexes");
     let keys = post_data::finish(&src, post).await?;
     phases.mark("post-data");
@@ -253,27 +252,19 @@ async fn load_and_lock(
     load::sequences(&client, m).await?;
     // with the indexes in, three things that do not wait for one another: foreign keys,
     // materialized views (which read the tables under ACCESS SHARE, which no key's lock
-    // blocks) and statistics. ANALYZE and a key's scan of one table take turns on it, so the
-    // tables the scanning keys lock are analyzed once those keys are in.
+    // blocks) and statistics (ANALYZE and a key's scan of one table take turns on it)
     let (started, timeline) = (std::time::Instant::now(), src.timeline);
-    let scanned = keys.scanned.clone();
     let views = async {
         let r = matviews::refresh(target, env, &m.materialized_views, req.jobs).await;
         timeline.span("materialized views", started);
         r.map(|_| ())
     };
     let stats = async {
-        let r = load::analyze(&src, |t| !scanned.contains(&t)).await;
+        let r = load::analyze(&src).await;
         timeline.span("analyze", started);
         r
     };
-    let fks = async {
-        post_data::add_foreign_keys(&src, keys).await?;
-        let r = load::analyze(&src, |t| scanned.contains(&t)).await;
-        timeline.span("analyze after the scanning keys", started);
-        r
-    };
-    let (fks, views, stats) = tokio::join!(fks, views, stats);
+    let (fks, views, stats) = tokio::join!(post_data::add_foreign_keys(&src, keys), views, stats);
     fks.and(views).and(stats)?;
     phases.mark("foreign keys + materialized views + analyze");
     let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;
