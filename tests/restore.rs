@@ -142,11 +142,11 @@ async fn a_restored_staging_matches_production_schema_rows_and_sequences() {
     // the one production never validated stays unvalidated
     let keys = "SELECT conrelid::regclass::text || '.' || conname || '=' || convalidated FROM pg_constraint
                 WHERE contype = 'f' AND connamespace = 'agency'::regnamespace ORDER BY 1";
-    let keys_of =
+    let first_column =
         |rows: Vec<tokio_postgres::Row>| rows.iter().map(|r| r.get(0)).collect::<Vec<String>>();
     let (a, b) = (
-        keys_of(p.query(keys, &[]).await.unwrap()),
-        keys_of(st.query(keys, &[]).await.unwrap()),
+        first_column(p.query(keys, &[]).await.unwrap()),
+        first_column(st.query(keys, &[]).await.unwrap()),
     );
     assert!(a.len() >= 20, "{a:?}");
     assert_eq!(a, b, "foreign keys and their validity");
@@ -180,18 +180,16 @@ async fn a_restored_staging_matches_production_schema_rows_and_sequences() {
     }
     assert_eq!(summary["rows"].as_u64().unwrap(), rows);
     // every table has statistics before the first reader plans a query
-    let unanalyzed: Vec<String> = st
-        .query(
+    let unanalyzed = first_column(
+        st.query(
             "SELECT s.relname::text FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
              WHERE s.schemaname = 'agency' AND c.relkind = 'r' AND s.last_analyze IS NULL
              ORDER BY 1",
             &[],
         )
         .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .unwrap(),
+    );
     assert!(unanalyzed.is_empty(), "never analyzed: {unanalyzed:?}");
     let seq = "SELECT schemaname || '.' || sequencename || '=' || coalesce(last_value::text, 'null') FROM pg_sequences WHERE schemaname = 'agency'";
     let sorted = |rows: Vec<tokio_postgres::Row>| {

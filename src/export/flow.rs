@@ -27,13 +27,8 @@ impl Writer {
                 .await
                 .map_err(|e| Error::internal("opening the destination panicked").source(e))
                 .and_then(|r| r);
-            *self = match opened {
-                Ok(w) => Writer::Ready(w),
-                Err(e) => {
-                    *self = Writer::Failed;
-                    return Err(e);
-                }
-            };
+            *self = Writer::Failed;
+            *self = Writer::Ready(opened?);
         }
         match self {
             Writer::Ready(w) => Ok(w),
@@ -71,13 +66,8 @@ pub(super) struct Finishing {
     rows: u64,
     plaintext: u64,
     tracker: Tracker,
+    /// When its query started.
     started: std::time::Instant,
-}
-
-impl Finishing {
-    pub(super) fn timed(self, started: std::time::Instant) -> Finishing {
-        Finishing { started, ..self }
-    }
 }
 
 /// Runs the query into a new sealed file. The file is created while the query starts.
@@ -89,6 +79,7 @@ pub(super) async fn produce(
     req: &Request,
     board: &Board,
 ) -> Result<Produced> {
+    let started = std::time::Instant::now();
     let (tx, rx) = channel();
     let (tracker, on_batch) = board.start(d.name);
     let mut out = CsvOut::new(tx, zone, req.bom, on_batch).spreadsheet_safe(req.spreadsheet_safe);
@@ -121,7 +112,7 @@ pub(super) async fn produce(
             rows,
             plaintext,
             tracker,
-            started: std::time::Instant::now(),
+            started,
         })),
         Err(e) => {
             tracker.done("failed");

@@ -101,7 +101,6 @@ pub async fn export(
     // dashboard's query runs
     let mut finishing: Option<Finishing> = None;
     for d in &dashboards {
-        let started = std::time::Instant::now();
         let (produced, previous) = tokio::join!(
             produce(&reader, &mut writer, d, zone, req, &board),
             finish(finishing.take())
@@ -119,7 +118,7 @@ pub async fn export(
             }
         };
         match outcome {
-            Ok(Produced::File(f)) => finishing = Some(f.timed(started)),
+            Ok(Produced::File(f)) => finishing = Some(f),
             Ok(Produced::Failed(e)) => {
                 crate::events::error(e.message());
                 entries.push(FileEntry::failed(
