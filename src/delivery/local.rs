@@ -117,6 +117,11 @@ impl LocalDir {
     }
 }
 
+pub fn sync_so_far(w: &mut BufWriter<File>) -> std::io::Result<()> {
+    std::io::Write::flush(w)?;
+    w.get_ref().sync_data()
+}
+
 /// A finished upload is flushed, and fsynced when `durable`.
 pub fn close(w: BufWriter<File>, durable: bool) -> std::io::Result<()> {
     let f = w.into_inner().map_err(|e| e.into_error())?;

@@ -160,6 +160,15 @@ impl Upload {
         }
     }
 
+    /// Flushes and syncs what has been written so far, and goes on writing. A large file synced
+    /// in stretches as it is written leaves little for the day's durable publish to wait for.
+    pub fn sync_so_far(&mut self) -> std::io::Result<()> {
+        match self {
+            Upload::Local(w) => local::sync_so_far(w),
+            Upload::Sftp(w) => sftp::sync_so_far(w),
+        }
+    }
+
     /// Flushes, syncs and closes: for small files written last (manifests, pointers).
     pub fn close_durable(self) -> std::io::Result<()> {
         match self {

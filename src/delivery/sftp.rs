@@ -196,6 +196,12 @@ impl SftpDir {
     }
 }
 
+pub fn sync_so_far(w: &mut BufWriter<ssh2::File>) -> std::io::Result<()> {
+    std::io::Write::flush(w)?;
+    best_effort_fsync(w.get_mut());
+    Ok(())
+}
+
 /// A finished upload is flushed and, when `durable`, synced where the server offers
 /// fsync@openssh.com.
 pub fn close(w: BufWriter<ssh2::File>, durable: bool) -> std::io::Result<()> {

@@ -18,6 +18,7 @@ use crate::publish::{DayManifest, DayWriter, FileEntry, Layout};
 use crate::ui::progress::{Board, Mode};
 
 /// What an export run was asked to do, every flag already resolved against the profile.
+#[derive(Clone)]
 pub struct Request {
     pub source: DashboardSource,
     pub to: Location,
@@ -53,12 +54,23 @@ pub fn period(now: DateTime<Utc>, zone: Tz, days: u32) -> Period {
     Period::from_day(now.with_timezone(&zone).date_naive(), zone, days)
 }
 
+/// Runs as a task on the runtime's workers, not on the thread that awaits it. A query's rows
+/// reach the reader through its connection's task, which runs on a worker: a reader on
+/// another thread is woken across threads for every batch of messages. Beside it, 1.2M rows
+/// cost about 4x fewer context switches and 0.5 CPU-seconds less (see `scripts/bench-export`).
 pub async fn export(
     profile: &Profile,
     env: &Env,
     req: &Request,
     days: u32,
 ) -> Result<ExportReport> {
+    let (profile, env, req) = (profile.clone(), env.clone(), req.clone());
+    tokio::spawn(async move { run(&profile, &env, &req, days).await })
+        .await
+        .map_err(|e| Error::internal("the export panicked").source(e))?
+}
+
+async fn run(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<ExportReport> {
     let recipients = Arc::new(Recipients::parse(&profile.name, &profile.age_recipients)?);
     let _lock = crate::store::ProfileStore::open(&profile.store, &profile.name)?
         .run_lock(".export.lock", &format!("an export of {}", profile.name))?;
