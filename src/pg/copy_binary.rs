@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
+pub(super) const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 /// Signature, flags (4 bytes) and header-extension length (4 bytes).
-const FIXED_HEADER: usize = 19;
+pub(super) const FIXED_HEADER: usize = 19;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
@@ -133,14 +133,7 @@ impl RowCounter {
 
     /// The row count of a complete stream; an error if the stream stopped early.
     pub fn finish(&self) -> Result<u64, FormatError> {
-        if self.state == State::Done {
-            Ok(self.rows)
-        } else {
-            Err(FormatError(format!(
-                "the stream ended early, after {} complete rows",
-                self.rows
-            )))
-        }
+        ended(self.state == State::Done, self.rows)
     }
 
     pub fn rows(&self) -> u64 {
@@ -207,6 +200,17 @@ impl RowCounter {
     }
 }
 
+/// The row count of a stream that reached its trailer (`done`), else why it is incomplete.
+pub(super) fn ended(done: bool, rows: u64) -> Result<u64, FormatError> {
+    if done {
+        Ok(rows)
+    } else {
+        Err(FormatError(format!(
+            "the stream ended early, after {rows} complete rows"
+        )))
+    }
+}
+
 /// Skips up to `n` bytes; moves to `then` when all were skipped, else stays with the rest.
 fn skip(chunk: &mut &[u8], n: u64, then: State, rest: impl Fn(u64) -> State) -> State {
     let avail = chunk.len() as u64;
@@ -220,25 +224,35 @@ fn skip(chunk: &mut &[u8], n: u64, then: State, rest: impl Fn(u64) -> State) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// The header, with no extension.
+    pub(in crate::pg) fn header() -> Vec<u8> {
+        let mut v = SIGNATURE.to_vec();
+        v.extend([0; 8]);
+        v
+    }
+
+    /// One row of (int4, text or NULL).
+    pub(in crate::pg) fn row(n: i32, t: Option<&str>) -> Vec<u8> {
+        let mut v = 2i16.to_be_bytes().to_vec();
+        v.extend(4i32.to_be_bytes());
+        v.extend(n.to_be_bytes());
+        match t {
+            Some(t) => {
+                v.extend((t.len() as i32).to_be_bytes());
+                v.extend(t.as_bytes());
+            }
+            None => v.extend((-1i32).to_be_bytes()),
+        }
+        v
+    }
 
     /// rows of (int4, text or NULL)
     fn stream(rows: &[(i32, Option<&str>)]) -> Vec<u8> {
-        let mut v = SIGNATURE.to_vec();
-        v.extend([0, 0, 0, 0, 0, 0, 0, 0]);
-        for (n, t) in rows {
-            v.extend(2i16.to_be_bytes());
-            v.extend(4i32.to_be_bytes());
-            v.extend(n.to_be_bytes());
-            match t {
-                Some(t) => {
-                    v.extend((t.len() as i32).to_be_bytes());
-                    v.extend(t.as_bytes());
-                }
-                None => v.extend((-1i32).to_be_bytes()),
-            }
-        }
+        let mut v = header();
+        rows.iter().for_each(|(n, t)| v.extend(row(*n, *t)));
         v.extend((-1i16).to_be_bytes());
         v
     }

@@ -4,6 +4,7 @@
 mod connect;
 pub mod conninfo;
 pub mod copy_binary;
+pub mod copy_messages;
 pub mod pgpass;
 pub mod service;
 pub mod tls;

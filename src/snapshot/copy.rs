@@ -11,6 +11,8 @@ use super::catalog::{Part, Table};
 use super::sink::{Sealed, Sink};
 use crate::crypt::Recipients;
 use crate::error::{Error, Kind, Result};
+use crate::pg::copy_binary::FormatError;
+use crate::pg::copy_messages::MessageCounter;
 use crate::ui::progress::Progress;
 
 /// Plaintext handed to the sealing thread at a time.
@@ -33,11 +35,27 @@ pub async fn copy_part(
     };
     let stream = client.copy_out(&part.copy_sql(table)).await.map_err(lost)?;
     pin_mut!(stream);
-    let sink = Sink::spawn(path.to_path_buf(), recipients, true);
+    let sink = Sink::spawn(path.to_path_buf(), recipients);
+    // the rows are counted from the server's messages, one per row, as they arrive
+    let mut rows = MessageCounter::new();
+    let malformed = |e: FormatError| {
+        Error::new(
+            Kind::Unavailable,
+            format!("production sent malformed COPY data for {what}"),
+        )
+        .source(e)
+    };
     // the server sends one message per row; batching them keeps the channel cheap
     let mut batch = BytesMut::with_capacity(BATCH);
     loop {
-        let next = stream.next().await;
+        let next = match stream.next().await {
+            Some(Ok(chunk)) => match rows.message(&chunk) {
+                Ok(()) => Some(Ok(chunk)),
+                Err(e) => Some(Err(malformed(e))),
+            },
+            Some(Err(e)) => Some(Err(lost(e))),
+            None => None,
+        };
         let flush = match &next {
             Some(Ok(chunk)) => {
                 batch.extend_from_slice(chunk);
@@ -60,12 +78,20 @@ pub async fn copy_part(
             Some(Ok(_)) => {}
             Some(Err(e)) => {
                 let _ = sink.abandon().await;
-                return Err(lost(e));
+                return Err(e);
             }
             None => break,
         }
     }
-    let sealed = sink.finish().await?;
-    progress.add_rows(sealed.rows.unwrap_or(0));
+    let rows = match rows.finish() {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = sink.abandon().await;
+            return Err(malformed(e));
+        }
+    };
+    let mut sealed = sink.finish().await?;
+    sealed.rows = Some(rows);
+    progress.add_rows(rows);
     Ok(sealed)
 }

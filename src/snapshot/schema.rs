@@ -98,7 +98,7 @@ async fn dump_section(
     let mut child = pg_tools::spawn(cmd, "pg_dump")?;
     let mut stdout = child.stdout.take().expect("piped");
     let errors = pg_tools::stderr_of(&mut child);
-    let sink = Sink::spawn(path.to_path_buf(), recipients, false);
+    let sink = Sink::spawn(path.to_path_buf(), recipients);
     let mut buf = vec![0u8; 64 << 10];
     loop {
         let n = stdout

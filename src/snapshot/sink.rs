@@ -10,8 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::crypt::{Digest, Recipients, SealedWriter};
-use crate::error::{Error, Kind, Result};
-use crate::pg::copy_binary::RowCounter;
+use crate::error::{Error, Result};
 
 /// Chunks in flight per file; callers send batches of up to a few hundred KiB, so this bounds
 /// a file's buffered plaintext to a few MiB.
@@ -23,7 +22,8 @@ enum Msg {
     End,
 }
 
-/// What was sealed: rows (for COPY data), plaintext size and the file's digest.
+/// What was sealed: rows (for COPY data, counted by the producer), plaintext size and the
+/// file's digest.
 #[derive(Debug, Clone)]
 pub struct Sealed {
     pub rows: Option<u64>,
@@ -37,32 +37,17 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Starts sealing into `path`; `count_rows` parses the data as binary COPY.
-    pub fn spawn(path: PathBuf, recipients: Arc<Recipients>, count_rows: bool) -> Sink {
+    /// Starts sealing into `path`.
+    pub fn spawn(path: PathBuf, recipients: Arc<Recipients>) -> Sink {
         let (tx, mut rx) = mpsc::channel::<Msg>(DEPTH);
         let join = tokio::task::spawn_blocking(move || {
             let mut writer = SealedWriter::create(&path, &recipients)?;
-            let mut counter = count_rows.then(RowCounter::new);
             let write_failed = |e: std::io::Error| {
                 Error::internal(format!("cannot write {}", path.display())).source(e)
             };
             loop {
                 match rx.blocking_recv() {
-                    Some(Msg::Data(chunk)) => {
-                        if let Some(c) = counter.as_mut() {
-                            c.feed(&chunk).map_err(|e| {
-                                Error::new(
-                                    Kind::Unavailable,
-                                    format!(
-                                        "production sent malformed COPY data for {}",
-                                        path.display()
-                                    ),
-                                )
-                                .source(e)
-                            })?;
-                        }
-                        writer.write(&chunk).map_err(write_failed)?;
-                    }
+                    Some(Msg::Data(chunk)) => writer.write(&chunk).map_err(write_failed)?,
                     Some(Msg::End) => break,
                     None => {
                         return Err(Error::internal(format!(
@@ -72,16 +57,9 @@ impl Sink {
                     }
                 }
             }
-            let rows = counter.map(|c| c.finish()).transpose().map_err(|e| {
-                Error::new(
-                    Kind::Unavailable,
-                    format!("incomplete COPY data for {}", path.display()),
-                )
-                .source(e)
-            })?;
             let (plaintext_bytes, digest) = writer.finish().map_err(write_failed)?;
             Ok(Sealed {
-                rows,
+                rows: None,
                 plaintext_bytes,
                 digest,
             })
