@@ -36,8 +36,6 @@ pub async fn copy_part(
     let stream = client.copy_out(&part.copy_sql(table)).await.map_err(lost)?;
     pin_mut!(stream);
     let sink = Sink::spawn(path.to_path_buf(), recipients);
-    // the rows are counted from the server's messages, one per row, as they arrive
-    let mut rows = MessageCounter::new();
     let malformed = |e: FormatError| {
         Error::new(
             Kind::Unavailable,
@@ -45,53 +43,54 @@ pub async fn copy_part(
         )
         .source(e)
     };
-    // the server sends one message per row; batching them keeps the channel cheap
-    let mut batch = BytesMut::with_capacity(BATCH);
-    loop {
-        let next = match stream.next().await {
-            Some(Ok(chunk)) => match rows.message(&chunk) {
-                Ok(()) => Some(Ok(chunk)),
-                Err(e) => Some(Err(malformed(e))),
-            },
-            Some(Err(e)) => Some(Err(lost(e))),
-            None => None,
-        };
-        let flush = match &next {
-            Some(Ok(chunk)) => {
-                batch.extend_from_slice(chunk);
-                batch.len() >= BATCH
+    // an error of its own (`Some`), or the sealing thread stopped (`None`: it says why)
+    let copied: std::result::Result<u64, Option<Error>> = async {
+        // the rows are counted from the server's messages, one per row, as they arrive
+        let mut rows = MessageCounter::new();
+        // batching the messages keeps the channel cheap
+        let mut batch = BytesMut::with_capacity(BATCH);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Some(lost(e)))?;
+            rows.message(&chunk).map_err(|e| Some(malformed(e)))?;
+            batch.extend_from_slice(&chunk);
+            if batch.len() >= BATCH {
+                hand_over(&sink, &mut batch, progress).await?;
             }
-            Some(Err(_)) => false,
-            None => !batch.is_empty(),
-        };
-        if flush {
-            progress.add_bytes(batch.len() as u64);
-            if sink.send(batch.split().freeze()).await.is_err() {
-                return Err(sink
-                    .abandon()
-                    .await
-                    .unwrap_or_else(|| Error::internal("sealing stopped early")));
-            }
-            batch.reserve(BATCH);
         }
-        match next {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => {
-                let _ = sink.abandon().await;
-                return Err(e);
-            }
-            None => break,
-        }
+        hand_over(&sink, &mut batch, progress).await?;
+        rows.finish().map_err(|e| Some(malformed(e)))
     }
-    let rows = match rows.finish() {
-        Ok(n) => n,
-        Err(e) => {
+    .await;
+    let rows = match copied {
+        Ok(rows) => rows,
+        Err(Some(e)) => {
             let _ = sink.abandon().await;
-            return Err(malformed(e));
+            return Err(e);
+        }
+        Err(None) => {
+            return Err(sink
+                .abandon()
+                .await
+                .unwrap_or_else(|| Error::internal("sealing stopped early")));
         }
     };
-    let mut sealed = sink.finish().await?;
-    sealed.rows = Some(rows);
+    let sealed = sink.finish(Some(rows)).await?;
     progress.add_rows(rows);
     Ok(sealed)
+}
+
+/// Sends the batch gathered so far to the sealing thread, if there is one; `Err` when that
+/// thread has stopped.
+async fn hand_over(
+    sink: &Sink,
+    batch: &mut BytesMut,
+    progress: &Progress,
+) -> std::result::Result<(), Option<Error>> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    progress.add_bytes(batch.len() as u64);
+    sink.send(batch.split().freeze()).await.map_err(|_| None)?;
+    batch.reserve(BATCH);
+    Ok(())
 }

@@ -120,7 +120,7 @@ async fn dump_section(
         let _ = sink.abandon().await;
         return Err(e);
     }
-    sink.finish().await
+    sink.finish(None).await
 }
 
 /// Every sequence's value, read inside the snapshot transaction.

@@ -22,8 +22,7 @@ enum Msg {
     End,
 }
 
-/// What was sealed: rows (for COPY data, counted by the producer), plaintext size and the
-/// file's digest.
+/// What was sealed: rows (for COPY data), plaintext size and the file's digest.
 #[derive(Debug, Clone)]
 pub struct Sealed {
     pub rows: Option<u64>,
@@ -33,7 +32,7 @@ pub struct Sealed {
 
 pub struct Sink {
     tx: mpsc::Sender<Msg>,
-    join: JoinHandle<Result<Sealed>>,
+    join: JoinHandle<Result<(u64, Digest)>>,
 }
 
 impl Sink {
@@ -58,11 +57,7 @@ impl Sink {
                 }
             }
             let (plaintext_bytes, digest) = writer.finish().map_err(write_failed)?;
-            Ok(Sealed {
-                rows: None,
-                plaintext_bytes,
-                digest,
-            })
+            Ok((plaintext_bytes, digest))
         });
         Sink { tx, join }
     }
@@ -76,13 +71,20 @@ impl Sink {
         Ok(())
     }
 
-    /// Ends the file and waits for it to be sealed and fsynced.
-    pub async fn finish(self) -> Result<Sealed> {
+    /// Ends the file and waits for it to be sealed and fsynced; `rows` is what the producer
+    /// counted, if the file is COPY data.
+    pub async fn finish(self, rows: Option<u64>) -> Result<Sealed> {
         let _ = self.tx.send(Msg::End).await;
         drop(self.tx);
-        self.join
+        let (plaintext_bytes, digest) = self
+            .join
             .await
-            .map_err(|e| Error::internal("the sealing thread panicked").source(e))?
+            .map_err(|e| Error::internal("the sealing thread panicked").source(e))??;
+        Ok(Sealed {
+            rows,
+            plaintext_bytes,
+            digest,
+        })
     }
 
     /// The sealing thread's own error, if it stopped early; used when `send` failed.
