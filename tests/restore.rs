@@ -283,6 +283,19 @@ async fn a_restore_killed_while_a_tables_indexes_build_keeps_staging_and_the_nex
     killed_mid_data_then_rerun("indexkill", "restore:table-indexes", indexes).await;
 }
 
+/// The last step validates the foreign keys beside ANALYZE on one pool; a kill while a key is
+/// being validated, the keys in but `NOT VALID`, leaves staging as it was, and the next run
+/// leaves every key as valid as production's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_killed_while_its_foreign_keys_are_validated_keeps_staging_and_the_next_run_succeeds()
+ {
+    let keys =
+        "SELECT string_agg(conrelid::regclass::text || '.' || conname || '=' || convalidated, ','
+                    ORDER BY conrelid::regclass::text, conname)
+                FROM pg_constraint WHERE contype = 'f' AND connamespace = 'agency'::regnamespace";
+    killed_mid_data_then_rerun("validatekill", "restore:validate", keys).await;
+}
+
 /// Kills a restore at `point` of its data phase: staging keeps its copy, the next run puts
 /// the new one in, and `catalog` reads the same there as on production.
 async fn killed_mid_data_then_rerun(tag: &str, point: &str, catalog: &str) {

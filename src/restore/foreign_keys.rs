@@ -1,10 +1,11 @@
 //! Foreign keys without the deadlock, and in parallel. Each is added `NOT VALID` first, which
 //! needs no scan and holds its SHARE ROW EXCLUSIVE locks on both tables only for an instant;
-//! two of them on a pair of tables that reference each other can still deadlock, and the
-//! loser is simply retried. Then `VALIDATE CONSTRAINT` does the scanning under SHARE UPDATE
-//! EXCLUSIVE on the referencing table and ROW SHARE on the referenced one, locks that do not
-//! conflict with each other, so every validation runs side by side (PostgreSQL's ALTER TABLE
-//! documentation). A key production had `NOT VALID` stays so.
+//! `lanes` never runs two adds sharing a table at once, and a deadlock it did not foresee is
+//! retried. Then `VALIDATE CONSTRAINT` does the scanning under SHARE UPDATE EXCLUSIVE on the
+//! referencing table and ROW SHARE on the referenced one (PostgreSQL's ALTER TABLE
+//! documentation). Those do not conflict across tables, so validations of different tables
+//! run side by side; SHARE UPDATE EXCLUSIVE conflicts with itself, so two on one table take
+//! turns, as they would with ANALYZE of it. A key production had `NOT VALID` stays so.
 //!
 //! PostgreSQL cannot add a key `NOT VALID` on a partitioned table. So a key on one whose
 //! partitions are all plain tables goes to each partition first, `NOT VALID`, and is
@@ -14,19 +15,12 @@
 //! its per-partition copies would stay unvalidated after `VALIDATE CONSTRAINT` (PostgreSQL
 //! 15 does not recurse to them), and staging must be as valid as production.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
 
-use tokio::task::JoinSet;
-
+use super::lanes::{EVERY_TABLE, Scan, Statement};
 use super::target::Target;
 use crate::config::Env;
-use crate::error::{Error, Kind, Result};
-
-/// Deadlocks tolerated per key before the restore gives up.
-const ATTEMPTS: u32 = 5;
-/// A statement slower than this is logged (with -v), for the night that runs long.
-const SLOW: f64 = 0.5;
+use crate::error::{Error, Result};
 
 /// One `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY` statement of the archive.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,16 +74,10 @@ pub fn parse(sql: &str) -> (String, Vec<ForeignKey>) {
     (header, keys)
 }
 
-/// Adds every key, then validates those production had valid, with `jobs` connections.
-pub async fn restore(
-    target: &Target,
-    env: &Env,
-    header: &str,
-    keys: Vec<ForeignKey>,
-    jobs: usize,
-    timeline: &super::timeline::Timeline,
-) -> Result<()> {
-    let adding = std::time::Instant::now();
+/// The statements that put `keys` in, by phase: every add (`NOT VALID`, no scan), then the
+/// checks (validations, and the keys that scan as they are added), then the partitioned
+/// parents' keys, which take their partitions' over.
+pub async fn plan(target: &Target, env: &Env, keys: Vec<ForeignKey>) -> Result<Plan> {
     let partitioned_tables = partitioned(target, env).await?;
     let mut plan = Plan::default();
     for k in keys {
@@ -99,10 +87,19 @@ pub async fn restore(
         ) {
             (Some(referenced), _) => {
                 // it locks the referencing table and every partition it references
-                plan.contended.insert(k.table.clone());
-                plan.contended.insert(k.references.clone());
-                plan.contended.extend(referenced.iter().flatten().cloned());
-                plan.scanned.push(k.sql.clone());
+                let locks = match referenced {
+                    Some(leaves) => [k.table.clone(), k.references.clone()]
+                        .into_iter()
+                        .chain(leaves.iter().cloned())
+                        .collect(),
+                    None => vec![EVERY_TABLE.to_string()],
+                };
+                plan.checks.push(Statement {
+                    sql: k.sql.clone(),
+                    step: VALIDATE,
+                    locks,
+                    scan: Scan::Whole(k.table.clone()),
+                });
             }
             (None, None) => plan.plain(&k.table, &k),
             // one level of plain partitions: the key goes to each first
@@ -110,53 +107,38 @@ pub async fn restore(
                 for leaf in leaves {
                     plan.plain(leaf, &k);
                 }
-                plan.attached.push(k.sql.clone());
+                plan.attached.push(Statement {
+                    sql: k.sql.clone(),
+                    step: "foreign key on partitions",
+                    locks: [k.table.clone(), k.references.clone()]
+                        .into_iter()
+                        .chain(leaves.iter().cloned())
+                        .collect(),
+                    scan: Scan::Nothing,
+                });
             }
-            (None, Some(_)) => plan.scanned.push(k.sql.clone()),
+            (None, Some(_)) => plan.checks.push(Statement {
+                sql: k.sql.clone(),
+                step: VALIDATE,
+                locks: vec![EVERY_TABLE.to_string()],
+                scan: Scan::Whole(k.table.clone()),
+            }),
         }
     }
-    run_all(target, env, header, plan.adds, jobs).await?;
-    timeline.span("foreign key", adding);
-    // the keys that scan as they are added lock the tables they touch against each other, so
-    // they go one after another on a lane of their own, while the validations run on the
-    // other connections, those on tables the scanning keys lock last
-    let validating = std::time::Instant::now();
-    let (later, first): (Vec<_>, Vec<_>) = plan
-        .validations
-        .into_iter()
-        .partition(|(table, _)| plan.contended.contains(table));
-    let validations: Vec<String> = first.into_iter().chain(later).map(|(_, v)| v).collect();
-    if jobs > 1 && !plan.scanned.is_empty() {
-        let (scanned, validated) = tokio::join!(
-            run_all(target, env, header, plan.scanned, 1),
-            run_all(target, env, header, validations, jobs - 1)
-        );
-        scanned.and(validated)?;
-    } else {
-        run_all(target, env, header, validations, jobs).await?;
-        run_all(target, env, header, plan.scanned, jobs).await?;
-    }
-    timeline.span("validate", validating);
-    // the parents' keys take their validated partitions' over, without a scan
-    let attaching = std::time::Instant::now();
-    run_all(target, env, header, plan.attached, jobs).await?;
-    timeline.span("foreign key on partitions", attaching);
-    Ok(())
+    Ok(plan)
 }
+
+const VALIDATE: &str = "validate";
 
 /// The statements of the foreign-key step, by phase.
 #[derive(Debug, Default)]
-struct Plan {
+pub struct Plan {
     /// `NOT VALID` adds, which need no scan.
-    adds: Vec<String>,
-    /// Validations of keys production had valid, side by side, with the table each locks.
-    validations: Vec<(String, String)>,
+    pub adds: Vec<Statement>,
+    /// Validations of keys production had valid, and keys added validated, which scan.
+    pub checks: Vec<Statement>,
     /// Keys on partitioned parents whose partitions already have them, validated.
-    attached: Vec<String>,
-    /// Keys added validated, scanning as they are added.
-    scanned: Vec<String>,
-    /// Tables the scanning keys lock.
-    contended: HashSet<String>,
+    pub attached: Vec<Statement>,
 }
 
 impl Plan {
@@ -164,15 +146,21 @@ impl Plan {
     fn plain(&mut self, table: &str, k: &ForeignKey) {
         let clause = k.clause();
         // every add is NOT VALID; only those production had valid are then validated
-        self.adds
-            .push(format!("ALTER TABLE ONLY {table} {clause} NOT VALID;"));
+        self.adds.push(Statement {
+            sql: format!("ALTER TABLE ONLY {table} {clause} NOT VALID;"),
+            step: "foreign key",
+            locks: vec![table.to_string(), k.references.clone()],
+            scan: Scan::Nothing,
+        });
         if k.not_valid {
             return;
         }
-        self.validations.push((
-            table.to_string(),
-            format!("ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {};", k.name),
-        ));
+        self.checks.push(Statement {
+            sql: format!("ALTER TABLE ONLY {table} VALIDATE CONSTRAINT {};", k.name),
+            step: VALIDATE,
+            locks: vec![table.to_string()],
+            scan: Scan::Whole(table.to_string()),
+        });
     }
 }
 
@@ -185,80 +173,6 @@ impl ForeignKey {
             .map_or(stmt, |(_, clause)| clause)
             .trim()
             .to_string()
-    }
-}
-
-/// Runs the statements with up to `jobs` connections to the incoming copy, each after the
-/// archive's session settings; a deadlock is retried, anything else fails the restore.
-async fn run_all(
-    target: &Target,
-    env: &Env,
-    header: &str,
-    statements: Vec<String>,
-    jobs: usize,
-) -> Result<()> {
-    if statements.is_empty() {
-        return Ok(());
-    }
-    let workers = jobs.clamp(1, statements.len());
-    let queue = Arc::new(Mutex::new(VecDeque::from(statements)));
-    let mut set = JoinSet::new();
-    for _ in 0..workers {
-        let client = target.connect(&target.incoming(), env).await?;
-        client.batch_execute(header).await.map_err(|e| {
-            Error::new(Kind::Unavailable, "cannot set up a foreign-key session").source(e)
-        })?;
-        let queue = Arc::clone(&queue);
-        set.spawn(async move {
-            loop {
-                let Some(sql) = queue.lock().expect("queue lock").pop_front() else {
-                    return Ok(());
-                };
-                if let Err(e) = with_retry(&client, &sql).await {
-                    queue.lock().expect("queue lock").clear();
-                    return Err(e);
-                }
-            }
-        });
-    }
-    let mut first = None;
-    while let Some(joined) = set.join_next().await {
-        match joined.map_err(|e| Error::internal("a foreign-key worker panicked").source(e)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) | Err(e) => {
-                first.get_or_insert(e);
-            }
-        }
-    }
-    first.map_or(Ok(()), Err)
-}
-
-async fn with_retry(client: &tokio_postgres::Client, sql: &str) -> Result<()> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let started = std::time::Instant::now();
-        match client.batch_execute(sql).await {
-            Ok(()) => {
-                let took = started.elapsed().as_secs_f64();
-                if took >= SLOW {
-                    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-                    crate::events::detail(&format!("foreign-key step took {took:.1}s: {one_line}"));
-                }
-                return Ok(());
-            }
-            Err(e) if deadlock(&e) && attempt < ATTEMPTS => {
-                crate::events::detail(&format!(
-                    "a foreign key deadlocked (attempt {attempt}); retrying"
-                ));
-                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
-            }
-            Err(e) => {
-                return Err(
-                    Error::new(Kind::Unavailable, "cannot restore a foreign key").source(e),
-                );
-            }
-        }
     }
 }
 
@@ -289,10 +203,6 @@ async fn partitioned(target: &Target, env: &Env) -> Result<HashMap<String, Optio
             (r.get(0), plain.then(|| leaves.unwrap_or_default()))
         })
         .collect())
-}
-
-fn deadlock(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
 }
 
 #[cfg(test)]
@@ -337,12 +247,17 @@ mod tests {
         }
         plan.plain(&keys[2].table, &keys[2]);
         assert_eq!(
-            plan.adds[0],
+            plan.adds[0].sql,
             "ALTER TABLE ONLY agency.visits_2026_11 ADD CONSTRAINT visits_client_id_fkey \
              FOREIGN KEY (client_id) REFERENCES agency.clients(id) NOT VALID;"
         );
-        assert!(plan.adds.iter().all(|a| a.ends_with(" NOT VALID;")));
-        let validations: Vec<&str> = plan.validations.iter().map(|(_, v)| v.as_str()).collect();
+        assert!(plan.adds.iter().all(|a| a.sql.ends_with(" NOT VALID;")));
+        assert_eq!(
+            plan.adds[0].locks,
+            ["agency.visits_2026_11", "agency.clients"],
+            "an add locks both tables"
+        );
+        let validations: Vec<&str> = plan.checks.iter().map(|v| v.sql.as_str()).collect();
         assert_eq!(
             validations,
             [

@@ -1,17 +1,15 @@
 //! Loading a snapshot into the incoming database: pre-data schema, each table data file
 //! streamed from its sealed file with COPY FROM (plaintext only in memory; `pipeline`
-//! schedules them), sequences, statistics.
+//! schedules them), and sequences.
 
-use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, pin_mut};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_postgres::Client;
 
 use super::target::Target;
@@ -205,37 +203,6 @@ pub(super) async fn load_file(
         sink.send(chunk).await.map_err(failed)?;
     }
     sink.as_mut().finish().await.map_err(failed)
-}
-
-/// Gathers statistics table by table on `jobs` connections, as vacuumdb -j would.
-pub async fn analyze(src: &Source<'_>) -> Result<()> {
-    let (target, env, m, jobs) = (src.target, src.env, src.manifest, src.jobs);
-    let queue: VecDeque<String> = m
-        .tables
-        .iter()
-        .map(|t| format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name)))
-        .collect();
-    let queue = Arc::new(Mutex::new(queue));
-    let mut set = JoinSet::new();
-    for _ in 0..jobs.max(1) {
-        let (queue, target, env) = (Arc::clone(&queue), target.clone(), env.clone());
-        set.spawn(async move {
-            let client = target.connect(&target.incoming(), &env).await?;
-            loop {
-                let Some(table) = queue.lock().expect("queue lock").pop_front() else {
-                    return Ok::<_, Error>(());
-                };
-                client
-                    .batch_execute(&format!("ANALYZE {table}"))
-                    .await
-                    .map_err(|e| Error::unavailable(format!("ANALYZE {table} failed")).source(e))?;
-            }
-        });
-    }
-    while let Some(joined) = set.join_next().await {
-        joined.map_err(|e| Error::internal("an ANALYZE worker panicked").source(e))??;
-    }
-    Ok(())
 }
 
 /// Sets every sequence to the value it had in the snapshot.

@@ -3,6 +3,7 @@
 
 mod foreign_keys;
 mod freeze;
+mod lanes;
 mod load;
 mod matviews;
 mod per_table;

@@ -10,6 +10,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::lanes::{self, Scan, Statement};
 use super::load::Source;
 use super::per_table::{self, PerTable, TableWork};
 use super::target::Target;
@@ -19,10 +20,12 @@ use crate::error::{Error, Kind, Result};
 use crate::pg::tools as pg_tools;
 use crate::process::PrivateDir;
 
-/// The archive's foreign keys, read while its indexes were built, to add once they are in.
+/// The archive's foreign keys, read while its indexes were built, to add once they are in,
+/// and the loaded tables as pg_dump names them, for their statistics.
 pub struct PendingKeys {
     header: String,
     keys: Vec<super::foreign_keys::ForeignKey>,
+    tables: Vec<String>,
 }
 
 /// The post-data archive, decrypted into a private temporary directory before the data
@@ -34,6 +37,8 @@ pub struct PostData {
     archive: PathBuf,
     fks: ForeignKeys,
     per_table: PerTable,
+    /// The manifest's tables as pg_dump names them, in its order.
+    tables: Vec<String>,
 }
 
 impl PostData {
@@ -67,11 +72,14 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let sql = super::script::of(&archive, &list).await?;
     let tables = pg_names(src).await?;
     let per_table = per_table::split(&rest, &sql, &tables);
+    let mut tables: Vec<(String, usize)> = tables.into_iter().collect();
+    tables.sort_by_key(|(_, i)| *i);
     Ok(PostData {
         tmp,
         archive,
         fks,
         per_table,
+        tables: tables.into_iter().map(|(name, _)| name).collect(),
     })
 }
 
@@ -111,11 +119,12 @@ pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
     let building = std::time::Instant::now();
     run(target, env, &post.archive, &rest_list, jobs).await?;
     src.timeline.span("index and constraint", building);
-    let fks = post.fks;
+    let (fks, tables) = (post.fks, post.tables);
     if fks.count == 0 {
         return Ok(PendingKeys {
             header: String::new(),
             keys: Vec::new(),
+            tables,
         });
     }
     let (header, keys) =
@@ -127,25 +136,34 @@ pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
             keys.len()
         )));
     }
-    Ok(PendingKeys { header, keys })
+    Ok(PendingKeys {
+        header,
+        keys,
+        tables,
+    })
 }
 
-/// Adds the foreign keys `post_data` left, and checks that every one is in place.
-pub async fn add_foreign_keys(src: &Source<'_>, pending: PendingKeys) -> Result<()> {
+/// Adds the foreign keys `finish` left `NOT VALID`, then validates them beside ANALYZE of
+/// every loaded table, on one pool ordered by the locks each takes (`lanes`), then adds the
+/// partitioned parents' keys; checks that every key is in place.
+pub async fn keys_and_statistics(src: &Source<'_>, pending: PendingKeys) -> Result<()> {
+    let (target, env, jobs, timeline) = (src.target, src.env, src.jobs, &src.timeline);
     let expected = pending.keys.len();
-    if expected == 0 {
-        return Ok(());
-    }
-    let (target, env) = (src.target, src.env);
-    super::foreign_keys::restore(
-        target,
-        env,
-        &pending.header,
-        pending.keys,
-        src.jobs,
-        &src.timeline,
-    )
-    .await?;
+    let plan = match expected {
+        0 => super::foreign_keys::Plan::default(),
+        _ => super::foreign_keys::plan(target, env, pending.keys).await?,
+    };
+    let header = &pending.header;
+    lanes::run(target, env, header, plan.adds, jobs, timeline).await?;
+    let statistics = pending.tables.into_iter().map(|table| Statement {
+        sql: format!("ANALYZE {table};"),
+        step: "analyze",
+        locks: vec![table.clone()],
+        scan: Scan::Sample(table),
+    });
+    let checks = plan.checks.into_iter().chain(statistics).collect();
+    lanes::run(target, env, header, checks, jobs, timeline).await?;
+    lanes::run(target, env, header, plan.attached, jobs, timeline).await?;
     let have = foreign_keys(target, env).await?;
     if have < expected {
         return Err(Error::unavailable(format!(

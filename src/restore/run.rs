@@ -250,22 +250,17 @@ async fn load_and_lock(
     phases.mark("post-data");
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;
-    // with the indexes in, three things that do not wait for one another: foreign keys,
-    // materialized views (which read the tables under ACCESS SHARE, which no key's lock
-    // blocks) and statistics (ANALYZE and a key's scan of one table take turns on it)
+    // with the indexes in, two things that do not wait for one another: materialized views,
+    // which read the tables under ACCESS SHARE, which no key's lock blocks, and the foreign
+    // keys with the statistics, ordered on one pool by the locks they take
     let (started, timeline) = (std::time::Instant::now(), src.timeline);
     let views = async {
         let r = matviews::refresh(target, env, &m.materialized_views, req.jobs).await;
         timeline.span("materialized views", started);
         r.map(|_| ())
     };
-    let stats = async {
-        let r = load::analyze(&src).await;
-        timeline.span("analyze", started);
-        r
-    };
-    let (fks, views, stats) = tokio::join!(post_data::add_foreign_keys(&src, keys), views, stats);
-    fks.and(views).and(stats)?;
+    let (checks, views) = tokio::join!(post_data::keys_and_statistics(&src, keys), views);
+    checks.and(views)?;
     phases.mark("foreign keys + materialized views + analyze");
     let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;
     let late = deadline.is_some_and(|d| Utc::now() > d);
