@@ -44,6 +44,15 @@ pub enum Scan {
     Sample(String),
 }
 
+impl Scan {
+    fn table(&self) -> Option<&str> {
+        match self {
+            Scan::Nothing => None,
+            Scan::Whole(t) | Scan::Sample(t) => Some(t),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
     pub sql: String,
@@ -184,13 +193,19 @@ fn runnable(queue: &[Statement], held: &HashSet<String>) -> Option<usize> {
 /// and that of every statement they conflict with, which must run before or after them, never
 /// beside. Then the statement that locks the most tables, then the costliest.
 fn order(statements: Vec<Statement>, sizes: &HashMap<String, u64>) -> Vec<Statement> {
+    let size = |s: &Statement| {
+        s.scan
+            .table()
+            .and_then(|t| sizes.get(t))
+            .copied()
+            .unwrap_or(0)
+    };
     let cost = |s: &Statement| match &s.scan {
-        Scan::Nothing => 0,
-        Scan::Whole(t) => sizes.get(t).copied().unwrap_or(0),
-        Scan::Sample(t) => sizes.get(t).copied().unwrap_or(0).min(SAMPLE),
+        Scan::Sample(_) => size(s).min(SAMPLE),
+        _ => size(s),
     };
     let costs: Vec<u64> = statements.iter().map(cost).collect();
-    let mut keyed: Vec<_> = statements
+    let keys: Vec<_> = statements
         .iter()
         .enumerate()
         .map(|(i, s)| {
@@ -200,21 +215,17 @@ fn order(statements: Vec<Statement>, sizes: &HashMap<String, u64>) -> Vec<Statem
                 .filter(|&(j, t)| j != i && conflict(s, t))
                 .map(|(j, _)| costs[j])
                 .sum();
-            let key = (
+            (
                 std::cmp::Reverse(costs[i] + apart),
                 std::cmp::Reverse(s.locks.len()),
                 std::cmp::Reverse(costs[i]),
                 i,
-            );
-            (key, i)
+            )
         })
         .collect();
-    keyed.sort();
-    let mut slots: Vec<Option<Statement>> = statements.into_iter().map(Some).collect();
-    keyed
-        .into_iter()
-        .filter_map(|(_, i)| slots[i].take())
-        .collect()
+    let mut keyed: Vec<_> = keys.into_iter().zip(statements).collect();
+    keyed.sort_by_key(|k| k.0);
+    keyed.into_iter().map(|(_, s)| s).collect()
 }
 
 /// Whether `a` and `b` lock a table in common, so that one waits for the other.
@@ -231,10 +242,7 @@ async fn sizes(
 ) -> Result<HashMap<String, u64>> {
     let names: Vec<String> = statements
         .iter()
-        .filter_map(|s| match &s.scan {
-            Scan::Nothing => None,
-            Scan::Whole(t) | Scan::Sample(t) => Some(t.clone()),
-        })
+        .filter_map(|s| s.scan.table().map(str::to_string))
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();

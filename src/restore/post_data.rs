@@ -71,20 +71,20 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     write_private(&list, &candidates)?;
     let sql = super::script::of(&archive, &list).await?;
     let tables = pg_names(src).await?;
-    let per_table = per_table::split(&rest, &sql, &tables);
-    let mut tables: Vec<(String, usize)> = tables.into_iter().collect();
-    tables.sort_by_key(|(_, i)| *i);
+    let places: HashMap<String, usize> =
+        (0..tables.len()).map(|i| (tables[i].clone(), i)).collect();
+    let per_table = per_table::split(&rest, &sql, &places);
     Ok(PostData {
         tmp,
         archive,
         fks,
         per_table,
-        tables: tables.into_iter().map(|(name, _)| name).collect(),
+        tables,
     })
 }
 
-/// The manifest's tables as pg_dump names them (quoted only where needed), to their places.
-async fn pg_names(src: &Source<'_>) -> Result<HashMap<String, usize>> {
+/// The manifest's tables as pg_dump names them (quoted only where needed), in its order.
+async fn pg_names(src: &Source<'_>) -> Result<Vec<String>> {
     let (schemas, names): (Vec<String>, Vec<String>) = src
         .manifest
         .tables
@@ -100,11 +100,7 @@ async fn pg_names(src: &Source<'_>) -> Result<HashMap<String, usize>> {
         )
         .await
         .map_err(|e| Error::unavailable("cannot name the tables as pg_dump does").source(e))?;
-    Ok(rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.get(0), i))
-        .collect())
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// What the data phase left: triggers, a partitioned parent's keys and indexes and their
