@@ -72,6 +72,8 @@ pg_roles_and_databases() { # pg_roles_and_databases NAME PORT
             echo "SELECT 'CREATE DATABASE acc_template TEMPLATE template0 IS_TEMPLATE true' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'acc_template') \\gexec"
             echo "\\c acc_template"
             echo "REVOKE EXECUTE ON FUNCTION pg_catalog.lo_from_bytea(oid, bytea), pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer) FROM PUBLIC;"
+            # acc (and only acc) recreates production's large objects, with their OIDs, in each copy
+            echo "GRANT EXECUTE ON FUNCTION pg_catalog.lo_create(oid) TO acc;"
         fi
     } | pg_admin "$port" postgres
 }

@@ -51,6 +51,10 @@ pub struct SnapshotSettings {
     pub signing_key: Option<PathBuf>,
     /// An `allowed_signers` file; when set, unsigned or badly signed snapshots are refused.
     pub allowed_signers: Option<PathBuf>,
+    /// Copy tables whose row-level security policies hide rows from acc's role as the policies
+    /// let it see them (pg_dump's `--enable-row-security`), recorded in the manifest. Off: such
+    /// a table stops the snapshot (78) before any data is written.
+    pub enable_row_security: bool,
 }
 
 /// How staging is refreshed from a snapshot.
@@ -261,6 +265,7 @@ fn snapshot(key: &str, s: RawSnapshot) -> Result<SnapshotSettings> {
         retry: std::time::Duration::from_secs(s.retry_seconds.unwrap_or(DEFAULT_RETRY_SECONDS)),
         signing_key: s.signing_key,
         allowed_signers: s.allowed_signers,
+        enable_row_security: s.enable_row_security.unwrap_or(false),
     })
 }
 

@@ -116,6 +116,7 @@ pub struct RawSnapshot {
     pub retry_seconds: Option<u64>,
     pub signing_key: Option<PathBuf>,
     pub allowed_signers: Option<PathBuf>,
+    pub enable_row_security: Option<bool>,
 }
 
 /// `[profiles.P.restore]`: how staging is refreshed.
@@ -206,7 +207,8 @@ overlay!(RawSnapshot {
         only_schemas,
         retry_seconds,
         signing_key,
-        allowed_signers
+        allowed_signers,
+        enable_row_security
     ]
 });
 overlay!(RawDatabase {

@@ -4,9 +4,12 @@
 mod connect;
 pub mod conninfo;
 pub mod copy_binary;
+pub mod copy_format;
 pub mod copy_messages;
+pub mod copy_text;
 pub mod pgpass;
 pub mod service;
+pub mod sqlstate;
 pub mod tls;
 pub mod tools;
 

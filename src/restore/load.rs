@@ -16,8 +16,8 @@ use super::target::Target;
 use crate::config::Env;
 use crate::crypt::{Digest, Identities, checked, unseal};
 use crate::error::{Error, Kind, Result};
-use crate::pg::quote_ident;
 use crate::pg::tools as pg_tools;
+use crate::pg::{quote_ident, sqlstate};
 use crate::snapshot::manifest::{self, Manifest};
 use crate::ui::progress::Progress;
 
@@ -174,7 +174,8 @@ pub async fn pre_data(src: &Source<'_>) -> Result<()> {
     pg_tools::finish(child, errors, "pg_restore (pre-data)").await
 }
 
-/// Streams one data file into its table with COPY FROM; returns the rows it loaded.
+/// Streams one data file into its table with COPY FROM, in the file's format; returns the rows
+/// it loaded.
 pub(super) async fn load_file(
     client: &Client,
     table: &manifest::Table,
@@ -185,13 +186,14 @@ pub(super) async fn load_file(
 ) -> Result<u64> {
     let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(c)).collect();
     let sql = format!(
-        "COPY {}.{} ({}) FROM STDIN (FORMAT binary)",
+        "COPY {}.{} ({}) FROM STDIN (FORMAT {})",
         quote_ident(&table.schema),
         quote_ident(&table.name),
-        columns.join(", ")
+        columns.join(", "),
+        file.format.keyword()
     );
     let failed = |e: tokio_postgres::Error| {
-        Error::unavailable(format!("loading {}.{} failed", table.schema, table.name)).source(e)
+        sqlstate::failure(format!("loading {}.{} failed", table.schema, table.name), e)
     };
     let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(failed)?;
     pin_mut!(sink);

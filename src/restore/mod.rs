@@ -4,6 +4,7 @@
 mod foreign_keys;
 mod freeze;
 mod lanes;
+mod large_objects;
 mod load;
 mod matviews;
 mod per_table;

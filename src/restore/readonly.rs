@@ -261,6 +261,25 @@ pub async fn lock_down(
     for f in &definers {
         sql.push_str(&format!("REVOKE EXECUTE ON ROUTINE {f} FROM PUBLIC;"));
     }
+    // the large objects restore made belong to acc; readers may read each and nothing more
+    // (writing one needs UPDATE on it, unlinking one its ownership)
+    let objects: Vec<String> = client
+        .query("SELECT oid::text FROM pg_largeobject_metadata", &[])
+        .await
+        .map_err(fail("list large objects"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for chunk in objects.chunks(1000) {
+        let grants: String = chunk
+            .iter()
+            .map(|oid| format!("GRANT SELECT ON LARGE OBJECT {oid} TO {role};"))
+            .collect();
+        client
+            .batch_execute(&grants)
+            .await
+            .map_err(fail("grant the reader role SELECT on large objects"))?;
+    }
     sql.push_str(&format!(
         "ALTER DATABASE {db} SET default_transaction_read_only = on;
          ALTER ROLE {role} SET default_transaction_read_only = on;"

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::freeze::{FreezeState, freeze_state};
+use super::large_objects;
 use super::load;
 use super::matviews;
 use super::pipeline;
@@ -250,6 +251,7 @@ async fn load_and_lock(
     phases.mark("post-data");
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;
+    large_objects::restore(&src, &client, req.progress).await?;
     // with the indexes in, two things that do not wait for one another: materialized views,
     // which read the tables under ACCESS SHARE, which no key's lock blocks, and the foreign
     // keys with the statistics, ordered on one pool by the locks they take

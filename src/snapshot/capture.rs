@@ -9,6 +9,8 @@ use tokio::task::JoinSet;
 
 use super::catalog::{self, Part, RANGE_BYTES};
 use super::copy::copy_part;
+use super::large_objects;
+use super::row_security;
 use super::schema::{self, Dumper, Section};
 use super::session::{self, Exporter};
 use super::sink::Sealed;
@@ -17,7 +19,9 @@ use super::timing::Plan;
 use crate::config::{Database, Env, Profile};
 use crate::crypt::Recipients;
 use crate::error::{Error, Result};
-use crate::snapshot::manifest::{self, Encryption, File, Filters, Manifest, SchemaFiles};
+use crate::snapshot::manifest::{
+    self, Encryption, File, Filters, LargeObjects, Manifest, SchemaFiles, TableName,
+};
 use crate::store::{fsync_dir, write_atomic};
 use crate::ui::progress::Progress;
 
@@ -35,7 +39,8 @@ pub struct Capture<'a> {
 
 /// Exports the snapshot, captures inside it, and always ends the exporting transaction.
 pub async fn capture(job: &Capture<'_>) -> Result<Manifest> {
-    let exporter = Exporter::open(job.db, job.env, job.profile.snapshot.retry).await?;
+    let snap = &job.profile.snapshot;
+    let exporter = Exporter::open(job.db, job.env, snap.retry, snap.enable_row_security).await?;
     let result = inside(job, &exporter).await;
     exporter.close().await;
     result
@@ -47,11 +52,26 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let recipients = Arc::clone(&job.recipients);
     crate::failpoint::pause("snapshot:exported").await;
     let catalog = catalog::read(exporter.client(), &req.filter).await?;
+    let filtered = rows_hidden(job, exporter, &catalog.tables).await?;
+    for t in catalog.tables.iter().filter(|t| !t.format.is_binary()) {
+        crate::events::info(&format!(
+            "{}.{} goes by text COPY: {} has a type without binary input/output",
+            t.schema,
+            t.name,
+            t.text_columns.join(", ")
+        ));
+    }
+    let large = large_objects::survey(exporter.client(), &db.user).await?;
     let qualified: Vec<String> = catalog.tables.iter().map(|t| t.qualified()).collect();
     exporter.lock(&qualified).await?;
     let sequences = schema::sequences(exporter.client(), &req.filter).await?;
     let materialized_views = schema::materialized_views(exporter.client(), &req.filter).await?;
-    let parts = catalog::parts(&catalog.tables, RANGE_BYTES);
+    // production's tables, then the large objects' two catalogs, copied alike
+    let mut tables = catalog.tables.clone();
+    if let Some((_, _, pages_bytes)) = large {
+        tables.extend(large_objects::tables(pages_bytes));
+    }
+    let parts = catalog::parts(&tables, RANGE_BYTES);
     let total_bytes = parts.iter().map(|p| p.bytes).sum();
     let workers = req.jobs.clamp(1, parts.len().max(1));
     let progress = Progress::start(
@@ -73,11 +93,21 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let (pre_path, post_path) = (dir.join(PRE_DATA), dir.join(POST_DATA));
     let pre = dumper.dump(Section::PreData, &pre_path);
     let post = dumper.dump(Section::PostData, &post_path);
-    let copying = copy_all(job, exporter, &catalog.tables, parts, workers, &progress);
+    let copying = copy_all(job, exporter, &tables, parts, workers, &progress);
     let (pre, post, copied) = tokio::join!(pre, post, copying);
     progress.finish();
     let copied = copied?;
     let (pre, post) = (pre?, post?);
+    let mut copied = tables_of(&tables, copied);
+    let large_objects = large.map(|(_, page_bytes, _)| {
+        let pages = copied.pop().expect("the pages' table was copied");
+        let objects = copied.pop().expect("the objects' table was copied");
+        LargeObjects {
+            page_bytes,
+            objects,
+            pages,
+        }
+    });
     let manifest = Manifest {
         format: manifest::FORMAT,
         acc_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -98,7 +128,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
             exclude_tables: req.filter.exclude_tables.clone(),
             only_schemas: req.filter.only_schemas.clone(),
         },
-        tables: tables_of(&catalog.tables, copied),
+        tables: copied,
         excluded: catalog.excluded,
         schema: SchemaFiles {
             pre_data: schema_file(PRE_DATA, pre),
@@ -106,9 +136,35 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         },
         sequences,
         materialized_views,
+        large_objects,
+        filtered_by_row_security: filtered,
     };
     write_manifest(dir, &manifest, profile.snapshot.signing_key.as_deref())?;
     Ok(manifest)
+}
+
+/// The tables whose row-level security would hide rows from acc's role: a refusal (78) before
+/// anything is written, unless a filtered copy was asked for, which the manifest then records.
+async fn rows_hidden(
+    job: &Capture<'_>,
+    exporter: &Exporter,
+    tables: &[catalog::Table],
+) -> Result<Vec<TableName>> {
+    let hidden = row_security::hidden(exporter.client(), tables).await?;
+    if hidden.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !job.profile.snapshot.enable_row_security {
+        return Err(row_security::refusal(&hidden, &job.db.user));
+    }
+    for h in &hidden {
+        crate::events::warning(&format!(
+            "{} is copied as its row-level security lets {} see it (snapshot.enable_row_security): staging may hold fewer rows than production",
+            row_security::describe(h),
+            job.db.user
+        ));
+    }
+    Ok(hidden.into_iter().map(|h| h.table).collect())
 }
 
 /// Copies every part with `workers` workers sharing one queue, each in the exported
@@ -122,6 +178,7 @@ async fn copy_all(
     progress: &Progress,
 ) -> Result<Vec<(Part, Sealed)>> {
     let (db, env, dir) = (job.db, job.env, job.dir);
+    let filtered = job.profile.snapshot.enable_row_security;
     let recipients = Arc::clone(&job.recipients);
     let tables = Arc::new(catalog_tables.to_vec());
     let queue = Arc::new(Mutex::new(VecDeque::from(parts)));
@@ -140,7 +197,7 @@ async fn copy_all(
         );
         let dir = dir.to_path_buf();
         set.spawn(async move {
-            let client = session::worker(&db, &env, &snapshot_id).await?;
+            let client = session::worker(&db, &env, &snapshot_id, filtered).await?;
             let mut done: Vec<(Part, Sealed)> = Vec::new();
             loop {
                 let Some(part) = queue.lock().expect("queue lock").pop_front() else {
@@ -212,6 +269,7 @@ fn tables_of(tables: &[catalog::Table], mut copied: Vec<(Part, Sealed)>) -> Vec<
         t.files.push(File {
             name: part_file(&part),
             rows: Some(rows),
+            format: tables[part.table].format,
             plaintext_bytes: sealed.plaintext_bytes,
             digest: sealed.digest,
         });
@@ -243,6 +301,7 @@ fn schema_file(name: &str, sealed: Sealed) -> File {
     File {
         name: name.to_string(),
         rows: None,
+        format: Default::default(),
         plaintext_bytes: sealed.plaintext_bytes,
         digest: sealed.digest,
     }

@@ -4,8 +4,9 @@
 use tokio_postgres::Client;
 
 use super::filter::TableFilter;
-use crate::error::{Error, Result};
-use crate::pg::quote_ident;
+use crate::error::Result;
+use crate::pg::copy_format::CopyFormat;
+use crate::pg::{quote_ident, sqlstate};
 use crate::snapshot::manifest::TableName;
 
 /// Tables above this size are split into ranges of about this many bytes, so that several
@@ -20,6 +21,10 @@ pub struct Table {
     pub columns: Vec<String>,
     /// On-disk size at the start, to size ranges and estimate progress.
     pub bytes: u64,
+    /// Text when a column's type, at any depth, has no binary send or receive function.
+    pub format: CopyFormat,
+    /// The columns that make it text, for the operator's log.
+    pub text_columns: Vec<String>,
 }
 
 impl Table {
@@ -35,32 +40,68 @@ pub struct Catalog {
     pub excluded: Vec<TableName>,
 }
 
+/// Every user column type whose values, at any depth (a domain over it, an array or range of it,
+/// a composite holding it), include a type with no binary send or receive function: binary COPY
+/// of such a column fails ("no binary output function available"), text COPY carries any type.
+const TEXT_ONLY_TYPES: &str = "
+    parts(root, t) AS (
+        SELECT DISTINCT a.atttypid, a.atttypid
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+          AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+        UNION
+        SELECT p.root, x.child FROM parts p JOIN pg_type ty ON ty.oid = p.t
+        CROSS JOIN LATERAL (
+            SELECT ty.typbasetype WHERE ty.typtype = 'd'
+            UNION ALL SELECT ty.typelem WHERE ty.typcategory = 'A' AND ty.typelem <> 0
+            UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = ty.oid
+            UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = ty.oid
+            UNION ALL SELECT ca.atttypid FROM pg_attribute ca
+                WHERE ty.typrelid <> 0 AND ca.attrelid = ty.typrelid AND ca.attnum > 0
+                  AND NOT ca.attisdropped
+        ) x(child)
+    ),
+    text_only AS (
+        SELECT DISTINCT p.root FROM parts p JOIN pg_type ty ON ty.oid = p.t
+        WHERE ty.typsend::oid = 0 OR ty.typreceive::oid = 0
+    )";
+
+/// The tables that hold rows, their copied columns (generated ones are computed again on
+/// load), size, partition root and the columns that need text COPY.
+static TABLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH RECURSIVE {TEXT_ONLY_TYPES}
+         SELECT n.nspname, c.relname, c.relkind = 'p' AS parent,
+                rn.nspname AS root_schema, r.relname AS root_name,
+                coalesce(array_agg(a.attname::text ORDER BY a.attnum)
+                         FILTER (WHERE a.attnum > 0), '{{}}') AS columns,
+                pg_relation_size(c.oid)::int8 AS bytes,
+                coalesce(array_agg(a.attname::text ORDER BY a.attnum)
+                         FILTER (WHERE a.atttypid IN (SELECT root FROM text_only)), '{{}}')
+                    AS text_columns
+         FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)
+         LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
+         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+              AND NOT a.attisdropped AND a.attgenerated = ''
+         WHERE c.relkind IN ('r', 'p')
+           AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                             AND d.deptype = 'e')
+         GROUP BY n.nspname, c.relname, c.relkind, rn.nspname, r.relname, c.oid
+         ORDER BY n.nspname, c.relname"
+    )
+});
+
 /// Lists the tables that hold rows: ordinary tables and leaf partitions, not extension-owned.
 pub async fn read(client: &Client, filter: &TableFilter) -> Result<Catalog> {
     let rows = client
-        .query(
-            "SELECT n.nspname, c.relname, c.relkind = 'p' AS parent,
-                    rn.nspname AS root_schema, r.relname AS root_name,
-                    coalesce(array_agg(a.attname::text ORDER BY a.attnum)
-                             FILTER (WHERE a.attnum > 0), '{}') AS columns,
-                    pg_relation_size(c.oid)::int8 AS bytes
-             FROM pg_class c
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)
-             LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
-             LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
-                  AND NOT a.attisdropped AND a.attgenerated = ''
-             WHERE c.relkind IN ('r', 'p')
-               AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                                 AND d.deptype = 'e')
-             GROUP BY n.nspname, c.relname, c.relkind, rn.nspname, r.relname, c.oid
-             ORDER BY n.nspname, c.relname",
-            &[],
-        )
+        .query(TABLES.as_str(), &[])
         .await
-        .map_err(|e| Error::unavailable("cannot list production's tables").source(e))?;
+        .map_err(|e| sqlstate::failure("cannot list production's tables", e))?;
     let mut catalog = Catalog::default();
     for row in rows {
         let schema: String = row.get(0);
@@ -77,6 +118,12 @@ pub async fn read(client: &Client, filter: &TableFilter) -> Result<Catalog> {
                 name,
                 columns: row.get(5),
                 bytes: row.get::<_, i64>(6).max(0) as u64,
+                format: if row.get::<_, Vec<String>>(7).is_empty() {
+                    CopyFormat::Binary
+                } else {
+                    CopyFormat::Text
+                },
+                text_columns: row.get(7),
             });
         }
     }
@@ -104,16 +151,18 @@ impl Part {
             .join(", ");
         match self.pages {
             None => format!(
-                "COPY {} ({columns}) TO STDOUT (FORMAT binary)",
-                table.qualified()
+                "COPY {} ({columns}) TO STDOUT (FORMAT {})",
+                table.qualified(),
+                table.format.keyword()
             ),
             Some((start, end)) => {
                 let upper = end
                     .map(|e| format!(" AND ctid < '({e},0)'::tid"))
                     .unwrap_or_default();
                 format!(
-                    "COPY (SELECT {columns} FROM ONLY {} WHERE ctid >= '({start},0)'::tid{upper}) TO STDOUT (FORMAT binary)",
-                    table.qualified()
+                    "COPY (SELECT {columns} FROM ONLY {} WHERE ctid >= '({start},0)'::tid{upper}) TO STDOUT (FORMAT {})",
+                    table.qualified(),
+                    table.format.keyword()
                 )
             }
         }
@@ -161,6 +210,8 @@ mod tests {
             name: name.into(),
             columns: vec!["id".into(), "Full Name".into()],
             bytes,
+            format: CopyFormat::Binary,
+            text_columns: Vec::new(),
         }
     }
 
@@ -182,6 +233,26 @@ mod tests {
             ]
         );
         assert!(parts.iter().any(|p| p.table == 0 && p.pages.is_none()));
+    }
+
+    #[test]
+    fn a_table_with_a_type_without_binary_io_is_copied_as_text() {
+        let t = Table {
+            format: CopyFormat::Text,
+            ..table("books", 0)
+        };
+        let whole = Part {
+            table: 0,
+            index: 0,
+            pages: None,
+            bytes: 0,
+        };
+        assert!(whole.copy_sql(&t).ends_with("TO STDOUT (FORMAT text)"));
+        let range = Part {
+            pages: Some((0, Some(10))),
+            ..whole
+        };
+        assert!(range.copy_sql(&t).ends_with("TO STDOUT (FORMAT text)"));
     }
 
     #[test]

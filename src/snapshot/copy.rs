@@ -12,13 +12,13 @@ use super::sink::{Sealed, Sink};
 use crate::crypt::Recipients;
 use crate::error::{Error, Kind, Result};
 use crate::pg::copy_binary::FormatError;
-use crate::pg::copy_messages::MessageCounter;
+use crate::pg::sqlstate;
 use crate::ui::progress::Progress;
 
 /// Plaintext handed to the sealing thread at a time.
 const BATCH: usize = 256 << 10;
 
-/// `COPY ... TO STDOUT (FORMAT binary)` through the sink into `path`.
+/// `COPY ... TO STDOUT` in the table's format through the sink into `path`.
 pub async fn copy_part(
     client: &Client,
     table: &Table,
@@ -29,9 +29,7 @@ pub async fn copy_part(
 ) -> Result<Sealed> {
     let what = format!("{}.{}", table.schema, table.name);
     let lost = |e: tokio_postgres::Error| {
-        Error::new(Kind::Temporary, format!("copying {what} from production failed"))
-            .source(e)
-            .hint("production may have gone away mid-run; nothing was published and the run is safe to retry")
+        sqlstate::failure(format!("copying {what} from production failed"), e)
     };
     let stream = client.copy_out(&part.copy_sql(table)).await.map_err(lost)?;
     pin_mut!(stream);
@@ -46,7 +44,7 @@ pub async fn copy_part(
     // an error of its own (`Some`), or the sealing thread stopped (`None`: it says why)
     let copied: std::result::Result<u64, Option<Error>> = async {
         // the rows are counted from the server's messages, one per row, as they arrive
-        let mut rows = MessageCounter::new();
+        let mut rows = table.format.message_counter();
         // batching the messages keeps the channel cheap
         let mut batch = BytesMut::with_capacity(BATCH);
         while let Some(chunk) = stream.next().await {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypt::Digest;
 use crate::error::{Error, Kind, Result};
+use crate::pg::copy_format::CopyFormat;
 
 pub const FILE_NAME: &str = "manifest.json";
 pub const SIGNATURE_FILE: &str = "manifest.json.sig";
@@ -42,6 +43,25 @@ pub struct Manifest {
     #[serde(default)]
     pub materialized_views: Vec<MaterializedView>,
     pub tables: Vec<Table>,
+    /// Production's large objects; absent when it had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_objects: Option<LargeObjects>,
+    /// Tables copied as row-level security let acc's role see them
+    /// (`snapshot.enable_row_security`): their rows may be a subset of production's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filtered_by_row_security: Vec<TableName>,
+}
+
+/// Large objects as two copied catalogs: every object's OID, and every page of their data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LargeObjects {
+    /// Bytes per page on production (`block_size / 4`): page `n` starts at `n * page_bytes`.
+    pub page_bytes: u64,
+    /// `pg_largeobject_metadata (oid)`: one row per object, the empty ones included.
+    pub objects: Table,
+    /// `pg_largeobject (loid, pageno, data)`.
+    pub pages: Table,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,9 +129,12 @@ pub struct Table {
 #[serde(deny_unknown_fields)]
 pub struct File {
     pub name: String,
-    /// Rows of binary COPY data in it; absent for schema files.
+    /// Rows of COPY data in it; absent for schema files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    /// The COPY format of a data file: binary unless a column's type has no binary I/O.
+    #[serde(default, skip_serializing_if = "CopyFormat::is_binary")]
+    pub format: CopyFormat,
     pub plaintext_bytes: u64,
     #[serde(flatten)]
     pub digest: Digest,
@@ -152,7 +175,16 @@ impl Manifest {
     pub fn files(&self) -> impl Iterator<Item = &File> {
         [&self.schema.pre_data, &self.schema.post_data]
             .into_iter()
-            .chain(self.tables.iter().flat_map(|t| t.files.iter()))
+            .chain(self.data_tables().flat_map(|t| t.files.iter()))
+    }
+
+    /// The tables whose files hold rows: production's, then its large objects' catalogs.
+    fn data_tables(&self) -> impl Iterator<Item = &Table> {
+        let lo = self
+            .large_objects
+            .iter()
+            .flat_map(|l| [&l.objects, &l.pages]);
+        self.tables.iter().chain(lo)
     }
 
     pub fn total_rows(&self) -> u64 {
@@ -187,7 +219,7 @@ impl Manifest {
                 return Err(format!("file '{}' has no valid sha256", f.name));
             }
         }
-        for t in &self.tables {
+        for t in self.data_tables() {
             let sum: u64 = t.files.iter().map(|f| f.rows.unwrap_or(0)).sum();
             if sum != t.rows || t.files.iter().any(|f| f.rows.is_none()) {
                 return Err(format!(

@@ -10,13 +10,20 @@ use tokio_postgres::Client;
 
 use crate::config::{Database, Env};
 use crate::error::{Error, Kind, Result};
-use crate::pg;
+use crate::pg::{self, sqlstate};
 
 /// Session settings that would end a long snapshot early on a server that sets them.
 const NO_TIMEOUTS: &str = "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; SET lock_timeout = '5min';
     SET tcp_keepalives_idle = 60; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 6; SET tcp_user_timeout = 120000";
 // The last line: production probes the exporter's link, so a snapshot host that crashed or lost
 // its link releases its ACCESS SHARE locks within about two minutes, not hours.
+/// `row_security = off`, as pg_dump sets it: a table whose policies would hide rows from acc's
+/// role is an error, never a silent subset. `on` only when a filtered copy was asked for.
+fn settings(filtered: bool) -> String {
+    let rls = if filtered { "on" } else { "off" };
+    format!("{NO_TIMEOUTS}; SET row_security = {rls}")
+}
+
 /// The exporting session runs a query this often, as a second guard against idle timeouts.
 const KEEPALIVE: Duration = Duration::from_secs(20);
 
@@ -32,11 +39,18 @@ pub struct Exporter {
 impl Exporter {
     /// Connects (retrying an unreachable server for up to `retry`), starts a REPEATABLE READ,
     /// READ ONLY transaction and exports its snapshot.
-    pub async fn open(db: &Database, env: &Env, retry: Duration) -> Result<Exporter> {
+    pub async fn open(
+        db: &Database,
+        env: &Env,
+        retry: Duration,
+        filtered: bool,
+    ) -> Result<Exporter> {
         let client = connect_with_retry(db, env, retry, "acc snapshot").await?;
-        let fail =
-            |e| Error::unavailable("cannot start the snapshot transaction on production").source(e);
-        client.batch_execute(NO_TIMEOUTS).await.map_err(fail)?;
+        let fail = |e| sqlstate::failure("cannot start the snapshot transaction on production", e);
+        client
+            .batch_execute(&settings(filtered))
+            .await
+            .map_err(fail)?;
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
@@ -100,15 +114,17 @@ impl Exporter {
 }
 
 /// A worker connection inside the exported snapshot.
-pub async fn worker(db: &Database, env: &Env, snapshot_id: &str) -> Result<Client> {
+pub async fn worker(db: &Database, env: &Env, snapshot_id: &str, filtered: bool) -> Result<Client> {
     let client = pg::connect(db, env, "acc snapshot worker").await?;
     let sql = format!(
-        "{NO_TIMEOUTS}; BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+        "{}; BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+        settings(filtered),
         snapshot_id.replace('\'', "")
     );
-    client.batch_execute(&sql).await.map_err(|e| {
-        Error::unavailable("a worker could not join the snapshot on production").source(e)
-    })?;
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| sqlstate::failure("a worker could not join the snapshot on production", e))?;
     Ok(client)
 }
 

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::crypt::signing;
 use crate::crypt::{Identities, file_digest, open_sealed};
-use crate::pg::copy_binary::RowCounter;
 use crate::snapshot::manifest::{self, File, Manifest};
 
 #[derive(Debug, Clone)]
@@ -195,7 +194,7 @@ fn check_file(
             .unwrap_or_default();
         format!("{}{cause}", e.message())
     })?;
-    let mut counter = f.rows.map(|_| RowCounter::new());
+    let mut counter = f.rows.map(|_| f.format.file_counter());
     let mut buf = vec![0u8; 256 << 10];
     let mut plaintext = 0u64;
     loop {

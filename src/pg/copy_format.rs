@@ -1,0 +1,92 @@
+//! The two COPY formats a snapshot file may hold, and their row counters. Binary is the
+//! default and the fastest; text carries any type, including those whose type has no binary
+//! send or receive function (`isbn13`, `seg`, and whatever is built over them).
+
+use serde::{Deserialize, Serialize};
+
+use super::copy_binary::{FormatError, RowCounter};
+use super::copy_messages::MessageCounter;
+use super::copy_text::LineCounter;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyFormat {
+    #[default]
+    Binary,
+    Text,
+}
+
+impl CopyFormat {
+    /// The `FORMAT` option of a COPY statement.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            CopyFormat::Binary => "binary",
+            CopyFormat::Text => "text",
+        }
+    }
+
+    pub fn is_binary(&self) -> bool {
+        *self == CopyFormat::Binary
+    }
+
+    /// Counts the rows of a COPY TO STDOUT stream in this format, one message at a time.
+    pub fn message_counter(self) -> MessageRows {
+        match self {
+            CopyFormat::Binary => MessageRows::Binary(MessageCounter::new()),
+            CopyFormat::Text => MessageRows::Text(LineCounter::new()),
+        }
+    }
+
+    /// Counts the rows of a stored COPY file in this format, fed in any chunks.
+    pub fn file_counter(self) -> FileRows {
+        match self {
+            CopyFormat::Binary => FileRows::Binary(RowCounter::new()),
+            CopyFormat::Text => FileRows::Text(LineCounter::new()),
+        }
+    }
+}
+
+pub enum MessageRows {
+    Binary(MessageCounter),
+    Text(LineCounter),
+}
+
+impl MessageRows {
+    pub fn message(&mut self, msg: &[u8]) -> Result<(), FormatError> {
+        match self {
+            MessageRows::Binary(c) => c.message(msg),
+            MessageRows::Text(c) => c.message(msg),
+        }
+    }
+
+    pub fn finish(&self) -> Result<u64, FormatError> {
+        match self {
+            MessageRows::Binary(c) => c.finish(),
+            MessageRows::Text(c) => c.finish(),
+        }
+    }
+}
+
+pub enum FileRows {
+    Binary(RowCounter),
+    Text(LineCounter),
+}
+
+impl FileRows {
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), FormatError> {
+        match self {
+            FileRows::Binary(c) => c.feed(chunk),
+            FileRows::Text(c) => {
+                c.feed(chunk);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn finish(&self) -> Result<u64, FormatError> {
+        match self {
+            FileRows::Binary(c) => c.finish(),
+            FileRows::Text(c) => c.finish(),
+        }
+    }
+}
