@@ -5,10 +5,10 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use support::{Run, Sandbox, StagingDb, TestDb, acc, acc_command};
+use support::{ROWS_HASH, Run, Sandbox, StagingDb, TestDb, acc, acc_command, schema_dump};
 
 struct Setup {
     sb: Sandbox,
@@ -72,33 +72,6 @@ async fn incoming_copies(admin: &tokio_postgres::Client, name: &str) -> i64 {
         .await
         .unwrap()
         .get(0)
-}
-
-/// An order-independent hash of every row of a table.
-const ROWS_HASH: &str = "SELECT count(*)::text || ':' || coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(t::text) AS h FROM ONLY {} t) s";
-
-fn schema_dump(url: &str) -> String {
-    let out = Command::new("pg_dump")
-        .args(["--schema-only", "--no-owner", "--no-privileges", url])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    // entries start with a "-- Name: ...; Type: ...; Schema: ...;" header; acc's own objects
-    // and pg_dump's per-run \restrict keys are not part of the comparison
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    text.split("\n--\n-- Name: ")
-        .filter(|entry| !entry.contains("Schema: acc;") && !entry.starts_with("acc; Type: SCHEMA"))
-        .collect::<Vec<_>>()
-        .join("\n--\n-- Name: ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

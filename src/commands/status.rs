@@ -185,7 +185,7 @@ fn text(f: &Facts, findings: &[Finding]) -> String {
     ));
     s.push_str(&match &f.snapshot {
         Ok(Some(x)) => format!(
-            "  snapshot   {} finished {}, {:.1} MB, {}\n",
+            "  snapshot   {} finished {}, {:.1} MB, {}{}\n",
             x.label,
             age(f.now, x.finished_at),
             x.bytes as f64 / 1e6,
@@ -193,6 +193,14 @@ fn text(f: &Facts, findings: &[Finding]) -> String {
                 "all files present (acc verify checks hashes)"
             } else {
                 "FILES MISSING"
+            },
+            if x.filtered_by_row_security.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; FILTERED by row-level security: {}",
+                    x.filtered_by_row_security.join(", ")
+                )
             }
         ),
         Ok(None) => "  snapshot   none\n".into(),

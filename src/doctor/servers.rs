@@ -44,9 +44,13 @@ pub(super) async fn server(
                 None => out.push(fail_with(&format!("pg_dump for {name}"), "pg_dump is not installed", "install postgresql-client")),
             }
             out.extend(tls(name, db, &client, peer.as_ref()).await);
+            if name == "production" {
+                out.push(row_security(&client, db, p).await);
+            }
             if name == "staging" {
                 out.push(staging_rights(&client, db).await);
                 out.push(large_objects(&client, &p.restore.template).await);
+                out.push(large_object_restore(&client, db).await);
             }
         }
     }
@@ -184,6 +188,53 @@ async fn large_objects(client: &tokio_postgres::Client, template: &str) -> Check
             format!(
                 "once, as a superuser on the staging server: CREATE DATABASE acc_template TEMPLATE template0; then connected to acc_template: REVOKE EXECUTE ON FUNCTION {LARGE_OBJECT_WRITERS} FROM PUBLIC; then set restore.template = \"acc_template\" (each night's copy inherits the revoke)"
             ),
+        ),
+    }
+}
+
+/// Whether production's row-level security would hide rows from acc's user: a snapshot would
+/// stop (78) on those tables, or copy them filtered when `snapshot.enable_row_security` says so.
+async fn row_security(client: &tokio_postgres::Client, db: &Database, p: &Profile) -> Check {
+    const NAME: &str = "production row-level security";
+    let filter = crate::snapshot::TableFilter {
+        exclude_tables: p.snapshot.exclude_tables.clone(),
+        only_schemas: p.snapshot.only_schemas.clone(),
+    };
+    let hidden = match crate::snapshot::hidden_for(client, &filter).await {
+        Err(e) => return fail(NAME, &e),
+        Ok(h) => h,
+    };
+    if hidden.is_empty() {
+        return pass(NAME, format!("no table's policies hide rows from {}", db.user));
+    }
+    let refusal = crate::snapshot::row_security_refusal(&hidden, &db.user);
+    if p.snapshot.enable_row_security {
+        let names: Vec<String> = hidden.iter().map(crate::snapshot::describe_hidden).collect();
+        warn(
+            NAME,
+            format!(
+                "copied filtered on purpose (snapshot.enable_row_security): {}",
+                names.join(", ")
+            ),
+            "staging holds only the rows these policies show acc; unset snapshot.enable_row_security once acc can read every row",
+        )
+    } else {
+        fail(NAME, &refusal)
+    }
+}
+
+/// Whether acc's staging user may recreate production's large objects with their OIDs: PUBLIC
+/// must not run `lo_create` (see `large_objects`), so the staging user needs its own grant.
+async fn large_object_restore(client: &tokio_postgres::Client, db: &Database) -> Check {
+    const NAME: &str = "staging large-object restore";
+    let sql = "SELECT has_function_privilege('pg_catalog.lo_create(oid)', 'EXECUTE')";
+    match client.query_one(sql, &[]).await.map(|r| r.get::<_, bool>(0)) {
+        Err(e) => fail_with(NAME, e.to_string(), "check the staging role"),
+        Ok(true) => pass(NAME, format!("{} can recreate large objects with their OIDs", db.user)),
+        Ok(false) => warn(
+            NAME,
+            format!("{} cannot run lo_create, so a snapshot with large objects will not restore", db.user),
+            format!("once, as a superuser, in the database restore.template names: GRANT EXECUTE ON FUNCTION pg_catalog.lo_create(oid) TO {}", crate::pg::quote_ident(&db.user)),
         ),
     }
 }

@@ -7,6 +7,7 @@
 use tokio_postgres::Client;
 
 use super::catalog::Table;
+use super::filter::TableFilter;
 use crate::error::{Error, Result};
 use crate::pg::sqlstate;
 use crate::snapshot::manifest::TableName;
@@ -52,6 +53,13 @@ pub async fn hidden(client: &Client, tables: &[Table]) -> Result<Vec<Hidden>> {
                 .any(|t| t.schema == h.table.schema && t.name == h.table.name)
         })
         .collect())
+}
+
+/// For `acc doctor`: the tables a snapshot with `filter` would find hidden, read outside any
+/// snapshot.
+pub async fn hidden_for(client: &Client, filter: &TableFilter) -> Result<Vec<Hidden>> {
+    let catalog = super::catalog::read(client, filter).await?;
+    hidden(client, &catalog.tables).await
 }
 
 /// The refusal (78) that names every hidden table and the fixes.

@@ -39,6 +39,8 @@ pub struct Snapshot {
     pub bytes: u64,
     /// Every file the manifest lists is there with its size (`acc verify` checks the hashes).
     pub complete: bool,
+    /// Tables copied as row-level security let acc see them (`snapshot.enable_row_security`).
+    pub filtered_by_row_security: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,6 +168,11 @@ fn snapshot(profile: &Profile) -> Result<Option<Snapshot>, String> {
         finished_at: m.finished_at.with_timezone(&Utc),
         bytes: m.total_size(),
         complete,
+        filtered_by_row_security: m
+            .filtered_by_row_security
+            .iter()
+            .map(|t| format!("{}.{}", t.schema, t.name))
+            .collect(),
     }))
 }
 

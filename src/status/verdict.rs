@@ -103,6 +103,14 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
             format!("the snapshot store cannot be read: {e}"),
         ),
         Ok(None) => say(Level::Warning, "there is no complete snapshot".into()),
+        Ok(Some(x)) if !x.filtered_by_row_security.is_empty() => say(
+            Level::Warning,
+            format!(
+                "snapshot {} holds only the rows row-level security let acc see in {} (snapshot.enable_row_security)",
+                x.label,
+                x.filtered_by_row_security.join(", ")
+            ),
+        ),
         Ok(Some(_)) => {}
     }
     match &f.export {
@@ -201,6 +209,7 @@ mod tests {
                 finished_at: t("2026-11-22 04:30"),
                 bytes: 1,
                 complete: true,
+                filtered_by_row_security: Vec::new(),
             })),
             staging: Ok(Some(Staging {
                 label: "2026-11-21".into(),

@@ -158,6 +158,37 @@ impl TestDb {
     pub async fn admin(&self) -> tokio_postgres::Client {
         connect(&format!("{}/{}", self.admin_url, self.name), &self.name).await
     }
+
+    /// A new, empty production database `acc_t_<tag>_<pid>` owned by `agency_owner`, built
+    /// by running `script` (under `tests/`) with psql as the superuser, the way an application
+    /// team builds theirs.
+    pub async fn from_script(sb: &Sandbox, script: &str, tag: &str) -> TestDb {
+        let name = format!("acc_t_{tag}_{}", std::process::id());
+        let admin = sb.admin("ACC_PROD_URL", "postgres").await;
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name} OWNER agency_owner"),
+            format!("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {name} TO acc"),
+        ] {
+            admin.batch_execute(&sql).await.unwrap();
+        }
+        let db = TestDb {
+            name,
+            admin_url: sb.var("ACC_PROD_URL").to_string(),
+        };
+        let out = std::process::Command::new("psql")
+            .args(["-q", "-X", "-v", "ON_ERROR_STOP=1", "-f"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(script))
+            .arg(format!("{}/{}", db.admin_url, db.name))
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        db
+    }
 }
 
 impl Drop for TestDb {
@@ -171,6 +202,34 @@ impl Drop for TestDb {
             }
         });
     }
+}
+
+/// An order-independent hash of every row of a table.
+pub const ROWS_HASH: &str = "SELECT count(*)::text || ':' || coalesce(md5(string_agg(h, '' ORDER BY h)), '') FROM (SELECT md5(t::text) AS h FROM ONLY {} t) s";
+
+/// `pg_dump --schema-only` of `url` without owners, privileges and acc's own schema.
+pub fn schema_dump(url: &str) -> String {
+    let out = std::process::Command::new("pg_dump")
+        .args(["--schema-only", "--no-owner", "--no-privileges", url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    // entries start with a "-- Name: ...; Type: ...; Schema: ...;" header; acc's own objects
+    // and pg_dump's per-run \restrict keys are not part of the comparison
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.split("\n--\n-- Name: ")
+        .filter(|entry| !entry.contains("Schema: acc;") && !entry.starts_with("acc; Type: SCHEMA"))
+        .collect::<Vec<_>>()
+        .join("\n--\n-- Name: ")
 }
 
 /// What one run of the acc binary did.
