@@ -126,7 +126,11 @@ async fn a_table_whose_row_security_hides_rows_stops_the_snapshot_with_78_naming
     assert_eq!(run.code, 78, "{run:?}");
     assert!(run.stderr.contains("app.rls_notes"), "{}", run.stderr);
     assert!(run.stderr.contains("BYPASSRLS"), "{}", run.stderr);
-    assert!(run.stderr.contains("GRANT agency_owner TO acc"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("GRANT agency_owner TO acc"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("safe to retry"), "{}", run.stderr);
     // nothing was written: no snapshot and no partial directory
     let left = snapshot_dirs(&s.store());
@@ -142,7 +146,11 @@ async fn a_deliberate_filtered_copy_is_recorded_in_the_manifest_and_shown_by_sta
     .await;
     let run = s.snapshot();
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stderr.contains("app.rls_notes"), "warned: {}", run.stderr);
+    assert!(
+        run.stderr.contains("app.rls_notes"),
+        "warned: {}",
+        run.stderr
+    );
     let label = run.json()["label"].as_str().unwrap().to_string();
     let manifest: serde_json::Value = serde_json::from_slice(
         &std::fs::read(s.store().join(&label).join("manifest.json")).unwrap(),
@@ -255,7 +263,10 @@ async fn an_application_schema_with_every_object_kind_comes_back_exact() {
          WHERE schemaname = 'app' ORDER BY 1",
     )
     .await;
-    assert!(sequences.iter().any(|q| q == "app.never_used"), "{sequences:?}");
+    assert!(
+        sequences.iter().any(|q| q == "app.never_used"),
+        "{sequences:?}"
+    );
     for q in &sequences {
         let sql = format!("SELECT last_value::text || ':' || is_called FROM {q}");
         let a: String = p.query_one(&sql, &[]).await.unwrap().get(0);
@@ -305,7 +316,12 @@ async fn large_objects_arrive_and_the_reader_can_read_but_never_write_them() {
         ))
         .await
         .unwrap();
-    let port = s.sb.var("ACC_STAGING_URL").rsplit(':').next().unwrap().to_string();
+    let port =
+        s.sb.var("ACC_STAGING_URL")
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_string();
     let url = format!(
         "postgres://{login}:synthetic-reader@127.0.0.1:{port}/{}",
         s.staging.name
@@ -343,10 +359,7 @@ async fn large_objects_arrive_and_the_reader_can_read_but_never_write_them() {
     let still: i64 = s
         .staging()
         .await
-        .query_one(
-            "SELECT count(*) FROM pg_largeobject_metadata",
-            &[],
-        )
+        .query_one("SELECT count(*) FROM pg_largeobject_metadata", &[])
         .await
         .unwrap()
         .get(0);

@@ -205,11 +205,17 @@ async fn row_security(client: &tokio_postgres::Client, db: &Database, p: &Profil
         Ok(h) => h,
     };
     if hidden.is_empty() {
-        return pass(NAME, format!("no table's policies hide rows from {}", db.user));
+        return pass(
+            NAME,
+            format!("no table's policies hide rows from {}", db.user),
+        );
     }
     let refusal = crate::snapshot::row_security_refusal(&hidden, &db.user);
     if p.snapshot.enable_row_security {
-        let names: Vec<String> = hidden.iter().map(crate::snapshot::describe_hidden).collect();
+        let names: Vec<String> = hidden
+            .iter()
+            .map(crate::snapshot::describe_hidden)
+            .collect();
         warn(
             NAME,
             format!(
@@ -228,13 +234,26 @@ async fn row_security(client: &tokio_postgres::Client, db: &Database, p: &Profil
 async fn large_object_restore(client: &tokio_postgres::Client, db: &Database) -> Check {
     const NAME: &str = "staging large-object restore";
     let sql = "SELECT has_function_privilege('pg_catalog.lo_create(oid)', 'EXECUTE')";
-    match client.query_one(sql, &[]).await.map(|r| r.get::<_, bool>(0)) {
+    match client
+        .query_one(sql, &[])
+        .await
+        .map(|r| r.get::<_, bool>(0))
+    {
         Err(e) => fail_with(NAME, e.to_string(), "check the staging role"),
-        Ok(true) => pass(NAME, format!("{} can recreate large objects with their OIDs", db.user)),
+        Ok(true) => pass(
+            NAME,
+            format!("{} can recreate large objects with their OIDs", db.user),
+        ),
         Ok(false) => warn(
             NAME,
-            format!("{} cannot run lo_create, so a snapshot with large objects will not restore", db.user),
-            format!("once, as a superuser, in the database restore.template names: GRANT EXECUTE ON FUNCTION pg_catalog.lo_create(oid) TO {}", crate::pg::quote_ident(&db.user)),
+            format!(
+                "{} cannot run lo_create, so a snapshot with large objects will not restore",
+                db.user
+            ),
+            format!(
+                "once, as a superuser, in the database restore.template names: GRANT EXECUTE ON FUNCTION pg_catalog.lo_create(oid) TO {}",
+                crate::pg::quote_ident(&db.user)
+            ),
         ),
     }
 }

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use super::lanes::{EVERY_TABLE, Scan, Statement};
 use super::target::Target;
 use crate::config::Env;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// One `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY` statement of the archive.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,7 +194,7 @@ async fn partitioned(target: &Target, env: &Env) -> Result<HashMap<String, Optio
             &[],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot list the partitioned tables").source(e))?;
+        .map_err(|e| crate::pg::sqlstate::failure("cannot list the partitioned tables", e))?;
     Ok(rows
         .iter()
         .map(|r| {

@@ -28,7 +28,7 @@ async fn control(target: &Target, env: &Env) -> Result<Client> {
             &[&CONTROL_DB],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot read the staging server's databases").source(e))?
+        .map_err(|e| crate::pg::sqlstate::failure("cannot read the staging server's databases", e))?
         .is_some();
     if !exists {
         match admin
@@ -39,10 +39,10 @@ async fn control(target: &Target, env: &Env) -> Result<Client> {
             // another run created it at the same moment
             Err(e) if pg::lost_race(&e) => {}
             Err(e) => {
-                return Err(Error::unavailable(format!(
-                    "cannot create the {CONTROL_DB} database on the staging server"
-                ))
-                .source(e)
+                return Err(crate::pg::sqlstate::failure(
+                    format!("cannot create the {CONTROL_DB} database on the staging server"),
+                    e,
+                )
                 .hint("the staging user needs CREATEDB"));
             }
         }
@@ -61,7 +61,10 @@ async fn control(target: &Target, env: &Env) -> Result<Client> {
     match created {
         Ok(()) => Ok(client),
         Err(e) if pg::lost_race(&e) => Ok(client),
-        Err(e) => Err(Error::unavailable("cannot prepare the freeze table").source(e)),
+        Err(e) => Err(crate::pg::sqlstate::failure(
+            "cannot prepare the freeze table",
+            e,
+        )),
     }
 }
 
@@ -69,7 +72,7 @@ async fn control(target: &Target, env: &Env) -> Result<Client> {
 /// lifted here.
 pub async fn freeze_state(target: &Target, env: &Env) -> Result<Option<FreezeState>> {
     let c = control(target, env).await?;
-    let fail = |e| Error::unavailable("cannot read the freeze state").source(e);
+    let fail = |e| crate::pg::sqlstate::failure("cannot read the freeze state", e);
     c.execute(
         "DELETE FROM staging_freeze WHERE database = $1 AND auto_off_at <= now()",
         &[&target.name()],
@@ -109,7 +112,7 @@ pub async fn freeze_on(
         &[&target.name(), &by, &reason, &auto_off_at],
     )
     .await
-    .map_err(|e| Error::unavailable("cannot record the freeze").source(e))?;
+    .map_err(|e| crate::pg::sqlstate::failure("cannot record the freeze", e))?;
     freeze_state(target, env)
         .await?
         .ok_or_else(|| Error::internal("the freeze was recorded but cannot be read back"))
@@ -124,6 +127,6 @@ pub async fn freeze_off(target: &Target, env: &Env) -> Result<bool> {
             &[&target.name()],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot lift the freeze").source(e))?;
+        .map_err(|e| crate::pg::sqlstate::failure("cannot lift the freeze", e))?;
     Ok(n > 0)
 }

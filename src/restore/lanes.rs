@@ -94,7 +94,7 @@ pub async fn run(
         let client = target.connect(&target.incoming(), env).await?;
         if !header.is_empty() {
             client.batch_execute(header).await.map_err(|e| {
-                Error::unavailable("cannot set up a session on the incoming copy").source(e)
+                crate::pg::sqlstate::failure("cannot set up a session on the incoming copy", e)
             })?;
         }
         let shared = Arc::clone(&shared);
@@ -256,7 +256,7 @@ async fn sizes(
             &[&names],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot read the tables' sizes").source(e))?;
+        .map_err(|e| crate::pg::sqlstate::failure("cannot read the tables' sizes", e))?;
     Ok(rows
         .iter()
         .map(|r| (r.get(0), r.get::<_, i64>(1).max(0) as u64))
@@ -286,7 +286,10 @@ pub async fn execute(client: &tokio_postgres::Client, sql: &str, step: &str) -> 
                 tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
             }
             Err(e) => {
-                return Err(Error::unavailable(format!("{step} failed: {}", one_line())).source(e));
+                return Err(crate::pg::sqlstate::failure(
+                    format!("{step} failed: {}", one_line()),
+                    e,
+                ));
             }
         }
     }

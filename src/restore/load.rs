@@ -145,11 +145,10 @@ pub async fn create_incoming(target: &Target, env: &Env, template: &str) -> Resu
                 .await,
         )
         .map_err(|e| {
-            Error::unavailable(format!(
+            crate::pg::sqlstate::failure(format!(
                 "cannot create {} on the target server",
                 target.incoming()
-            ))
-            .source(e)
+            ), e)
             .hint("the staging user needs CREATEDB, and restore.template must exist with no sessions on it")
         })
 }
@@ -217,7 +216,7 @@ pub async fn sequences(client: &Client, m: &Manifest) -> Result<()> {
                 &[&name, &s.last_value, &s.is_called],
             )
             .await
-            .map_err(|e| Error::unavailable(format!("cannot set sequence {name}")).source(e))?;
+            .map_err(|e| crate::pg::sqlstate::failure(format!("cannot set sequence {name}"), e))?;
     }
     Ok(())
 }

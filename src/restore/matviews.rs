@@ -56,7 +56,7 @@ pub async fn refresh(
         .map(|v| (v.clone(), BTreeSet::new()))
         .collect();
     for r in client.query(DEPENDENCIES, &[]).await.map_err(|e| {
-        Error::unavailable("cannot read the materialized views' dependencies").source(e)
+        crate::pg::sqlstate::failure("cannot read the materialized views' dependencies", e)
     })? {
         let (viewer, used): (Name, Name) = ((r.get(0), r.get(1)), (r.get(2), r.get(3)));
         if let Some(set) = needs.get_mut(&viewer).filter(|_| wanted.contains(&used)) {
@@ -104,7 +104,9 @@ async fn one(target: &Target, env: &Env, (schema, name): &Name) -> Result<()> {
         ))
         .await
         .map_err(|e| {
-            Error::unavailable(format!("cannot refresh materialized view {schema}.{name}"))
-                .source(e)
+            crate::pg::sqlstate::failure(
+                format!("cannot refresh materialized view {schema}.{name}"),
+                e,
+            )
         })
 }

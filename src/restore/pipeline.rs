@@ -129,7 +129,9 @@ pub async fn data(
                     "{header}\nSET synchronous_commit = off; SET statement_timeout = 0"
                 ))
                 .await
-                .map_err(|e| Error::unavailable("cannot prepare a loading connection").source(e))?;
+                .map_err(|e| {
+                    crate::pg::sqlstate::failure("cannot prepare a loading connection", e)
+                })?;
             let (lock, wake) = &*state;
             let fail = |e: Error| {
                 lock.lock().expect("state lock").failed = true;
@@ -149,13 +151,13 @@ pub async fn data(
                         progress.worker(w, &format!("indexes of {}.{}", table.schema, table.name));
                         for sql in &work.statements {
                             client.batch_execute(sql).await.map_err(|e| {
-                                fail(
-                                    Error::unavailable(format!(
+                                fail(crate::pg::sqlstate::failure(
+                                    format!(
                                         "cannot build the keys and indexes of {}.{}",
                                         table.schema, table.name
-                                    ))
-                                    .source(e),
-                                )
+                                    ),
+                                    e,
+                                ))
                             })?;
                         }
                         lock.lock().expect("state lock").busy -= 1;

@@ -99,7 +99,7 @@ async fn pg_names(src: &Source<'_>) -> Result<Vec<String>> {
             &[&schemas, &names],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot name the tables as pg_dump does").source(e))?;
+        .map_err(|e| crate::pg::sqlstate::failure("cannot name the tables as pg_dump does", e))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -191,7 +191,7 @@ async fn foreign_keys(target: &Target, env: &Env) -> Result<usize> {
             &[],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot count the foreign keys").source(e))?
+        .map_err(|e| crate::pg::sqlstate::failure("cannot count the foreign keys", e))?
         .get(0);
     Ok(n as usize)
 }

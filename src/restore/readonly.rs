@@ -30,7 +30,7 @@ pub async fn read_info(target: &Target, env: &Env) -> Result<Option<StagingInfo>
             &[&target.name()],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot list the target's databases").source(e))?
+        .map_err(|e| crate::pg::sqlstate::failure("cannot list the target's databases", e))?
         .is_some();
     if !exists {
         return Ok(None);
@@ -68,7 +68,7 @@ pub async fn preserve(target: &Target, env: &Env, schemas: &[String]) -> Result<
             &[&schemas],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot list staging's schemas").source(e))?
+        .map_err(|e| crate::pg::sqlstate::failure("cannot list staging's schemas", e))?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -81,7 +81,7 @@ pub async fn preserve(target: &Target, env: &Env, schemas: &[String]) -> Result<
             .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(s)))
             .await
             .map_err(|e| {
-                Error::unavailable(format!("cannot make room for schema {s}")).source(e)
+                crate::pg::sqlstate::failure(format!("cannot make room for schema {s}"), e)
             })?;
     }
     let mut dump = pg_tools::command("pg_dump", &target.db, target.name(), env, "")?;
@@ -124,7 +124,7 @@ pub async fn check_reader(target: &Target, env: &Env, reader: &str) -> Result<()
             &[&reader],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot look up the reader role").source(e))?;
+        .map_err(|e| crate::pg::sqlstate::failure("cannot look up the reader role", e))?;
     let Some(r) = rows.first() else {
         return Ok(());
     };
@@ -169,7 +169,8 @@ pub async fn lock_down(
     m: &Manifest,
     late: bool,
 ) -> Result<()> {
-    let fail = |what: &'static str| move |e| Error::unavailable(format!("cannot {what}")).source(e);
+    let fail =
+        |what: &'static str| move |e| crate::pg::sqlstate::failure(format!("cannot {what}"), e);
     client
         .batch_execute(
             "CREATE SCHEMA IF NOT EXISTS acc;
@@ -216,8 +217,7 @@ pub async fn lock_down(
                 }
             })
             .map_err(|e| {
-                Error::unavailable(format!("cannot create the reader role {reader}"))
-                    .source(e)
+                crate::pg::sqlstate::failure(format!("cannot create the reader role {reader}"), e)
                     .hint("the staging user needs CREATEROLE, or create the role beforehand")
             })?;
     }

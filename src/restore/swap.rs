@@ -24,7 +24,7 @@ async fn exists(admin: &Client, name: &str) -> Result<bool> {
     Ok(admin
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
         .await
-        .map_err(|e| Error::unavailable("cannot list the target's databases").source(e))?
+        .map_err(|e| crate::pg::sqlstate::failure("cannot list the target's databases", e))?
         .is_some())
 }
 
@@ -35,8 +35,7 @@ async fn retire(admin: &Client, name: &str, to: &str) -> Result<()> {
         .batch_execute(&format!("ALTER DATABASE {q} ALLOW_CONNECTIONS false"))
         .await
         .map_err(|e| {
-            Error::unavailable(format!("cannot close {name} to new sessions"))
-                .source(e)
+            crate::pg::sqlstate::failure(format!("cannot close {name} to new sessions"), e)
                 .hint("the staging user must own the staging database")
         })?;
     crate::failpoint::pause(&format!("swap:closed:{name}")).await;
@@ -107,7 +106,7 @@ async fn state(admin: &Client, name: &str) -> Result<Option<bool>> {
             &[&name],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot list the target's databases").source(e))?
+        .map_err(|e| crate::pg::sqlstate::failure("cannot list the target's databases", e))?
         .map(|r| r.get(0)))
 }
 
@@ -126,13 +125,13 @@ pub async fn repair(target: &Target, env: &Env) -> Result<Repair> {
                 ))
                 .await
                 .map_err(|e| {
-                    Error::unavailable(format!("cannot reopen {live} to sessions")).source(e)
+                    crate::pg::sqlstate::failure(format!("cannot reopen {live} to sessions"), e)
                 })?;
             Ok(Repair::Reopened)
         }
         None if state(&admin, &previous).await?.is_some() => {
             reinstate(&admin, &previous, &live).await.map_err(|e| {
-                Error::unavailable("cannot put the previous staging copy back").source(e)
+                crate::pg::sqlstate::failure("cannot put the previous staging copy back", e)
             })?;
             Ok(Repair::PreviousPutBack)
         }
@@ -167,7 +166,7 @@ pub async fn swap_in(target: &Target, env: &Env) -> Result<()> {
         target.previous(),
         target.incoming(),
     );
-    let fail = |e| Error::unavailable("the swap failed").source(e);
+    let fail = |e| crate::pg::sqlstate::failure("the swap failed", e);
     admin
         .batch_execute(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -210,7 +209,7 @@ pub async fn roll_back(target: &Target, env: &Env) -> Result<()> {
         ));
     }
     let parked = format!("{live}__rollback");
-    let fail = |e| Error::unavailable("the rollback failed").source(e);
+    let fail = |e| crate::pg::sqlstate::failure("the rollback failed", e);
     if exists(&admin, &live).await? {
         retire(&admin, &live, &parked).await?;
     }

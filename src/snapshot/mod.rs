@@ -17,7 +17,9 @@ mod verify;
 
 pub use catalog::RANGE_BYTES;
 pub use filter::TableFilter;
-pub use row_security::{Hidden, describe as describe_hidden, hidden_for, refusal as row_security_refusal};
+pub use row_security::{
+    Hidden, describe as describe_hidden, hidden_for, refusal as row_security_refusal,
+};
 pub use take::{Request, SnapshotReport, take};
 pub use timing::{EARLY_START, Plan, plan};
 pub use verify::{Depth, Report, verify};

@@ -125,7 +125,7 @@ async fn dump_section(
 
 /// Every sequence's value, read inside the snapshot transaction.
 pub async fn sequences(client: &Client, filter: &TableFilter) -> Result<Vec<Sequence>> {
-    let fail = |e| Error::unavailable("cannot read production's sequences").source(e);
+    let fail = |e| crate::pg::sqlstate::failure("cannot read production's sequences", e);
     let rows = client
         .query(
             "SELECT schemaname::text, sequencename::text FROM pg_sequences ORDER BY 1, 2",
@@ -169,7 +169,7 @@ pub async fn materialized_views(
             &[],
         )
         .await
-        .map_err(|e| Error::unavailable("cannot read production's materialized views").source(e))?;
+        .map_err(|e| crate::pg::sqlstate::failure("cannot read production's materialized views", e))?;
     Ok(rows
         .iter()
         .map(|r| MaterializedView {

@@ -178,7 +178,11 @@ impl TestDb {
         };
         let out = std::process::Command::new("psql")
             .args(["-q", "-X", "-v", "ON_ERROR_STOP=1", "-f"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(script))
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests")
+                    .join(script),
+            )
             .arg(format!("{}/{}", db.admin_url, db.name))
             .output()
             .expect("psql runs");
