@@ -16,7 +16,7 @@ struct Setup {
     sb: Sandbox,
     // the role guard drops after the database that holds its table
     prod: TestDb,
-    _owner: Option<RoleGuard>,
+    _role: Option<RoleGuard>,
     staging: StagingDb,
     tmp: tempfile::TempDir,
     config: PathBuf,
@@ -49,7 +49,7 @@ async fn setup(tag: &str, extra: &str) -> Setup {
     Setup {
         sb,
         prod,
-        _owner: None,
+        _role: None,
         staging,
         tmp,
         config,
@@ -62,27 +62,64 @@ impl Setup {
     }
 
     /// The fix the refusal names for managed services: acc's user becomes a member of the
-    /// RLS table's owner (a role of its own here, so no other test sees the grant).
-    async fn let_acc_read_every_row(&mut self, tag: &str) {
+    /// RLS table's owner (a role of its own here, so no other test sees the grant). A FORCE
+    /// table binds its owner too, so it is left out by the profile's filter.
+    async fn let_acc_own_the_rls_table(&mut self, tag: &str) {
         let role = format!("acc_t_{tag}_owner_{}", std::process::id());
-        self.sb
-            .admin("ACC_PROD_URL", "postgres")
-            .await
-            .batch_execute(&format!(
-                "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} NOLOGIN; GRANT {role} TO acc"
-            ))
-            .await
-            .unwrap();
-        self._owner = Some(RoleGuard {
-            name: role.clone(),
-            url: self.sb.var("ACC_PROD_URL").to_string(),
-        });
+        self.add_role(
+            &format!("CREATE ROLE {role} NOLOGIN; GRANT {role} TO acc"),
+            &role,
+        )
+        .await;
         self.prod
             .admin()
             .await
             .batch_execute(&format!("ALTER TABLE app.rls_notes OWNER TO {role}"))
             .await
             .unwrap();
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let text =
+            format!("{text}\n[profiles.t.snapshot]\nexclude_tables = [\"app.forced_audit\"]\n");
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// The first fix the refusal names: production's user has BYPASSRLS. A login of its own
+    /// (a superuser made it), so no other test runs as a user that bypasses policies.
+    async fn snapshot_as_a_bypassrls_user(&mut self, tag: &str) {
+        let role = format!("acc_t_{tag}_bypass_{}", std::process::id());
+        let password = "synthetic-bypass-password";
+        self.add_role(
+            &format!(
+                "CREATE ROLE {role} LOGIN BYPASSRLS PASSWORD '{password}' IN ROLE pg_read_all_data;
+                 GRANT CONNECT ON DATABASE {} TO {role}",
+                self.prod.name
+            ),
+            &role,
+        )
+        .await;
+        let file = self.tmp.path().join("bypass_password");
+        std::fs::write(&file, password).unwrap();
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let from = format!(
+            "user = \"acc\"\npassword_file = \"{}/secrets/pg_acc_password\"",
+            self.sb.var("ACC_SANDBOX")
+        );
+        assert!(text.contains(&from), "{text}");
+        let to = format!("user = \"{role}\"\npassword_file = \"{}\"", file.display());
+        std::fs::write(&self.config, text.replacen(&from, &to, 1)).unwrap();
+    }
+
+    async fn add_role(&mut self, sql: &str, role: &str) {
+        self.sb
+            .admin("ACC_PROD_URL", "postgres")
+            .await
+            .batch_execute(&format!("DROP ROLE IF EXISTS {role}; {sql}"))
+            .await
+            .unwrap();
+        self._role = Some(RoleGuard {
+            name: role.to_string(),
+            url: self.sb.var("ACC_PROD_URL").to_string(),
+        });
     }
 
     fn snapshot(&self) -> Run {
@@ -124,7 +161,17 @@ async fn a_table_whose_row_security_hides_rows_stops_the_snapshot_with_78_naming
     let s = setup("rlsrefused", "").await;
     let run = s.snapshot();
     assert_eq!(run.code, 78, "{run:?}");
-    assert!(run.stderr.contains("app.rls_notes"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("app.rls_notes (owner agency_owner)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("app.forced_audit (owner agency_owner, forced)"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("BYPASSRLS"), "{}", run.stderr);
     assert!(
         run.stderr.contains("GRANT agency_owner TO acc"),
@@ -135,6 +182,26 @@ async fn a_table_whose_row_security_hides_rows_stops_the_snapshot_with_78_naming
     // nothing was written: no snapshot and no partial directory
     let left = snapshot_dirs(&s.store());
     assert!(left.is_empty(), "{left:?}");
+    // the doctor fails the same check, naming the table
+    let doctor = s.acc(&["doctor", "--profile", "t", "--json"]);
+    assert_ne!(doctor.code, 0, "{doctor:?}");
+    let rls = doctor_check(&doctor, "production row-level security");
+    assert_eq!(rls["ok"], false, "{rls}");
+    assert!(
+        rls["detail"].as_str().unwrap().contains("app.rls_notes"),
+        "{rls}"
+    );
+}
+
+/// One named check of `acc doctor --json`.
+fn doctor_check(run: &Run, name: &str) -> serde_json::Value {
+    run.json()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {run:?}"))
+        .clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,7 +225,7 @@ async fn a_deliberate_filtered_copy_is_recorded_in_the_manifest_and_shown_by_sta
     .unwrap();
     assert_eq!(
         manifest["filtered_by_row_security"],
-        serde_json::json!([{"schema": "app", "name": "rls_notes"}])
+        serde_json::json!([{"schema": "app", "name": "forced_audit"}, {"schema": "app", "name": "rls_notes"}])
     );
     let rls = manifest["tables"]
         .as_array()
@@ -172,12 +239,23 @@ async fn a_deliberate_filtered_copy_is_recorded_in_the_manifest_and_shown_by_sta
         status.stdout.contains("rls_notes"),
         "status shows the filtered table: {status:?}"
     );
+    let doctor = s.acc(&["doctor", "--profile", "t", "--json"]);
+    let rls = doctor_check(&doctor, "production row-level security");
+    assert_eq!(
+        (rls["ok"].clone(), rls["warning"].clone()),
+        (true.into(), true.into()),
+        "{rls}"
+    );
+    assert!(
+        rls["detail"].as_str().unwrap().contains("app.rls_notes"),
+        "{rls}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_schema_with_every_object_kind_comes_back_exact() {
     let mut s = setup("fidelity_kinds", "").await;
-    s.let_acc_read_every_row("fidelity_kinds").await;
+    s.snapshot_as_a_bypassrls_user("fidelity_kinds").await;
     let run = s.snapshot();
     assert_eq!(run.code, 0, "{run:?}");
     let label = run.json()["label"].as_str().unwrap().to_string();
@@ -303,7 +381,7 @@ async fn an_application_schema_with_every_object_kind_comes_back_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_objects_arrive_and_the_reader_can_read_but_never_write_them() {
     let mut s = setup("lo_reader", "").await;
-    s.let_acc_read_every_row("lo_reader").await;
+    s.let_acc_own_the_rls_table("lo_reader").await;
     assert_eq!(s.snapshot().code, 0);
     let restore = s.acc(&["restore", "--profile", "t"]);
     assert_eq!(restore.code, 0, "{restore:?}");
