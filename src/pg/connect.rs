@@ -94,8 +94,23 @@ where
         // the connection ends when the client is dropped; its errors surface on the client
         let _ = connection.await;
     });
+    client.batch_execute(PIN_SEARCH_PATH).await.map_err(|e| {
+        super::sqlstate::failure(
+            format!("cannot pin the search_path on {}", db.describe()),
+            e,
+        )
+    })?;
     Ok(client)
 }
+
+/// Every session acc opens resolves unqualified names in `pg_catalog` alone (then `pg_temp`,
+/// for relations only): an operator or function that a production user put in a schema of the
+/// default search_path (`public.=` on an enum, `format(text, name, name)`) can never stand in
+/// for the built-in one and run as acc (CVE-2018-1058). pg_dump pins an empty search_path the
+/// same way. Set by a qualified call before anything else runs, not as a startup option, which
+/// connection poolers refuse.
+const PIN_SEARCH_PATH: &str =
+    "SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false)";
 
 fn classify(db: &Database, e: tokio_postgres::Error) -> Error {
     let target = db.describe();

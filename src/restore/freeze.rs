@@ -50,7 +50,7 @@ async fn control(target: &Target, env: &Env) -> Result<Client> {
     let client = target.connect(CONTROL_DB, env).await?;
     let created = client
         .batch_execute(
-            "CREATE TABLE IF NOT EXISTS staging_freeze (
+            "CREATE TABLE IF NOT EXISTS public.staging_freeze (
                  database text PRIMARY KEY,
                  frozen_by text NOT NULL,
                  frozen_at timestamptz NOT NULL,
@@ -74,14 +74,14 @@ pub async fn freeze_state(target: &Target, env: &Env) -> Result<Option<FreezeSta
     let c = control(target, env).await?;
     let fail = |e| crate::pg::sqlstate::failure("cannot read the freeze state", e);
     c.execute(
-        "DELETE FROM staging_freeze WHERE database = $1 AND auto_off_at <= now()",
+        "DELETE FROM public.staging_freeze WHERE database = $1 AND auto_off_at <= now()",
         &[&target.name()],
     )
     .await
     .map_err(fail)?;
     let row = c
         .query_opt(
-            "SELECT database, frozen_by, frozen_at, reason, auto_off_at FROM staging_freeze WHERE database = $1",
+            "SELECT database, frozen_by, frozen_at, reason, auto_off_at FROM public.staging_freeze WHERE database = $1",
             &[&target.name()],
         )
         .await
@@ -104,7 +104,7 @@ pub async fn freeze_on(
 ) -> Result<FreezeState> {
     let c = control(target, env).await?;
     c.execute(
-        "INSERT INTO staging_freeze (database, frozen_by, frozen_at, reason, auto_off_at)
+        "INSERT INTO public.staging_freeze (database, frozen_by, frozen_at, reason, auto_off_at)
          VALUES ($1, $2, now(), $3, $4)
          ON CONFLICT (database) DO UPDATE
            SET frozen_by = EXCLUDED.frozen_by, frozen_at = EXCLUDED.frozen_at,
@@ -123,7 +123,7 @@ pub async fn freeze_off(target: &Target, env: &Env) -> Result<bool> {
     let c = control(target, env).await?;
     let n = c
         .execute(
-            "DELETE FROM staging_freeze WHERE database = $1",
+            "DELETE FROM public.staging_freeze WHERE database = $1",
             &[&target.name()],
         )
         .await
