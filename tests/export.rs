@@ -1139,3 +1139,31 @@ fn spreadsheet_safe_guards_formulas_alike_from_snowflake_and_postgresql() {
     );
     assert!(!plain.contains("'-see"));
 }
+
+/// A `.latest.tmp` that a run killed while moving `latest` left behind made every later export
+/// exit 69 after publishing, so retention never ran again. The next run replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_temporary_latest_a_killed_run_left_never_blocks_the_next_run_or_retention() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_leftover_tmp").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile(&sb, dir.path(), &db.name, "");
+    let to = dir.path().join("out");
+    let base = to.join("t");
+    std::fs::create_dir_all(base.join("2020-01-01")).unwrap();
+    std::fs::write(base.join("2020-01-01").join("manifest.json"), "{}").unwrap();
+    std::fs::write(base.join(".latest.tmp"), "2020-01-01\n").unwrap();
+    let run = export(
+        &config,
+        to.to_str().unwrap(),
+        &["--only", "employee-list", "--keep-days", "2"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary = run.json();
+    assert_eq!(summary["removed_days"], serde_json::json!(["2020-01-01"]));
+    assert_eq!(
+        std::fs::read_to_string(base.join("latest")).unwrap().trim(),
+        summary["date"].as_str().unwrap()
+    );
+    assert!(!base.join(".latest.tmp").exists());
+}

@@ -47,6 +47,16 @@ impl Setup {
         run.json()["label"].as_str().unwrap().to_string()
     }
 
+    /// Takes an on-demand snapshot with extra flags; returns its JSON summary.
+    fn snapshot_with(&self, extra: &[&str]) -> serde_json::Value {
+        std::thread::sleep(Duration::from_millis(1100));
+        let mut args = vec!["snapshot", "--profile", "t", "--now", "--json"];
+        args.extend_from_slice(extra);
+        let run = self.acc(&args);
+        assert_eq!(run.code, 0, "{run:?}");
+        run.json()
+    }
+
     fn restore(&self, extra: &[&str]) -> Run {
         let mut args = vec!["restore", "--profile", "t", "--json"];
         args.extend_from_slice(extra);
@@ -991,4 +1001,50 @@ async fn a_snapshot_file_replaced_after_verification_is_caught_while_loading() {
     }
     let run = s.restore(&["--snapshot", &second]);
     assert_eq!(run.code, 0, "the intact snapshot restores: {run:?}");
+}
+
+/// Prune and restore share one lock: a snapshot taken while a restore reads the one before it
+/// keeps that one (and says so), and the restore finishes from its files; the next snapshot
+/// prunes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_never_prunes_the_snapshot_a_restore_is_loading() {
+    let s = setup("prune_lock", "").await;
+    let first = s.snapshot();
+    let resume = s._tmp.path().join("resume");
+    let mut cmd = acc_command(&s.config);
+    cmd.args(["restore", "--profile", "t", "--json"])
+        .stdout(Stdio::piped());
+    let (restore, _stderr) = support::paused_at(&mut cmd, "restore:verified", Some(&resume));
+    std::thread::sleep(Duration::from_millis(1100));
+    let kept = s.acc(&[
+        "snapshot",
+        "--profile",
+        "t",
+        "--now",
+        "--keep",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(kept.code, 0, "{kept:?}");
+    assert_eq!(kept.json()["pruned"], serde_json::json!([]), "{kept:?}");
+    assert!(kept.stderr.contains("not pruned"), "{}", kept.stderr);
+    let store = s._tmp.path().join("store").join("t");
+    assert!(
+        store.join(&first).is_dir(),
+        "the restore's snapshot is still there"
+    );
+    std::fs::write(&resume, b"").unwrap();
+    let out = restore.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["label"],
+        first.as_str(),
+        "it restored what it had verified"
+    );
+    let later = s.snapshot_with(&["--keep", "1"]);
+    assert!(
+        !store.join(&first).exists(),
+        "pruned once no restore reads it: {later:?}"
+    );
 }

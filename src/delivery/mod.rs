@@ -92,8 +92,13 @@ impl Delivery {
     }
 
     /// Writes a small file under a temporary name, then renames it to `rel` (which must not exist).
+    /// A temporary file a killed run left under that name is removed first: the caller holds
+    /// the run lock, so no live run is writing it.
     pub fn write_small(&self, rel: &str, bytes: &[u8]) -> Result<()> {
         let tmp = temp_name(rel);
+        if self.exists(&tmp) {
+            self.remove_file(&tmp)?;
+        }
         let mut up = self.create(&tmp)?;
         let written = up.write_all(bytes).map_err(|e| io_failed(rel, e));
         let closed = written.and_then(|()| up.close_durable().map_err(|e| io_failed(rel, e)));

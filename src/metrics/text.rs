@@ -91,6 +91,8 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
         .and_then(|n| n.to_str())
         .unwrap_or("acc.prom");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    // a run killed here with the same pid left it; nothing else writes this name
+    let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

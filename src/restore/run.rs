@@ -68,7 +68,7 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Rest
     let (label, dir) = store.resolve(&req.snapshot)?;
     refuse_production(profile, &target, env).await?;
     let _lock = store.run_lock(
-        ".restore.lock",
+        crate::store::RESTORE_LOCK,
         &format!("a restore of profile '{}'", profile.name),
     )?;
     let m = verified(profile, req, &label, &dir)?;
@@ -377,7 +377,7 @@ pub async fn rollback(profile: &Profile, env: &Env, target: Option<Target>) -> R
     target.check_name()?;
     let store = ProfileStore::open(&profile.store, &profile.name)?;
     let _lock = store.run_lock(
-        ".restore.lock",
+        crate::store::RESTORE_LOCK,
         &format!("a restore of profile '{}'", profile.name),
     )?;
     swap::roll_back(&target, env).await?;

@@ -16,7 +16,7 @@ use crate::crypt::Recipients;
 use crate::error::{Error, Result};
 use crate::events::info as log;
 use crate::snapshot::manifest::Manifest;
-use crate::store::{ProfileStore, RunLock};
+use crate::store::{ProfileStore, RESTORE_LOCK, RunLock};
 use crate::ui::progress::Mode;
 
 #[derive(Debug, Clone)]
@@ -108,11 +108,7 @@ pub async fn take(
     let path = store.publish(&plan.label)?;
     let keep = req.keep.or(profile.snapshot.keep);
     let pruned = match keep {
-        Some(keep) => store.prune(keep, |label| {
-            Manifest::read(&store.snapshot_dir(label))
-                .ok()
-                .map(|m| m.started_at)
-        })?,
+        Some(keep) => prune(&store, keep, &profile.name)?,
         None => Vec::new(),
     };
     Ok(SnapshotReport {
@@ -122,5 +118,27 @@ pub async fn take(
         manifest,
         pruned,
         removed_partials,
+    })
+}
+
+/// Removes the oldest snapshots beyond `keep`, under the restore's lock: a restore reads its
+/// snapshot's files until it ends, so while one runs nothing is pruned (the next snapshot
+/// prunes instead).
+fn prune(store: &ProfileStore, keep: usize, profile: &str) -> Result<Vec<String>> {
+    let _lock = match store.run_lock(RESTORE_LOCK, &format!("a restore of profile '{profile}'")) {
+        Ok(lock) => lock,
+        Err(e) if e.kind() == crate::error::Kind::Temporary => {
+            crate::events::warning(&format!(
+                "old snapshots were not pruned: {}; the next snapshot prunes them",
+                e.message()
+            ));
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(e),
+    };
+    store.prune(keep, |label| {
+        Manifest::read(&store.snapshot_dir(label))
+            .ok()
+            .map(|m| m.started_at)
     })
 }
