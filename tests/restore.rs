@@ -1048,3 +1048,125 @@ async fn a_snapshot_never_prunes_the_snapshot_a_restore_is_loading() {
         "pruned once no restore reads it: {later:?}"
     );
 }
+
+/// Runs SQL with psql as the superuser on a scratch cluster (trust logins), in `db`.
+fn scratch_sql(port: u16, db: &str, user: &str, sql: &str) {
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p"])
+        .arg(port.to_string())
+        .args(["-U", user, "-d", db, "-c", sql])
+        .env("PGSSLMODE", "disable")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Any role with CREATEDB could create `acc_control` before acc does, with a trigger on the
+/// freeze table that runs as acc's staging user. acc refuses one it does not own (78), and
+/// the one it creates admits nobody else.
+#[test]
+fn a_freeze_database_someone_else_created_first_is_refused_with_78() {
+    let sb = Sandbox::require();
+    let scratch = support::ScratchCluster::start(&sb, "planted");
+    scratch_sql(
+        scratch.port,
+        "postgres",
+        "postgres",
+        "CREATE ROLE acc LOGIN CREATEDB CREATEROLE; CREATE ROLE mallory LOGIN CREATEDB",
+    );
+    scratch_sql(
+        scratch.port,
+        "postgres",
+        "mallory",
+        "CREATE DATABASE acc_control",
+    );
+    scratch_sql(
+        scratch.port,
+        "acc_control",
+        "mallory",
+        "CREATE TABLE public.staging_freeze (database text PRIMARY KEY, frozen_by text NOT NULL,
+             frozen_at timestamptz NOT NULL, reason text NOT NULL, auto_off_at timestamptz);
+         GRANT ALL ON public.staging_freeze TO PUBLIC;
+         CREATE FUNCTION public.planted() RETURNS trigger LANGUAGE plpgsql
+             AS $$ BEGIN RAISE NOTICE 'planted code ran as %', current_user; RETURN NEW; END $$;
+         CREATE TRIGGER planted BEFORE INSERT ON public.staging_freeze
+             FOR EACH ROW EXECUTE FUNCTION public.planted();",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let staging = format!(
+        "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {}\ndbname = \"staging\"\nuser = \"acc\"\nsslmode = \"disable\"\n",
+        scratch.port
+    );
+    let config = sb.write_profile(dir.path(), "demo_us", None, &staging);
+    let freeze = || {
+        acc(
+            &config,
+            &["freeze", "--profile", "t", "on", "--reason", "outage drill"],
+        )
+    };
+    let refused = freeze();
+    assert_eq!(refused.code, 78, "{refused:?}");
+    assert!(
+        refused.stderr.contains("belongs to mallory"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("planted code ran"),
+        "{}",
+        refused.stderr
+    );
+
+    // with the planted one gone, acc makes its own, closed to everyone else
+    scratch_sql(
+        scratch.port,
+        "postgres",
+        "postgres",
+        "DROP DATABASE acc_control WITH (FORCE)",
+    );
+    let on = freeze();
+    assert_eq!(on.code, 0, "{on:?}");
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-At", "-h", "127.0.0.1", "-p"])
+        .arg(scratch.port.to_string())
+        .args([
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            "SELECT pg_get_userbyid(datdba) || ':' || has_database_privilege('mallory', 'acc_control', 'CONNECT') FROM pg_database WHERE datname = 'acc_control'",
+        ])
+        .env("PGSSLMODE", "disable")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "acc:false");
+}
+
+/// A swap that fails (a superuser's session on the live copy cannot be ended, so 75) keeps
+/// `__previous`: `--rollback` still brings back the copy before the live one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_swap_keeps_the_previous_copy_for_rollback() {
+    let s = setup("swap_keeps_previous", "").await;
+    let first = s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    let second = s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    s.snapshot();
+    let blocker = s.staging.admin(&s.staging.name).await;
+    let failed = s.restore(&[]);
+    assert_eq!(failed.code, 75, "{failed:?}");
+    drop(blocker);
+    assert_eq!(s.staging_label().await, second, "the live copy stays");
+    let rb = s.acc(&["restore", "--profile", "t", "--rollback"]);
+    assert_eq!(rb.code, 0, "{rb:?}");
+    assert_eq!(
+        s.staging_label().await,
+        first,
+        "the copy before it came back"
+    );
+}

@@ -20,6 +20,41 @@ pub struct FreezeState {
     pub auto_off_at: Option<DateTime<Utc>>,
 }
 
+/// Refuses (78) an `acc_control` that acc's staging user does not own: any role with CREATEDB
+/// could have made it first, with a trigger on the freeze table that runs as whoever writes it.
+async fn owned_by_acc(admin: &Client) -> Result<()> {
+    let row = admin
+        .query_one(
+            "SELECT pg_get_userbyid(datdba)::text, current_user::text,
+                    has_database_privilege('public', datname, 'CONNECT')
+             FROM pg_database WHERE datname = $1",
+            &[&CONTROL_DB],
+        )
+        .await
+        .map_err(|e| {
+            crate::pg::sqlstate::failure(format!("cannot read who owns {CONTROL_DB}"), e)
+        })?;
+    let (owner, me, open): (String, String, bool) = (row.get(0), row.get(1), row.get(2));
+    if owner != me {
+        return Err(Error::config(format!(
+            "the {CONTROL_DB} database on the staging server belongs to {owner}, not to acc's user {me}; refusing to read or write the freeze state there"
+        ))
+        .hint(format!(
+            "someone else created it, perhaps to plant code that runs as acc; as a superuser, check it and DROP DATABASE {CONTROL_DB} (acc creates its own), or ALTER DATABASE {CONTROL_DB} OWNER TO {}",
+            pg::quote_ident(&me)
+        )));
+    }
+    if open {
+        admin
+            .batch_execute(&format!("REVOKE ALL ON DATABASE {CONTROL_DB} FROM PUBLIC"))
+            .await
+            .map_err(|e| {
+                crate::pg::sqlstate::failure(format!("cannot close {CONTROL_DB} to others"), e)
+            })?;
+    }
+    Ok(())
+}
+
 async fn control(target: &Target, env: &Env) -> Result<Client> {
     let admin = target.maintenance(env).await?;
     let exists = admin
@@ -35,7 +70,13 @@ async fn control(target: &Target, env: &Env) -> Result<Client> {
             .batch_execute(&format!("CREATE DATABASE {CONTROL_DB}"))
             .await
         {
-            Ok(()) => {}
+            // nobody else may connect to it, let alone plant a trigger in it
+            Ok(()) => admin
+                .batch_execute(&format!("REVOKE ALL ON DATABASE {CONTROL_DB} FROM PUBLIC"))
+                .await
+                .map_err(|e| {
+                    crate::pg::sqlstate::failure(format!("cannot close {CONTROL_DB} to others"), e)
+                })?,
             // another run created it at the same moment
             Err(e) if pg::lost_race(&e) => {}
             Err(e) => {
@@ -47,6 +88,7 @@ async fn control(target: &Target, env: &Env) -> Result<Client> {
             }
         }
     }
+    owned_by_acc(&admin).await?;
     let client = target.connect(CONTROL_DB, env).await?;
     let created = client
         .batch_execute(

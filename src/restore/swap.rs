@@ -6,7 +6,10 @@
 //! - live closed to new sessions (`ALLOW_CONNECTIONS false`), not yet renamed: reopened;
 //! - live renamed to `__previous`, nothing under the live name: `__previous` is put back;
 //! - incoming renamed in but still closed: reopened (it is the complete new copy);
-//! - a leftover `__incoming`, closed or not: dropped by the load that follows.
+//! - a leftover `__incoming`, closed or not: dropped by the load that follows;
+//! - `__older`, the copy before `__previous`, set aside while a swap runs: dropped when
+//!   `__previous` is in place, else renamed back to `__previous` (so a failed swap keeps the
+//!   copy `--rollback` needs).
 
 use std::time::Duration;
 
@@ -115,13 +118,20 @@ async fn state(admin: &Client, name: &str) -> Result<Option<bool>> {
 pub async fn repair(target: &Target, env: &Env) -> Result<Repair> {
     let admin = target.maintenance(env).await?;
     let (live, previous) = (target.name().to_string(), target.previous());
-    match state(&admin, &live).await? {
+    let repaired = put_live_back(&admin, &live, &previous).await?;
+    settle_older(&admin, &previous, &target.older()).await?;
+    Ok(repaired)
+}
+
+/// Reopens a live copy left closed, or puts `__previous` back when the live name is missing.
+async fn put_live_back(admin: &Client, live: &str, previous: &str) -> Result<Repair> {
+    match state(admin, live).await? {
         Some(true) => Ok(Repair::Nothing),
         Some(false) => {
             admin
                 .batch_execute(&format!(
                     "ALTER DATABASE {} ALLOW_CONNECTIONS true",
-                    quote_ident(&live)
+                    quote_ident(live)
                 ))
                 .await
                 .map_err(|e| {
@@ -129,8 +139,8 @@ pub async fn repair(target: &Target, env: &Env) -> Result<Repair> {
                 })?;
             Ok(Repair::Reopened)
         }
-        None if state(&admin, &previous).await?.is_some() => {
-            reinstate(&admin, &previous, &live).await.map_err(|e| {
+        None if state(admin, previous).await?.is_some() => {
+            reinstate(admin, previous, live).await.map_err(|e| {
                 crate::pg::sqlstate::failure("cannot put the previous staging copy back", e)
             })?;
             Ok(Repair::PreviousPutBack)
@@ -166,17 +176,20 @@ pub async fn swap_in(target: &Target, env: &Env) -> Result<()> {
         target.previous(),
         target.incoming(),
     );
+    let older = target.older();
     let fail = |e| crate::pg::sqlstate::failure("the swap failed", e);
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(&previous)
-        ))
-        .await
-        .map_err(fail)?;
+    // the copy before this one waits aside until the new one is in place: a swap that fails
+    // keeps it, so --rollback stays possible
+    settle_older(&admin, &previous, &older).await?;
+    if exists(&admin, &previous).await? {
+        rename(&admin, &previous, &older).await.map_err(fail)?;
+    }
     let had_live = exists(&admin, &live).await?;
     if had_live {
-        retire(&admin, &live, &previous).await?;
+        if let Err(e) = retire(&admin, &live, &previous).await {
+            let _ = settle_older(&admin, &previous, &older).await;
+            return Err(e);
+        }
         crate::failpoint::pause("swap:live-renamed").await;
     }
     // acc's own loading sessions may still be closing; the same drain-and-rename applies
@@ -184,6 +197,7 @@ pub async fn swap_in(target: &Target, env: &Env) -> Result<()> {
         if had_live {
             let _ = reinstate(&admin, &previous, &live).await;
         }
+        let _ = settle_older(&admin, &previous, &older).await;
         return Err(e);
     }
     crate::failpoint::pause("swap:incoming-renamed").await;
@@ -195,7 +209,42 @@ pub async fn swap_in(target: &Target, env: &Env) -> Result<()> {
         .await
         .map_err(fail)?;
     crate::failpoint::pause("swap:reopened").await;
-    Ok(())
+    settle_older(&admin, &previous, &older).await
+}
+
+async fn rename(
+    admin: &Client,
+    from: &str,
+    to: &str,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote_ident(from),
+            quote_ident(to)
+        ))
+        .await
+}
+
+/// `__older` is the copy before `__previous`, set aside while a swap runs: with `__previous`
+/// in place it is no longer needed and is dropped; without one (the swap failed, or was killed,
+/// before the live copy took that name) it becomes `__previous` again.
+async fn settle_older(admin: &Client, previous: &str, older: &str) -> Result<()> {
+    if !exists(admin, older).await? {
+        return Ok(());
+    }
+    let fail = |e| crate::pg::sqlstate::failure(format!("cannot settle {older}"), e);
+    if exists(admin, previous).await? {
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(older)
+            ))
+            .await
+            .map_err(fail)
+    } else {
+        rename(admin, older, previous).await.map_err(fail)
+    }
 }
 
 /// Swaps `__previous` back into place; the current copy becomes `__previous`.

@@ -18,7 +18,7 @@ pub struct Target {
 
 /// PostgreSQL truncates names past 63 bytes (NAMEDATALEN - 1).
 pub const MAX_NAME: usize = 63;
-/// The longest suffix acc adds: `__incoming`, `__previous`, `__rollback`.
+/// The longest suffix acc adds: `__incoming`, `__previous`, `__rollback`, `__older`.
 const LONGEST_SUFFIX: usize = "__incoming".len();
 
 impl Target {
@@ -48,6 +48,11 @@ impl Target {
     /// Where the replaced copy is kept for `--rollback`.
     pub fn previous(&self) -> String {
         format!("{}__previous", self.db.dbname)
+    }
+
+    /// Where `__previous` waits during a swap, so a swap that fails keeps it for `--rollback`.
+    pub fn older(&self) -> String {
+        format!("{}__older", self.db.dbname)
     }
 
     /// The same server, another database.

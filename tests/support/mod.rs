@@ -354,7 +354,7 @@ impl Drop for StagingDb {
         let (url, name) = (self.admin_url.clone(), self.name.clone());
         clean_up(async move {
             if let Some(c) = try_connect(&format!("{url}/postgres")).await {
-                for suffix in ["", "__previous", "__incoming", "__rollback"] {
+                for suffix in ["", "__previous", "__incoming", "__rollback", "__older"] {
                     let _ = c
                         .batch_execute(&format!(
                             "DROP DATABASE IF EXISTS {name}{suffix} WITH (FORCE)"
