@@ -19,3 +19,17 @@ pub async fn pause(name: &str) {
         None => std::future::pending::<()>().await,
     }
 }
+
+/// The same for code on a blocking thread (a destination's calls).
+pub fn pause_blocking(name: &str) {
+    if !std::env::var("ACC_PAUSE_AT").is_ok_and(|v| v == name) {
+        return;
+    }
+    eprintln!("acc: paused at {name}");
+    loop {
+        match std::env::var_os("ACC_RESUME_FILE") {
+            Some(file) if std::path::Path::new(&file).exists() => return,
+            _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+}

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod failpoint;
+pub mod host;
 pub mod metrics;
 pub mod pg;
 pub mod process;

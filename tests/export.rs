@@ -415,7 +415,39 @@ async fn a_wrong_or_unknown_host_key_is_refused_before_anything_is_sent() {
     .unwrap();
     let empty = dir.path().join("known_hosts_empty");
     std::fs::write(&empty, "").unwrap();
-    for (known, says) in [(&wrong, "does not match"), (&empty, "is not in")] {
+    // the server's own pinned line, and the same key marked @revoked (libssh2 alone reads
+    // "@revoked" as a host name and accepted the key)
+    let pinned = std::fs::read_to_string(sb.path("ACC_KNOWN_HOSTS")).unwrap();
+    let server_key: Vec<&str> = pinned
+        .lines()
+        .find(|l| l.contains("ssh-ed25519"))
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .take(2)
+        .collect();
+    let revoked = dir.path().join("known_hosts_revoked");
+    std::fs::write(
+        &revoked,
+        format!(
+            "{pinned}\n@revoked * {} {} retired\n",
+            server_key[0], server_key[1]
+        ),
+    )
+    .unwrap();
+    // a host certificate authority instead of the key: acc does not check certificates
+    let authority = dir.path().join("known_hosts_authority");
+    std::fs::write(
+        &authority,
+        format!("@cert-authority * {} {}\n", key[0], key[1]),
+    )
+    .unwrap();
+    for (known, says) in [
+        (&wrong, "does not match"),
+        (&empty, "is not in"),
+        (&revoked, "marked @revoked"),
+        (&authority, "does not accept host certificates"),
+    ] {
         let extra = format!(
             "[profiles.t.sftp]\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",
             sb.path("ACC_SFTP_KEY").display(),
@@ -1166,4 +1198,103 @@ async fn a_temporary_latest_a_killed_run_left_never_blocks_the_next_run_or_reten
         summary["date"].as_str().unwrap()
     );
     assert!(!base.join(".latest.tmp").exists());
+}
+
+/// Pulls the newest day from the local destination `from`; returns the dashboards pulled.
+fn pulled(sb: &Sandbox, config: &Path, from: &Path, out: &Path) -> Vec<String> {
+    let run = acc(
+        config,
+        &[
+            "pull",
+            "--profile",
+            "t",
+            "--from",
+            from.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--identity",
+            sb.var("ACC_AGE_IDENTITY"),
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut names: Vec<String> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".csv"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A same-day rerun of one dashboard that fails at signing, or is killed while its day goes
+/// in (the published day set aside, then the carried files moved across), never costs the day
+/// a file it delivered: the published day stays whole, a kill's leftovers are put back by the
+/// next run, and `acc pull` gets all nine dashboards every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_or_killed_rerun_never_loses_a_file_the_day_delivered() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_rerun_keeps").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile(&sb, dir.path(), &db.name, "");
+    let to = dir.path().join("out");
+    let first = export(&config, to.to_str().unwrap(), &[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let all = pulled(&sb, &config, &to, &dir.path().join("pull-0"));
+    assert_eq!(all.len(), 9, "{all:?}");
+
+    // a rerun whose signing fails publishes nothing, and the day keeps its nine files
+    let garbage = dir.path().join("not-a-key");
+    std::fs::write(&garbage, "not a key\n").unwrap();
+    std::fs::create_dir(dir.path().join("bad")).unwrap();
+    let unsigned = sb.write_profile(
+        &dir.path().join("bad"),
+        &db.name,
+        None,
+        &format!(
+            "{}[profiles.t.export]\nsigning_key = \"{}\"\n",
+            sftp_section(&sb),
+            garbage.display()
+        ),
+    );
+    let failed = export(&unsigned, to.to_str().unwrap(), &["--only", "client-list"]);
+    assert_ne!(failed.code, 0, "{failed:?}");
+    assert_eq!(pulled(&sb, &config, &to, &dir.path().join("pull-1")), all);
+    let ok = export(&config, to.to_str().unwrap(), &["--only", "client-list"]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert_eq!(pulled(&sb, &config, &to, &dir.path().join("pull-2")), all);
+
+    // kill -9 at each step of the day going in; the next run puts the day back whole
+    for (i, point) in ["publish:day-set-aside", "publish:carried"]
+        .iter()
+        .enumerate()
+    {
+        let mut cmd = acc_command(&config);
+        cmd.args([
+            "export",
+            "--profile",
+            "t",
+            "--source",
+            "production",
+            "--to",
+            to.to_str().unwrap(),
+            "--only",
+            "vacant-visits",
+        ]);
+        let (mut child, _) = support::paused_at(&mut cmd, point, None);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let next = export(&config, to.to_str().unwrap(), &["--only", "employee-list"]);
+        assert_eq!(next.code, 0, "after a kill at {point}: {next:?}");
+        assert_eq!(
+            pulled(
+                &sb,
+                &config,
+                &to,
+                &dir.path().join(format!("pull-kill-{i}"))
+            ),
+            all,
+            "after a kill at {point}"
+        );
+    }
 }

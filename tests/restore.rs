@@ -1170,3 +1170,46 @@ async fn a_failed_swap_keeps_the_previous_copy_for_rollback() {
         "the copy before it came back"
     );
 }
+
+/// A snapshot of profile t copied into profile u's store is not u's: restoring it into u's
+/// staging is refused (65) unless the operator names t on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_another_profile_is_refused_unless_named() {
+    let s = setup("other_profile", "").await;
+    let label = s.snapshot();
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        format!("{text}\n{}", text.replace("[profiles.t", "[profiles.u")),
+    )
+    .unwrap();
+    let store = s._tmp.path().join("store");
+    std::fs::create_dir_all(store.join("u")).unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(store.join("t").join(&label))
+        .arg(store.join("u").join(&label))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let restore_u = |extra: &[&str]| {
+        let mut args = vec!["restore", "--profile", "u", "--snapshot", &label];
+        args.extend_from_slice(extra);
+        s.acc(&args)
+    };
+    let refused = restore_u(&[]);
+    assert_eq!(refused.code, 65, "{refused:?}");
+    assert!(
+        refused.stderr.contains("taken for profile 't'"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("--from-profile t"),
+        "{}",
+        refused.stderr
+    );
+    let named = restore_u(&["--from-profile", "t"]);
+    assert_eq!(named.code, 0, "{named:?}");
+    assert_eq!(s.staging_label().await, label);
+}

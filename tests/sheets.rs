@@ -375,3 +375,31 @@ async fn sheets_on_sftp_leave_no_plaintext_pdf_or_patient_data_anywhere() {
     assert_no_plaintext(&remote.disk);
     assert_no_plaintext(dir.path());
 }
+
+/// Sheets days are patient data like exports, and follow `export.keep_days` the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sheets_days_older_than_keep_days_are_removed_like_exports() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "sheets_keep").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = sb.write_profile(
+        dir.path(),
+        &db.name,
+        None,
+        "[profiles.t.export]\nkeep_days = 2\n[profiles.t.sheets]\nformat = \"csv\"\n",
+    );
+    let to = dir.path().join("out");
+    let base = to.join("t").join("sheets");
+    for old in ["2020-01-01", "2020-01-02"] {
+        std::fs::create_dir_all(base.join(old)).unwrap();
+        std::fs::write(base.join(old).join("manifest.json"), "{}").unwrap();
+    }
+    let run = sheets(&config, to.to_str().unwrap(), &today(), &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json()["removed_days"],
+        serde_json::json!(["2020-01-01", "2020-01-02"])
+    );
+    assert!(!base.join("2020-01-01").exists());
+    assert!(base.join(today()).join("manifest.json").exists());
+}

@@ -122,8 +122,13 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
 
+    /// Restore a snapshot taken for another profile, named here on purpose (a snapshot whose
+    /// manifest names another profile is refused otherwise).
+    #[arg(long, value_name = "PROFILE")]
+    pub from_profile: Option<String>,
+
     /// Swap the previous copy back into place instead of restoring.
-    #[arg(long, conflicts_with_all = ["snapshot", "force", "identity"])]
+    #[arg(long, conflicts_with_all = ["snapshot", "force", "identity", "from_profile"])]
     pub rollback: bool,
 
     /// Print a JSON summary instead of text.

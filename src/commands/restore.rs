@@ -46,6 +46,7 @@ fn exec(args: &RestoreArgs, config: &Config, p: &Profile, m: Option<&mut Run>) -
         force: args.force,
         target,
         identity: args.identity.clone(),
+        from_profile: args.from_profile.clone(),
         progress: Mode::detect(),
     };
     let o = block_on(restore(p, config.env(), &req))??;

@@ -58,6 +58,7 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
             "date": m.date,
             "days": args.days,
             "destination": o.destination,
+            "removed_days": o.removed_days,
             "source": m.source,
             "data_as_of": m.data_as_of,
             "paper": p.sheets.format.pdf().then(|| p.sheets.paper.name()),

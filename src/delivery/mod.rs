@@ -1,6 +1,7 @@
 //! Where exports land and where `acc pull` reads them from: a local directory or an SFTP
 //! server, behind one blocking interface, and `Remote`, its async face.
 
+mod known_hosts;
 mod local;
 mod location;
 mod remote;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ssh2::{CheckResult, ErrorCode, KnownHostFileKind, OpenFlags, OpenType, Session};
 
 use super::Entry;
+use super::known_hosts::Marker;
 use super::location::SftpAddress;
 use crate::config::{Env, Sftp};
 use crate::error::{Error, Kind, Result};
@@ -287,8 +288,27 @@ fn check_host_key(
             known_hosts.display()
         ))
     };
+    // libssh2 reads @revoked and @cert-authority as host names: both are looked at here first
+    let text = std::fs::read_to_string(known_hosts).map_err(|e| {
+        Error::config(format!(
+            "cannot read sftp.known_hosts {}",
+            known_hosts.display()
+        ))
+        .source(e)
+    })?;
+    let marker = super::known_hosts::marker(&text, key);
+    if marker == Marker::Revoked {
+        return Err(refused(&format!(
+            "its host key is marked @revoked in {}",
+            known_hosts.display()
+        )));
+    }
     match known.check_port(&addr.host, addr.port, key) {
         CheckResult::Match => Ok(()),
+        CheckResult::NotFound if marker == Marker::CertAuthority => Err(refused(&format!(
+            "its host key is not in {}, and acc does not accept host certificates (@cert-authority lines)",
+            known_hosts.display()
+        ))),
         CheckResult::Mismatch => Err(refused(&format!(
             "its host key does not match {} (someone may be intercepting the connection)",
             known_hosts.display()

@@ -52,26 +52,30 @@ impl Layout {
         format!("{}/{LATEST}", self.base)
     }
 
-    /// The hidden working directory of this process's run of `date`.
+    /// The hidden working directory of this process's run of `date`, named after this host:
+    /// the run lock is per host, so a host's cleanup must know its own leftovers.
     pub fn work(&self, date: NaiveDate) -> String {
-        format!(
-            "{}/.{}.partial-{}",
-            self.base,
-            date.format("%Y-%m-%d"),
-            std::process::id()
-        )
+        self.hidden(date, WORK)
     }
 
     /// Where a day being replaced waits until the new one is in place.
     pub fn replaced(&self, date: NaiveDate) -> String {
+        self.hidden(date, REPLACED)
+    }
+
+    fn hidden(&self, date: NaiveDate, what: &str) -> String {
         format!(
-            "{}/.{}.old-{}",
+            "{}/.{}.{what}-{}-{}",
             self.base,
             date.format("%Y-%m-%d"),
+            crate::host::file_part(),
             std::process::id()
         )
     }
 }
+
+const WORK: &str = "partial";
+const REPLACED: &str = "old";
 
 /// What a sealed file holds, which its name ends with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,9 +125,38 @@ pub fn day_of(name: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()
 }
 
-/// Hidden working directories left by runs: `.<day>.partial-<pid>` and `.<day>.old-<pid>`.
+/// A hidden directory a run of this host left: `.<day>.partial-<host>-<pid>` (its work) or
+/// `.<day>.old-<host>-<pid>` (a day it was replacing), and the `.<day>.partial-<pid>` of acc
+/// versions that did not name the host. Another host's are never this host's to remove.
+pub fn leftover(name: &str) -> Option<(NaiveDate, Leftover)> {
+    let rest = name.strip_prefix('.')?;
+    let (day, rest) = rest.split_once('.')?;
+    let date = day_of(day)?;
+    let (kind, owner) = rest.split_once('-')?;
+    let kind = match kind {
+        WORK => Leftover::Work,
+        REPLACED => Leftover::Replaced,
+        _ => return None,
+    };
+    let legacy = owner.bytes().all(|b| b.is_ascii_digit());
+    let mine = owner.rsplit_once('-').is_some_and(|(host, pid)| {
+        host == crate::host::file_part() && pid.bytes().all(|b| b.is_ascii_digit())
+    });
+    (legacy || mine).then_some((date, kind))
+}
+
+/// What a run left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leftover {
+    /// A working directory: never published, removed.
+    Work,
+    /// A published day set aside while its replacement went in: put back when the day is
+    /// missing, removed otherwise.
+    Replaced,
+}
+
 pub fn is_leftover(name: &str) -> bool {
-    name.starts_with('.') && (name.contains(".partial-") || name.contains(".old-"))
+    leftover(name).is_some()
 }
 
 #[cfg(test)]
@@ -141,8 +174,20 @@ mod tests {
         ] {
             assert!(day_of(n).is_none(), "{n}");
         }
-        assert!(is_leftover(".2026-11-22.partial-42"));
+        assert!(is_leftover(".2026-11-22.partial-42"), "an older acc's");
         assert!(!is_leftover("2026-11-22"));
+        assert!(
+            !is_leftover(".2026-11-22.partial-another_host-42"),
+            "another host's work is never this host's to remove"
+        );
+        let mine = format!(".2026-11-22.old-{}-7", crate::host::file_part());
+        assert_eq!(
+            leftover(&mine),
+            Some((
+                NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+                Leftover::Replaced
+            ))
+        );
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct DayWriter {
     date: NaiveDate,
     work: String,
     recipients: Arc<Recipients>,
+    /// Files of the published day that the new one keeps: they move into it only at publish,
+    /// so the published day stays whole until its replacement is complete.
+    carried: Arc<std::sync::Mutex<Vec<String>>>,
     /// Working directories of killed runs that `begin` removed.
     pub removed_leftovers: Vec<String>,
 }
@@ -47,11 +50,11 @@ impl DayWriter {
         recipients: Arc<Recipients>,
     ) -> Result<DayWriter> {
         let work = layout.work(date);
-        let (base, w) = (layout.base.clone(), work.clone());
+        let (l, w) = (layout.clone(), work.clone());
         let removed_leftovers = remote
             .call(move |d| -> Result<Vec<String>> {
-                d.mkdir_all(&base)?;
-                let stale = remove_leftovers(d, &base)?;
+                d.mkdir_all(&l.base)?;
+                let stale = remove_leftovers(d, &l)?;
                 d.mkdir_all(&w)?;
                 Ok(stale)
             })
@@ -62,6 +65,7 @@ impl DayWriter {
             date,
             work,
             recipients,
+            carried: Arc::default(),
             removed_leftovers,
         })
     }
@@ -98,19 +102,23 @@ impl DayWriter {
         ))
     }
 
-    /// Moves the files of the day's earlier run that this run did not make into the new day,
-    /// with their entries, so a rerun never leaves fewer files than it found. Each is hashed
-    /// again first: the new manifest is signed, and acc never signs what it did not check.
-    /// Entries come back sorted as `order` names them.
+    /// Keeps the files of the day's earlier run that this run did not make, with their
+    /// entries, so a rerun never leaves fewer files than it found. Each is hashed again first:
+    /// the new manifest is signed, and acc never signs what it did not check. The files stay in
+    /// the published day until `publish` puts the new one in place. Entries come back sorted as
+    /// `order` names them.
     pub async fn carry_over(
         &self,
         entries: Vec<FileEntry>,
         order: &'static [&'static str],
     ) -> Result<(Vec<FileEntry>, Carried)> {
-        let (layout, date, work) = (self.layout.clone(), self.date, self.work.clone());
-        self.remote
-            .call(move |d| carry_over(d, &layout, date, &work, entries, order))
-            .await?
+        let (layout, date) = (self.layout.clone(), self.date);
+        let (entries, carried, files) = self
+            .remote
+            .call(move |d| carry_over(d, &layout, date, entries, order))
+            .await??;
+        self.carried.lock().expect("carried lock").extend(files);
+        Ok((entries, carried))
     }
 
     /// Syncs every file of the day, signs (when a key is given) and writes the manifest, puts
@@ -131,6 +139,7 @@ impl DayWriter {
             None => None,
         };
         let (layout, date, work) = (self.layout.clone(), self.date, self.work.clone());
+        let carried = self.carried.lock().expect("carried lock").clone();
         self.remote
             .call(move |d| -> Result<Vec<NaiveDate>> {
                 sync_files(d, &work)?;
@@ -139,7 +148,7 @@ impl DayWriter {
                 }
                 d.write_small(&format!("{work}/{}", layout::MANIFEST), &json)?;
                 d.sync_dir(&work)?;
-                put_in_place(d, &layout, &work, date)?;
+                put_in_place(d, &layout, &work, date, &carried)?;
                 match keep_days {
                     Some(keep) => prune(d, &layout, date, keep),
                     None => Ok(Vec::new()),
@@ -250,34 +259,94 @@ fn sync_files(delivery: &Delivery, work: &str) -> Result<()> {
     Ok(())
 }
 
-fn remove_leftovers(delivery: &Delivery, base: &str) -> Result<Vec<String>> {
+/// Clears what this host's killed runs left: a published day a kill left set aside (its
+/// replacement never went in) is put back whole first, with any of its files that had already
+/// moved into that run's working directory; then working directories and set-aside days whose
+/// day is in place are removed. Another host's are left alone.
+fn remove_leftovers(delivery: &Delivery, layout: &Layout) -> Result<Vec<String>> {
+    let base = &layout.base;
+    let entries: Vec<_> = delivery
+        .list(base)?
+        .into_iter()
+        .filter(|e| e.is_dir)
+        .filter_map(|e| layout::leftover(&e.name).map(|(date, kind)| (e.name, date, kind)))
+        .collect();
+    for (name, date, _) in entries
+        .iter()
+        .filter(|(_, _, kind)| *kind == layout::Leftover::Replaced)
+    {
+        if !delivery.exists(&layout.day(*date)) {
+            let works: Vec<String> = entries
+                .iter()
+                .filter(|(_, d, k)| d == date && *k == layout::Leftover::Work)
+                .map(|(n, _, _)| format!("{base}/{n}"))
+                .collect();
+            put_back(
+                delivery,
+                &format!("{base}/{name}"),
+                &works,
+                &layout.day(*date),
+            )?;
+        }
+    }
     let mut removed = Vec::new();
-    for e in delivery.list(base)? {
-        if e.is_dir && layout::is_leftover(&e.name) {
-            delivery.remove_tree(&format!("{base}/{}", e.name))?;
-            removed.push(e.name);
+    for (name, _, _) in entries {
+        let path = format!("{base}/{name}");
+        if delivery.exists(&path) {
+            delivery.remove_tree(&path)?;
+            removed.push(name);
         }
     }
     Ok(removed)
 }
 
+/// Puts a set-aside day back as `day`: first every file its manifest lists that is missing
+/// from it and present in one of `works` (a kill came while carried files moved).
+fn put_back(delivery: &Delivery, aside: &str, works: &[String], day: &str) -> Result<()> {
+    let manifest = format!("{aside}/{}", layout::MANIFEST);
+    let listed: Vec<String> = delivery
+        .read_small(&manifest, layout::MANIFEST_LIMIT)
+        .ok()
+        .and_then(|b| DayManifest::parse(&b, &manifest).ok())
+        .map(|m| m.dashboards.into_iter().filter_map(|e| e.file).collect())
+        .unwrap_or_default();
+    for file in listed.iter().filter(|f| layout::is_plain_file(f)) {
+        let home = format!("{aside}/{file}");
+        if delivery.exists(&home) {
+            continue;
+        }
+        if let Some(from) = works
+            .iter()
+            .map(|w| format!("{w}/{file}"))
+            .find(|p| delivery.exists(p))
+        {
+            delivery.rename(&from, &home)?;
+        }
+    }
+    delivery.rename(aside, day)
+}
+
+/// The entries with the earlier run's kept ones added, what was kept or dropped, and the files
+/// to move into the new day when it is published.
+type CarriedOver = (Vec<FileEntry>, Carried, Vec<String>);
+
 fn carry_over(
     delivery: &Delivery,
     layout: &Layout,
     date: NaiveDate,
-    work: &str,
     mut entries: Vec<FileEntry>,
     order: &[&str],
-) -> Result<(Vec<FileEntry>, Carried)> {
+) -> Result<CarriedOver> {
     let mut out = Carried::default();
+    let mut files = Vec::new();
     let path = layout.manifest(date);
     if !delivery.exists(&path) {
-        return Ok((entries, out));
+        return Ok((entries, out, files));
     }
     let Ok(old) = DayManifest::parse(&delivery.read_small(&path, layout::MANIFEST_LIMIT)?, &path)
     else {
         // an unreadable manifest cannot vouch for its files: the new day stands alone
-        return Ok((entries, out));
+        return Ok((entries, out, files));
     };
     for mut e in old.dashboards.into_iter().filter(FileEntry::ok) {
         let delivered_now = entries.iter().any(|n| n.name == e.name && n.ok());
@@ -302,7 +371,7 @@ fn carry_over(
             ));
             continue;
         }
-        delivery.rename(&from, &format!("{work}/{file}"))?;
+        files.push(file);
         e.carried_from = e.carried_from.or(Some(old.generated_at));
         entries.retain(|n| n.name != e.name);
         out.carried.push(e.name.clone());
@@ -310,26 +379,45 @@ fn carry_over(
     }
     let rank = |name: &str| order.iter().position(|n| *n == name).unwrap_or(usize::MAX);
     entries.sort_by_key(|e| rank(&e.name));
-    Ok((entries, out))
+    Ok((entries, out, files))
 }
 
 /// Puts the finished working directory in place as the day, replacing an earlier run of the
-/// same day, then points `latest` at it.
-fn put_in_place(delivery: &Delivery, layout: &Layout, work: &str, date: NaiveDate) -> Result<()> {
+/// same day, then points `latest` at it. The earlier day is set aside whole; only then do the
+/// files the new day keeps from it move across, and the new day takes the name. A failure at
+/// any step puts the earlier day back whole; a kill is repaired by the next run's `begin`.
+fn put_in_place(
+    delivery: &Delivery,
+    layout: &Layout,
+    work: &str,
+    date: NaiveDate,
+    carried: &[String],
+) -> Result<()> {
     let day = layout.day(date);
-    let old = layout.replaced(date);
+    let aside = layout.replaced(date);
     let replacing = delivery.exists(&day);
     if replacing {
-        delivery.rename(&day, &old)?;
+        delivery.rename(&day, &aside)?;
+        crate::failpoint::pause_blocking("publish:day-set-aside");
     }
-    if let Err(e) = delivery.rename(work, &day) {
+    let swapped = (|| -> Result<()> {
         if replacing {
-            let _ = delivery.rename(&old, &day);
+            for file in carried {
+                delivery.rename(&format!("{aside}/{file}"), &format!("{work}/{file}"))?;
+            }
+            delivery.sync_dir(work)?;
+            crate::failpoint::pause_blocking("publish:carried");
+        }
+        delivery.rename(work, &day)
+    })();
+    if let Err(e) = swapped {
+        if replacing {
+            let _ = put_back(delivery, &aside, &[work.to_string()], &day);
         }
         return Err(e);
     }
     if replacing {
-        delivery.remove_tree(&old)?;
+        delivery.remove_tree(&aside)?;
     }
     let latest = layout.latest();
     delivery.remove_file(&latest)?;

@@ -34,6 +34,8 @@ pub struct Request {
     /// Restore here instead of the profile's staging.
     pub target: Option<Target>,
     pub identity: Option<PathBuf>,
+    /// The profile a snapshot from another profile's store was taken for, named on purpose.
+    pub from_profile: Option<String>,
     pub progress: Mode,
 }
 
@@ -108,9 +110,29 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Rest
     }
 }
 
-/// Sizes and the signature here; every file's SHA-256 is checked as it is loaded, so a file
-/// changed after this point is caught before the swap, and nothing is read twice.
+/// Sizes, the signature and whose snapshot it is here; every file's SHA-256 is checked as it is
+/// loaded, so a file changed after this point is caught before the swap, and nothing is read
+/// twice.
 fn verified(profile: &Profile, req: &Request, label: &str, dir: &Path) -> Result<Manifest> {
+    let m = verified_files(profile, req, label, dir)?;
+    let expected = req.from_profile.as_deref().unwrap_or(&profile.name);
+    if m.profile != expected {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!(
+                "snapshot {label} was taken for profile '{}', not '{expected}', so it was not restored",
+                m.profile
+            ),
+        )
+        .hint(format!(
+            "restore a snapshot of profile '{}'; to load this one into its staging on purpose, name its profile: --from-profile {}",
+            profile.name, m.profile
+        )));
+    }
+    Ok(m)
+}
+
+fn verified_files(profile: &Profile, req: &Request, label: &str, dir: &Path) -> Result<Manifest> {
     let report = snapshot::verify(
         dir,
         profile.snapshot.allowed_signers.as_deref(),

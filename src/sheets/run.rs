@@ -35,6 +35,8 @@ pub struct Request {
 pub struct SheetsReport {
     pub destination: String,
     pub manifest: DayManifest,
+    /// Days older than `export.keep_days` removed after this one was published.
+    pub removed_days: Vec<NaiveDate>,
 }
 
 pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<SheetsReport> {
@@ -108,12 +110,18 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
         dashboards: entries,
         ..DayManifest::begin(profile, &period, zone, req.source, data_as_of, generated_at)
     };
-    writer
-        .publish(&manifest, profile.export.signing_key.as_deref(), None)
+    // sheets hold the same patient data as the exports beside them: the same retention
+    let removed_days = writer
+        .publish(
+            &manifest,
+            profile.export.signing_key.as_deref(),
+            profile.export.keep_days,
+        )
         .await?;
     Ok(SheetsReport {
         destination: format!("{}/{}", req.to.describe(), layout.day(req.date)),
         manifest,
+        removed_days,
     })
 }
 

@@ -54,7 +54,7 @@ impl RunLock {
         let holder = format!(
             "pid {} on {} since {}\n",
             std::process::id(),
-            hostname(),
+            crate::host::name(),
             chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
         );
         let _ = file.set_len(0);
@@ -65,12 +65,6 @@ impl RunLock {
             path: path.to_path_buf(),
         })
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "this host".into())
 }
 
 #[cfg(test)]

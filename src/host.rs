@@ -1,0 +1,26 @@
+//! This machine's name, as run locks and working directories record it: hosts that share a
+//! destination tell their own leftovers from another's by it.
+
+/// The kernel's host name, or `this-host` when it cannot be read.
+pub fn name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this-host".into())
+}
+
+/// The host name as a file name's part: anything but letters, digits, `.` and `_` becomes
+/// `_` (a `-` separates the name from the pid that follows it).
+pub fn file_part() -> String {
+    name()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
