@@ -1213,3 +1213,90 @@ async fn a_snapshot_of_another_profile_is_refused_unless_named() {
     assert_eq!(named.code, 0, "{named:?}");
     assert_eq!(s.staging_label().await, label);
 }
+
+/// COPY into staging runs production's CHECK functions as acc. One that grants the reader
+/// UPDATE on a table and membership in pg_write_all_data gets nothing past the lock-down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_survives_what_the_load_runs() {
+    let reader = format!("acc_t_load_reader_{}", std::process::id());
+    // another role the function grants to, which the lock-down leaves alone: proof it ran
+    let marker = format!("acc_t_load_marker_{}", std::process::id());
+    let s = setup("load_grants", &format!("reader_role = \"{reader}\"\n")).await;
+    s.prod
+        .admin()
+        .await
+        .batch_execute(&format!(
+            "CREATE FUNCTION agency.granting_check(id bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF pg_catalog.current_database() LIKE '%\\_\\_incoming' THEN
+                     EXECUTE 'GRANT UPDATE, DELETE ON agency.clients TO {reader}';
+                     EXECUTE 'GRANT pg_write_all_data TO {reader}';
+                     EXECUTE 'GRANT SELECT ON agency.clients TO {marker}';
+                 END IF;
+                 RETURN true;
+             END $$;
+             ALTER TABLE agency.branches ADD CONSTRAINT branches_granting
+                 CHECK (agency.granting_check(id::bigint));"
+        ))
+        .await
+        .unwrap();
+    s.staging
+        .admin("postgres")
+        .await
+        .batch_execute(&format!(
+            "CREATE ROLE {reader} NOLOGIN; CREATE ROLE {marker} NOLOGIN"
+        ))
+        .await
+        .unwrap();
+    s.snapshot();
+    let run = s.restore(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let admin = s.staging.admin(&s.staging.name).await;
+    let (update, member): (bool, bool) = admin
+        .query_one(
+            "SELECT has_table_privilege($1, 'agency.clients', 'UPDATE'),
+                    pg_has_role($1, 'pg_write_all_data', 'MEMBER')",
+            &[&reader],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert!(!update, "UPDATE granted during the load survived");
+    assert!(
+        !member,
+        "pg_write_all_data granted during the load survived"
+    );
+    let select: bool = admin
+        .query_one(
+            "SELECT has_table_privilege($1, 'agency.clients', 'SELECT')",
+            &[&reader],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(select, "the reader still reads");
+    let ran: bool = admin
+        .query_one(
+            "SELECT has_table_privilege($1, 'agency.clients', 'SELECT')",
+            &[&marker],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ran, "the CHECK function ran during the load");
+    drop(admin);
+    let cluster = s.staging.admin("postgres").await;
+    for db in [
+        s.staging.name.clone(),
+        format!("{}__previous", s.staging.name),
+    ] {
+        let _ = cluster
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .await;
+    }
+    let _ = cluster
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {reader}; DROP ROLE IF EXISTS {marker}"
+        ))
+        .await;
+}

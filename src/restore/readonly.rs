@@ -233,14 +233,18 @@ pub async fn lock_down(
         .map(|r| r.get(0))
         .collect();
     let db = quote_ident(&target.incoming());
+    // whatever the load ran (production's CHECK functions and materialized views run as acc)
+    // may have granted: everything is revoked from PUBLIC and the reader, then read is granted
     let mut sql = format!(
-        "REVOKE ALL ON DATABASE {db} FROM PUBLIC; GRANT CONNECT ON DATABASE {db} TO {role};
+        "REVOKE ALL ON DATABASE {db} FROM PUBLIC, {role}; GRANT CONNECT ON DATABASE {db} TO {role};
          REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
     );
     for s in &schemas {
         let s = quote_ident(s);
         sql.push_str(&format!(
-            "REVOKE CREATE ON SCHEMA {s} FROM PUBLIC; GRANT USAGE ON SCHEMA {s} TO {role};
+            "REVOKE ALL ON SCHEMA {s} FROM PUBLIC, {role}; GRANT USAGE ON SCHEMA {s} TO {role};
+             REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM PUBLIC, {role};
+             REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM PUBLIC, {role};
              GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {role};
              GRANT SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {role};"
         ));
@@ -273,7 +277,11 @@ pub async fn lock_down(
     for chunk in objects.chunks(1000) {
         let grants: String = chunk
             .iter()
-            .map(|oid| format!("GRANT SELECT ON LARGE OBJECT {oid} TO {role};"))
+            .map(|oid| {
+                format!(
+                    "REVOKE ALL ON LARGE OBJECT {oid} FROM PUBLIC, {role}; GRANT SELECT ON LARGE OBJECT {oid} TO {role};"
+                )
+            })
             .collect();
         client
             .batch_execute(&grants)
@@ -287,5 +295,65 @@ pub async fn lock_down(
     client
         .batch_execute(&sql)
         .await
-        .map_err(fail("grant the reader role read-only access"))
+        .map_err(fail("grant the reader role read-only access"))?;
+    take_back_roles(client, reader).await?;
+    no_write_left(client, reader).await
+}
+
+/// Roles and attributes the load may have given the reader (acc has CREATEROLE, so code that
+/// production's schema ran as acc could grant `pg_write_all_data`): taken back, cluster-wide.
+async fn take_back_roles(client: &Client, reader: &str) -> Result<()> {
+    let fail =
+        |e| crate::pg::sqlstate::failure("cannot take back the reader role's memberships", e);
+    let granted: Vec<String> = client
+        .query(
+            "SELECT r.rolname::text FROM pg_auth_members m
+             JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles me ON me.oid = m.member
+             WHERE me.rolname = $1
+               AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb
+                    OR r.rolname = current_user
+                    OR r.rolname IN ('pg_write_all_data', 'pg_write_server_files',
+                                     'pg_execute_server_program', 'pg_signal_backend'))",
+            &[&reader],
+        )
+        .await
+        .map_err(fail)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let role = quote_ident(reader);
+    let mut sql = format!("ALTER ROLE {role} NOCREATEDB NOCREATEROLE;");
+    for g in &granted {
+        sql.push_str(&format!("REVOKE {} FROM {role};", quote_ident(g)));
+    }
+    client.batch_execute(&sql).await.map_err(fail)
+}
+
+/// The reader's write privileges on any relation of the new copy, counted after the lock-down:
+/// any at all stops the restore before the swap.
+async fn no_write_left(client: &Client, reader: &str) -> Result<()> {
+    let writable: Vec<String> = client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+               AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+               AND (has_table_privilege($1, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                    OR has_any_column_privilege($1, c.oid, 'INSERT, UPDATE, REFERENCES'))
+             ORDER BY 1 LIMIT 10",
+            &[&reader],
+        )
+        .await
+        .map_err(|e| crate::pg::sqlstate::failure("cannot check the reader role's rights", e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if writable.is_empty() {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "after the lock-down, restore.reader_role '{reader}' could still write to {}; staging was not swapped",
+        writable.join(", ")
+    ))
+    .hint("a role the reader belongs to grants it; give the reader a role of its own (acc creates it NOLOGIN)"))
 }
