@@ -1298,3 +1298,51 @@ async fn a_failed_or_killed_rerun_never_loses_a_file_the_day_delivered() {
         );
     }
 }
+
+/// Someone with write access to the destination adds an entry to the day's manifest, or
+/// changes one's hash. The rerun checks the earlier manifest's signature against its own key
+/// first: it fails, so nothing of that day is carried, the rerun reports what it dropped, and
+/// its own signature covers only what it delivered and checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_entry_or_hash_in_the_days_manifest_is_never_carried_or_signed() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_forged").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, signers) = signing_profile(&sb, dir.path(), &db.name);
+    let to = dir.path().join("out");
+    for forgery in ["an extra entry", "a changed hash"] {
+        let full = export(&config, to.to_str().unwrap(), &[]);
+        assert_eq!(full.code, 0, "{full:?}");
+        let day = to.join("t").join(full.json()["date"].as_str().unwrap());
+        let path = day.join("manifest.json");
+        let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let entries = m["dashboards"].as_array_mut().unwrap();
+        if forgery == "an extra entry" {
+            let mut forged = entries[0].clone();
+            let file = forged["file"].as_str().unwrap().to_string();
+            forged["name"] = "forged-dashboard".into();
+            forged["file"] = "forged-dashboard.csv.age".into();
+            std::fs::copy(day.join(&file), day.join("forged-dashboard.csv.age")).unwrap();
+            entries.push(forged);
+        } else {
+            let e = entries.iter_mut().find(|e| e["name"] == "employee-list").unwrap();
+            e["sha256"] = "0".repeat(64).into();
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+
+        let rerun = export(&config, to.to_str().unwrap(), &["--only", "client-list"]);
+        assert_eq!(rerun.code, 3, "{forgery}: {rerun:?}");
+        assert!(rerun.stderr.contains("not carried"), "{forgery}: {}", rerun.stderr);
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let ok: Vec<&str> = m["dashboards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["status"] == "ok")
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(ok, ["client-list"], "{forgery}: only what this run checked is signed");
+        assert!(!m.to_string().contains("forged-dashboard"), "{forgery}");
+        assert_openssh_verifies(&signers, &day);
+    }
+}

@@ -124,6 +124,34 @@ pub fn verify_detached(
     verify_as(allowed_signers, &path, namespace)
 }
 
+/// Checks `signature` over `bytes` against the public half of the private key `key` alone:
+/// whatever this signer signed, and nothing anyone else did.
+pub fn verify_own(key: &Path, bytes: &[u8], signature: &[u8], namespace: &str) -> Result<()> {
+    let out = crate::process::command("ssh-keygen")
+        .args(["-y", "-f"])
+        .arg(key)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::unavailable("cannot run ssh-keygen").source(e))?;
+    if !out.status.success() {
+        return Err(Error::config(format!(
+            "cannot read the public half of {}: {}",
+            key.display(),
+            first_line(&out.stderr)
+        )));
+    }
+    let public = String::from_utf8_lossy(&out.stdout);
+    let dir = crate::process::PrivateDir::new("own-signer")
+        .map_err(|e| Error::unavailable("cannot create a private temporary directory").source(e))?;
+    let signers = dir
+        .write(
+            "allowed_signers",
+            format!("acc namespaces=\"{namespace}\" {}\n", public.trim()).as_bytes(),
+        )
+        .map_err(|e| Error::internal("cannot stage the signer").source(e))?;
+    verify_detached(&signers, "manifest.json", bytes, signature, namespace).map(|_| ())
+}
+
 pub fn sig_path(file: &Path) -> std::path::PathBuf {
     let mut s = file.as_os_str().to_owned();
     s.push(".sig");

@@ -14,7 +14,7 @@ use crate::config::{DashboardSource, Env, Profile};
 use crate::crypt::Recipients;
 use crate::delivery::{Location, Remote};
 use crate::error::{Error, Result};
-use crate::publish::{DayManifest, DayWriter, FileEntry, Layout};
+use crate::publish::{DayManifest, DayWriter, FileEntry, Layout, Trust};
 use crate::ui::progress::{Board, Mode};
 
 /// What an export run was asked to do, every flag already resolved against the profile.
@@ -164,7 +164,11 @@ async fn run(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<E
         .filter(|e| !e.ok())
         .map(|e| e.name.clone())
         .collect();
-    let (entries, carried) = writer.carry_over(entries, &super::NAMES).await?;
+    let trust = Trust {
+        profile: profile.name.clone(),
+        signing_key: profile.export.signing_key.clone(),
+    };
+    let (entries, carried) = writer.carry_over(entries, &super::NAMES, trust).await?;
     for (name, why) in carried.dropped {
         crate::events::warning(&why);
         if !failures.contains(&name) {

@@ -12,4 +12,4 @@ pub use day::{DayManifest, EntryStatus, FileEntry};
 pub use layout::{FileKind, Layout};
 pub use reader::{DayReader, PublishedDay, still_matches};
 pub use seal::Chunk;
-pub use writer::{Carried, DayWriter, SealedFile, channel};
+pub use writer::{Carried, DayWriter, SealedFile, Trust, channel};

@@ -32,6 +32,14 @@ pub struct DayWriter {
     pub removed_leftovers: Vec<String>,
 }
 
+/// What an earlier run's day must show before any of it is carried into a day acc signs: it
+/// was written for this profile and, when a signing key is configured, signed with that key.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    pub profile: String,
+    pub signing_key: Option<std::path::PathBuf>,
+}
+
 /// What `carry_over` kept from the day's earlier run, and what it had to leave out.
 #[derive(Debug, Default)]
 pub struct Carried {
@@ -111,11 +119,12 @@ impl DayWriter {
         &self,
         entries: Vec<FileEntry>,
         order: &'static [&'static str],
+        trust: Trust,
     ) -> Result<(Vec<FileEntry>, Carried)> {
         let (layout, date) = (self.layout.clone(), self.date);
         let (entries, carried, files) = self
             .remote
-            .call(move |d| carry_over(d, &layout, date, entries, order))
+            .call(move |d| carry_over(d, &layout, date, entries, order, &trust))
             .await??;
         self.carried.lock().expect("carried lock").extend(files);
         Ok((entries, carried))
@@ -336,6 +345,7 @@ fn carry_over(
     date: NaiveDate,
     mut entries: Vec<FileEntry>,
     order: &[&str],
+    trust: &Trust,
 ) -> Result<CarriedOver> {
     let mut out = Carried::default();
     let mut files = Vec::new();
@@ -343,12 +353,23 @@ fn carry_over(
     if !delivery.exists(&path) {
         return Ok((entries, out, files));
     }
-    let Ok(old) = DayManifest::parse(&delivery.read_small(&path, layout::MANIFEST_LIMIT)?, &path)
-    else {
+    let bytes = delivery.read_small(&path, layout::MANIFEST_LIMIT)?;
+    let Ok(old) = DayManifest::parse(&bytes, &path) else {
         // an unreadable manifest cannot vouch for its files: the new day stands alone
         return Ok((entries, out, files));
     };
-    for mut e in old.dashboards.into_iter().filter(FileEntry::ok) {
+    if let Err(why) = vouched(delivery, layout, date, &bytes, &old, trust) {
+        for e in old.dashboards.iter().filter(|e| e.ok()) {
+            if !entries.iter().any(|n| n.name == e.name) {
+                out.dropped
+                    .push((e.name.clone(), format!("{path} was not carried: {why}")));
+            }
+        }
+        return Ok((entries, out, files));
+    }
+    // only what this kind of day holds: an export carries dashboards, sheets carry employees
+    let ours = |e: &FileEntry| order.is_empty() || order.contains(&e.name.as_str());
+    for mut e in old.dashboards.into_iter().filter(FileEntry::ok).filter(ours) {
         let delivered_now = entries.iter().any(|n| n.name == e.name && n.ok());
         let Some(file) = e.file.clone().filter(|_| !delivered_now) else {
             continue;
@@ -380,6 +401,38 @@ fn carry_over(
     let rank = |name: &str| order.iter().position(|n| *n == name).unwrap_or(usize::MAX);
     entries.sort_by_key(|e| rank(&e.name));
     Ok((entries, out, files))
+}
+
+/// Whether the earlier day can vouch for its files: written for this profile and, when acc
+/// signs, signed by this very key (a party with write access to the destination could add or
+/// change an entry; acc's next signature must never cover it).
+fn vouched(
+    delivery: &Delivery,
+    layout: &Layout,
+    date: NaiveDate,
+    manifest: &[u8],
+    old: &DayManifest,
+    trust: &Trust,
+) -> std::result::Result<(), String> {
+    if old.profile != trust.profile {
+        return Err(format!(
+            "its manifest is profile '{}', not '{}'",
+            old.profile, trust.profile
+        ));
+    }
+    let Some(key) = &trust.signing_key else {
+        return Ok(());
+    };
+    let signature = delivery
+        .read_small(&layout.signature(date), layout::SIGNATURE_LIMIT)
+        .map_err(|_| "it is not signed, and this exporter signs".to_string())?;
+    crate::crypt::signing::verify_own(
+        key,
+        manifest,
+        &signature,
+        crate::crypt::signing::EXPORT_NAMESPACE,
+    )
+    .map_err(|e| format!("its signature is not this exporter's: {}", e.message()))
 }
 
 /// Puts the finished working directory in place as the day, replacing an earlier run of the
