@@ -1315,7 +1315,8 @@ async fn a_forged_entry_or_hash_in_the_days_manifest_is_never_carried_or_signed(
         assert_eq!(full.code, 0, "{full:?}");
         let day = to.join("t").join(full.json()["date"].as_str().unwrap());
         let path = day.join("manifest.json");
-        let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let mut m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let entries = m["dashboards"].as_array_mut().unwrap();
         if forgery == "an extra entry" {
             let mut forged = entries[0].clone();
@@ -1325,14 +1326,21 @@ async fn a_forged_entry_or_hash_in_the_days_manifest_is_never_carried_or_signed(
             std::fs::copy(day.join(&file), day.join("forged-dashboard.csv.age")).unwrap();
             entries.push(forged);
         } else {
-            let e = entries.iter_mut().find(|e| e["name"] == "employee-list").unwrap();
+            let e = entries
+                .iter_mut()
+                .find(|e| e["name"] == "employee-list")
+                .unwrap();
             e["sha256"] = "0".repeat(64).into();
         }
         std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
 
         let rerun = export(&config, to.to_str().unwrap(), &["--only", "client-list"]);
         assert_eq!(rerun.code, 3, "{forgery}: {rerun:?}");
-        assert!(rerun.stderr.contains("not carried"), "{forgery}: {}", rerun.stderr);
+        assert!(
+            rerun.stderr.contains("not carried"),
+            "{forgery}: {}",
+            rerun.stderr
+        );
         let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let ok: Vec<&str> = m["dashboards"]
             .as_array()
@@ -1341,7 +1349,11 @@ async fn a_forged_entry_or_hash_in_the_days_manifest_is_never_carried_or_signed(
             .filter(|e| e["status"] == "ok")
             .map(|e| e["name"].as_str().unwrap())
             .collect();
-        assert_eq!(ok, ["client-list"], "{forgery}: only what this run checked is signed");
+        assert_eq!(
+            ok,
+            ["client-list"],
+            "{forgery}: only what this run checked is signed"
+        );
         assert!(!m.to_string().contains("forged-dashboard"), "{forgery}");
         assert_openssh_verifies(&signers, &day);
     }

@@ -1,6 +1,7 @@
 //! What a server error means for the run: PostgreSQL's SQLSTATE classes mapped, in one table,
 //! to acc's kinds. Only what may pass on its own (a lost connection, a shutdown, a
-//! serialization failure or deadlock, a lack of resources, a busy lock) is "safe to retry";
+//! serialization failure or deadlock, a lack of resources, a busy lock) is "safe to retry"; a
+//! canceled statement is not (a statement_timeout cancels it again every night);
 //! a missing privilege, an undefined object, an unsupported feature or invalid data fails the
 //! same way every night until someone changes something, so cron and systemd must not retry it.
 
@@ -9,23 +10,24 @@ use crate::error::{Error, Kind};
 /// SQLSTATE codes or two-character classes, most specific first, and what each means.
 /// A code not listed is `Unavailable` (69): the server said no, for a reason acc did not plan.
 const TABLE: &[(&str, Kind)] = &[
-    // class 57, operator intervention: a shutdown or a cancel passes, a dropped database does not
-    ("57P01", Kind::Temporary),  // admin_shutdown
-    ("57P02", Kind::Temporary),  // crash_shutdown
-    ("57P03", Kind::Temporary),  // cannot_connect_now
-    ("57014", Kind::Temporary),  // query_canceled
-    ("55P03", Kind::Temporary),  // lock_not_available
-    ("42501", Kind::Permission), // insufficient_privilege
-    ("08", Kind::Temporary),     // connection exception
-    ("40", Kind::Temporary),     // transaction rollback: serialization failure, deadlock
-    ("53", Kind::Temporary),     // insufficient resources: disk full, out of memory, connections
-    ("28", Kind::Permission),    // invalid authorization specification
-    ("42", Kind::Config),        // syntax error or access rule: undefined objects and functions
-    ("0A", Kind::Config),        // feature not supported
-    ("3D", Kind::Config),        // invalid catalog name: no such database
-    ("3F", Kind::Config),        // invalid schema name
-    ("22", Kind::BadInput),      // data exception
-    ("23", Kind::BadInput),      // integrity constraint violation
+    // class 57, operator intervention: a shutdown passes; a dropped database does not, nor a
+    // canceled statement (most often a statement_timeout, which cancels it again every night)
+    ("57P01", Kind::Temporary),   // admin_shutdown
+    ("57P02", Kind::Temporary),   // crash_shutdown
+    ("57P03", Kind::Temporary),   // cannot_connect_now
+    ("55P03", Kind::Temporary),   // lock_not_available
+    ("08P01", Kind::Unavailable), // protocol violation: a pooler or proxy refusing, not a lost link
+    ("42501", Kind::Permission),  // insufficient_privilege
+    ("08", Kind::Temporary),      // connection exception
+    ("40", Kind::Temporary),      // transaction rollback: serialization failure, deadlock
+    ("53", Kind::Temporary),      // insufficient resources: disk full, out of memory, connections
+    ("28", Kind::Permission),     // invalid authorization specification
+    ("42", Kind::Config),         // syntax error or access rule: undefined objects and functions
+    ("0A", Kind::Config),         // feature not supported
+    ("3D", Kind::Config),         // invalid catalog name: no such database
+    ("3F", Kind::Config),         // invalid schema name
+    ("22", Kind::BadInput),       // data exception
+    ("23", Kind::BadInput),       // integrity constraint violation
 ];
 
 /// The kind of a server error's SQLSTATE; `None` (no SQLSTATE at all: the connection broke or
@@ -90,7 +92,6 @@ mod tests {
             Some("57P01"), // admin_shutdown
             Some("57P02"), // crash_shutdown
             Some("57P03"), // cannot_connect_now
-            Some("57014"), // query_canceled
             Some("40001"), // serialization_failure
             Some("40P01"), // deadlock_detected
             Some("53100"), // disk_full
@@ -138,7 +139,7 @@ mod tests {
     #[test]
     fn anything_unplanned_is_unavailable_and_not_retried() {
         for code in [
-            "XX000", "XX001", "58030", "55006", "57P04", "25006", "P0001",
+            "XX000", "XX001", "58030", "55006", "57P04", "25006", "P0001", "57014", "08P01",
         ] {
             assert_eq!(kind_of_code(Some(code)), Kind::Unavailable, "{code}");
         }

@@ -369,7 +369,12 @@ fn carry_over(
     }
     // only what this kind of day holds: an export carries dashboards, sheets carry employees
     let ours = |e: &FileEntry| order.is_empty() || order.contains(&e.name.as_str());
-    for mut e in old.dashboards.into_iter().filter(FileEntry::ok).filter(ours) {
+    for mut e in old
+        .dashboards
+        .into_iter()
+        .filter(FileEntry::ok)
+        .filter(ours)
+    {
         let delivered_now = entries.iter().any(|n| n.name == e.name && n.ok());
         let Some(file) = e.file.clone().filter(|_| !delivered_now) else {
             continue;

@@ -25,7 +25,8 @@ pub async fn restore(src: &Source<'_>, client: &Client, mode: Mode) -> Result<u6
     let started = std::time::Instant::now();
     client
         .batch_execute(&format!(
-            "CREATE SCHEMA {WORK};
+            "SET statement_timeout = 0;
+             CREATE SCHEMA {WORK};
              CREATE UNLOGGED TABLE {WORK}.pg_largeobject_metadata (oid oid NOT NULL);
              CREATE UNLOGGED TABLE {WORK}.pg_largeobject (loid oid NOT NULL, pageno int4 NOT NULL, data bytea NOT NULL)"
         ))
@@ -102,7 +103,22 @@ async fn write(client: &Client, lo: &LargeObjects) -> Result<u64> {
         .await
         .map_err(refused)?
         .get(0);
-    if created as u64 != lo.objects.rows || written as u64 != lo.pages.rows {
+    // an object's length is where its last page ends, and that page may be empty (an object
+    // truncated to a page boundary): writing an empty page writes nothing, so each object is
+    // set to its length explicitly
+    let sized: i64 = client
+        .query_one(
+            &format!(
+                "SELECT count(lo_truncate64(lo_open(loid, 131072), len)) FROM (
+                     SELECT loid, max(pageno::int8 * $1 + length(data)) AS len
+                     FROM {WORK}.pg_largeobject GROUP BY loid) s"
+            ),
+            &[&page],
+        )
+        .await
+        .map_err(refused)?
+        .get(0);
+    if created as u64 != lo.objects.rows || written as u64 != lo.pages.rows || sized > created {
         return Err(Error::new(
             Kind::BadInput,
             format!(

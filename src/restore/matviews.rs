@@ -98,7 +98,7 @@ async fn one(target: &Target, env: &Env, (schema, name): &Name) -> Result<()> {
     let client = target.connect(&target.incoming(), env).await?;
     client
         .batch_execute(&format!(
-            "REFRESH MATERIALIZED VIEW {}.{}",
+            "SET statement_timeout = 0; REFRESH MATERIALIZED VIEW {}.{}",
             quote_ident(schema),
             quote_ident(name)
         ))

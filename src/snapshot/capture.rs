@@ -52,6 +52,9 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let recipients = Arc::clone(&job.recipients);
     crate::failpoint::pause("snapshot:exported").await;
     let catalog = catalog::read(exporter.client(), &req.filter).await?;
+    let qualified: Vec<String> = catalog.tables.iter().map(|t| t.qualified()).collect();
+    // locked first, so no table's row-level security changes between the check and the copy
+    exporter.lock(&qualified).await?;
     let filtered = rows_hidden(job, exporter, &catalog.tables).await?;
     for t in catalog.tables.iter().filter(|t| !t.format.is_binary()) {
         crate::events::info(&format!(
@@ -62,8 +65,6 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         ));
     }
     let large = large_objects::survey(exporter.client(), &db.user).await?;
-    let qualified: Vec<String> = catalog.tables.iter().map(|t| t.qualified()).collect();
-    exporter.lock(&qualified).await?;
     let sequences = schema::sequences(exporter.client(), &req.filter).await?;
     let materialized_views = schema::materialized_views(exporter.client(), &req.filter).await?;
     // production's tables, then the large objects' two catalogs, copied alike

@@ -41,8 +41,9 @@ pub struct Catalog {
 }
 
 /// Every user column type whose values, at any depth (a domain over it, an array or range of it,
-/// a composite holding it), include a type with no binary send or receive function: binary COPY
-/// of such a column fails ("no binary output function available"), text COPY carries any type.
+/// a composite holding it), include a type with no binary send or receive function, or an OID
+/// alias: binary COPY of the first fails ("no binary output function available") and of the
+/// second carries OIDs that mean nothing on staging; text COPY carries any type by its text.
 const TEXT_ONLY_TYPES: &str = "
     parts(root, t) AS (
         SELECT DISTINCT a.atttypid, a.atttypid
@@ -65,6 +66,12 @@ const TEXT_ONLY_TYPES: &str = "
     text_only AS (
         SELECT DISTINCT p.root FROM parts p JOIN pg_type ty ON ty.oid = p.t
         WHERE ty.typsend::oid = 0 OR ty.typreceive::oid = 0
+           -- an OID alias (regclass, regtype, ...) sends the bare OID in binary, which names
+           -- nothing on staging; its text is the object's name
+           OR ty.oid IN ('regclass'::regtype, 'regcollation'::regtype, 'regconfig'::regtype,
+                         'regdictionary'::regtype, 'regnamespace'::regtype, 'regoper'::regtype,
+                         'regoperator'::regtype, 'regproc'::regtype, 'regprocedure'::regtype,
+                         'regrole'::regtype, 'regtype'::regtype)
     )";
 
 /// The tables that hold rows, their copied columns (generated ones are computed again on

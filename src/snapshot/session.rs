@@ -21,8 +21,14 @@ const NO_TIMEOUTS: &str = "SET idle_in_transaction_session_timeout = 0; SET stat
 /// role is an error, never a silent subset. `on` only when a filtered copy was asked for.
 fn settings(filtered: bool) -> String {
     let rls = if filtered { "on" } else { "off" };
-    format!("{NO_TIMEOUTS}; SET row_security = {rls}")
+    format!("{NO_TIMEOUTS}; {PORTABLE_TEXT}; SET row_security = {rls}")
 }
+
+/// What text COPY writes must read back the same on staging whatever production's defaults
+/// (a database set to `DateStyle = 'SQL, DMY'` prints 2024-03-04 as 04/03/2024, which staging
+/// would read as April): the settings pg_dump pins.
+const PORTABLE_TEXT: &str =
+    "SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3";
 
 /// The exporting session runs a query this often, as a second guard against idle timeouts.
 const KEEPALIVE: Duration = Duration::from_secs(20);
@@ -121,10 +127,24 @@ pub async fn worker(db: &Database, env: &Env, snapshot_id: &str, filtered: bool)
         settings(filtered),
         snapshot_id.replace('\'', "")
     );
-    client
-        .batch_execute(&sql)
-        .await
-        .map_err(|e| sqlstate::failure("a worker could not join the snapshot on production", e))?;
+    client.batch_execute(&sql).await.map_err(|e| {
+        let e = sqlstate::failure("a worker could not join the snapshot on production", e);
+        // the exporting session is gone, so its snapshot is (invalid snapshot identifier, or
+        // a snapshot that no longer exists): the next run exports a new one
+        let gone = matches!(
+            std::error::Error::source(&e)
+                .and_then(|c| c.downcast_ref::<tokio_postgres::Error>())
+                .and_then(|c| c.code())
+                .map(|c| c.code()),
+            Some("22023" | "55000")
+        );
+        if gone {
+            Error::new(Kind::Temporary, e.message().to_string())
+                .hint("the snapshot's exporting session ended mid-run; the run is safe to retry")
+        } else {
+            e
+        }
+    })?;
     Ok(client)
 }
 
