@@ -1173,7 +1173,8 @@ fn spreadsheet_safe_guards_formulas_alike_from_snowflake_and_postgresql() {
 }
 
 /// A `.latest.tmp` that a run killed while moving `latest` left behind made every later export
-/// exit 69 after publishing, so retention never ran again. The next run replaces it.
+/// exit 69 after publishing, so retention never ran again. The next run replaces it, and
+/// leaves another host's work in progress alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_temporary_latest_a_killed_run_left_never_blocks_the_next_run_or_retention() {
     let sb = Sandbox::require();
@@ -1185,6 +1186,9 @@ async fn a_temporary_latest_a_killed_run_left_never_blocks_the_next_run_or_reten
     std::fs::create_dir_all(base.join("2020-01-01")).unwrap();
     std::fs::write(base.join("2020-01-01").join("manifest.json"), "{}").unwrap();
     std::fs::write(base.join(".latest.tmp"), "2020-01-01\n").unwrap();
+    // another host delivering to the same destination is mid-run: its work is not ours to clear
+    let theirs = base.join(".2020-01-01.partial-another_host-4242");
+    std::fs::create_dir_all(&theirs).unwrap();
     let run = export(
         &config,
         to.to_str().unwrap(),
@@ -1198,6 +1202,10 @@ async fn a_temporary_latest_a_killed_run_left_never_blocks_the_next_run_or_reten
         summary["date"].as_str().unwrap()
     );
     assert!(!base.join(".latest.tmp").exists());
+    assert!(
+        theirs.is_dir(),
+        "another host's work in progress is left alone"
+    );
 }
 
 /// Pulls the newest day from the local destination `from`; returns the dashboards pulled.
