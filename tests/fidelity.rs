@@ -409,25 +409,7 @@ async fn large_objects_arrive_and_the_reader_can_read_but_never_write_them() {
     assert_eq!(s.snapshot().code, 0);
     let restore = s.acc(&["restore", "--profile", "t"]);
     assert_eq!(restore.code, 0, "{restore:?}");
-    let login = format!("acc_t_lo_reader_{}", std::process::id());
-    s.staging
-        .admin("postgres")
-        .await
-        .batch_execute(&format!(
-            "DROP ROLE IF EXISTS {login}; CREATE ROLE {login} LOGIN PASSWORD 'synthetic-reader' IN ROLE staging_reader"
-        ))
-        .await
-        .unwrap();
-    let port =
-        s.sb.var("ACC_STAGING_URL")
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .to_string();
-    let url = format!(
-        "postgres://{login}:synthetic-reader@127.0.0.1:{port}/{}",
-        s.staging.name
-    );
+    let (login, url) = s.staging.reader_login(&s.sb, "lo_reader").await;
     let reader = support::connect(&url, "staging as the reader").await;
     let text: Vec<u8> = reader
         .query_one("SELECT lo_get(910002)", &[])

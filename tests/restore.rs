@@ -233,26 +233,7 @@ fn restore_killed_at(config: &std::path::Path, point: &str) {
 
 /// A login in the reader role on the staging cluster, and its URL to the staging database.
 async fn reader_login(s: &Setup, tag: &str) -> (String, String) {
-    let login = format!("acc_t_{tag}_{}", std::process::id());
-    s.staging
-        .admin("postgres")
-        .await
-        .batch_execute(&format!(
-            "DROP ROLE IF EXISTS {login}; CREATE ROLE {login} LOGIN PASSWORD 'synthetic-reader' IN ROLE staging_reader"
-        ))
-        .await
-        .unwrap();
-    let port =
-        s.sb.var("ACC_STAGING_URL")
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .to_string();
-    let url = format!(
-        "postgres://{login}:synthetic-reader@127.0.0.1:{port}/{}",
-        s.staging.name
-    );
-    (login, url)
+    s.staging.reader_login(&s.sb, tag).await
 }
 
 /// The data phase builds each table's keys and indexes as soon as its data is in; a kill

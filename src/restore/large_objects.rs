@@ -75,9 +75,9 @@ async fn load_both(
 /// Creates the objects with their OIDs and writes every page at its offset.
 async fn write(client: &Client, lo: &LargeObjects) -> Result<u64> {
     let refused = |e: tokio_postgres::Error| {
-        let hint = (sqlstate::kind_of(&e) == Kind::Permission).then(|| {
-            "acc's staging user must be able to run lo_create; once, as a superuser, in the database restore.template names: GRANT EXECUTE ON FUNCTION pg_catalog.lo_create(oid) TO <staging user> (PUBLIC stays revoked, so readers still cannot)"
-        });
+        let hint = (sqlstate::kind_of(&e) == Kind::Permission).then_some(
+            "acc's staging user must be able to run lo_create; once, as a superuser, in the database restore.template names: GRANT EXECUTE ON FUNCTION pg_catalog.lo_create(oid) TO <staging user> (PUBLIC stays revoked, so readers still cannot)",
+        );
         let e = sqlstate::failure("cannot recreate production's large objects on staging", e);
         match hint {
             Some(h) => e.hint(h),

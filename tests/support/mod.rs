@@ -343,6 +343,25 @@ impl StagingDb {
         )
     }
 
+    /// A login `acc_t_<tag>_<pid>` in the reader role on the staging cluster, and its URL to
+    /// this staging database.
+    pub async fn reader_login(&self, sb: &Sandbox, tag: &str) -> (String, String) {
+        let login = format!("acc_t_{tag}_{}", std::process::id());
+        self.admin("postgres")
+            .await
+            .batch_execute(&format!(
+                "DROP ROLE IF EXISTS {login}; CREATE ROLE {login} LOGIN PASSWORD 'synthetic-reader' IN ROLE staging_reader"
+            ))
+            .await
+            .unwrap();
+        let port = sb.var("ACC_STAGING_URL").rsplit(':').next().unwrap();
+        let url = format!(
+            "postgres://{login}:synthetic-reader@127.0.0.1:{port}/{}",
+            self.name
+        );
+        (login, url)
+    }
+
     /// An admin connection to the live staging database (or another on the staging cluster).
     pub async fn admin(&self, db: &str) -> tokio_postgres::Client {
         connect(&format!("{}/{db}", self.admin_url), db).await
