@@ -1054,3 +1054,37 @@ async fn an_infinite_timestamp_in_production_is_a_clear_error_not_a_panic() {
         assert!(!run.stderr.contains("panicked"), "{action}: {}", run.stderr);
     }
 }
+
+/// A line refused by replay goes back to a person in its rejects file, to open in a
+/// spreadsheet and fix: a cell that would run as a formula there keeps its guard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejects_file_keeps_the_spreadsheet_guard_on_the_cells_it_re_emits() {
+    let (sb, _db, day, dir, config) = outage("replay_guard").await;
+    let notes = dir.path().join("notes.csv");
+    std::fs::write(
+        &notes,
+        format!(
+            "visit_id,author,written_at,body\n999999999,E000005,{day} 09:00,\"'=HYPERLINK(\"\"http://example.invalid\"\",\"\"SYNTH\"\")\"\n"
+        ),
+    )
+    .unwrap();
+    let run = replay(
+        &config,
+        &[
+            "apply",
+            "--profile",
+            "t",
+            "--operator",
+            "ops",
+            notes.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(run.code, 0, "the line is refused: {run:?}");
+    let rejects = age_decrypt(&sb, &dir.path().join("notes.rejects.csv.age"));
+    let text = String::from_utf8(rejects).unwrap();
+    assert!(text.contains("\"'=HYPERLINK("), "{text}");
+    assert!(
+        !text.contains(",=HYPERLINK(") && !text.contains(",\"=HYPERLINK("),
+        "{text}"
+    );
+}

@@ -37,7 +37,7 @@ pub struct ExportArgs {
 
     /// Start cells a spreadsheet would run as formulas (=, +, -, @, tab, CR) with ', which
     /// the spreadsheet hides; numbers are left alone [default: export.spreadsheet_safe, else
-    /// on with the BOM].
+    /// on].
     #[arg(long, overrides_with = "no_spreadsheet_safe")]
     pub spreadsheet_safe: bool,
 

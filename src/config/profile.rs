@@ -315,7 +315,8 @@ fn export(key: &str, e: RawExport) -> Result<ExportSettings> {
         days,
         keep_days: e.keep_days,
         bom: e.bom.unwrap_or(false),
-        spreadsheet_safe: e.spreadsheet_safe.unwrap_or(e.bom.unwrap_or(false)),
+        // on unless turned off: a CSV of free text typed by people is opened in spreadsheets
+        spreadsheet_safe: e.spreadsheet_safe.unwrap_or(true),
         signing_key: e.signing_key,
         allowed_signers: e.allowed_signers,
     })

@@ -12,14 +12,29 @@ pub fn guard(buf: &mut Vec<u8>, start: usize) {
         Some(b'"') => (start + 1, &field[1..]),
         _ => (start, field),
     };
-    let quoted = at != start;
-    let risky = match content.first() {
+    if risky(content, at != start) {
+        buf.insert(at, b'\'');
+    }
+}
+
+/// A cell about to be written by a CSV writer (which quotes it as needed), guarded the same
+/// way: for files that re-emit cells acc read back unguarded (replay's rejects and conflicts).
+pub fn guard_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    // a cell the writer will quote is judged as quoted: `-5,3` is no number
+    let quoted = cell.contains([',', '"', '\n', '\r']);
+    if risky(cell.as_bytes(), quoted) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// Whether a spreadsheet would run a field that starts with `content`.
+fn risky(content: &[u8], quoted: bool) -> bool {
+    match content.first() {
         Some(b'=' | b'@' | b'\t' | b'\r') => true,
         Some(b'+' | b'-') => quoted || !is_number(content),
         _ => false,
-    };
-    if risky {
-        buf.insert(at, b'\'');
     }
 }
 
@@ -48,6 +63,20 @@ mod tests {
         buf.extend_from_slice(field.as_bytes());
         guard(&mut buf, 2);
         String::from_utf8(buf[2..].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_cell_re_emitted_gets_the_same_guard_and_comes_back_unguarded() {
+        for (cell, want) in [
+            ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("-12.5", "-12.5"),
+            ("-1 day", "'-1 day"),
+            ("plain note", "plain note"),
+        ] {
+            assert_eq!(guard_cell(cell), want, "{cell}");
+            assert_eq!(unguard(&guard_cell(cell)), cell, "{cell} round-trips");
+        }
     }
 
     #[test]

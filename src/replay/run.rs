@@ -316,12 +316,15 @@ fn write_sealed(
         head.push(reason);
         w.write_record(&head).map_err(|e| failed(e.into()))?;
         for (raw, why) in rows {
-            let mut rec: Vec<&str> = keep
+            // the cells were unguarded when read: a person opens this file in a spreadsheet
+            let guard = crate::export::spreadsheet::guard_cell;
+            let mut rec: Vec<std::borrow::Cow<'_, str>> = keep
                 .iter()
-                .map(|&i| raw.fields.get(i).map_or("", |s| s.as_str()))
+                .map(|&i| guard(raw.fields.get(i).map_or("", |s| s.as_str())))
                 .collect();
-            rec.push(why);
-            w.write_record(&rec).map_err(|e| failed(e.into()))?;
+            rec.push(guard(why));
+            w.write_record(rec.iter().map(|c| c.as_bytes()))
+                .map_err(|e| failed(e.into()))?;
         }
         w.flush().map_err(failed)?;
     }
