@@ -1366,3 +1366,73 @@ async fn a_forged_entry_or_hash_in_the_days_manifest_is_never_carried_or_signed(
         assert_openssh_verifies(&signers, &day);
     }
 }
+
+/// The day manifest records its kind, under the signature: a signed sheets manifest copied
+/// over the same day's export is refused by pull (65). A signed day pulled by a profile with
+/// no allowed signers says, every time, that nobody checked who wrote it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_refuses_a_sheets_manifest_over_an_export_day_and_warns_when_nothing_is_checked() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "pull_kind").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _signers) = signing_profile(&sb, dir.path(), &db.name);
+    let to = dir.path().join("out");
+    let run = export(&config, to.to_str().unwrap(), &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let date = run.json()["date"].as_str().unwrap().to_string();
+    let pull = |config: &Path, out: &str| {
+        acc(
+            config,
+            &[
+                "pull",
+                "--profile",
+                "t",
+                "--from",
+                to.to_str().unwrap(),
+                "--out",
+                dir.path().join(out).to_str().unwrap(),
+                "--keep-encrypted",
+            ],
+        )
+    };
+    // with no allowed signers, the signed day is pulled with a warning that nothing was checked
+    let unchecked = dir.path().join("unchecked");
+    std::fs::create_dir(&unchecked).unwrap();
+    let plain = profile(&sb, &unchecked, &db.name, "");
+    let warned = pull(&plain, "pull-unchecked");
+    assert_eq!(warned.code, 0, "{warned:?}");
+    assert!(
+        warned.stderr.contains("signature was not checked"),
+        "{}",
+        warned.stderr
+    );
+
+    let sheets = acc(
+        &config,
+        &[
+            "sheets",
+            "--profile",
+            "t",
+            "--source",
+            "production",
+            "--date",
+            &date,
+            "--to",
+            to.to_str().unwrap(),
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(sheets.code, 0, "{sheets:?}");
+    let (export_day, sheets_day) = (to.join("t").join(&date), to.join("t/sheets").join(&date));
+    for f in ["manifest.json", "manifest.json.sig"] {
+        std::fs::copy(sheets_day.join(f), export_day.join(f)).unwrap();
+    }
+    let refused = pull(&config, "pull-swapped");
+    assert_eq!(refused.code, 65, "{refused:?}");
+    assert!(
+        refused.stderr.contains("is a sheets day"),
+        "{}",
+        refused.stderr
+    );
+}

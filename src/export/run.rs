@@ -14,7 +14,7 @@ use crate::config::{DashboardSource, Env, Profile};
 use crate::crypt::Recipients;
 use crate::delivery::{Location, Remote};
 use crate::error::{Error, Result};
-use crate::publish::{DayManifest, DayWriter, FileEntry, Layout, Trust};
+use crate::publish::{DayKind, DayManifest, DayWriter, FileEntry, Layout, Trust};
 use crate::ui::progress::{Board, Mode};
 
 /// What an export run was asked to do, every flag already resolved against the profile.
@@ -165,6 +165,7 @@ async fn run(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<E
         .map(|e| e.name.clone())
         .collect();
     let trust = Trust {
+        kind: DayKind::Export,
         profile: profile.name.clone(),
         signing_key: profile.export.signing_key.clone(),
     };
@@ -176,6 +177,7 @@ async fn run(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<E
         }
     }
     let manifest = DayManifest {
+        kind: Some(DayKind::Export),
         finished_at: Utc::now(),
         bom: req.bom,
         spreadsheet_safe: req.spreadsheet_safe,

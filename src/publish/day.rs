@@ -8,10 +8,31 @@ use crate::error::{Error, Kind, Result};
 
 pub const FORMAT: u32 = 1;
 
+/// What a day holds. Signed with the rest of the manifest, so a signed sheets manifest copied
+/// over an export day is told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DayKind {
+    Export,
+    Sheets,
+}
+
+impl DayKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DayKind::Export => "export",
+            DayKind::Sheets => "sheets",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayManifest {
     pub format: u32,
     pub acc_version: String,
+    /// An export's day or a sheets day; absent in manifests written before acc recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<DayKind>,
     pub profile: String,
     pub region: String,
     pub date: NaiveDate,
@@ -128,6 +149,7 @@ impl DayManifest {
         DayManifest {
             format: FORMAT,
             acc_version: env!("CARGO_PKG_VERSION").into(),
+            kind: None,
             profile: profile.name.clone(),
             region: profile.region.name.clone(),
             date: window.today,
@@ -204,6 +226,7 @@ mod tests {
         let mut m = DayManifest {
             format: FORMAT,
             acc_version: "0".into(),
+            kind: Some(DayKind::Export),
             profile: "p".into(),
             region: "us-can".into(),
             date: t.date_naive(),

@@ -8,7 +8,7 @@ mod reader;
 mod seal;
 mod writer;
 
-pub use day::{DayManifest, EntryStatus, FileEntry};
+pub use day::{DayKind, DayManifest, EntryStatus, FileEntry};
 pub use layout::{FileKind, Layout};
 pub use reader::{DayReader, PublishedDay, still_matches};
 pub use seal::Chunk;

@@ -36,6 +36,7 @@ pub struct DayWriter {
 /// was written for this profile and, when a signing key is configured, signed with that key.
 #[derive(Debug, Clone)]
 pub struct Trust {
+    pub kind: super::day::DayKind,
     pub profile: String,
     pub signing_key: Option<std::path::PathBuf>,
 }
@@ -419,6 +420,13 @@ fn vouched(
     old: &DayManifest,
     trust: &Trust,
 ) -> std::result::Result<(), String> {
+    if old.kind.is_some_and(|k| k != trust.kind) {
+        return Err(format!(
+            "its manifest is a {} day, not an {} day",
+            old.kind.map_or("", |k| k.name()),
+            trust.kind.name()
+        ));
+    }
     if old.profile != trust.profile {
         return Err(format!(
             "its manifest is profile '{}', not '{}'",

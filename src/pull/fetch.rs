@@ -24,9 +24,15 @@ pub fn fetch(
     let result = (|| -> std::result::Result<Option<u64>, String> {
         let mut out =
             create_private(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-        let reader = delivery
-            .open_read(remote)
-            .map_err(|e| e.message().to_string())?;
+        // never more than the manifest says, plus one byte to notice a longer file: a hostile
+        // server cannot fill this disk, or this memory through age's headers
+        let limit = entry.size.unwrap_or(0).saturating_add(1);
+        let reader = io::Read::take(
+            delivery
+                .open_read(remote)
+                .map_err(|e| e.message().to_string())?,
+            limit,
+        );
         let mut running = Running::default();
         let rows = {
             let mut hashed = HashingReader::new(reader, &mut running);

@@ -12,7 +12,7 @@ use crate::config::{Env, Profile};
 use crate::crypt::Identities;
 use crate::delivery::{Delivery, Location};
 use crate::error::{Error, Kind, Result};
-use crate::publish::{DayManifest, DayReader, FileEntry, Layout, layout};
+use crate::publish::{DayKind, DayManifest, DayReader, FileEntry, Layout, layout};
 
 pub struct Request {
     pub from: Location,
@@ -81,6 +81,25 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
         profile.export.allowed_signers.as_deref(),
     )?;
 
+    if let Some(kind) = day.manifest.kind.filter(|k| *k != DayKind::Export) {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!(
+                "the manifest of {date} at {} is a {} day, not an export: it was copied or moved there; nothing was pulled",
+                req.from.describe(),
+                kind.name()
+            ),
+        ));
+    }
+    match (&day.signature, profile.export.allowed_signers.is_some()) {
+        (Some(_), false) => crate::events::warning(
+            "the day is signed, but its signature was not checked: set export.allowed_signers to the exporter's key so pull knows who wrote it",
+        ),
+        (None, false) => crate::events::warning(
+            "the day is not signed, and nothing checks who wrote it: have the exporter set export.signing_key, and set export.allowed_signers here",
+        ),
+        _ => {}
+    }
     make_private_dir(&req.out)?;
     let dashboards = day
         .manifest

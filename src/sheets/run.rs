@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::export::csv_out::CsvOut;
 use crate::export::dashboard::{self, Dashboard, Dialect, Period};
 use crate::export::reader::Reader;
-use crate::publish::{DayManifest, DayWriter, Layout};
+use crate::publish::{DayKind, DayManifest, DayWriter, Layout};
 
 const BUILT_IN: &str = include_str!("../../profiles/sheets/downtime-sheet.sql");
 /// The sheet query's name in errors, as a dashboard's would be.
@@ -105,6 +105,7 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
         }
     };
     let manifest = DayManifest {
+        kind: Some(DayKind::Sheets),
         finished_at: Utc::now(),
         spreadsheet_safe: safe,
         dashboards: entries,
