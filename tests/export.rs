@@ -1436,3 +1436,56 @@ async fn pull_refuses_a_sheets_manifest_over_an_export_day_and_warns_when_nothin
         refused.stderr
     );
 }
+
+/// `latest` cannot take a reader back: once this host pulled a signed day, a `latest` that
+/// names an older one is refused (65) unless `--date` names it on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_refuses_a_latest_older_than_a_signed_day_it_already_pulled() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "pull_rollback").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _signers) = signing_profile(&sb, dir.path(), &db.name);
+    let to = dir.path().join("out");
+    let run = export(&config, to.to_str().unwrap(), &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let date = run.json()["date"].as_str().unwrap().to_string();
+    let pull = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "pull",
+            "--profile",
+            "t",
+            "--from",
+            to.to_str().unwrap(),
+            "--out",
+        ];
+        let out = dir.path().join(out);
+        let out = out.to_str().unwrap().to_string();
+        args.push(&out);
+        args.push("--keep-encrypted");
+        args.extend_from_slice(extra);
+        acc(&config, &args)
+    };
+    assert_eq!(pull("first", &[]).code, 0);
+    let newest = dir.path().join("store/t/.pulled-newest");
+    assert_eq!(std::fs::read_to_string(&newest).unwrap().trim(), date);
+    // as if this host had pulled the next day before the destination went back to today's
+    let next = (chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").unwrap()
+        + chrono::Days::new(1))
+    .to_string();
+    std::fs::write(&newest, format!("{next}\n")).unwrap();
+    let refused = pull("rolled-back", &[]);
+    assert_eq!(refused.code, 65, "{refused:?}");
+    assert!(refused.stderr.contains("rolled back"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!("--date {date}")),
+        "{}",
+        refused.stderr
+    );
+    let named = pull("named", &["--date", &date]);
+    assert_eq!(named.code, 0, "{named:?}");
+    assert_eq!(
+        std::fs::read_to_string(&newest).unwrap().trim(),
+        next,
+        "never moves back"
+    );
+}

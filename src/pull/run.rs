@@ -80,6 +80,19 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
         &profile.name,
         profile.export.allowed_signers.as_deref(),
     )?;
+    let newest = Newest::of(profile)?;
+    if req.date.is_none()
+        && let Some(seen) = newest.get().filter(|seen| *seen > date)
+    {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!(
+                "latest at {} names {date}, older than {seen}, a signed day this host already pulled: the destination was rolled back; nothing was pulled",
+                req.from.describe()
+            ),
+        )
+        .hint(format!("to pull that older day on purpose, name it: --date {date}")));
+    }
 
     if let Some(kind) = day.manifest.kind.filter(|k| *k != DayKind::Export) {
         return Err(Error::new(
@@ -116,6 +129,9 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
             )
         })
         .collect();
+    if day.signed_by.is_some() {
+        newest.record(date)?;
+    }
     write_private(&req.out.join(layout::MANIFEST), &day.manifest_bytes)?;
     if let Some(sig) = &day.signature {
         write_private(&req.out.join(layout::SIGNATURE), sig)?;
@@ -194,5 +210,35 @@ fn pull_one(
             file: None,
             problem: Some(format!("{file}: {why}")),
         },
+    }
+}
+
+/// The newest signed day this host has pulled for a profile, kept in its store: `latest` may
+/// never take a reader back past it without `--date`.
+struct Newest {
+    path: PathBuf,
+}
+
+impl Newest {
+    const FILE: &'static str = ".pulled-newest";
+
+    fn of(profile: &Profile) -> Result<Newest> {
+        let store = crate::store::ProfileStore::open(&profile.store, &profile.name)?;
+        Ok(Newest {
+            path: store.dir().join(Self::FILE),
+        })
+    }
+
+    fn get(&self) -> Option<NaiveDate> {
+        std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|t| NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok())
+    }
+
+    fn record(&self, date: NaiveDate) -> Result<()> {
+        if self.get().is_some_and(|seen| seen >= date) {
+            return Ok(());
+        }
+        crate::store::write_atomic(&self.path, format!("{date}\n").as_bytes())
     }
 }
