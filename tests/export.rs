@@ -1364,6 +1364,20 @@ async fn a_forged_entry_or_hash_in_the_days_manifest_is_never_carried_or_signed(
         );
         assert!(!m.to_string().contains("forged-dashboard"), "{forgery}");
         assert_openssh_verifies(&signers, &day);
+        // the earlier files were not signed again, and not deleted either: kept aside until
+        // retention removes the day
+        let date = day.file_name().unwrap().to_string_lossy().into_owned();
+        let kept = std::fs::read_dir(to.join("t"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!(".{date}.superseded-"))
+            })
+            .any(|p| p.join("employee-list.csv.age").exists());
+        assert!(kept, "{forgery}: the earlier employee-list is kept aside");
     }
 }
 

@@ -63,6 +63,15 @@ impl Layout {
         self.hidden(date, REPLACED)
     }
 
+    /// Where an earlier version of the day keeps the files the new one did not take over,
+    /// until retention removes the day: a later run never deletes a delivered file.
+    pub fn superseded(&self, date: NaiveDate) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{}-{nanos}", self.hidden(date, SUPERSEDED))
+    }
+
     fn hidden(&self, date: NaiveDate, what: &str) -> String {
         format!(
             "{}/.{}.{what}-{}-{}",
@@ -76,6 +85,7 @@ impl Layout {
 
 const WORK: &str = "partial";
 const REPLACED: &str = "old";
+const SUPERSEDED: &str = "superseded";
 
 /// What a sealed file holds, which its name ends with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +165,16 @@ pub enum Leftover {
     Replaced,
 }
 
+/// The day of a superseded version's directory, whoever wrote it: retention removes them with
+/// their day.
+pub fn superseded_day(name: &str) -> Option<NaiveDate> {
+    let rest = name.strip_prefix('.')?;
+    let (day, rest) = rest.split_once('.')?;
+    rest.starts_with(&format!("{SUPERSEDED}-"))
+        .then(|| day_of(day))
+        .flatten()
+}
+
 pub fn is_leftover(name: &str) -> bool {
     leftover(name).is_some()
 }
@@ -197,5 +217,12 @@ mod tests {
         assert_eq!(l.manifest(d), "agency/sheets/2026-12-01/manifest.json");
         assert!(is_leftover(l.work(d).rsplit('/').next().unwrap()));
         assert!(is_leftover(l.replaced(d).rsplit('/').next().unwrap()));
+        let superseded = l.superseded(d);
+        let name = superseded.rsplit('/').next().unwrap();
+        assert!(
+            !is_leftover(name),
+            "kept until retention, never cleared as a leftover"
+        );
+        assert_eq!(superseded_day(name), Some(d));
     }
 }

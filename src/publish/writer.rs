@@ -300,14 +300,40 @@ fn remove_leftovers(delivery: &Delivery, layout: &Layout) -> Result<Vec<String>>
         }
     }
     let mut removed = Vec::new();
-    for (name, _, _) in entries {
+    for (name, date, kind) in entries {
         let path = format!("{base}/{name}");
-        if delivery.exists(&path) {
-            delivery.remove_tree(&path)?;
-            removed.push(name);
+        if !delivery.exists(&path) {
+            continue;
         }
+        match kind {
+            layout::Leftover::Replaced => retire(delivery, layout, &path, date)?,
+            layout::Leftover::Work => delivery.remove_tree(&path)?,
+        }
+        removed.push(name);
     }
     Ok(removed)
+}
+
+/// An earlier version of the day, once the new one is in place: removed when the new one took
+/// over all its sealed files, else kept whole under a superseded name until retention removes
+/// it with its day (a file delivered earlier is never deleted by a later run: one the new day
+/// did not carry, because its manifest could not vouch for it, stays on the destination).
+fn retire(delivery: &Delivery, layout: &Layout, aside: &str, date: NaiveDate) -> Result<()> {
+    let sealed = |dir: &str| -> Result<Vec<String>> {
+        Ok(delivery
+            .list(dir)?
+            .into_iter()
+            .filter(|e| !e.is_dir && layout::FileKind::of(&e.name).is_some())
+            .map(|e| e.name)
+            .collect())
+    };
+    let now = sealed(&layout.day(date))?;
+    // a file the new day delivers again under its name is replaced, not lost
+    if sealed(aside)?.iter().all(|f| now.contains(f)) {
+        delivery.remove_tree(aside)
+    } else {
+        delivery.rename(aside, &layout.superseded(date))
+    }
 }
 
 /// Puts a set-aside day back as `day`: first every file its manifest lists that is missing
@@ -427,6 +453,9 @@ fn vouched(
             trust.kind.name()
         ));
     }
+    if old.date != date {
+        return Err(format!("its manifest is the day {}, not {date}", old.date));
+    }
     if old.profile != trust.profile {
         return Err(format!(
             "its manifest is profile '{}', not '{}'",
@@ -483,7 +512,7 @@ fn put_in_place(
         return Err(e);
     }
     if replacing {
-        delivery.remove_tree(&aside)?;
+        retire(delivery, layout, &aside, date)?;
     }
     let latest = layout.latest();
     delivery.remove_file(&latest)?;
@@ -505,6 +534,8 @@ fn prune(
         {
             delivery.remove_tree(&format!("{}/{}", layout.base, e.name))?;
             removed.push(d);
+        } else if layout::superseded_day(&e.name).is_some_and(|d| e.is_dir && d < oldest_kept) {
+            delivery.remove_tree(&format!("{}/{}", layout.base, e.name))?;
         }
     }
     removed.sort();

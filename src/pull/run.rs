@@ -80,9 +80,12 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
         &profile.name,
         profile.export.allowed_signers.as_deref(),
     )?;
-    let newest = Newest::of(profile)?;
+    let newest = Newest::of(profile);
     if req.date.is_none()
-        && let Some(seen) = newest.get().filter(|seen| *seen > date)
+        && let Some(seen) = newest
+            .as_ref()
+            .and_then(Newest::get)
+            .filter(|seen| *seen > date)
     {
         return Err(Error::new(
             Kind::BadInput,
@@ -129,8 +132,13 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
             )
         })
         .collect();
-    if day.signed_by.is_some() {
-        newest.record(date)?;
+    if let Some(newest) = newest.as_ref().filter(|_| day.signed_by.is_some())
+        && let Err(e) = newest.record(date)
+    {
+        crate::events::warning(&format!(
+            "cannot record the newest day pulled, so a rolled-back latest is not caught: {}",
+            e.one_line()
+        ));
     }
     write_private(&req.out.join(layout::MANIFEST), &day.manifest_bytes)?;
     if let Some(sig) = &day.signature {
@@ -222,11 +230,21 @@ struct Newest {
 impl Newest {
     const FILE: &'static str = ".pulled-newest";
 
-    fn of(profile: &Profile) -> Result<Newest> {
-        let store = crate::store::ProfileStore::open(&profile.store, &profile.name)?;
-        Ok(Newest {
-            path: store.dir().join(Self::FILE),
-        })
+    /// `None`, with a warning, where the store cannot be made (a machine that only pulls,
+    /// read-only): the pull goes on without the check.
+    fn of(profile: &Profile) -> Option<Newest> {
+        match crate::store::ProfileStore::open(&profile.store, &profile.name) {
+            Ok(store) => Some(Newest {
+                path: store.dir().join(Self::FILE),
+            }),
+            Err(e) => {
+                crate::events::warning(&format!(
+                    "no store to remember the newest day pulled, so a rolled-back latest is not caught: {}",
+                    e.one_line()
+                ));
+                None
+            }
+        }
     }
 
     fn get(&self) -> Option<NaiveDate> {

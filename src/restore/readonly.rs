@@ -263,7 +263,9 @@ pub async fn lock_down(
         .map(|r| r.get(0))
         .collect();
     for f in &definers {
-        sql.push_str(&format!("REVOKE EXECUTE ON ROUTINE {f} FROM PUBLIC;"));
+        sql.push_str(&format!(
+            "REVOKE EXECUTE ON ROUTINE {f} FROM PUBLIC, {role};"
+        ));
     }
     // the large objects restore made belong to acc; readers may read each and nothing more
     // (writing one needs UPDATE on it, unlinking one its ownership)
@@ -313,7 +315,7 @@ async fn take_back_roles(client: &Client, reader: &str) -> Result<()> {
                AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb
                     OR r.rolname = current_user
                     OR r.rolname IN ('pg_write_all_data', 'pg_write_server_files',
-                                     'pg_execute_server_program', 'pg_signal_backend'))",
+                                     'pg_execute_server_program'))",
             &[&reader],
         )
         .await
@@ -348,12 +350,55 @@ async fn no_write_left(client: &Client, reader: &str) -> Result<()> {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    if writable.is_empty() {
+    let fail = |e| crate::pg::sqlstate::failure("cannot check the reader role's rights", e);
+    // an object the reader owns, or owns through a role it belongs to, it could alter or drop;
+    // a risky role reached through another membership, it acts as
+    let owned: i64 = client
+        .query_one(
+            "SELECT count(*) FROM (
+                 SELECT c.relowner AS o FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+                 UNION ALL SELECT nspowner FROM pg_namespace
+                 WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\\_%'
+                 UNION ALL SELECT p.proowner FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                 WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+                 UNION ALL SELECT lomowner FROM pg_largeobject_metadata
+                 UNION ALL SELECT datdba FROM pg_database WHERE datname = current_database()
+             ) x WHERE pg_has_role($1, x.o, 'USAGE')",
+            &[&reader],
+        )
+        .await
+        .map_err(fail)?
+        .get(0);
+    let reached: Vec<String> = client
+        .query(
+            "SELECT r.rolname::text FROM pg_roles r
+             WHERE r.rolname <> $1 AND pg_has_role($1, r.oid, 'MEMBER')
+               AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb
+                    OR r.rolname = current_user
+                    OR r.rolname IN ('pg_write_all_data', 'pg_write_server_files',
+                                     'pg_execute_server_program'))
+             ORDER BY 1",
+            &[&reader],
+        )
+        .await
+        .map_err(fail)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if writable.is_empty() && owned == 0 && reached.is_empty() {
         return Ok(());
     }
+    let mut what = writable;
+    if owned > 0 {
+        what.push(format!("{owned} object(s) it owns"));
+    }
+    if !reached.is_empty() {
+        what.push(format!("the rights of {}", reached.join(", ")));
+    }
     Err(Error::config(format!(
-        "after the lock-down, restore.reader_role '{reader}' could still write to {}; staging was not swapped",
-        writable.join(", ")
+        "after the lock-down, restore.reader_role '{reader}' could still write: {}; staging was not swapped",
+        what.join(", ")
     ))
-    .hint("a role the reader belongs to grants it; give the reader a role of its own (acc creates it NOLOGIN)"))
+    .hint("a role the reader belongs to grants it, or the loaded schema's code gave it; give the reader a role of its own (acc creates it NOLOGIN) and check production's functions that GRANT or ALTER ... OWNER"))
 }

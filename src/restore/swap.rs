@@ -251,6 +251,8 @@ async fn settle_older(admin: &Client, previous: &str, older: &str) -> Result<()>
 pub async fn roll_back(target: &Target, env: &Env) -> Result<()> {
     let admin = target.maintenance(env).await?;
     let (live, previous) = (target.name().to_string(), target.previous());
+    // a swap killed while `__previous` waited aside as `__older` left it there
+    settle_older(&admin, &previous, &target.older()).await?;
     if !exists(&admin, &previous).await? {
         return Err(Error::new(
             Kind::BadInput,
