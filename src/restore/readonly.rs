@@ -108,6 +108,12 @@ pub async fn preserve(target: &Target, env: &Env, schemas: &[String]) -> Result<
     Ok(present)
 }
 
+/// A role the reader must never have the rights of, as a condition on `r` (pg_roles):
+/// checked before loading, taken back after it, and checked again before the swap.
+const RISKY: &str = "(r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb
+    OR r.rolname = current_user
+    OR r.rolname IN ('pg_write_all_data', 'pg_write_server_files', 'pg_execute_server_program'))";
+
 /// Refuses (78) a reader role that could write or escape read-only: a superuser, BYPASSRLS,
 /// CREATEROLE or CREATEDB, the staging user itself, or a member of a role that is any of these.
 /// A role that does not exist yet is created NOLOGIN later, which is safe.
@@ -115,12 +121,13 @@ pub async fn check_reader(target: &Target, env: &Env, reader: &str) -> Result<()
     let admin = target.maintenance(env).await?;
     let rows = admin
         .query(
-            "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb,
+            &format!(
+                "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb,
                     r.rolname = current_user
              FROM pg_roles r, pg_roles me
              WHERE me.rolname = $1 AND pg_has_role(me.oid, r.oid, 'MEMBER')
-               AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb OR r.rolname = current_user
-                    OR r.rolname IN ('pg_write_all_data', 'pg_write_server_files', 'pg_execute_server_program'))",
+               AND {RISKY}"
+            ),
             &[&reader],
         )
         .await
@@ -309,13 +316,12 @@ async fn take_back_roles(client: &Client, reader: &str) -> Result<()> {
         |e| crate::pg::sqlstate::failure("cannot take back the reader role's memberships", e);
     let granted: Vec<String> = client
         .query(
-            "SELECT r.rolname::text FROM pg_auth_members m
+            &format!(
+                "SELECT r.rolname::text FROM pg_auth_members m
              JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles me ON me.oid = m.member
              WHERE me.rolname = $1
-               AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb
-                    OR r.rolname = current_user
-                    OR r.rolname IN ('pg_write_all_data', 'pg_write_server_files',
-                                     'pg_execute_server_program'))",
+               AND {RISKY}"
+            ),
             &[&reader],
         )
         .await
@@ -372,13 +378,12 @@ async fn no_write_left(client: &Client, reader: &str) -> Result<()> {
         .get(0);
     let reached: Vec<String> = client
         .query(
-            "SELECT r.rolname::text FROM pg_roles r
+            &format!(
+                "SELECT r.rolname::text FROM pg_roles r
              WHERE r.rolname <> $1 AND pg_has_role($1, r.oid, 'MEMBER')
-               AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb
-                    OR r.rolname = current_user
-                    OR r.rolname IN ('pg_write_all_data', 'pg_write_server_files',
-                                     'pg_execute_server_program'))
-             ORDER BY 1",
+               AND {RISKY}
+             ORDER BY 1"
+            ),
             &[&reader],
         )
         .await
