@@ -24,3 +24,9 @@ pub fn file_part() -> String {
         })
         .collect()
 }
+
+/// Whether a process of this host with that id is running (another run of acc on this host,
+/// with a run lock of its own, may be at work beside this one).
+pub fn process_alive(pid: u32) -> bool {
+    pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists()
+}

@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{
-    Remote, Run, Sandbox, TestDb, acc, acc_command, age_decrypt, assert_no_plaintext, files_under,
-    sftp_section,
+    Remote, Run, Sandbox, TestDb, acc, acc_command, age_decrypt, assert_no_plaintext,
+    current_version, day_file, day_manifest, files_under, sftp_section,
 };
 
 /// A profile `t` reading the clone `db` as production, delivering to the sandbox's SFTP.
@@ -43,8 +43,8 @@ fn records(csv: &[u8]) -> Vec<csv::StringRecord> {
         .collect()
 }
 
-fn manifest(day: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(day.join("manifest.json")).unwrap()).unwrap()
+fn current_manifest(day: &Path) -> PathBuf {
+    current_version(day).join("manifest.json")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +84,7 @@ async fn every_file_decrypts_with_the_age_cli_and_holds_the_rows_its_query_count
         day.file_name().unwrap().to_str().unwrap(),
         summary["date"].as_str().unwrap()
     );
-    let m = manifest(&day);
+    let m = day_manifest(&day);
     assert_eq!(m["source"], "production");
 
     // the same window the export used, to count each query's rows independently
@@ -111,7 +111,7 @@ async fn every_file_decrypts_with_the_age_cli_and_holds_the_rows_its_query_count
             .unwrap()
             .get(0);
         assert!(expected > 0, "{} has rows in the seed", q.name);
-        let file = day.join(format!("{}.csv.age", q.name));
+        let file = day_file(&day, q.name);
         let plain = age_decrypt(&sb, &file);
         let rows = records(&plain);
         assert_eq!(
@@ -139,7 +139,7 @@ async fn every_file_decrypts_with_the_age_cli_and_holds_the_rows_its_query_count
     }
     // the data really is there, encrypted: decrypted client names carry the marker
     assert!(
-        age_decrypt(&sb, &day.join("client-list.csv.age"))
+        age_decrypt(&sb, &day_file(&day, "client-list"))
             .windows(5)
             .any(|w| w == b"SYNTH")
     );
@@ -199,12 +199,7 @@ fn snowflake_and_postgresql_give_byte_identical_csv() {
         plain.push(
             acc::export::NAMES
                 .iter()
-                .map(|n| {
-                    (
-                        n.to_string(),
-                        age_decrypt(&sb, &day.join(format!("{n}.csv.age"))),
-                    )
-                })
+                .map(|n| (n.to_string(), age_decrypt(&sb, &day_file(&day, n))))
                 .collect::<Vec<_>>(),
         );
     }
@@ -287,7 +282,7 @@ async fn commas_quotes_newlines_emoji_and_empty_versus_null_survive_the_round_tr
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let day = to.join("t").join(run.json()["date"].as_str().unwrap());
-    let plain = age_decrypt(&sb, &day.join("client-list.csv.age"));
+    let plain = age_decrypt(&sb, &day_file(&day, "client-list"));
     assert!(
         plain.starts_with(b"\xEF\xBB\xBF"),
         "--bom starts the file with a byte-order mark"
@@ -352,8 +347,12 @@ async fn a_broken_dashboard_query_still_delivers_the_other_eight_and_exits_3() {
         .filter(|f| f.to_str().unwrap().ends_with(".csv.age"))
         .collect();
     assert_eq!(delivered.len(), 8);
-    assert!(!day.join("vacant-visits.csv.age").exists());
-    let m = manifest(&day);
+    assert!(
+        !files_under(&day)
+            .iter()
+            .any(|f| f.to_str().unwrap().ends_with("vacant-visits.csv.age"))
+    );
+    let m = day_manifest(&day);
     let failed = m["dashboards"]
         .as_array()
         .unwrap()
@@ -383,10 +382,10 @@ async fn a_broken_dashboard_query_still_delivers_the_other_eight_and_exits_3() {
     assert_eq!(run.json()["failed"], serde_json::json!(["vacant-visits"]));
     let day = remote.day();
     assert!(
-        day.join("vacant-visits.csv.age").exists(),
+        day_file(&day, "vacant-visits").exists(),
         "the earlier file stays"
     );
-    let m = manifest(&day);
+    let m = day_manifest(&day);
     let vacant = m["dashboards"]
         .as_array()
         .unwrap()
@@ -574,8 +573,8 @@ fn assert_openssh_verifies(signers: &Path, day: &Path) {
         ])
         .arg(signers)
         .arg("-s")
-        .arg(day.join("manifest.json.sig"))
-        .stdin(std::fs::File::open(day.join("manifest.json")).unwrap())
+        .arg(current_manifest(day).with_extension("json.sig"))
+        .stdin(std::fs::File::open(current_manifest(day)).unwrap())
         .output()
         .unwrap();
     assert!(
@@ -647,7 +646,7 @@ async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name()
     let report = run.json();
     assert_eq!(report["signed_by"], "exports@agency.example");
     use std::os::unix::fs::PermissionsExt;
-    let m = manifest(&day);
+    let m = day_manifest(&day);
     for entry in m["dashboards"].as_array().unwrap() {
         let file = good.join(format!("{}.csv", entry["name"].as_str().unwrap()));
         assert_eq!(
@@ -664,7 +663,7 @@ async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name()
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         std::fs::read(sealed.join("employee-list.csv.age")).unwrap(),
-        std::fs::read(day.join("employee-list.csv.age")).unwrap()
+        std::fs::read(day_file(&day, "employee-list")).unwrap()
     );
     assert_no_plaintext(&sealed);
 
@@ -675,9 +674,12 @@ async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name()
     let own = |p: &Path| std::os::unix::fs::chown(p, Some(owner.uid()), Some(owner.gid())).unwrap();
     std::fs::create_dir(&replayed).unwrap();
     own(&replayed);
-    for f in std::fs::read_dir(&day).unwrap() {
-        let f = f.unwrap().path();
-        let copy = replayed.join(f.file_name().unwrap());
+    for f in files_under(&day) {
+        let copy = replayed.join(f.strip_prefix(&day).unwrap());
+        if let Some(parent) = copy.parent().filter(|p| !p.exists()) {
+            std::fs::create_dir(parent).unwrap();
+            own(parent);
+        }
         std::fs::copy(&f, &copy).unwrap();
         own(&copy);
     }
@@ -695,7 +697,7 @@ async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name()
     std::fs::remove_dir_all(&replayed).unwrap();
 
     // one flipped byte in one file: that file is refused by name, the others still land
-    let target = day.join("client-medications.csv.age");
+    let target = day_file(&day, "client-medications");
     let mut bytes = std::fs::read(&target).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
@@ -717,7 +719,7 @@ async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name()
     assert!(tampered.join("employee-list.csv").exists());
 
     // a day whose signature is gone is refused outright
-    std::fs::remove_file(day.join("manifest.json.sig")).unwrap();
+    std::fs::remove_file(current_manifest(&day).with_extension("json.sig")).unwrap();
     let run = pull(&dir.path().join("unsigned"), &["--identity", &identity]);
     assert_eq!(run.code, 65, "{}", run.stderr);
     assert!(run.stderr.contains("not signed"), "{}", run.stderr);
@@ -752,7 +754,7 @@ async fn keep_days_removes_old_days_and_a_rerun_replaces_the_day() {
         date
     );
 
-    let first = manifest(&to.join("t").join(&date));
+    let first = day_manifest(&to.join("t").join(&date));
     let run = export(
         &config,
         to.to_str().unwrap(),
@@ -764,29 +766,36 @@ async fn keep_days_removes_old_days_and_a_rerun_replaces_the_day() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(entries.len(), 2, "one day and latest: {entries:?}");
-    let second = manifest(&to.join("t").join(&date));
+    let second = day_manifest(&to.join("t").join(&date));
     assert_ne!(
         first["generated_at"], second["generated_at"],
         "the rerun replaced the day"
     );
+    let day = to.join("t").join(&date);
+    assert_eq!(
+        run.json()["version"],
+        2,
+        "the rerun is the day's second version"
+    );
+    assert!(day_file(&day, "vacant-visits").ends_with("v2/vacant-visits.csv.age"));
     assert!(
-        to.join("t")
-            .join(&date)
-            .join("vacant-visits.csv.age")
-            .exists()
+        day.join("v1/employee-list.csv.age").exists(),
+        "version 1's file stays: a later version never deletes one"
     );
 
     // a later run of one dashboard keeps the day's others, untouched and still listed
-    let kept = std::fs::read(to.join("t").join(&date).join("employee-list.csv.age")).unwrap();
+    let kept_file = day_file(&day, "employee-list");
+    let kept = std::fs::read(&kept_file).unwrap();
     let run = export(&config, to.to_str().unwrap(), &["--only", "vacant-visits"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["carried"], serde_json::json!(["employee-list"]));
-    let day = to.join("t").join(&date);
     assert_eq!(
-        std::fs::read(day.join("employee-list.csv.age")).unwrap(),
-        kept
+        day_file(&day, "employee-list"),
+        kept_file,
+        "carried by reference"
     );
-    let third = manifest(&day);
+    assert_eq!(std::fs::read(&kept_file).unwrap(), kept);
+    let third = day_manifest(&day);
     let names: Vec<&str> = third["dashboards"]
         .as_array()
         .unwrap()
@@ -803,16 +812,17 @@ async fn keep_days_removes_old_days_and_a_rerun_replaces_the_day() {
     // a carried file replaced at the destination is checked before the new manifest vouches
     // for it: it is dropped, reported, and its dashboard listed as failed
     let forged = age_encrypt_text(&sb, b"employee_number,name\r\nE000001,Forged Person\r\n");
-    std::fs::write(day.join("employee-list.csv.age"), &forged).unwrap();
+    std::fs::write(&kept_file, &forged).unwrap();
     let run = export(&config, to.to_str().unwrap(), &["--only", "vacant-visits"]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(
-        run.stderr.contains("employee-list.csv.age was not carried")
+        run.stderr
+            .contains("v2/employee-list.csv.age was not carried")
             && run.stderr.contains("no longer matches its manifest entry"),
         "{}",
         run.stderr
     );
-    let fourth = manifest(&day);
+    let fourth = day_manifest(&day);
     let employees = fourth["dashboards"]
         .as_array()
         .unwrap()
@@ -822,8 +832,10 @@ async fn keep_days_removes_old_days_and_a_rerun_replaces_the_day() {
     assert_eq!(employees["status"], "failed", "{employees}");
     assert!(employees["sha256"].is_null() && employees["file"].is_null());
     assert!(
-        !day.join("employee-list.csv.age").exists(),
-        "the forged file is not in the day"
+        !day_manifest(&day)
+            .to_string()
+            .contains("v2/employee-list.csv.age"),
+        "the forged file is listed by no version after it"
     );
 }
 
@@ -891,7 +903,7 @@ async fn an_sftp_server_that_is_down_exits_75_naming_it_after_the_first_query_st
     let again = export(&config, &remote.url, &[]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(
-        manifest(&remote.day())["dashboards"]
+        day_manifest(&remote.day())["dashboards"]
             .as_array()
             .unwrap()
             .len(),
@@ -924,7 +936,7 @@ async fn ssh_recipients_read_the_export_and_pull_takes_an_ssh_private_key() {
     let by_ssh = Command::new("age")
         .args(["--decrypt", "--identity"])
         .arg(&key)
-        .arg(day.join("employee-list.csv.age"))
+        .arg(day_file(&day, "employee-list"))
         .output()
         .unwrap();
     assert!(
@@ -934,7 +946,7 @@ async fn ssh_recipients_read_the_export_and_pull_takes_an_ssh_private_key() {
     );
     assert_eq!(
         by_ssh.stdout,
-        age_decrypt(&sb, &day.join("employee-list.csv.age"))
+        age_decrypt(&sb, &day_file(&day, "employee-list"))
     );
     let copy = dir.path().join("copy");
     let run = acc(
@@ -983,7 +995,7 @@ async fn export_runs_as_a_library_call_on_a_current_thread_runtime() {
     };
     let report = acc::export::export(&p, cfg.env(), &req, 1).await.unwrap();
     assert_eq!(report.manifest.delivered(), 9, "{:?}", report.failures);
-    let m = manifest(&remote.day());
+    let m = day_manifest(&remote.day());
     assert_eq!(m["dashboards"].as_array().unwrap().len(), 9);
     assert_no_plaintext(&remote.disk);
 }
@@ -1137,9 +1149,9 @@ fn spreadsheet_safe_guards_formulas_alike_from_snowflake_and_postgresql() {
         let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let run_date = summary["date"].as_str().unwrap().to_string();
         let day = to.join("demo-us").join(run_date);
-        let m = manifest(&day);
+        let m = day_manifest(&day);
         (
-            age_decrypt(&sb, &day.join("client-risks-allergies.csv.age")),
+            age_decrypt(&sb, &day_file(&day, "client-risks-allergies")),
             m["spreadsheet_safe"].as_bool().unwrap(),
         )
     };
@@ -1186,9 +1198,9 @@ async fn a_temporary_latest_a_killed_run_left_never_blocks_the_next_run_or_reten
     std::fs::create_dir_all(base.join("2020-01-01")).unwrap();
     std::fs::write(base.join("2020-01-01").join("manifest.json"), "{}").unwrap();
     std::fs::write(base.join(".latest.tmp"), "2020-01-01\n").unwrap();
-    // another host delivering to the same destination is mid-run: its work is not ours to clear
-    let theirs = base.join(".2020-01-01.partial-another_host-4242");
-    std::fs::create_dir_all(&theirs).unwrap();
+    // a host that stopped delivering here long ago left its work: retention clears it
+    let stale = base.join(".2020-01-01.partial-another_host-4242");
+    std::fs::create_dir_all(&stale).unwrap();
     let run = export(
         &config,
         to.to_str().unwrap(),
@@ -1202,14 +1214,28 @@ async fn a_temporary_latest_a_killed_run_left_never_blocks_the_next_run_or_reten
         summary["date"].as_str().unwrap()
     );
     assert!(!base.join(".latest.tmp").exists());
+    assert!(!stale.exists(), "retention removes a dead host's old work");
+
+    // another host delivering to the same destination today is mid-run: not ours to clear
+    let theirs = base.join(format!(
+        ".{}.partial-another_host-4242",
+        summary["date"].as_str().unwrap()
+    ));
+    std::fs::create_dir_all(&theirs).unwrap();
+    let run = export(
+        &config,
+        to.to_str().unwrap(),
+        &["--only", "employee-list", "--keep-days", "2"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         theirs.is_dir(),
         "another host's work in progress is left alone"
     );
 }
 
-/// Pulls the newest day from the local destination `from`; returns the dashboards pulled.
-fn pulled(sb: &Sandbox, config: &Path, from: &Path, out: &Path) -> Vec<String> {
+/// Pulls the newest day from `from` (a directory or an SFTP URL); returns the dashboards pulled.
+fn pulled(sb: &Sandbox, config: &Path, from: &str, out: &Path) -> Vec<String> {
     let run = acc(
         config,
         &[
@@ -1217,7 +1243,7 @@ fn pulled(sb: &Sandbox, config: &Path, from: &Path, out: &Path) -> Vec<String> {
             "--profile",
             "t",
             "--from",
-            from.to_str().unwrap(),
+            from,
             "--out",
             out.to_str().unwrap(),
             "--identity",
@@ -1235,76 +1261,155 @@ fn pulled(sb: &Sandbox, config: &Path, from: &Path, out: &Path) -> Vec<String> {
     names
 }
 
-/// A same-day rerun of one dashboard that fails at signing, or is killed while its day goes
-/// in (the published day set aside, then the carried files moved across), never costs the day
-/// a file it delivered: the published day stays whole, a kill's leftovers are put back by the
-/// next run, and `acc pull` gets all nine dashboards every time.
+/// `acc export --only <only>` to `to`, started with `ACC_PAUSE_AT=point`: returns it paused.
+fn export_paused(
+    config: &Path,
+    to: &str,
+    only: &str,
+    point: &str,
+    resume: Option<&Path>,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+) {
+    let mut cmd = acc_command(config);
+    cmd.args([
+        "export",
+        "--profile",
+        "t",
+        "--source",
+        "production",
+        "--to",
+        to,
+        "--only",
+        only,
+        "--json",
+    ]);
+    support::paused_at(&mut cmd, point, resume)
+}
+
+/// A same-day rerun of one dashboard that fails at signing, or is killed at any step of its
+/// version going in, never costs the day a file it delivered: on a local directory and on
+/// SFTP, `acc pull` gets all nine dashboards while the rerun waits at each step, after the
+/// kill, and after the next run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_or_killed_rerun_never_loses_a_file_the_day_delivered() {
     let sb = Sandbox::require();
     let db = TestDb::clone_of(&sb, "demo_us", "export_rerun_keeps").await;
     let dir = tempfile::tempdir().unwrap();
     let config = profile(&sb, dir.path(), &db.name, "");
-    let to = dir.path().join("out");
-    let first = export(&config, to.to_str().unwrap(), &[]);
-    assert_eq!(first.code, 0, "{first:?}");
-    let all = pulled(&sb, &config, &to, &dir.path().join("pull-0"));
-    assert_eq!(all.len(), 9, "{all:?}");
+    let remote = Remote::new(&sb, "rerun");
+    let local = dir.path().join("out");
+    let mut n = 0;
+    let mut pull = |to: &str| {
+        n += 1;
+        pulled(&sb, &config, to, &dir.path().join(format!("pull-{n}")))
+    };
+    for to in [local.to_str().unwrap(), remote.url.as_str()] {
+        let first = export(&config, to, &[]);
+        assert_eq!(first.code, 0, "{first:?}");
+        let all = pull(to);
+        assert_eq!(all.len(), 9, "{all:?}");
 
-    // a rerun whose signing fails publishes nothing, and the day keeps its nine files
-    let garbage = dir.path().join("not-a-key");
-    std::fs::write(&garbage, "not a key\n").unwrap();
-    std::fs::create_dir(dir.path().join("bad")).unwrap();
-    let unsigned = sb.write_profile(
-        &dir.path().join("bad"),
-        &db.name,
-        None,
-        &format!(
-            "{}[profiles.t.export]\nsigning_key = \"{}\"\n",
-            sftp_section(&sb),
-            garbage.display()
-        ),
-    );
-    let failed = export(&unsigned, to.to_str().unwrap(), &["--only", "client-list"]);
-    assert_ne!(failed.code, 0, "{failed:?}");
-    assert_eq!(pulled(&sb, &config, &to, &dir.path().join("pull-1")), all);
-    let ok = export(&config, to.to_str().unwrap(), &["--only", "client-list"]);
-    assert_eq!(ok.code, 0, "{ok:?}");
-    assert_eq!(pulled(&sb, &config, &to, &dir.path().join("pull-2")), all);
-
-    // kill -9 at each step of the day going in; the next run puts the day back whole
-    for (i, point) in ["publish:day-set-aside", "publish:carried"]
-        .iter()
-        .enumerate()
-    {
-        let mut cmd = acc_command(&config);
-        cmd.args([
-            "export",
-            "--profile",
-            "t",
-            "--source",
-            "production",
-            "--to",
-            to.to_str().unwrap(),
-            "--only",
-            "vacant-visits",
-        ]);
-        let (mut child, _) = support::paused_at(&mut cmd, point, None);
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let next = export(&config, to.to_str().unwrap(), &["--only", "employee-list"]);
-        assert_eq!(next.code, 0, "after a kill at {point}: {next:?}");
-        assert_eq!(
-            pulled(
-                &sb,
-                &config,
-                &to,
-                &dir.path().join(format!("pull-kill-{i}"))
+        // a rerun whose signing fails publishes nothing, and the day keeps its nine files
+        let garbage = dir.path().join("not-a-key");
+        std::fs::write(&garbage, "not a key\n").unwrap();
+        let bad = dir.path().join("bad");
+        let _ = std::fs::create_dir(&bad);
+        let unsigned = sb.write_profile(
+            &bad,
+            &db.name,
+            None,
+            &format!(
+                "{}[profiles.t.export]\nsigning_key = \"{}\"\n",
+                sftp_section(&sb),
+                garbage.display()
             ),
-            all,
-            "after a kill at {point}"
         );
+        let failed = export(&unsigned, to, &["--only", "client-list"]);
+        assert_ne!(failed.code, 0, "{failed:?}");
+        assert_eq!(pull(to), all, "{to}: after a failed signing");
+        let ok = export(&config, to, &["--only", "client-list"]);
+        assert_eq!(ok.code, 0, "{ok:?}");
+        assert_eq!(pull(to), all);
+
+        // kill -9 before and after the version goes in; readers see a whole day throughout
+        for point in ["publish:version-ready", "publish:version-in-place"] {
+            let (mut child, _) = export_paused(&config, to, "vacant-visits", point, None);
+            assert_eq!(pull(to), all, "{to}: while a rerun waits at {point}");
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert_eq!(pull(to), all, "{to}: after a kill at {point}");
+            let next = export(&config, to, &["--only", "employee-list"]);
+            assert_eq!(next.code, 0, "{to}: after a kill at {point}: {next:?}");
+            assert_eq!(pull(to), all, "{to}: the run after a kill at {point}");
+        }
     }
+    let hidden: Vec<String> = std::fs::read_dir(local.join("t"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        hidden.is_empty(),
+        "the runs after the kills cleared: {hidden:?}"
+    );
+}
+
+/// Two hosts export the same day to one destination at the same moment (each with its own run
+/// lock). Both aim at version 2: the one that gets there first publishes it, the other is told
+/// to run again (75) and publishes nothing over it; its rerun carries the winner's files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_publishing_one_day_never_hide_each_others_files() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "export_two_hosts").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = profile(&sb, dir.path(), &db.name, "");
+    let other = dir.path().join("other-host");
+    std::fs::create_dir(&other).unwrap();
+    let config_b = profile(&sb, &other, &db.name, "");
+    let remote = Remote::new(&sb, "two-hosts");
+    let first = export(&config, &remote.url, &["--only", "employee-list"]);
+    assert_eq!(first.code, 0, "{first:?}");
+
+    let resume = dir.path().join("resume");
+    let (a, mut a_err) = export_paused(
+        &config,
+        &remote.url,
+        "client-list",
+        "publish:version-ready",
+        Some(&resume),
+    );
+    let b = export(&config_b, &remote.url, &["--only", "vacant-visits"]);
+    assert_eq!(b.code, 0, "{b:?}");
+    assert_eq!(b.json()["version"], 2);
+    std::fs::write(&resume, "").unwrap();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut a_err, &mut said).unwrap();
+    let a_done = a.wait_with_output().unwrap();
+    assert_eq!(a_done.status.code(), Some(75), "{said}");
+    assert!(said.contains("another run published version 2"), "{said}");
+    let day = remote.day();
+    let names = |m: &serde_json::Value| -> Vec<String> {
+        m["dashboards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&day_manifest(&day)),
+        ["employee-list", "vacant-visits"],
+        "the version that went in first is the day"
+    );
+    let again = export(&config, &remote.url, &["--only", "client-list"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.json()["version"], 3);
+    assert_eq!(
+        names(&day_manifest(&day)),
+        ["employee-list", "client-list", "vacant-visits"]
+    );
 }
 
 /// Someone with write access to the destination adds an entry to the day's manifest, or
@@ -1322,7 +1427,8 @@ async fn a_forged_entry_or_hash_in_the_days_manifest_is_never_carried_or_signed(
         let full = export(&config, to.to_str().unwrap(), &[]);
         assert_eq!(full.code, 0, "{full:?}");
         let day = to.join("t").join(full.json()["date"].as_str().unwrap());
-        let path = day.join("manifest.json");
+        let path = current_manifest(&day);
+        let earlier = day_file(&day, "employee-list");
         let mut m: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let entries = m["dashboards"].as_array_mut().unwrap();
@@ -1349,7 +1455,8 @@ async fn a_forged_entry_or_hash_in_the_days_manifest_is_never_carried_or_signed(
             "{forgery}: {}",
             rerun.stderr
         );
-        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_ne!(current_manifest(&day), path, "{forgery}: a new version");
+        let m = day_manifest(&day);
         let ok: Vec<&str> = m["dashboards"]
             .as_array()
             .unwrap()
@@ -1364,20 +1471,12 @@ async fn a_forged_entry_or_hash_in_the_days_manifest_is_never_carried_or_signed(
         );
         assert!(!m.to_string().contains("forged-dashboard"), "{forgery}");
         assert_openssh_verifies(&signers, &day);
-        // the earlier files were not signed again, and not deleted either: kept aside until
-        // retention removes the day
-        let date = day.file_name().unwrap().to_string_lossy().into_owned();
-        let kept = std::fs::read_dir(to.join("t"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with(&format!(".{date}.superseded-"))
-            })
-            .any(|p| p.join("employee-list.csv.age").exists());
-        assert!(kept, "{forgery}: the earlier employee-list is kept aside");
+        // the earlier files were not signed again, and not deleted either: they stay in their
+        // version until retention removes the day
+        assert!(
+            earlier.exists(),
+            "{forgery}: the earlier employee-list stays"
+        );
     }
 }
 
@@ -1440,7 +1539,11 @@ async fn pull_refuses_a_sheets_manifest_over_an_export_day_and_warns_when_nothin
     assert_eq!(sheets.code, 0, "{sheets:?}");
     let (export_day, sheets_day) = (to.join("t").join(&date), to.join("t/sheets").join(&date));
     for f in ["manifest.json", "manifest.json.sig"] {
-        std::fs::copy(sheets_day.join(f), export_day.join(f)).unwrap();
+        std::fs::copy(
+            current_version(&sheets_day).join(f),
+            current_version(&export_day).join(f),
+        )
+        .unwrap();
     }
     let refused = pull(&config, "pull-swapped");
     assert_eq!(refused.code, 65, "{refused:?}");

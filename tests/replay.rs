@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use support::{Run, Sandbox, TestDb, acc, acc_command, age_decrypt};
+use support::{Run, Sandbox, TestDb, acc, acc_command, age_decrypt, day_file};
 
 /// Yesterday's visits in the clone lose their clock times and task marks, as if the app had
 /// been down: returns yesterday's local date.
@@ -116,7 +116,7 @@ async fn sheets_filled_in_on_paper_round_trip_through_replay_exactly_once() {
     );
     let sheet_dir = out.join(format!("t/sheets/{day}"));
     let first = sheets[1]["name"].as_str().unwrap();
-    let plain = age_decrypt(&sb, &sheet_dir.join(format!("{first}.csv.age")));
+    let plain = age_decrypt(&sb, &day_file(&sheet_dir, first));
     assert!(
         plain.windows(5).any(|w| w == b"SYNTH"),
         "client names are on the sheet"

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use support::{
-    Remote, Run, Sandbox, TestDb, acc, age_decrypt, assert_no_plaintext, files_under, sftp_section,
+    Remote, Run, Sandbox, TestDb, acc, age_decrypt, assert_no_plaintext, current_version, day_file,
+    files_under, sftp_section,
 };
 
 /// Runs a poppler tool on a plaintext PDF in a private temp dir; returns its stdout.
@@ -132,7 +133,7 @@ async fn a_printed_sheet_holds_every_visit_of_its_employee_and_no_other() {
     let plain = private_dir();
 
     // the combined CSV tells which visits are whose
-    let (header, all) = csv_records(&age_decrypt(&sb, &day_dir.join("all.csv.age")));
+    let (header, all) = csv_records(&age_decrypt(&sb, &day_file(&day_dir, "all")));
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let employees: BTreeSet<&str> = all.iter().map(|r| &r[0]).collect();
     assert!(employees.len() > 10, "{} employees", employees.len());
@@ -146,7 +147,7 @@ async fn a_printed_sheet_holds_every_visit_of_its_employee_and_no_other() {
     let own: Vec<&csv::StringRecord> = all.iter().filter(|r| r[0] == *accented).collect();
     let pdf = decrypted(
         &sb,
-        &day_dir.join(format!("{accented}.pdf.age")),
+        &day_file(&day_dir, &format!("{accented}.pdf.age")),
         plain.path(),
     );
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
@@ -198,7 +199,7 @@ async fn a_printed_sheet_holds_every_visit_of_its_employee_and_no_other() {
     assert!(first.contains("Initial every visit"));
 
     // the combined PDF starts each employee on a page of their own
-    let combined = decrypted(&sb, &day_dir.join("all.pdf.age"), plain.path());
+    let combined = decrypted(&sb, &day_file(&day_dir, "all.pdf.age"), plain.path());
     let per_employee: u64 = entries
         .iter()
         .filter(|e| e["format"] == "pdf" && e["name"] != "all")
@@ -305,7 +306,7 @@ async fn a_visit_with_forty_tasks_and_a_long_address_stays_on_one_a4_page() {
     let plain = private_dir();
     let pdf = decrypted(
         &sb,
-        &day_dir.join(format!("{employee}.pdf.age")),
+        &day_file(&day_dir, &format!("{employee}.pdf.age")),
         plain.path(),
     );
     assert!(
@@ -365,7 +366,7 @@ async fn sheets_on_sftp_leave_no_plaintext_pdf_or_patient_data_anywhere() {
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
     for e in m["dashboards"].as_array().unwrap() {
         let file = e["file"].as_str().unwrap();
-        let on_disk = manifest.with_file_name(file);
+        let on_disk = manifest.parent().unwrap().parent().unwrap().join(file);
         assert_eq!(
             std::fs::metadata(&on_disk).unwrap().len(),
             e["size"].as_u64().unwrap()
@@ -401,5 +402,9 @@ async fn sheets_days_older_than_keep_days_are_removed_like_exports() {
         serde_json::json!(["2020-01-01", "2020-01-02"])
     );
     assert!(!base.join("2020-01-01").exists());
-    assert!(base.join(today()).join("manifest.json").exists());
+    assert!(
+        current_version(&base.join(today()))
+            .join("manifest.json")
+            .exists()
+    );
 }

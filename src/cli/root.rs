@@ -125,10 +125,11 @@ pub enum Command {
     ///
     /// Each dashboard is queried (Snowflake, staging or production), rendered as RFC 4180 CSV
     /// with times in the region's local zone, encrypted with age to every recipient of the
-    /// profile as it streams, and written to <root>/<profile>/<YYYY-MM-DD>/<name>.csv.age.
-    /// The day is assembled in a hidden directory and renamed into place whole, with
-    /// manifest.json (rows, size and SHA-256 of each file) written last and signed when
-    /// export.signing_key is set; `latest` then names it. Plaintext never touches disk.
+    /// profile as it streams, and written to <root>/<profile>/<YYYY-MM-DD>/v<n>/<name>.csv.age.
+    /// Each run of a day is its next version v<n>, assembled in a hidden directory with
+    /// manifest.json (rows, size and SHA-256 of each file, signed when export.signing_key is
+    /// set) and renamed into place whole; a rerun lists the files it keeps from the version
+    /// before by their place, and `latest` names the day. Plaintext never touches disk.
     ///
     /// A dashboard whose query fails does not stop the others: they are delivered, the
     /// manifest lists the failure, and the exit code is 3.

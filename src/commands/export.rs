@@ -76,6 +76,7 @@ fn summary(o: &ExportReport) -> serde_json::Value {
     json!({
         "profile": m.profile,
         "date": m.date,
+        "version": o.version,
         "destination": o.destination,
         "source": m.source,
         "data_as_of": m.data_as_of,
@@ -88,6 +89,7 @@ fn summary(o: &ExportReport) -> serde_json::Value {
             "status": d.status,
             "rows": d.rows,
             "size": d.size,
+            "file": d.file,
             "sha256": d.sha256,
             "query": d.query,
             "error": d.error,

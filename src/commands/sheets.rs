@@ -56,6 +56,7 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
     if args.json {
         return output::emit_json(&json!({
             "date": m.date,
+            "version": o.version,
             "days": args.days,
             "destination": o.destination,
             "removed_days": o.removed_days,

@@ -60,20 +60,34 @@ impl LocalDir {
     }
 
     pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let b = self.rename_unsynced(from, to)?;
+        fsync_dir(b.parent().unwrap_or(&self.root))
+    }
+
+    /// Onto a new name only, as OpenSSH's SFTP rename: a file is linked under the new name
+    /// (which fails if the name exists, even when another process takes it at the same
+    /// moment) and then unlinked; a directory, or a file where links are not supported, is
+    /// renamed after a check.
+    pub fn rename_unsynced(&self, from: &str, to: &str) -> Result<PathBuf> {
         let (a, b) = (self.path(from), self.path(to));
+        if a.is_file() {
+            match fs::hard_link(&a, &b) {
+                Ok(()) => {
+                    fs::remove_file(&a).map_err(|e| io("cannot remove", &a, e))?;
+                    return Ok(b);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(io("cannot rename", &a, e));
+                }
+                // a filesystem without hard links (a FAT drive, some shares): check, rename
+                Err(_) => {}
+            }
+        }
         if b.exists() {
             return Err(Error::internal(format!("{} already exists", b.display())));
         }
         fs::rename(&a, &b).map_err(|e| io("cannot rename", &a, e))?;
-        fsync_dir(b.parent().unwrap_or(&self.root))
-    }
-
-    pub fn rename_unsynced(&self, from: &str, to: &str) -> Result<()> {
-        let (a, b) = (self.path(from), self.path(to));
-        if b.exists() {
-            return Err(Error::internal(format!("{} already exists", b.display())));
-        }
-        fs::rename(&a, &b).map_err(|e| io("cannot rename", &a, e))
+        Ok(b)
     }
 
     pub fn sync(&self, rel: &str) -> Result<()> {

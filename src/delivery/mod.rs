@@ -121,7 +121,10 @@ impl Delivery {
 
     /// `rename` inside a working directory that `sync_dir` makes durable later.
     pub fn rename_unsynced(&self, from: &str, to: &str) -> Result<()> {
-        each!(self, d => d.rename_unsynced(from, to))
+        match self {
+            Delivery::Local(d) => d.rename_unsynced(from, to).map(drop),
+            Delivery::Sftp(d) => d.rename_unsynced(from, to),
+        }
     }
 
     /// Asks that a finished file's data be on disk (SFTP: fsync@openssh.com, where offered).

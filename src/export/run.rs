@@ -34,6 +34,8 @@ pub struct Request {
 pub struct ExportReport {
     pub destination: String,
     pub manifest: DayManifest,
+    /// Which version of the day this run published (1 for the day's first run).
+    pub version: u32,
     /// Dashboards whose query failed in this run (the manifest may still hold an earlier
     /// file of the same day for them).
     pub failures: Vec<String>,
@@ -185,19 +187,20 @@ async fn run(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<E
         ..DayManifest::begin(profile, &period, zone, req.source, data_as_of, generated_at)
     };
     let removed_leftovers = writer.removed_leftovers.clone();
-    let removed_days = writer
+    let published = writer
         .publish(
-            &manifest,
+            manifest,
             profile.export.signing_key.as_deref(),
             req.keep_days,
         )
         .await?;
     Ok(ExportReport {
         destination: req.to.describe(),
-        manifest,
+        manifest: published.manifest,
+        version: published.version,
         failures,
         carried: carried.carried,
-        removed_days,
+        removed_days: published.removed_days,
         removed_leftovers,
     })
 }

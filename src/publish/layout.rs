@@ -2,11 +2,19 @@
 //!
 //! ```text
 //! <root>/<base>/latest                        the newest published day, as YYYY-MM-DD
-//! <root>/<base>/<YYYY-MM-DD>/<name>.csv.age   one sealed file per dashboard or employee
-//! <root>/<base>/<YYYY-MM-DD>/<name>.pdf.age   and, for sheets, a printable one per employee
-//! <root>/<base>/<YYYY-MM-DD>/manifest.json    (+ manifest.json.sig when signed), written last
-//! <root>/<base>/.<YYYY-MM-DD>.partial-<pid>/  a run in progress, renamed whole when done
+//! <root>/<base>/<YYYY-MM-DD>/                 a day: its versions, each never modified
+//!     v<n>/manifest.json (+ .sig)             version n: what the day holds
+//!     v<n>/<name>.csv.age, <name>.pdf.age     the sealed files version n delivered afresh
+//! <root>/<base>/.<YYYY-MM-DD>.partial-<host>-<pid>/   a run in progress: version n to be
+//! <root>/<base>/.latest.<host>                a new `latest` on its way
 //! ```
+//!
+//! A day's current version is its highest `v<n>`. A run builds its version whole in its
+//! working directory and renames it in as `v<n>`, a name no version had: that one step makes
+//! it visible, and a second run aiming at the same `n` finds the name taken. A version lists
+//! the files it carries from earlier ones by their paths in the day (`v1/employee-list.csv.age`),
+//! and files leave a day only with the day (retention). Days written before versions hold
+//! `manifest.json` and their files at the top; they read as version 0.
 //!
 //! `<base>` is the profile's name for exports and `<profile>/sheets` for downtime sheets.
 
@@ -40,41 +48,21 @@ impl Layout {
         format!("{}/{file}", self.day(date))
     }
 
-    pub fn manifest(&self, date: NaiveDate) -> String {
-        self.in_day(date, MANIFEST)
-    }
-
-    pub fn signature(&self, date: NaiveDate) -> String {
-        self.in_day(date, SIGNATURE)
-    }
-
     pub fn latest(&self) -> String {
         format!("{}/{LATEST}", self.base)
+    }
+
+    /// Where this host stages a new `latest` before moving it across (runs on one host take
+    /// turns, under the run lock).
+    pub fn latest_staged(&self) -> String {
+        format!("{}/.{LATEST}.{}", self.base, crate::host::file_part())
     }
 
     /// The hidden working directory of this process's run of `date`, named after this host:
     /// the run lock is per host, so a host's cleanup must know its own leftovers.
     pub fn work(&self, date: NaiveDate) -> String {
-        self.hidden(date, WORK)
-    }
-
-    /// Where a day being replaced waits until the new one is in place.
-    pub fn replaced(&self, date: NaiveDate) -> String {
-        self.hidden(date, REPLACED)
-    }
-
-    /// Where an earlier version of the day keeps the files the new one did not take over,
-    /// until retention removes the day: a later run never deletes a delivered file.
-    pub fn superseded(&self, date: NaiveDate) -> String {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        format!("{}-{nanos}", self.hidden(date, SUPERSEDED))
-    }
-
-    fn hidden(&self, date: NaiveDate, what: &str) -> String {
         format!(
-            "{}/.{}.{what}-{}-{}",
+            "{}/.{}.{WORK}-{}-{}",
             self.base,
             date.format("%Y-%m-%d"),
             crate::host::file_part(),
@@ -84,8 +72,34 @@ impl Layout {
 }
 
 const WORK: &str = "partial";
+/// Where acc releases before day versions set a day being replaced aside.
 const REPLACED: &str = "old";
-const SUPERSEDED: &str = "superseded";
+
+/// Version `n`'s directory in its day; version 0 is a day written before versions.
+pub fn version_dir(version: u32) -> String {
+    match version {
+        0 => String::new(),
+        n => format!("v{n}/"),
+    }
+}
+
+/// Version `n`'s manifest, relative to its day.
+pub fn manifest_file(version: u32) -> String {
+    format!("{}{MANIFEST}", version_dir(version))
+}
+
+/// Version `n`'s manifest signature, relative to its day.
+pub fn signature_file(version: u32) -> String {
+    format!("{}{SIGNATURE}", version_dir(version))
+}
+
+/// The version a directory's name in a day gives, if it is one: `v1`, `v2`, …
+pub fn version_of(name: &str) -> Option<u32> {
+    let n = name.strip_prefix('v')?;
+    n.parse()
+        .ok()
+        .filter(|v: &u32| *v > 0 && v.to_string() == n)
+}
 
 /// What a sealed file holds, which its name ends with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,8 +136,15 @@ pub fn file_name(name: &str, kind: FileKind) -> String {
     format!("{name}{}", kind.extension())
 }
 
-/// Whether a manifest's file name is one a writer of this layout makes: plain, in its day.
-pub fn is_plain_file(name: &str) -> bool {
+/// Whether a manifest's file is one a writer of this layout makes: a plain name in a version's
+/// directory of its day (`v2/client-list.csv.age`), or at the top of a day written before
+/// versions.
+pub fn is_plain_file(path: &str) -> bool {
+    let name = match path.split_once('/') {
+        Some((dir, name)) if version_of(dir).is_some() => name,
+        Some(_) => return false,
+        None => path,
+    };
     FileKind::of(name).is_some() && !name.contains('/') && !name.starts_with('.')
 }
 
@@ -135,9 +156,10 @@ pub fn day_of(name: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()
 }
 
-/// A hidden directory a run of this host left: `.<day>.partial-<host>-<pid>` (its work) or
-/// `.<day>.old-<host>-<pid>` (a day it was replacing), and the `.<day>.partial-<pid>` of acc
-/// versions that did not name the host. Another host's are never this host's to remove.
+/// A hidden directory a run of this host left, its process gone: `.<day>.partial-<host>-<pid>`
+/// (its work), the `.<day>.partial-<pid>` of acc releases that did not name the host, and
+/// `.<day>.old-…` (a day an older release set aside while its replacement went in). Another
+/// host's, and a live run's, are never this run's to remove.
 pub fn leftover(name: &str) -> Option<(NaiveDate, Leftover)> {
     let rest = name.strip_prefix('.')?;
     let (day, rest) = rest.split_once('.')?;
@@ -148,11 +170,16 @@ pub fn leftover(name: &str) -> Option<(NaiveDate, Leftover)> {
         REPLACED => Leftover::Replaced,
         _ => return None,
     };
-    let legacy = owner.bytes().all(|b| b.is_ascii_digit());
-    let mine = owner.rsplit_once('-').is_some_and(|(host, pid)| {
-        host == crate::host::file_part() && pid.bytes().all(|b| b.is_ascii_digit())
-    });
-    (legacy || mine).then_some((date, kind))
+    let pid = match owner.rsplit_once('-') {
+        Some((host, pid)) if host == crate::host::file_part() => pid,
+        Some(_) => return None,
+        None => owner,
+    };
+    // a run of this host still at work (with a run lock of its own) is not a leftover
+    let gone = pid
+        .parse()
+        .is_ok_and(|pid| !crate::host::process_alive(pid));
+    gone.then_some((date, kind))
 }
 
 /// What a run left behind.
@@ -160,19 +187,17 @@ pub fn leftover(name: &str) -> Option<(NaiveDate, Leftover)> {
 pub enum Leftover {
     /// A working directory: never published, removed.
     Work,
-    /// A published day set aside while its replacement went in: put back when the day is
-    /// missing, removed otherwise.
+    /// A published day an older release set aside: put back when the day is missing, else
+    /// left for retention.
     Replaced,
 }
 
-/// The day of a superseded version's directory, whoever wrote it: retention removes them with
-/// their day.
-pub fn superseded_day(name: &str) -> Option<NaiveDate> {
+/// The day of any hidden directory beside the days, whichever host left it: retention removes
+/// it with its day, so a host that stopped running never leaves patient data behind for good.
+pub fn hidden_day(name: &str) -> Option<NaiveDate> {
     let rest = name.strip_prefix('.')?;
-    let (day, rest) = rest.split_once('.')?;
-    rest.starts_with(&format!("{SUPERSEDED}-"))
-        .then(|| day_of(day))
-        .flatten()
+    let (day, _) = rest.split_once('.')?;
+    day_of(day)
 }
 
 pub fn is_leftover(name: &str) -> bool {
@@ -194,35 +219,65 @@ mod tests {
         ] {
             assert!(day_of(n).is_none(), "{n}");
         }
-        assert!(is_leftover(".2026-11-22.partial-42"), "an older acc's");
+        assert!(
+            is_leftover(".2026-11-22.partial-999999999"),
+            "an older acc's, its process gone"
+        );
         assert!(!is_leftover("2026-11-22"));
         assert!(
-            !is_leftover(".2026-11-22.partial-another_host-42"),
+            !is_leftover(".2026-11-22.partial-another_host-999999999"),
             "another host's work is never this host's to remove"
         );
-        let mine = format!(".2026-11-22.old-{}-7", crate::host::file_part());
+        let d = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
         assert_eq!(
-            leftover(&mine),
-            Some((
-                NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
-                Leftover::Replaced
-            ))
+            hidden_day(".2026-11-22.partial-another_host-42"),
+            Some(d),
+            "but retention removes it with its day"
         );
+        let mine = format!(".2026-11-22.old-{}-999999999", crate::host::file_part());
+        assert_eq!(leftover(&mine), Some((d, Leftover::Replaced)));
     }
 
     #[test]
     fn a_run_works_in_a_hidden_directory_beside_its_day() {
         let l = Layout::new("agency/sheets");
         let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        assert_eq!(l.manifest(d), "agency/sheets/2026-12-01/manifest.json");
-        assert!(is_leftover(l.work(d).rsplit('/').next().unwrap()));
-        assert!(is_leftover(l.replaced(d).rsplit('/').next().unwrap()));
-        let superseded = l.superseded(d);
-        let name = superseded.rsplit('/').next().unwrap();
-        assert!(
-            !is_leftover(name),
-            "kept until retention, never cleared as a leftover"
+        assert_eq!(
+            l.in_day(d, &manifest_file(1)),
+            "agency/sheets/2026-12-01/v1/manifest.json"
         );
-        assert_eq!(superseded_day(name), Some(d));
+        let work = l.work(d);
+        let name = work.rsplit('/').next().unwrap();
+        assert_eq!(hidden_day(name), Some(d));
+        assert!(!is_leftover(name), "a live run's work is not a leftover");
+        let dead = name.replace(&format!("-{}", std::process::id()), "-999999999");
+        assert!(is_leftover(&dead), "{dead}");
+    }
+
+    #[test]
+    fn each_version_of_a_day_has_a_directory_of_its_own() {
+        assert_eq!(
+            manifest_file(0),
+            "manifest.json",
+            "a day written before versions"
+        );
+        assert_eq!(signature_file(3), "v3/manifest.json.sig");
+        for v in [1, 2, 10] {
+            assert_eq!(version_of(version_dir(v).trim_end_matches('/')), Some(v));
+        }
+        for not in ["v0", "v02", "v", "2", "v1x", ".v1"] {
+            assert_eq!(version_of(not), None, "{not}");
+        }
+        assert!(is_plain_file("v2/client-list.csv.age"));
+        assert!(is_plain_file("client-list.csv.age"));
+        for bad in [
+            "v2/../x.csv.age",
+            "x/y.csv.age",
+            "v2/.x.csv.age",
+            "v2/v1/x.csv.age",
+            "/x.csv.age",
+        ] {
+            assert!(!is_plain_file(bad), "{bad}");
+        }
     }
 }

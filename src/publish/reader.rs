@@ -1,5 +1,5 @@
-//! Reading a published day: which day `latest` names, its manifest with its signature
-//! checked, and whether a delivered file still matches its entry.
+//! Reading a published day: which day `latest` names, its current version's manifest with
+//! its signature checked, and whether a delivered file still matches its entry.
 
 use std::path::Path;
 
@@ -14,6 +14,9 @@ use crate::error::{Error, Kind, Result};
 /// A day's manifest as read, with the bytes that were signed.
 pub struct PublishedDay {
     pub date: NaiveDate,
+    /// Which version of the day it is (1 for its first run, 0 for a day written before
+    /// versions).
+    pub version: u32,
     pub manifest: DayManifest,
     pub manifest_bytes: Vec<u8>,
     pub signature: Option<Vec<u8>>,
@@ -63,9 +66,9 @@ impl<'a> DayReader<'a> {
         Ok(days.pop())
     }
 
-    /// A day is complete once its manifest, written last, is there.
+    /// A day is complete once a version's manifest, written last, is there.
     pub fn is_complete(&self, date: NaiveDate) -> bool {
-        self.delivery.exists(&self.layout.manifest(date))
+        current_version(self.delivery, &self.layout, date).is_some()
     }
 
     /// Reads and checks the manifest of `date`: its signature when `allowed_signers` is
@@ -78,9 +81,15 @@ impl<'a> DayReader<'a> {
         allowed_signers: Option<&Path>,
     ) -> Result<PublishedDay> {
         let d = self.delivery;
-        let path = self.layout.manifest(date);
+        let version = current_version(d, &self.layout, date).ok_or_else(|| {
+            Error::new(
+                Kind::Unavailable,
+                format!("{} has no complete version", self.layout.day(date)),
+            )
+        })?;
+        let path = self.layout.in_day(date, &layout::manifest_file(version));
         let manifest_bytes = d.read_small(&path, layout::MANIFEST_LIMIT)?;
-        let sig_path = self.layout.signature(date);
+        let sig_path = self.layout.in_day(date, &layout::signature_file(version));
         let signature = d
             .exists(&sig_path)
             .then(|| d.read_small(&sig_path, layout::SIGNATURE_LIMIT))
@@ -106,12 +115,30 @@ impl<'a> DayReader<'a> {
         }
         Ok(PublishedDay {
             date,
+            version,
             manifest,
             manifest_bytes,
             signature,
             signed_by,
         })
     }
+}
+
+/// The current version of a day: its highest version directory (each arrives whole, by one
+/// rename), else 0 for a day written before versions; `None` when the day has neither.
+pub fn current_version(delivery: &Delivery, layout: &Layout, date: NaiveDate) -> Option<u32> {
+    let entries = delivery.list(&layout.day(date)).ok()?;
+    let newest = entries
+        .iter()
+        .filter(|e| e.is_dir)
+        .filter_map(|e| layout::version_of(&e.name))
+        .max();
+    newest.or_else(|| {
+        entries
+            .iter()
+            .any(|e| !e.is_dir && e.name == layout::MANIFEST)
+            .then_some(0)
+    })
 }
 
 fn check_signature(signers: &Path, manifest: &[u8], signature: Option<&[u8]>) -> Result<String> {

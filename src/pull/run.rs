@@ -191,10 +191,12 @@ fn pull_one(
             problem: entry.error.clone(),
         };
     };
+    // `v2/client-list.csv.age` in the day is `client-list.csv` here
+    let name = file.rsplit('/').next().unwrap_or(file);
     let local_name = if req.keep_encrypted {
-        file
+        name
     } else {
-        file.trim_end_matches(".age")
+        name.trim_end_matches(".age")
     };
     let target = req.out.join(local_name);
     match fetch(

@@ -35,6 +35,8 @@ pub struct Request {
 pub struct SheetsReport {
     pub destination: String,
     pub manifest: DayManifest,
+    /// Which version of the day this run published (1 for the day's first run).
+    pub version: u32,
     /// Days older than `export.keep_days` removed after this one was published.
     pub removed_days: Vec<NaiveDate>,
 }
@@ -112,17 +114,18 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
         ..DayManifest::begin(profile, &period, zone, req.source, data_as_of, generated_at)
     };
     // sheets hold the same patient data as the exports beside them: the same retention
-    let removed_days = writer
+    let published = writer
         .publish(
-            &manifest,
+            manifest,
             profile.export.signing_key.as_deref(),
             profile.export.keep_days,
         )
         .await?;
     Ok(SheetsReport {
         destination: format!("{}/{}", req.to.describe(), layout.day(req.date)),
-        manifest,
-        removed_days,
+        manifest: published.manifest,
+        version: published.version,
+        removed_days: published.removed_days,
     })
 }
 

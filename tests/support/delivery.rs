@@ -35,6 +35,48 @@ impl Drop for Remote {
     }
 }
 
+/// A published day's current version, read as a reader outside acc would: its highest `v<n>`
+/// directory.
+pub fn current_version(day: &Path) -> PathBuf {
+    let version = |name: &str| -> u32 {
+        name.strip_prefix('v')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    std::fs::read_dir(day)
+        .unwrap_or_else(|e| panic!("{}: {e}", day.display()))
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| version(n) > 0)
+        .max_by_key(|n| version(n))
+        .map(|n| day.join(n))
+        .unwrap_or_else(|| panic!("{} has no version", day.display()))
+}
+
+/// The manifest of a day's current version.
+pub fn day_manifest(day: &Path) -> serde_json::Value {
+    let path = current_version(day).join("manifest.json");
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// The file a day's current version delivers as `name` (`client-list`, its CSV, or a file name
+/// such as `E000001.pdf.age`), wherever its manifest says it is in the day.
+pub fn day_file(day: &Path, name: &str) -> PathBuf {
+    let want = if name.ends_with(".age") {
+        name.to_string()
+    } else {
+        format!("{name}.csv.age")
+    };
+    let m = day_manifest(day);
+    let file = m["dashboards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["file"].as_str())
+        .find(|f| f.rsplit('/').next() == Some(want.as_str()))
+        .unwrap_or_else(|| panic!("{want} is not in {}", day.display()));
+    day.join(file)
+}
+
 pub fn sftp_section(sb: &Sandbox) -> String {
     format!(
         "[profiles.t.sftp]\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n",

@@ -12,7 +12,9 @@ use acc::config::{Config, Env};
 
 mod delivery;
 #[allow(unused_imports)]
-pub use delivery::{Remote, assert_no_plaintext, files_under, sftp_section};
+pub use delivery::{
+    Remote, assert_no_plaintext, current_version, day_file, day_manifest, files_under, sftp_section,
+};
 
 pub struct Sandbox {
     vars: BTreeMap<String, String>,
