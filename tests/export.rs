@@ -1606,3 +1606,69 @@ async fn pull_refuses_a_latest_older_than_a_signed_day_it_already_pulled() {
         "never moves back"
     );
 }
+
+/// `pull.require_signature` is on once allowed signers are set: an unsigned day is refused.
+/// Turned off, the day is taken with a warning; turned on with nothing to check against, pull
+/// refuses to start (78).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_require_signature_refuses_what_it_cannot_check_unless_turned_off() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "pull_require_sig").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, signers) = signing_profile(&sb, dir.path(), &db.name);
+    let to = dir.path().join("out");
+    let run = export(&config, to.to_str().unwrap(), &["--only", "employee-list"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let day = to.join("t").join(run.json()["date"].as_str().unwrap());
+    std::fs::remove_file(current_manifest(&day).with_extension("json.sig")).unwrap();
+    let pull = |config: &Path, out: &str| {
+        acc(
+            config,
+            &[
+                "pull",
+                "--profile",
+                "t",
+                "--from",
+                to.to_str().unwrap(),
+                "--out",
+                dir.path().join(out).to_str().unwrap(),
+                "--identity",
+                sb.var("ACC_AGE_IDENTITY"),
+            ],
+        )
+    };
+    let refused = pull(&config, "default");
+    assert_eq!(refused.code, 65, "{refused:?}");
+    assert!(refused.stderr.contains("not signed"), "{}", refused.stderr);
+
+    let layer = |name: &str, extra: &str| {
+        let d = dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        profile(&sb, &d, &db.name, extra)
+    };
+    let off = layer(
+        "off",
+        &format!(
+            "[profiles.t.export]\nallowed_signers = \"{}\"\n[profiles.t.pull]\nrequire_signature = false\n",
+            signers.display()
+        ),
+    );
+    let taken = pull(&off, "off-out");
+    assert_eq!(taken.code, 0, "{taken:?}");
+    assert!(
+        taken.stderr.contains("require_signature is off"),
+        "{}",
+        taken.stderr
+    );
+    assert!(dir.path().join("off-out/employee-list.csv").exists());
+
+    let nothing = layer("nothing", "[profiles.t.pull]\nrequire_signature = true\n");
+    let run = pull(&nothing, "nothing-out");
+    assert_eq!(run.code, 78, "{run:?}");
+    assert!(
+        run.stderr.contains("pull.require_signature is on"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.path().join("nothing-out").exists());
+}

@@ -1102,6 +1102,26 @@ fn a_freeze_database_someone_else_created_first_is_refused_with_78() {
         refused.stderr
     );
 
+    // handed to acc as the first hint says, it still holds the planted trigger: refused too
+    scratch_sql(
+        scratch.port,
+        "postgres",
+        "postgres",
+        "ALTER DATABASE acc_control OWNER TO acc",
+    );
+    let handed = freeze();
+    assert_eq!(handed.code, 78, "{handed:?}");
+    assert!(
+        handed.stderr.contains("not as acc makes it"),
+        "{}",
+        handed.stderr
+    );
+    assert!(
+        !handed.stderr.contains("planted code ran"),
+        "{}",
+        handed.stderr
+    );
+
     // with the planted one gone, acc makes its own, closed to everyone else
     scratch_sql(
         scratch.port,

@@ -28,6 +28,8 @@ pub struct Profile {
     pub restore: RestoreSettings,
     pub export: ExportSettings,
     pub sheets: SheetsSettings,
+    /// `pull.require_signature` as set; see `Profile::pull_requires_signature`.
+    pub pull_require_signature: Option<bool>,
     /// node_exporter's textfile directory: each job writes `acc_<job>-<profile>.prom` there.
     pub metrics_dir: Option<PathBuf>,
     /// The configuration layers that were read, lowest precedence first.
@@ -206,9 +208,17 @@ impl Profile {
             restore: restore(&key("restore"), raw.restore.unwrap_or_default())?,
             export: export(&key("export"), raw.export.unwrap_or_default())?,
             sheets,
+            pull_require_signature: raw.pull.and_then(|p| p.require_signature),
             metrics_dir: raw.metrics.and_then(|m| m.textfile_dir),
             origins,
         })
+    }
+
+    /// Whether `acc pull` refuses a day whose signature it cannot check: as
+    /// `pull.require_signature` says, on by default once `export.allowed_signers` is set.
+    pub fn pull_requires_signature(&self) -> bool {
+        self.pull_require_signature
+            .unwrap_or(self.export.allowed_signers.is_some())
     }
 
     /// The production database, or a config error naming the missing section.

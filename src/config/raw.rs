@@ -35,6 +35,14 @@ pub struct RawProfile {
     pub export: Option<RawExport>,
     pub metrics: Option<RawMetrics>,
     pub sheets: Option<RawSheets>,
+    pub pull: Option<RawPull>,
+}
+
+/// `[profiles.P.pull]`: what `acc pull` demands of a day before it takes it.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPull {
+    pub require_signature: Option<bool>,
 }
 
 /// `[profiles.P.sheets]`: which files `acc sheets` writes, on what paper, in what language.
@@ -176,8 +184,11 @@ macro_rules! overlay {
 overlay!(RawProfile {
     keys: [region, store, export_to, age_recipients],
     nested: [
-        production, staging, sftp, snowflake, snapshot, restore, export, metrics, sheets
+        production, staging, sftp, snowflake, snapshot, restore, export, metrics, sheets, pull
     ]
+});
+overlay!(RawPull {
+    keys: [require_signature]
 });
 overlay!(RawSheets {
     keys: [format, paper, language]

@@ -71,14 +71,17 @@ impl<'a> DayReader<'a> {
         current_version(self.delivery, &self.layout, date).is_some()
     }
 
-    /// Reads and checks the manifest of `date`: its signature when `allowed_signers` is
-    /// given, its shape, and that it is the day of `profile` it claims to be, so a signed
-    /// manifest copied from another day or profile does not pass for this one.
+    /// Reads and checks the current version's manifest of `date`: its signature when
+    /// `allowed_signers` is given (a signed day is then never taken unverified, and an unsigned
+    /// one only when `require_signature` is off), its shape, and that it is the day of
+    /// `profile` it claims to be, so a signed manifest copied from another day or profile does
+    /// not pass for this one.
     pub fn manifest(
         &self,
         date: NaiveDate,
         profile: &str,
         allowed_signers: Option<&Path>,
+        require_signature: bool,
     ) -> Result<PublishedDay> {
         let d = self.delivery;
         let version = current_version(d, &self.layout, date).ok_or_else(|| {
@@ -94,13 +97,14 @@ impl<'a> DayReader<'a> {
             .exists(&sig_path)
             .then(|| d.read_small(&sig_path, layout::SIGNATURE_LIMIT))
             .transpose()?;
-        let signed_by = match allowed_signers {
-            Some(signers) => Some(check_signature(
+        let signed_by = match (allowed_signers, &signature) {
+            (Some(_), None) if !require_signature => None,
+            (Some(signers), _) => Some(check_signature(
                 signers,
                 &manifest_bytes,
                 signature.as_deref(),
             )?),
-            None => None,
+            (None, _) => None,
         };
         let manifest = DayManifest::parse(&manifest_bytes, &path)?;
         if manifest.profile != profile || manifest.date != date {
@@ -148,7 +152,7 @@ fn check_signature(signers: &Path, manifest: &[u8], signature: Option<&[u8]>) ->
             "the export's manifest is not signed, and allowed signers are configured",
         )
         .hint(
-            "the exporting profile needs export.signing_key; an unsigned day cannot be trusted",
+            "the exporting profile needs export.signing_key; an unsigned day cannot be trusted (pull.require_signature = false takes it anyway, with a warning)",
         ));
     };
     crate::crypt::signing::verify_detached(

@@ -72,14 +72,19 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
             ));
         }
     };
+    let signers = profile.export.allowed_signers.as_deref();
+    let require_signature = profile.pull_requires_signature();
+    if require_signature && signers.is_none() {
+        return Err(Error::config(format!(
+            "profiles.{}.pull.require_signature is on, but export.allowed_signers is not set: nothing could check a day's signature",
+            profile.name
+        ))
+        .hint("set export.allowed_signers to the exporter's public key (an ssh allowed_signers file)"));
+    }
     let delivery = Delivery::open(&req.from, profile.sftp.as_ref(), env)?;
     let days = DayReader::new(&delivery, Layout::new(profile.name.clone()));
     let date = find_day(&days, req)?;
-    let day = days.manifest(
-        date,
-        &profile.name,
-        profile.export.allowed_signers.as_deref(),
-    )?;
+    let day = days.manifest(date, &profile.name, signers, require_signature)?;
     let newest = Newest::of(profile);
     if req.date.is_none()
         && let Some(seen) = newest
@@ -107,7 +112,10 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
             ),
         ));
     }
-    match (&day.signature, profile.export.allowed_signers.is_some()) {
+    match (&day.signature, signers.is_some()) {
+        (None, true) => crate::events::warning(
+            "the day is not signed, and pull.require_signature is off: nothing checked who wrote it",
+        ),
         (Some(_), false) => crate::events::warning(
             "the day is signed, but its signature was not checked: set export.allowed_signers to the exporter's key so pull knows who wrote it",
         ),

@@ -101,13 +101,47 @@ async fn control(target: &Target, env: &Env) -> Result<Client> {
         )
         .await;
     match created {
-        Ok(()) => Ok(client),
-        Err(e) if pg::lost_race(&e) => Ok(client),
-        Err(e) => Err(crate::pg::sqlstate::failure(
-            "cannot prepare the freeze table",
-            e,
-        )),
+        Ok(()) => {}
+        Err(e) if pg::lost_race(&e) => {}
+        Err(e) => {
+            return Err(crate::pg::sqlstate::failure(
+                "cannot prepare the freeze table",
+                e,
+            ));
+        }
     }
+    table_is_acc_own(&client).await?;
+    Ok(client)
+}
+
+/// Refuses (78) a freeze table acc did not make as it makes it: owned by another role, or with
+/// a trigger, a rule or a column default that runs code (left by whoever owned `acc_control`
+/// before it was handed to acc).
+async fn table_is_acc_own(client: &Client) -> Result<()> {
+    let row = client
+        .query_one(
+            "SELECT pg_catalog.pg_get_userbyid(c.relowner)::text, current_user::text,
+                    (SELECT count(*) FROM pg_catalog.pg_trigger t
+                      WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+                  + (SELECT count(*) FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid)
+                  + (SELECT count(*) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = c.oid)
+                  + (SELECT count(*) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid)
+             FROM pg_catalog.pg_class c
+             WHERE c.oid = 'public.staging_freeze'::pg_catalog.regclass",
+            &[],
+        )
+        .await
+        .map_err(|e| crate::pg::sqlstate::failure("cannot read the freeze table's owner", e))?;
+    let (owner, me, planted): (String, String, i64) = (row.get(0), row.get(1), row.get(2));
+    if owner == me && planted == 0 {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "the freeze table {CONTROL_DB}.public.staging_freeze is not as acc makes it (owner {owner}, {planted} triggers, rules, defaults or policies); refusing to read or write the freeze state there"
+    ))
+    .hint(format!(
+        "as a superuser, check it and DROP DATABASE {CONTROL_DB}: acc creates its own on the next run"
+    )))
 }
 
 /// The freeze in force for the target's database, if any; an expired automatic freeze is

@@ -220,7 +220,7 @@ fn export(to: &str, profile: &Profile, env: &Env) -> Result<Option<ExportDay>, S
         return Ok(None);
     };
     let m = days
-        .manifest(date, &profile.name, None)
+        .manifest(date, &profile.name, None, false)
         .map_err(|e| e.message().to_string())?
         .manifest;
     Ok(Some(ExportDay {
