@@ -627,18 +627,7 @@ async fn pull_verifies_the_signed_manifest_and_refuses_a_modified_file_by_name()
 
     let identity = sb.var("ACC_AGE_IDENTITY").to_string();
     let pull = |out: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "pull",
-            "--profile",
-            "t",
-            "--from",
-            &remote.url,
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        acc(&config, &args)
+        pull_from(&config, &remote.url, out, &[extra, &["--json"]].concat())
     };
     let good = dir.path().join("good");
     let run = pull(&good, &["--identity", &identity]);
@@ -1234,23 +1223,18 @@ async fn a_temporary_latest_a_killed_run_left_never_blocks_the_next_run_or_reten
     );
 }
 
+/// `acc pull --profile t --from <from> --out <out>` and `extra`.
+fn pull_from(config: &Path, from: &str, out: &Path, extra: &[&str]) -> Run {
+    let out = out.to_str().unwrap();
+    let mut args = vec!["pull", "--profile", "t", "--from", from, "--out", out];
+    args.extend_from_slice(extra);
+    acc(config, &args)
+}
+
 /// Pulls the newest day from `from` (a directory or an SFTP URL); returns the dashboards pulled.
 fn pulled(sb: &Sandbox, config: &Path, from: &str, out: &Path) -> Vec<String> {
-    let run = acc(
-        config,
-        &[
-            "pull",
-            "--profile",
-            "t",
-            "--from",
-            from,
-            "--out",
-            out.to_str().unwrap(),
-            "--identity",
-            sb.var("ACC_AGE_IDENTITY"),
-            "--json",
-        ],
-    );
+    let identity = ["--identity", sb.var("ACC_AGE_IDENTITY"), "--json"];
+    let run = pull_from(config, from, out, &identity);
     assert_eq!(run.code, 0, "{run:?}");
     let mut names: Vec<String> = std::fs::read_dir(out)
         .unwrap()
@@ -1494,19 +1478,8 @@ async fn pull_refuses_a_sheets_manifest_over_an_export_day_and_warns_when_nothin
     assert_eq!(run.code, 0, "{run:?}");
     let date = run.json()["date"].as_str().unwrap().to_string();
     let pull = |config: &Path, out: &str| {
-        acc(
-            config,
-            &[
-                "pull",
-                "--profile",
-                "t",
-                "--from",
-                to.to_str().unwrap(),
-                "--out",
-                dir.path().join(out).to_str().unwrap(),
-                "--keep-encrypted",
-            ],
-        )
+        let (from, out) = (to.to_str().unwrap(), dir.path().join(out));
+        pull_from(config, from, &out, &["--keep-encrypted"])
     };
     // with no allowed signers, the signed day is pulled with a warning that nothing was checked
     let unchecked = dir.path().join("unchecked");
@@ -1567,20 +1540,13 @@ async fn pull_refuses_a_latest_older_than_a_signed_day_it_already_pulled() {
     assert_eq!(run.code, 0, "{run:?}");
     let date = run.json()["date"].as_str().unwrap().to_string();
     let pull = |out: &str, extra: &[&str]| {
-        let mut args = vec![
-            "pull",
-            "--profile",
-            "t",
-            "--from",
-            to.to_str().unwrap(),
-            "--out",
-        ];
-        let out = dir.path().join(out);
-        let out = out.to_str().unwrap().to_string();
-        args.push(&out);
-        args.push("--keep-encrypted");
-        args.extend_from_slice(extra);
-        acc(&config, &args)
+        let (from, out) = (to.to_str().unwrap(), dir.path().join(out));
+        pull_from(
+            &config,
+            from,
+            &out,
+            &[&["--keep-encrypted"], extra].concat(),
+        )
     };
     assert_eq!(pull("first", &[]).code, 0);
     let newest = dir.path().join("store/t/.pulled-newest");
@@ -1622,19 +1588,12 @@ async fn pull_require_signature_refuses_what_it_cannot_check_unless_turned_off()
     let day = to.join("t").join(run.json()["date"].as_str().unwrap());
     std::fs::remove_file(current_manifest(&day).with_extension("json.sig")).unwrap();
     let pull = |config: &Path, out: &str| {
-        acc(
+        let (from, out) = (to.to_str().unwrap(), dir.path().join(out));
+        pull_from(
             config,
-            &[
-                "pull",
-                "--profile",
-                "t",
-                "--from",
-                to.to_str().unwrap(),
-                "--out",
-                dir.path().join(out).to_str().unwrap(),
-                "--identity",
-                sb.var("ACC_AGE_IDENTITY"),
-            ],
+            from,
+            &out,
+            &["--identity", sb.var("ACC_AGE_IDENTITY")],
         )
     };
     let refused = pull(&config, "default");
