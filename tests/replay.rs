@@ -777,6 +777,49 @@ async fn apply_exits_65_on_a_file_it_cannot_read_as_check_does() {
     assert_eq!(ledger, None, "nothing was written");
 }
 
+/// A typed-up file with a header and no entries (or a sheet nobody filled in) is no batch: check
+/// and apply say so; under `--require-entries`, as the runbook runs them, they exit 65.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_with_a_header_and_no_entries_is_named_and_refused_under_require_entries() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "no_entries").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = sb.write_profile(dir.path(), &db.name, None, "");
+    let header = dir.path().join("header-only.csv");
+    std::fs::write(&header, "visit_id,clock_in,clock_out\r\n").unwrap();
+    let file = header.to_str().unwrap();
+    for action in [
+        vec!["check", "--profile", "t"],
+        vec!["apply", "--profile", "t", "--operator", "tester"],
+    ] {
+        let warned = replay(&config, &[action.as_slice(), &[file]].concat());
+        assert_eq!(warned.code, 0, "{warned:?}");
+        assert!(
+            warned.stderr.contains("header-only.csv: no entries"),
+            "{}",
+            warned.stderr
+        );
+        let refused = replay(
+            &config,
+            &[action.as_slice(), &["--require-entries", file]].concat(),
+        );
+        assert_eq!(refused.code, 65, "{refused:?}");
+        assert!(
+            refused.stderr.contains("header-only.csv: no entries"),
+            "{}",
+            refused.stderr
+        );
+    }
+    let ledger: Option<String> = db
+        .admin()
+        .await
+        .query_one("SELECT to_regclass('acc_replay.ledger')::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ledger, None, "the refused apply wrote nothing");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visit_moved_or_a_task_removed_after_the_check_is_a_conflict_not_applied() {
     let (_sb, db, day, dir, config) = outage("replay_vanish").await;

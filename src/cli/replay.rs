@@ -71,6 +71,11 @@ pub struct ReplayCheckArgs {
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
 
+    /// Refuse (65) a file that holds no entries (a header alone, or sheet lines nobody filled
+    /// in) instead of warning about it: the pile typed up after an outage is never empty.
+    #[arg(long)]
+    pub require_entries: bool,
+
     /// Print a JSON report instead of text.
     #[arg(long)]
     pub json: bool,

@@ -62,6 +62,7 @@ fn request(c: &ReplayCheckArgs, apply: Option<ApplyOptions>) -> Request {
             None => Ambiguous::Refuse,
         },
         identity: c.identity.clone(),
+        require_entries: c.require_entries,
         apply,
     }
 }

@@ -20,6 +20,8 @@ pub struct Request {
     pub files: Vec<PathBuf>,
     pub ambiguous: Ambiguous,
     pub identity: Option<PathBuf>,
+    /// A file with no entries is refused (65) rather than warned about.
+    pub require_entries: bool,
     /// `None` only checks.
     pub apply: Option<ApplyOptions>,
 }
@@ -60,6 +62,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
     let identities = req.identity.as_deref().map(Identities::load).transpose()?;
     let (inputs, batch_id) = read_inputs(&req.files, identities.as_ref())?;
     let mut read = records_of(&inputs);
+    no_entries(&read.empty, req.require_entries)?;
 
     let zone = profile.region.local_zone();
     let mut client = crate::pg::connect(profile.production()?, env, "acc-replay").await?;
@@ -136,6 +139,27 @@ struct Read {
     problems: Vec<Problem>,
     rejected: Vec<(RawLine, Problem)>,
     records: Vec<Record>,
+    /// Files read whole that hold no entry: a header alone, or sheet lines nobody filled in.
+    empty: Vec<String>,
+}
+
+/// Warns about each file with no entries, or refuses them (65) when entries are required.
+fn no_entries(empty: &[String], required: bool) -> Result<()> {
+    if empty.is_empty() {
+        return Ok(());
+    }
+    let files = empty.join(", ");
+    if required {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!("{files}: no entries (a header alone, or nothing filled in); nothing was checked or applied"),
+        )
+        .hint("is it the typed-up file? drop --require-entries to go on without it"));
+    }
+    crate::events::warning(&format!(
+        "{files}: no entries (a header alone, or nothing filled in)"
+    ));
+    Ok(())
 }
 
 fn records_of(inputs: &[Input]) -> Read {
@@ -164,11 +188,21 @@ fn records_of(inputs: &[Input]) -> Read {
                 out.problems.push(p);
             }
             Ok(kind) => {
+                let mut entries = bad.len();
                 for raw in lines.iter().cloned() {
                     match entry::record(raw.clone(), kind) {
-                        Ok(r) => out.records.push(r),
-                        Err(p) => out.rejected.push((raw, p)),
+                        Ok(r) => {
+                            entries += usize::from(!r.is_blank());
+                            out.records.push(r);
+                        }
+                        Err(p) => {
+                            entries += 1;
+                            out.rejected.push((raw, p));
+                        }
                     }
+                }
+                if entries == 0 {
+                    out.empty.push(parsed.file.to_string());
                 }
             }
         }
