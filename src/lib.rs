@@ -13,6 +13,7 @@ pub mod events;
 pub mod export;
 pub mod failpoint;
 pub mod host;
+pub mod init;
 pub mod metrics;
 pub mod pg;
 pub mod process;

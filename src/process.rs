@@ -89,6 +89,12 @@ impl Drop for PrivateDir {
     }
 }
 
+/// Whether acc runs as root (the owner of `/proc/self` is the effective user).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@ SANDBOX_PACKAGES=(
     "/usr/bin/pdftotext:poppler-utils"
     "/usr/bin/pdfinfo:poppler-utils"
     "/usr/bin/pdftoppm:poppler-utils"
+    "/usr/bin/tmux:tmux"
 )
 
 ensure_packages() {

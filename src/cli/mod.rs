@@ -1,6 +1,7 @@
 //! The command line as clap types: parsing only, no I/O and no decisions.
 
 mod delivery;
+mod init;
 mod night;
 mod replay;
 mod root;
@@ -8,6 +9,7 @@ mod root;
 pub use delivery::{
     ExportArgs, PaperArg, PullArgs, SheetFormatArg, SheetsArgs, SheetsSourceArg, SourceArg,
 };
+pub use init::InitArgs;
 pub use night::{
     DoctorArgs, FreezeAction, FreezeArgs, Requirement, RestoreArgs, ScheduleArgs, SnapshotArgs,
     StatusArgs, VerifyArgs,

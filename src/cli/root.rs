@@ -59,6 +59,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a first acc.toml: asks for each answer (or takes them as flags) and checks it.
+    ///
+    /// On a terminal it asks for the profile name and region, production and staging (it logs
+    /// in and shows the server's version, TLS and certificate, and the rights acc lacks), where
+    /// snapshots go, where exports go (it logs in and checks the host key), the age recipients
+    /// and the reader role, asking again after a wrong answer. Given any answer as a flag, it
+    /// asks nothing, and a wrong or missing answer exits 78.
+    ///
+    /// The file is written 0600 (to --config FILE, else /etc/acc/acc.toml as root and
+    /// ~/.config/acc/acc.toml otherwise), never over an existing one without --force, and holds
+    /// no secret: passwords stay in ~/.pgpass or a service file. Then it runs the doctor's
+    /// checks and prints the first night's commands.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Init(InitArgs),
+
     /// List each business date's snapshot cutoff and staging-ready deadline.
     ///
     /// Shows, for each business date, when production is captured (the cutoff) and when

@@ -39,19 +39,7 @@ fn text(name: &str, v: &View, checks: &[crate::doctor::Check], no_checks: bool) 
     }
     out.push_str("\nchecks\n");
     for c in checks {
-        out.push_str(&format!(
-            "  {:<4} {:<24} {}\n",
-            match (c.ok, c.warning) {
-                (false, _) => "FAIL",
-                (true, true) => "WARN",
-                (true, false) => "ok",
-            },
-            c.name,
-            c.detail
-        ));
-        if let Some(h) = &c.hint {
-            out.push_str(&format!("       {:<24} hint: {h}\n", ""));
-        }
+        out.push_str(&c.line());
     }
     out
 }

@@ -5,6 +5,7 @@ mod completions;
 mod doctor;
 mod export;
 mod freeze;
+mod init;
 mod pull;
 mod replay;
 mod restore;
@@ -32,6 +33,8 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
     match &command {
         Command::Completions(a) => return completions::completions(a.shell).map(|()| code::OK),
         Command::Manpage(a) => return completions::manpages(&a.dir).map(|()| code::OK),
+        // it writes the configuration
+        Command::Init(a) => return init::run(a, config, profile, env),
         _ => {}
     }
     let config = match Config::load(env, config) {
@@ -58,7 +61,7 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         Command::Replay(args) => replay::run(&args, &config, profile),
         Command::Status(args) => return status::run(&args, &config, profile),
         Command::Profiles => completions::profiles(&config),
-        Command::Completions(_) | Command::Manpage(_) => {
+        Command::Completions(_) | Command::Manpage(_) | Command::Init(_) => {
             unreachable!("handled before the configuration")
         }
     }

@@ -372,7 +372,7 @@ fn snowflake(key: &str, s: RawSnowflake) -> Result<Snowflake> {
 }
 
 /// An age recipient must parse as X25519 or as an SSH public key age accepts.
-fn check_recipient(r: &str) -> std::result::Result<(), String> {
+pub fn check_recipient(r: &str) -> std::result::Result<(), String> {
     if r.parse::<age::x25519::Recipient>().is_ok() || r.parse::<age::ssh::Recipient>().is_ok() {
         Ok(())
     } else {

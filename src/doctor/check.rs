@@ -16,6 +16,22 @@ pub struct Check {
     pub hint: Option<String>,
 }
 
+impl Check {
+    /// The check as `acc doctor` prints it: status, name, detail, and the hint beneath.
+    pub fn line(&self) -> String {
+        let status = match (self.ok, self.warning) {
+            (false, _) => "FAIL",
+            (true, true) => "WARN",
+            (true, false) => "ok",
+        };
+        let mut s = format!("  {status:<4} {:<24} {}\n", self.name, self.detail);
+        if let Some(h) = &self.hint {
+            s.push_str(&format!("       {:<24} hint: {h}\n", ""));
+        }
+        s
+    }
+}
+
 pub(super) fn pass(name: &str, detail: impl Into<String>) -> Check {
     Check {
         name: name.into(),

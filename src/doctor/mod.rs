@@ -6,5 +6,5 @@ mod run;
 mod servers;
 
 pub use check::Check;
-pub use run::run;
+pub use run::{check_database, check_destination, run};
 pub use servers::{EXPIRY_WARNING_DAYS, LARGE_OBJECT_WRITERS};

@@ -10,37 +10,13 @@ use super::servers::{pg_dump_major, server};
 
 pub async fn run(p: &Profile, env: &Env) -> Vec<Check> {
     let mut out = Vec::new();
-    let client_major = pg_dump_major();
-    for (name, db) in [("production", &p.production), ("staging", &p.staging)] {
-        match db {
-            None => out.push(fail_with(
-                name,
-                "not configured",
-                format!("add [profiles.{}.{name}]", p.name),
-            )),
-            Some(db) => out.extend(server(name, db, p, env, client_major).await),
-        }
+    for name in ["production", "staging"] {
+        out.extend(check_database(name, p, env).await);
     }
     out.push(store_space(p));
     out.extend(keys(p));
     out.extend(secret_files(p));
-    if let Some(to) = &p.export_to {
-        let (to, profile, env2) = (to.clone(), p.clone(), env.clone());
-        let reached = tokio::task::spawn_blocking(move || {
-            Location::parse(&to).and_then(|l| {
-                Delivery::open(&l, profile.sftp.as_ref(), &env2).map(|_| l.describe())
-            })
-        })
-        .await;
-        out.push(match reached {
-            Ok(Ok(where_)) => pass(
-                "export destination",
-                format!("{where_}: host key matches and login works"),
-            ),
-            Ok(Err(e)) => fail("export destination", &e),
-            Err(e) => fail_with("export destination", e.to_string(), "this is a bug in acc"),
-        });
-    }
+    out.extend(check_destination(p, env).await);
     if let Some(sf) = &p.snowflake {
         out.push(match crate::export::snowflake_login(sf, env).await {
             Ok(()) => pass(
@@ -51,4 +27,43 @@ pub async fn run(p: &Profile, env: &Env) -> Vec<Check> {
         });
     }
     out
+}
+
+/// The checks of `production` or `staging`: login first (with the server's version), then
+/// pg_dump, TLS and the rights acc needs there.
+pub async fn check_database(name: &str, p: &Profile, env: &Env) -> Vec<Check> {
+    let db = if name == "production" {
+        &p.production
+    } else {
+        &p.staging
+    };
+    match db {
+        None => vec![fail_with(
+            name,
+            "not configured",
+            format!("add [profiles.{}.{name}]", p.name),
+        )],
+        Some(db) => server(name, db, p, env, pg_dump_major()).await,
+    }
+}
+
+/// Whether the export destination answers: the SFTP server's host key and the login.
+pub async fn check_destination(p: &Profile, env: &Env) -> Vec<Check> {
+    let Some(to) = &p.export_to else {
+        return Vec::new();
+    };
+    let (to, profile, env2) = (to.clone(), p.clone(), env.clone());
+    let reached = tokio::task::spawn_blocking(move || {
+        Location::parse(&to)
+            .and_then(|l| Delivery::open(&l, profile.sftp.as_ref(), &env2).map(|_| l.describe()))
+    })
+    .await;
+    vec![match reached {
+        Ok(Ok(where_)) => pass(
+            "export destination",
+            format!("{where_}: host key matches and login works"),
+        ),
+        Ok(Err(e)) => fail("export destination", &e),
+        Err(e) => fail_with("export destination", e.to_string(), "this is a bug in acc"),
+    }]
 }

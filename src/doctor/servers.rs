@@ -16,7 +16,26 @@ pub(super) async fn server(
     client_major: Option<i32>,
 ) -> Vec<Check> {
     let mut out = Vec::new();
-    match crate::pg::open(db, env, "acc-doctor").await {
+    let mut opened = crate::pg::open(db, env, "acc-doctor").await;
+    let mut not_yet = None;
+    if name == "staging" && opened.as_ref().is_err_and(crate::pg::database_missing) {
+        // a first night's staging: the server is what matters, the database comes with restore
+        let maintenance = Database {
+            dbname: "postgres".into(),
+            ..db.clone()
+        };
+        if let Ok(c) = crate::pg::open(&maintenance, env, "acc-doctor").await {
+            opened = Ok(c);
+            not_yet = Some(pass(
+                "staging database",
+                format!(
+                    "{} does not exist yet: the first acc restore creates it",
+                    db.dbname
+                ),
+            ));
+        }
+    }
+    match opened {
         Err(e) => out.push(fail(name, &e)),
         Ok(crate::pg::Connection { client, peer }) => {
             let version: i32 = client
@@ -43,6 +62,7 @@ pub(super) async fn server(
                 )),
                 None => out.push(fail_with(&format!("pg_dump for {name}"), "pg_dump is not installed", "install postgresql-client")),
             }
+            out.extend(not_yet);
             out.extend(tls(name, db, &client, peer.as_ref()).await);
             if name == "production" {
                 out.push(row_security(&client, db, p).await);

@@ -19,6 +19,14 @@ pub struct Connection {
     pub peer: Option<PeerCert>,
 }
 
+/// How a login to a database that does not exist ends its message.
+pub const MISSING_DATABASE: &str = "the database does not exist";
+
+/// Whether `e` is a login refused because the database does not exist.
+pub fn database_missing(e: &Error) -> bool {
+    e.message().ends_with(MISSING_DATABASE)
+}
+
 /// Opens a connection to `db` as `application_name = app`.
 pub async fn connect(db: &Database, env: &Env, app: &str) -> Result<Client> {
     Ok(open(db, env, app).await?.client)
@@ -131,7 +139,7 @@ fn classify(db: &Database, e: tokio_postgres::Error) -> Error {
                 .source(e)
                 .hint("check the user and the password (password_env, password_file, password_credential or .pgpass), or sslcert and sslkey")
         }
-        Some(c) if *c == SqlState::INVALID_CATALOG_NAME => Error::config(format!("{target}: the database does not exist"))
+        Some(c) if *c == SqlState::INVALID_CATALOG_NAME => Error::config(format!("{target}: {MISSING_DATABASE}"))
             .source(e)
             .hint("check dbname in the profile"),
         Some(_) => Error::unavailable(format!("{target} refused the connection")).source(e),

@@ -14,5 +14,6 @@ pub mod tls;
 pub mod tools;
 
 pub use connect::{
-    Connection, cell, connect, lost_race, open, password, quote_ident, server_message,
+    Connection, MISSING_DATABASE, cell, connect, database_missing, lost_race, open, password,
+    quote_ident, server_message,
 };
