@@ -315,6 +315,9 @@ fn init_on_a_terminal_asks_each_question_and_asks_again_after_a_wrong_answer() {
     assert!(screen.contains("next, the first night"), "{screen}");
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(text.contains("[profiles.north.production]"), "{text}");
-    assert!(text.contains(&production), "the answer given after the refusal: {text}");
+    assert!(
+        text.contains(&production),
+        "the answer given after the refusal: {text}"
+    );
     assert!(text.contains("reader_role = \"staging_reader\""), "{text}");
 }

@@ -46,6 +46,10 @@ pub struct ScheduleArgs {
     #[arg(long, requires = "systemd")]
     pub user: bool,
 
+    /// With --systemd: the acc binary the units start [default: this one].
+    #[arg(long, value_name = "PATH", requires = "systemd")]
+    pub exec: Option<PathBuf>,
+
     /// With --systemd: where LoadCredential= reads the secrets the profile names by credential.
     #[arg(
         long,

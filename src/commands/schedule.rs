@@ -185,9 +185,12 @@ fn timers(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result
     use crate::schedule::crontab::crontab;
     use crate::schedule::timers::{Setup, install, template_units, units};
     let setup = Setup {
-        acc: std::env::current_exe().map_err(|e| {
-            crate::error::Error::internal("cannot tell where acc is installed").source(e)
-        })?,
+        acc: match &args.exec {
+            Some(path) => path.clone(),
+            None => std::env::current_exe().map_err(|e| {
+                crate::error::Error::internal("cannot tell where acc is installed").source(e)
+            })?,
+        },
         config: config.explicit().map(std::path::Path::to_path_buf),
         user: args.user,
         credentials_dir: args.credentials_dir.clone(),
