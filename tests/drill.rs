@@ -53,9 +53,18 @@ fn the_nightly_drill_runs_every_step_and_its_logs_leak_nothing() {
         .unwrap();
     let text = std::fs::read_to_string(log).unwrap();
     assert!(text.lines().count() > 50, "a full cycle's log");
+    // the export's summary line, and a progress line for each of the nine dashboards
     assert!(
-        text.contains("acc: export") || text.contains("export "),
-        "export logged"
+        text.lines()
+            .any(|l| l.starts_with("export ") && l.contains(": 9 of 9 dashboards from staging")),
+        "the export's summary"
     );
+    for name in acc::export::NAMES {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("acc: export {name}: ")) && l.contains("encrypted")),
+            "{name} logged"
+        );
+    }
     assert!(!text.contains("SYNTH"));
 }

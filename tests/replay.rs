@@ -5,7 +5,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
@@ -44,24 +44,6 @@ async fn outage(tag: &str) -> (Sandbox, TestDb, NaiveDate, tempfile::TempDir, Pa
     let dir = tempfile::tempdir().unwrap();
     let config = sb.write_profile(dir.path(), &db.name, None, "");
     (sb, db, day, dir, config)
-}
-
-/// Encrypts test input with the age CLI, as an operator would keep it.
-fn age_encrypt(sb: &Sandbox, plain: &[u8], to: &Path) {
-    let mut child = Command::new("age")
-        .args([
-            "--encrypt",
-            "--recipient",
-            sb.var("ACC_AGE_RECIPIENT"),
-            "--output",
-        ])
-        .arg(to)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(plain).unwrap();
-    assert!(child.wait().unwrap().success());
 }
 
 /// `2026-11-21 07:15:00-05` as PostgreSQL prints it.
@@ -153,7 +135,11 @@ async fn sheets_filled_in_on_paper_round_trip_through_replay_exactly_once() {
         typed.write_record(&r).unwrap();
     }
     let input = dir.path().join(format!("{first}-typed.csv.age"));
-    age_encrypt(&sb, &typed.into_inner().unwrap(), &input);
+    std::fs::write(
+        &input,
+        support::age_encrypt(&sb, &typed.into_inner().unwrap()),
+    )
+    .unwrap();
     let identity = sb.var("ACC_AGE_IDENTITY").to_string();
     let file = input.to_str().unwrap();
 

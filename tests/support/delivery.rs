@@ -85,12 +85,14 @@ pub fn sftp_section(sb: &Sandbox) -> String {
     )
 }
 
-/// Every regular file under `dir`, recursively.
+/// Every regular file under `dir`, recursively; a directory that cannot be read fails the test.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+        let entries =
+            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()));
+        for e in entries.map(|e| e.unwrap()) {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
@@ -103,9 +105,16 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// No file under `dir` holds the seed's marker or a PDF header in the clear.
+/// No file under `dir` holds the seed's marker or a PDF header in the clear. A directory that
+/// does not exist or holds no file fails: there would be nothing to check.
 pub fn assert_no_plaintext(dir: &Path) {
-    for f in files_under(dir) {
+    let files = files_under(dir);
+    assert!(
+        !files.is_empty(),
+        "no file under {} to check",
+        dir.display()
+    );
+    for f in files {
         let bytes = std::fs::read(&f).unwrap();
         assert!(
             !bytes.windows(5).any(|w| w == b"SYNTH"),

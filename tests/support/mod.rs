@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use acc::config::{Config, Env};
 
 mod delivery;
+pub mod exports;
 #[allow(unused_imports)]
 pub use delivery::{
     Remote, assert_no_plaintext, current_version, day_file, day_manifest, files_under, sftp_section,
@@ -406,6 +407,22 @@ pub fn age_decrypt(sb: &Sandbox, file: &Path) -> Vec<u8> {
         file.display(),
         String::from_utf8_lossy(&out.stderr)
     );
+    out.stdout
+}
+
+/// `plain` encrypted to the sandbox recipient by the age CLI, as an operator (or a forger with
+/// the public key) would.
+pub fn age_encrypt(sb: &Sandbox, plain: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("age")
+        .args(["--encrypt", "--recipient", sb.var("ACC_AGE_RECIPIENT")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(plain).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "age --encrypt");
     out.stdout
 }
 
