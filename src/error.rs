@@ -16,6 +16,8 @@ pub mod code {
     pub const DATA: u8 = 65;
     /// Something acc depends on is unavailable.
     pub const UNAVAILABLE: u8 = 69;
+    /// A local file could not be read or written (a full disk, a broken mount).
+    pub const IOERR: u8 = 74;
     /// A temporary failure (network, a busy lock): safe to retry.
     pub const TEMPFAIL: u8 = 75;
     /// Permission or authentication was refused.
@@ -33,6 +35,7 @@ Exit codes:
    3  partial: finished, but some items failed or the run was skipped on purpose (listed)
   65  bad input data (a file, manifest or checksum)
   69  a dependency is unavailable (a server, a tool)
+  74  a local file could not be read or written (a full disk, a broken mount)
   75  temporary failure (network, lock busy): safe to retry
   77  permission or authentication refused
   78  configuration error";
@@ -45,6 +48,8 @@ pub enum Kind {
     Partial,
     BadInput,
     Unavailable,
+    /// A local file could not be read or written.
+    Io,
     Temporary,
     Permission,
     Config,
@@ -60,12 +65,42 @@ impl Kind {
             Kind::Partial => code::PARTIAL,
             Kind::BadInput => code::DATA,
             Kind::Unavailable => code::UNAVAILABLE,
+            Kind::Io => code::IOERR,
             Kind::Temporary => code::TEMPFAIL,
             Kind::Permission => code::NOPERM,
             Kind::Config => code::CONFIG,
             Kind::BrokenPipe => code::OK,
         }
     }
+
+    /// Every kind that ends a run with an error.
+    pub const FAILURES: [Kind; 9] = [
+        Kind::Internal,
+        Kind::Usage,
+        Kind::Partial,
+        Kind::BadInput,
+        Kind::Unavailable,
+        Kind::Io,
+        Kind::Temporary,
+        Kind::Permission,
+        Kind::Config,
+    ];
+
+    /// Whether running the same command again soon may succeed: a scheduler retries these
+    /// (a temporary failure, a local file a full disk refused, a bug that may not recur), and
+    /// no others, since only the operator can fix them.
+    pub const fn retry_may_help(self) -> bool {
+        matches!(self, Kind::Internal | Kind::Io | Kind::Temporary)
+    }
+}
+
+/// The exit codes a scheduler must not retry, in order: systemd's `RestartPreventExitStatus=`.
+pub fn no_retry_codes() -> Vec<u8> {
+    Kind::FAILURES
+        .into_iter()
+        .filter(|k| !k.retry_may_help())
+        .map(Kind::exit_code)
+        .collect()
 }
 
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -102,6 +137,14 @@ impl Error {
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(Kind::Unavailable, message)
+    }
+    /// A local file operation that failed: 74, or 77 when the system refused permission.
+    pub fn io(message: impl Into<String>, e: std::io::Error) -> Self {
+        let kind = match e.kind() {
+            std::io::ErrorKind::PermissionDenied => Kind::Permission,
+            _ => Kind::Io,
+        };
+        Self::new(kind, message).source(e)
     }
 
     /// Adds the fix an operator should try.
@@ -189,17 +232,34 @@ mod tests {
             (Kind::Partial, 3),
             (Kind::BadInput, 65),
             (Kind::Unavailable, 69),
+            (Kind::Io, 74),
             (Kind::Temporary, 75),
             (Kind::Permission, 77),
             (Kind::Config, 78),
         ];
+        assert_eq!(table.len(), Kind::FAILURES.len());
+        let docs = include_str!("../docs/exit-codes.md");
         for (kind, want) in table {
+            assert!(Kind::FAILURES.contains(&kind));
             assert_eq!(kind.exit_code(), want, "{kind:?}");
             assert!(
                 EXIT_CODES_HELP.contains(&format!("{want:>4}  ")),
                 "{want} missing from the help text"
             );
+            assert!(
+                docs.contains(&format!("| {want:<4} |")),
+                "{want} missing from docs/exit-codes.md"
+            );
         }
+    }
+
+    #[test]
+    fn schedulers_retry_only_what_a_retry_may_fix() {
+        assert_eq!(no_retry_codes(), [2, 3, 65, 69, 77, 78]);
+        let full = std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left");
+        assert_eq!(Error::io("cannot write x", full).exit_code(), 74);
+        let denied = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        assert_eq!(Error::io("cannot write x", denied).exit_code(), 77);
     }
 }
 

@@ -117,7 +117,7 @@ pub fn verify_detached(
         .map_err(|e| Error::unavailable("cannot create a private temporary directory").source(e))?;
     let staged = |n: &str, b: &[u8]| {
         dir.write(n, b)
-            .map_err(|e| Error::internal("cannot stage the manifest for checking").source(e))
+            .map_err(|e| Error::io("cannot stage the manifest for checking", e))
     };
     let path = staged(name, bytes)?;
     staged(&format!("{name}.sig"), signature)?;
@@ -148,7 +148,7 @@ pub fn verify_own(key: &Path, bytes: &[u8], signature: &[u8], namespace: &str) -
             "allowed_signers",
             format!("acc namespaces=\"{namespace}\" {}\n", public.trim()).as_bytes(),
         )
-        .map_err(|e| Error::internal("cannot stage the signer").source(e))?;
+        .map_err(|e| Error::io("cannot stage the signer", e))?;
     verify_detached(&signers, "manifest.json", bytes, signature, namespace).map(|_| ())
 }
 

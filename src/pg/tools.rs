@@ -112,14 +112,14 @@ pub fn command(
         None => None,
         Some(secret) => {
             let dir = PrivateDir::new("pgpass").map_err(|e| {
-                Error::internal("cannot create a private directory for the password file").source(e)
+                Error::io("cannot create a private directory for the password file", e)
             })?;
             let file = dir
                 .write(
                     "pgpass",
                     super::pgpass::line(&db.host, db.port, &db.user, &secret).as_bytes(),
                 )
-                .map_err(|e| Error::internal("cannot write the password file").source(e))?;
+                .map_err(|e| Error::io("cannot write the password file", e))?;
             cmd.env("PGPASSFILE", file);
             Some(dir)
         }

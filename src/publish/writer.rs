@@ -340,8 +340,8 @@ fn sign(key: &Path, manifest: &[u8]) -> Result<Vec<u8>> {
     })?;
     let path = dir
         .write(layout::MANIFEST, manifest)
-        .map_err(|e| Error::internal("cannot stage the manifest for signing").source(e))?;
+        .map_err(|e| Error::io("cannot stage the manifest for signing", e))?;
     crate::crypt::signing::sign_as(key, &path, crate::crypt::signing::EXPORT_NAMESPACE)?;
     std::fs::read(crate::crypt::signing::sig_path(&path))
-        .map_err(|e| Error::internal("cannot read the signature").source(e))
+        .map_err(|e| Error::io("cannot read the signature", e))
 }

@@ -54,7 +54,7 @@ impl PostData {
 
 pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let tmp = PrivateDir::new("restore")
-        .map_err(|e| Error::internal("cannot create a private temporary directory").source(e))?;
+        .map_err(|e| Error::io("cannot create a private temporary directory", e))?;
     let archive = tmp.path().join("post-data.pgdump");
     let sealed = super::load::verified_bytes(src.dir, &src.manifest.schema.post_data)?;
     decrypt_to(sealed, archive.clone(), Arc::clone(src.ids)).await?;
@@ -225,7 +225,7 @@ async fn decrypt_to(sealed: Vec<u8>, dst: PathBuf, ids: Arc<Identities>) -> Resu
             .create_new(true)
             .mode(0o600)
             .open(&dst)
-            .map_err(|e| Error::internal("cannot write the post-data archive").source(e))?;
+            .map_err(|e| Error::io("cannot write the post-data archive", e))?;
         std::io::copy(&mut reader, &mut out)
             .and_then(|_| out.flush())
             .map_err(|e| {
@@ -244,7 +244,7 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
         .mode(0o600)
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| Error::internal(format!("cannot write {}", path.display())).source(e))
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
 #[cfg(test)]

@@ -22,10 +22,6 @@ use crate::schedule::region::Region;
 pub const LEAD: TimeDelta = TimeDelta::minutes(10);
 /// The catch-up restore starts this long before the deadline.
 pub const RESTORE_MARGIN: TimeDelta = TimeDelta::minutes(30);
-/// Exit codes a retry cannot fix: usage, partial or skipped, bad data, unavailable, permission,
-/// config. Only 75 (temporary) and 1 are retried.
-pub const NO_RETRY: &str = "2 3 65 69 77 78";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
     Snapshot,
@@ -281,7 +277,11 @@ fn service(v: &Service, job: Job, s: &Setup) -> String {
     let _ = writeln!(svc, "ExecStart={}", command(s, &v.exec_profile, job));
     let _ = writeln!(svc, "Restart=on-failure");
     let _ = writeln!(svc, "RestartSec=2min");
-    let _ = writeln!(svc, "RestartPreventExitStatus={NO_RETRY}");
+    let no_retry: Vec<String> = crate::error::no_retry_codes()
+        .iter()
+        .map(u8::to_string)
+        .collect();
+    let _ = writeln!(svc, "RestartPreventExitStatus={}", no_retry.join(" "));
     let _ = writeln!(svc, "TimeoutStartSec={}min", v.window);
     for (id, path) in &v.credentials {
         let _ = writeln!(svc, "LoadCredential={id}:{path}");

@@ -286,7 +286,7 @@ fn write_manifest(dir: &Path, manifest: &Manifest, signing_key: Option<&Path>) -
         crate::crypt::signing::sign(key, &path)?;
         std::fs::File::open(crate::crypt::signing::sig_path(&path))
             .and_then(|f| f.sync_all())
-            .map_err(|e| Error::internal("cannot fsync the manifest signature").source(e))?;
+            .map_err(|e| Error::io("cannot fsync the manifest signature", e))?;
     }
     fsync_dir(dir)
 }

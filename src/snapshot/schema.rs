@@ -104,7 +104,7 @@ async fn dump_section(
         let n = stdout
             .read(&mut buf)
             .await
-            .map_err(|e| Error::internal("cannot read pg_dump's output").source(e))?;
+            .map_err(|e| Error::io("cannot read pg_dump's output", e))?;
         if n == 0 {
             break;
         }

@@ -42,7 +42,7 @@ impl Sink {
         let join = tokio::task::spawn_blocking(move || {
             let mut writer = SealedWriter::create(&path, &recipients)?;
             let write_failed = |e: std::io::Error| {
-                Error::internal(format!("cannot write {}", path.display())).source(e)
+                Error::io(format!("cannot write {}", path.display()), e)
             };
             loop {
                 match rx.blocking_recv() {

@@ -86,7 +86,7 @@ pub async fn take(
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&partial)
-        .map_err(|e| Error::internal(format!("cannot create {}", partial.display())).source(e))?;
+        .map_err(|e| Error::io(format!("cannot create {}", partial.display()), e))?;
     let job = Capture {
         profile,
         db,

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 pub fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| Error::internal(format!("cannot fsync {}", dir.display())).source(e))
+        .map_err(|e| Error::io(format!("cannot fsync {}", dir.display()), e))
 }
 
 /// Writes `bytes` to `path` through a temporary file (mode 0600), fsync and rename.
@@ -20,7 +20,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let fail =
-        |e: std::io::Error| Error::internal(format!("cannot write {}", path.display())).source(e);
+        |e: std::io::Error| Error::io(format!("cannot write {}", path.display()), e);
     let _ = fs::remove_file(&tmp);
     let mut f = OpenOptions::new()
         .write(true)

@@ -79,7 +79,7 @@ impl ProfileStore {
             if name.ends_with(PARTIAL_SUFFIX) {
                 let path = self.dir.join(&name);
                 fs::remove_dir_all(&path).map_err(|e| {
-                    Error::internal(format!("cannot remove {}", path.display())).source(e)
+                    Error::io(format!("cannot remove {}", path.display()), e)
                 })?;
                 removed.push(name);
             }
@@ -110,7 +110,7 @@ impl ProfileStore {
         symlink(label, &tmp)
             .and_then(|()| fs::rename(&tmp, self.dir.join(LATEST)))
             .map_err(|e| {
-                Error::internal(format!("cannot update {}/{LATEST}", self.dir.display())).source(e)
+                Error::io(format!("cannot update {}/{LATEST}", self.dir.display()), e)
             })?;
         fsync_dir(&self.dir)?;
         Ok(to)
@@ -190,7 +190,7 @@ impl ProfileStore {
         for label in &doomed {
             let path = self.snapshot_dir(label);
             fs::remove_dir_all(&path).map_err(|e| {
-                Error::internal(format!("cannot prune {}", path.display())).source(e)
+                Error::io(format!("cannot prune {}", path.display()), e)
             })?;
         }
         if !doomed.is_empty() {
@@ -205,7 +205,7 @@ impl ProfileStore {
                 rd.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
                     .collect()
             })
-            .map_err(|e| Error::internal(format!("cannot list {}", self.dir.display())).source(e))
+            .map_err(|e| Error::io(format!("cannot list {}", self.dir.display()), e))
     }
 }
 

@@ -25,7 +25,7 @@ impl RunLock {
             .mode(0o600)
             .open(path)
             .map_err(|e| {
-                Error::internal(format!("cannot open the lock {}", path.display())).source(e)
+                Error::io(format!("cannot open the lock {}", path.display()), e)
             })?;
         match file.try_lock() {
             Ok(()) => {}
@@ -48,7 +48,7 @@ impl RunLock {
                 )));
             }
             Err(TryLockError::Error(e)) => {
-                return Err(Error::internal(format!("cannot lock {}", path.display())).source(e));
+                return Err(Error::io(format!("cannot lock {}", path.display()), e));
             }
         }
         let holder = format!(

@@ -116,7 +116,7 @@ pub fn emit(text: &str) -> Result<()> {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 Error::new(Kind::BrokenPipe, "stdout closed")
             } else {
-                Error::internal("cannot write to stdout").source(e)
+                Error::io("cannot write to stdout", e)
             }
         })
 }
