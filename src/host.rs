@@ -10,11 +10,27 @@ pub fn name() -> String {
         .unwrap_or_else(|| "this-host".into())
 }
 
-/// The host name as a file name's part: anything but letters, digits, `.` and `_` becomes
-/// `_` (a `-` separates the name from the pid that follows it).
+/// This machine as a file name's part: its host name, and the start of its machine id when it
+/// has one (cloned machines and containers often share a host name). Anything but letters,
+/// digits, `.` and `_` becomes `_` (a `-` separates the name from the pid that follows it).
 pub fn file_part() -> String {
-    name()
-        .chars()
+    let id = std::fs::read_to_string("/etc/machine-id")
+        .ok()
+        .map(|id| id.trim().chars().take(8).collect::<String>())
+        .filter(|id| !id.is_empty());
+    match id {
+        Some(id) => format!("{}_{}", name_part(), plain(&id)),
+        None => name_part(),
+    }
+}
+
+/// The host name alone, as acc releases before the machine id named their directories.
+pub fn name_part() -> String {
+    plain(&name())
+}
+
+fn plain(s: &str) -> String {
+    s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
                 c

@@ -343,6 +343,23 @@ async fn pull_require_signature_refuses_what_it_cannot_check_unless_turned_off()
         taken.stderr
     );
     assert!(dir.path().join("off-out/employee-list.csv").exists());
+    // off or not, a signature that is there is checked: a foreign one is refused
+    let (foreign_key, _) = {
+        let other = dir.path().join("foreign");
+        std::fs::create_dir(&other).unwrap();
+        signing_keys(&other)
+    };
+    let manifest = current_manifest(&day);
+    let signed = std::process::Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-n", "acc-export", "-f"])
+        .arg(&foreign_key)
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(signed.status.success(), "{signed:?}");
+    let forged = pull(&off, "forged-out");
+    assert_eq!(forged.code, 65, "{forged:?}");
+    assert!(!dir.path().join("forged-out/employee-list.csv").exists());
 
     let nothing = layer("nothing", "[profiles.t.pull]\nrequire_signature = true\n");
     let run = pull(&nothing, "nothing-out");

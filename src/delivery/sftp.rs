@@ -78,9 +78,12 @@ impl SftpDir {
         for part in rel.components() {
             p.push(part);
             if self.sftp.stat(&p).is_err() {
-                self.sftp
-                    .mkdir(&p, 0o700)
-                    .map_err(|e| self.fail("cannot create", &p, e))?;
+                // another run may make it at the same moment: one that exists now will do
+                if let Err(e) = self.sftp.mkdir(&p, 0o700)
+                    && !self.sftp.stat(&p).is_ok_and(|st| st.is_dir())
+                {
+                    return Err(self.fail("cannot create", &p, e));
+                }
             }
         }
         Ok(())

@@ -171,7 +171,13 @@ async fn run(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<E
         profile: profile.name.clone(),
         signing_key: profile.export.signing_key.clone(),
     };
-    let (entries, carried) = writer.carry_over(entries, &super::NAMES, trust).await?;
+    let (entries, carried) = match writer.carry_over(entries, &super::NAMES, trust).await {
+        Ok(kept) => kept,
+        Err(e) => {
+            writer.abandon().await;
+            return Err(e);
+        }
+    };
     for (name, why) in carried.dropped {
         crate::events::warning(&why);
         if !failures.contains(&name) {

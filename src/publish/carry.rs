@@ -7,9 +7,9 @@ use chrono::NaiveDate;
 
 use super::day::{DayKind, DayManifest, FileEntry};
 use super::layout::{self, Layout};
-use super::reader::{current_version, still_matches};
+use super::reader::file_matches;
 use crate::delivery::Delivery;
-use crate::error::Result;
+use crate::error::{Error, Kind, Result};
 
 /// What an earlier run's day must show before any of it is carried into a day acc signs: it
 /// was written for this profile and, when a signing key is configured, signed with that key.
@@ -30,30 +30,39 @@ pub struct Carried {
     pub dropped: Vec<(String, String)>,
 }
 
-/// The entries with the current version's kept ones added, sorted as `order` names them, and
-/// what was kept or dropped.
+/// The entries with the kept ones of version `based_on` added, sorted as `order` names them,
+/// and what was kept or dropped. A file is dropped (and reported) only when it is gone or no
+/// longer matches; a destination that cannot be read, or a signature that cannot be checked,
+/// fails the run instead, which publishes nothing.
 pub fn carry_over(
     delivery: &Delivery,
     layout: &Layout,
-    date: NaiveDate,
+    (date, based_on): (NaiveDate, Option<u32>),
     mut entries: Vec<FileEntry>,
     order: &[&str],
     trust: &Trust,
 ) -> Result<(Vec<FileEntry>, Carried)> {
     let mut out = Carried {
-        based_on: current_version(delivery, layout, date),
+        based_on,
         ..Carried::default()
     };
-    let Some(version) = out.based_on else {
+    let Some(version) = based_on else {
         return Ok((entries, out));
     };
     let path = layout.in_day(date, &layout::manifest_file(version));
     let bytes = delivery.read_small(&path, layout::MANIFEST_LIMIT)?;
-    let Ok(old) = DayManifest::parse(&bytes, &path) else {
-        // an unreadable manifest cannot vouch for its files: the new version stands alone
-        return Ok((entries, out));
+    let old = match DayManifest::parse(&bytes, &path) {
+        Ok(old) => old,
+        Err(e) => {
+            // it cannot vouch for its files: the new version stands alone, and says so
+            out.dropped.push((
+                "(every earlier file)".into(),
+                format!("{path} was not carried: {}", e.message()),
+            ));
+            return Ok((entries, out));
+        }
     };
-    if let Err(why) = vouched(delivery, layout, (date, version), &bytes, &old, trust) {
+    if let Err(why) = vouched(delivery, layout, (date, version), &bytes, &old, trust)? {
         for e in old.dashboards.iter().filter(|e| e.ok()) {
             if !entries.iter().any(|n| n.name == e.name) {
                 out.dropped
@@ -75,10 +84,12 @@ pub fn carry_over(
             continue;
         };
         let from = layout.in_day(date, &file);
-        if !delivery.exists(&from) {
-            continue;
-        }
-        if let Err(why) = still_matches(delivery, &from, &e) {
+        let checked = if delivery.exists(&from) {
+            file_matches(delivery, &from, &e)?
+        } else {
+            Err("it is gone".to_string())
+        };
+        if let Err(why) = checked {
             if !entries.iter().any(|n| n.name == e.name) {
                 entries.push(FileEntry::failed(
                     &e.name,
@@ -112,37 +123,60 @@ fn vouched(
     manifest: &[u8],
     old: &DayManifest,
     trust: &Trust,
-) -> std::result::Result<(), String> {
+) -> Result<std::result::Result<(), String>> {
     if old.kind.is_some_and(|k| k != trust.kind) {
-        return Err(format!(
+        return Ok(Err(format!(
             "its manifest is a {} day, not an {} day",
             old.kind.map_or("", |k| k.name()),
             trust.kind.name()
-        ));
+        )));
     }
     if old.date != date {
-        return Err(format!("its manifest is the day {}, not {date}", old.date));
+        return Ok(Err(format!(
+            "its manifest is the day {}, not {date}",
+            old.date
+        )));
+    }
+    if old.version.is_some_and(|v| v != version) {
+        return Ok(Err(format!(
+            "its manifest is version {} of the day, copied into version {version}",
+            old.version.unwrap_or(0)
+        )));
     }
     if old.profile != trust.profile {
-        return Err(format!(
+        return Ok(Err(format!(
             "its manifest is profile '{}', not '{}'",
             old.profile, trust.profile
-        ));
+        )));
     }
     let Some(key) = &trust.signing_key else {
-        return Ok(());
+        return Ok(Ok(()));
     };
-    let signature = delivery
-        .read_small(
-            &layout.in_day(date, &layout::signature_file(version)),
-            layout::SIGNATURE_LIMIT,
-        )
-        .map_err(|_| "it is not signed, and this exporter signs".to_string())?;
-    crate::crypt::signing::verify_own(
+    let sig_path = layout.in_day(date, &layout::signature_file(version));
+    if !delivery.exists(&sig_path) {
+        return Ok(Err("it is not signed, and this exporter signs".into()));
+    }
+    let signature = delivery.read_small(&sig_path, layout::SIGNATURE_LIMIT)?;
+    match crate::crypt::signing::verify_own(
         key,
         manifest,
         &signature,
         crate::crypt::signing::EXPORT_NAMESPACE,
-    )
-    .map_err(|e| format!("its signature is not this exporter's: {}", e.message()))
+    ) {
+        Ok(()) => Ok(Ok(())),
+        // a signature that does not verify; anything else (the tool, the key) stops the run
+        Err(e) if e.kind() == Kind::BadInput => Ok(Err(format!(
+            "its signature is not this exporter's: {}",
+            e.message()
+        ))),
+        Err(e) => Err(Error::new(
+            e.kind(),
+            format!(
+                "cannot check the signature of {}: {}",
+                layout.in_day(date, &layout::manifest_file(version)),
+                e.message()
+            ),
+        )
+        .hint("nothing was published; fix the signing key and run again")),
+    }
 }

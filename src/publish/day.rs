@@ -36,6 +36,10 @@ pub struct DayManifest {
     pub profile: String,
     pub region: String,
     pub date: NaiveDate,
+    /// Which version of the day this manifest is, under the signature, so a manifest copied
+    /// into another version's directory is told apart (absent before versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
     /// The zone timestamps in the CSV are shown in.
     pub zone: String,
     pub source: String,
@@ -153,6 +157,7 @@ impl DayManifest {
             profile: profile.name.clone(),
             region: profile.region.name.clone(),
             date: window.today,
+            version: None,
             zone: zone.name().into(),
             source: source.name().into(),
             data_as_of,
@@ -186,12 +191,14 @@ impl DayManifest {
             return Err(bad(format!("manifest format {} is not {FORMAT}", m.format))
                 .hint("use an acc release that writes this format"));
         }
+        // file names unique whatever their version, as a reader keeps them side by side
         let mut seen = std::collections::BTreeSet::new();
         for d in &m.dashboards {
             match (&d.file, d.ok()) {
                 (Some(f), true) => {
                     let plain = super::layout::is_plain_file(f);
-                    if !plain || !seen.insert(f.clone()) || d.sha256.is_none() || d.size.is_none() {
+                    let name = f.rsplit('/').next().unwrap_or(f).to_string();
+                    if !plain || !seen.insert(name) || d.sha256.is_none() || d.size.is_none() {
                         return Err(bad(format!("dashboard {} has a bad file entry", d.name)));
                     }
                 }
@@ -230,6 +237,7 @@ mod tests {
             profile: "p".into(),
             region: "us-can".into(),
             date: t.date_naive(),
+            version: Some(1),
             zone: "America/Toronto".into(),
             source: "staging".into(),
             data_as_of: None,
@@ -242,6 +250,14 @@ mod tests {
             dashboards: vec![entry("employee-list.csv.age")],
         };
         assert!(DayManifest::parse(&m.to_json(), "m").is_ok());
+        m.dashboards = vec![
+            entry("v1/employee-list.csv.age"),
+            entry("v2/employee-list.csv.age"),
+        ];
+        assert!(
+            DayManifest::parse(&m.to_json(), "m").is_err(),
+            "two files a reader would keep under one name"
+        );
         m.dashboards = vec![entry("../../etc/passwd.csv.age")];
         assert_eq!(
             DayManifest::parse(&m.to_json(), "m")

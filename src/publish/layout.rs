@@ -171,7 +171,11 @@ pub fn leftover(name: &str) -> Option<(NaiveDate, Leftover)> {
         _ => return None,
     };
     let pid = match owner.rsplit_once('-') {
-        Some((host, pid)) if host == crate::host::file_part() => pid,
+        Some((host, pid))
+            if host == crate::host::file_part() || host == crate::host::name_part() =>
+        {
+            pid
+        }
         Some(_) => return None,
         None => owner,
     };

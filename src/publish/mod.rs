@@ -13,7 +13,7 @@ mod writer;
 pub use carry::{Carried, Trust};
 pub use day::{DayKind, DayManifest, EntryStatus, FileEntry};
 pub use layout::{FileKind, Layout};
-pub use reader::{DayReader, PublishedDay, still_matches};
+pub use reader::{DayReader, PublishedDay, file_matches};
 pub use seal::Chunk;
 pub use sealed_file::{SealedFile, channel};
 pub use writer::{DayWriter, Published};

@@ -39,31 +39,27 @@ impl<'a> DayReader<'a> {
         &self.layout
     }
 
-    /// The day `latest` names when it has a manifest, else the newest day that has one;
-    /// `None` when there is no complete day at all.
+    /// The newest complete day: the later of the one `latest` names and the newest day the
+    /// listing shows with a manifest (two hosts moving `latest` at once may leave it behind;
+    /// a pointer that cannot be read is passed over). `None` when no day is complete.
     pub fn latest(&self) -> Result<Option<NaiveDate>> {
         let d = self.delivery;
-        let pointer = self.layout.latest();
-        if d.exists(&pointer) {
-            let text = d.read_small(&pointer, layout::POINTER_LIMIT)?;
-            if let Some(date) = std::str::from_utf8(&text)
-                .ok()
-                .and_then(|t| layout::day_of(t.trim()))
-                && self.is_complete(date)
-            {
-                return Ok(Some(date));
-            }
-        }
+        let pointed = d
+            .read_small(&self.layout.latest(), layout::POINTER_LIMIT)
+            .ok()
+            .and_then(|text| String::from_utf8(text).ok())
+            .and_then(|t| layout::day_of(t.trim()))
+            .filter(|date| self.is_complete(*date));
         let mut days: Vec<NaiveDate> = d
             .list(&self.layout.base)
             .unwrap_or_default()
             .iter()
             .filter(|e| e.is_dir)
             .filter_map(|e| layout::day_of(&e.name))
-            .filter(|date| self.is_complete(*date))
             .collect();
-        days.sort();
-        Ok(days.pop())
+        days.sort_unstable_by(|a, b| b.cmp(a));
+        let listed = days.into_iter().find(|date| self.is_complete(*date));
+        Ok(pointed.max(listed))
     }
 
     /// A day is complete once a version's manifest, written last, is there.
@@ -107,6 +103,16 @@ impl<'a> DayReader<'a> {
             (None, _) => None,
         };
         let manifest = DayManifest::parse(&manifest_bytes, &path)?;
+        if manifest.version.is_some_and(|v| v != version) {
+            return Err(Error::new(
+                Kind::BadInput,
+                format!(
+                    "{path} is version {} of the day, not {version}: it was copied there",
+                    manifest.version.unwrap_or(0)
+                ),
+            )
+            .hint("the day was moved or replaced at the destination; nothing was pulled"));
+        }
         if manifest.profile != profile || manifest.date != date {
             return Err(Error::new(
                 Kind::BadInput,
@@ -128,16 +134,19 @@ impl<'a> DayReader<'a> {
     }
 }
 
-/// The current version of a day: its highest version directory (each arrives whole, by one
-/// rename), else 0 for a day written before versions; `None` when the day has neither.
+/// The current version of a day: its highest version directory that holds a manifest (each
+/// arrives whole, by one rename; a stray or half-copied one is passed over), else 0 for a day
+/// written before versions; `None` when the day has neither.
 pub fn current_version(delivery: &Delivery, layout: &Layout, date: NaiveDate) -> Option<u32> {
     let entries = delivery.list(&layout.day(date)).ok()?;
-    let newest = entries
+    let mut versions: Vec<u32> = entries
         .iter()
         .filter(|e| e.is_dir)
         .filter_map(|e| layout::version_of(&e.name))
-        .max();
-    newest.or_else(|| {
+        .collect();
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    let whole = |v: &u32| delivery.exists(&layout.in_day(date, &layout::manifest_file(*v)));
+    versions.into_iter().find(whole).or_else(|| {
         entries
             .iter()
             .any(|e| !e.is_dir && e.name == layout::MANIFEST)
@@ -164,22 +173,25 @@ fn check_signature(signers: &Path, manifest: &[u8], signature: Option<&[u8]>) ->
     )
 }
 
-/// Whether the delivered file still has the size and SHA-256 its manifest entry gives.
-pub fn still_matches(
+/// Whether the delivered file still has the size and SHA-256 its manifest entry gives: the
+/// inner error says how it differs; the outer one, that it could not be read (a destination
+/// that failed, which says nothing about the file).
+pub fn file_matches(
     delivery: &Delivery,
     rel: &str,
     e: &FileEntry,
-) -> std::result::Result<(), String> {
+) -> Result<std::result::Result<(), String>> {
     let mut running = Running::default();
-    let reader = delivery
-        .open_read(rel)
-        .map_err(|err| err.message().to_string())?;
+    let reader = delivery.open_read(rel)?;
     std::io::copy(
         &mut HashingReader::new(reader, &mut running),
         &mut std::io::sink(),
     )
-    .map_err(|err| format!("cannot read it again: {err}"))?;
-    let now = running.digest();
+    .map_err(|err| Error::new(Kind::Temporary, format!("cannot read {rel} again")).source(err))?;
+    Ok(differs(running.digest(), e))
+}
+
+fn differs(now: crate::crypt::Digest, e: &FileEntry) -> std::result::Result<(), String> {
     if Some(now.size) != e.size || Some(&now.sha256) != e.sha256.as_ref() {
         return Err(format!(
             "it no longer matches its manifest entry ({} bytes, sha256 {}, where the entry says {} bytes, {})",

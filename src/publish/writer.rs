@@ -7,7 +7,7 @@
 //! saw, whole. The next run removes what a killed one left in its working directory.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 use tokio::sync::mpsc;
@@ -30,10 +30,10 @@ pub struct DayWriter {
     date: NaiveDate,
     work: String,
     recipients: Arc<Recipients>,
-    /// The version carry-over built on: the new one goes in only while it is still current,
-    /// so a version another run published meanwhile is never hidden by one that lacks its
-    /// files.
-    based_on: Arc<OnceLock<Option<u32>>>,
+    /// The day's current version when the run began: carry-over builds on it, and the new
+    /// version goes in only while it is still current, so a version another run published
+    /// meanwhile is never hidden by one that lacks its files.
+    based_on: Option<u32>,
     /// Working directories of killed runs that `begin` removed.
     pub removed_leftovers: Vec<String>,
 }
@@ -59,12 +59,16 @@ impl DayWriter {
     ) -> Result<DayWriter> {
         let work = layout.work(date);
         let (l, w) = (layout.clone(), work.clone());
-        let removed_leftovers = remote
-            .call(move |d| -> Result<Vec<String>> {
+        let (removed_leftovers, based_on) = remote
+            .call(move |d| -> Result<(Vec<String>, Option<u32>)> {
                 d.mkdir_all(&l.base)?;
                 let stale = remove_leftovers(d, &l)?;
+                // a directory under this very name is a killed run's whose pid came round again
+                if d.exists(&w) {
+                    d.remove_tree(&w)?;
+                }
                 d.mkdir_all(&w)?;
-                Ok(stale)
+                Ok((stale, current_version(d, &l, date)))
             })
             .await??;
         Ok(DayWriter {
@@ -73,7 +77,7 @@ impl DayWriter {
             date,
             work,
             recipients,
-            based_on: Arc::default(),
+            based_on,
             removed_leftovers,
         })
     }
@@ -119,13 +123,10 @@ impl DayWriter {
         order: &'static [&'static str],
         trust: Trust,
     ) -> Result<(Vec<FileEntry>, Carried)> {
-        let (layout, date) = (self.layout.clone(), self.date);
-        let (entries, carried) = self
-            .remote
-            .call(move |d| carry::carry_over(d, &layout, date, entries, order, &trust))
-            .await??;
-        let _ = self.based_on.set(carried.based_on);
-        Ok((entries, carried))
+        let (layout, at) = (self.layout.clone(), (self.date, self.based_on));
+        self.remote
+            .call(move |d| carry::carry_over(d, &layout, at, entries, order, &trust))
+            .await?
     }
 
     /// Publishes this run as the day's next version: the manifest names the files this run
@@ -138,22 +139,32 @@ impl DayWriter {
         signing_key: Option<&Path>,
         keep_days: Option<u32>,
     ) -> Result<Published> {
-        let (layout, date) = (self.layout.clone(), self.date);
-        let based_on = match self.based_on.get() {
-            Some(v) => *v,
-            None => {
-                self.remote
-                    .call(move |d| current_version(d, &layout, date))
-                    .await?
+        let (layout, date, based_on) = (self.layout.clone(), self.date, self.based_on);
+        let version = match self
+            .remote
+            .call(move |d| next_version(d, &layout, date, based_on))
+            .await
+            .and_then(|r| r)
+        {
+            Ok(v) => v,
+            Err(e) => {
+                self.abandon().await;
+                return Err(e);
             }
         };
-        let version = based_on.map_or(1, |v| v + 1);
+        manifest.version = Some(version);
         take_version_paths(&mut manifest, version);
         let json = manifest.to_json();
         let signature = match signing_key {
             Some(key) => {
                 let (key, bytes) = (key.to_path_buf(), json.clone());
-                Some(blocking(move || sign(&key, &bytes)).await??)
+                match blocking(move || sign(&key, &bytes)).await.and_then(|r| r) {
+                    Ok(sig) => Some(sig),
+                    Err(e) => {
+                        self.abandon().await;
+                        return Err(e);
+                    }
+                }
             }
             None => None,
         };
@@ -162,12 +173,20 @@ impl DayWriter {
             .remote
             .call(move |d| -> Result<Vec<NaiveDate>> {
                 let sealed = (json.as_slice(), signature.as_deref());
-                put_in_place(d, &layout, (date, version), &work, sealed)?;
-                point_latest(d, &layout, date)?;
-                match keep_days {
-                    Some(keep) => prune(d, &layout, date, keep),
-                    None => Ok(Vec::new()),
+                if let Err(e) = put_in_place(d, &layout, (date, version), &work, sealed) {
+                    // never published: the sealed files go with the working directory
+                    let _ = d.remove_tree(&work);
+                    return Err(e);
                 }
+                // published: what follows can only warn
+                if let Err(e) = point_latest(d, &layout, date) {
+                    crate::events::warning(&format!(
+                        "{} is published, but latest was not moved: {}",
+                        layout.day(date),
+                        e.message()
+                    ));
+                }
+                Ok(keep_days.map_or_else(Vec::new, |keep| prune(d, &layout, date, keep)))
             })
             .await??;
         Ok(Published {
@@ -182,6 +201,39 @@ impl DayWriter {
         let work = self.work.clone();
         let _ = self.remote.call(move |d| d.remove_tree(&work)).await;
     }
+}
+
+/// The number this run's version takes: one above both the version it began from and any
+/// version directory the day holds. Refused (75) when another run published a version since
+/// this one began.
+fn next_version(
+    d: &Delivery,
+    layout: &Layout,
+    date: NaiveDate,
+    based_on: Option<u32>,
+) -> Result<u32> {
+    let now = current_version(d, layout, date);
+    if now != based_on {
+        return Err(concurrent(&layout.day(date), now.unwrap_or(0)));
+    }
+    let highest = d
+        .list(&layout.day(date))
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e.is_dir)
+        .filter_map(|e| layout::version_of(&e.name))
+        .chain(based_on)
+        .max()
+        .unwrap_or(0);
+    highest.checked_add(1).ok_or_else(|| {
+        Error::new(
+            Kind::BadInput,
+            format!(
+                "{} holds version {highest}: there is no next one",
+                layout.day(date)
+            ),
+        )
+    })
 }
 
 /// Names the files this run made (its entries not carried) by their place in the version.
@@ -244,22 +296,28 @@ fn concurrent(day: &str, version: u32) -> Error {
 /// pointer's removal and the move, readers find the newest complete day by listing.
 fn point_latest(d: &Delivery, layout: &Layout, date: NaiveDate) -> Result<()> {
     let latest = layout.latest();
-    let named = d
-        .read_small(&latest, layout::POINTER_LIMIT)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|t| layout::day_of(t.trim()));
-    if named.is_some_and(|n| n >= date) {
-        return Ok(());
+    let named = || {
+        d.read_small(&latest, layout::POINTER_LIMIT)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| layout::day_of(t.trim()))
+    };
+    // another host may move it at the same moment: once more if it went back past this day
+    for _ in 0..2 {
+        if named().is_some_and(|n| n >= date) {
+            return Ok(());
+        }
+        let staged = layout.latest_staged();
+        d.remove_file(&staged)?;
+        d.write_small(&staged, format!("{}\n", date.format("%Y-%m-%d")).as_bytes())?;
+        d.remove_file(&latest)?;
+        if let Err(e) = d.rename(&staged, &latest)
+            && !d.exists(&latest)
+        {
+            return Err(e);
+        }
     }
-    let staged = layout.latest_staged();
-    d.remove_file(&staged)?;
-    d.write_small(&staged, format!("{}\n", date.format("%Y-%m-%d")).as_bytes())?;
-    d.remove_file(&latest)?;
-    d.rename(&staged, &latest).or_else(|e| {
-        // another host pointed it at its own publish in between
-        if d.exists(&latest) { Ok(()) } else { Err(e) }
-    })
+    Ok(())
 }
 
 /// Every file in the working directory made durable before the manifest that vouches for
@@ -300,32 +358,38 @@ fn remove_leftovers(delivery: &Delivery, layout: &Layout) -> Result<Vec<String>>
 
 /// Removes days older than `keep` days before `today`, with the hidden directories of those
 /// days whichever host left them; never `today`, the one just written.
-fn prune(
-    delivery: &Delivery,
-    layout: &Layout,
-    today: NaiveDate,
-    keep: u32,
-) -> Result<Vec<NaiveDate>> {
+/// Each entry that cannot be removed is a warning, and the others are still removed: one stuck
+/// directory never stops retention.
+fn prune(delivery: &Delivery, layout: &Layout, today: NaiveDate, keep: u32) -> Vec<NaiveDate> {
     let oldest_kept = today - Duration::days(i64::from(keep.max(1)) - 1);
+    let entries = match delivery.list(&layout.base) {
+        Ok(entries) => entries,
+        Err(e) => {
+            crate::events::warning(&format!("retention did not run: {}", e.message()));
+            return Vec::new();
+        }
+    };
     let mut removed = Vec::new();
-    for e in delivery
-        .list(&layout.base)?
-        .into_iter()
-        .filter(|e| e.is_dir)
-    {
+    for e in entries.into_iter().filter(|e| e.is_dir) {
         let day = layout::day_of(&e.name);
         let Some(date) = day.or_else(|| layout::hidden_day(&e.name)) else {
             continue;
         };
-        if date < oldest_kept && date != today {
-            delivery.remove_tree(&format!("{}/{}", layout.base, e.name))?;
-            if day.is_some() {
-                removed.push(date);
-            }
+        if date >= oldest_kept || date == today {
+            continue;
+        }
+        match delivery.remove_tree(&format!("{}/{}", layout.base, e.name)) {
+            Ok(()) if day.is_some() => removed.push(date),
+            Ok(()) => {}
+            Err(err) => crate::events::warning(&format!(
+                "retention could not remove {}: {}",
+                e.name,
+                err.message()
+            )),
         }
     }
     removed.sort();
-    Ok(removed)
+    removed
 }
 
 /// Signs the manifest bytes with `ssh-keygen -Y sign`; returns the signature. The manifest

@@ -41,9 +41,8 @@ impl Sink {
         let (tx, mut rx) = mpsc::channel::<Msg>(DEPTH);
         let join = tokio::task::spawn_blocking(move || {
             let mut writer = SealedWriter::create(&path, &recipients)?;
-            let write_failed = |e: std::io::Error| {
-                Error::io(format!("cannot write {}", path.display()), e)
-            };
+            let write_failed =
+                |e: std::io::Error| Error::io(format!("cannot write {}", path.display()), e);
             loop {
                 match rx.blocking_recv() {
                     Some(Msg::Data(chunk)) => writer.write(&chunk).map_err(write_failed)?,

@@ -19,8 +19,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let fail =
-        |e: std::io::Error| Error::io(format!("cannot write {}", path.display()), e);
+    let fail = |e: std::io::Error| Error::io(format!("cannot write {}", path.display()), e);
     let _ = fs::remove_file(&tmp);
     let mut f = OpenOptions::new()
         .write(true)

@@ -78,9 +78,8 @@ impl ProfileStore {
         for name in self.entries()? {
             if name.ends_with(PARTIAL_SUFFIX) {
                 let path = self.dir.join(&name);
-                fs::remove_dir_all(&path).map_err(|e| {
-                    Error::io(format!("cannot remove {}", path.display()), e)
-                })?;
+                fs::remove_dir_all(&path)
+                    .map_err(|e| Error::io(format!("cannot remove {}", path.display()), e))?;
                 removed.push(name);
             }
         }
@@ -109,9 +108,7 @@ impl ProfileStore {
         let _ = fs::remove_file(&tmp);
         symlink(label, &tmp)
             .and_then(|()| fs::rename(&tmp, self.dir.join(LATEST)))
-            .map_err(|e| {
-                Error::io(format!("cannot update {}/{LATEST}", self.dir.display()), e)
-            })?;
+            .map_err(|e| Error::io(format!("cannot update {}/{LATEST}", self.dir.display()), e))?;
         fsync_dir(&self.dir)?;
         Ok(to)
     }
@@ -189,9 +186,8 @@ impl ProfileStore {
             .collect();
         for label in &doomed {
             let path = self.snapshot_dir(label);
-            fs::remove_dir_all(&path).map_err(|e| {
-                Error::io(format!("cannot prune {}", path.display()), e)
-            })?;
+            fs::remove_dir_all(&path)
+                .map_err(|e| Error::io(format!("cannot prune {}", path.display()), e))?;
         }
         if !doomed.is_empty() {
             fsync_dir(&self.dir)?;

@@ -24,9 +24,7 @@ impl RunLock {
             .truncate(false)
             .mode(0o600)
             .open(path)
-            .map_err(|e| {
-                Error::io(format!("cannot open the lock {}", path.display()), e)
-            })?;
+            .map_err(|e| Error::io(format!("cannot open the lock {}", path.display()), e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
