@@ -1122,6 +1122,23 @@ fn a_freeze_database_someone_else_created_first_is_refused_with_78() {
         handed.stderr
     );
 
+    // the trigger gone, a CHECK that calls a planted function runs as the writer just the same
+    scratch_sql(
+        scratch.port,
+        "acc_control",
+        "postgres",
+        "DROP TRIGGER planted ON public.staging_freeze;
+         CREATE FUNCTION public.check_planted(text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+         ALTER TABLE public.staging_freeze ADD CONSTRAINT planted CHECK (public.check_planted(reason))",
+    );
+    let checked = freeze();
+    assert_eq!(checked.code, 78, "{checked:?}");
+    assert!(
+        checked.stderr.contains("not as acc makes it"),
+        "{}",
+        checked.stderr
+    );
+
     // with the planted one gone, acc makes its own, closed to everyone else
     scratch_sql(
         scratch.port,

@@ -115,8 +115,9 @@ async fn control(target: &Target, env: &Env) -> Result<Client> {
 }
 
 /// Refuses (78) a freeze table acc did not make as it makes it: owned by another role, or with
-/// a trigger, a rule or a column default that runs code (left by whoever owned `acc_control`
-/// before it was handed to acc).
+/// anything that can run code as its writer (a trigger, a rule, a column default, a policy, a
+/// constraint or index beyond the primary key, a column of a domain or other non-base type),
+/// left by whoever owned `acc_control` before it was handed to acc.
 async fn table_is_acc_own(client: &Client) -> Result<()> {
     let row = client
         .query_one(
@@ -126,6 +127,13 @@ async fn table_is_acc_own(client: &Client) -> Result<()> {
                   + (SELECT count(*) FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid)
                   + (SELECT count(*) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = c.oid)
                   + (SELECT count(*) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid)
+                  + (SELECT count(*) FROM pg_catalog.pg_constraint k
+                      WHERE k.conrelid = c.oid AND k.contype NOT IN ('p', 'n'))
+                  + (SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
+                      AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL OR NOT i.indisprimary))
+                  + (SELECT count(*) FROM pg_catalog.pg_attribute a
+                      JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND t.typtype <> 'b')
              FROM pg_catalog.pg_class c
              WHERE c.oid = 'public.staging_freeze'::pg_catalog.regclass",
             &[],
@@ -137,7 +145,7 @@ async fn table_is_acc_own(client: &Client) -> Result<()> {
         return Ok(());
     }
     Err(Error::config(format!(
-        "the freeze table {CONTROL_DB}.public.staging_freeze is not as acc makes it (owner {owner}, {planted} triggers, rules, defaults or policies); refusing to read or write the freeze state there"
+        "the freeze table {CONTROL_DB}.public.staging_freeze is not as acc makes it (owner {owner}, {planted} triggers, rules, defaults, policies, constraints, indexes or non-base column types added); refusing to read or write the freeze state there"
     ))
     .hint(format!(
         "as a superuser, check it and DROP DATABASE {CONTROL_DB}: acc creates its own on the next run"
