@@ -16,6 +16,7 @@ pub mod host;
 pub mod init;
 pub mod metrics;
 pub mod pg;
+pub mod pool;
 pub mod process;
 pub mod publish;
 pub mod pull;

@@ -10,7 +10,7 @@ mod sftp;
 use std::io::{Read, Write};
 
 pub use location::{Location, SftpAddress};
-pub use remote::{Remote, blocking};
+pub use remote::Remote;
 
 use crate::config::{Env, Sftp};
 use crate::error::{Error, Kind, Result};

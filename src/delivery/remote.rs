@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Delivery, Location};
 use crate::config::{Env, Sftp};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// An open delivery shared by async tasks and the blocking threads they start.
 #[derive(Clone)]
@@ -18,7 +18,8 @@ impl Remote {
     /// Connects (for SFTP: host key, login) on the blocking pool.
     pub async fn open(location: &Location, sftp: Option<&Sftp>, env: &Env) -> Result<Remote> {
         let (location, sftp, env) = (location.clone(), sftp.cloned(), env.clone());
-        let delivery = blocking(move || Delivery::open(&location, sftp.as_ref(), &env)).await??;
+        let delivery =
+            crate::pool::run(move || Delivery::open(&location, sftp.as_ref(), &env)).await??;
         Ok(Remote {
             inner: Arc::new(delivery),
         })
@@ -35,13 +36,6 @@ impl Remote {
         f: impl FnOnce(&Delivery) -> T + Send + 'static,
     ) -> Result<T> {
         let inner = Arc::clone(&self.inner);
-        blocking(move || f(&inner)).await
+        crate::pool::run(move || f(&inner)).await
     }
-}
-
-/// Runs blocking work on tokio's blocking pool; a panic in it is an internal error.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::internal("a blocking task panicked").source(e))
 }

@@ -53,7 +53,7 @@ pub async fn check_destination(p: &Profile, env: &Env) -> Vec<Check> {
         return Vec::new();
     };
     let (to, profile, env2) = (to.clone(), p.clone(), env.clone());
-    let reached = tokio::task::spawn_blocking(move || {
+    let reached = crate::pool::run(move || {
         Location::parse(&to)
             .and_then(|l| Delivery::open(&l, profile.sftp.as_ref(), &env2).map(|_| l.describe()))
     })

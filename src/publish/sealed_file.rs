@@ -7,8 +7,9 @@ use tokio::sync::mpsc;
 
 use super::seal::{Chunk, seal};
 use crate::crypt::{Digest, Recipients};
-use crate::delivery::{Remote, Upload, blocking};
+use crate::delivery::{Remote, Upload};
 use crate::error::{Error, Result};
+use crate::pool::run as blocking;
 
 /// The two ends of a sealed file's input: a producer may start sending before the file is
 /// created (`DayWriter::create_from`); a few batches wait in between.

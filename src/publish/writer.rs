@@ -19,8 +19,9 @@ use super::reader::current_version;
 use super::seal::Chunk;
 use super::sealed_file::{SealedFile, channel};
 use crate::crypt::Recipients;
-use crate::delivery::{Delivery, Remote, blocking, temp_name};
+use crate::delivery::{Delivery, Remote, temp_name};
 use crate::error::{Error, Kind, Result};
+use crate::pool::run as blocking;
 
 /// One run's day in the making. Clones share it (a blocking thread may add files).
 #[derive(Clone)]

@@ -44,30 +44,43 @@ fn plaintext(
     ids: Arc<Identities>,
 ) -> mpsc::Receiver<Result<Bytes>> {
     let (tx, rx) = mpsc::channel(8);
-    tokio::task::spawn_blocking(move || {
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(Error::new(
-                    Kind::BadInput,
-                    format!("cannot open {}", path.display()),
-                )
-                .source(e)));
-                return;
-            }
-        };
-        let (reader, check) = checked(file, expected);
-        let pumped = pump(unseal(reader, &path, &ids), &path, &tx);
-        // a file that fails to decrypt is most often one that changed: say so when it did
-        let result = match (pumped, check.finish()) {
-            (Ok(true), Ok(())) => return,
-            (Ok(false), _) => return, // the receiver is gone; its own error says why
-            (_, Err(why)) => Err(changed(&path, why)),
-            (Err(e), Ok(())) => Err(e),
-        };
-        let _ = tx.blocking_send(result);
+    let _ = crate::pool::start(move || {
+        feeding(tx, move |tx| {
+            let file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(Error::new(
+                        Kind::BadInput,
+                        format!("cannot open {}", path.display()),
+                    )
+                    .source(e)));
+                    return;
+                }
+            };
+            let (reader, check) = checked(file, expected);
+            let pumped = pump(unseal(reader, &path, &ids), &path, tx);
+            // a file that fails to decrypt is most often one that changed: say so when it did
+            let result = match (pumped, check.finish()) {
+                (Ok(true), Ok(())) => return,
+                (Ok(false), _) => return, // the receiver is gone; its own error says why
+                (_, Err(why)) => Err(changed(&path, why)),
+                (Err(e), Ok(())) => Err(e),
+            };
+            let _ = tx.blocking_send(result);
+        })
     });
     rx
+}
+
+/// Runs a producer of plaintext; if it panics, the consumer gets an error rather than a
+/// stream that merely stops, which it would take for the file's end.
+fn feeding(tx: mpsc::Sender<Result<Bytes>>, produce: impl FnOnce(&mpsc::Sender<Result<Bytes>>)) {
+    let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(&tx)));
+    if sent.is_err() {
+        let _ = tx.blocking_send(Err(Error::internal(
+            "the decrypting thread panicked; the load stops",
+        )));
+    }
 }
 
 /// The same for bytes already read and checked in full (the schema archives).
@@ -77,10 +90,12 @@ fn plaintext_of(
     ids: Arc<Identities>,
 ) -> mpsc::Receiver<Result<Bytes>> {
     let (tx, rx) = mpsc::channel(8);
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = pump(unseal(std::io::Cursor::new(bytes), &path, &ids), &path, &tx) {
-            let _ = tx.blocking_send(Err(e));
-        }
+    let _ = crate::pool::start(move || {
+        feeding(tx, move |tx| {
+            if let Err(e) = pump(unseal(std::io::Cursor::new(bytes), &path, &ids), &path, tx) {
+                let _ = tx.blocking_send(Err(e));
+            }
+        })
     });
     rx
 }

@@ -218,7 +218,7 @@ fn split_foreign_keys(toc: &str) -> (String, ForeignKeys) {
 }
 
 async fn decrypt_to(sealed: Vec<u8>, dst: PathBuf, ids: Arc<Identities>) -> Result<()> {
-    tokio::task::spawn_blocking(move || -> Result<()> {
+    crate::pool::run(move || -> Result<()> {
         let mut reader = unseal(std::io::Cursor::new(sealed), &dst, &ids)?;
         let mut out = std::fs::OpenOptions::new()
             .write(true)
@@ -233,8 +233,7 @@ async fn decrypt_to(sealed: Vec<u8>, dst: PathBuf, ids: Arc<Identities>) -> Resu
             })?;
         Ok(())
     })
-    .await
-    .map_err(|e| Error::internal("the decrypting thread panicked").source(e))?
+    .await?
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {

@@ -12,11 +12,12 @@ use super::printed::Printing;
 use super::split::split;
 use crate::config::{DashboardSource, Env, Profile};
 use crate::crypt::Recipients;
-use crate::delivery::{Location, Remote, blocking};
+use crate::delivery::{Location, Remote};
 use crate::error::{Error, Result};
 use crate::export::csv_out::CsvOut;
 use crate::export::dashboard::{self, Dashboard, Dialect, Period};
 use crate::export::reader::Reader;
+use crate::pool::run as blocking;
 use crate::publish::{DayKind, DayManifest, DayWriter, Layout};
 
 const BUILT_IN: &str = include_str!("../../profiles/sheets/downtime-sheet.sql");

@@ -140,7 +140,13 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         large_objects,
         filtered_by_row_security: filtered,
     };
-    write_manifest(dir, &manifest, profile.snapshot.signing_key.as_deref())?;
+    // signing runs ssh-keygen and every step fsyncs: off the async threads
+    let (dir, key, written) = (
+        dir.to_path_buf(),
+        profile.snapshot.signing_key.clone(),
+        manifest.clone(),
+    );
+    crate::pool::run(move || write_manifest(&dir, &written, key.as_deref())).await??;
     Ok(manifest)
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::crypt::{Digest, Recipients, SealedWriter};
 use crate::error::{Error, Result};
@@ -32,14 +31,14 @@ pub struct Sealed {
 
 pub struct Sink {
     tx: mpsc::Sender<Msg>,
-    join: JoinHandle<Result<(u64, Digest)>>,
+    join: crate::pool::Task<Result<(u64, Digest)>>,
 }
 
 impl Sink {
     /// Starts sealing into `path`.
     pub fn spawn(path: PathBuf, recipients: Arc<Recipients>) -> Sink {
         let (tx, mut rx) = mpsc::channel::<Msg>(DEPTH);
-        let join = tokio::task::spawn_blocking(move || {
+        let join = crate::pool::start(move || {
             let mut writer = SealedWriter::create(&path, &recipients)?;
             let write_failed =
                 |e: std::io::Error| Error::io(format!("cannot write {}", path.display()), e);
@@ -75,10 +74,7 @@ impl Sink {
     pub async fn finish(self, rows: Option<u64>) -> Result<Sealed> {
         let _ = self.tx.send(Msg::End).await;
         drop(self.tx);
-        let (plaintext_bytes, digest) = self
-            .join
-            .await
-            .map_err(|e| Error::internal("the sealing thread panicked").source(e))??;
+        let (plaintext_bytes, digest) = self.join.join().await??;
         Ok(Sealed {
             rows,
             plaintext_bytes,
@@ -89,7 +85,7 @@ impl Sink {
     /// The sealing thread's own error, if it stopped early; used when `send` failed.
     pub async fn abandon(self) -> Option<Error> {
         drop(self.tx);
-        match self.join.await {
+        match self.join.join().await {
             Ok(Err(e)) => Some(e),
             _ => None,
         }

@@ -111,9 +111,9 @@ pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
         Some(to) => {
             let (to, p, env) = (to.clone(), profile.clone(), env.clone());
             Some(
-                tokio::task::spawn_blocking(move || export(&to, &p, &env))
+                crate::pool::run(move || export(&to, &p, &env))
                     .await
-                    .unwrap_or_else(|e| Err(format!("reading the export panicked: {e}"))),
+                    .unwrap_or_else(|e| Err(e.message().to_string())),
             )
         }
     };
