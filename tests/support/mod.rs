@@ -12,6 +12,7 @@ use acc::config::{Config, Env};
 
 mod delivery;
 pub mod exports;
+pub mod restores;
 #[allow(unused_imports)]
 pub use delivery::{
     Remote, assert_no_plaintext, current_version, day_file, day_manifest, files_under, sftp_section,

@@ -1,0 +1,113 @@
+//! What the restore, lock-down and freeze tests share: a production clone and a staging
+//! database of their own with a profile for both, and ways to take snapshots, restore, kill a
+//! restore at a failpoint and run SQL on a scratch cluster.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Run, Sandbox, StagingDb, TestDb, acc, acc_command};
+
+pub struct Setup {
+    pub sb: Sandbox,
+    pub prod: TestDb,
+    pub staging: StagingDb,
+    pub _tmp: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+pub async fn setup(tag: &str, extra: &str) -> Setup {
+    let sb = Sandbox::require();
+    let prod = TestDb::clone_of(&sb, "demo_us", tag).await;
+    let staging = StagingDb::new(&sb, tag);
+    let tmp = tempfile::tempdir().unwrap();
+    let sections = format!("{}{extra}", staging.sections(&sb));
+    let config = sb.write_profile(tmp.path(), &prod.name, None, &sections);
+    Setup {
+        sb,
+        prod,
+        staging,
+        _tmp: tmp,
+        config,
+    }
+}
+
+impl Setup {
+    pub fn acc(&self, args: &[&str]) -> Run {
+        acc(&self.config, args)
+    }
+
+    /// Takes an on-demand snapshot and returns its label; labels have one-second resolution.
+    pub fn snapshot(&self) -> String {
+        std::thread::sleep(Duration::from_millis(1100));
+        let run = self.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        run.json()["label"].as_str().unwrap().to_string()
+    }
+
+    /// Takes an on-demand snapshot with extra flags; returns its JSON summary.
+    pub fn snapshot_with(&self, extra: &[&str]) -> serde_json::Value {
+        std::thread::sleep(Duration::from_millis(1100));
+        let mut args = vec!["snapshot", "--profile", "t", "--now", "--json"];
+        args.extend_from_slice(extra);
+        let run = self.acc(&args);
+        assert_eq!(run.code, 0, "{run:?}");
+        run.json()
+    }
+
+    pub fn restore(&self, extra: &[&str]) -> Run {
+        let mut args = vec!["restore", "--profile", "t", "--json"];
+        args.extend_from_slice(extra);
+        self.acc(&args)
+    }
+
+    pub async fn staging_label(&self) -> String {
+        let c = self.staging.admin(&self.staging.name).await;
+        c.query_one("SELECT label FROM acc.staging_info", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+/// How many `<name>__incoming` databases the staging cluster holds (0 or 1).
+pub async fn incoming_copies(admin: &tokio_postgres::Client, name: &str) -> i64 {
+    admin
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&format!("{name}__incoming")],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Starts `acc restore`, waits until it is paused at failpoint `point`, and kills it with
+/// SIGKILL.
+pub fn restore_killed_at(config: &std::path::Path, point: &str) {
+    let mut cmd = acc_command(config);
+    cmd.args(["restore", "--profile", "t"]);
+    let (mut child, _) = super::paused_at(&mut cmd, point, None);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// A login in the reader role on the staging cluster, and its URL to the staging database.
+pub async fn reader_login(s: &Setup, tag: &str) -> (String, String) {
+    s.staging.reader_login(&s.sb, tag).await
+}
+
+/// Runs SQL with psql as the superuser on a scratch cluster (trust logins), in `db`.
+pub fn scratch_sql(port: u16, db: &str, user: &str, sql: &str) {
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p"])
+        .arg(port.to_string())
+        .args(["-U", user, "-d", db, "-c", sql])
+        .env("PGSSLMODE", "disable")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
