@@ -139,18 +139,14 @@ fn a_freeze_database_someone_else_created_first_is_refused_with_78() {
             &["freeze", "--profile", "t", "on", "--reason", "outage drill"],
         )
     };
-    let refused = freeze();
-    assert_eq!(refused.code, 78, "{refused:?}");
-    assert!(
-        refused.stderr.contains("belongs to mallory"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        !refused.stderr.contains("planted code ran"),
-        "{}",
-        refused.stderr
-    );
+    // refused with 78 for `why`, before any planted code ran as acc
+    let refused_for = |why: &str| {
+        let run = freeze();
+        assert_eq!(run.code, 78, "{why}: {run:?}");
+        assert!(run.stderr.contains(why), "{why}: {}", run.stderr);
+        assert!(!run.stderr.contains("planted code ran"), "{}", run.stderr);
+    };
+    refused_for("belongs to mallory");
 
     // handed to acc as the first hint says, it still holds the planted trigger: refused too
     scratch_sql(
@@ -159,18 +155,7 @@ fn a_freeze_database_someone_else_created_first_is_refused_with_78() {
         "postgres",
         "ALTER DATABASE acc_control OWNER TO acc",
     );
-    let handed = freeze();
-    assert_eq!(handed.code, 78, "{handed:?}");
-    assert!(
-        handed.stderr.contains("not as acc makes it"),
-        "{}",
-        handed.stderr
-    );
-    assert!(
-        !handed.stderr.contains("planted code ran"),
-        "{}",
-        handed.stderr
-    );
+    refused_for("not as acc makes it");
 
     // the trigger gone, a CHECK that calls a planted function runs as the writer just the same
     scratch_sql(
@@ -181,13 +166,7 @@ fn a_freeze_database_someone_else_created_first_is_refused_with_78() {
          CREATE FUNCTION public.check_planted(text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
          ALTER TABLE public.staging_freeze ADD CONSTRAINT planted CHECK (public.check_planted(reason))",
     );
-    let checked = freeze();
-    assert_eq!(checked.code, 78, "{checked:?}");
-    assert!(
-        checked.stderr.contains("not as acc makes it"),
-        "{}",
-        checked.stderr
-    );
+    refused_for("not as acc makes it");
 
     // with the planted one gone, acc makes its own, closed to everyone else
     scratch_sql(

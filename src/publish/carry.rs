@@ -23,8 +23,6 @@ pub struct Trust {
 /// What `carry_over` kept from the day's current version, and what it had to leave out.
 #[derive(Debug, Default)]
 pub struct Carried {
-    /// The version the new one builds on; `None` when the day had none.
-    pub based_on: Option<u32>,
     pub carried: Vec<String>,
     /// Files that no longer match their entry: `(name, why)`.
     pub dropped: Vec<(String, String)>,
@@ -42,10 +40,7 @@ pub fn carry_over(
     order: &[&str],
     trust: &Trust,
 ) -> Result<(Vec<FileEntry>, Carried)> {
-    let mut out = Carried {
-        based_on,
-        ..Carried::default()
-    };
+    let mut out = Carried::default();
     let Some(version) = based_on else {
         return Ok((entries, out));
     };

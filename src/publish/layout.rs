@@ -204,13 +204,13 @@ pub fn hidden_day(name: &str) -> Option<NaiveDate> {
     day_of(day)
 }
 
-pub fn is_leftover(name: &str) -> bool {
-    leftover(name).is_some()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn is_leftover(name: &str) -> bool {
+        leftover(name).is_some()
+    }
 
     #[test]
     fn only_iso_day_names_are_days() {
