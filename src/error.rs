@@ -180,7 +180,7 @@ impl Error {
                 .and_then(tokio_postgres::Error::as_db_error)
                 .or_else(|| c.downcast_ref::<tokio_postgres::error::DbError>());
             if let Some(db) = db {
-                out.push(crate::pg::server_message(db));
+                out.push(crate::redact::server_message(db));
                 break;
             }
             out.push(c.to_string());

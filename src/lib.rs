@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypt;
 pub mod delivery;
 pub mod doctor;
+pub mod env;
 pub mod error;
 pub mod events;
 pub mod export;
@@ -17,16 +18,20 @@ pub mod init;
 pub mod metrics;
 pub mod pg;
 pub mod pool;
+pub mod print;
 pub mod process;
 pub mod publish;
 pub mod pull;
+pub mod redact;
 pub mod replay;
 pub mod restore;
 pub mod schedule;
+pub mod secret;
 pub mod sheets;
 pub mod snapshot;
 pub mod status;
 pub mod store;
+pub mod timers;
 pub mod ui;
 
 mod commands;
@@ -42,7 +47,7 @@ pub fn run(cli: cli::Cli) -> u8 {
     if cli.log_format == cli::LogFormatArg::Json {
         ui::output::set_log_format(ui::output::LogFormat::Json);
     }
-    match commands::run(cli, config::Env::from_process()) {
+    match commands::run(cli, env::Env::from_process()) {
         Ok(code) => code,
         Err(err) => {
             ui::output::report(&err);

@@ -235,7 +235,7 @@ fn every_command_flag_and_configuration_key_in_the_docs_exists() {
 #[test]
 fn the_packaged_example_configuration_resolves() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let env = acc::config::Env::from_pairs([("ACC_SYSTEM_CONFIG_DIR", "/nonexistent")]);
+    let env = acc::env::Env::from_pairs([("ACC_SYSTEM_CONFIG_DIR", "/nonexistent")]);
     let config = acc::config::Config::load(env, Some(root.join("examples/acc.toml"))).unwrap();
     for name in ["north", "harbour"] {
         config

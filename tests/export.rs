@@ -54,7 +54,7 @@ async fn every_file_decrypts_with_the_age_cli_and_holds_the_rows_its_query_count
     assert_eq!(m["source"], "production");
 
     // the same window the export used, to count each query's rows independently
-    let window = acc::export::Period {
+    let window = acc::schedule::Period {
         today: m["date"].as_str().unwrap().parse().unwrap(),
         start: m["window_start"].as_str().unwrap().parse().unwrap(),
         end: m["window_end"].as_str().unwrap().parse().unwrap(),
@@ -567,7 +567,7 @@ async fn export_runs_as_a_library_call_on_a_current_thread_runtime() {
     let dir = tempfile::tempdir().unwrap();
     let config = profile(&sb, dir.path(), &db.name, "");
     let remote = Remote::new(&sb, "current-thread");
-    let cfg = acc::config::Config::load(acc::config::Env::from_process(), Some(config)).unwrap();
+    let cfg = acc::config::Config::load(acc::env::Env::from_process(), Some(config)).unwrap();
     let p = cfg
         .profile(Some("t"), acc::config::RawProfile::default())
         .unwrap();

@@ -8,7 +8,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use acc::config::{Env, RawProfile};
+use acc::config::RawProfile;
+
+use acc::env::Env;
 use snowflake_connector_rs::{
     AuthConfig, CellValue, Client, ClientConfig, EndpointConfig, SessionConfig,
 };
@@ -122,7 +124,7 @@ async fn profiles_connect_with_referenced_passwords_and_failures_map_to_exit_cod
     assert!(n > 0);
 
     let mut wrong = profile.production().unwrap().clone();
-    wrong.password = Some(acc::config::SecretRef::Env("ACC_TEST_WRONG_PW".into()));
+    wrong.password = Some(acc::secret::SecretRef::Env("ACC_TEST_WRONG_PW".into()));
     let err = acc::pg::connect(
         &wrong,
         &Env::from_pairs([("ACC_TEST_WRONG_PW", "not-the-password")]),

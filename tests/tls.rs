@@ -10,7 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use acc::config::{Config, Env};
+use acc::config::Config;
+
+use acc::env::Env;
 use support::{Sandbox, ScratchCluster, StagingDb, TestDb, acc, acc_command};
 
 /// An acc.toml with one profile `t` whose production section is `production` verbatim.

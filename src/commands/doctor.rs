@@ -4,8 +4,10 @@ use serde_json::json;
 
 use super::block_on;
 use crate::cli::DoctorArgs;
-use crate::config::{Config, Database, RawProfile, RootCert, SecretRef};
+use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
+use crate::pg::{Database, RootCert};
+use crate::secret::SecretRef;
 use crate::ui::output;
 
 pub fn run(args: &DoctorArgs, config: &Config, profile: Option<&str>) -> Result<()> {

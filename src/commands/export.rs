@@ -148,7 +148,7 @@ mod tests {
 
     use super::*;
     use crate::cli::{Cli, Command};
-    use crate::config::Env;
+    use crate::env::Env;
 
     /// The profile `p` with `export.bom = true`, resolved under the flags `args`.
     fn bom_under(args: &[&str]) -> bool {

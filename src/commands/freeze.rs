@@ -64,7 +64,7 @@ fn describe(s: &FreezeState) -> String {
 }
 
 /// The person behind the command: the sudo user if any, then the login user, and the host.
-fn who(env: &crate::config::Env) -> String {
+fn who(env: &crate::env::Env) -> String {
     let user = env
         .get("SUDO_USER")
         .or_else(|| env.get("USER"))

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::block_on;
 use crate::cli::InitArgs;
-use crate::config::{Config, Env, RawProfile};
+use crate::config::{Config, RawProfile};
+use crate::env::Env;
 use crate::error::{Error, Kind, Result, code};
 use crate::init::{self, Flags, Terminal};
 use crate::ui::output;

@@ -16,7 +16,8 @@ mod status;
 mod verify;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, Env};
+use crate::config::Config;
+use crate::env::Env;
 use crate::error::{Result, code};
 
 /// Runs the parsed command line. The configuration is loaded once, here.

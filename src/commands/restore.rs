@@ -4,7 +4,8 @@ use serde_json::json;
 
 use super::{block_on, default_jobs};
 use crate::cli::RestoreArgs;
-use crate::config::{Config, Database, Env, Profile, RawDatabase, RawProfile, RawRestore};
+use crate::config::{Config, Profile, RawDatabase, RawProfile, RawRestore};
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::metrics::{Job, Run};
 use crate::restore::{Request, RestoreReport, Target, restore, rollback};
@@ -102,7 +103,7 @@ fn parse_target(url: &str, env: &Env) -> Result<Target> {
         password_env: env.get("PGPASSWORD").map(|_| "PGPASSWORD".to_string()),
         ..Default::default()
     };
-    let db = Database::resolve("--target", raw, env).map_err(|e| {
+    let db = crate::config::resolve_database("--target", raw, env).map_err(|e| {
         Error::usage(e.message().to_string()).hint(
             e.hint_text()
                 .unwrap_or(

@@ -182,8 +182,8 @@ fn note(region: &Region, w: &Cutoff, event: &str, reading: Reading, at: DateTime
 
 /// `--systemd` and `--cron`: the night's jobs for the profile.
 fn timers(args: &ScheduleArgs, config: &Config, profile: Option<&str>) -> Result<()> {
-    use crate::schedule::crontab::crontab;
-    use crate::schedule::timers::{Setup, install, template_units, units};
+    use crate::timers::crontab::crontab;
+    use crate::timers::units::{Setup, install, template_units, units};
     let setup = Setup {
         acc: match &args.exec {
             Some(path) => path.clone(),

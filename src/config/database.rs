@@ -6,151 +6,51 @@
 //! then the defaults (port 5432, `sslmode = "verify-full"`). The password comes from
 //! `password_env`/`_file`/`_credential` when one is set, else from `PGPASSFILE` or `~/.pgpass`.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
-use super::env::Env;
 use super::raw::RawDatabase;
-use super::secret::SecretRef;
+use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::pg::{conninfo, pgpass, service};
+use crate::pg::{Database, RootCert, SslMode, Tls, conninfo, pgpass, service};
+use crate::secret::SecretRef;
 
-/// libpq's `sslmode`, weakest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SslMode {
-    Disable,
-    Allow,
-    Prefer,
-    Require,
-    VerifyCa,
-    VerifyFull,
-}
-
-impl SslMode {
-    pub const ALL: [SslMode; 6] = [
-        SslMode::Disable,
-        SslMode::Allow,
-        SslMode::Prefer,
-        SslMode::Require,
-        SslMode::VerifyCa,
-        SslMode::VerifyFull,
+/// Resolves a profile's section; `key` is its dotted path (`profiles.P.production`).
+pub fn resolve_database(key: &str, d: RawDatabase, env: &Env) -> Result<Database> {
+    let mut settings = Settings::default();
+    if let Some(name) = &d.service {
+        let (file, pairs) =
+            service::lookup(name, env).map_err(|e| Error::config(format!("{key}.service: {e}")))?;
+        settings.lay(pairs, &format!("service {name} in {}", file.display()));
+    }
+    if let Some(url) = &d.url {
+        let pairs = conninfo::parse(url).map_err(|e| Error::config(format!("{key}.url: {e}")))?;
+        settings.lay(pairs, "url");
+    }
+    let own = [
+        ("host", d.host),
+        ("hostaddr", d.hostaddr),
+        ("port", d.port.map(|p| p.to_string())),
+        ("dbname", d.dbname),
+        ("user", d.user),
+        ("sslmode", d.sslmode),
+        ("sslrootcert", d.sslrootcert),
+        ("sslcert", d.sslcert),
+        ("sslkey", d.sslkey),
+        ("sslcrl", d.sslcrl),
     ];
-
-    pub fn parse(s: &str) -> Option<SslMode> {
-        SslMode::ALL.into_iter().find(|m| m.name() == s)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Allow => "allow",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
-}
-
-/// `sslrootcert`: a CA file, or `system` for the operating system's trust store (libpq 16).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RootCert {
-    File(PathBuf),
-    System,
-}
-
-/// TLS to one server.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tls {
-    pub mode: SslMode,
-    /// Where trusted CAs come from. Under `verify-ca` and `verify-full` an unset value means
-    /// libpq's `~/.postgresql/root.crt`; under `require` it means no check, as in libpq.
-    pub root_cert: Option<RootCert>,
-    /// A client certificate (PEM) and its key, for `cert` logins.
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-    /// Revoked certificates (PEM).
-    pub crl: Option<PathBuf>,
-}
-
-impl Tls {
-    /// Whether the server's certificate chain is checked: always under verify-ca and
-    /// verify-full, and, as libpq does, under any mode that encrypts when a CA is given.
-    pub fn checks_chain(&self) -> bool {
-        self.mode >= SslMode::VerifyCa || (self.mode >= SslMode::Allow && self.root_cert.is_some())
-    }
-}
-
-/// A PostgreSQL server and database.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Database {
-    pub host: String,
-    /// Where to connect when `host` is a name the certificate holds but DNS must not decide.
-    pub hostaddr: Option<IpAddr>,
-    pub port: u16,
-    pub dbname: String,
-    pub user: String,
-    pub password: Option<SecretRef>,
-    /// The libpq password file read when no password reference is set.
-    pub passfile: Option<PathBuf>,
-    pub tls: Tls,
-    /// Each setting and where it came from (`profile`, `url`, `service NAME in FILE`, `default`).
-    pub origins: Vec<(&'static str, String)>,
-}
-
-impl Database {
-    /// `user@host:port/dbname`, for messages; never includes the password.
-    pub fn describe(&self) -> String {
-        format!("{}@{}:{}/{}", self.user, self.host, self.port, self.dbname)
-    }
-
-    /// Where `setting` came from, for doctor.
-    pub fn origin(&self, setting: &str) -> &str {
-        self.origins
-            .iter()
-            .find(|(k, _)| *k == setting)
-            .map_or("default", |(_, o)| o.as_str())
-    }
-
-    /// Resolves a profile's section; `key` is its dotted path (`profiles.P.production`).
-    pub fn resolve(key: &str, d: RawDatabase, env: &Env) -> Result<Database> {
-        let mut settings = Settings::default();
-        if let Some(name) = &d.service {
-            let (file, pairs) = service::lookup(name, env)
-                .map_err(|e| Error::config(format!("{key}.service: {e}")))?;
-            settings.lay(pairs, &format!("service {name} in {}", file.display()));
-        }
-        if let Some(url) = &d.url {
-            let pairs =
-                conninfo::parse(url).map_err(|e| Error::config(format!("{key}.url: {e}")))?;
-            settings.lay(pairs, "url");
-        }
-        let own = [
-            ("host", d.host),
-            ("hostaddr", d.hostaddr),
-            ("port", d.port.map(|p| p.to_string())),
-            ("dbname", d.dbname),
-            ("user", d.user),
-            ("sslmode", d.sslmode),
-            ("sslrootcert", d.sslrootcert),
-            ("sslcert", d.sslcert),
-            ("sslkey", d.sslkey),
-            ("sslcrl", d.sslcrl),
-        ];
-        settings.lay(
-            own.into_iter()
-                .filter_map(|(k, v)| Some((k.to_string(), v?)))
-                .collect(),
-            "profile",
-        );
-        settings.build(
-            key,
-            env,
-            d.password_env,
-            d.password_file,
-            d.password_credential,
-        )
-    }
+    settings.lay(
+        own.into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect(),
+        "profile",
+    );
+    settings.build(
+        key,
+        env,
+        d.password_env,
+        d.password_file,
+        d.password_credential,
+    )
 }
 
 /// Settings laid one source over another, each remembering its source.
@@ -300,7 +200,7 @@ mod tests {
             ("PGSERVICEFILE", svc.to_str().unwrap()),
             ("HOME", "/home/ops"),
         ]);
-        let db = Database::resolve(
+        let db = resolve_database(
             "profiles.p.production",
             raw("service = \"agency\"\nurl = \"postgresql://url_user@from-url/urldb\"\nuser = \"acc\"\n"),
             &env,
@@ -333,7 +233,7 @@ mod tests {
     #[test]
     fn the_default_is_verify_full_and_system_needs_it() {
         let env = Env::from_pairs([]);
-        let db = Database::resolve(
+        let db = resolve_database(
             "k",
             raw("host = \"h\"\ndbname = \"d\"\nuser = \"u\"\nsslrootcert = \"system\"\n"),
             &env,
@@ -344,14 +244,14 @@ mod tests {
             (SslMode::VerifyFull, Some(RootCert::System))
         );
         assert_eq!(db.origin("sslmode"), "default");
-        let err = Database::resolve(
+        let err = resolve_database(
             "k",
             raw("host = \"h\"\ndbname = \"d\"\nuser = \"u\"\nsslrootcert = \"system\"\nsslmode = \"require\"\n"),
             &env,
         )
         .unwrap_err();
         assert!(err.message().contains("verify-full"), "{}", err.message());
-        let err = Database::resolve(
+        let err = resolve_database(
             "k",
             raw("host = \"h\"\ndbname = \"d\"\nuser = \"u\"\nsslmode = \"verify_full\"\n"),
             &env,
@@ -362,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_password_in_the_url_is_refused_without_echo() {
-        let err = Database::resolve(
+        let err = resolve_database(
             "k",
             raw("url = \"postgres://u:hunter2@h/d\"\n"),
             &Env::from_pairs([]),
@@ -378,7 +278,7 @@ mod tests {
     #[test]
     fn a_password_reference_replaces_the_password_file() {
         let env = Env::from_pairs([("PGPASSFILE", "/etc/acc/pgpass")]);
-        let db = Database::resolve(
+        let db = resolve_database(
             "k",
             raw("url = \"host=h dbname=d user=u\"\npassword_env = \"PW\"\n"),
             &env,
@@ -388,7 +288,7 @@ mod tests {
             (db.password.clone(), db.passfile.clone()),
             (Some(SecretRef::Env("PW".into())), None)
         );
-        let db = Database::resolve("k", raw("url = \"host=h dbname=d user=u\"\n"), &env).unwrap();
+        let db = resolve_database("k", raw("url = \"host=h dbname=d user=u\"\n"), &env).unwrap();
         assert_eq!(db.passfile, Some(PathBuf::from("/etc/acc/pgpass")));
     }
 }

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::env::Env;
 use super::raw::{RawFile, RawProfile};
+use crate::env::Env;
 use crate::error::{Error, Result};
 
 const BUILT_IN_DEFAULTS: &str = include_str!("../../profiles/defaults.toml");

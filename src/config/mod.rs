@@ -1,18 +1,15 @@
 //! Configuration: layered files, environment and flags resolved into profiles.
 
 mod database;
-mod env;
 mod layers;
 mod profile;
 mod raw;
-mod secret;
 mod sheets;
 
 #[cfg(test)]
 mod tests;
 
-pub use database::{Database, RootCert, SslMode, Tls};
-pub use env::Env;
+pub use database::resolve_database;
 pub use layers::{ENV_OVERRIDES, Layer, Sources};
 pub use profile::{
     DashboardSource, ExportSettings, Profile, RestoreSettings, Sftp, SnapshotSettings, Snowflake,
@@ -21,9 +18,9 @@ pub use profile::{
 pub use raw::{
     Overlay, RawDatabase, RawExport, RawFile, RawProfile, RawRestore, RawSheets, RawSnapshot,
 };
-pub use secret::{Secret, SecretRef};
 pub use sheets::{SheetFormat, SheetsSettings};
 
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::schedule::region::Regions;
 

@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use super::database::Database;
-use super::env::Env;
 use super::raw::{RawExport, RawProfile, RawRestore, RawSftp, RawSnapshot, RawSnowflake};
-use super::secret::SecretRef;
 use super::sheets::SheetsSettings;
+use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::pg::Database;
 use crate::schedule::region::{Region, Regions};
+use crate::secret::SecretRef;
 
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -193,11 +193,11 @@ impl Profile {
             age_recipients,
             production: raw
                 .production
-                .map(|d| Database::resolve(&key("production"), d, env))
+                .map(|d| super::database::resolve_database(&key("production"), d, env))
                 .transpose()?,
             staging: raw
                 .staging
-                .map(|d| Database::resolve(&key("staging"), d, env))
+                .map(|d| super::database::resolve_database(&key("staging"), d, env))
                 .transpose()?,
             sftp: raw.sftp.map(|s| sftp(&key("sftp"), s)).transpose()?,
             snowflake: raw

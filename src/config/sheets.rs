@@ -3,8 +3,8 @@
 
 use super::raw::RawSheets;
 use crate::error::{Error, Result};
+use crate::print::{Language, Paper};
 use crate::schedule::region::Region;
-use crate::sheets::pdf::{Language, Paper};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SheetsSettings {

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::secret::SecretRef;
 
 struct Dirs {
     _tmp: tempfile::TempDir,
@@ -283,7 +284,7 @@ fn sheets_paper_follows_the_region_and_a_bad_one_names_its_key() {
     );
     let config = load(&d, &[], true).unwrap();
     let get = |name: &str| config.profile(Some(name), RawProfile::default());
-    use crate::sheets::pdf::{Language, Paper};
+    use crate::print::{Language, Paper};
     assert_eq!(get("us").unwrap().sheets.paper, Paper::Letter);
     assert_eq!(get("au").unwrap().sheets.paper, Paper::A4);
     let fr = get("fr").unwrap();

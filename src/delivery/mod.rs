@@ -12,7 +12,9 @@ use std::io::{Read, Write};
 pub use location::{Location, SftpAddress};
 pub use remote::Remote;
 
-use crate::config::{Env, Sftp};
+use crate::config::Sftp;
+
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 
 /// One entry of a directory listing.

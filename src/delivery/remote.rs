@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use super::{Delivery, Location};
-use crate::config::{Env, Sftp};
+use crate::config::Sftp;
+use crate::env::Env;
 use crate::error::Result;
 
 /// An open delivery shared by async tasks and the blocking threads they start.

@@ -12,7 +12,8 @@ use ssh2::{CheckResult, ErrorCode, KnownHostFileKind, OpenFlags, OpenType, Sessi
 use super::Entry;
 use super::known_hosts::Marker;
 use super::location::SftpAddress;
-use crate::config::{Env, Sftp};
+use crate::config::Sftp;
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);

@@ -4,8 +4,10 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::config::{Profile, SecretRef};
+use crate::config::Profile;
+
 use crate::crypt::{Identities, Recipients};
+use crate::secret::SecretRef;
 use crate::store::ProfileStore;
 
 use super::check::{Check, fail, fail_with, pass};

@@ -1,8 +1,10 @@
 //! `acc doctor`'s checks: can acc reach and use everything the profile names? Each check
 //! says what it found and, when it fails, the fix.
 
-use crate::config::{Env, Profile};
+use crate::config::Profile;
+
 use crate::delivery::{Delivery, Location};
+use crate::env::Env;
 
 use super::check::{Check, fail, fail_with, pass};
 use super::local::{keys, secret_files, store_space};

@@ -1,7 +1,11 @@
 //! The doctor's checks of each PostgreSQL server: login, pg_dump's version, TLS and the
 //! certificate, and on staging the reader's rights and the large-object functions.
 
-use crate::config::{Database, Env, Profile, SslMode};
+use crate::config::Profile;
+
+use crate::pg::{Database, SslMode};
+
+use crate::env::Env;
 use crate::pg::tls::PeerCert;
 
 use super::check::{Check, fail, fail_with, pass, warn};

@@ -11,6 +11,6 @@ mod server_csv;
 mod snowflake_source;
 pub(crate) mod spreadsheet;
 
-pub use dashboard::{Dashboard, Dialect, NAMES, Period};
+pub use dashboard::{Dashboard, Dialect, NAMES};
 pub use run::{ExportReport, Request, export, period};
 pub use snowflake_source::login as snowflake_login;

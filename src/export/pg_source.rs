@@ -83,7 +83,7 @@ fn query_error(name: &str, e: tokio_postgres::Error) -> Error {
     // the server's message, never its DETAIL, which may quote a row's values
     let msg = e
         .as_db_error()
-        .map(crate::pg::server_message)
+        .map(crate::redact::server_message)
         .unwrap_or_else(|| e.to_string());
     let kind = if e.is_closed() || e.as_db_error().is_none() {
         crate::error::Kind::Temporary

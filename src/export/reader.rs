@@ -8,7 +8,8 @@ use tokio_postgres::Client;
 use super::csv_out::CsvOut;
 use super::dashboard::{Dashboard, Dialect};
 use super::{pg_source, snowflake_source};
-use crate::config::{DashboardSource, Env, Profile};
+use crate::config::{DashboardSource, Profile};
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 
 pub enum Reader {

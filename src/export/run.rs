@@ -7,14 +7,16 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::dashboard::{self, Period};
+use super::dashboard;
 use super::flow::{Finishing, Produced, Writer, finish, produce};
 use super::reader::Reader;
-use crate::config::{DashboardSource, Env, Profile};
+use crate::config::{DashboardSource, Profile};
 use crate::crypt::Recipients;
 use crate::delivery::{Location, Remote};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::publish::{DayKind, DayManifest, DayWriter, FileEntry, Layout, Trust};
+use crate::schedule::Period;
 use crate::ui::progress::{Board, Mode};
 
 /// What an export run was asked to do, every flag already resolved against the profile.

@@ -8,7 +8,8 @@ use snowflake_connector_rs::{
 
 use super::csv_out::CsvOut;
 use super::dashboard::Dashboard;
-use crate::config::{Env, Snowflake};
+use crate::config::Snowflake;
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 
 /// Logs in with a key pair when one is configured, else with the password.

@@ -5,7 +5,9 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::config::{Env, Sources};
+use crate::config::Sources;
+
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 
 /// `--config FILE` when given, else the system file for root and the user's file otherwise.

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use super::answers::{self, Answers, Connection, SftpLogin};
 use super::probe;
 use super::source::{Question, Source};
-use crate::config::{Env, Sources};
+use crate::config::Sources;
+use crate::env::Env;
 use crate::error::Result;
 use crate::schedule::region::Regions;
 

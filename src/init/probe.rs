@@ -7,8 +7,9 @@ use std::path::Path;
 
 use super::answers::Answers;
 use super::render::render;
-use crate::config::{Config, Env, Profile, RawProfile};
+use crate::config::{Config, Profile, RawProfile};
 use crate::doctor::Check;
+use crate::env::Env;
 
 /// The profile the answers so far make, read back through the configuration loader.
 pub fn profile_of(a: &Answers, env: &Env) -> std::result::Result<Profile, String> {

@@ -10,8 +10,10 @@ use tokio_postgres::{Client, Config, NoTls, Socket};
 
 use super::pgpass;
 use super::tls::{self, PeerCert};
-use crate::config::{Database, Env, Secret, SslMode};
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
+use crate::pg::{Database, SslMode};
+use crate::secret::Secret;
 
 /// A connection and the certificate the server presented (none over cleartext).
 pub struct Connection {
@@ -150,37 +152,6 @@ fn classify(db: &Database, e: tokio_postgres::Error) -> Error {
     }
 }
 
-/// A server error as acc prints it: the message and SQLSTATE, never DETAIL, WHERE or CONTEXT,
-/// which can quote a row's values.
-pub fn server_message(db: &tokio_postgres::error::DbError) -> String {
-    format!(
-        "{} (SQLSTATE {})",
-        redacted(db.message(), db.code().code()),
-        db.code().code()
-    )
-}
-
-/// A data exception's message quotes the value it refused (`invalid input syntax for type
-/// integer: "..."`), and a value here may be a patient's: the quoted parts go. Other classes
-/// quote names (a table, a column, a role), which the operator needs.
-pub fn redacted(message: &str, sqlstate: &str) -> String {
-    if !sqlstate.starts_with("22") {
-        return message.to_string();
-    }
-    let mut out = String::with_capacity(message.len());
-    let mut parts = message.split('"');
-    out.push_str(parts.next().unwrap_or_default());
-    let mut inside = true;
-    for part in parts {
-        match inside {
-            true => out.push_str("\"(value withheld)"),
-            false => out.push_str(&format!("\"{part}")),
-        }
-        inside = !inside;
-    }
-    out
-}
-
 /// Column `i` of a row from a schema acc did not write: a NULL where acc expects a value, or a
 /// timestamp of `infinity`, is an error naming the column and the row, never a panic.
 pub fn cell<'a, T: tokio_postgres::types::FromSql<'a>>(
@@ -208,28 +179,4 @@ pub fn lost_race(e: &tokio_postgres::Error) -> bool {
         || *c == SqlState::DUPLICATE_OBJECT
         || *c == SqlState::DUPLICATE_TABLE
         || *c == SqlState::UNIQUE_VIOLATION)
-}
-
-#[cfg(test)]
-mod redaction_tests {
-    use super::redacted;
-
-    #[test]
-    fn a_data_exceptions_quoted_value_is_withheld_and_names_elsewhere_are_kept() {
-        assert_eq!(
-            redacted(
-                r#"invalid input syntax for type integer: "SYNTH 4111 1111""#,
-                "22P02"
-            ),
-            r#"invalid input syntax for type integer: "(value withheld)""#
-        );
-        assert_eq!(
-            redacted(r#"value "a" and "b" refused"#, "22000"),
-            r#"value "(value withheld)" and "(value withheld)" refused"#
-        );
-        assert_eq!(
-            redacted(r#"relation "agency.visits" does not exist"#, "42P01"),
-            r#"relation "agency.visits" does not exist"#
-        );
-    }
 }

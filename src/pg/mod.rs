@@ -7,6 +7,7 @@ pub mod copy_binary;
 pub mod copy_format;
 pub mod copy_messages;
 pub mod copy_text;
+mod database;
 pub mod pgpass;
 pub mod service;
 pub mod sqlstate;
@@ -15,5 +16,6 @@ pub mod tools;
 
 pub use connect::{
     Connection, MISSING_DATABASE, cell, connect, database_missing, lost_race, open, password,
-    quote_ident, server_message,
+    quote_ident,
 };
+pub use database::{Database, RootCert, SslMode, Tls};

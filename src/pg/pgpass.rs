@@ -4,8 +4,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Env, Secret};
+use crate::env::Env;
+
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 /// `PGPASSFILE`, else `~/.pgpass`.
 pub fn default_path(env: &Env) -> Option<PathBuf> {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::conninfo;
-use crate::config::Env;
+use crate::env::Env;
 
 /// Debian's libpq looks here when `PGSYSCONFDIR` is not set.
 const SYSCONFDIR: &str = "/etc/postgresql-common";

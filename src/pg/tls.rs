@@ -16,8 +16,8 @@ use rustls::pki_types::{
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{RootCert, SslMode, Tls};
 use crate::error::{Error, Kind, Result};
+use crate::pg::{RootCert, SslMode, Tls};
 
 /// The certificate a server presented, kept for doctor and status.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,9 @@ use std::process::Stdio;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
-use crate::config::{Database, Env, RootCert};
+use crate::pg::{Database, RootCert};
+
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::process::PrivateDir;
 

@@ -144,7 +144,7 @@ impl DayManifest {
     /// and the finish time are filled in as the run ends.
     pub fn begin(
         profile: &crate::config::Profile,
-        window: &crate::export::dashboard::Period,
+        window: &crate::schedule::Period,
         zone: chrono_tz::Tz,
         source: crate::config::DashboardSource,
         data_as_of: Option<DateTime<Utc>>,

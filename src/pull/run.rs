@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use super::fetch::fetch;
 use super::private::{make_private_dir, write_private};
-use crate::config::{Env, Profile};
+use crate::config::Profile;
 use crate::crypt::Identities;
 use crate::delivery::{Delivery, Location};
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::publish::{DayKind, DayManifest, DayReader, FileEntry, Layout, layout};
 

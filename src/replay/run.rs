@@ -12,8 +12,9 @@ use super::check::{self, Checked};
 use super::clock::Ambiguous;
 use super::entry::{self, Record};
 use super::read::{self, Parsed, Problem, RawLine};
-use crate::config::{Env, Profile};
+use crate::config::Profile;
 use crate::crypt::{Identities, Recipients, decrypt_from, encrypt_to};
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 
 pub struct Request {

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use super::lanes::{EVERY_TABLE, Scan, Statement};
 use super::target::Target;
-use crate::config::Env;
+use crate::env::Env;
 use crate::error::Result;
 
 /// One `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY` statement of the archive.

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 
 use super::target::Target;
 use super::timeline::Timeline;
-use crate::config::Env;
+use crate::env::Env;
 use crate::error::{Error, Result};
 
 /// A lock on every table: a statement whose extent is not known runs alone.

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use super::target::Target;
-use crate::config::Env;
 use crate::crypt::{Digest, Identities, checked, unseal};
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::pg::tools as pg_tools;
 use crate::pg::{quote_ident, sqlstate};

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::TryStreamExt;
 
 use super::target::Target;
-use crate::config::Env;
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::pg::quote_ident;
 use crate::snapshot::manifest::MaterializedView;

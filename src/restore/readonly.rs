@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Client;
 
 use super::target::Target;
-use crate::config::Env;
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::pg::quote_ident;
 use crate::pg::tools as pg_tools;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio_postgres::Client;
 
 use super::target::Target;
-use crate::config::Env;
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::pg::quote_ident;
 

@@ -2,7 +2,9 @@
 
 use tokio_postgres::Client;
 
-use crate::config::{Database, Env};
+use crate::pg::Database;
+
+use crate::env::Env;
 use crate::error::Result;
 use crate::pg;
 use crate::pg::tools as pg_tools;

@@ -1,12 +1,12 @@
 //! Regional timing: cutoffs, deadlines and daylight-saving rules.
 
-pub mod crontab;
 mod cutoff;
+mod period;
 pub mod region;
-pub mod timers;
 mod wall_clock;
 
 pub use cutoff::Cutoff;
+pub use period::Period;
 pub use wall_clock::{Reading, resolve};
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::sheets::pdf::{Language, Paper};
+use crate::print::{Language, Paper};
 
 const BUILT_IN: &[(&str, &str)] = &[
     ("us-can", include_str!("../../profiles/regions/us-can.toml")),

@@ -2,7 +2,8 @@
 //! sealed as `<employee>.pdf.age`, and every sheet added to the combined `all.pdf.age`, each
 //! employee starting on a new page.
 
-use super::pdf::{Context, Document, Language, Paper};
+use super::pdf::{Context, Document, labels_of};
+use crate::print::{Language, Paper};
 use std::io::Write;
 
 use super::split::{COMBINED, ChunkWriter};
@@ -29,12 +30,12 @@ impl Printing {
             days: self.days.clone(),
             data_as_of: self.data_as_of.clone(),
             zone: &self.zone,
-            labels: self.language.labels(),
+            labels: labels_of(self.language),
         }
     }
 
     fn title(&self, who: &str) -> String {
-        format!("{} {who} {}", self.language.labels().title, self.days)
+        format!("{} {who} {}", labels_of(self.language).title, self.days)
     }
 }
 

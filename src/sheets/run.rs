@@ -10,15 +10,17 @@ use tokio::sync::mpsc;
 
 use super::printed::Printing;
 use super::split::split;
-use crate::config::{DashboardSource, Env, Profile};
+use crate::config::{DashboardSource, Profile};
 use crate::crypt::Recipients;
 use crate::delivery::{Location, Remote};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::export::csv_out::CsvOut;
-use crate::export::dashboard::{self, Dashboard, Dialect, Period};
+use crate::export::dashboard::{self, Dashboard, Dialect};
 use crate::export::reader::Reader;
 use crate::pool::run as blocking;
 use crate::publish::{DayKind, DayManifest, DayWriter, Layout};
+use crate::schedule::Period;
 
 const BUILT_IN: &str = include_str!("../../profiles/sheets/downtime-sheet.sql");
 /// The sheet query's name in errors, as a dashboard's would be.

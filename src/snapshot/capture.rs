@@ -16,9 +16,11 @@ use super::session::{self, Exporter};
 use super::sink::Sealed;
 use super::take::Request;
 use super::timing::Plan;
-use crate::config::{Database, Env, Profile};
+use crate::config::Profile;
 use crate::crypt::Recipients;
+use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::pg::Database;
 use crate::snapshot::manifest::{
     self, Encryption, File, Filters, LargeObjects, Manifest, SchemaFiles, TableName,
 };

@@ -11,9 +11,10 @@ use tokio_postgres::Client;
 
 use super::filter::TableFilter;
 use super::sink::{Sealed, Sink};
-use crate::config::{Database, Env};
 use crate::crypt::Recipients;
+use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::pg::Database;
 use crate::pg::quote_ident;
 use crate::pg::tools as pg_tools;
 use crate::snapshot::manifest::{MaterializedView, Sequence, TableName};

@@ -8,7 +8,9 @@ use chrono::{DateTime, FixedOffset};
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
-use crate::config::{Database, Env};
+use crate::pg::Database;
+
+use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::pg::{self, sqlstate};
 

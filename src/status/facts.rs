@@ -6,8 +6,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::config::{Env, Profile};
+use crate::config::Profile;
+
 use crate::delivery::{Delivery, Location};
+use crate::env::Env;
 use crate::pg::tls::PeerCert;
 use crate::publish::{DayReader, Layout};
 use crate::restore::{FreezeState, Target, freeze_state, read_info};

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use acc::config::{Config, Env};
+use acc::config::Config;
+
+use acc::env::Env;
 
 mod delivery;
 pub mod exports;
@@ -74,9 +76,9 @@ pub async fn try_connect(url: &str) -> Option<tokio_postgres::Client> {
     let mut cfg: tokio_postgres::Config = url.parse().ok()?;
     cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
     cfg.channel_binding(tokio_postgres::config::ChannelBinding::Require);
-    let tls = acc::config::Tls {
-        mode: acc::config::SslMode::VerifyFull,
-        root_cert: Some(acc::config::RootCert::File(
+    let tls = acc::pg::Tls {
+        mode: acc::pg::SslMode::VerifyFull,
+        root_cert: Some(acc::pg::RootCert::File(
             Sandbox::require().path("ACC_TLS_DIR").join("ca.crt"),
         )),
         cert: None,

@@ -206,9 +206,10 @@ pub const TASK_TEXT: f32 = CHECKBOX;
 
 #[cfg(test)]
 mod tests {
-    use super::super::labels::Language;
-    use super::super::page::Paper;
+    use super::super::labels::labels_of;
+    use super::super::page::{body_height, body_width};
     use super::*;
+    use crate::print::{Language, Paper};
 
     fn crowded() -> Visit {
         Visit {
@@ -242,15 +243,15 @@ mod tests {
         for paper in [Paper::A4, Paper::Letter] {
             let b = visit_block(
                 &v,
-                Language::English.labels(),
-                paper.body_width(),
-                paper.body_height(),
+                labels_of(Language::English),
+                body_width(paper),
+                body_height(paper),
             );
             assert!(
-                b.height() <= paper.body_height(),
+                b.height() <= body_height(paper),
                 "{} > {} on {paper:?}",
                 b.height(),
-                paper.body_height()
+                body_height(paper)
             );
             let tasks = b
                 .rows
@@ -264,7 +265,7 @@ mod tests {
     #[test]
     fn every_task_and_alert_is_on_the_block() {
         let v = crowded();
-        let b = visit_block(&v, Language::French.labels(), Paper::A4.body_width(), 1e6);
+        let b = visit_block(&v, labels_of(Language::French), body_width(Paper::A4), 1e6);
         let mut text = String::new();
         for r in &b.rows {
             match r {

@@ -8,10 +8,11 @@ use super::block::{self, Row, visit_block};
 use super::deflate;
 use super::font::{Subset, Weight};
 use super::labels::Labels;
-use super::page::{FOOTER, HEADER, MARGIN, Paper, Placed, paginate};
+use super::page::{FOOTER, HEADER, MARGIN, Placed, body_height, body_width, paginate};
 use super::paint::{BOLD, Painter, REGULAR};
 use super::text::{Style, wrap};
 use crate::error::Result;
+use crate::print::Paper;
 use crate::sheets::visit::EmployeeSheet;
 
 /// What every page's header and footer say besides the employee.
@@ -68,13 +69,13 @@ impl Document {
 
     /// Adds one employee's sheet on pages of its own; returns how many.
     pub fn add(&mut self, sheet: &EmployeeSheet, cx: &Context) -> usize {
-        let width = self.paper.body_width();
+        let width = body_width(self.paper);
         let blocks: Vec<_> = sheet
             .visits
             .iter()
-            .map(|v| visit_block(v, cx.labels, width, self.paper.body_height()))
+            .map(|v| visit_block(v, cx.labels, width, body_height(self.paper)))
             .collect();
-        let pages = paginate(&blocks, self.paper.body_height());
+        let pages = paginate(&blocks, body_height(self.paper));
         let total = pages.len();
         let (w, h) = self.paper.size();
         for (i, placed) in pages.iter().enumerate() {
@@ -145,7 +146,7 @@ fn draw_part(p: &mut Painter, b: &block::Block, part: &Placed, labels: &Labels, 
 }
 
 fn header(p: &mut Painter, s: &EmployeeSheet, cx: &Context, paper: Paper, n: usize, of: usize) {
-    let width = paper.body_width();
+    let width = body_width(paper);
     let l = cx.labels;
     let page = format!("{} {n} {} {of}", l.page, l.of);
     let room = width - HEAD.width(&page) - 12.0;
@@ -173,7 +174,7 @@ fn header(p: &mut Painter, s: &EmployeeSheet, cx: &Context, paper: Paper, n: usi
 }
 
 fn footer(p: &mut Painter, cx: &Context, paper: Paper, visits: &[&str]) {
-    let width = paper.body_width();
+    let width = body_width(paper);
     let l = cx.labels;
     let top = paper.size().1 - MARGIN - FOOTER + 6.0;
     p.rule(0.0, 0.8, MARGIN, top, width);
@@ -195,8 +196,9 @@ fn footer(p: &mut Painter, cx: &Context, paper: Paper, visits: &[&str]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::labels::Language;
+    use super::super::labels::labels_of;
     use super::*;
+    use crate::print::Language;
     use crate::sheets::visit::Visit;
 
     fn sheet(number: &str, visits: usize) -> EmployeeSheet {
@@ -235,7 +237,7 @@ mod tests {
             days: "2026-12-01".into(),
             data_as_of: Some("2026-11-30 23:00 EST".into()),
             zone: "America/Toronto",
-            labels: Language::English.labels(),
+            labels: labels_of(Language::English),
         }
     }
 

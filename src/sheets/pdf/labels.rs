@@ -1,34 +1,12 @@
 //! The words printed on a sheet, in the profile's language (`sheets.language`).
 
-/// The languages a sheet can be printed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Language {
-    #[default]
-    English,
-    French,
-}
+use crate::print::Language;
 
-impl Language {
-    pub fn parse(code: &str) -> Option<Language> {
-        match code {
-            "en" => Some(Language::English),
-            "fr" => Some(Language::French),
-            _ => None,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::English => "en",
-            Language::French => "fr",
-        }
-    }
-
-    pub fn labels(self) -> &'static Labels {
-        match self {
-            Language::English => &ENGLISH,
-            Language::French => &FRENCH,
-        }
+/// The words of a sheet in `language`.
+pub fn labels_of(language: Language) -> &'static Labels {
+    match language {
+        Language::English => &ENGLISH,
+        Language::French => &FRENCH,
     }
 }
 

@@ -11,8 +11,7 @@ mod paint;
 mod text;
 
 pub use document::{Context, Document};
-pub use labels::Language;
-pub use page::Paper;
+pub use labels::labels_of;
 
 /// zlib-deflated, as `/FlateDecode` wants.
 fn deflate(data: &[u8]) -> Vec<u8> {

@@ -3,46 +3,16 @@
 //! than a whole page is split, between rows, and its next part says it continues.
 
 use super::block::Block;
+use crate::print::Paper;
 
-/// The paper a profile prints on (`sheets.paper`); the region gives the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Paper {
-    A4,
-    Letter,
+/// The width between the margins, in points.
+pub fn body_width(paper: Paper) -> f32 {
+    paper.size().0 - 2.0 * MARGIN
 }
 
-impl Paper {
-    pub fn parse(name: &str) -> Option<Paper> {
-        match name {
-            "a4" => Some(Paper::A4),
-            "letter" => Some(Paper::Letter),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Paper::A4 => "a4",
-            Paper::Letter => "letter",
-        }
-    }
-
-    /// Width and height in points.
-    pub fn size(self) -> (f32, f32) {
-        match self {
-            Paper::A4 => (595.28, 841.89),
-            Paper::Letter => (612.0, 792.0),
-        }
-    }
-
-    pub fn body_width(self) -> f32 {
-        self.size().0 - 2.0 * MARGIN
-    }
-
-    /// The height between the header and the footer bands.
-    pub fn body_height(self) -> f32 {
-        self.size().1 - 2.0 * MARGIN - HEADER - FOOTER
-    }
+/// The height between the header and the footer bands.
+pub fn body_height(paper: Paper) -> f32 {
+    paper.size().1 - 2.0 * MARGIN - HEADER - FOOTER
 }
 
 pub const MARGIN: f32 = 36.0;
@@ -164,7 +134,7 @@ mod tests {
     #[test]
     fn no_visits_is_still_a_page() {
         assert_eq!(paginate(&[], 500.0), vec![Vec::new()]);
-        assert!(Paper::A4.body_height() > Paper::Letter.body_height());
-        assert!(Paper::Letter.body_width() > Paper::A4.body_width());
+        assert!(body_height(Paper::A4) > body_height(Paper::Letter));
+        assert!(body_width(Paper::Letter) > body_width(Paper::A4));
     }
 }

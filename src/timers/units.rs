@@ -15,8 +15,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{NaiveTime, TimeDelta};
 
-use crate::config::{Profile, SecretRef};
+use crate::config::Profile;
+
 use crate::schedule::region::Region;
+use crate::secret::SecretRef;
 
 /// The snapshot starts this long before the cutoff; `acc snapshot` waits for the cutoff.
 pub const LEAD: TimeDelta = TimeDelta::minutes(10);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::timers::{Job, Setup, command};
+use super::units::{Job, Setup, command};
 use crate::config::Profile;
 
 /// Equivalent crontab lines: the chain on the snapshot line, the catch-ups on their own.

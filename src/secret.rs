@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::env::Env;
+use crate::env::Env;
 use crate::error::{Error, Result};
 
 /// Where a secret is read from. Printing one shows where, never what.
