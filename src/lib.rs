@@ -20,6 +20,7 @@ pub mod pg;
 pub mod pool;
 pub mod print;
 pub mod process;
+pub mod progress;
 pub mod publish;
 pub mod pull;
 pub mod redact;

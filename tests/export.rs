@@ -579,7 +579,7 @@ async fn export_runs_as_a_library_call_on_a_current_thread_runtime() {
         bom: false,
         spreadsheet_safe: false,
         dirs: Vec::new(),
-        progress: acc::ui::progress::Mode::Lines,
+        progress: acc::progress::Watch::silent(),
     };
     let report = acc::export::export(&p, cfg.env(), &req, 1).await.unwrap();
     assert_eq!(report.manifest.delivered(), 9, "{:?}", report.failures);

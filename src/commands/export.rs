@@ -9,7 +9,7 @@ use crate::error::{Error, Kind, Result};
 use crate::export::{ExportReport, Request, dashboard, export};
 use crate::metrics::{Job, Run};
 use crate::ui::output;
-use crate::ui::progress::Mode;
+use crate::ui::progress;
 
 pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, overlay(args))?;
@@ -25,7 +25,7 @@ fn exec(args: &ExportArgs, config: &Config, p: &Profile, m: &mut Run) -> Result<
         bom: p.export.bom,
         spreadsheet_safe: p.export.spreadsheet_safe,
         dirs: config.dirs().to_vec(),
-        progress: Mode::detect(),
+        progress: progress::watch("export"),
     };
     let outcome = block_on(export(p, config.env(), &req, p.export.days))??;
     let delivered = outcome.manifest.dashboards.iter().filter(|d| d.ok());

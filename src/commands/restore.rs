@@ -10,7 +10,7 @@ use crate::error::{Error, Kind, Result};
 use crate::metrics::{Job, Run};
 use crate::restore::{Request, RestoreReport, Target, restore, rollback};
 use crate::ui::output;
-use crate::ui::progress::Mode;
+use crate::ui::progress;
 
 pub fn run(args: &RestoreArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let overlay = RawProfile {
@@ -48,7 +48,7 @@ fn exec(args: &RestoreArgs, config: &Config, p: &Profile, m: Option<&mut Run>) -
         target,
         identity: args.identity.clone(),
         from_profile: args.from_profile.clone(),
-        progress: Mode::detect(),
+        progress: progress::watch("restore"),
     };
     let o = block_on(restore(p, config.env(), &req))??;
     if let Some(m) = m {

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::metrics::{Job, Run};
 use crate::snapshot::{Request, SnapshotReport, TableFilter, take};
 use crate::ui::output;
-use crate::ui::progress::Mode;
+use crate::ui::progress;
 
 pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Result<()> {
     let p = config.profile(profile, overlay(args))?;
@@ -29,7 +29,7 @@ fn exec(args: &SnapshotArgs, config: &Config, p: &Profile, m: &mut Run) -> Resul
             exclude_tables,
             only_schemas: settings.only_schemas.clone(),
         },
-        progress: Mode::detect(),
+        progress: progress::watch("snapshot"),
     };
     let outcome = block_on(take(p, config.env(), &req, chrono::Utc::now()))??;
     m.rows(outcome.manifest.total_rows());

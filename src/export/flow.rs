@@ -9,9 +9,8 @@ use super::dashboard::Dashboard;
 use super::reader::Reader;
 use super::run::Request;
 use crate::error::{Error, Result};
+use crate::progress::{Item, Watch};
 use crate::publish::{DayWriter, FileEntry, SealedFile, channel};
-use crate::ui::progress::{Board, Tracker};
-use crate::ui::units::size;
 
 /// The day's writer: still connecting and making its working directory, or ready.
 pub(super) enum Writer {
@@ -65,7 +64,7 @@ pub(super) struct Finishing {
     origin: String,
     rows: u64,
     plaintext: u64,
-    tracker: Tracker,
+    progress: Watch,
     /// When its query started.
     started: std::time::Instant,
 }
@@ -77,11 +76,13 @@ pub(super) async fn produce(
     d: &Dashboard,
     zone: Tz,
     req: &Request,
-    board: &Board,
 ) -> Result<Produced> {
     let started = std::time::Instant::now();
     let (tx, rx) = channel();
-    let (tracker, on_batch) = board.start(d.name);
+    let progress = req.progress.clone();
+    progress.item(d.name, Item::Started);
+    let (watch, name) = (progress.clone(), d.name);
+    let on_batch = Box::new(move |rows, bytes| watch.item(name, Item::Moved { rows, bytes }));
     let mut out = CsvOut::new(tx, zone, req.bom, on_batch).spreadsheet_safe(req.spreadsheet_safe);
     let creating = async {
         let w = writer.ready().await?;
@@ -100,7 +101,7 @@ pub(super) async fn produce(
     let file = match file {
         Ok(f) => f,
         Err(e) => {
-            tracker.done("failed");
+            progress.item(d.name, Item::Failed);
             return Err(e);
         }
     };
@@ -111,11 +112,11 @@ pub(super) async fn produce(
             origin: d.origin.clone(),
             rows,
             plaintext,
-            tracker,
+            progress,
             started,
         })),
         Err(e) => {
-            tracker.done("failed");
+            progress.item(d.name, Item::Failed);
             file.abandon().await?;
             Ok(Produced::Failed(e))
         }
@@ -134,8 +135,13 @@ pub(super) async fn finish(f: Option<Finishing>) -> Result<Option<FileEntry>> {
     ));
     match finished {
         Ok(digest) => {
-            f.tracker
-                .done(&format!("{} rows, {} encrypted", f.rows, size(digest.size)));
+            f.progress.item(
+                f.name,
+                Item::Sealed {
+                    rows: f.rows,
+                    size: digest.size,
+                },
+            );
             Ok(Some(FileEntry::delivered(
                 f.name,
                 &f.origin,
@@ -146,7 +152,7 @@ pub(super) async fn finish(f: Option<Finishing>) -> Result<Option<FileEntry>> {
             )))
         }
         Err(e) => {
-            f.tracker.done("failed");
+            f.progress.item(f.name, Item::Failed);
             Err(e)
         }
     }

@@ -15,9 +15,9 @@ use crate::crypt::Recipients;
 use crate::delivery::{Location, Remote};
 use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::progress::Watch;
 use crate::publish::{DayKind, DayManifest, DayWriter, FileEntry, Layout, Trust};
 use crate::schedule::Period;
-use crate::ui::progress::{Board, Mode};
 
 /// What an export run was asked to do, every flag already resolved against the profile.
 #[derive(Clone)]
@@ -29,7 +29,8 @@ pub struct Request {
     pub bom: bool,
     pub spreadsheet_safe: bool,
     pub dirs: Vec<PathBuf>,
-    pub progress: Mode,
+    /// Where each dashboard reports its progress.
+    pub progress: Watch,
 }
 
 /// What an export run did.
@@ -110,7 +111,6 @@ async fn run(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<E
     };
     let data_as_of = reader.data_as_of().await;
 
-    let board = Board::new(req.progress);
     let mut entries = Vec::new();
     let mut first_error = None;
     // a file finishes (its last batches sealed and uploaded, its rename) while the next
@@ -118,7 +118,7 @@ async fn run(profile: &Profile, env: &Env, req: &Request, days: u32) -> Result<E
     let mut finishing: Option<Finishing> = None;
     for d in &dashboards {
         let (produced, previous) = tokio::join!(
-            produce(&reader, &mut writer, d, zone, req, &board),
+            produce(&reader, &mut writer, d, zone, req),
             finish(finishing.take())
         );
         let outcome = match previous {

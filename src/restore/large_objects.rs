@@ -11,14 +11,14 @@ use tokio_postgres::Client;
 use super::load::{Source, load_file};
 use crate::error::{Error, Kind, Result};
 use crate::pg::sqlstate;
+use crate::progress::{Phase, Run, Watch};
 use crate::snapshot::manifest::{self, LargeObjects};
-use crate::ui::progress::{Mode, Progress};
 
 /// The work schema, dropped before the lock-down.
 const WORK: &str = "acc_large_objects";
 
 /// Recreates every large object of the snapshot; returns how many.
-pub async fn restore(src: &Source<'_>, client: &Client, mode: Mode) -> Result<u64> {
+pub async fn restore(src: &Source<'_>, client: &Client, watch: &Watch) -> Result<u64> {
     let Some(lo) = &src.manifest.large_objects else {
         return Ok(0);
     };
@@ -34,9 +34,9 @@ pub async fn restore(src: &Source<'_>, client: &Client, mode: Mode) -> Result<u6
         .map_err(|e| sqlstate::failure("cannot prepare the large objects' work tables", e))?;
     let bytes = lo.objects.plaintext_bytes + lo.pages.plaintext_bytes;
     let files = (lo.objects.files.len() + lo.pages.files.len()) as u64;
-    let progress = Progress::start("large objects", mode, bytes, files, 1);
+    let progress = watch.begin(Phase::LargeObjects, "", bytes, files, 1);
     let loaded = load_both(src, client, lo, &progress).await;
-    progress.finish();
+    progress.end();
     loaded?;
     let made = write(client, lo).await?;
     client
@@ -51,7 +51,7 @@ async fn load_both(
     src: &Source<'_>,
     client: &Client,
     lo: &LargeObjects,
-    progress: &Progress,
+    progress: &Run,
 ) -> Result<()> {
     for table in [&lo.objects, &lo.pages] {
         let work = manifest::Table {

@@ -18,8 +18,8 @@ use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::pg::tools as pg_tools;
 use crate::pg::{quote_ident, sqlstate};
+use crate::progress::Run;
 use crate::snapshot::manifest::{self, Manifest};
-use crate::ui::progress::Progress;
 
 const CHUNK: usize = 256 << 10;
 
@@ -196,7 +196,7 @@ pub(super) async fn load_file(
     path: &Path,
     file: &manifest::File,
     ids: &Arc<Identities>,
-    progress: &Progress,
+    progress: &Run,
 ) -> Result<u64> {
     let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(c)).collect();
     let sql = format!(
@@ -215,7 +215,7 @@ pub(super) async fn load_file(
     while let Some(chunk) = rx.recv().await {
         // an error drops the sink unfinished, which aborts the COPY
         let chunk = chunk?;
-        progress.add_bytes(chunk.len() as u64);
+        progress.bytes(chunk.len() as u64);
         sink.send(chunk).await.map_err(failed)?;
     }
     sink.as_mut().finish().await.map_err(failed)

@@ -14,8 +14,8 @@ use tokio::task::JoinSet;
 use super::load::{Source, load_file};
 use super::per_table::TableWork;
 use crate::error::{Error, Kind, Result};
+use crate::progress::{Doing, Run};
 use crate::snapshot::manifest;
-use crate::ui::progress::Progress;
 
 /// One worker's next step.
 enum Step {
@@ -84,7 +84,7 @@ impl State {
 /// after. Returns the rows loaded.
 pub async fn data(
     src: &Source<'_>,
-    progress: &Progress,
+    progress: &Run,
     mut work: HashMap<usize, TableWork>,
     header: &str,
 ) -> Result<u64> {
@@ -148,7 +148,13 @@ pub async fn data(
                     Step::Build(t, work) => {
                         crate::failpoint::pause("restore:table-indexes").await;
                         let table = &tables[t];
-                        progress.worker(w, &format!("indexes of {}.{}", table.schema, table.name));
+                        progress.worker(
+                            w,
+                            Doing::Indexing {
+                                schema: &table.schema,
+                                table: &table.name,
+                            },
+                        );
                         for sql in &work.statements {
                             client.batch_execute(sql).await.map_err(|e| {
                                 fail(crate::pg::sqlstate::failure(
@@ -165,7 +171,13 @@ pub async fn data(
                     }
                     Step::Load(t, file) => {
                         let table = &tables[t];
-                        progress.worker(w, &format!("{}.{}", table.schema, table.name));
+                        progress.worker(
+                            w,
+                            Doing::Loading {
+                                schema: &table.schema,
+                                table: &table.name,
+                            },
+                        );
                         let path = dir.join(&file.name);
                         let n = load_file(&client, table, &path, &file, &ids, &progress)
                             .await
@@ -180,7 +192,7 @@ pub async fn data(
                             )));
                         }
                         rows += n;
-                        progress.add_rows(n);
+                        progress.part_done(n);
                         lock.lock()
                             .expect("state lock")
                             .loaded(t, table.plaintext_bytes);
@@ -188,7 +200,7 @@ pub async fn data(
                     }
                 }
             }
-            progress.worker(w, "done");
+            progress.worker(w, Doing::Done);
             Ok::<_, Error>(rows)
         });
     }

@@ -19,11 +19,11 @@ use crate::crypt::Identities;
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::pg::quote_ident;
+use crate::progress::{Phase, Watch};
 use crate::schedule::Cutoff;
 use crate::snapshot;
 use crate::snapshot::manifest::Manifest;
 use crate::store::ProfileStore;
-use crate::ui::progress::{Mode, Progress};
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -37,7 +37,8 @@ pub struct Request {
     pub identity: Option<PathBuf>,
     /// The profile a snapshot from another profile's store was taken for, named on purpose.
     pub from_profile: Option<String>,
-    pub progress: Mode,
+    /// Where the load reports its progress.
+    pub progress: Watch,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -258,23 +259,19 @@ async fn load_and_lock(
     phases.mark("pre-data");
     let total: u64 = m.tables.iter().map(|t| t.plaintext_bytes).sum();
     let files = m.tables.iter().map(|t| t.files.len()).sum::<usize>() as u64;
-    let progress = Progress::start(
-        &format!("restore {}", m.label),
-        req.progress,
-        total,
-        files,
-        req.jobs,
-    );
+    let progress = req
+        .progress
+        .begin(Phase::Restore, &m.label, total, files, req.jobs);
     let (per_table, header) = post.take_per_table();
     let loaded = pipeline::data(&src, &progress, per_table, &header).await;
-    progress.finish();
+    progress.end();
     loaded?;
     phases.mark("data and table indexes");
     let keys = post_data::finish(&src, post).await?;
     phases.mark("post-data");
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;
-    large_objects::restore(&src, &client, req.progress).await?;
+    large_objects::restore(&src, &client, &req.progress).await?;
     // with the indexes in, two things that do not wait for one another: materialized views,
     // which read the tables under ACCESS SHARE, which no key's lock blocks, and the foreign
     // keys with the statistics, ordered on one pool by the locks they take

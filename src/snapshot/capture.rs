@@ -21,11 +21,11 @@ use crate::crypt::Recipients;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::pg::Database;
+use crate::progress::{Doing, Phase, Run};
 use crate::snapshot::manifest::{
     self, Encryption, File, Filters, LargeObjects, Manifest, SchemaFiles, TableName,
 };
 use crate::store::{fsync_dir, write_atomic};
-use crate::ui::progress::Progress;
 
 /// Everything one capture needs, resolved by `take`.
 pub struct Capture<'a> {
@@ -77,9 +77,9 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let parts = catalog::parts(&tables, RANGE_BYTES);
     let total_bytes = parts.iter().map(|p| p.bytes).sum();
     let workers = req.jobs.clamp(1, parts.len().max(1));
-    let progress = Progress::start(
-        &format!("snapshot {}", plan.label),
-        req.progress,
+    let progress = req.progress.begin(
+        Phase::Snapshot,
+        &plan.label,
         total_bytes,
         parts.len() as u64,
         workers,
@@ -98,7 +98,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let post = dumper.dump(Section::PostData, &post_path);
     let copying = copy_all(job, exporter, &tables, parts, workers, &progress);
     let (pre, post, copied) = tokio::join!(pre, post, copying);
-    progress.finish();
+    progress.end();
     let copied = copied?;
     let (pre, post) = (pre?, post?);
     let mut copied = tables_of(&tables, copied);
@@ -184,7 +184,7 @@ async fn copy_all(
     catalog_tables: &[catalog::Table],
     parts: Vec<Part>,
     workers: usize,
-    progress: &Progress,
+    progress: &Run,
 ) -> Result<Vec<(Part, Sealed)>> {
     let (db, env, dir) = (job.db, job.env, job.dir);
     let filtered = job.profile.snapshot.enable_row_security;
@@ -215,7 +215,11 @@ async fn copy_all(
                 let table = &tables[part.table];
                 progress.worker(
                     w,
-                    &format!("{}.{} part {}", table.schema, table.name, part.index),
+                    Doing::Copying {
+                        schema: &table.schema,
+                        table: &table.name,
+                        part: part.index,
+                    },
                 );
                 let path = dir.join(part_file(&part));
                 let sealed = copy_part(
@@ -236,7 +240,7 @@ async fn copy_all(
                     }
                 }
             }
-            progress.worker(w, "done");
+            progress.worker(w, Doing::Done);
             Ok::<_, Error>(done)
         });
     }

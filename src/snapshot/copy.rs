@@ -13,7 +13,7 @@ use crate::crypt::Recipients;
 use crate::error::{Error, Kind, Result};
 use crate::pg::copy_binary::FormatError;
 use crate::pg::sqlstate;
-use crate::ui::progress::Progress;
+use crate::progress::Run;
 
 /// Plaintext handed to the sealing thread at a time.
 const BATCH: usize = 256 << 10;
@@ -25,7 +25,7 @@ pub async fn copy_part(
     part: &Part,
     path: &Path,
     recipients: Arc<Recipients>,
-    progress: &Progress,
+    progress: &Run,
 ) -> Result<Sealed> {
     let what = format!("{}.{}", table.schema, table.name);
     let lost = |e: tokio_postgres::Error| {
@@ -73,7 +73,7 @@ pub async fn copy_part(
         }
     };
     let sealed = sink.finish(Some(rows)).await?;
-    progress.add_rows(rows);
+    progress.part_done(rows);
     Ok(sealed)
 }
 
@@ -82,12 +82,12 @@ pub async fn copy_part(
 async fn hand_over(
     sink: &Sink,
     batch: &mut BytesMut,
-    progress: &Progress,
+    progress: &Run,
 ) -> std::result::Result<(), Option<Error>> {
     if batch.is_empty() {
         return Ok(());
     }
-    progress.add_bytes(batch.len() as u64);
+    progress.bytes(batch.len() as u64);
     sink.send(batch.split().freeze()).await.map_err(|_| None)?;
     batch.reserve(BATCH);
     Ok(())

@@ -16,9 +16,9 @@ use crate::crypt::Recipients;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::events::info as log;
+use crate::progress::Watch;
 use crate::snapshot::manifest::Manifest;
 use crate::store::{ProfileStore, RESTORE_LOCK, RunLock};
-use crate::ui::progress::Mode;
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -27,7 +27,8 @@ pub struct Request {
     pub jobs: usize,
     pub keep: Option<usize>,
     pub filter: TableFilter,
-    pub progress: Mode,
+    /// Where the copy reports its progress.
+    pub progress: Watch,
 }
 
 #[derive(Debug, Clone)]
