@@ -15,6 +15,7 @@ pub mod export;
 pub mod failpoint;
 pub mod host;
 pub mod init;
+pub mod location;
 pub mod metrics;
 pub mod pg;
 pub mod pool;

@@ -568,20 +568,24 @@ async fn export_runs_as_a_library_call_on_a_current_thread_runtime() {
     let config = profile(&sb, dir.path(), &db.name, "");
     let remote = Remote::new(&sb, "current-thread");
     let cfg = acc::config::Config::load(acc::env::Env::from_process(), Some(config)).unwrap();
-    let p = cfg
-        .profile(Some("t"), acc::config::RawProfile::default())
-        .unwrap();
+    // the settings come in one layer, as a command's flags do
+    let flags = acc::config::RawProfile {
+        export_to: Some(remote.url.clone()),
+        export: Some(acc::config::RawExport {
+            source: Some("production".into()),
+            days: Some(1),
+            spreadsheet_safe: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let p = cfg.profile(Some("t"), flags).unwrap();
     let req = acc::export::Request {
-        source: acc::config::DashboardSource::Production,
-        to: acc::delivery::Location::parse(&remote.url).unwrap(),
         only: acc::export::NAMES.to_vec(),
-        keep_days: None,
-        bom: false,
-        spreadsheet_safe: false,
         dirs: Vec::new(),
         progress: acc::progress::Watch::silent(),
     };
-    let report = acc::export::export(&p, cfg.env(), &req, 1).await.unwrap();
+    let report = acc::export::export(&p, cfg.env(), &req).await.unwrap();
     assert_eq!(report.manifest.delivered(), 9, "{:?}", report.failures);
     let m = day_manifest(&remote.day());
     assert_eq!(m["dashboards"].as_array().unwrap().len(), 9);

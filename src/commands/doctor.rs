@@ -164,14 +164,16 @@ fn general(v: &mut View, p: &crate::config::Profile) {
     v.line("store", p.store.display().to_string());
     v.line(
         "export to",
-        p.export_to.clone().unwrap_or_else(|| "(not set)".into()),
+        p.export_to
+            .as_ref()
+            .map_or_else(|| "(not set)".into(), |l| l.describe()),
     );
     v.line(
         "age recipients",
-        if p.age_recipients.is_empty() {
+        if p.age_recipients.keys().is_empty() {
             "(none)".into()
         } else {
-            p.age_recipients.join(", ")
+            p.age_recipients.keys().join(", ")
         },
     );
     for (name, db) in [("production", &p.production), ("staging", &p.staging)] {
@@ -190,7 +192,7 @@ fn settings(v: &mut View, p: &crate::config::Profile) {
         "snapshot",
         format!(
             "jobs {}, keep {}, retry {}s",
-            snap.jobs.map_or("(one per core)".into(), |j| j.to_string()),
+            snap.jobs,
             snap.keep.map_or("(all)".into(), |k| k.to_string()),
             snap.retry.as_secs()
         ),
@@ -214,9 +216,7 @@ fn settings(v: &mut View, p: &crate::config::Profile) {
         format!(
             "reader role {}, jobs {}, preserve [{}]",
             restore.reader_role,
-            restore
-                .jobs
-                .map_or("(one per core)".into(), |j| j.to_string()),
+            restore.jobs,
             restore.preserve_schemas.join(", ")
         ),
     );

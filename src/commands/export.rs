@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{block_on, destination};
+use super::block_on;
 use crate::cli::{ExportArgs, SourceArg};
 use crate::config::{Config, DashboardSource, Profile, RawExport, RawProfile};
 use crate::error::{Error, Kind, Result};
@@ -18,16 +18,11 @@ pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<
 
 fn exec(args: &ExportArgs, config: &Config, p: &Profile, m: &mut Run) -> Result<()> {
     let req = Request {
-        source: p.dashboard_source(),
-        to: destination(p, "--to")?,
         only: dashboard::select(&args.only)?,
-        keep_days: p.export.keep_days,
-        bom: p.export.bom,
-        spreadsheet_safe: p.export.spreadsheet_safe,
         dirs: config.dirs().to_vec(),
         progress: progress::watch("export"),
     };
-    let outcome = block_on(export(p, config.env(), &req, p.export.days))??;
+    let outcome = block_on(export(p, config.env(), &req))??;
     let delivered = outcome.manifest.dashboards.iter().filter(|d| d.ok());
     m.rows(delivered.clone().filter_map(|d| d.rows).sum());
     m.bytes(delivered.filter_map(|d| d.size).sum());

@@ -76,17 +76,6 @@ fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
     Ok(runtime.block_on(future))
 }
 
-/// Where a command that delivers (or pulls) goes: the profile's `export_to`, which `flag`
-/// overrides on the command line.
-fn destination(p: &crate::config::Profile, flag: &str) -> Result<crate::delivery::Location> {
-    let to = p.export_to.as_deref().ok_or_else(|| {
-        crate::error::Error::config(format!("profile '{}' has no export_to", p.name)).hint(format!(
-            "set export_to = \"sftp://user@host:port/path\" (or a directory) in the profile, or pass {flag}"
-        ))
-    })?;
-    crate::delivery::Location::parse(to)
-}
-
 /// Runs one job with its metrics: the job's textfile is written as it ends, whether it
 /// succeeded or failed (`metrics.textfile_dir`).
 fn measured<T>(
@@ -101,9 +90,4 @@ fn measured<T>(
         Err(e) => e.exit_code(),
     });
     result
-}
-
-/// One per core unless configured.
-fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }

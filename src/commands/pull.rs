@@ -22,7 +22,6 @@ pub fn run(args: &PullArgs, config: &Config, profile: Option<&str>) -> Result<()
         ),
     };
     let req = Request {
-        from: super::destination(&p, "--from")?,
         date,
         identity: args.identity.clone(),
         out: args.out.clone(),
@@ -75,7 +74,7 @@ fn summary(o: &PullReport, req: &Request) -> serde_json::Value {
     json!({
         "profile": o.manifest.profile,
         "date": o.manifest.date,
-        "source": req.from.describe(),
+        "source": o.source,
         "out": req.out,
         "data_as_of": o.manifest.data_as_of,
         "signed_by": o.signed_by,

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{block_on, default_jobs};
+use super::block_on;
 use crate::cli::RestoreArgs;
 use crate::config::{Config, Profile, RawDatabase, RawProfile, RawRestore};
 use crate::env::Env;
@@ -43,10 +43,8 @@ fn exec(args: &RestoreArgs, config: &Config, p: &Profile, m: Option<&mut Run>) -
     }
     let req = Request {
         snapshot: args.snapshot.clone(),
-        jobs: p.restore.jobs.unwrap_or_else(default_jobs),
         force: args.force,
         target,
-        identity: args.identity.clone(),
         from_profile: args.from_profile.clone(),
         progress: progress::watch("restore"),
     };

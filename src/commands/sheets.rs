@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use clap::ValueEnum;
 use serde_json::json;
 
-use super::{block_on, destination};
+use super::block_on;
 use crate::cli::{SheetsArgs, SheetsSourceArg};
 use crate::config::{Config, DashboardSource, Profile, RawProfile, RawSheets};
 use crate::error::Result;
@@ -43,7 +43,6 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
             SheetsSourceArg::Staging => DashboardSource::Staging,
             SheetsSourceArg::Production => DashboardSource::Production,
         },
-        to: destination(p, "--to")?,
         dirs: config.dirs().to_vec(),
     };
     let o = block_on(sheets(p, config.env(), &req))??;

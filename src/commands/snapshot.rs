@@ -2,12 +2,12 @@
 
 use serde_json::json;
 
-use super::{block_on, default_jobs};
+use super::block_on;
 use crate::cli::SnapshotArgs;
 use crate::config::{Config, Profile, RawProfile, RawSnapshot};
 use crate::error::Result;
 use crate::metrics::{Job, Run};
-use crate::snapshot::{Request, SnapshotReport, TableFilter, take};
+use crate::snapshot::{Request, SnapshotReport, take};
 use crate::ui::output;
 use crate::ui::progress;
 
@@ -17,18 +17,8 @@ pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Resul
 }
 
 fn exec(args: &SnapshotArgs, config: &Config, p: &Profile, m: &mut Run) -> Result<()> {
-    let settings = &p.snapshot;
-    // --exclude-table adds to the profile's list, as its help says
-    let mut exclude_tables = settings.exclude_tables.clone();
-    exclude_tables.extend(args.exclude_table.iter().cloned());
     let req = Request {
         on_demand: args.now,
-        jobs: settings.jobs.unwrap_or_else(default_jobs),
-        keep: settings.keep,
-        filter: TableFilter {
-            exclude_tables,
-            only_schemas: settings.only_schemas.clone(),
-        },
         progress: progress::watch("snapshot"),
     };
     let outcome = block_on(take(p, config.env(), &req, chrono::Utc::now()))??;
@@ -48,6 +38,9 @@ fn overlay(args: &SnapshotArgs) -> RawProfile {
             jobs: args.jobs.map(usize::from),
             keep: args.keep.map(|k| k as usize),
             only_schemas: (!args.only_schema.is_empty()).then(|| args.only_schema.clone()),
+            // adds to the profile's list, as its help says
+            also_exclude_tables: (!args.exclude_table.is_empty())
+                .then(|| args.exclude_table.clone()),
             ..RawSnapshot::default()
         }),
         ..RawProfile::default()

@@ -2,7 +2,6 @@
 
 use serde_json::json;
 
-use super::default_jobs;
 use crate::cli::VerifyArgs;
 use crate::config::{Config, Profile, RawProfile};
 use crate::crypt::Identities;
@@ -25,7 +24,7 @@ fn exec(args: &VerifyArgs, p: &Profile, m: &mut Run) -> Result<()> {
         &dir,
         p.snapshot.allowed_signers.as_deref(),
         identities.as_ref(),
-        default_jobs(),
+        p.snapshot.jobs,
         crate::snapshot::Depth::Hashes,
     );
     if let Some(manifest) = &report.manifest {

@@ -13,7 +13,6 @@ pub use database::resolve_database;
 pub use layers::{ENV_OVERRIDES, Layer, Sources};
 pub use profile::{
     DashboardSource, ExportSettings, Profile, RestoreSettings, Sftp, SnapshotSettings, Snowflake,
-    check_recipient,
 };
 pub use raw::{
     Overlay, RawDatabase, RawExport, RawFile, RawProfile, RawRestore, RawSheets, RawSnapshot,

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use super::raw::{RawExport, RawProfile, RawRestore, RawSftp, RawSnapshot, RawSnowflake};
 use super::sheets::SheetsSettings;
+use crate::crypt::Recipients;
 use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::location::Location;
 use crate::pg::Database;
 use crate::schedule::region::{Region, Regions};
 use crate::secret::SecretRef;
@@ -16,10 +18,10 @@ pub struct Profile {
     pub region: Region,
     /// Where snapshots are kept: `<store>/<profile>/<label>/`.
     pub store: PathBuf,
-    /// Where exports go: an `sftp://` URL or a local directory.
-    pub export_to: Option<String>,
+    /// Where exports and sheets go, and pull reads from: an `sftp://` URL or a local directory.
+    pub export_to: Option<Location>,
     /// age recipients (X25519, ssh-ed25519 or ssh-rsa public keys) that can read snapshots and exports.
-    pub age_recipients: Vec<String>,
+    pub age_recipients: Recipients,
     pub production: Option<Database>,
     pub staging: Option<Database>,
     pub sftp: Option<Sftp>,
@@ -39,8 +41,8 @@ pub struct Profile {
 /// How production is captured: parallelism, retention, filters, retries and signing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotSettings {
-    /// Worker connections; `None` means one per core.
-    pub jobs: Option<usize>,
+    /// Worker connections: `jobs`, or one per core.
+    pub jobs: usize,
     /// Complete snapshots kept after a success; `None` keeps them all.
     pub keep: Option<usize>,
     /// Table patterns (`name`, `schema.name`, `*` and `?` wildcards) left out.
@@ -62,8 +64,8 @@ pub struct SnapshotSettings {
 /// How staging is refreshed from a snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestoreSettings {
-    /// Loading connections; `None` means one per core.
-    pub jobs: Option<usize>,
+    /// Loading connections: `jobs`, or one per core.
+    pub jobs: usize,
     /// The role that may connect to staging and SELECT, and nothing more; created if missing.
     pub reader_role: String,
     /// Schemas of staging the refresh carries over unchanged (e.g. `data_exploration`).
@@ -176,11 +178,8 @@ impl Profile {
                     .hint(e.hint_text().unwrap_or_default())
             })?
             .clone();
-        let age_recipients = raw.age_recipients.unwrap_or_default();
-        for (i, r) in age_recipients.iter().enumerate() {
-            check_recipient(r)
-                .map_err(|why| Error::config(format!("{}[{i}]: {why}", key("age_recipients"))))?;
-        }
+        let age_recipients = Recipients::parse(raw.age_recipients.unwrap_or_default())
+            .map_err(|(i, why)| Error::config(format!("{}[{i}]: {why}", key("age_recipients"))))?;
         let sheets =
             super::sheets::resolve(&key("sheets"), raw.sheets.unwrap_or_default(), &region)?;
         Ok(Profile {
@@ -189,7 +188,15 @@ impl Profile {
             store: raw
                 .store
                 .ok_or_else(|| Error::config(format!("{} is not set", key("store"))))?,
-            export_to: raw.export_to,
+            export_to: raw
+                .export_to
+                .map(|t| {
+                    Location::parse(&t).map_err(|e| {
+                        Error::config(format!("{}: {}", key("export_to"), e.message()))
+                            .hint(e.hint_text().unwrap_or_default())
+                    })
+                })
+                .transpose()?,
             age_recipients,
             production: raw
                 .production
@@ -254,6 +261,23 @@ impl Profile {
     }
 }
 
+impl Profile {
+    /// Where this profile's days are published: `export_to`, which `--to` (export, sheets)
+    /// and `--from` (pull) override.
+    pub fn destination(&self) -> Result<&Location> {
+        self.export_to.as_ref().ok_or_else(|| {
+            Error::config(format!("profile '{}' has no export_to", self.name)).hint(
+                "set export_to = \"sftp://user@host:port/path\" (or a directory) in the profile, or pass --to (export, sheets) or --from (pull)",
+            )
+        })
+    }
+}
+
+/// The default for `jobs`: one connection per core.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 fn required<T>(key: &str, field: &str, v: Option<T>) -> Result<T> {
     v.ok_or_else(|| Error::config(format!("{key}.{field} is not set")))
 }
@@ -267,10 +291,12 @@ fn snapshot(key: &str, s: RawSnapshot) -> Result<SnapshotSettings> {
             "{key}.keep must be at least 1: the newest snapshot is never pruned"
         )));
     }
+    let mut exclude_tables = s.exclude_tables.unwrap_or_default();
+    exclude_tables.extend(s.also_exclude_tables.unwrap_or_default());
     Ok(SnapshotSettings {
-        jobs: s.jobs,
+        jobs: s.jobs.unwrap_or_else(cores),
         keep: s.keep,
-        exclude_tables: s.exclude_tables.unwrap_or_default(),
+        exclude_tables,
         only_schemas: s.only_schemas.unwrap_or_default(),
         retry: std::time::Duration::from_secs(s.retry_seconds.unwrap_or(DEFAULT_RETRY_SECONDS)),
         signing_key: s.signing_key,
@@ -290,7 +316,7 @@ fn restore(key: &str, r: RawRestore) -> Result<RestoreSettings> {
         )));
     }
     Ok(RestoreSettings {
-        jobs: r.jobs,
+        jobs: r.jobs.unwrap_or_else(cores),
         reader_role,
         preserve_schemas: r.preserve_schemas.unwrap_or_default(),
         template: r.template.unwrap_or_else(|| "template0".into()),
@@ -369,24 +395,4 @@ fn snowflake(key: &str, s: RawSnowflake) -> Result<Snowflake> {
             s.private_key_passphrase_credential,
         )?,
     })
-}
-
-/// An age recipient must parse as X25519 or as an SSH public key age accepts.
-pub fn check_recipient(r: &str) -> std::result::Result<(), String> {
-    if r.parse::<age::x25519::Recipient>().is_ok() || r.parse::<age::ssh::Recipient>().is_ok() {
-        Ok(())
-    } else {
-        Err(format!(
-            "'{}' is not an age X25519 or ssh-ed25519/ssh-rsa public key",
-            short(r)
-        ))
-    }
-}
-
-fn short(s: &str) -> String {
-    if s.chars().count() > 24 {
-        format!("{}…", s.chars().take(24).collect::<String>())
-    } else {
-        s.to_string()
-    }
 }

@@ -120,6 +120,9 @@ pub struct RawSnapshot {
     pub jobs: Option<usize>,
     pub keep: Option<usize>,
     pub exclude_tables: Option<Vec<String>>,
+    /// Tables left out on top of `exclude_tables` (`--exclude-table`); no file sets it.
+    #[serde(skip)]
+    pub also_exclude_tables: Option<Vec<String>>,
     pub only_schemas: Option<Vec<String>>,
     pub retry_seconds: Option<u64>,
     pub signing_key: Option<PathBuf>,
@@ -215,6 +218,7 @@ overlay!(RawSnapshot {
         jobs,
         keep,
         exclude_tables,
+        also_exclude_tables,
         only_schemas,
         retry_seconds,
         signing_key,

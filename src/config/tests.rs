@@ -237,6 +237,39 @@ fn database_sections_need_their_keys_and_one_secret_source() {
     );
 }
 
+/// A setting arrives once: flags are the last layer, and the library reads the result.
+#[test]
+fn exclude_table_flags_add_to_the_profiles_list_and_destinations_parse_once() {
+    let d = dirs();
+    write(
+        &d.explicit,
+        "[profiles.a]\nregion = \"us-can\"\nstore = \"/s\"\nexport_to = \"sftp://ops@h:2222/x\"\n[profiles.a.snapshot]\nexclude_tables = [\"audit.*\"]\n",
+    );
+    let config = load(&d, &[], true).unwrap();
+    let flags = RawProfile {
+        snapshot: Some(RawSnapshot {
+            also_exclude_tables: Some(vec!["scratch".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let p = config.profile(Some("a"), flags).unwrap();
+    assert_eq!(p.snapshot.exclude_tables, ["audit.*", "scratch"]);
+    assert!(p.snapshot.jobs >= 1, "jobs resolve to a number");
+    assert_eq!(p.destination().unwrap().describe(), "sftp://ops@h:2222/x");
+    let bad = RawProfile {
+        export_to: Some("ftp://h/x".into()),
+        ..Default::default()
+    };
+    let err = config.profile(Some("a"), bad).unwrap_err();
+    assert_eq!(err.exit_code(), 78);
+    assert!(
+        err.message().starts_with("profiles.a.export_to: "),
+        "{}",
+        err.message()
+    );
+}
+
 #[test]
 fn age_recipients_must_parse() {
     let d = dirs();

@@ -3,15 +3,40 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{Error, Kind, Result};
 
-/// The profile's recipients, parsed once: X25519 keys or ssh-ed25519/ssh-rsa public keys.
-pub struct Recipients(Vec<Box<dyn age::Recipient + Send + Sync>>);
+/// The profile's recipients, parsed once when the profile is resolved: X25519 keys or
+/// ssh-ed25519/ssh-rsa public keys, with the text of each (a snapshot's manifest lists them).
+#[derive(Clone, Default)]
+pub struct Recipients {
+    keys: Vec<String>,
+    parsed: Arc<Vec<Box<dyn age::Recipient + Send + Sync>>>,
+}
 
 impl Recipients {
-    pub fn parse(profile: &str, keys: &[String]) -> Result<Recipients> {
-        if keys.is_empty() {
+    /// Parses every key; a key that does not parse is named by its place in the list.
+    pub fn parse(keys: Vec<String>) -> std::result::Result<Recipients, (usize, String)> {
+        let parsed = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| parse_one(k).map_err(|why| (i, why)))
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(Recipients {
+            keys,
+            parsed: Arc::new(parsed),
+        })
+    }
+
+    /// The keys as written.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// These recipients, for a job that encrypts; a profile with none cannot run one.
+    pub fn required(&self, profile: &str) -> Result<Arc<Recipients>> {
+        if self.keys.is_empty() {
             return Err(Error::config(format!(
                 "profile '{profile}' has no age_recipients, so nothing could be encrypted"
             ))
@@ -19,27 +44,51 @@ impl Recipients {
                 "add age_recipients = [\"age1...\"] under [profiles.{profile}] (age-keygen -y IDENTITY prints one)"
             )));
         }
-        let parsed = keys
-            .iter()
-            .map(|k| -> Result<Box<dyn age::Recipient + Send + Sync>> {
-                if let Ok(r) = k.parse::<age::x25519::Recipient>() {
-                    return Ok(Box::new(r));
-                }
-                k.parse::<age::ssh::Recipient>()
-                    .map(|r| Box::new(r) as Box<dyn age::Recipient + Send + Sync>)
-                    .map_err(|_| {
-                        Error::config(format!(
-                            "profile '{profile}': an age recipient does not parse"
-                        ))
-                    })
-            })
-            .collect::<Result<_>>()?;
-        Ok(Recipients(parsed))
+        Ok(Arc::new(self.clone()))
     }
 
     pub(super) fn encryptor(&self) -> Result<age::Encryptor> {
-        age::Encryptor::with_recipients(self.0.iter().map(|r| r.as_ref() as &dyn age::Recipient))
-            .map_err(|e| Error::internal("cannot set up age encryption").source(e))
+        age::Encryptor::with_recipients(
+            self.parsed
+                .iter()
+                .map(|r| r.as_ref() as &dyn age::Recipient),
+        )
+        .map_err(|e| Error::internal("cannot set up age encryption").source(e))
+    }
+}
+
+impl std::fmt::Debug for Recipients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(&self.keys).finish()
+    }
+}
+
+impl PartialEq for Recipients {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys
+    }
+}
+
+/// One key: an age X25519 recipient or an ssh-ed25519/ssh-rsa public key.
+pub fn parse_one(key: &str) -> std::result::Result<Box<dyn age::Recipient + Send + Sync>, String> {
+    if let Ok(r) = key.parse::<age::x25519::Recipient>() {
+        return Ok(Box::new(r));
+    }
+    key.parse::<age::ssh::Recipient>()
+        .map(|r| Box::new(r) as Box<dyn age::Recipient + Send + Sync>)
+        .map_err(|_| {
+            format!(
+                "'{}' is not an age X25519 or ssh-ed25519/ssh-rsa public key",
+                short(key)
+            )
+        })
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() > 24 {
+        format!("{}…", s.chars().take(24).collect::<String>())
+    } else {
+        s.to_string()
     }
 }
 

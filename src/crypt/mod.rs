@@ -10,6 +10,6 @@ mod stream;
 pub use digest::{
     Check, CheckedReader, Digest, HashingReader, HashingWriter, Running, checked, file_digest, hex,
 };
-pub use keys::{Identities, Recipients};
+pub use keys::{Identities, Recipients, parse_one};
 pub use sealed::{SealedWriter, open_sealed, unseal};
 pub use stream::{decrypt_from, encrypt_to};

@@ -84,7 +84,7 @@ mod tests {
         let key = dir.path().join("identity.txt");
         std::fs::write(&key, identity.to_string().expose_secret()).unwrap();
         let ids = Identities::load(&key).unwrap();
-        let recipients = Recipients::parse("t", &[identity.to_public().to_string()]).unwrap();
+        let recipients = Recipients::parse(vec![identity.to_public().to_string()]).unwrap();
 
         let mut sealed = Vec::new();
         let mut w = encrypt_to(&recipients, &mut sealed).unwrap();

@@ -3,16 +3,15 @@
 
 mod known_hosts;
 mod local;
-mod location;
 mod remote;
 mod sftp;
 
 use std::io::{Read, Write};
 
-pub use location::{Location, SftpAddress};
 pub use remote::Remote;
 
 use crate::config::Sftp;
+use crate::location::Location;
 
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};

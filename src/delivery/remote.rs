@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use super::{Delivery, Location};
+use super::Delivery;
 use crate::config::Sftp;
 use crate::env::Env;
 use crate::error::Result;
+use crate::location::Location;
 
 /// An open delivery shared by async tasks and the blocking threads they start.
 #[derive(Clone)]

@@ -11,10 +11,10 @@ use ssh2::{CheckResult, ErrorCode, KnownHostFileKind, OpenFlags, OpenType, Sessi
 
 use super::Entry;
 use super::known_hosts::Marker;
-use super::location::SftpAddress;
 use crate::config::Sftp;
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
+use crate::location::SftpAddress;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Any single SFTP request that takes longer than this means the link is gone.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::config::Profile;
 
-use crate::crypt::{Identities, Recipients};
+use crate::crypt::Identities;
 use crate::secret::SecretRef;
 use crate::store::ProfileStore;
 
@@ -15,10 +15,10 @@ use super::check::{Check, fail, fail_with, pass};
 /// The recipients parse, and every key file is private; the restore identity loads.
 pub(super) fn keys(p: &Profile) -> Vec<Check> {
     let mut out = Vec::new();
-    out.push(match Recipients::parse(&p.name, &p.age_recipients) {
+    out.push(match p.age_recipients.required(&p.name) {
         Ok(_) => pass(
             "age recipients",
-            format!("{} recipient(s) parse", p.age_recipients.len()),
+            format!("{} recipient(s) parse", p.age_recipients.keys().len()),
         ),
         Err(e) => fail("age recipients", &e),
     });

@@ -3,7 +3,8 @@
 
 use crate::config::Profile;
 
-use crate::delivery::{Delivery, Location};
+use crate::delivery::Delivery;
+
 use crate::env::Env;
 
 use super::check::{Check, fail, fail_with, pass};
@@ -56,8 +57,7 @@ pub async fn check_destination(p: &Profile, env: &Env) -> Vec<Check> {
     };
     let (to, profile, env2) = (to.clone(), p.clone(), env.clone());
     let reached = crate::pool::run(move || {
-        Location::parse(&to)
-            .and_then(|l| Delivery::open(&l, profile.sftp.as_ref(), &env2).map(|_| l.describe()))
+        Delivery::open(&to, profile.sftp.as_ref(), &env2).map(|_| to.describe())
     })
     .await;
     vec![match reached {

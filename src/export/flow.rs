@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use super::csv_out::CsvOut;
 use super::dashboard::Dashboard;
 use super::reader::Reader;
-use super::run::Request;
+use crate::config::ExportSettings;
 use crate::error::{Error, Result};
 use crate::progress::{Item, Watch};
 use crate::publish::{DayWriter, FileEntry, SealedFile, channel};
@@ -75,15 +75,17 @@ pub(super) async fn produce(
     writer: &mut Writer,
     d: &Dashboard,
     zone: Tz,
-    req: &Request,
+    settings: &ExportSettings,
+    progress: &Watch,
 ) -> Result<Produced> {
     let started = std::time::Instant::now();
     let (tx, rx) = channel();
-    let progress = req.progress.clone();
+    let progress = progress.clone();
     progress.item(d.name, Item::Started);
     let (watch, name) = (progress.clone(), d.name);
     let on_batch = Box::new(move |rows, bytes| watch.item(name, Item::Moved { rows, bytes }));
-    let mut out = CsvOut::new(tx, zone, req.bom, on_batch).spreadsheet_safe(req.spreadsheet_safe);
+    let mut out =
+        CsvOut::new(tx, zone, settings.bom, on_batch).spreadsheet_safe(settings.spreadsheet_safe);
     let creating = async {
         let w = writer.ready().await?;
         w.create_from(d.name, rx).await

@@ -123,7 +123,7 @@ fn identifier<'a>(text: &'a str, what: &str) -> Result<&'a str, String> {
 /// One age recipient: an X25519 key (`age1…`) or an SSH public key.
 pub fn recipient(text: &str) -> Result<String, String> {
     let text = text.trim();
-    crate::config::check_recipient(text)?;
+    crate::crypt::parse_one(text)?;
     Ok(text.to_string())
 }
 
@@ -150,7 +150,7 @@ pub fn export_to(text: &str) -> Result<Option<String>, String> {
             "'{text}' is neither sftp://user@host:port/path nor an absolute directory"
         ));
     }
-    crate::delivery::Location::parse(text).map_err(|e| e.message().to_string())?;
+    crate::location::Location::parse(text).map_err(|e| e.message().to_string())?;
     Ok(Some(text.to_string()))
 }
 

@@ -141,7 +141,8 @@ mod tests {
 
     use super::*;
     use crate::crypt::{Identities, decrypt_from, file_digest};
-    use crate::delivery::{Delivery, Location};
+    use crate::delivery::Delivery;
+    use crate::location::Location;
 
     /// Bytes that no two pieces of the file share, so a piece lost or repeated shows.
     fn numbered(len: usize) -> Vec<u8> {
@@ -156,7 +157,7 @@ mod tests {
         let identity = age::x25519::Identity::generate();
         let key = dir.path().join("identity.txt");
         std::fs::write(&key, identity.to_string().expose_secret()).unwrap();
-        let recipients = Recipients::parse("t", &[identity.to_public().to_string()]).unwrap();
+        let recipients = Recipients::parse(vec![identity.to_public().to_string()]).unwrap();
         let root = dir.path().join("out");
         std::fs::create_dir(&root).unwrap();
         let delivery = Delivery::open(&Location::Local(root.clone()), None, &Default::default());

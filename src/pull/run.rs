@@ -10,13 +10,13 @@ use super::fetch::fetch;
 use super::private::{make_private_dir, write_private};
 use crate::config::Profile;
 use crate::crypt::Identities;
-use crate::delivery::{Delivery, Location};
+use crate::delivery::Delivery;
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
+use crate::location::Location;
 use crate::publish::{DayKind, DayManifest, DayReader, FileEntry, Layout, layout};
 
 pub struct Request {
-    pub from: Location,
     /// `None` means the day `latest` names.
     pub date: Option<NaiveDate>,
     pub identity: Option<PathBuf>,
@@ -58,12 +58,15 @@ pub struct Pulled {
 
 /// What a pull fetched.
 pub struct PullReport {
+    /// Where the day was pulled from.
+    pub source: String,
     pub manifest: DayManifest,
     pub signed_by: Option<String>,
     pub dashboards: Vec<Pulled>,
 }
 
 pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
+    let from = profile.destination()?;
     let identities = match (&req.identity, req.keep_encrypted) {
         (Some(path), _) => Some(Identities::load(path)?),
         (None, true) => None,
@@ -82,9 +85,9 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
         ))
         .hint("set export.allowed_signers to the exporter's public key (an ssh allowed_signers file)"));
     }
-    let delivery = Delivery::open(&req.from, profile.sftp.as_ref(), env)?;
+    let delivery = Delivery::open(from, profile.sftp.as_ref(), env)?;
     let days = DayReader::new(&delivery, Layout::new(profile.name.clone()));
-    let date = find_day(&days, req)?;
+    let date = find_day(&days, req, from)?;
     let day = days.manifest(date, &profile.name, signers, require_signature)?;
     let newest = Newest::of(profile);
     if req.date.is_none()
@@ -97,7 +100,7 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
             Kind::BadInput,
             format!(
                 "latest at {} names {date}, older than {seen}, a signed day this host already pulled: the destination was rolled back; nothing was pulled",
-                req.from.describe()
+                from.describe()
             ),
         )
         .hint(format!("to pull that older day on purpose, name it: --date {date}")));
@@ -108,7 +111,7 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
             Kind::BadInput,
             format!(
                 "the manifest of {date} at {} is a {} day, not an export: it was copied or moved there; nothing was pulled",
-                req.from.describe(),
+                from.describe(),
                 kind.name()
             ),
         ));
@@ -154,6 +157,7 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
         write_private(&req.out.join(layout::SIGNATURE), sig)?;
     }
     Ok(PullReport {
+        source: from.describe(),
         manifest: day.manifest,
         signed_by: day.signed_by,
         dashboards,
@@ -161,7 +165,7 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
 }
 
 /// The day asked for, which must be complete, or the newest complete one.
-fn find_day(days: &DayReader, req: &Request) -> Result<NaiveDate> {
+fn find_day(days: &DayReader, req: &Request, from: &Location) -> Result<NaiveDate> {
     let base = &days.layout().base;
     match req.date {
         Some(date) if days.is_complete(date) => Ok(date),
@@ -169,7 +173,7 @@ fn find_day(days: &DayReader, req: &Request) -> Result<NaiveDate> {
             Kind::Unavailable,
             format!(
                 "no complete export of {base} for {date} at {}",
-                req.from.describe()
+                from.describe()
             ),
         )
         .hint("acc pull --date latest takes the newest complete day")),

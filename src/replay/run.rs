@@ -102,7 +102,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
     let done: Vec<Done> = apply::apply(&mut client, &planned, &batch, |_| {}).await?;
     let conflicted = count(&done, &planned, opts.dry_run, &mut report);
     if !opts.dry_run {
-        let recipients = Recipients::parse(&profile.name, &profile.age_recipients)?;
+        let recipients = profile.age_recipients.required(&profile.name)?;
         report.written = write_reviews(&inputs, &read.rejected, &conflicted, opts, &recipients)?;
     }
     Ok(report)

@@ -29,12 +29,10 @@ use crate::store::ProfileStore;
 pub struct Request {
     /// A label or `latest`.
     pub snapshot: String,
-    pub jobs: usize,
     /// Restore even when frozen or when the snapshot is older than staging's data.
     pub force: bool,
     /// Restore here instead of the profile's staging.
     pub target: Option<Target>,
-    pub identity: Option<PathBuf>,
     /// The profile a snapshot from another profile's store was taken for, named on purpose.
     pub from_profile: Option<String>,
     /// Where the load reports its progress.
@@ -77,7 +75,7 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Rest
     )?;
     let m = verified(profile, req, &label, &dir)?;
     crate::failpoint::pause("restore:verified").await;
-    let ids = Arc::new(Identities::load(&identity(profile, req)?)?);
+    let ids = Arc::new(Identities::load(&identity(profile)?)?);
     repair(&target, env).await?;
     if target.is_staging
         && !req.force
@@ -116,7 +114,7 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Rest
 /// loaded, so a file changed after this point is caught before the swap, and nothing is read
 /// twice.
 fn verified(profile: &Profile, req: &Request, label: &str, dir: &Path) -> Result<Manifest> {
-    let m = verified_files(profile, req, label, dir)?;
+    let m = verified_files(profile, label, dir)?;
     let expected = req.from_profile.as_deref().unwrap_or(&profile.name);
     if m.profile != expected {
         return Err(Error::new(
@@ -134,12 +132,12 @@ fn verified(profile: &Profile, req: &Request, label: &str, dir: &Path) -> Result
     Ok(m)
 }
 
-fn verified_files(profile: &Profile, req: &Request, label: &str, dir: &Path) -> Result<Manifest> {
+fn verified_files(profile: &Profile, label: &str, dir: &Path) -> Result<Manifest> {
     let report = snapshot::verify(
         dir,
         profile.snapshot.allowed_signers.as_deref(),
         None,
-        req.jobs,
+        profile.restore.jobs,
         snapshot::Depth::Sizes,
     );
     match report.manifest {
@@ -155,17 +153,14 @@ fn verified_files(profile: &Profile, req: &Request, label: &str, dir: &Path) -> 
     }
 }
 
-fn identity(profile: &Profile, req: &Request) -> Result<PathBuf> {
-    req.identity
-        .clone()
-        .or_else(|| profile.restore.age_identity.clone())
-        .ok_or_else(|| {
-            Error::config(format!(
-                "profile '{}' has no restore.age_identity to decrypt snapshots",
-                profile.name
-            ))
-            .hint("set age_identity under [profiles.NAME.restore], or pass --identity FILE")
-        })
+fn identity(profile: &Profile) -> Result<PathBuf> {
+    profile.restore.age_identity.clone().ok_or_else(|| {
+        Error::config(format!(
+            "profile '{}' has no restore.age_identity to decrypt snapshots",
+            profile.name
+        ))
+        .hint("set age_identity under [profiles.NAME.restore], or pass --identity FILE")
+    })
 }
 
 /// Finishes a swap a kill cut short, and says what it did.
@@ -251,7 +246,7 @@ async fn load_and_lock(
         dir,
         manifest: m,
         ids,
-        jobs: req.jobs,
+        jobs: profile.restore.jobs,
         timeline: phases.timeline,
     };
     load::pre_data(&src).await?;
@@ -261,7 +256,7 @@ async fn load_and_lock(
     let files = m.tables.iter().map(|t| t.files.len()).sum::<usize>() as u64;
     let progress = req
         .progress
-        .begin(Phase::Restore, &m.label, total, files, req.jobs);
+        .begin(Phase::Restore, &m.label, total, files, profile.restore.jobs);
     let (per_table, header) = post.take_per_table();
     let loaded = pipeline::data(&src, &progress, per_table, &header).await;
     progress.end();
@@ -277,7 +272,7 @@ async fn load_and_lock(
     // keys with the statistics, ordered on one pool by the locks they take
     let (started, timeline) = (std::time::Instant::now(), src.timeline);
     let views = async {
-        let r = matviews::refresh(target, env, &m.materialized_views, req.jobs).await;
+        let r = matviews::refresh(target, env, &m.materialized_views, profile.restore.jobs).await;
         timeline.span("materialized views", started);
         r.map(|_| ())
     };

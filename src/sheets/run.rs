@@ -3,7 +3,6 @@
 //! `<root>/<profile>/sheets/`, signed like an export when the profile signs.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 use tokio::sync::mpsc;
@@ -11,8 +10,7 @@ use tokio::sync::mpsc;
 use super::printed::Printing;
 use super::split::split;
 use crate::config::{DashboardSource, Profile};
-use crate::crypt::Recipients;
-use crate::delivery::{Location, Remote};
+use crate::delivery::Remote;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::export::csv_out::CsvOut;
@@ -30,7 +28,6 @@ pub struct Request {
     pub date: NaiveDate,
     pub days: u32,
     pub source: DashboardSource,
-    pub to: Location,
     pub dirs: Vec<PathBuf>,
 }
 
@@ -45,13 +42,14 @@ pub struct SheetsReport {
 }
 
 pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<SheetsReport> {
+    let to = profile.destination()?;
     if req.source == DashboardSource::Snowflake {
         return Err(
             Error::usage("sheets are read from staging or production, not Snowflake")
                 .hint("pass --source staging (the default) or --source production"),
         );
     }
-    let recipients = Arc::new(Recipients::parse(&profile.name, &profile.age_recipients)?);
+    let recipients = profile.age_recipients.required(&profile.name)?;
     let _lock = crate::store::ProfileStore::open(&profile.store, &profile.name)?
         .run_lock(".sheets.lock", &format!("acc sheets of {}", profile.name))?;
 
@@ -60,7 +58,7 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
     let period = Period::from_day(req.date, zone, req.days);
     let query = sheet_query(&req.dirs, &period)?;
     let (remote, reader) = tokio::join!(
-        Remote::open(&req.to, profile.sftp.as_ref(), env),
+        Remote::open(to, profile.sftp.as_ref(), env),
         Reader::open(profile, env, req.source, zone.name())
     );
     let reader = reader?;
@@ -125,7 +123,7 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
         )
         .await?;
     Ok(SheetsReport {
-        destination: format!("{}/{}", req.to.describe(), layout.day(req.date)),
+        destination: format!("{}/{}", to.describe(), layout.day(req.date)),
         manifest: published.manifest,
         version: published.version,
         removed_days: published.removed_days,

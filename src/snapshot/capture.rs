@@ -9,19 +9,19 @@ use tokio::task::JoinSet;
 
 use super::catalog::{self, Part, RANGE_BYTES};
 use super::copy::copy_part;
+use super::filter::TableFilter;
 use super::large_objects;
 use super::row_security;
 use super::schema::{self, Dumper, Section};
 use super::session::{self, Exporter};
 use super::sink::Sealed;
-use super::take::Request;
 use super::timing::Plan;
 use crate::config::Profile;
 use crate::crypt::Recipients;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::pg::Database;
-use crate::progress::{Doing, Phase, Run};
+use crate::progress::{Doing, Phase, Run, Watch};
 use crate::snapshot::manifest::{
     self, Encryption, File, Filters, LargeObjects, Manifest, SchemaFiles, TableName,
 };
@@ -32,7 +32,9 @@ pub struct Capture<'a> {
     pub profile: &'a Profile,
     pub db: &'a Database,
     pub env: &'a Env,
-    pub req: &'a Request,
+    /// The tables left out, from the profile's settings.
+    pub filter: TableFilter,
+    pub progress: &'a Watch,
     pub plan: &'a Plan,
     /// The `.partial` directory being filled.
     pub dir: &'a Path,
@@ -49,11 +51,11 @@ pub async fn capture(job: &Capture<'_>) -> Result<Manifest> {
 }
 
 async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
-    let (profile, db, env, req, plan, dir) =
-        (job.profile, job.db, job.env, job.req, job.plan, job.dir);
+    let (profile, db, env, filter, plan, dir) =
+        (job.profile, job.db, job.env, &job.filter, job.plan, job.dir);
     let recipients = Arc::clone(&job.recipients);
     crate::failpoint::pause("snapshot:exported").await;
-    let catalog = catalog::read(exporter.client(), &req.filter).await?;
+    let catalog = catalog::read(exporter.client(), filter).await?;
     let qualified: Vec<String> = catalog.tables.iter().map(|t| t.qualified()).collect();
     // locked first, so no table's row-level security changes between the check and the copy
     exporter.lock(&qualified).await?;
@@ -67,8 +69,8 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         ));
     }
     let large = large_objects::survey(exporter.client(), &db.user).await?;
-    let sequences = schema::sequences(exporter.client(), &req.filter).await?;
-    let materialized_views = schema::materialized_views(exporter.client(), &req.filter).await?;
+    let sequences = schema::sequences(exporter.client(), filter).await?;
+    let materialized_views = schema::materialized_views(exporter.client(), filter).await?;
     // production's tables, then the large objects' two catalogs, copied alike
     let mut tables = catalog.tables.clone();
     if let Some((_, _, pages_bytes)) = large {
@@ -76,8 +78,8 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     }
     let parts = catalog::parts(&tables, RANGE_BYTES);
     let total_bytes = parts.iter().map(|p| p.bytes).sum();
-    let workers = req.jobs.clamp(1, parts.len().max(1));
-    let progress = req.progress.begin(
+    let workers = profile.snapshot.jobs.clamp(1, parts.len().max(1));
+    let progress = job.progress.begin(
         Phase::Snapshot,
         &plan.label,
         total_bytes,
@@ -89,7 +91,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         db,
         env,
         snapshot_id: &exporter.snapshot_id,
-        filter: &req.filter,
+        filter,
         excluded: &catalog.excluded,
         recipients: &recipients,
     };
@@ -125,11 +127,11 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         database: db.dbname.clone(),
         encryption: Encryption {
             compression: "zstd".into(),
-            recipients: profile.age_recipients.clone(),
+            recipients: profile.age_recipients.keys().to_vec(),
         },
         filters: Filters {
-            exclude_tables: req.filter.exclude_tables.clone(),
-            only_schemas: req.filter.only_schemas.clone(),
+            exclude_tables: filter.exclude_tables.clone(),
+            only_schemas: filter.only_schemas.clone(),
         },
         tables: copied,
         excluded: catalog.excluded,

@@ -4,6 +4,8 @@
 //! With a dot it matches `schema.table`, without one the table name in any schema. A
 //! partition is left out with its partitioned parent.
 
+use crate::config::SnapshotSettings;
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableFilter {
     pub exclude_tables: Vec<String>,
@@ -11,6 +13,13 @@ pub struct TableFilter {
 }
 
 impl TableFilter {
+    pub fn of(settings: &SnapshotSettings) -> TableFilter {
+        TableFilter {
+            exclude_tables: settings.exclude_tables.clone(),
+            only_schemas: settings.only_schemas.clone(),
+        }
+    }
+
     /// Whether a table (or a partition whose root is `root`) is left out.
     pub fn excludes(&self, schema: &str, name: &str, root: Option<(&str, &str)>) -> bool {
         if !self.only_schemas.is_empty() && !self.only_schemas.iter().any(|s| s == schema) {

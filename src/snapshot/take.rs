@@ -4,7 +4,6 @@
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -12,7 +11,6 @@ use super::capture::{Capture, capture};
 use super::filter::TableFilter;
 use super::timing;
 use crate::config::Profile;
-use crate::crypt::Recipients;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::events::info as log;
@@ -24,9 +22,6 @@ use crate::store::{ProfileStore, RESTORE_LOCK, RunLock};
 pub struct Request {
     /// Run at once instead of at the cutoff (`--now`).
     pub on_demand: bool,
-    pub jobs: usize,
-    pub keep: Option<usize>,
-    pub filter: TableFilter,
     /// Where the copy reports its progress.
     pub progress: Watch,
 }
@@ -51,7 +46,7 @@ pub async fn take(
 ) -> Result<SnapshotReport> {
     let plan = timing::plan(&profile.region, now, req.on_demand)?;
     let db = profile.production()?;
-    let recipients = Arc::new(Recipients::parse(&profile.name, &profile.age_recipients)?);
+    let recipients = profile.age_recipients.required(&profile.name)?;
     let store = ProfileStore::open(&profile.store, &profile.name)?;
     let _lock = RunLock::acquire(
         &store.lock_path(),
@@ -93,7 +88,8 @@ pub async fn take(
         profile,
         db,
         env,
-        req,
+        filter: TableFilter::of(&profile.snapshot),
+        progress: &req.progress,
         plan: &plan,
         dir: &partial,
         recipients,
@@ -108,8 +104,7 @@ pub async fn take(
         }
     };
     let path = store.publish(&plan.label)?;
-    let keep = req.keep.or(profile.snapshot.keep);
-    let pruned = match keep {
+    let pruned = match profile.snapshot.keep {
         Some(keep) => prune(&store, keep, &profile.name)?,
         None => Vec::new(),
     };

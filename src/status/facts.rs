@@ -8,8 +8,10 @@ use serde::Serialize;
 
 use crate::config::Profile;
 
-use crate::delivery::{Delivery, Location};
+use crate::delivery::Delivery;
+
 use crate::env::Env;
+use crate::location::Location;
 use crate::pg::tls::PeerCert;
 use crate::publish::{DayReader, Layout};
 use crate::restore::{FreezeState, Target, freeze_state, read_info};
@@ -213,10 +215,9 @@ async fn staging_info(target: &Target, env: &Env) -> Result<Option<Staging>, Str
     }))
 }
 
-fn export(to: &str, profile: &Profile, env: &Env) -> Result<Option<ExportDay>, String> {
-    let location = Location::parse(to).map_err(|e| e.message().to_string())?;
-    let delivery = Delivery::open(&location, profile.sftp.as_ref(), env)
-        .map_err(|e| e.message().to_string())?;
+fn export(to: &Location, profile: &Profile, env: &Env) -> Result<Option<ExportDay>, String> {
+    let delivery =
+        Delivery::open(to, profile.sftp.as_ref(), env).map_err(|e| e.message().to_string())?;
     let days = DayReader::new(&delivery, Layout::new(profile.name.clone()));
     let Some(date) = days.latest().map_err(|e| e.message().to_string())? else {
         return Ok(None);

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveTime, TimeDelta};
 
 use crate::config::Profile;
+use crate::location::Location;
 
 use crate::schedule::region::Region;
 use crate::secret::SecretRef;
@@ -247,12 +248,8 @@ fn writable(profiles: &[Profile]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for p in profiles {
         out.push(p.store.display().to_string());
-        if let Some(dir) = p
-            .export_to
-            .as_deref()
-            .filter(|t| !t.contains("://") || t.starts_with("file://"))
-        {
-            out.push(format!("-{}", dir.trim_start_matches("file://")));
+        if let Some(Location::Local(dir)) = &p.export_to {
+            out.push(format!("-{}", dir.display()));
         }
     }
     out.sort();

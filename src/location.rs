@@ -1,4 +1,4 @@
-//! Where a delivery lives, as an operator writes it: `sftp://user@host:port/path`,
+//! Where a delivery lives (`export_to`, `--to`, `--from`), as an operator writes it: `sftp://user@host:port/path`,
 //! `file:///path`, or a plain local path.
 
 use std::path::PathBuf;
