@@ -29,6 +29,7 @@ pub mod replay;
 pub mod restore;
 pub mod schedule;
 pub mod secret;
+pub mod sheet_columns;
 pub mod sheets;
 pub mod snapshot;
 pub mod status;

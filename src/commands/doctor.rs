@@ -192,7 +192,7 @@ fn settings(v: &mut View, p: &crate::config::Profile) {
         "snapshot",
         format!(
             "jobs {}, keep {}, retry {}s",
-            snap.jobs,
+            snap.jobs.map_or("(one per core)".into(), |j| j.to_string()),
             snap.keep.map_or("(all)".into(), |k| k.to_string()),
             snap.retry.as_secs()
         ),
@@ -216,7 +216,9 @@ fn settings(v: &mut View, p: &crate::config::Profile) {
         format!(
             "reader role {}, jobs {}, preserve [{}]",
             restore.reader_role,
-            restore.jobs,
+            restore
+                .jobs
+                .map_or("(one per core)".into(), |j| j.to_string()),
             restore.preserve_schemas.join(", ")
         ),
     );

@@ -12,6 +12,7 @@ use crate::ui::output;
 use crate::ui::progress;
 
 pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    super::check_location_flag("--to", args.to.as_deref())?;
     let p = config.profile(profile, overlay(args))?;
     super::measured(&p, Job::Export, |m| exec(args, config, &p, m))
 }

@@ -76,6 +76,18 @@ fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
     Ok(runtime.block_on(future))
 }
 
+/// `--to` or `--from`, checked before it becomes the profile's `export_to` layer, so that an
+/// error names the flag rather than the profile's key.
+fn check_location_flag(flag: &str, value: Option<&str>) -> Result<()> {
+    if let Some(v) = value {
+        crate::location::Location::parse(v).map_err(|e| {
+            crate::error::Error::config(format!("{flag}: {}", e.message()))
+                .hint(e.hint_text().unwrap_or_default())
+        })?;
+    }
+    Ok(())
+}
+
 /// Runs one job with its metrics: the job's textfile is written as it ends, whether it
 /// succeeded or failed (`metrics.textfile_dir`).
 fn measured<T>(

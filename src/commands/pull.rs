@@ -9,6 +9,7 @@ use crate::pull::{PullReport, PullStatus, Request, pull};
 use crate::ui::output;
 
 pub fn run(args: &PullArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    super::check_location_flag("--from", args.from.as_deref())?;
     let overlay = RawProfile {
         export_to: args.from.clone(),
         ..RawProfile::default()

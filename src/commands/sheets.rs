@@ -16,6 +16,7 @@ use crate::sheets::{Request, sheets};
 use crate::ui::output;
 
 pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<()> {
+    super::check_location_flag("--to", args.to.as_deref())?;
     let name = |v: Option<clap::builder::PossibleValue>| v.map(|v| v.get_name().to_string());
     let overlay = RawProfile {
         export_to: args.to.clone(),

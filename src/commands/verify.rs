@@ -24,7 +24,7 @@ fn exec(args: &VerifyArgs, p: &Profile, m: &mut Run) -> Result<()> {
         &dir,
         p.snapshot.allowed_signers.as_deref(),
         identities.as_ref(),
-        p.snapshot.jobs,
+        p.snapshot.workers(),
         crate::snapshot::Depth::Hashes,
     );
     if let Some(manifest) = &report.manifest {

@@ -41,8 +41,8 @@ pub struct Profile {
 /// How production is captured: parallelism, retention, filters, retries and signing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotSettings {
-    /// Worker connections: `jobs`, or one per core.
-    pub jobs: usize,
+    /// Worker connections as set; `None` means one per core (`workers`).
+    pub jobs: Option<usize>,
     /// Complete snapshots kept after a success; `None` keeps them all.
     pub keep: Option<usize>,
     /// Table patterns (`name`, `schema.name`, `*` and `?` wildcards) left out.
@@ -64,8 +64,8 @@ pub struct SnapshotSettings {
 /// How staging is refreshed from a snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestoreSettings {
-    /// Loading connections: `jobs`, or one per core.
-    pub jobs: usize,
+    /// Loading connections as set; `None` means one per core (`workers`).
+    pub jobs: Option<usize>,
     /// The role that may connect to staging and SELECT, and nothing more; created if missing.
     pub reader_role: String,
     /// Schemas of staging the refresh carries over unchanged (e.g. `data_exploration`).
@@ -273,6 +273,20 @@ impl Profile {
     }
 }
 
+impl SnapshotSettings {
+    /// Worker connections: `jobs`, or one per core.
+    pub fn workers(&self) -> usize {
+        self.jobs.unwrap_or_else(cores)
+    }
+}
+
+impl RestoreSettings {
+    /// Loading connections: `jobs`, or one per core.
+    pub fn workers(&self) -> usize {
+        self.jobs.unwrap_or_else(cores)
+    }
+}
+
 /// The default for `jobs`: one connection per core.
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -294,7 +308,7 @@ fn snapshot(key: &str, s: RawSnapshot) -> Result<SnapshotSettings> {
     let mut exclude_tables = s.exclude_tables.unwrap_or_default();
     exclude_tables.extend(s.also_exclude_tables.unwrap_or_default());
     Ok(SnapshotSettings {
-        jobs: s.jobs.unwrap_or_else(cores),
+        jobs: s.jobs,
         keep: s.keep,
         exclude_tables,
         only_schemas: s.only_schemas.unwrap_or_default(),
@@ -316,7 +330,7 @@ fn restore(key: &str, r: RawRestore) -> Result<RestoreSettings> {
         )));
     }
     Ok(RestoreSettings {
-        jobs: r.jobs.unwrap_or_else(cores),
+        jobs: r.jobs,
         reader_role,
         preserve_schemas: r.preserve_schemas.unwrap_or_default(),
         template: r.template.unwrap_or_else(|| "template0".into()),

@@ -3,6 +3,7 @@
 
 use super::clock::{self, Written};
 use super::read::{Parsed, Problem, RawLine};
+use crate::sheet_columns::Column;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -19,32 +20,34 @@ pub fn columns(kind: Kind) -> (&'static [&'static str], &'static [&'static str])
         Kind::Attendance => (&["visit_id", "clock_in", "clock_out"], &["employee_number"]),
         Kind::Tasks => (&["visit_id", "task_id", "done"], &["comment"]),
         Kind::Notes => (&["visit_id", "author", "written_at", "body"], &[]),
-        Kind::Sheet => (
-            &[
-                "employee_number",
-                "visit_id",
-                "clock_in",
-                "clock_out",
-                "tasks_done",
-                "note",
-                "initials",
-            ],
-            // printed on the sheet for the worker; not read back
-            &[
-                "employee",
-                "visit_start",
-                "client_number",
-                "client",
-                "address",
-                "phone",
-                "start",
-                "end",
-                "tasks",
-                "allergies_and_risks",
-            ],
-        ),
+        Kind::Sheet => (&SHEET_READ, &SHEET_PRINTED),
     }
 }
+
+/// A sheet's columns replay reads back: whose visit it is, and what was written on paper.
+const SHEET_READ: [&str; 7] = [
+    Column::EmployeeNumber.key(),
+    Column::Visit.key(),
+    Column::ClockIn.key(),
+    Column::ClockOut.key(),
+    Column::TasksDone.key(),
+    Column::Note.key(),
+    Column::Initials.key(),
+];
+
+/// Printed on the sheet for the worker; not read back (`visit_start` is an older sheet's).
+const SHEET_PRINTED: [&str; 10] = [
+    Column::Employee.key(),
+    "visit_start",
+    Column::ClientNumber.key(),
+    Column::Client.key(),
+    Column::Address.key(),
+    Column::Phone.key(),
+    Column::Start.key(),
+    Column::End.key(),
+    Column::Tasks.key(),
+    Column::AllergiesAndRisks.key(),
+];
 
 /// A column a rejects file adds; ignored on the way back in.
 pub const REJECT_REASON: &str = "reject_reason";
@@ -99,7 +102,7 @@ impl Record {
 /// Works out a file's kind from its header; a problem names what is unknown or missing.
 pub fn kind_of(p: &Parsed) -> Result<Kind, Problem> {
     let has = |c: &str| p.headers.iter().any(|h| h == c);
-    let kind = if has("tasks_done") || has("initials") {
+    let kind = if has(Column::TasksDone.key()) || has(Column::Initials.key()) {
         Kind::Sheet
     } else if has("task_id") {
         Kind::Tasks
@@ -194,7 +197,7 @@ pub fn record(raw: RawLine, kind: Kind) -> Result<Record, Problem> {
         Kind::Notes => (TasksIn::Nothing, Some(note_line(&raw)?)),
         Kind::Sheet => {
             let tasks = tasks_done(&raw)?;
-            let note = raw.get("note").map(|body| NoteIn {
+            let note = raw.get(Column::Note.key()).map(|body| NoteIn {
                 author: employee.clone().unwrap_or_default(),
                 written_at: None,
                 body: body.into(),
@@ -218,10 +221,11 @@ pub fn record(raw: RawLine, kind: Kind) -> Result<Record, Problem> {
                 .raw
                 .problem("employee_number", "the sheet's employee number is missing"));
         }
-        if !rec.is_blank() && rec.raw.get("initials").is_none() {
-            return Err(rec
-                .raw
-                .problem("initials", "filled in but not initialled by the worker"));
+        if !rec.is_blank() && rec.raw.get(Column::Initials.key()).is_none() {
+            return Err(rec.raw.problem(
+                Column::Initials.key(),
+                "filled in but not initialled by the worker",
+            ));
         }
     }
     Ok(rec)
@@ -253,7 +257,7 @@ fn note_line(raw: &RawLine) -> Result<NoteIn, Problem> {
 /// A sheet's `tasks_done`: `all`, `none`, or the task numbers, separated loosely as people
 /// write them.
 fn tasks_done(raw: &RawLine) -> Result<TasksIn, Problem> {
-    Ok(match raw.get("tasks_done") {
+    Ok(match raw.get(Column::TasksDone.key()) {
         None => TasksIn::Nothing,
         Some(t) if t.eq_ignore_ascii_case("all") => TasksIn::All,
         Some(t) if t.eq_ignore_ascii_case("none") => TasksIn::Listed(Vec::new()),
@@ -262,7 +266,7 @@ fn tasks_done(raw: &RawLine) -> Result<TasksIn, Problem> {
                 .filter(|s| !s.is_empty())
                 .map(|s| {
                     s.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        raw.problem("tasks_done", format!("'{s}' is not a task number: write the numbers from the Tasks column, all, or none"))
+                        raw.problem(Column::TasksDone.key(), format!("'{s}' is not a task number: write the numbers from the Tasks column, all, or none"))
                     })
                 })
                 .collect::<Result<_, _>>()?,

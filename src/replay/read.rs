@@ -4,6 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::sheet_columns::Column;
+
 /// Where one problem is, and what it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -78,8 +80,8 @@ pub struct Parsed {
     pub total: u64,
 }
 
-/// `Clock in` / `clock-in` / `CLOCK_IN` all become `clock_in`.
-/// `visit` is accepted for `visit_id`.
+/// `Clock in` / `clock-in` / `CLOCK_IN` all become `clock_in`; a sheet's columns become their
+/// keys (the sheet's `Visit` is `visit_id`).
 pub fn normalise(header: &str) -> String {
     let n: String = header
         .trim()
@@ -87,7 +89,10 @@ pub fn normalise(header: &str) -> String {
         .chars()
         .map(|c| if c == ' ' || c == '-' { '_' } else { c })
         .collect();
-    if n == "visit" { "visit_id".into() } else { n }
+    Column::ALL
+        .into_iter()
+        .find(|c| c.header().to_lowercase().replace(' ', "_") == n)
+        .map_or(n, |c| c.key().to_string())
 }
 
 /// Parses one file's bytes. A file-level problem (encoding, header) returns no lines.

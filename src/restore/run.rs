@@ -137,7 +137,7 @@ fn verified_files(profile: &Profile, label: &str, dir: &Path) -> Result<Manifest
         dir,
         profile.snapshot.allowed_signers.as_deref(),
         None,
-        profile.restore.jobs,
+        profile.restore.workers(),
         snapshot::Depth::Sizes,
     );
     match report.manifest {
@@ -246,7 +246,7 @@ async fn load_and_lock(
         dir,
         manifest: m,
         ids,
-        jobs: profile.restore.jobs,
+        jobs: profile.restore.workers(),
         timeline: phases.timeline,
     };
     load::pre_data(&src).await?;
@@ -254,9 +254,13 @@ async fn load_and_lock(
     phases.mark("pre-data");
     let total: u64 = m.tables.iter().map(|t| t.plaintext_bytes).sum();
     let files = m.tables.iter().map(|t| t.files.len()).sum::<usize>() as u64;
-    let progress = req
-        .progress
-        .begin(Phase::Restore, &m.label, total, files, profile.restore.jobs);
+    let progress = req.progress.begin(
+        Phase::Restore,
+        &m.label,
+        total,
+        files,
+        profile.restore.workers(),
+    );
     let (per_table, header) = post.take_per_table();
     let loaded = pipeline::data(&src, &progress, per_table, &header).await;
     progress.end();
@@ -272,7 +276,13 @@ async fn load_and_lock(
     // keys with the statistics, ordered on one pool by the locks they take
     let (started, timeline) = (std::time::Instant::now(), src.timeline);
     let views = async {
-        let r = matviews::refresh(target, env, &m.materialized_views, profile.restore.jobs).await;
+        let r = matviews::refresh(
+            target,
+            env,
+            &m.materialized_views,
+            profile.restore.workers(),
+        )
+        .await;
         timeline.span("materialized views", started);
         r.map(|_| ())
     };

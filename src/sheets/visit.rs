@@ -2,12 +2,9 @@
 //! each visit with what the worker needs at the door. Columns the page does not know are kept
 //! as labelled lines; the blank fill-in columns are drawn as boxes instead.
 
-use std::collections::HashMap;
-
 use csv::StringRecord;
 
-/// Columns a worker fills in on paper: the page draws boxes and lines for them.
-pub const FILL_IN: [&str; 5] = ["Clock in", "Clock out", "Tasks done", "Note", "Initials"];
+use crate::sheet_columns::{self, Column};
 
 /// One employee's visits, in the query's order.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,47 +31,50 @@ pub struct Visit {
     pub other: Vec<(String, String)>,
 }
 
-/// Where each known column is in the header, found once.
+/// Where each column of the sheet is in the query's header, found once.
 #[derive(Debug, Clone)]
 pub struct Columns {
     header: Vec<String>,
-    at: HashMap<&'static str, usize>,
+    at: [usize; Column::ALL.len()],
 }
 
 impl Columns {
-    pub fn new(header: &StringRecord) -> Columns {
-        let header: Vec<String> = header.iter().map(str::to_string).collect();
-        let at = KNOWN
-            .iter()
-            .filter_map(|&k| header.iter().position(|h| h == k).map(|i| (k, i)))
-            .collect();
-        Columns { header, at }
+    /// The header's columns; one of the sheet's columns missing is an error that names it.
+    pub fn new(header: &StringRecord) -> std::result::Result<Columns, String> {
+        let at = sheet_columns::positions(&header.iter().collect::<Vec<_>>())?;
+        Ok(Columns {
+            header: header.iter().map(str::to_string).collect(),
+            at,
+        })
     }
 
-    fn get<'r>(&self, record: &'r StringRecord, name: &'static str) -> &'r str {
-        self.at.get(name).and_then(|&i| record.get(i)).unwrap_or("")
+    fn get<'r>(&self, record: &'r StringRecord, column: Column) -> &'r str {
+        let i = Column::ALL
+            .iter()
+            .position(|c| *c == column)
+            .expect("every column is in ALL");
+        record.get(self.at[i]).unwrap_or("")
     }
 
     /// The visit of one CSV record.
     pub fn visit(&self, record: &StringRecord) -> Visit {
-        let known = |h: &str| KNOWN.contains(&h) || FILL_IN.contains(&h);
         let other = self
             .header
             .iter()
             .zip(record.iter())
-            .filter(|(h, v)| !known(h) && !v.trim().is_empty())
+            .filter(|(h, v)| Column::of_header(h).is_none() && !v.trim().is_empty())
             .map(|(h, v)| (h.clone(), v.to_string()))
             .collect();
         Visit {
-            number: self.get(record, "Visit").to_string(),
-            client_number: self.get(record, "Client number").to_string(),
-            client: self.get(record, "Client").to_string(),
-            address: self.get(record, "Address").to_string(),
-            phone: self.get(record, "Phone").to_string(),
-            start: self.get(record, "Start").to_string(),
-            end: self.get(record, "End").to_string(),
-            tasks: items(self.get(record, "Tasks"), starts_task),
-            alerts: items(self.get(record, "Allergies and risks"), starts_alert),
+            number: self.get(record, Column::Visit).to_string(),
+            client_number: self.get(record, Column::ClientNumber).to_string(),
+            client: self.get(record, Column::Client).to_string(),
+            address: self.get(record, Column::Address).to_string(),
+            phone: self.get(record, Column::Phone).to_string(),
+            start: self.get(record, Column::Start).to_string(),
+            end: self.get(record, Column::End).to_string(),
+            tasks: items(self.get(record, Column::Tasks), starts_task),
+            alerts: items(self.get(record, Column::AllergiesAndRisks), starts_alert),
             other,
         }
     }
@@ -82,25 +82,11 @@ impl Columns {
     /// The employee's number and name, from any of their records.
     pub fn employee(&self, record: &StringRecord) -> (String, String) {
         (
-            record.get(0).unwrap_or("").to_string(),
-            self.get(record, "Employee").to_string(),
+            self.get(record, Column::EmployeeNumber).to_string(),
+            self.get(record, Column::Employee).to_string(),
         )
     }
 }
-
-const KNOWN: [&str; 11] = [
-    "Employee number",
-    "Employee",
-    "Visit",
-    "Client number",
-    "Client",
-    "Address",
-    "Phone",
-    "Start",
-    "End",
-    "Tasks",
-    "Allergies and risks",
-];
 
 /// A list the query joined with `; `. A piece that does not start an item (a risk whose
 /// description has a `;` of its own) stays with the one before it.
@@ -156,24 +142,32 @@ mod tests {
 
     #[test]
     fn a_visit_is_read_by_column_name_whatever_the_order() {
-        let c = Columns::new(&record(&[
-            "Employee number",
-            "Visit",
-            "Client",
-            "Tasks",
-            "Allergies and risks",
-            "Gate code",
-            "Clock in",
-        ]));
-        let v = c.visit(&record(&[
-            "E-1",
-            "42",
-            "Zoë Ashgrove-SYNTH",
-            "7: Assist with shower; 9: Meal; 10: Walk: slowly",
-            "ALLERGY Latex (Rash, low); RISK Falls (high): Two falls; keep walkways clear",
-            "4711",
-            "",
-        ]));
+        // the query's columns in another order, with one of its own, and their cells
+        let cells = [
+            ("Employee number", "E-1"),
+            ("Gate code", "4711"),
+            ("Tasks", "7: Assist with shower; 9: Meal; 10: Walk: slowly"),
+            ("Visit", "42"),
+            (
+                "Allergies and risks",
+                "ALLERGY Latex (Rash, low); RISK Falls (high): Two falls; keep walkways clear",
+            ),
+            ("Client", "Zoë Ashgrove-SYNTH"),
+            ("Clock in", ""),
+            ("Employee", "Ana Example-SYNTH"),
+            ("Client number", "C-7"),
+            ("Address", ""),
+            ("Phone", "555-0100"),
+            ("Start", "2026-12-01 08:00:00-05"),
+            ("End", "2026-12-01 09:00:00-05"),
+            ("Clock out", ""),
+            ("Tasks done", ""),
+            ("Note", ""),
+            ("Initials", ""),
+        ];
+        let c = Columns::new(&record(&cells.map(|(h, _)| h))).unwrap();
+        let row = record(&cells.map(|(_, v)| v));
+        let v = c.visit(&row);
         assert_eq!(v.number, "42");
         assert_eq!(v.client, "Zoë Ashgrove-SYNTH");
         assert_eq!(
@@ -189,6 +183,16 @@ mod tests {
         );
         assert_eq!(v.other, [("Gate code".to_string(), "4711".to_string())]);
         assert!(v.address.is_empty());
+        assert_eq!(
+            c.employee(&row),
+            ("E-1".to_string(), "Ana Example-SYNTH".to_string())
+        );
+    }
+
+    #[test]
+    fn a_header_without_one_of_the_sheets_columns_is_refused_naming_it() {
+        let err = Columns::new(&record(&["Employee number", "Visit", "Client"])).unwrap_err();
+        assert!(err.contains("\"Clock in\""), "{err}");
     }
 
     #[test]

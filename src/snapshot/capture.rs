@@ -78,7 +78,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     }
     let parts = catalog::parts(&tables, RANGE_BYTES);
     let total_bytes = parts.iter().map(|p| p.bytes).sum();
-    let workers = profile.snapshot.jobs.clamp(1, parts.len().max(1));
+    let workers = profile.snapshot.workers().clamp(1, parts.len().max(1));
     let progress = job.progress.begin(
         Phase::Snapshot,
         &plan.label,
