@@ -2,6 +2,8 @@
 //! header is checked before any sheet is written), the printed page reads its cells by them,
 //! and `acc replay` reads a typed-up sheet back by them.
 
+use crate::error::{Error, Result};
+
 /// One column of the downtime sheet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Column {
@@ -109,9 +111,14 @@ impl Column {
     }
 }
 
-/// Where each column is in a sheet query's header. A column missing from the header is an
-/// error that names it: an overriding query may add columns, never drop one.
-pub fn positions(header: &[&str]) -> Result<[usize; Column::ALL.len()], String> {
+/// Where each column is in the header of `query` (which query, from where). A column missing
+/// from the header is a configuration error that names it: an overriding query may add
+/// columns, never drop one.
+pub fn positions(query: &str, header: &[&str]) -> Result<[usize; Column::ALL.len()]> {
+    let bad = |why: String| {
+        Error::config(format!("{query}: {why}"))
+            .hint("a sheet query may add columns to the built-in one, never leave one out")
+    };
     let mut at = [0; Column::ALL.len()];
     let mut missing = Vec::new();
     for (i, c) in Column::ALL.into_iter().enumerate() {
@@ -121,16 +128,13 @@ pub fn positions(header: &[&str]) -> Result<[usize; Column::ALL.len()], String> 
         }
     }
     if !missing.is_empty() {
-        return Err(format!(
-            "the sheet query gives no column {}",
-            missing.join(", ")
-        ));
+        return Err(bad(format!("no column {}", missing.join(", "))));
     }
     if at[0] != 0 {
-        return Err(format!(
-            "the sheet query's first column must be \"{}\"",
+        return Err(bad(format!(
+            "the first column must be \"{}\"",
             Column::EmployeeNumber.header()
-        ));
+        )));
     }
     Ok(at)
 }
@@ -156,11 +160,13 @@ mod tests {
     #[test]
     fn a_missing_column_is_named_and_a_header_maps_back() {
         let mut header: Vec<&str> = Column::ALL.iter().map(|c| c.header()).collect();
-        assert!(positions(&header).is_ok());
+        assert!(positions("q", &header).is_ok());
         header.retain(|h| *h != "Clock out" && *h != "Phone");
+        let err = positions("the sheet query (x.sql)", &header).unwrap_err();
+        assert_eq!(err.exit_code(), 78);
         assert_eq!(
-            positions(&header).unwrap_err(),
-            "the sheet query gives no column \"Phone\", \"Clock out\""
+            err.message(),
+            "the sheet query (x.sql): no column \"Phone\", \"Clock out\""
         );
         assert_eq!(Column::of_header("Tasks done"), Some(Column::TasksDone));
         assert!(Column::of_header("tasks done").is_none());

@@ -580,7 +580,7 @@ async fn export_runs_as_a_library_call_on_a_current_thread_runtime() {
         ..Default::default()
     };
     let p = cfg.profile(Some("t"), flags).unwrap();
-    let req = acc::export::Request {
+    let req = acc::export::ExportRequest {
         only: acc::export::NAMES.to_vec(),
         dirs: Vec::new(),
         progress: acc::progress::Watch::silent(),

@@ -1,12 +1,12 @@
 //! The command line as clap types: parsing only, no I/O and no decisions.
 
-mod delivery;
+mod days;
 mod init;
 mod night;
 mod replay;
 mod root;
 
-pub use delivery::{
+pub use days::{
     ExportArgs, PaperArg, PullArgs, SheetFormatArg, SheetsArgs, SheetsSourceArg, SourceArg,
 };
 pub use init::InitArgs;

@@ -6,7 +6,7 @@ use super::block_on;
 use crate::cli::{ExportArgs, SourceArg};
 use crate::config::{Config, DashboardSource, Profile, RawExport, RawProfile};
 use crate::error::{Error, Kind, Result};
-use crate::export::{ExportReport, Request, dashboard, export};
+use crate::export::{ExportReport, ExportRequest, dashboard, export};
 use crate::metrics::{Job, Run};
 use crate::ui::output;
 use crate::ui::progress;
@@ -18,13 +18,13 @@ pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<
 }
 
 fn exec(args: &ExportArgs, config: &Config, p: &Profile, m: &mut Run) -> Result<()> {
-    let req = Request {
+    let req = ExportRequest {
         only: dashboard::select(&args.only)?,
         dirs: config.dirs().to_vec(),
         progress: progress::watch("export"),
     };
     let outcome = block_on(export(p, config.env(), &req))??;
-    let delivered = outcome.manifest.dashboards.iter().filter(|d| d.ok());
+    let delivered = outcome.manifest.files.iter().filter(|d| d.ok());
     m.rows(delivered.clone().filter_map(|d| d.rows).sum());
     m.bytes(delivered.filter_map(|d| d.size).sum());
     if args.json {
@@ -80,7 +80,7 @@ fn summary(o: &ExportReport) -> serde_json::Value {
         "finished_at": m.finished_at,
         "zone": m.zone,
         "delivered": m.delivered(),
-        "dashboards": m.dashboards.iter().map(|d| json!({
+        "files": m.files.iter().map(|d| json!({
             "name": d.name,
             "status": d.status,
             "rows": d.rows,
@@ -105,14 +105,14 @@ fn text(o: &ExportReport) -> String {
         m.date,
         m.profile,
         m.delivered(),
-        m.dashboards.len(),
+        m.files.len(),
         m.source,
         o.destination
     );
     if let Some(t) = m.data_as_of {
         s.push_str(&format!("  data as of {}\n", t.to_rfc3339()));
     }
-    for d in &m.dashboards {
+    for d in &m.files {
         match (d.ok(), d.rows) {
             (true, Some(rows)) if d.carried_from.is_some() => s.push_str(&format!(
                 "  {:<24} {:>9} rows  kept from the run of {}\n",

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::cli::PullArgs;
 use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
-use crate::pull::{PullReport, PullStatus, Request, pull};
+use crate::pull::{PullReport, PullRequest, PullStatus, pull};
 use crate::ui::output;
 
 pub fn run(args: &PullArgs, config: &Config, profile: Option<&str>) -> Result<()> {
@@ -22,7 +22,7 @@ pub fn run(args: &PullArgs, config: &Config, profile: Option<&str>) -> Result<()
                 .map_err(|_| Error::usage(format!("--date '{d}' is not YYYY-MM-DD or latest")))?,
         ),
     };
-    let req = Request {
+    let req = PullRequest {
         date,
         identity: args.identity.clone(),
         out: args.out.clone(),
@@ -71,7 +71,7 @@ fn verdict(o: &PullReport) -> Result<()> {
     Ok(())
 }
 
-fn summary(o: &PullReport, req: &Request) -> serde_json::Value {
+fn summary(o: &PullReport, req: &PullRequest) -> serde_json::Value {
     json!({
         "profile": o.manifest.profile,
         "date": o.manifest.date,

@@ -8,7 +8,7 @@ use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
 use crate::metrics::Job;
 use crate::replay::clock::Ambiguous;
-use crate::replay::{ApplyOptions, Report, Request, replay};
+use crate::replay::{ApplyOptions, ReplayReport, ReplayRequest, replay};
 use crate::ui::output;
 
 pub fn run(args: &ReplayArgs, config: &Config, profile: Option<&str>) -> Result<()> {
@@ -44,7 +44,7 @@ pub fn run(args: &ReplayArgs, config: &Config, profile: Option<&str>) -> Result<
     show(&report, check.json, applying, dry_run)
 }
 
-fn show(report: &Report, json: bool, applying: bool, dry_run: bool) -> Result<()> {
+fn show(report: &ReplayReport, json: bool, applying: bool, dry_run: bool) -> Result<()> {
     if json {
         output::emit_json(&summary(report, applying))?;
     } else {
@@ -53,8 +53,8 @@ fn show(report: &Report, json: bool, applying: bool, dry_run: bool) -> Result<()
     verdict(report, applying)
 }
 
-fn request(c: &ReplayCheckArgs, apply: Option<ApplyOptions>) -> Request {
-    Request {
+fn request(c: &ReplayCheckArgs, apply: Option<ApplyOptions>) -> ReplayRequest {
+    ReplayRequest {
         files: c.files.clone(),
         ambiguous: match c.ambiguous {
             Some(AmbiguousArg::Earlier) => Ambiguous::Earlier,
@@ -67,7 +67,7 @@ fn request(c: &ReplayCheckArgs, apply: Option<ApplyOptions>) -> Request {
     }
 }
 
-fn verdict(r: &Report, applying: bool) -> Result<()> {
+fn verdict(r: &ReplayReport, applying: bool) -> Result<()> {
     let t = &r.tally;
     if !applying {
         return match r.problems.len() {
@@ -99,7 +99,7 @@ fn verdict(r: &Report, applying: bool) -> Result<()> {
     Ok(())
 }
 
-fn summary(r: &Report, applying: bool) -> serde_json::Value {
+fn summary(r: &ReplayReport, applying: bool) -> serde_json::Value {
     let t = &r.tally;
     json!({
         "batch": r.batch_id,
@@ -117,7 +117,7 @@ fn summary(r: &Report, applying: bool) -> serde_json::Value {
     })
 }
 
-fn text(r: &Report, applying: bool, dry_run: bool) -> String {
+fn text(r: &ReplayReport, applying: bool, dry_run: bool) -> String {
     let mut s = String::new();
     for p in &r.problems {
         s.push_str(&format!("{p}\n"));

@@ -8,7 +8,7 @@ use crate::config::{Config, Profile, RawDatabase, RawProfile, RawRestore};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::metrics::{Job, Run};
-use crate::restore::{Request, RestoreReport, Target, restore, rollback};
+use crate::restore::{RestoreReport, RestoreRequest, Target, restore, rollback};
 use crate::ui::output;
 use crate::ui::progress;
 
@@ -41,7 +41,7 @@ fn exec(args: &RestoreArgs, config: &Config, p: &Profile, m: Option<&mut Run>) -
             "rolled back: {db} holds the previous copy again\n"
         ));
     }
-    let req = Request {
+    let req = RestoreRequest {
         snapshot: args.snapshot.clone(),
         force: args.force,
         target,

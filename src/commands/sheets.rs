@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::metrics::{Job, Run};
 use crate::publish::{FileEntry, FileKind};
 use crate::sheets::COMBINED;
-use crate::sheets::{Request, sheets};
+use crate::sheets::{SheetsRequest, sheets};
 use crate::ui::output;
 
 pub fn run(args: &SheetsArgs, config: &Config, profile: Option<&str>) -> Result<()> {
@@ -37,7 +37,7 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
             .with_timezone(&p.region.local_zone())
             .date_naive()
     });
-    let req = Request {
+    let req = SheetsRequest {
         date,
         days: args.days,
         source: match args.source {
@@ -48,10 +48,10 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
     };
     let o = block_on(sheets(p, config.env(), &req))??;
     let m = &o.manifest;
-    let combined = m.dashboards.iter().find(|d| d.name == COMBINED);
+    let combined = m.files.iter().find(|d| d.name == COMBINED);
     let visits = combined.and_then(|d| d.rows).unwrap_or(0);
     run.rows(visits);
-    run.bytes(m.dashboards.iter().filter_map(|d| d.size).sum());
+    run.bytes(m.files.iter().filter_map(|d| d.size).sum());
     let kind = |d: &FileEntry| d.file.as_deref().and_then(FileKind::of).map(FileKind::name);
     if args.json {
         return output::emit_json(&json!({
@@ -63,7 +63,7 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
             "source": m.source,
             "data_as_of": m.data_as_of,
             "paper": p.sheets.format.pdf().then(|| p.sheets.paper.name()),
-            "sheets": m.dashboards.iter().map(|d| json!({
+            "sheets": m.files.iter().map(|d| json!({
                 "name": d.name,
                 "format": kind(d),
                 "rows": d.rows,
@@ -73,13 +73,13 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
         }));
     }
     let employees: BTreeSet<&str> = m
-        .dashboards
+        .files
         .iter()
         .map(|d| d.name.as_str())
         .filter(|n| *n != COMBINED)
         .collect();
     let printed = m
-        .dashboards
+        .files
         .iter()
         .find(|d| d.name == COMBINED && kind(d) == Some("pdf"))
         .and_then(|d| d.pages)

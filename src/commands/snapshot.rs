@@ -7,7 +7,7 @@ use crate::cli::SnapshotArgs;
 use crate::config::{Config, Profile, RawProfile, RawSnapshot};
 use crate::error::Result;
 use crate::metrics::{Job, Run};
-use crate::snapshot::{Request, SnapshotReport, take};
+use crate::snapshot::{SnapshotReport, SnapshotRequest, take};
 use crate::ui::output;
 use crate::ui::progress;
 
@@ -17,7 +17,7 @@ pub fn run(args: &SnapshotArgs, config: &Config, profile: Option<&str>) -> Resul
 }
 
 fn exec(args: &SnapshotArgs, config: &Config, p: &Profile, m: &mut Run) -> Result<()> {
-    let req = Request {
+    let req = SnapshotRequest {
         on_demand: args.now,
         progress: progress::watch("snapshot"),
     };

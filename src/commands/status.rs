@@ -7,7 +7,7 @@ use super::block_on;
 use crate::cli::StatusArgs;
 use crate::config::{Config, RawProfile};
 use crate::error::{Error, Kind, Result};
-use crate::status::{Facts, Finding, Level, gather, judge, overall, prometheus, ready};
+use crate::status::{Facts, Finding, Severity, gather, judge, overall, prometheus, ready};
 use crate::ui::output;
 
 /// `acc status`; with `--nagios`, one line and the plugin API's exit code, whatever happens.
@@ -41,11 +41,11 @@ fn nagios(all: &[(Facts, Vec<Finding>)]) -> (String, u8) {
         .iter()
         .map(|(_, x)| overall(x))
         .max()
-        .unwrap_or(Level::Ok);
+        .unwrap_or(Severity::Ok);
     let code = match worst {
-        Level::Ok => 0,
-        Level::Warning => 1,
-        Level::Critical => 2,
+        Severity::Ok => 0,
+        Severity::Warning => 1,
+        Severity::Critical => 2,
     };
     let parts: Vec<String> = all
         .iter()
@@ -53,7 +53,7 @@ fn nagios(all: &[(Facts, Vec<Finding>)]) -> (String, u8) {
             let level = overall(x);
             match x
                 .iter()
-                .filter(|g| g.level == level && level != Level::Ok)
+                .filter(|g| g.level == level && level != Severity::Ok)
                 .map(|g| g.what.as_str())
                 .next()
             {
@@ -63,9 +63,9 @@ fn nagios(all: &[(Facts, Vec<Finding>)]) -> (String, u8) {
         })
         .collect();
     let name = match worst {
-        Level::Ok => "OK",
-        Level::Warning => "WARNING",
-        Level::Critical => "CRITICAL",
+        Severity::Ok => "OK",
+        Severity::Warning => "WARNING",
+        Severity::Critical => "CRITICAL",
     };
     (format!("ACC {name} - {}", parts.join("; ")), code)
 }
@@ -134,8 +134,8 @@ fn report(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<(
         .iter()
         .map(|(_, x)| overall(x))
         .max()
-        .unwrap_or(Level::Ok);
-    if worst == Level::Critical {
+        .unwrap_or(Severity::Ok);
+    if worst == Severity::Critical {
         return Err(Error::new(Kind::Partial, "status is CRITICAL").hint("see the findings above"));
     }
     Ok(())

@@ -7,7 +7,7 @@ use crate::config::{Config, Profile, RawProfile};
 use crate::crypt::Identities;
 use crate::error::{Error, Kind, Result};
 use crate::metrics::{Job, Run};
-use crate::snapshot::{Report, verify};
+use crate::snapshot::{VerifyReport, verify};
 use crate::store::ProfileStore;
 use crate::ui::output;
 
@@ -50,7 +50,7 @@ fn exec(args: &VerifyArgs, p: &Profile, m: &mut Run) -> Result<()> {
     }
 }
 
-fn summary(label: &str, r: &Report) -> serde_json::Value {
+fn summary(label: &str, r: &VerifyReport) -> serde_json::Value {
     json!({
         "label": label,
         "path": r.dir,
@@ -63,7 +63,7 @@ fn summary(label: &str, r: &Report) -> serde_json::Value {
     })
 }
 
-fn text(label: &str, r: &Report) -> String {
+fn text(label: &str, r: &VerifyReport) -> String {
     let mut s = format!(
         "snapshot {label}: {} ({} files checked{}{})\n",
         if r.ok() { "ok" } else { "FAILED" },

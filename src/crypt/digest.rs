@@ -14,17 +14,41 @@ pub struct Digest {
     pub sha256: String,
 }
 
+/// How a file differs from the digest its manifest gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mismatch {
+    Size {
+        found: u64,
+        expected: u64,
+    },
+    Sha256,
+    /// It could not be read to its end.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mismatch::Size { found, expected } => {
+                write!(f, "its size is {found}, the manifest says {expected}")
+            }
+            Mismatch::Sha256 => f.write_str("its sha256 differs from the manifest's"),
+            Mismatch::Unreadable(why) => write!(f, "cannot read it ({why})"),
+        }
+    }
+}
+
 impl Digest {
-    /// Ok when this is the digest `expected`; else what differs, for a message.
-    pub fn matches(&self, expected: &Digest) -> Result<(), String> {
+    /// Ok when this is the digest `expected`; else what differs.
+    pub fn matches(&self, expected: &Digest) -> Result<(), Mismatch> {
         if self.size != expected.size {
-            return Err(format!(
-                "its size is {}, the manifest says {}",
-                self.size, expected.size
-            ));
+            return Err(Mismatch::Size {
+                found: self.size,
+                expected: expected.size,
+            });
         }
         if self.sha256 != expected.sha256 {
-            return Err("its sha256 differs from the manifest's".into());
+            return Err(Mismatch::Sha256);
         }
         Ok(())
     }
@@ -139,17 +163,17 @@ pub struct Check<R> {
 
 impl<R: Read> Check<R> {
     /// Ok when every byte read, and any left over, hash to the expected digest.
-    pub fn finish(self) -> Result<(), String> {
+    pub fn finish(self) -> Result<(), Mismatch> {
         let mut guard = self
             .state
             .lock()
-            .map_err(|_| "a reader panicked".to_string())?;
+            .map_err(|_| Mismatch::Unreadable("a reader panicked".into()))?;
         let (inner, running) = &mut *guard;
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = inner
                 .read(&mut buf)
-                .map_err(|e| format!("cannot read it ({e})"))?;
+                .map_err(|e| Mismatch::Unreadable(e.to_string()))?;
             if n == 0 {
                 break;
             }

@@ -8,7 +8,8 @@ pub mod signing;
 mod stream;
 
 pub use digest::{
-    Check, CheckedReader, Digest, HashingReader, HashingWriter, Running, checked, file_digest, hex,
+    Check, CheckedReader, Digest, HashingReader, HashingWriter, Mismatch, Running, checked,
+    file_digest, hex,
 };
 pub use keys::{Identities, Recipients, parse_one};
 pub use sealed::{SealedWriter, open_sealed, unseal};

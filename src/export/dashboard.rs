@@ -90,8 +90,12 @@ pub fn load(
             candidates.push(format!("dashboards/{name}.sql"));
             let built_in = built_in(name, dialect).expect("every dashboard has a built-in query");
             let (origin, text) = query_text(dirs, &candidates, built_in)?;
-            let sql = expand(&text, dialect, window)
-                .map_err(|why| Error::config(format!("dashboard {name} ({origin}): {why}")))?;
+            let sql = expand(
+                &format!("dashboard {name} ({origin})"),
+                &text,
+                dialect,
+                window,
+            )?;
             Ok(Dashboard { name, origin, sql })
         })
         .collect()
@@ -121,8 +125,10 @@ pub fn query_text(
 }
 
 /// Replaces `{{today}}`, `{{window_start}}` and `{{window_end}}` with literals of the dialect.
-/// Anything else between double braces is an error, so a typo cannot reach the server.
-pub fn expand(sql: &str, dialect: Dialect, w: &Period) -> std::result::Result<String, String> {
+/// Anything else between double braces is a configuration error that starts with `query`
+/// (which query, from where), so a typo cannot reach the server.
+pub fn expand(query: &str, sql: &str, dialect: Dialect, w: &Period) -> Result<String> {
+    let bad = |why: String| Error::config(format!("{query}: {why}"));
     let ts = |t: DateTime<Utc>| match dialect {
         Dialect::Postgres => format!("TIMESTAMPTZ '{}'", t.format("%Y-%m-%d %H:%M:%S+00")),
         Dialect::Snowflake => format!(
@@ -139,15 +145,17 @@ pub fn expand(sql: &str, dialect: Dialect, w: &Period) -> std::result::Result<St
     while let Some(open) = rest.find("{{") {
         out.push_str(&rest[..open]);
         let after = &rest[open + 2..];
-        let close = after.find("}}").ok_or("a '{{' is never closed")?;
+        let close = after
+            .find("}}")
+            .ok_or_else(|| bad("a '{{' is never closed".into()))?;
         out.push_str(&match after[..close].trim() {
             "today" => today.clone(),
             "window_start" => ts(w.start),
             "window_end" => ts(w.end),
             other => {
-                return Err(format!(
+                return Err(bad(format!(
                     "unknown placeholder {{{{{other}}}}}; use today, window_start or window_end"
-                ));
+                )));
             }
         });
         rest = &after[close + 2..];
@@ -188,11 +196,11 @@ mod tests {
     fn placeholders_become_literals_of_each_dialect() {
         let sql = "WHERE d >= {{today}} AND t < {{ window_end }} AND t >= {{window_start}}";
         assert_eq!(
-            expand(sql, Dialect::Postgres, &window()).unwrap(),
+            expand("q", sql, Dialect::Postgres, &window()).unwrap(),
             "WHERE d >= DATE '2026-11-22' AND t < TIMESTAMPTZ '2026-11-29 05:00:00+00' AND t >= TIMESTAMPTZ '2026-11-22 05:00:00+00'"
         );
         assert!(
-            expand(sql, Dialect::Snowflake, &window())
+            expand("q", sql, Dialect::Snowflake, &window())
                 .unwrap()
                 .contains("TO_TIMESTAMP_TZ('2026-11-29 05:00:00 +00:00')")
         );
@@ -201,11 +209,12 @@ mod tests {
     #[test]
     fn an_unknown_or_unclosed_placeholder_is_refused() {
         assert!(
-            expand("{{tomorrow}}", Dialect::Postgres, &window())
+            expand("q", "{{tomorrow}}", Dialect::Postgres, &window())
                 .unwrap_err()
+                .message()
                 .contains("tomorrow")
         );
-        assert!(expand("x {{today", Dialect::Postgres, &window()).is_err());
+        assert!(expand("q", "x {{today", Dialect::Postgres, &window()).is_err());
     }
 
     #[test]

@@ -12,5 +12,5 @@ mod snowflake_source;
 pub(crate) mod spreadsheet;
 
 pub use dashboard::{Dashboard, Dialect, NAMES};
-pub use run::{ExportReport, Request, export, period};
+pub use run::{ExportReport, ExportRequest, export, period};
 pub use snowflake_source::login as snowflake_login;

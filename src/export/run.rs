@@ -20,7 +20,7 @@ use crate::schedule::Period;
 
 /// What an export run was asked to do, every flag already resolved against the profile.
 #[derive(Clone)]
-pub struct Request {
+pub struct ExportRequest {
     /// The dashboards this run exports (`--only`), in delivery order.
     pub only: Vec<&'static str>,
     /// Directories that may hold `dashboards/` overrides of the built-in queries.
@@ -59,14 +59,14 @@ pub fn period(now: DateTime<Utc>, zone: Tz, days: u32) -> Period {
 /// reach the reader through its connection's task, which runs on a worker: a reader on
 /// the main thread is woken across threads for every batch of messages. Run this way, an
 /// export of 1.2M rows made about 3x fewer context switches and used 0.5 CPU-seconds less.
-pub async fn export(profile: &Profile, env: &Env, req: &Request) -> Result<ExportReport> {
+pub async fn export(profile: &Profile, env: &Env, req: &ExportRequest) -> Result<ExportReport> {
     let (profile, env, req) = (profile.clone(), env.clone(), req.clone());
     tokio::spawn(async move { run(&profile, &env, &req).await })
         .await
         .map_err(|e| Error::internal("the export panicked").source(e))?
 }
 
-async fn run(profile: &Profile, env: &Env, req: &Request) -> Result<ExportReport> {
+async fn run(profile: &Profile, env: &Env, req: &ExportRequest) -> Result<ExportReport> {
     let settings = &profile.export;
     let to = profile.destination()?;
     let source = profile.dashboard_source();
@@ -185,7 +185,7 @@ async fn run(profile: &Profile, env: &Env, req: &Request) -> Result<ExportReport
         finished_at: Utc::now(),
         bom: settings.bom,
         spreadsheet_safe: settings.spreadsheet_safe,
-        dashboards: entries,
+        files: entries,
         ..DayManifest::begin(profile, &period, zone, source, data_as_of, generated_at)
     };
     let removed_leftovers = writer.removed_leftovers.clone();

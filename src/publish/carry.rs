@@ -58,7 +58,7 @@ pub fn carry_over(
         }
     };
     if let Err(why) = vouched(delivery, layout, (date, version), &bytes, &old, trust)? {
-        for e in old.dashboards.iter().filter(|e| e.ok()) {
+        for e in old.files.iter().filter(|e| e.ok()) {
             if !entries.iter().any(|n| n.name == e.name) {
                 out.dropped
                     .push((e.name.clone(), format!("{path} was not carried: {why}")));
@@ -68,12 +68,7 @@ pub fn carry_over(
     }
     // only what this kind of day holds: an export carries dashboards, sheets carry employees
     let ours = |e: &FileEntry| order.is_empty() || order.contains(&e.name.as_str());
-    for mut e in old
-        .dashboards
-        .into_iter()
-        .filter(FileEntry::ok)
-        .filter(ours)
-    {
+    for mut e in old.files.into_iter().filter(FileEntry::ok).filter(ours) {
         let delivered_now = entries.iter().any(|n| n.name == e.name && n.ok());
         let Some(file) = e.file.clone().filter(|_| !delivered_now) else {
             continue;

@@ -53,8 +53,10 @@ pub struct DayManifest {
     /// Whether formula-like cells were guarded with `'` (absent in older manifests).
     #[serde(default)]
     pub spreadsheet_safe: bool,
-    /// One entry per file: a dashboard of an export, an employee of the sheets.
-    pub dashboards: Vec<FileEntry>,
+    /// One entry per file: a dashboard of an export, an employee of the sheets. Written as
+    /// `dashboards`, the name the first manifests gave it.
+    #[serde(rename = "dashboards")]
+    pub files: Vec<FileEntry>,
 }
 
 /// Whether a file of the day was delivered.
@@ -167,12 +169,12 @@ impl DayManifest {
             window_end: window.end,
             bom: false,
             spreadsheet_safe: false,
-            dashboards: Vec::new(),
+            files: Vec::new(),
         }
     }
 
     pub fn delivered(&self) -> usize {
-        self.dashboards.iter().filter(|d| d.ok()).count()
+        self.files.iter().filter(|d| d.ok()).count()
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -193,7 +195,7 @@ impl DayManifest {
         }
         // file names unique whatever their version, as a reader keeps them side by side
         let mut seen = std::collections::BTreeSet::new();
-        for d in &m.dashboards {
+        for d in &m.files {
             match (&d.file, d.ok()) {
                 (Some(f), true) => {
                     let plain = super::layout::is_plain_file(f);
@@ -247,10 +249,10 @@ mod tests {
             window_end: t,
             bom: false,
             spreadsheet_safe: false,
-            dashboards: vec![entry("employee-list.csv.age")],
+            files: vec![entry("employee-list.csv.age")],
         };
         assert!(DayManifest::parse(&m.to_json(), "m").is_ok());
-        m.dashboards = vec![
+        m.files = vec![
             entry("v1/employee-list.csv.age"),
             entry("v2/employee-list.csv.age"),
         ];
@@ -258,7 +260,7 @@ mod tests {
             DayManifest::parse(&m.to_json(), "m").is_err(),
             "two files a reader would keep under one name"
         );
-        m.dashboards = vec![entry("../../etc/passwd.csv.age")];
+        m.files = vec![entry("../../etc/passwd.csv.age")];
         assert_eq!(
             DayManifest::parse(&m.to_json(), "m")
                 .unwrap_err()

@@ -95,7 +95,7 @@ impl<'a> DayReader<'a> {
             .transpose()?;
         let signed_by = match (allowed_signers, &signature) {
             (Some(_), None) if !require_signature => None,
-            (Some(signers), _) => Some(check_signature(
+            (Some(signers), _) => Some(check_day_signature(
                 signers,
                 &manifest_bytes,
                 signature.as_deref(),
@@ -154,7 +154,11 @@ pub fn current_version(delivery: &Delivery, layout: &Layout, date: NaiveDate) ->
     })
 }
 
-fn check_signature(signers: &Path, manifest: &[u8], signature: Option<&[u8]>) -> Result<String> {
+fn check_day_signature(
+    signers: &Path,
+    manifest: &[u8],
+    signature: Option<&[u8]>,
+) -> Result<String> {
     let Some(sig) = signature else {
         return Err(Error::new(
             Kind::BadInput,

@@ -240,7 +240,7 @@ fn next_version(
 /// Names the files this run made (its entries not carried) by their place in the version.
 fn take_version_paths(manifest: &mut DayManifest, version: u32) {
     for e in manifest
-        .dashboards
+        .files
         .iter_mut()
         .filter(|e| e.ok() && e.carried_from.is_none())
     {

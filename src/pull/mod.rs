@@ -6,4 +6,4 @@ mod fetch;
 mod private;
 mod run;
 
-pub use run::{PullReport, PullStatus, Pulled, Request, pull};
+pub use run::{PullReport, PullRequest, PullStatus, Pulled, pull};

@@ -16,7 +16,7 @@ use crate::error::{Error, Kind, Result};
 use crate::location::Location;
 use crate::publish::{DayKind, DayManifest, DayReader, FileEntry, Layout, layout};
 
-pub struct Request {
+pub struct PullRequest {
     /// `None` means the day `latest` names.
     pub date: Option<NaiveDate>,
     pub identity: Option<PathBuf>,
@@ -65,7 +65,7 @@ pub struct PullReport {
     pub dashboards: Vec<Pulled>,
 }
 
-pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
+pub fn pull(profile: &Profile, env: &Env, req: &PullRequest) -> Result<PullReport> {
     let from = profile.destination()?;
     let identities = match (&req.identity, req.keep_encrypted) {
         (Some(path), _) => Some(Identities::load(path)?),
@@ -131,7 +131,7 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
     make_private_dir(&req.out)?;
     let dashboards = day
         .manifest
-        .dashboards
+        .files
         .iter()
         .map(|entry| {
             pull_one(
@@ -165,7 +165,7 @@ pub fn pull(profile: &Profile, env: &Env, req: &Request) -> Result<PullReport> {
 }
 
 /// The day asked for, which must be complete, or the newest complete one.
-fn find_day(days: &DayReader, req: &Request, from: &Location) -> Result<NaiveDate> {
+fn find_day(days: &DayReader, req: &PullRequest, from: &Location) -> Result<NaiveDate> {
     let base = &days.layout().base;
     match req.date {
         Some(date) if days.is_complete(date) => Ok(date),
@@ -193,7 +193,7 @@ fn pull_one(
     date: NaiveDate,
     entry: &FileEntry,
     identities: Option<&Identities>,
-    req: &Request,
+    req: &PullRequest,
 ) -> Pulled {
     let Some(file) = entry.file.as_deref().filter(|_| entry.ok()) else {
         return Pulled {

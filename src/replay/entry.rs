@@ -6,7 +6,7 @@ use super::read::{Parsed, Problem, RawLine};
 use crate::sheet_columns::Column;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum PaperKind {
     Attendance,
     Tasks,
     Notes,
@@ -15,12 +15,12 @@ pub enum Kind {
 }
 
 /// Required columns, then optional ones, per kind (normalised names).
-pub fn columns(kind: Kind) -> (&'static [&'static str], &'static [&'static str]) {
+pub fn columns(kind: PaperKind) -> (&'static [&'static str], &'static [&'static str]) {
     match kind {
-        Kind::Attendance => (&["visit_id", "clock_in", "clock_out"], &["employee_number"]),
-        Kind::Tasks => (&["visit_id", "task_id", "done"], &["comment"]),
-        Kind::Notes => (&["visit_id", "author", "written_at", "body"], &[]),
-        Kind::Sheet => (&SHEET_READ, &SHEET_PRINTED),
+        PaperKind::Attendance => (&["visit_id", "clock_in", "clock_out"], &["employee_number"]),
+        PaperKind::Tasks => (&["visit_id", "task_id", "done"], &["comment"]),
+        PaperKind::Notes => (&["visit_id", "author", "written_at", "body"], &[]),
+        PaperKind::Sheet => (&SHEET_READ, &SHEET_PRINTED),
     }
 }
 
@@ -80,7 +80,7 @@ pub struct NoteIn {
 #[derive(Debug, Clone)]
 pub struct Record {
     pub raw: RawLine,
-    pub kind: Kind,
+    pub kind: PaperKind,
     pub visit_id: i64,
     pub employee: Option<String>,
     pub clock_in: Option<Written>,
@@ -100,16 +100,16 @@ impl Record {
 }
 
 /// Works out a file's kind from its header; a problem names what is unknown or missing.
-pub fn kind_of(p: &Parsed) -> Result<Kind, Problem> {
+pub fn kind_of(p: &Parsed) -> Result<PaperKind, Problem> {
     let has = |c: &str| p.headers.iter().any(|h| h == c);
     let kind = if has(Column::TasksDone.key()) || has(Column::Initials.key()) {
-        Kind::Sheet
+        PaperKind::Sheet
     } else if has("task_id") {
-        Kind::Tasks
+        PaperKind::Tasks
     } else if has("body") {
-        Kind::Notes
+        PaperKind::Notes
     } else if has("clock_in") || has("clock_out") {
-        Kind::Attendance
+        PaperKind::Attendance
     } else {
         return Err(header_problem(
             p,
@@ -148,12 +148,12 @@ pub fn kind_of(p: &Parsed) -> Result<Kind, Problem> {
     Ok(kind)
 }
 
-pub fn name(kind: Kind) -> &'static str {
+pub fn name(kind: PaperKind) -> &'static str {
     match kind {
-        Kind::Attendance => "attendance",
-        Kind::Tasks => "tasks",
-        Kind::Notes => "notes",
-        Kind::Sheet => "sheet",
+        PaperKind::Attendance => "attendance",
+        PaperKind::Tasks => "tasks",
+        PaperKind::Notes => "notes",
+        PaperKind::Sheet => "sheet",
     }
 }
 
@@ -167,22 +167,22 @@ fn header_problem(p: &Parsed, column: usize, reason: String) -> Problem {
 }
 
 /// Reads one line as a record of `kind`.
-pub fn record(raw: RawLine, kind: Kind) -> Result<Record, Problem> {
+pub fn record(raw: RawLine, kind: PaperKind) -> Result<Record, Problem> {
     let visit_id = id(&raw, "visit_id")?;
     let time = |col: &str| time(&raw, col);
     let (clock_in, clock_out) = match kind {
-        Kind::Attendance | Kind::Sheet => (time("clock_in")?, time("clock_out")?),
+        PaperKind::Attendance | PaperKind::Sheet => (time("clock_in")?, time("clock_out")?),
         _ => (None, None),
     };
     let employee = raw.get("employee_number").map(str::to_string);
     let (tasks, note) = match kind {
-        Kind::Attendance => {
+        PaperKind::Attendance => {
             if clock_in.is_none() && clock_out.is_none() {
                 return Err(raw.problem("clock_in", "neither clock-in nor clock-out is written"));
             }
             (TasksIn::Nothing, None)
         }
-        Kind::Tasks => {
+        PaperKind::Tasks => {
             let task_id = id(&raw, "task_id")?;
             let done = flag(&raw, "done")?;
             (
@@ -194,8 +194,8 @@ pub fn record(raw: RawLine, kind: Kind) -> Result<Record, Problem> {
                 None,
             )
         }
-        Kind::Notes => (TasksIn::Nothing, Some(note_line(&raw)?)),
-        Kind::Sheet => {
+        PaperKind::Notes => (TasksIn::Nothing, Some(note_line(&raw)?)),
+        PaperKind::Sheet => {
             let tasks = tasks_done(&raw)?;
             let note = raw.get(Column::Note.key()).map(|body| NoteIn {
                 author: employee.clone().unwrap_or_default(),
@@ -215,7 +215,7 @@ pub fn record(raw: RawLine, kind: Kind) -> Result<Record, Problem> {
         note,
         raw,
     };
-    if kind == Kind::Sheet {
+    if kind == PaperKind::Sheet {
         if rec.employee.is_none() {
             return Err(rec
                 .raw

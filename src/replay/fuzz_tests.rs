@@ -2,7 +2,7 @@
 //! panic, and every data line read is accounted for exactly once.
 
 use super::clock;
-use super::entry::{self, Kind};
+use super::entry::{self, PaperKind};
 use super::read;
 
 /// xorshift64*: deterministic, so a failure reproduces from its seed.
@@ -48,7 +48,7 @@ fn exercise(bytes: &[u8]) {
         match entry::record(raw, kind) {
             Ok(r) => {
                 assert!(r.visit_id > 0);
-                if kind == Kind::Sheet {
+                if kind == PaperKind::Sheet {
                     assert!(r.employee.is_some());
                 }
             }

@@ -14,4 +14,4 @@ pub mod read;
 mod run;
 mod writes;
 
-pub use run::{ApplyOptions, Report, Request, Tally, replay};
+pub use run::{ApplyOptions, ReplayReport, ReplayRequest, Tally, replay};

@@ -17,7 +17,7 @@ use crate::crypt::{Identities, Recipients, decrypt_from, encrypt_to};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 
-pub struct Request {
+pub struct ReplayRequest {
     pub files: Vec<PathBuf>,
     pub ambiguous: Ambiguous,
     pub identity: Option<PathBuf>,
@@ -47,7 +47,7 @@ pub struct Tally {
     pub blank: u64,
 }
 
-pub struct Report {
+pub struct ReplayReport {
     pub batch_id: String,
     pub tally: Tally,
     /// Files refused whole (encoding, header, kind): apply exits 65 for these, as check does.
@@ -59,7 +59,7 @@ pub struct Report {
     pub written: Vec<PathBuf>,
 }
 
-pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Report> {
+pub async fn replay(profile: &Profile, env: &Env, req: &ReplayRequest) -> Result<ReplayReport> {
     let identities = req.identity.as_deref().map(Identities::load).transpose()?;
     let (inputs, batch_id) = read_inputs(&req.files, identities.as_ref())?;
     let mut read = records_of(&inputs);
@@ -80,7 +80,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &Request) -> Result<Repor
     problems.extend(read.rejected.iter().map(|(_, p)| p.clone()));
     problems.sort_by(|a, b| (&*a.file, a.line, a.column).cmp(&(&*b.file, b.line, b.column)));
 
-    let mut report = Report {
+    let mut report = ReplayReport {
         batch_id: batch_id.clone(),
         tally: read.tally,
         refused_files: read.refused_files,
@@ -216,7 +216,7 @@ fn count(
     done: &[Done],
     planned: &[check::Planned],
     dry_run: bool,
-    report: &mut Report,
+    report: &mut ReplayReport,
 ) -> Vec<(RawLine, String)> {
     let mut conflicted = Vec::new();
     for d in done {

@@ -54,7 +54,7 @@ async fn load_both(
     progress: &Run,
 ) -> Result<()> {
     for table in [&lo.objects, &lo.pages] {
-        let work = manifest::Table {
+        let work = manifest::TableEntry {
             schema: WORK.into(),
             ..table.clone()
         };

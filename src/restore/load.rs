@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
 use super::target::Target;
-use crate::crypt::{Digest, Identities, checked, unseal};
+use crate::crypt::{Digest, Identities, Mismatch, checked, unseal};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::pg::tools as pg_tools;
@@ -125,7 +125,7 @@ fn pump(reader: Result<impl Read>, path: &Path, tx: &mpsc::Sender<Result<Bytes>>
     }
 }
 
-fn changed(path: &Path, why: String) -> Error {
+fn changed(path: &Path, why: Mismatch) -> Error {
     Error::new(
         Kind::BadInput,
         format!("{} does not match its manifest entry: {why}", path.display()),
@@ -192,7 +192,7 @@ pub async fn pre_data(src: &Source<'_>) -> Result<()> {
 /// it loaded.
 pub(super) async fn load_file(
     client: &Client,
-    table: &manifest::Table,
+    table: &manifest::TableEntry,
     path: &Path,
     file: &manifest::File,
     ids: &Arc<Identities>,

@@ -19,6 +19,6 @@ mod timeline;
 
 pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
 pub use readonly::{StagingInfo, read_info};
-pub use run::{Request, RestoreReport, restore, rollback};
+pub use run::{RestoreReport, RestoreRequest, restore, rollback};
 pub use swap::advice as swap_advice;
 pub use target::Target;

@@ -26,7 +26,7 @@ use crate::snapshot::manifest::Manifest;
 use crate::store::ProfileStore;
 
 #[derive(Debug, Clone)]
-pub struct Request {
+pub struct RestoreRequest {
     /// A label or `latest`.
     pub snapshot: String,
     /// Restore even when frozen or when the snapshot is older than staging's data.
@@ -53,7 +53,7 @@ pub struct RestoreReport {
     pub preserved_schemas: Vec<String>,
 }
 
-fn target_of(profile: &Profile, req: &Request) -> Result<Target> {
+fn target_of(profile: &Profile, req: &RestoreRequest) -> Result<Target> {
     match &req.target {
         Some(t) => Ok(t.clone()),
         None => Ok(Target {
@@ -63,7 +63,7 @@ fn target_of(profile: &Profile, req: &Request) -> Result<Target> {
     }
 }
 
-pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<RestoreReport> {
+pub async fn restore(profile: &Profile, env: &Env, req: &RestoreRequest) -> Result<RestoreReport> {
     let target = target_of(profile, req)?;
     target.check_name()?;
     let store = ProfileStore::existing(&profile.store, &profile.name)?;
@@ -113,7 +113,7 @@ pub async fn restore(profile: &Profile, env: &Env, req: &Request) -> Result<Rest
 /// Sizes, the signature and whose snapshot it is here; every file's SHA-256 is checked as it is
 /// loaded, so a file changed after this point is caught before the swap, and nothing is read
 /// twice.
-fn verified(profile: &Profile, req: &Request, label: &str, dir: &Path) -> Result<Manifest> {
+fn verified(profile: &Profile, req: &RestoreRequest, label: &str, dir: &Path) -> Result<Manifest> {
     let m = verified_files(profile, label, dir)?;
     let expected = req.from_profile.as_deref().unwrap_or(&profile.name);
     if m.profile != expected {
@@ -232,7 +232,7 @@ async fn drop_incoming(target: &Target, env: &Env) {
 async fn load_and_lock(
     profile: &Profile,
     env: &Env,
-    req: &Request,
+    req: &RestoreRequest,
     target: &Target,
     dir: &std::path::Path,
     m: &Manifest,

@@ -8,5 +8,5 @@ mod run;
 mod split;
 pub mod visit;
 
-pub use run::{Request, SheetsReport, sheets};
+pub use run::{SheetsReport, SheetsRequest, sheets};
 pub use split::COMBINED;

@@ -24,7 +24,7 @@ const BUILT_IN: &str = include_str!("../../profiles/sheets/downtime-sheet.sql");
 /// The sheet query's name in errors, as a dashboard's would be.
 const QUERY: &str = "downtime-sheet";
 
-pub struct Request {
+pub struct SheetsRequest {
     pub date: NaiveDate,
     pub days: u32,
     pub source: DashboardSource,
@@ -41,7 +41,7 @@ pub struct SheetsReport {
     pub removed_days: Vec<NaiveDate>,
 }
 
-pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<SheetsReport> {
+pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result<SheetsReport> {
     let to = profile.destination()?;
     if req.source == DashboardSource::Snowflake {
         return Err(
@@ -111,7 +111,7 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &Request) -> Result<Sheet
         kind: Some(DayKind::Sheets),
         finished_at: Utc::now(),
         spreadsheet_safe: safe,
-        dashboards: entries,
+        files: entries,
         ..DayManifest::begin(profile, &period, zone, req.source, data_as_of, generated_at)
     };
     // sheets hold the same patient data as the exports beside them: the same retention
@@ -144,8 +144,12 @@ fn printed_days(first: NaiveDate, days: u32) -> String {
 fn sheet_query(dirs: &[PathBuf], period: &Period) -> Result<Dashboard> {
     let (origin, text) =
         dashboard::query_text(dirs, &["sheets/downtime-sheet.sql".into()], BUILT_IN)?;
-    let sql = dashboard::expand(&text, Dialect::Postgres, period)
-        .map_err(|why| Error::config(format!("the sheet query ({origin}): {why}")))?;
+    let sql = dashboard::expand(
+        &format!("the sheet query ({origin})"),
+        &text,
+        Dialect::Postgres,
+        period,
+    )?;
     Ok(Dashboard {
         name: QUERY,
         origin,

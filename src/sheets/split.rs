@@ -32,10 +32,7 @@ pub fn split(
         .has_headers(true)
         .from_reader(ChunkReader::new(rx));
     let header = input.headers().map_err(bad)?.clone();
-    let columns = Columns::new(&header).map_err(|why| {
-        Error::config(format!("{why} ({origin})"))
-            .hint("a sheet query may add columns to the built-in one, never leave one out")
-    })?;
+    let columns = Columns::new(&format!("the sheet query ({origin})"), &header)?;
     let mut all = csv
         .then(|| Sheet::start(writer, COMBINED, &header))
         .transpose()?;

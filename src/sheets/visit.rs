@@ -4,6 +4,7 @@
 
 use csv::StringRecord;
 
+use crate::error::Result;
 use crate::sheet_columns::{self, Column};
 
 /// One employee's visits, in the query's order.
@@ -11,11 +12,11 @@ use crate::sheet_columns::{self, Column};
 pub struct EmployeeSheet {
     pub number: String,
     pub name: String,
-    pub visits: Vec<Visit>,
+    pub visits: Vec<SheetVisit>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Visit {
+pub struct SheetVisit {
     /// The number `acc replay` matches the typed-up line by.
     pub number: String,
     pub client_number: String,
@@ -39,9 +40,10 @@ pub struct Columns {
 }
 
 impl Columns {
-    /// The header's columns; one of the sheet's columns missing is an error that names it.
-    pub fn new(header: &StringRecord) -> std::result::Result<Columns, String> {
-        let at = sheet_columns::positions(&header.iter().collect::<Vec<_>>())?;
+    /// The header's columns; one of the sheet's columns missing is an error that names it
+    /// and `query`.
+    pub fn new(query: &str, header: &StringRecord) -> Result<Columns> {
+        let at = sheet_columns::positions(query, &header.iter().collect::<Vec<_>>())?;
         Ok(Columns {
             header: header.iter().map(str::to_string).collect(),
             at,
@@ -57,7 +59,7 @@ impl Columns {
     }
 
     /// The visit of one CSV record.
-    pub fn visit(&self, record: &StringRecord) -> Visit {
+    pub fn visit(&self, record: &StringRecord) -> SheetVisit {
         let other = self
             .header
             .iter()
@@ -65,7 +67,7 @@ impl Columns {
             .filter(|(h, v)| Column::of_header(h).is_none() && !v.trim().is_empty())
             .map(|(h, v)| (h.clone(), v.to_string()))
             .collect();
-        Visit {
+        SheetVisit {
             number: self.get(record, Column::Visit).to_string(),
             client_number: self.get(record, Column::ClientNumber).to_string(),
             client: self.get(record, Column::Client).to_string(),
@@ -165,7 +167,7 @@ mod tests {
             ("Note", ""),
             ("Initials", ""),
         ];
-        let c = Columns::new(&record(&cells.map(|(h, _)| h))).unwrap();
+        let c = Columns::new("q", &record(&cells.map(|(h, _)| h))).unwrap();
         let row = record(&cells.map(|(_, v)| v));
         let v = c.visit(&row);
         assert_eq!(v.number, "42");
@@ -191,8 +193,8 @@ mod tests {
 
     #[test]
     fn a_header_without_one_of_the_sheets_columns_is_refused_naming_it() {
-        let err = Columns::new(&record(&["Employee number", "Visit", "Client"])).unwrap_err();
-        assert!(err.contains("\"Clock in\""), "{err}");
+        let err = Columns::new("q", &record(&["Employee number", "Visit", "Client"])).unwrap_err();
+        assert!(err.message().contains("\"Clock in\""), "{}", err.message());
     }
 
     #[test]

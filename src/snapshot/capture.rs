@@ -159,7 +159,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
 async fn rows_hidden(
     job: &Capture<'_>,
     exporter: &Exporter,
-    tables: &[catalog::Table],
+    tables: &[catalog::SourceTable],
 ) -> Result<Vec<TableName>> {
     let hidden = row_security::hidden(exporter.client(), tables).await?;
     if hidden.is_empty() {
@@ -183,7 +183,7 @@ async fn rows_hidden(
 async fn copy_all(
     job: &Capture<'_>,
     exporter: &Exporter,
-    catalog_tables: &[catalog::Table],
+    catalog_tables: &[catalog::SourceTable],
     parts: Vec<Part>,
     workers: usize,
     progress: &Run,
@@ -263,10 +263,13 @@ async fn copy_all(
 }
 
 /// The manifest's tables: each table's parts in order, with their rows added up.
-fn tables_of(tables: &[catalog::Table], mut copied: Vec<(Part, Sealed)>) -> Vec<manifest::Table> {
-    let mut out: Vec<manifest::Table> = tables
+fn tables_of(
+    tables: &[catalog::SourceTable],
+    mut copied: Vec<(Part, Sealed)>,
+) -> Vec<manifest::TableEntry> {
+    let mut out: Vec<manifest::TableEntry> = tables
         .iter()
-        .map(|t| manifest::Table {
+        .map(|t| manifest::TableEntry {
             schema: t.schema.clone(),
             name: t.name.clone(),
             columns: t.columns.clone(),

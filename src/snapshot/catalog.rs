@@ -15,7 +15,7 @@ pub const RANGE_BYTES: u64 = 256 << 20;
 const PAGE_BYTES: u64 = 8192;
 
 #[derive(Debug, Clone)]
-pub struct Table {
+pub struct SourceTable {
     pub schema: String,
     pub name: String,
     pub columns: Vec<String>,
@@ -27,7 +27,7 @@ pub struct Table {
     pub text_columns: Vec<String>,
 }
 
-impl Table {
+impl SourceTable {
     pub fn qualified(&self) -> String {
         format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
     }
@@ -35,7 +35,7 @@ impl Table {
 
 #[derive(Debug, Default)]
 pub struct Catalog {
-    pub tables: Vec<Table>,
+    pub tables: Vec<SourceTable>,
     /// Left out by the filter; partitioned parents (which hold no rows) included.
     pub excluded: Vec<TableName>,
 }
@@ -120,7 +120,7 @@ pub async fn read(client: &Client, filter: &TableFilter) -> Result<Catalog> {
         if filter.excludes(&schema, &name, root) {
             catalog.excluded.push(TableName { schema, name });
         } else if !parent {
-            catalog.tables.push(Table {
+            catalog.tables.push(SourceTable {
                 schema,
                 name,
                 columns: row.get(5),
@@ -149,7 +149,7 @@ pub struct Part {
 
 impl Part {
     /// The COPY statement that streams this part as binary COPY data.
-    pub fn copy_sql(&self, table: &Table) -> String {
+    pub fn copy_sql(&self, table: &SourceTable) -> String {
         let columns = table
             .columns
             .iter()
@@ -177,7 +177,7 @@ impl Part {
 }
 
 /// Splits tables into parts, biggest first, so the longest work starts earliest.
-pub fn parts(tables: &[Table], range_bytes: u64) -> Vec<Part> {
+pub fn parts(tables: &[SourceTable], range_bytes: u64) -> Vec<Part> {
     let pages_per_range = (range_bytes / PAGE_BYTES).max(1);
     let mut parts = Vec::new();
     for (i, t) in tables.iter().enumerate() {
@@ -211,8 +211,8 @@ pub fn parts(tables: &[Table], range_bytes: u64) -> Vec<Part> {
 mod tests {
     use super::*;
 
-    fn table(name: &str, bytes: u64) -> Table {
-        Table {
+    fn table(name: &str, bytes: u64) -> SourceTable {
+        SourceTable {
             schema: "agency".into(),
             name: name.into(),
             columns: vec!["id".into(), "Full Name".into()],
@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn a_table_with_a_type_without_binary_io_is_copied_as_text() {
-        let t = Table {
+        let t = SourceTable {
             format: CopyFormat::Text,
             ..table("books", 0)
         };

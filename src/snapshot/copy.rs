@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use futures_util::{StreamExt, pin_mut};
 use tokio_postgres::Client;
 
-use super::catalog::{Part, Table};
+use super::catalog::{Part, SourceTable};
 use super::sink::{Sealed, Sink};
 use crate::crypt::Recipients;
 use crate::error::{Error, Kind, Result};
@@ -21,7 +21,7 @@ const BATCH: usize = 256 << 10;
 /// `COPY ... TO STDOUT` in the table's format through the sink into `path`.
 pub async fn copy_part(
     client: &Client,
-    table: &Table,
+    table: &SourceTable,
     part: &Part,
     path: &Path,
     recipients: Arc<Recipients>,

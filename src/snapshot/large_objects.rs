@@ -7,7 +7,7 @@
 
 use tokio_postgres::Client;
 
-use super::catalog::Table;
+use super::catalog::SourceTable;
 use crate::error::{Error, Kind, Result};
 use crate::pg::copy_format::CopyFormat;
 use crate::pg::sqlstate;
@@ -46,8 +46,8 @@ pub async fn survey(client: &Client, user: &str) -> Result<Option<(u64, u64, u64
 }
 
 /// The two catalogs as tables to copy: the objects, then their pages.
-pub fn tables(pages_bytes: u64) -> [Table; 2] {
-    let table = |name: &str, columns: &[&str], bytes| Table {
+pub fn tables(pages_bytes: u64) -> [SourceTable; 2] {
+    let table = |name: &str, columns: &[&str], bytes| SourceTable {
         schema: "pg_catalog".into(),
         name: name.into(),
         columns: columns.iter().map(|c| c.to_string()).collect(),

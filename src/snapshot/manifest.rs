@@ -42,7 +42,7 @@ pub struct Manifest {
     /// ones production had populated. Absent in manifests written before acc recorded them.
     #[serde(default)]
     pub materialized_views: Vec<MaterializedView>,
-    pub tables: Vec<Table>,
+    pub tables: Vec<TableEntry>,
     /// Production's large objects; absent when it had none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_objects: Option<LargeObjects>,
@@ -59,9 +59,9 @@ pub struct LargeObjects {
     /// Bytes per page on production (`block_size / 4`): page `n` starts at `n * page_bytes`.
     pub page_bytes: u64,
     /// `pg_largeobject_metadata (oid)`: one row per object, the empty ones included.
-    pub objects: Table,
+    pub objects: TableEntry,
     /// `pg_largeobject (loid, pageno, data)`.
-    pub pages: Table,
+    pub pages: TableEntry,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,7 +113,7 @@ pub struct Sequence {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Table {
+pub struct TableEntry {
     pub schema: String,
     pub name: String,
     /// Quoted column names, in the order of the COPY data.
@@ -179,7 +179,7 @@ impl Manifest {
     }
 
     /// The tables whose files hold rows: production's, then its large objects' catalogs.
-    fn data_tables(&self) -> impl Iterator<Item = &Table> {
+    fn data_tables(&self) -> impl Iterator<Item = &TableEntry> {
         let lo = self
             .large_objects
             .iter()

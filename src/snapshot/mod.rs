@@ -20,6 +20,6 @@ pub use filter::TableFilter;
 pub use row_security::{
     Hidden, describe as describe_hidden, hidden_for, refusal as row_security_refusal,
 };
-pub use take::{Request, SnapshotReport, take};
+pub use take::{SnapshotReport, SnapshotRequest, take};
 pub use timing::{EARLY_START, Plan, plan};
-pub use verify::{Depth, Report, verify};
+pub use verify::{Depth, VerifyReport, verify};

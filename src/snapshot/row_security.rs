@@ -6,7 +6,7 @@
 
 use tokio_postgres::Client;
 
-use super::catalog::Table;
+use super::catalog::SourceTable;
 use super::filter::TableFilter;
 use crate::error::{Error, Result};
 use crate::pg::sqlstate;
@@ -22,7 +22,7 @@ pub struct Hidden {
 }
 
 /// The tables among `tables` whose row-level security applies to the current role.
-pub async fn hidden(client: &Client, tables: &[Table]) -> Result<Vec<Hidden>> {
+pub async fn hidden(client: &Client, tables: &[SourceTable]) -> Result<Vec<Hidden>> {
     let rows = client
         .query(
             "SELECT n.nspname::text, c.relname::text, pg_get_userbyid(c.relowner)::text,

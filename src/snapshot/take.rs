@@ -19,7 +19,7 @@ use crate::snapshot::manifest::Manifest;
 use crate::store::{ProfileStore, RESTORE_LOCK, RunLock};
 
 #[derive(Debug, Clone)]
-pub struct Request {
+pub struct SnapshotRequest {
     /// Run at once instead of at the cutoff (`--now`).
     pub on_demand: bool,
     /// Where the copy reports its progress.
@@ -41,7 +41,7 @@ pub struct SnapshotReport {
 pub async fn take(
     profile: &Profile,
     env: &Env,
-    req: &Request,
+    req: &SnapshotRequest,
     now: DateTime<Utc>,
 ) -> Result<SnapshotReport> {
     let plan = timing::plan(&profile.region, now, req.on_demand)?;

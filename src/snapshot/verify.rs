@@ -12,7 +12,7 @@ use crate::crypt::{Identities, file_digest, open_sealed};
 use crate::snapshot::manifest::{self, File, Manifest};
 
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct VerifyReport {
     pub dir: PathBuf,
     pub manifest: Option<Manifest>,
     /// The principal whose signature verified, when signers are configured.
@@ -24,7 +24,7 @@ pub struct Report {
     pub failures: Vec<String>,
 }
 
-impl Report {
+impl VerifyReport {
     pub fn ok(&self) -> bool {
         self.failures.is_empty()
     }
@@ -49,8 +49,8 @@ pub fn verify(
     identities: Option<&Identities>,
     jobs: usize,
     depth: Depth,
-) -> Report {
-    let mut report = Report {
+) -> VerifyReport {
+    let mut report = VerifyReport {
         dir: dir.to_path_buf(),
         manifest: None,
         signed_by: None,
@@ -68,7 +68,7 @@ pub fn verify(
         }
     };
     if let Some(signers) = allowed_signers {
-        match check_signature(dir, signers, &bytes) {
+        match check_manifest_signature(dir, signers, &bytes) {
             Ok(principal) => report.signed_by = Some(principal),
             Err(e) => {
                 report
@@ -100,7 +100,11 @@ fn read_manifest(dir: &Path) -> crate::error::Result<(Vec<u8>, Manifest)> {
     Ok((bytes, m))
 }
 
-fn check_signature(dir: &Path, signers: &Path, manifest: &[u8]) -> crate::error::Result<String> {
+fn check_manifest_signature(
+    dir: &Path,
+    signers: &Path,
+    manifest: &[u8],
+) -> crate::error::Result<String> {
     let sig = std::fs::read(dir.join(manifest::SIGNATURE_FILE)).map_err(|_| {
         crate::error::Error::new(
             crate::error::Kind::BadInput,
@@ -184,7 +188,8 @@ fn check_file(
     }
     file_digest(&path)
         .map_err(|e| format!("cannot read it ({e})"))?
-        .matches(&f.digest)?;
+        .matches(&f.digest)
+        .map_err(|m| m.to_string())?;
     let Some(ids) = identities else {
         return Ok(());
     };

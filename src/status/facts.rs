@@ -230,9 +230,9 @@ fn export(to: &Location, profile: &Profile, env: &Env) -> Result<Option<ExportDa
         date: m.date,
         finished_at: m.finished_at,
         delivered: m.delivered(),
-        total: m.dashboards.len(),
+        total: m.files.len(),
         carried: m
-            .dashboards
+            .files
             .iter()
             .filter(|d| d.carried_from.is_some())
             .map(|d| d.name.clone())

@@ -6,4 +6,4 @@ pub mod prometheus;
 pub mod verdict;
 
 pub use facts::{CutoffTimes, ExportDay, Facts, Snapshot, Staging, gather};
-pub use verdict::{Finding, Level, judge, overall, ready};
+pub use verdict::{Finding, NotReady, Severity, judge, overall, ready};

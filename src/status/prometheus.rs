@@ -2,12 +2,12 @@
 //! so the exporter never reads half a file. It holds times, counts and states only.
 
 use super::facts::Facts;
-use super::verdict::{Level, is_current};
+use super::verdict::{Severity, is_current};
 use crate::metrics::text::{Family, render as text};
 
 /// The node_exporter textfile: every gauge's HELP and TYPE, then one sample per profile.
 /// Long on purpose: it is the list of gauges, one block each, so each name can be found.
-pub fn render(all: &[(Facts, Level)]) -> String {
+pub fn render(all: &[(Facts, Severity)]) -> String {
     let mut families = Vec::new();
     let mut gauge = |name: &str, help: &str, values: Vec<(&str, Option<f64>)>| {
         let family = values
@@ -19,7 +19,7 @@ pub fn render(all: &[(Facts, Level)]) -> String {
         families.push(family);
     };
     let ts = |t: chrono::DateTime<chrono::Utc>| Some(t.timestamp() as f64);
-    let per = |f: &dyn Fn(&Facts, Level) -> Option<f64>| -> Vec<(&str, Option<f64>)> {
+    let per = |f: &dyn Fn(&Facts, Severity) -> Option<f64>| -> Vec<(&str, Option<f64>)> {
         all.iter()
             .map(|(x, l)| (x.profile.as_str(), f(x, *l)))
             .collect()

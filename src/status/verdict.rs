@@ -1,32 +1,32 @@
 //! The rules that turn what acc sees into OK, WARNING or CRITICAL. Pure, so that each rule is
 //! tested on its own; README lists them.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::facts::{Facts, Staging};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum Level {
+pub enum Severity {
     Ok,
     Warning,
     Critical,
 }
 
-impl Level {
+impl Severity {
     pub fn name(self) -> &'static str {
         match self {
-            Level::Ok => "OK",
-            Level::Warning => "WARNING",
-            Level::Critical => "CRITICAL",
+            Severity::Ok => "OK",
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    pub level: Level,
+    pub level: Severity,
     pub what: String,
 }
 
@@ -48,7 +48,7 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
     let frozen = matches!(&f.freeze, Ok(Some(_)));
     match &f.freeze {
         Ok(Some(z)) => say(
-            Level::Warning,
+            Severity::Warning,
             format!(
                 "the staging refresh is frozen since {}: {}",
                 z.frozen_at.format("%Y-%m-%d %H:%M UTC"),
@@ -57,32 +57,32 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
         ),
         Ok(None) => {}
         Err(e) => say(
-            Level::Warning,
+            Severity::Warning,
             format!("the freeze state cannot be read: {e}"),
         ),
     }
     match &f.staging {
-        Err(e) => say(Level::Critical, format!("staging cannot be read: {e}")),
+        Err(e) => say(Severity::Critical, format!("staging cannot be read: {e}")),
         Ok(None) => say(
-            Level::Critical,
+            Severity::Critical,
             "staging has no acc.staging_info: it was never restored by acc".into(),
         ),
         Ok(Some(s)) => {
             if !s.read_only {
-                say(Level::Critical, "staging is not read-only".into());
+                say(Severity::Critical, "staging is not read-only".into());
             }
             if s.late {
                 say(
-                    Level::Warning,
+                    Severity::Warning,
                     format!("the last restore ({}) finished after its deadline", s.label),
                 );
             }
             let due = f.latest.deadline;
             if !frozen && !is_current(s, f.latest.cutoff) {
                 let level = if f.now > due {
-                    Level::Critical
+                    Severity::Critical
                 } else {
-                    Level::Warning
+                    Severity::Warning
                 };
                 let when = if f.now > due { "was due" } else { "is due" };
                 say(
@@ -99,12 +99,12 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
     }
     match &f.snapshot {
         Err(e) => say(
-            Level::Warning,
+            Severity::Warning,
             format!("the snapshot store cannot be read: {e}"),
         ),
-        Ok(None) => say(Level::Warning, "there is no complete snapshot".into()),
+        Ok(None) => say(Severity::Warning, "there is no complete snapshot".into()),
         Ok(Some(x)) if !x.filtered_by_row_security.is_empty() => say(
-            Level::Warning,
+            Severity::Warning,
             format!(
                 "snapshot {} holds only the rows row-level security let acc see in {} (snapshot.enable_row_security)",
                 x.label,
@@ -116,14 +116,14 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
     match &f.export {
         None => {}
         Some(Err(e)) => say(
-            Level::Critical,
+            Severity::Critical,
             format!("the latest export cannot be read: {e}"),
         ),
-        Some(Ok(None)) => say(Level::Critical, "no export has been delivered".into()),
+        Some(Ok(None)) => say(Severity::Critical, "no export has been delivered".into()),
         Some(Ok(Some(x))) => {
             if x.delivered < x.total {
                 say(
-                    Level::Critical,
+                    Severity::Critical,
                     format!(
                         "the export of {} delivered {} of {} dashboards",
                         x.date, x.delivered, x.total
@@ -132,7 +132,7 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
             }
             if !x.carried.is_empty() {
                 say(
-                    Level::Warning,
+                    Severity::Warning,
                     format!(
                         "the export of {} kept earlier files for {}: the last run did not renew them",
                         x.date,
@@ -142,7 +142,7 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
             }
             if f.now - x.finished_at > Duration::hours(EXPORT_MAX_AGE_HOURS) {
                 say(
-                    Level::Critical,
+                    Severity::Critical,
                     format!(
                         "the latest export ({}) is more than {EXPORT_MAX_AGE_HOURS} hours old",
                         x.date
@@ -154,22 +154,58 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
     out
 }
 
-pub fn overall(findings: &[Finding]) -> Level {
-    findings.iter().map(|f| f.level).max().unwrap_or(Level::Ok)
+pub fn overall(findings: &[Finding]) -> Severity {
+    findings
+        .iter()
+        .map(|f| f.level)
+        .max()
+        .unwrap_or(Severity::Ok)
 }
 
-/// `Ok(())` when staging holds the latest cutoff's data and is read-only; else the reason.
-pub fn ready(f: &Facts) -> Result<(), String> {
+/// Why staging is not ready for the care teams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    Unreadable(String),
+    NeverRestored,
+    Writable,
+    Stale {
+        data_as_of: DateTime<Utc>,
+        business_date: NaiveDate,
+        cutoff: DateTime<Utc>,
+    },
+}
+
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotReady::Unreadable(e) => write!(f, "staging cannot be read: {e}"),
+            NotReady::NeverRestored => f.write_str("staging was never restored by acc"),
+            NotReady::Writable => f.write_str("staging is not read-only"),
+            NotReady::Stale {
+                data_as_of,
+                business_date,
+                cutoff,
+            } => write!(
+                f,
+                "staging holds data as of {}, older than the cutoff of {business_date} ({})",
+                data_as_of.format("%Y-%m-%d %H:%M UTC"),
+                cutoff.format("%Y-%m-%d %H:%M UTC")
+            ),
+        }
+    }
+}
+
+/// `Ok(())` when staging holds the latest cutoff's data and is read-only; else why not.
+pub fn ready(f: &Facts) -> Result<(), NotReady> {
     match &f.staging {
-        Err(e) => Err(format!("staging cannot be read: {e}")),
-        Ok(None) => Err("staging was never restored by acc".into()),
-        Ok(Some(s)) if !s.read_only => Err("staging is not read-only".into()),
-        Ok(Some(s)) if !is_current(s, f.latest.cutoff) => Err(format!(
-            "staging holds data as of {}, older than the cutoff of {} ({})",
-            s.data_as_of.format("%Y-%m-%d %H:%M UTC"),
-            f.latest.business_date,
-            f.latest.cutoff.format("%Y-%m-%d %H:%M UTC")
-        )),
+        Err(e) => Err(NotReady::Unreadable(e.clone())),
+        Ok(None) => Err(NotReady::NeverRestored),
+        Ok(Some(s)) if !s.read_only => Err(NotReady::Writable),
+        Ok(Some(s)) if !is_current(s, f.latest.cutoff) => Err(NotReady::Stale {
+            data_as_of: s.data_as_of,
+            business_date: f.latest.business_date,
+            cutoff: f.latest.cutoff,
+        }),
         Ok(Some(_)) => Ok(()),
     }
 }
@@ -232,21 +268,22 @@ mod tests {
     #[test]
     fn a_fresh_night_is_ok_and_ready() {
         let f = facts("2026-11-22 15:00", "2026-11-22 03:50");
-        assert_eq!(overall(&judge(&f)), Level::Ok, "{:?}", judge(&f));
+        assert_eq!(overall(&judge(&f)), Severity::Ok, "{:?}", judge(&f));
         assert!(ready(&f).is_ok());
     }
 
     #[test]
     fn stale_staging_is_a_warning_before_the_deadline_and_critical_after() {
         let before = facts("2026-11-22 06:00", "2026-11-21 04:00");
-        assert_eq!(overall(&judge(&before)), Level::Warning);
+        assert_eq!(overall(&judge(&before)), Severity::Warning);
         assert!(
             ready(&before)
                 .unwrap_err()
+                .to_string()
                 .contains("older than the cutoff of 2026-11-21")
         );
         let after = facts("2026-11-22 07:30", "2026-11-21 04:00");
-        assert_eq!(overall(&judge(&after)), Level::Critical);
+        assert_eq!(overall(&judge(&after)), Severity::Critical);
     }
 
     #[test]
@@ -259,7 +296,7 @@ mod tests {
             reason: "production down".into(),
             auto_off_at: None,
         }));
-        assert_eq!(overall(&judge(&f)), Level::Warning, "{:?}", judge(&f));
+        assert_eq!(overall(&judge(&f)), Severity::Warning, "{:?}", judge(&f));
         assert!(ready(&f).is_err());
     }
 
@@ -269,14 +306,14 @@ mod tests {
         if let Ok(Some(s)) = &mut f.staging {
             s.read_only = false;
         }
-        assert_eq!(overall(&judge(&f)), Level::Critical);
+        assert_eq!(overall(&judge(&f)), Severity::Critical);
         assert!(ready(&f).is_err());
         let mut f = facts("2026-11-23 08:00", "2026-11-23 03:55");
         f.latest.cutoff = Utc.with_ymd_and_hms(2026, 11, 23, 4, 0, 0).unwrap();
         assert!(
             judge(&f)
                 .iter()
-                .any(|x| x.level == Level::Critical && x.what.contains("26 hours")),
+                .any(|x| x.level == Severity::Critical && x.what.contains("26 hours")),
             "{:?}",
             judge(&f)
         );
@@ -291,7 +328,7 @@ mod tests {
         }
         assert_eq!(
             overall(&judge(&f)),
-            Level::Warning,
+            Severity::Warning,
             "a kept file is a warning: {:?}",
             judge(&f)
         );

@@ -3,13 +3,13 @@
 
 use std::fmt::Write as _;
 
-use super::units::{Job, Setup, command};
+use super::units::{Nightly, Setup, command};
 use crate::config::Profile;
 
 /// Equivalent crontab lines: the chain on the snapshot line, the catch-ups on their own.
 pub fn crontab(p: &Profile, s: &Setup) -> String {
     let region = &p.region;
-    let at = |job: Job| {
+    let at = |job: Nightly| {
         let t = job.at(region);
         format!("{} {} * * *", t.format("%-M"), t.format("%-H"))
     };
@@ -29,22 +29,22 @@ pub fn crontab(p: &Profile, s: &Setup) -> String {
     let _ = writeln!(
         c,
         "{} {} && {} && {}",
-        at(Job::Snapshot),
-        command(s, &p.name, Job::Snapshot),
-        command(s, &p.name, Job::Restore),
-        command(s, &p.name, Job::Export)
+        at(Nightly::Snapshot),
+        command(s, &p.name, Nightly::Snapshot),
+        command(s, &p.name, Nightly::Restore),
+        command(s, &p.name, Nightly::Export)
     );
     let _ = writeln!(
         c,
         "{} {}",
-        at(Job::Restore),
-        command(s, &p.name, Job::Restore)
+        at(Nightly::Restore),
+        command(s, &p.name, Nightly::Restore)
     );
     let _ = writeln!(
         c,
         "{} {}",
-        at(Job::Export),
-        command(s, &p.name, Job::Export)
+        at(Nightly::Export),
+        command(s, &p.name, Nightly::Export)
     );
     c
 }

@@ -26,37 +26,37 @@ pub const LEAD: TimeDelta = TimeDelta::minutes(10);
 /// The catch-up restore starts this long before the deadline.
 pub const RESTORE_MARGIN: TimeDelta = TimeDelta::minutes(30);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Job {
+pub enum Nightly {
     Snapshot,
     Restore,
     Export,
 }
 
-impl Job {
-    pub const ALL: [Job; 3] = [Job::Snapshot, Job::Restore, Job::Export];
+impl Nightly {
+    pub const ALL: [Nightly; 3] = [Nightly::Snapshot, Nightly::Restore, Nightly::Export];
 
     pub fn name(self) -> &'static str {
         match self {
-            Job::Snapshot => "snapshot",
-            Job::Restore => "restore",
-            Job::Export => "export",
+            Nightly::Snapshot => "snapshot",
+            Nightly::Restore => "restore",
+            Nightly::Export => "export",
         }
     }
 
     /// When its timer fires, as a wall-clock time in the region's anchor zone.
     pub fn at(self, region: &Region) -> NaiveTime {
         match self {
-            Job::Snapshot => region.cutoff - LEAD,
-            Job::Restore => region.deadline - RESTORE_MARGIN,
-            Job::Export => region.deadline,
+            Nightly::Snapshot => region.cutoff - LEAD,
+            Nightly::Restore => region.deadline - RESTORE_MARGIN,
+            Nightly::Export => region.deadline,
         }
     }
 
-    fn next(self) -> Option<Job> {
+    fn next(self) -> Option<Nightly> {
         match self {
-            Job::Snapshot => Some(Job::Restore),
-            Job::Restore => Some(Job::Export),
-            Job::Export => None,
+            Nightly::Snapshot => Some(Nightly::Restore),
+            Nightly::Restore => Some(Nightly::Export),
+            Nightly::Export => None,
         }
     }
 }
@@ -71,12 +71,12 @@ pub struct Setup {
     pub credentials_dir: PathBuf,
 }
 
-pub fn unit_name(profile: &str, job: Job, ext: &str) -> String {
+pub fn unit_name(profile: &str, job: Nightly, ext: &str) -> String {
     format!("acc-{}-{profile}.{ext}", job.name())
 }
 
 /// `*-*-* 22:50:00 America/Toronto`.
-pub fn on_calendar(job: Job, region: &Region) -> String {
+pub fn on_calendar(job: Nightly, region: &Region) -> String {
     format!(
         "*-*-* {} {}",
         job.at(region).format("%H:%M:%S"),
@@ -84,7 +84,7 @@ pub fn on_calendar(job: Job, region: &Region) -> String {
     )
 }
 
-pub(super) fn command(s: &Setup, profile: &str, job: Job) -> String {
+pub(super) fn command(s: &Setup, profile: &str, job: Nightly) -> String {
     let mut c = s.acc.display().to_string();
     if let Some(cfg) = &s.config {
         let _ = write!(c, " --config {}", cfg.display());
@@ -122,7 +122,7 @@ fn credentials(p: &Profile) -> Vec<String> {
 /// `(file name, contents)` of every unit for the profile: a service and a timer per job.
 pub fn units(p: &Profile, s: &Setup) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for job in Job::ALL {
+    for job in Nightly::ALL {
         let svc = Service {
             exec_profile: p.name.clone(),
             next: job.next().map(|n| unit_name(&p.name, n, "service")),
@@ -175,7 +175,7 @@ pub fn template_units(
         .hint("give every profile the same credential names (for example password_credential = \"production_password\"), or use per-profile units without --template"));
     }
     let mut out = Vec::new();
-    for job in Job::ALL {
+    for job in Nightly::ALL {
         let svc = Service {
             exec_profile: "%i".into(),
             next: job.next().map(|n| format!("acc-{}@%i.service", n.name())),
@@ -258,7 +258,7 @@ fn writable(profiles: &[Profile]) -> Vec<String> {
 }
 
 /// A job's service unit. Long on purpose: it is the unit's text, as systemd will read it.
-fn service(v: &Service, job: Job, s: &Setup) -> String {
+fn service(v: &Service, job: Nightly, s: &Setup) -> String {
     let mut svc = String::new();
     let _ = writeln!(svc, "# Written by acc schedule --systemd {}.", v.header);
     let _ = writeln!(svc, "[Unit]");
@@ -316,7 +316,7 @@ fn service(v: &Service, job: Job, s: &Setup) -> String {
 }
 
 /// A job's timer for one profile, in its region's zone.
-fn timer(p: &Profile, job: Job) -> String {
+fn timer(p: &Profile, job: Nightly) -> String {
     let region = &p.region;
     let mut timer = String::new();
     let _ = writeln!(
@@ -326,13 +326,13 @@ fn timer(p: &Profile, job: Job) -> String {
     );
     let _ = writeln!(timer, "[Unit]");
     let why = match job {
-        Job::Snapshot => format!(
+        Nightly::Snapshot => format!(
             "{} min before the {} cutoff",
             LEAD.num_minutes(),
             region.cutoff.format("%H:%M")
         ),
-        Job::Restore => "catch-up restore before the staging-ready deadline".to_string(),
-        Job::Export => "catch-up export at the staging-ready deadline".to_string(),
+        Nightly::Restore => "catch-up restore before the staging-ready deadline".to_string(),
+        Nightly::Export => "catch-up export at the staging-ready deadline".to_string(),
     };
     let _ = writeln!(
         timer,

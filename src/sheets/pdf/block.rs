@@ -4,7 +4,7 @@
 
 use super::labels::Labels;
 use super::text::{Style, wrap};
-use crate::sheets::visit::{Visit, day_and_time};
+use crate::sheets::visit::{SheetVisit, day_and_time};
 
 pub const TITLE: Style = Style::bold(10.5);
 pub const CLIENT: Style = Style::bold(10.0);
@@ -92,7 +92,7 @@ pub enum Density {
 
 /// A visit's block for a frame `width` points wide: set normally, or compactly when that
 /// is what it takes to keep it on one page of body height `body`.
-pub fn visit_block(v: &Visit, labels: &Labels, width: f32, body: f32) -> Block {
+pub fn visit_block(v: &SheetVisit, labels: &Labels, width: f32, body: f32) -> Block {
     let normal = set_block(v, labels, width, Density::Normal);
     if normal.height() <= body {
         return normal;
@@ -100,7 +100,7 @@ pub fn visit_block(v: &Visit, labels: &Labels, width: f32, body: f32) -> Block {
     set_block(v, labels, width, Density::Compact)
 }
 
-fn set_block(v: &Visit, labels: &Labels, width: f32, density: Density) -> Block {
+fn set_block(v: &SheetVisit, labels: &Labels, width: f32, density: Density) -> Block {
     let inner = width - 2.0 * PAD;
     let mut rows = vec![Row::Title {
         left: title(v, labels),
@@ -162,7 +162,7 @@ fn set_block(v: &Visit, labels: &Labels, width: f32, density: Density) -> Block 
 /// Where an alert's text starts, after the heavy bar.
 pub const ALERT_INDENT: f32 = 8.0;
 
-fn title(v: &Visit, labels: &Labels) -> String {
+fn title(v: &SheetVisit, labels: &Labels) -> String {
     let (day, start) = day_and_time(&v.start);
     let (end_day, end) = day_and_time(&v.end);
     let end = if end_day.is_empty() || end_day == day {
@@ -211,8 +211,8 @@ mod tests {
     use super::*;
     use crate::print::{Language, Paper};
 
-    fn crowded() -> Visit {
-        Visit {
+    fn crowded() -> SheetVisit {
+        SheetVisit {
             number: "90001".into(),
             client_number: "C-000001".into(),
             client: "Ngāio Łukasz-Ashgrove-SYNTH".into(),

@@ -199,14 +199,14 @@ mod tests {
     use super::super::labels::labels_of;
     use super::*;
     use crate::print::Language;
-    use crate::sheets::visit::Visit;
+    use crate::sheets::visit::SheetVisit;
 
     fn sheet(number: &str, visits: usize) -> EmployeeSheet {
         EmployeeSheet {
             number: number.into(),
             name: "Zoë Ashgrove".into(),
             visits: (0..visits)
-                .map(|i| Visit {
+                .map(|i| SheetVisit {
                     number: format!("{}", 7000 + i),
                     client_number: format!("C-{i:06}"),
                     client: format!("Maëlis Larkspur-SYNTH {i}"),

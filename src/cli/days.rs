@@ -1,4 +1,4 @@
-//! Flags of what leaves acc for the agency: export, sheets and pull.
+//! Flags of the commands that publish a day for the agency or pull one: export, sheets and pull.
 
 use std::path::PathBuf;
 
