@@ -220,6 +220,41 @@ impl std::error::Error for Error {
     }
 }
 
+/// An error kept as data by a report that goes on past it (`acc status`'s facts): its kind,
+/// its message with its causes as printed, and its hint. Written to JSON as the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: Kind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        let mut message = e.message().to_string();
+        for c in e.causes() {
+            message.push_str(&format!("; caused by: {c}"));
+        }
+        Failure {
+            kind: e.kind(),
+            message,
+            hint: e.hint_text().map(str::to_string),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl serde::Serialize for Failure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::block_on;
 use crate::cli::StatusArgs;
 use crate::config::{Config, RawProfile};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Failure, Kind, Result};
 use crate::status::{Facts, Finding, Severity, gather, judge, overall, prometheus, ready};
 use crate::ui::output;
 
@@ -204,7 +204,7 @@ fn text(f: &Facts, findings: &[Finding]) -> String {
             }
         ),
         Ok(None) => "  snapshot   none\n".into(),
-        Err(e) => format!("  snapshot   unreadable: {e}\n"),
+        Err(e) => unreadable("snapshot", e),
     });
     s.push_str(&match &f.staging {
         Ok(Some(x)) => format!(
@@ -217,7 +217,7 @@ fn text(f: &Facts, findings: &[Finding]) -> String {
             if x.read_only { "read-only" } else { "WRITABLE" }
         ),
         Ok(None) => "  staging    never restored by acc\n".into(),
-        Err(e) => format!("  staging    unreadable: {e}\n"),
+        Err(e) => unreadable("staging", e),
     });
     s.push_str(&match &f.freeze {
         Ok(Some(z)) => format!(
@@ -227,7 +227,7 @@ fn text(f: &Facts, findings: &[Finding]) -> String {
             z.reason
         ),
         Ok(None) => "  freeze     not frozen\n".into(),
-        Err(e) => format!("  freeze     unreadable: {e}\n"),
+        Err(e) => unreadable("freeze", e),
     });
     s.push_str(&match &f.export {
         None => "  export     not configured\n".into(),
@@ -239,7 +239,7 @@ fn text(f: &Facts, findings: &[Finding]) -> String {
             age(f.now, x.finished_at)
         ),
         Some(Ok(None)) => "  export     none delivered yet\n".into(),
-        Some(Err(e)) => format!("  export     unreadable: {e}\n"),
+        Some(Err(e)) => unreadable("export", e),
     });
     for x in findings {
         s.push_str(&format!("  {:<9}  {}\n", x.level.name(), x.what));
@@ -247,10 +247,19 @@ fn text(f: &Facts, findings: &[Finding]) -> String {
     s
 }
 
+/// A fact acc could not read, with the hint that says what to fix.
+fn unreadable(what: &str, e: &Failure) -> String {
+    let mut line = format!("  {what:<9}  unreadable: {e}\n");
+    if let Some(hint) = &e.hint {
+        line.push_str(&format!("             hint: {hint}\n"));
+    }
+    line
+}
+
 fn to_json(f: &Facts, findings: &[Finding]) -> serde_json::Value {
-    let part = |r: &std::result::Result<serde_json::Value, String>| match r {
+    let part = |r: &std::result::Result<serde_json::Value, Failure>| match r {
         Ok(v) => v.clone(),
-        Err(e) => json!({ "error": e }),
+        Err(e) => json!({ "error": e, "hint": e.hint }),
     };
     json!({
         "profile": f.profile,

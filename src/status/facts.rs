@@ -11,6 +11,7 @@ use crate::config::Profile;
 use crate::delivery::Delivery;
 
 use crate::env::Env;
+use crate::error::{Error, Failure};
 use crate::location::Location;
 use crate::pg::tls::PeerCert;
 use crate::publish::{DayReader, Layout};
@@ -76,11 +77,11 @@ pub struct Facts {
     /// The most recent cutoff at or before now, and the next one.
     pub latest: CutoffTimes,
     pub next: CutoffTimes,
-    pub snapshot: Result<Option<Snapshot>, String>,
-    pub staging: Result<Option<Staging>, String>,
-    pub freeze: Result<Option<FreezeState>, String>,
+    pub snapshot: Result<Option<Snapshot>, Failure>,
+    pub staging: Result<Option<Staging>, Failure>,
+    pub freeze: Result<Option<FreezeState>, Failure>,
     /// `None` when the profile exports nowhere.
-    pub export: Option<Result<Option<ExportDay>, String>>,
+    pub export: Option<Result<Option<ExportDay>, Failure>>,
     /// The certificate each reachable server presented (`production`, `staging`).
     pub certificates: Vec<(&'static str, PeerCert)>,
 }
@@ -96,7 +97,10 @@ pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
     zones.extend(region.display.iter().copied());
     zones.push(Tz::UTC);
     let (staging, freeze) = match profile.staging() {
-        Err(e) => (Err(e.message().to_string()), Err(e.message().to_string())),
+        Err(e) => {
+            let f = Failure::from(e);
+            (Err(f.clone()), Err(f))
+        }
         Ok(db) => {
             let target = Target {
                 db: db.clone(),
@@ -104,9 +108,7 @@ pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
             };
             (
                 staging(&target, env).await,
-                freeze_state(&target, env)
-                    .await
-                    .map_err(|e| e.message().to_string()),
+                freeze_state(&target, env).await.map_err(Failure::from),
             )
         }
     };
@@ -117,7 +119,7 @@ pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
             Some(
                 crate::pool::run(move || export(&to, &p, &env))
                     .await
-                    .unwrap_or_else(|e| Err(e.message().to_string())),
+                    .unwrap_or_else(|e| Err(Failure::from(e))),
             )
         }
     };
@@ -154,7 +156,7 @@ async fn certificates(profile: &Profile, env: &Env) -> Vec<(&'static str, PeerCe
     out
 }
 
-fn snapshot(profile: &Profile) -> Result<Option<Snapshot>, String> {
+fn snapshot(profile: &Profile) -> Result<Option<Snapshot>, Failure> {
     let store = match ProfileStore::existing(&profile.store, &profile.name) {
         Ok(s) => s,
         Err(_) => return Ok(None),
@@ -163,7 +165,7 @@ fn snapshot(profile: &Profile) -> Result<Option<Snapshot>, String> {
         return Ok(None);
     };
     let dir = store.snapshot_dir(&label);
-    let m = Manifest::read(&dir).map_err(|e| e.message().to_string())?;
+    let m = Manifest::read(&dir).map_err(Failure::from)?;
     let complete = m
         .files()
         .all(|f| std::fs::metadata(dir.join(&f.name)).is_ok_and(|md| md.len() == f.digest.size));
@@ -181,31 +183,34 @@ fn snapshot(profile: &Profile) -> Result<Option<Snapshot>, String> {
 }
 
 /// What staging holds; when it cannot be read because a swap was cut short, the fix instead.
-async fn staging(target: &Target, env: &Env) -> Result<Option<Staging>, String> {
+async fn staging(target: &Target, env: &Env) -> Result<Option<Staging>, Failure> {
     match staging_info(target, env).await {
-        Err(why) => Err(crate::restore::swap_advice(target, env)
-            .await
-            .unwrap_or(why)),
+        Err(why) => Err(match crate::restore::swap_advice(target, env).await {
+            Some(advice) => Failure {
+                message: advice,
+                ..why
+            },
+            None => why,
+        }),
         ok => ok,
     }
 }
 
-async fn staging_info(target: &Target, env: &Env) -> Result<Option<Staging>, String> {
-    let Some(info) = read_info(target, env)
-        .await
-        .map_err(|e| e.message().to_string())?
-    else {
+async fn staging_info(target: &Target, env: &Env) -> Result<Option<Staging>, Failure> {
+    let Some(info) = read_info(target, env).await.map_err(Failure::from)? else {
         return Ok(None);
     };
     let client = target
         .connect(target.name(), env)
         .await
-        .map_err(|e| e.message().to_string())?;
+        .map_err(Failure::from)?;
     let read_only = client
         .query_one("SHOW default_transaction_read_only", &[])
         .await
         .map(|r| r.get::<_, String>(0) == "on")
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| {
+            Failure::from(Error::unavailable("cannot read staging's read-only setting").source(e))
+        })?;
     Ok(Some(Staging {
         label: info.label,
         data_as_of: info.data_as_of,
@@ -215,16 +220,15 @@ async fn staging_info(target: &Target, env: &Env) -> Result<Option<Staging>, Str
     }))
 }
 
-fn export(to: &Location, profile: &Profile, env: &Env) -> Result<Option<ExportDay>, String> {
-    let delivery =
-        Delivery::open(to, profile.sftp.as_ref(), env).map_err(|e| e.message().to_string())?;
+fn export(to: &Location, profile: &Profile, env: &Env) -> Result<Option<ExportDay>, Failure> {
+    let delivery = Delivery::open(to, profile.sftp.as_ref(), env).map_err(Failure::from)?;
     let days = DayReader::new(&delivery, Layout::new(profile.name.clone()));
-    let Some(date) = days.latest().map_err(|e| e.message().to_string())? else {
+    let Some(date) = days.latest().map_err(Failure::from)? else {
         return Ok(None);
     };
     let m = days
         .manifest(date, &profile.name, None, false)
-        .map_err(|e| e.message().to_string())?
+        .map_err(Failure::from)?
         .manifest;
     Ok(Some(ExportDay {
         date: m.date,

@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::facts::{Facts, Staging};
+use crate::error::Failure;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -165,7 +166,7 @@ pub fn overall(findings: &[Finding]) -> Severity {
 /// Why staging is not ready for the care teams.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotReady {
-    Unreadable(String),
+    Unreadable(Failure),
     NeverRestored,
     Writable,
     Stale {
