@@ -43,10 +43,13 @@ pub fn async_command(program: impl AsRef<OsStr>) -> tokio::process::Command {
 pub struct PrivateDir(PathBuf);
 
 impl PrivateDir {
+    /// The first one a process makes also clears what killed runs left (`sweep_dead`).
     pub fn new(purpose: &str) -> std::io::Result<PrivateDir> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        static SWEPT: std::sync::Once = std::sync::Once::new();
         let base = std::env::temp_dir();
+        SWEPT.call_once(|| sweep_dead(&base));
         loop {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -89,6 +92,44 @@ impl Drop for PrivateDir {
     }
 }
 
+/// Removes the private directories under `base` that a run killed before it could drop them
+/// left behind (a kill -9 mid-restore leaves a password file there): only this user's, and
+/// only those whose process is gone. A directory of a live process is never touched.
+fn sweep_dead(base: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(owner_pid) else {
+            continue;
+        };
+        // symlink_metadata: a link planted under the name is not followed
+        let ours = entry
+            .path()
+            .symlink_metadata()
+            .is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if ours && !crate::host::process_alive(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The process that made a private directory, from its name `acc-<purpose>-<pid>-<n>-<nanos>`.
+fn owner_pid(name: &str) -> Option<u32> {
+    let mut parts = name.strip_prefix("acc-")?.rsplitn(4, '-');
+    let nanos = parts.next()?;
+    let n = parts.next()?;
+    let pid = parts.next()?.parse().ok()?;
+    let purpose = parts.next()?;
+    let hex = nanos.len() >= 8 && nanos.chars().all(|c| c.is_ascii_hexdigit());
+    (hex && n.parse::<u64>().is_ok() && !purpose.is_empty()).then_some(pid)
+}
+
 /// Whether acc runs as root (the owner of `/proc/self` is the effective user).
 pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -111,6 +152,28 @@ mod tests {
             let key = line.split('=').next().unwrap();
             assert!(ALLOWED.contains(&key), "{key} reached the child");
         }
+    }
+
+    #[test]
+    fn what_a_killed_run_left_is_swept_and_nothing_else() {
+        let base = tempfile::tempdir().unwrap();
+        let make = |name: &str| {
+            let d = base.path().join(name);
+            std::fs::create_dir(&d).unwrap();
+            std::fs::write(d.join("pgpass"), "h:5432:db:u:pw").unwrap();
+            d
+        };
+        // no process has a pid above the kernel's pid_max (at most 2^22)
+        let dead = make("acc-pgpass-999999999-0-0a1b2c3d");
+        let dead_hyphenated = make("acc-own-signer-999999998-3-0a1b2c3d");
+        let alive = make(&format!("acc-pgpass-{}-0-0a1b2c3d", std::process::id()));
+        let other = make("acc-restore-notapid-0-0a1b2c3d");
+        let unrelated = make("someone-else-999999999-0-0a1b2c3d");
+        sweep_dead(base.path());
+        assert!(!dead.exists() && !dead_hyphenated.exists());
+        assert!(alive.exists() && other.exists() && unrelated.exists());
+        assert_eq!(owner_pid("acc-t-12-3-0000abcd"), Some(12));
+        assert_eq!(owner_pid("acc-12-3-0000abcd"), None);
     }
 
     #[test]

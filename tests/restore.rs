@@ -154,7 +154,8 @@ async fn a_restore_killed_while_a_tables_indexes_build_keeps_staging_and_the_nex
     let indexes = "SELECT string_agg(c.relname || '=' || i.indisvalid, ',' ORDER BY c.relname)
                    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'agency'";
-    killed_mid_data_then_rerun("indexkill", "restore:table-indexes", indexes).await;
+    // killed while pg_restore's files are in its private directory
+    killed_mid_data_then_rerun("indexkill", "restore:table-indexes", indexes, true).await;
 }
 
 /// The last step validates the foreign keys beside ANALYZE on one pool; a kill while a key is
@@ -167,12 +168,13 @@ async fn a_restore_killed_while_its_foreign_keys_are_validated_keeps_staging_and
         "SELECT string_agg(conrelid::regclass::text || '.' || conname || '=' || convalidated, ','
                     ORDER BY conrelid::regclass::text, conname)
                 FROM pg_constraint WHERE contype = 'f' AND connamespace = 'agency'::regnamespace";
-    killed_mid_data_then_rerun("validatekill", "restore:validate", keys).await;
+    killed_mid_data_then_rerun("validatekill", "restore:validate", keys, false).await;
 }
 
 /// Kills a restore at `point` of its data phase: staging keeps its copy, the next run puts
-/// the new one in, and `catalog` reads the same there as on production.
-async fn killed_mid_data_then_rerun(tag: &str, point: &str, catalog: &str) {
+/// the new one in, and `catalog` reads the same there as on production. `leaves_files`: the
+/// kill comes while a private directory is in use, which the next run must clear.
+async fn killed_mid_data_then_rerun(tag: &str, point: &str, catalog: &str, leaves_files: bool) {
     let s = setup(tag, "").await;
     let first = s.snapshot();
     assert_eq!(s.restore(&[]).code, 0);
@@ -183,9 +185,19 @@ async fn killed_mid_data_then_rerun(tag: &str, point: &str, catalog: &str) {
         first,
         "staging keeps the first copy"
     );
+    assert_eq!(
+        !private_dirs_left(&s.config).is_empty(),
+        leaves_files,
+        "a kill leaves its private files behind when it comes while they are in use"
+    );
     let run = s.restore(&[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(s.staging_label().await, second);
+    assert_eq!(
+        private_dirs_left(&s.config),
+        Vec::<String>::new(),
+        "the next run clears what the killed one left, password files included"
+    );
     let p: String = s
         .prod
         .admin()

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Run, Sandbox, StagingDb, TestDb, acc, acc_command};
+use super::{Run, Sandbox, StagingDb, TestDb, acc_command};
 
 pub struct Setup {
     pub sb: Sandbox,
@@ -33,7 +33,16 @@ pub async fn setup(tag: &str, extra: &str) -> Setup {
 
 impl Setup {
     pub fn acc(&self, args: &[&str]) -> Run {
-        acc(&self.config, args)
+        let out = acc_command(&self.config)
+            .env("TMPDIR", tmpdir_of(&self.config))
+            .args(args)
+            .output()
+            .expect("the acc binary runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 
     /// Takes an on-demand snapshot and returns its label; labels have one-second resolution.
@@ -85,10 +94,28 @@ pub async fn incoming_copies(admin: &tokio_postgres::Client, name: &str) -> i64 
 /// SIGKILL.
 pub fn restore_killed_at(config: &std::path::Path, point: &str) {
     let mut cmd = acc_command(config);
-    cmd.args(["restore", "--profile", "t"]);
+    cmd.env("TMPDIR", tmpdir_of(config))
+        .args(["restore", "--profile", "t"]);
     let (mut child, _) = super::paused_at(&mut cmd, point, None);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+}
+
+/// The TMPDIR of every run of a setup: its own directory, so that a test sees what a killed
+/// run left there.
+pub fn tmpdir_of(config: &std::path::Path) -> PathBuf {
+    let dir = config.with_file_name("tmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The private directories acc's runs left in the setup's TMPDIR.
+pub fn private_dirs_left(config: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(tmpdir_of(config))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("acc-"))
+        .collect()
 }
 
 /// A login in the reader role on the staging cluster, and its URL to the staging database.
