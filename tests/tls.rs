@@ -17,18 +17,7 @@ use support::{Sandbox, ScratchCluster, StagingDb, TestDb, acc, acc_command};
 
 /// An acc.toml with one profile `t` whose production section is `production` verbatim.
 fn profile(sb: &Sandbox, dir: &Path, production: &str, extra: &str) -> PathBuf {
-    let path = dir.join("acc.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[profiles.t]\nregion = \"us-can\"\nstore = \"{}\"\nage_recipients = [\"{}\"]\n\n\
-             [profiles.t.production]\n{production}\n{extra}\n",
-            dir.join("store").display(),
-            sb.var("ACC_AGE_RECIPIENT"),
-        ),
-    )
-    .unwrap();
-    path
+    sb.write_profile_with(dir, production, extra)
 }
 
 fn password_file(sb: &Sandbox) -> String {

@@ -14,6 +14,7 @@ use acc::env::Env;
 
 mod delivery;
 pub mod exports;
+pub mod replays;
 pub mod restores;
 #[allow(unused_imports)]
 pub use delivery::{
@@ -299,15 +300,24 @@ impl Sandbox {
     /// An acc.toml with one profile `t` (us-can) whose production is `db` on the production
     /// cluster (or `port`), its store under `dir`; `extra` is appended verbatim.
     pub fn write_profile(&self, dir: &Path, db: &str, port: Option<u16>, extra: &str) -> PathBuf {
+        let production = format!(
+            "host = \"127.0.0.1\"\nport = {port}\ndbname = \"{db}\"\nuser = \"acc\"\n\
+             password_file = \"{sandbox}/secrets/pg_acc_password\"\nsslrootcert = \"{sandbox}/tls/ca.crt\"",
+            port = port.unwrap_or_else(|| self.prod_port()),
+            sandbox = self.var("ACC_SANDBOX"),
+        );
+        self.write_profile_with(dir, &production, extra)
+    }
+
+    /// An acc.toml in `dir` with one profile `t` whose production section is `production`
+    /// verbatim, then `extra`.
+    pub fn write_profile_with(&self, dir: &Path, production: &str, extra: &str) -> PathBuf {
         let path = dir.join("acc.toml");
         let text = format!(
             "[profiles.t]\nregion = \"us-can\"\nstore = \"{store}\"\nage_recipients = [\"{recipient}\"]\n\n\
-             [profiles.t.production]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"{db}\"\nuser = \"acc\"\n\
-             password_file = \"{sandbox}/secrets/pg_acc_password\"\nsslrootcert = \"{sandbox}/tls/ca.crt\"\n{extra}\n",
+             [profiles.t.production]\n{production}\n{extra}\n",
             store = dir.join("store").display(),
             recipient = self.var("ACC_AGE_RECIPIENT"),
-            port = port.unwrap_or_else(|| self.prod_port()),
-            sandbox = self.var("ACC_SANDBOX"),
         );
         std::fs::write(&path, text).unwrap();
         path
