@@ -9,15 +9,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio_postgres::Client;
 
-use super::check::Planned;
 use super::decide::{State, Verdict, decide};
 use super::ledger::{Change, hash, note_key};
-use super::writes::{LedgerRow, Writes};
+use super::planned::Planned;
+use super::writes::{Batch, LedgerRow, Writes, db};
 use crate::error::{Error, Kind, Result};
 use crate::pg::cell;
 
-/// Every write says where it came from.
-pub const SOURCE: &str = "downtime-paper";
 /// Lines per transaction.
 pub const CHUNK: usize = 1000;
 
@@ -37,14 +35,6 @@ CREATE TABLE IF NOT EXISTS acc_replay.ledger (
     applied_at  timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE acc_replay.ledger IS 'acc replay: every paper entry applied to production, once';";
-
-/// Who applies a batch, and how conflicts are settled.
-pub struct Batch {
-    pub id: String,
-    pub operator: String,
-    pub prefer_paper: bool,
-    pub dry_run: bool,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,21 +145,10 @@ pub async fn apply(
     Ok(done)
 }
 
-pub(super) fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
-    move |e| {
-        let kind = if e.is_closed() {
-            Kind::Temporary
-        } else {
-            Kind::Unavailable
-        };
-        Error::new(kind, format!("{what} (production)")).source(e)
-    }
-}
-
 /// Production's current values for a chunk, read under row locks.
 impl State {
     async fn read(tx: &tokio_postgres::Transaction<'_>, chunk: &[Planned]) -> Result<State> {
-        let keys: Vec<String> = chunk.iter().flat_map(Planned::keys).collect();
+        let keys: Vec<String> = chunk.iter().flat_map(super::ledger::keys).collect();
         let visits: Vec<i64> = chunk.iter().map(|p| p.visit_id).collect();
         let starts: Vec<DateTime<Utc>> = chunk.iter().map(|p| p.visit_start).collect();
         let tasks: Vec<i64> = chunk
@@ -232,7 +211,7 @@ impl State {
         {
             let visit: i64 = cell(&r, 0, &|| "note's visit id".into())?;
             let what = |c: &'static str| move || format!("{c} of a note of visit {visit}");
-            let n = super::check::NoteChange {
+            let n = super::planned::NoteChange {
                 author_id: cell(&r, 1, &what("author_id"))?,
                 written_at: cell(&r, 2, &what("written_at"))?,
                 body: cell(&r, 3, &what("body"))?,

@@ -10,40 +10,10 @@ use tokio_postgres::Client;
 
 use super::clock::Ambiguous;
 use super::entry::{Record, TasksIn};
+use super::planned::{Observed, Planned, Task, Visit};
 use super::read::{Problem, RawLine};
 use crate::error::{Error, Kind, Result};
 use crate::pg::cell;
-
-/// How far from the visit's scheduled time a clock time may be before it is called a mistake.
-pub const SLACK: i64 = 12;
-/// The longest visit a clock-in and clock-out may span.
-pub const LONGEST_VISIT: i64 = 16;
-
-#[derive(Debug, Clone)]
-pub struct Visit {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub employee: Option<String>,
-    pub clock_in: Option<DateTime<Utc>>,
-    pub clock_out: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Task {
-    pub id: i64,
-    pub visit_id: i64,
-    pub done: Option<bool>,
-    pub comment: Option<String>,
-}
-
-/// What production says about the visits, tasks and employees a batch names.
-#[derive(Debug, Default)]
-pub struct Observed {
-    pub visits: HashMap<i64, Visit>,
-    pub tasks: HashMap<i64, Task>,
-    pub tasks_of: HashMap<i64, Vec<i64>>,
-    pub employees: HashMap<String, i64>,
-}
 
 /// Reads the facts in three queries, whatever the batch's size.
 pub async fn facts(client: &Client, records: &[Record]) -> Result<Observed> {
@@ -127,44 +97,6 @@ pub async fn facts(client: &Client, records: &[Record]) -> Result<Observed> {
     Ok(f)
 }
 
-/// Clock-in and clock-out, either of which may be unknown.
-pub type ClockPair = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskChange {
-    pub task_id: i64,
-    pub done: bool,
-    pub comment: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NoteChange {
-    pub author_id: i64,
-    pub written_at: DateTime<Utc>,
-    pub body: String,
-}
-
-/// One line's checked, exact changes.
-#[derive(Debug, Clone)]
-pub struct Planned {
-    pub raw: RawLine,
-    pub visit_id: i64,
-    pub visit_start: DateTime<Utc>,
-    pub clock: Option<ClockPair>,
-    pub tasks: Vec<TaskChange>,
-    pub note: Option<NoteChange>,
-}
-
-impl Planned {
-    /// The ledger keys of its changes: one per visit's clock times, per task, per note.
-    pub fn keys(&self) -> Vec<String> {
-        super::ledger::Change::of(self)
-            .iter()
-            .map(super::ledger::Change::key)
-            .collect()
-    }
-}
-
 pub struct Checked {
     pub planned: Vec<Planned>,
     pub rejected: Vec<(RawLine, Problem)>,
@@ -193,8 +125,7 @@ pub fn check(
         match super::plan::plan(&r, facts, zone, ambiguous, now) {
             Err(p) => out.rejected.push((r.raw, p)),
             Ok(p) => {
-                let repeat = p
-                    .keys()
+                let repeat = super::ledger::keys(&p)
                     .into_iter()
                     .find_map(|k| first.get(&k).map(|at| (k, at.clone())));
                 if let Some((key, at)) = repeat {
@@ -204,7 +135,7 @@ pub fn check(
                     continue;
                 }
                 let here = format!("{}:{}", p.raw.file, p.raw.line);
-                for k in p.keys() {
+                for k in super::ledger::keys(&p) {
                     first.insert(k, here.clone());
                 }
                 out.planned.push(p);

@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::check::{ClockPair, Planned};
 use super::ledger::{Change, hash};
+use super::planned::{ClockPair, Planned};
 
 /// What production and the ledger hold for one chunk of lines, read under row locks.
 #[derive(Default)]

@@ -5,7 +5,7 @@
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
-use super::check::{ClockPair, NoteChange, Planned, TaskChange};
+use super::planned::{ClockPair, NoteChange, Planned, TaskChange};
 use crate::crypt::hex;
 
 /// One change to production.
@@ -66,6 +66,11 @@ impl<'a> Change<'a> {
 }
 
 /// The key of a note, whether on paper or already in production.
+/// The ledger keys of a line's changes: one per visit's clock times, per task, per note.
+pub fn keys(p: &Planned) -> Vec<String> {
+    Change::of(p).iter().map(Change::key).collect()
+}
+
 pub fn note_key(visit_id: i64, n: &NoteChange) -> String {
     let mut h = Sha256::new();
     h.update(n.author_id.to_be_bytes());

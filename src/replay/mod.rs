@@ -10,6 +10,7 @@ pub mod entry;
 mod fuzz_tests;
 pub mod ledger;
 mod plan;
+mod planned;
 pub mod read;
 mod run;
 mod writes;

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
-use super::check::{LONGEST_VISIT, NoteChange, Observed, Planned, SLACK, TaskChange, Visit};
 use super::clock::{self, Ambiguous};
 use super::entry::{Record, TasksIn};
+use super::planned::{LONGEST_VISIT, NoteChange, Observed, Planned, SLACK, TaskChange, Visit};
 use super::read::Problem;
 
 pub(super) fn plan(

@@ -7,11 +7,13 @@ use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use super::apply::{self, Batch, Done, LineOutcome};
+use super::apply::{self, Done, LineOutcome};
 use super::check::{self, Checked};
 use super::clock::Ambiguous;
 use super::entry::{self, Record};
+use super::planned::Planned;
 use super::read::{self, Parsed, Problem, RawLine};
+use super::writes::Batch;
 use crate::config::Profile;
 use crate::crypt::{Identities, Recipients, decrypt_from, encrypt_to};
 use crate::env::Env;
@@ -214,7 +216,7 @@ fn records_of(inputs: &[Input]) -> Read {
 /// Counts each line's outcome into the report; returns the conflicting lines with why.
 fn count(
     done: &[Done],
-    planned: &[check::Planned],
+    planned: &[Planned],
     dry_run: bool,
     report: &mut ReplayReport,
 ) -> Vec<(RawLine, String)> {

@@ -3,10 +3,30 @@
 
 use chrono::{DateTime, Utc};
 
-use super::apply::{Batch, SOURCE, db};
-use super::check::Planned;
 use super::ledger::Change;
-use crate::error::{Error, Result};
+use super::planned::Planned;
+use crate::error::{Error, Kind, Result};
+
+/// Every write says where it came from.
+pub const SOURCE: &str = "downtime-paper";
+/// Who applies a batch, and how conflicts are settled.
+pub struct Batch {
+    pub id: String,
+    pub operator: String,
+    pub prefer_paper: bool,
+    pub dry_run: bool,
+}
+
+pub(super) fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
+    move |e| {
+        let kind = if e.is_closed() {
+            Kind::Temporary
+        } else {
+            Kind::Unavailable
+        };
+        Error::new(kind, format!("{what} (production)")).source(e)
+    }
+}
 
 /// The chunk's writes, gathered so each table gets one statement.
 #[derive(Default)]

@@ -2,6 +2,7 @@
 //! one sealed PDF per employee plus combined ones, published like an export's day. Filled in
 //! on paper and typed up, the CSV is the input of `acc replay`.
 
+mod chunks;
 pub mod pdf;
 mod printed;
 mod run;
@@ -9,4 +10,4 @@ mod split;
 pub mod visit;
 
 pub use run::{SheetsReport, SheetsRequest, sheets};
-pub use split::COMBINED;
+pub use visit::COMBINED;

@@ -6,8 +6,8 @@ use super::pdf::{Context, Document, labels_of};
 use crate::print::{Language, Paper};
 use std::io::Write;
 
-use super::split::{COMBINED, ChunkWriter};
-use super::visit::EmployeeSheet;
+use super::chunks::ChunkWriter;
+use super::visit::{COMBINED, EmployeeSheet};
 use crate::error::{Error, Kind, Result};
 use crate::publish::{DayWriter, FileEntry, FileKind};
 

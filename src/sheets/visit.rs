@@ -7,6 +7,9 @@ use csv::StringRecord;
 use crate::error::Result;
 use crate::sheet_columns::{self, Column};
 
+/// The combined sheet's name; employee numbers name the others.
+pub const COMBINED: &str = "all";
+
 /// One employee's visits, in the query's order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EmployeeSheet {
