@@ -80,7 +80,7 @@ fn summary(o: &ExportReport) -> serde_json::Value {
         "finished_at": m.finished_at,
         "zone": m.zone,
         "delivered": m.delivered(),
-        "files": m.files.iter().map(|d| json!({
+        "dashboards": m.files.iter().map(|d| json!({
             "name": d.name,
             "status": d.status,
             "rows": d.rows,

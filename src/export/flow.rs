@@ -52,7 +52,7 @@ impl Writer {
 /// One dashboard's query done: its file still finishing, or the dashboard's own failure
 /// (the others go on). A failure of the delivery itself is an `Err`: nothing more can be
 /// written.
-pub(super) enum Produced {
+pub(super) enum Outcome {
     File(Finishing),
     Failed(Error),
 }
@@ -77,7 +77,7 @@ pub(super) async fn produce(
     zone: Tz,
     settings: &ExportSettings,
     progress: &Watch,
-) -> Result<Produced> {
+) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let (tx, rx) = channel();
     let progress = progress.clone();
@@ -108,7 +108,7 @@ pub(super) async fn produce(
         }
     };
     match produced {
-        Ok((rows, plaintext)) => Ok(Produced::File(Finishing {
+        Ok((rows, plaintext)) => Ok(Outcome::File(Finishing {
             file,
             name: d.name,
             origin: d.origin.clone(),
@@ -120,7 +120,7 @@ pub(super) async fn produce(
         Err(e) => {
             progress.item(d.name, Item::Failed);
             file.abandon().await?;
-            Ok(Produced::Failed(e))
+            Ok(Outcome::Failed(e))
         }
     }
 }

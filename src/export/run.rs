@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use super::dashboard;
-use super::flow::{Finishing, Produced, Writer, finish, produce};
+use super::flow::{Finishing, Outcome, Writer, finish, produce};
 use super::reader::Reader;
 use crate::config::Profile;
 use crate::delivery::Remote;
@@ -89,68 +89,18 @@ async fn run(profile: &Profile, env: &Env, req: &ExportRequest) -> Result<Export
         })
     };
     let mut writer = Writer::Opening(opening);
-    let reader = match Reader::open(profile, env, source, zone.name()).await {
-        Ok(r) => r,
+    let produced = produce_all(profile, env, req, &period, &mut writer).await;
+    let Produced {
+        entries,
+        first_error,
+        data_as_of,
+    } = match produced {
+        Ok(p) => p,
         Err(e) => {
             writer.abandon().await;
             return Err(e);
         }
     };
-    let dashboards = match dashboard::load(&req.only, &req.dirs, reader.dialect(), &period) {
-        Ok(d) => d,
-        Err(e) => {
-            writer.abandon().await;
-            return Err(e);
-        }
-    };
-    let data_as_of = reader.data_as_of().await;
-
-    let mut entries = Vec::new();
-    let mut first_error = None;
-    // a file finishes (its last batches sealed and uploaded, its rename) while the next
-    // dashboard's query runs
-    let mut finishing: Option<Finishing> = None;
-    for d in &dashboards {
-        let (produced, previous) = tokio::join!(
-            produce(&reader, &mut writer, d, zone, settings, &req.progress),
-            finish(finishing.take())
-        );
-        let outcome = match previous {
-            Ok(done) => {
-                entries.extend(done);
-                produced
-            }
-            Err(e) => {
-                if let Ok(Produced::File(f)) = produced {
-                    let _ = f.file.abandon().await;
-                }
-                Err(e)
-            }
-        };
-        match outcome {
-            Ok(Produced::File(f)) => finishing = Some(f),
-            Ok(Produced::Failed(e)) => {
-                crate::events::error(e.message());
-                entries.push(FileEntry::failed(
-                    d.name,
-                    &d.origin,
-                    e.message().to_string(),
-                ));
-                first_error.get_or_insert(e);
-            }
-            Err(e) => {
-                writer.abandon().await;
-                return Err(e);
-            }
-        }
-    }
-    match finish(finishing.take()).await {
-        Ok(done) => entries.extend(done),
-        Err(e) => {
-            writer.abandon().await;
-            return Err(e);
-        }
-    }
     let writer = writer.ready().await?.clone();
     if let Some(e) = nothing_delivered(&entries, first_error) {
         writer.abandon().await;
@@ -204,6 +154,69 @@ async fn run(profile: &Profile, env: &Env, req: &ExportRequest) -> Result<Export
         carried: carried.carried,
         removed_days: published.removed_days,
         removed_leftovers,
+    })
+}
+
+/// What the dashboards' queries gave: an entry each, the first query's error, and how
+/// fresh the source's data was.
+struct Produced {
+    entries: Vec<FileEntry>,
+    first_error: Option<Error>,
+    data_as_of: Option<DateTime<Utc>>,
+}
+
+/// Runs each dashboard into the day being written, a file finishing (its last batches
+/// sealed and uploaded, its rename) while the next dashboard's query runs. A failed query is
+/// an entry; any other failure ends the run, and the caller abandons the day.
+async fn produce_all(
+    profile: &Profile,
+    env: &Env,
+    req: &ExportRequest,
+    period: &Period,
+    writer: &mut Writer,
+) -> Result<Produced> {
+    let zone = profile.region.local_zone();
+    let reader = Reader::open(profile, env, profile.dashboard_source(), zone.name()).await?;
+    let dashboards = dashboard::load(&req.only, &req.dirs, reader.dialect(), period)?;
+    let data_as_of = reader.data_as_of().await;
+    let mut entries = Vec::new();
+    let mut first_error = None;
+    let mut finishing: Option<Finishing> = None;
+    for d in &dashboards {
+        let (produced, previous) = tokio::join!(
+            produce(&reader, writer, d, zone, &profile.export, &req.progress),
+            finish(finishing.take())
+        );
+        let outcome = match previous {
+            Ok(done) => {
+                entries.extend(done);
+                produced
+            }
+            Err(e) => {
+                if let Ok(Outcome::File(f)) = produced {
+                    let _ = f.file.abandon().await;
+                }
+                Err(e)
+            }
+        };
+        match outcome? {
+            Outcome::File(f) => finishing = Some(f),
+            Outcome::Failed(e) => {
+                crate::events::error(e.message());
+                entries.push(FileEntry::failed(
+                    d.name,
+                    &d.origin,
+                    e.message().to_string(),
+                ));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    entries.extend(finish(finishing.take()).await?);
+    Ok(Produced {
+        entries,
+        first_error,
+        data_as_of,
     })
 }
 

@@ -42,6 +42,33 @@ struct State {
 }
 
 impl State {
+    /// Every file queued, largest first; each table's work waiting for its files (or ready
+    /// now, for a table with none).
+    fn plan(m: &manifest::Manifest, mut work: HashMap<usize, TableWork>) -> State {
+        let mut files: Vec<(usize, manifest::File)> = m
+            .tables
+            .iter()
+            .enumerate()
+            .flat_map(|(i, t)| t.files.iter().map(move |f| (i, f.clone())))
+            .collect();
+        files.sort_by_key(|(_, f)| std::cmp::Reverse(f.plaintext_bytes));
+        let mut state = State {
+            files: files.into(),
+            ..State::default()
+        };
+        for (i, t) in m.tables.iter().enumerate() {
+            state.remaining.insert(i, t.files.len());
+            if let Some(w) = work.remove(&i) {
+                if t.files.is_empty() {
+                    state.ready.push((t.plaintext_bytes, i, w));
+                } else {
+                    state.pending.insert(i, w);
+                }
+            }
+        }
+        state
+    }
+
     fn next(&mut self) -> Step {
         if self.failed {
             return Step::Done;
@@ -85,124 +112,28 @@ impl State {
 pub async fn data(
     src: &Source<'_>,
     progress: &Run,
-    mut work: HashMap<usize, TableWork>,
+    work: HashMap<usize, TableWork>,
     header: &str,
 ) -> Result<u64> {
-    let m = src.manifest;
-    let mut files: Vec<(usize, manifest::File)> = m
-        .tables
-        .iter()
-        .enumerate()
-        .flat_map(|(i, t)| t.files.iter().map(move |f| (i, f.clone())))
-        .collect();
-    files.sort_by_key(|(_, f)| std::cmp::Reverse(f.plaintext_bytes));
-    let mut state = State::default();
-    for (i, t) in m.tables.iter().enumerate() {
-        state.remaining.insert(i, t.files.len());
-        if let Some(w) = work.remove(&i) {
-            let size = t.plaintext_bytes;
-            if t.files.is_empty() {
-                state.ready.push((size, i, w));
-            } else {
-                state.pending.insert(i, w);
-            }
-        }
-    }
-    state.files = files.into();
-    let state = Arc::new((Mutex::new(state), Notify::new()));
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::plan(src.manifest, work)),
+        wake: Notify::new(),
+        tables: src.manifest.tables.clone(),
+    });
     let started = Instant::now();
-    let tables = Arc::new(m.tables.clone());
     let mut set = JoinSet::new();
     for w in 0..src.jobs.max(1) {
-        let (state, tables, ids, progress) = (
-            Arc::clone(&state),
-            Arc::clone(&tables),
-            Arc::clone(src.ids),
-            progress.clone(),
-        );
-        let (target, env, dir) = (src.target.clone(), src.env.clone(), src.dir.to_path_buf());
-        let header = header.to_string();
-        set.spawn(async move {
-            let client = target.connect(&target.incoming(), &env).await?;
-            client
-                .batch_execute(&format!(
-                    "{header}\nSET synchronous_commit = off; SET statement_timeout = 0"
-                ))
-                .await
-                .map_err(|e| {
-                    crate::pg::sqlstate::failure("cannot prepare a loading connection", e)
-                })?;
-            let (lock, wake) = &*state;
-            let fail = |e: Error| {
-                lock.lock().expect("state lock").failed = true;
-                wake.notify_waiters();
-                e
-            };
-            let mut rows = 0u64;
-            loop {
-                let waiting = wake.notified();
-                let step = lock.lock().expect("state lock").next();
-                match step {
-                    Step::Done => break,
-                    Step::Wait => waiting.await,
-                    Step::Build(t, work) => {
-                        crate::failpoint::pause("restore:table-indexes").await;
-                        let table = &tables[t];
-                        progress.worker(
-                            w,
-                            Doing::Indexing {
-                                schema: &table.schema,
-                                table: &table.name,
-                            },
-                        );
-                        for sql in &work.statements {
-                            client.batch_execute(sql).await.map_err(|e| {
-                                fail(crate::pg::sqlstate::failure(
-                                    format!(
-                                        "cannot build the keys and indexes of {}.{}",
-                                        table.schema, table.name
-                                    ),
-                                    e,
-                                ))
-                            })?;
-                        }
-                        lock.lock().expect("state lock").busy -= 1;
-                        wake.notify_waiters();
-                    }
-                    Step::Load(t, file) => {
-                        let table = &tables[t];
-                        progress.worker(
-                            w,
-                            Doing::Loading {
-                                schema: &table.schema,
-                                table: &table.name,
-                            },
-                        );
-                        let path = dir.join(&file.name);
-                        let n = load_file(&client, table, &path, &file, &ids, &progress)
-                            .await
-                            .map_err(fail)?;
-                        if Some(n) != file.rows {
-                            return Err(fail(Error::new(
-                                Kind::BadInput,
-                                format!(
-                                    "{} loaded {n} rows into {}.{}, the manifest says {:?}",
-                                    file.name, table.schema, table.name, file.rows
-                                ),
-                            )));
-                        }
-                        rows += n;
-                        progress.part_done(n);
-                        lock.lock()
-                            .expect("state lock")
-                            .loaded(t, table.plaintext_bytes);
-                        wake.notify_waiters();
-                    }
-                }
-            }
-            progress.worker(w, Doing::Done);
-            Ok::<_, Error>(rows)
-        });
+        let worker = Worker {
+            index: w,
+            shared: Arc::clone(&shared),
+            ids: Arc::clone(src.ids),
+            progress: progress.clone(),
+            target: src.target.clone(),
+            env: src.env.clone(),
+            dir: src.dir.to_path_buf(),
+            header: header.to_string(),
+        };
+        set.spawn(worker.run());
     }
     let mut total = 0;
     let mut first_error = None;
@@ -217,7 +148,7 @@ pub async fn data(
     if let Some(e) = first_error {
         return Err(e);
     }
-    let s = state.0.lock().expect("state lock");
+    let s = shared.lock();
     let end = Instant::now();
     src.timeline
         .between("data", started, s.data_done.unwrap_or(end));
@@ -225,6 +156,134 @@ pub async fn data(
         src.timeline.between("table keys and indexes", from, end);
     }
     Ok(total)
+}
+
+/// What the workers share: the queues, the bell that wakes a waiting worker, the tables.
+struct Shared {
+    state: Mutex<State>,
+    wake: Notify,
+    tables: Vec<manifest::TableEntry>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("state lock")
+    }
+
+    /// Marks the run failed, so the other workers stop taking work, and passes `e` on.
+    fn fail(&self, e: Error) -> Error {
+        self.lock().failed = true;
+        self.wake.notify_waiters();
+        e
+    }
+}
+
+/// One loading connection's worker.
+struct Worker {
+    index: usize,
+    shared: Arc<Shared>,
+    ids: Arc<crate::crypt::Identities>,
+    progress: Run,
+    target: super::target::Target,
+    env: crate::env::Env,
+    dir: std::path::PathBuf,
+    header: String,
+}
+
+impl Worker {
+    /// Takes steps until there is nothing left; returns the rows it loaded.
+    async fn run(self) -> Result<u64> {
+        let client = self
+            .target
+            .connect(&self.target.incoming(), &self.env)
+            .await?;
+        client
+            .batch_execute(&format!(
+                "{}\nSET synchronous_commit = off; SET statement_timeout = 0",
+                self.header
+            ))
+            .await
+            .map_err(|e| crate::pg::sqlstate::failure("cannot prepare a loading connection", e))?;
+        let mut rows = 0u64;
+        loop {
+            let waiting = self.shared.wake.notified();
+            let step = self.shared.lock().next();
+            match step {
+                Step::Done => break,
+                Step::Wait => waiting.await,
+                Step::Build(t, work) => self.build(&client, t, work).await?,
+                Step::Load(t, file) => rows += self.load(&client, t, file).await?,
+            }
+        }
+        self.progress.worker(self.index, Doing::Done);
+        Ok(rows)
+    }
+
+    /// Runs a loaded table's own keys and indexes.
+    async fn build(
+        &self,
+        client: &tokio_postgres::Client,
+        t: usize,
+        work: TableWork,
+    ) -> Result<()> {
+        crate::failpoint::pause("restore:table-indexes").await;
+        let table = &self.shared.tables[t];
+        self.progress.worker(
+            self.index,
+            Doing::Indexing {
+                schema: &table.schema,
+                table: &table.name,
+            },
+        );
+        for sql in &work.statements {
+            client.batch_execute(sql).await.map_err(|e| {
+                self.shared.fail(crate::pg::sqlstate::failure(
+                    format!(
+                        "cannot build the keys and indexes of {}.{}",
+                        table.schema, table.name
+                    ),
+                    e,
+                ))
+            })?;
+        }
+        self.shared.lock().busy -= 1;
+        self.shared.wake.notify_waiters();
+        Ok(())
+    }
+
+    /// Loads one file of table `t` and checks its rows against the manifest.
+    async fn load(
+        &self,
+        client: &tokio_postgres::Client,
+        t: usize,
+        file: manifest::File,
+    ) -> Result<u64> {
+        let table = &self.shared.tables[t];
+        self.progress.worker(
+            self.index,
+            Doing::Loading {
+                schema: &table.schema,
+                table: &table.name,
+            },
+        );
+        let path = self.dir.join(&file.name);
+        let n = load_file(client, table, &path, &file, &self.ids, &self.progress)
+            .await
+            .map_err(|e| self.shared.fail(e))?;
+        if Some(n) != file.rows {
+            return Err(self.shared.fail(Error::new(
+                Kind::BadInput,
+                format!(
+                    "{} loaded {n} rows into {}.{}, the manifest says {:?}",
+                    file.name, table.schema, table.name, file.rows
+                ),
+            )));
+        }
+        self.progress.part_done(n);
+        self.shared.lock().loaded(t, table.plaintext_bytes);
+        self.shared.wake.notify_waiters();
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
