@@ -38,9 +38,13 @@ pub fn async_command(program: impl AsRef<OsStr>) -> tokio::process::Command {
 }
 
 /// A directory only this user can enter, created exclusively under `TMPDIR` and removed with
-/// everything in it when dropped.
+/// everything in it when dropped. It is locked (`flock`) while it lives, so that another
+/// run's sweep can tell it from one a killed run left.
 #[derive(Debug)]
-pub struct PrivateDir(PathBuf);
+pub struct PrivateDir {
+    path: PathBuf,
+    _lock: std::fs::File,
+}
 
 impl PrivateDir {
     /// The first one a process makes also clears what killed runs left (`sweep_dead`).
@@ -60,7 +64,19 @@ impl PrivateDir {
                 std::process::id()
             ));
             match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => return Ok(PrivateDir(dir)),
+                Ok(()) => {
+                    let lock = std::fs::File::open(&dir).and_then(|f| f.lock().map(|()| f));
+                    return match lock {
+                        Ok(lock) => Ok(PrivateDir {
+                            path: dir,
+                            _lock: lock,
+                        }),
+                        Err(e) => {
+                            let _ = std::fs::remove_dir(&dir);
+                            Err(e)
+                        }
+                    };
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
@@ -68,14 +84,14 @@ impl PrivateDir {
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        &self.path
     }
 
     /// Writes `name` inside, mode 0600, created exclusively.
     pub fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let path = self.0.join(name);
+        let path = self.path.join(name);
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -88,13 +104,15 @@ impl PrivateDir {
 
 impl Drop for PrivateDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 
 /// Removes the private directories under `base` that a run killed before it could drop them
-/// left behind (a kill -9 mid-restore leaves a password file there): only this user's, and
-/// only those whose process is gone. A directory of a live process is never touched.
+/// left behind (a kill -9 mid-restore leaves a password file there): only this user's, only
+/// those no process holds locked (a live run in another PID namespace sharing this TMPDIR
+/// holds its lock), and only those whose process is gone here (a directory of an older acc,
+/// which took no lock, while it runs). A reused pid keeps a directory until that process ends.
 fn sweep_dead(base: &Path) {
     use std::os::unix::fs::MetadataExt;
     let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
@@ -113,7 +131,14 @@ fn sweep_dead(base: &Path) {
             .path()
             .symlink_metadata()
             .is_ok_and(|m| m.is_dir() && m.uid() == me);
-        if ours && !crate::host::process_alive(pid) {
+        if !ours || crate::host::process_alive(pid) {
+            continue;
+        }
+        // held while removing: a run cannot take a directory being removed
+        let unlocked = std::fs::File::open(entry.path())
+            .ok()
+            .filter(|f| f.try_lock().is_ok());
+        if unlocked.is_some() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -168,10 +193,18 @@ mod tests {
         let dead_hyphenated = make("acc-own-signer-999999998-3-0a1b2c3d");
         let alive = make(&format!("acc-pgpass-{}-0-0a1b2c3d", std::process::id()));
         let other = make("acc-restore-notapid-0-0a1b2c3d");
+        // a dead pid here, but locked: a live run in another PID namespace
+        let elsewhere = make("acc-pgpass-999999997-0-0a1b2c3d");
+        let held = std::fs::File::open(&elsewhere).unwrap();
+        held.lock().unwrap();
         let unrelated = make("someone-else-999999999-0-0a1b2c3d");
         sweep_dead(base.path());
         assert!(!dead.exists() && !dead_hyphenated.exists());
         assert!(alive.exists() && other.exists() && unrelated.exists());
+        assert!(elsewhere.exists(), "a locked directory is a live run's");
+        drop(held);
+        sweep_dead(base.path());
+        assert!(!elsewhere.exists(), "unlocked, it is swept");
         assert_eq!(owner_pid("acc-t-12-3-0000abcd"), Some(12));
         assert_eq!(owner_pid("acc-12-3-0000abcd"), None);
     }

@@ -164,9 +164,11 @@ fn general(v: &mut View, p: &crate::config::Profile) {
     v.line("store", p.store.display().to_string());
     v.line(
         "export to",
-        p.export_to
-            .as_ref()
-            .map_or_else(|| "(not set)".into(), |l| l.describe()),
+        match &p.export_to {
+            None => "(not set)".into(),
+            Some(Ok(l)) => l.describe(),
+            Some(Err(bad)) => format!("(not a location: {bad})"),
+        },
     );
     v.line(
         "age recipients",

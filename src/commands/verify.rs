@@ -24,7 +24,7 @@ fn exec(args: &VerifyArgs, p: &Profile, m: &mut Run) -> Result<()> {
         &dir,
         p.snapshot.allowed_signers.as_deref(),
         identities.as_ref(),
-        p.snapshot.workers(),
+        crate::config::one_per_core(),
         crate::snapshot::Depth::Hashes,
     );
     if let Some(manifest) = &report.manifest {

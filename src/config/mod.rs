@@ -13,6 +13,7 @@ pub use database::resolve_database;
 pub use layers::{ENV_OVERRIDES, Layer, Sources};
 pub use profile::{
     DashboardSource, ExportSettings, Profile, RestoreSettings, Sftp, SnapshotSettings, Snowflake,
+    one_per_core,
 };
 pub use raw::{
     Overlay, RawDatabase, RawExport, RawFile, RawProfile, RawRestore, RawSheets, RawSnapshot,

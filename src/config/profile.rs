@@ -6,7 +6,7 @@ use super::raw::{RawExport, RawProfile, RawRestore, RawSftp, RawSnapshot, RawSno
 use super::sheets::SheetsSettings;
 use crate::crypt::Recipients;
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::{Error, Failure, Result};
 use crate::location::Location;
 use crate::pg::Database;
 use crate::schedule::region::{Region, Regions};
@@ -18,8 +18,10 @@ pub struct Profile {
     pub region: Region,
     /// Where snapshots are kept: `<store>/<profile>/<label>/`.
     pub store: PathBuf,
-    /// Where exports and sheets go, and pull reads from: an `sftp://` URL or a local directory.
-    pub export_to: Option<Location>,
+    /// Where exports and sheets go, and pull reads from: an `sftp://` URL or a local directory,
+    /// or why the text set is not one. A bad `export_to` stops only the commands that deliver
+    /// (`destination`); snapshot and restore go on, and doctor and status report it.
+    pub export_to: Option<std::result::Result<Location, Failure>>,
     /// age recipients (X25519, ssh-ed25519 or ssh-rsa public keys) that can read snapshots and exports.
     pub age_recipients: Recipients,
     pub production: Option<Database>,
@@ -188,15 +190,14 @@ impl Profile {
             store: raw
                 .store
                 .ok_or_else(|| Error::config(format!("{} is not set", key("store"))))?,
-            export_to: raw
-                .export_to
-                .map(|t| {
-                    Location::parse(&t).map_err(|e| {
+            export_to: raw.export_to.map(|t| {
+                Location::parse(&t).map_err(|e| {
+                    Failure::from(
                         Error::config(format!("{}: {}", key("export_to"), e.message()))
-                            .hint(e.hint_text().unwrap_or_default())
-                    })
+                            .hint(e.hint_text().unwrap_or_default()),
+                    )
                 })
-                .transpose()?,
+            }),
             age_recipients,
             production: raw
                 .production
@@ -265,30 +266,40 @@ impl Profile {
     /// Where this profile's days are published: `export_to`, which `--to` (export, sheets)
     /// and `--from` (pull) override.
     pub fn destination(&self) -> Result<&Location> {
-        self.export_to.as_ref().ok_or_else(|| {
-            Error::config(format!("profile '{}' has no export_to", self.name)).hint(
-                "set export_to = \"sftp://user@host:port/path\" (or a directory) in the profile, or pass --to (export, sheets) or --from (pull)",
-            )
-        })
+        match &self.export_to {
+            Some(Ok(location)) => Ok(location),
+            Some(Err(bad)) => {
+                let e = Error::config(bad.message.clone());
+                Err(match &bad.hint {
+                    Some(h) => e.hint(h.clone()),
+                    None => e,
+                })
+            }
+            None => Err(
+                Error::config(format!("profile '{}' has no export_to", self.name)).hint(
+                    "set export_to = \"sftp://user@host:port/path\" (or a directory) in the profile, or pass --to (export, sheets) or --from (pull)",
+                ),
+            ),
+        }
     }
 }
 
 impl SnapshotSettings {
     /// Worker connections: `jobs`, or one per core.
     pub fn workers(&self) -> usize {
-        self.jobs.unwrap_or_else(cores)
+        self.jobs.unwrap_or_else(one_per_core)
     }
 }
 
 impl RestoreSettings {
     /// Loading connections: `jobs`, or one per core.
     pub fn workers(&self) -> usize {
-        self.jobs.unwrap_or_else(cores)
+        self.jobs.unwrap_or_else(one_per_core)
     }
 }
 
 /// The default for `jobs`: one connection per core.
-fn cores() -> usize {
+pub fn one_per_core() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 

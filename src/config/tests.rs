@@ -260,7 +260,9 @@ fn exclude_table_flags_add_to_the_profiles_list_and_destinations_parse_once() {
         export_to: Some("ftp://h/x".into()),
         ..Default::default()
     };
-    let err = config.profile(Some("a"), bad).unwrap_err();
+    // a bad destination stops only what delivers: the profile resolves, its destination is 78
+    let p = config.profile(Some("a"), bad).unwrap();
+    let err = p.destination().unwrap_err();
     assert_eq!(err.exit_code(), 78);
     assert!(
         err.message().starts_with("profiles.a.export_to: "),

@@ -52,8 +52,16 @@ pub async fn check_database(name: &str, p: &Profile, env: &Env) -> Vec<Check> {
 
 /// Whether the export destination answers: the SFTP server's host key and the login.
 pub async fn check_destination(p: &Profile, env: &Env) -> Vec<Check> {
-    let Some(to) = &p.export_to else {
-        return Vec::new();
+    let to = match &p.export_to {
+        None => return Vec::new(),
+        Some(Ok(to)) => to,
+        Some(Err(bad)) => {
+            return vec![fail_with(
+                "export destination",
+                bad.message.clone(),
+                bad.hint.as_deref().unwrap_or_default(),
+            )];
+        }
     };
     let (to, profile, env2) = (to.clone(), p.clone(), env.clone());
     let reached = crate::pool::run(move || {

@@ -60,11 +60,11 @@ pub(super) enum Outcome {
 /// A sealed file whose producer has sent its end mark.
 pub(super) struct Finishing {
     pub(super) file: SealedFile,
-    name: &'static str,
+    pub(super) name: &'static str,
     origin: String,
     rows: u64,
     plaintext: u64,
-    progress: Watch,
+    pub(super) progress: Watch,
     /// When its query started.
     started: std::time::Instant,
 }

@@ -194,6 +194,7 @@ async fn produce_all(
             }
             Err(e) => {
                 if let Ok(Outcome::File(f)) = produced {
+                    f.progress.item(f.name, crate::progress::Item::Failed);
                     let _ = f.file.abandon().await;
                 }
                 Err(e)

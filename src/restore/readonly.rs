@@ -176,8 +176,31 @@ pub async fn lock_down(
     m: &Manifest,
     late: bool,
 ) -> Result<()> {
-    let fail =
-        |what: &'static str| move |e| crate::pg::sqlstate::failure(format!("cannot {what}"), e);
+    record_info(client, m, late).await?;
+    ensure_role(client, reader).await?;
+    let (role, db) = (quote_ident(reader), quote_ident(&target.incoming()));
+    // whatever the load ran (production's CHECK functions and materialized views run as acc)
+    // may have granted: everything is revoked from PUBLIC and the reader, then read is granted
+    let mut sql = read_only_grants(client, &db, &role).await?;
+    grant_large_objects(client, &role).await?;
+    sql.push_str(&format!(
+        "ALTER DATABASE {db} SET default_transaction_read_only = on;
+         ALTER ROLE {role} SET default_transaction_read_only = on;"
+    ));
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(fail("grant the reader role read-only access"))?;
+    take_back_roles(client, reader).await?;
+    no_write_left(client, reader).await
+}
+
+fn fail(what: &'static str) -> impl Fn(tokio_postgres::Error) -> crate::error::Error {
+    move |e| crate::pg::sqlstate::failure(format!("cannot {what}"), e)
+}
+
+/// `acc.staging_info`: what this copy holds, for readers and for the next restore.
+async fn record_info(client: &Client, m: &Manifest, late: bool) -> Result<()> {
     client
         .batch_execute(
             "CREATE SCHEMA IF NOT EXISTS acc;
@@ -204,30 +227,40 @@ pub async fn lock_down(
         )
         .await
         .map_err(fail("record acc.staging_info"))?;
-    let role = quote_ident(reader);
+    Ok(())
+}
+
+/// Creates the reader role when it is missing.
+async fn ensure_role(client: &Client, reader: &str) -> Result<()> {
     let exists = client
         .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&reader])
         .await
         .map_err(fail("look up the reader role"))?
         .is_some();
-    if !exists {
-        // another restore on this server may create it at the same moment
-        let created = client
-            .batch_execute(&format!("CREATE ROLE {role} NOLOGIN"))
-            .await;
-        created
-            .or_else(|e| {
-                if crate::pg::lost_race(&e) {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(|e| {
-                crate::pg::sqlstate::failure(format!("cannot create the reader role {reader}"), e)
-                    .hint("the staging user needs CREATEROLE, or create the role beforehand")
-            })?;
+    if exists {
+        return Ok(());
     }
+    // another restore on this server may create it at the same moment
+    let created = client
+        .batch_execute(&format!("CREATE ROLE {} NOLOGIN", quote_ident(reader)))
+        .await;
+    created
+        .or_else(|e| {
+            if crate::pg::lost_race(&e) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| {
+            crate::pg::sqlstate::failure(format!("cannot create the reader role {reader}"), e)
+                .hint("the staging user needs CREATEROLE, or create the role beforehand")
+        })
+}
+
+/// The statements that revoke everything from PUBLIC and the reader on the database, every
+/// schema, table, sequence and SECURITY DEFINER routine, and grant read back.
+async fn read_only_grants(client: &Client, db: &str, role: &str) -> Result<String> {
     let schemas: Vec<String> = client
         .query(
             "SELECT nspname::text FROM pg_namespace
@@ -239,9 +272,6 @@ pub async fn lock_down(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let db = quote_ident(&target.incoming());
-    // whatever the load ran (production's CHECK functions and materialized views run as acc)
-    // may have granted: everything is revoked from PUBLIC and the reader, then read is granted
     let mut sql = format!(
         "REVOKE ALL ON DATABASE {db} FROM PUBLIC, {role}; GRANT CONNECT ON DATABASE {db} TO {role};
          REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
@@ -274,8 +304,12 @@ pub async fn lock_down(
             "REVOKE EXECUTE ON ROUTINE {f} FROM PUBLIC, {role};"
         ));
     }
-    // the large objects restore made belong to acc; readers may read each and nothing more
-    // (writing one needs UPDATE on it, unlinking one its ownership)
+    Ok(sql)
+}
+
+/// The large objects restore made belong to acc; readers may read each and nothing more
+/// (writing one needs UPDATE on it, unlinking one its ownership).
+async fn grant_large_objects(client: &Client, role: &str) -> Result<()> {
     let objects: Vec<String> = client
         .query("SELECT oid::text FROM pg_largeobject_metadata", &[])
         .await
@@ -297,16 +331,7 @@ pub async fn lock_down(
             .await
             .map_err(fail("grant the reader role SELECT on large objects"))?;
     }
-    sql.push_str(&format!(
-        "ALTER DATABASE {db} SET default_transaction_read_only = on;
-         ALTER ROLE {role} SET default_transaction_read_only = on;"
-    ));
-    client
-        .batch_execute(&sql)
-        .await
-        .map_err(fail("grant the reader role read-only access"))?;
-    take_back_roles(client, reader).await?;
-    no_write_left(client, reader).await
+    Ok(())
 }
 
 /// Roles and attributes the load may have given the reader (acc has CREATEROLE, so code that

@@ -114,7 +114,8 @@ pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
     };
     let export = match &profile.export_to {
         None => None,
-        Some(to) => {
+        Some(Err(bad)) => Some(Err(bad.clone())),
+        Some(Ok(to)) => {
             let (to, p, env) = (to.clone(), profile.clone(), env.clone());
             Some(
                 crate::pool::run(move || export(&to, &p, &env))

@@ -248,7 +248,7 @@ fn writable(profiles: &[Profile]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for p in profiles {
         out.push(p.store.display().to_string());
-        if let Some(Location::Local(dir)) = &p.export_to {
+        if let Some(Ok(Location::Local(dir))) = &p.export_to {
             out.push(format!("-{}", dir.display()));
         }
     }
