@@ -19,6 +19,7 @@ fn the_sandbox_profile_passes_every_check_and_hides_its_secrets() {
         "export destination",
         "snowflake",
         "snapshot store space",
+        "sheet query",
     ] {
         assert!(
             run.stdout
@@ -138,6 +139,73 @@ fn loose_modes_a_wrong_host_key_and_a_closed_port_fail_with_their_fix() {
     failed("export destination", "is not in");
     failed("staging", "cannot reach");
     assert!(out.contains("ok   production"), "{out}");
+}
+
+/// A sheet query override that leaves out a column of the paper sheet fails doctor's check,
+/// naming the column, before a night's `acc sheets` would stop on it (asked of production
+/// while staging is not there yet); an `export_to` that is not a location fails the
+/// destination check, and stops only the commands that deliver.
+#[test]
+fn an_override_missing_a_sheet_column_and_a_bad_export_to_are_named_before_the_night() {
+    let sb = Sandbox::require();
+    let dir = tempfile::tempdir().unwrap();
+    let staging = format!(
+        "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {}\ndbname = \"acc_doctor_no_such_db\"\nuser = \"acc\"\n\
+         password_file = \"{sandbox}/secrets/pg_acc_password\"\nsslrootcert = \"{sandbox}/tls/ca.crt\"\n",
+        sb.var("ACC_STAGING_URL").rsplit(':').next().unwrap(),
+        sandbox = sb.var("ACC_SANDBOX"),
+    );
+    let config = sb.write_profile(dir.path(), "demo_us", None, &staging);
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "region = \"us-can\"",
+        "region = \"us-can\"\nexport_to = \"ftp://files.example.org/x\"",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    // the built-in query without its Phone column
+    let builtin = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/sheets/downtime-sheet.sql"),
+    )
+    .unwrap();
+    let without_phone: String = builtin
+        .lines()
+        .filter(|l| !l.contains("AS \"Phone\""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(without_phone.lines().count(), builtin.lines().count());
+    std::fs::create_dir(dir.path().join("sheets")).unwrap();
+    std::fs::write(dir.path().join("sheets/downtime-sheet.sql"), without_phone).unwrap();
+
+    let run = acc(&config, &["doctor", "--profile", "t"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let line = |name: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.contains(&format!("FAIL {name}")))
+            .unwrap_or_else(|| panic!("{name} fails: {}", run.stdout))
+            .to_string()
+    };
+    assert!(
+        line("sheet query").contains("no column \"Phone\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        line("export destination").contains("export_to"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("ok   production"), "{}", run.stdout);
+    // a bad destination does not stop the snapshot, and stops the export naming the key
+    let snapshot = acc(&config, &["snapshot", "--profile", "t", "--now"]);
+    assert_eq!(snapshot.code, 0, "{snapshot:?}");
+    let export = acc(&config, &["export", "--profile", "t"]);
+    assert_eq!(export.code, 78, "{export:?}");
+    assert!(
+        export.stderr.contains("profiles.t.export_to"),
+        "{}",
+        export.stderr
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@ pub fn run(args: &DoctorArgs, config: &Config, profile: Option<&str>) -> Result<
     remotes(&mut v, &p);
     let checks = match args.no_checks {
         true => Vec::new(),
-        false => block_on(crate::doctor::run(&p, config.env()))?,
+        false => block_on(crate::doctor::run(&p, config.env(), config.dirs()))?,
     };
     if args.json {
         output::emit_json(&json!({

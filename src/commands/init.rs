@@ -39,7 +39,7 @@ pub fn run(
     init::write(&path, &text, args.force)?;
     let config = Config::load(env, Some(path.clone()))?;
     let p = config.profile(Some(&answers.profile), RawProfile::default())?;
-    let checks = block_on(crate::doctor::run(&p, config.env()))?;
+    let checks = block_on(crate::doctor::run(&p, config.env(), config.dirs()))?;
     let mut out = format!("wrote {} (0600)\n\nchecks\n", path.display());
     for c in &checks {
         out.push_str(&c.line());

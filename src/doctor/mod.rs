@@ -4,6 +4,7 @@ mod check;
 mod local;
 mod run;
 mod servers;
+mod sheet_query;
 
 pub use check::Check;
 pub use run::{check_database, check_destination, run};

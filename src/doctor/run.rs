@@ -11,7 +11,8 @@ use super::check::{Check, fail, fail_with, pass};
 use super::local::{keys, secret_files, store_space};
 use super::servers::{pg_dump_major, server};
 
-pub async fn run(p: &Profile, env: &Env) -> Vec<Check> {
+/// Every check; `dirs` are the configuration directories that may hold query overrides.
+pub async fn run(p: &Profile, env: &Env, dirs: &[std::path::PathBuf]) -> Vec<Check> {
     let mut out = Vec::new();
     for name in ["production", "staging"] {
         out.extend(check_database(name, p, env).await);
@@ -20,6 +21,7 @@ pub async fn run(p: &Profile, env: &Env) -> Vec<Check> {
     out.extend(keys(p));
     out.extend(secret_files(p));
     out.extend(check_destination(p, env).await);
+    out.extend(super::sheet_query::check(p, env, dirs).await);
     if let Some(sf) = &p.snowflake {
         out.push(match crate::export::snowflake_login(sf, env).await {
             Ok(()) => pass(

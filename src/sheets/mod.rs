@@ -9,5 +9,5 @@ mod run;
 mod split;
 pub mod visit;
 
-pub use run::{SheetsReport, SheetsRequest, sheets};
+pub use run::{SheetsReport, SheetsRequest, sheet_query, sheets};
 pub use visit::COMBINED;

@@ -141,7 +141,7 @@ fn printed_days(first: NaiveDate, days: u32) -> String {
 }
 
 /// The sheet query: `sheets/downtime-sheet.sql` beside a config layer, else the built-in one.
-fn sheet_query(dirs: &[PathBuf], period: &Period) -> Result<Dashboard> {
+pub fn sheet_query(dirs: &[PathBuf], period: &Period) -> Result<Dashboard> {
     let (origin, text) =
         dashboard::query_text(dirs, &["sheets/downtime-sheet.sql".into()], BUILT_IN)?;
     let sql = dashboard::expand(

@@ -1,0 +1,64 @@
+//! The doctor's check of the sheet query (built in, or an override beside a config layer):
+//! its placeholders expand, and it gives every column of the paper sheet, asked of staging
+//! (or of production, before the first restore). A night whose override left a column out
+//! would stop `acc sheets` with 78; this says so before.
+
+use crate::config::Profile;
+use crate::env::Env;
+use crate::schedule::Period;
+
+use super::check::{Check, fail, fail_with, pass, warn};
+
+const NAME: &str = "sheet query";
+
+/// Nothing when neither server can be asked.
+pub(super) async fn check(p: &Profile, env: &Env, dirs: &[std::path::PathBuf]) -> Option<Check> {
+    let zone = p.region.local_zone();
+    let period = Period::from_day(
+        chrono::Utc::now().with_timezone(&zone).date_naive(),
+        zone,
+        1,
+    );
+    let query = match crate::sheets::sheet_query(dirs, &period) {
+        Ok(q) => q,
+        Err(e) => return Some(fail(NAME, &e)),
+    };
+    let mut asked = None;
+    for (name, db) in [("staging", &p.staging), ("production", &p.production)] {
+        let Some(db) = db else { continue };
+        if let Ok(c) = crate::pg::open(db, env, "acc-doctor").await {
+            asked = Some((name, c.client));
+            break;
+        }
+    }
+    let (server, client) = asked?;
+    // prepared, not run: the server reports the columns without reading a row
+    let statement = match client.prepare(&query.sql).await {
+        Ok(s) => s,
+        Err(e) => {
+            return Some(warn(
+                NAME,
+                format!(
+                    "the sheet query ({}) does not prepare on {server}: {}",
+                    query.origin,
+                    e.as_db_error()
+                        .map_or_else(|| e.to_string(), crate::redact::server_message)
+                ),
+                "acc sheets reads the agency's reference schema; override sheets/downtime-sheet.sql for another",
+            ));
+        }
+    };
+    let names: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();
+    let label = format!("the sheet query ({})", query.origin);
+    Some(match crate::sheet_columns::positions(&label, &names) {
+        Ok(_) => pass(
+            NAME,
+            format!("{label} gives every column of the paper sheet (asked of {server})"),
+        ),
+        Err(e) => fail_with(
+            NAME,
+            e.message().to_string(),
+            e.hint_text().unwrap_or_default().to_string(),
+        ),
+    })
+}
