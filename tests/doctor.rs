@@ -143,14 +143,14 @@ fn loose_modes_a_wrong_host_key_and_a_closed_port_fail_with_their_fix() {
 
 /// A sheet query override that leaves out a column of the paper sheet fails doctor's check,
 /// naming the column, before a night's `acc sheets` would stop on it (asked of production
-/// while staging is not there yet); an `export_to` that is not a location fails the
+/// while staging holds no restored copy yet); an `export_to` that is not a location fails the
 /// destination check, and stops only the commands that deliver.
 #[test]
 fn an_override_missing_a_sheet_column_and_a_bad_export_to_are_named_before_the_night() {
     let sb = Sandbox::require();
     let dir = tempfile::tempdir().unwrap();
     let staging = format!(
-        "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {}\ndbname = \"acc_doctor_no_such_db\"\nuser = \"acc\"\n\
+        "[profiles.t.staging]\nhost = \"127.0.0.1\"\nport = {}\ndbname = \"postgres\"\nuser = \"acc\"\n\
          password_file = \"{sandbox}/secrets/pg_acc_password\"\nsslrootcert = \"{sandbox}/tls/ca.crt\"\n",
         sb.var("ACC_STAGING_URL").rsplit(':').next().unwrap(),
         sandbox = sb.var("ACC_SANDBOX"),

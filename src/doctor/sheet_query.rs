@@ -1,6 +1,6 @@
 //! The doctor's check of the sheet query (built in, or an override beside a config layer):
 //! its placeholders expand, and it gives every column of the paper sheet, asked of staging
-//! (or of production, before the first restore). A night whose override left a column out
+//! (or of production, before the first restore fills staging). A night whose override left a column out
 //! would stop `acc sheets` with 78; this says so before.
 
 use crate::config::Profile;
@@ -23,30 +23,37 @@ pub(super) async fn check(p: &Profile, env: &Env, dirs: &[std::path::PathBuf]) -
         Ok(q) => q,
         Err(e) => return Some(fail(NAME, &e)),
     };
-    let mut asked = None;
+    // prepared, not run: the server reports the columns without reading a row. Staging
+    // first; production when staging is not there yet or not restored yet.
+    let mut prepared = None;
+    let mut why = None;
     for (name, db) in [("staging", &p.staging), ("production", &p.production)] {
         let Some(db) = db else { continue };
-        if let Ok(c) = crate::pg::open(db, env, "acc-doctor").await {
-            asked = Some((name, c.client));
-            break;
-        }
-    }
-    let (server, client) = asked?;
-    // prepared, not run: the server reports the columns without reading a row
-    let statement = match client.prepare(&query.sql).await {
-        Ok(s) => s,
-        Err(e) => {
-            return Some(warn(
-                NAME,
-                format!(
-                    "the sheet query ({}) does not prepare on {server}: {}",
-                    query.origin,
+        let Ok(c) = crate::pg::open(db, env, "acc-doctor").await else {
+            continue;
+        };
+        match c.client.prepare(&query.sql).await {
+            Ok(statement) => {
+                prepared = Some((name, statement));
+                break;
+            }
+            Err(e) => {
+                why = Some(format!(
+                    "does not prepare on {name}: {}",
                     e.as_db_error()
                         .map_or_else(|| e.to_string(), crate::redact::server_message)
-                ),
-                "acc sheets reads the agency's reference schema; override sheets/downtime-sheet.sql for another",
-            ));
+                ));
+            }
         }
+    }
+    let Some((server, statement)) = prepared else {
+        return why.map(|why| {
+            warn(
+                NAME,
+                format!("the sheet query ({}) {why}", query.origin),
+                "acc sheets reads the agency's reference schema; override sheets/downtime-sheet.sql for another",
+            )
+        });
     };
     let names: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();
     let label = format!("the sheet query ({})", query.origin);
