@@ -53,18 +53,13 @@ fn on_port(sb: &Sandbox, port: &str, db: &str) -> String {
 }
 
 fn init(s: &Setup, config: &Path, args: &[&str]) -> Run {
-    let out = acc_command(config)
-        .env("PGPASSFILE", &s.pgpass)
-        .env("HOME", s.dir.path())
-        .arg("init")
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    support::run(
+        acc_command(config)
+            .env("PGPASSFILE", &s.pgpass)
+            .env("HOME", s.dir.path())
+            .arg("init")
+            .args(args),
+    )
 }
 
 #[test]

@@ -275,10 +275,12 @@ pub fn acc_command(config: &Path) -> std::process::Command {
 
 /// Runs acc to completion.
 pub fn acc(config: &Path, args: &[&str]) -> Run {
-    let out = acc_command(config)
-        .args(args)
-        .output()
-        .expect("the acc binary runs");
+    run(acc_command(config).args(args))
+}
+
+/// Runs a prepared command to completion.
+pub fn run(cmd: &mut std::process::Command) -> Run {
+    let out = cmd.output().expect("the acc binary runs");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

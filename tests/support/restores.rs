@@ -33,16 +33,11 @@ pub async fn setup(tag: &str, extra: &str) -> Setup {
 
 impl Setup {
     pub fn acc(&self, args: &[&str]) -> Run {
-        let out = acc_command(&self.config)
-            .env("TMPDIR", tmpdir_of(&self.config))
-            .args(args)
-            .output()
-            .expect("the acc binary runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        super::run(
+            acc_command(&self.config)
+                .env("TMPDIR", tmpdir_of(&self.config))
+                .args(args),
+        )
     }
 
     /// Takes an on-demand snapshot and returns its label; labels have one-second resolution.
