@@ -216,7 +216,11 @@ SELECT v.id, v.c,
        CASE WHEN v.d < 0 AND v.roll < 90 THEN v.start + ((pg_temp.h(v.id, 136) % 21) - 10) * interval '1 minute' END,
        CASE WHEN v.d < 0 AND v.roll < 90 THEN v.start + (v.minutes + (pg_temp.h(v.id, 137) % 21) - 8) * interval '1 minute' END,
        CASE WHEN v.d < 0 AND v.roll < 90 THEN (pg_temp.h(v.id, 138) % 400)::numeric / 10 END,
-       LEAST(v.start, (p.today::timestamp AT TIME ZONE p.tz))
+       -- planned before yesterday, except the few changed on the rota since (after some
+       -- carers' last sync: see user_devices below)
+       CASE WHEN v.d >= 0 AND pg_temp.h(v.id, 139) % 100 < 1
+            THEN (p.today::timestamp AT TIME ZONE p.tz) - (pg_temp.h(v.id, 139) % 360) * interval '1 minute'
+            ELSE LEAST(v.start, (p.today::timestamp AT TIME ZONE p.tz) - interval '1 day') END
 FROM v, p;
 
 INSERT INTO visit_tasks (visit_id, visit_start, adl_task_id, title, done, comment)
@@ -239,6 +243,30 @@ SELECT vi.id, vi.scheduled_start, vi.employee_id, vi.clock_out + interval '5 min
            'Family asked about changing the visit time; passed to the office.'], vi.id, 150)
 FROM visits vi
 WHERE vi.status = 'completed' AND pg_temp.h(vi.id, 151) % 10 < 7;
+
+-- Devices: most field staff carry a phone, some a tablet too, a few none. Most synced in
+-- the evening before today; some stopped syncing days ago; some were interrupted (their last
+-- call failed after an older success); some never turned offline mode on.
+INSERT INTO user_devices (device_uuid, device_name, employee_id, branch_id, app_version,
+                          last_api_call_at, last_api_call_ok, last_successful_sync, offline_mode, registered_on)
+SELECT md5('device:' || e.id || ':' || k)::uuid,
+       CASE WHEN k = 1 THEN pg_temp.pick(ARRAY['Galaxy A15','Pixel 7a','iPhone SE','Moto G54'], e.id, 200)
+            ELSE pg_temp.pick(ARRAY['iPad 9','Galaxy Tab A8'], e.id, 201) END,
+       e.id, e.branch_id, '5.' || (2 + pg_temp.h(e.id * 10 + k, 202) % 3) || '.' || pg_temp.h(e.id * 10 + k, 203) % 10,
+       CASE WHEN s.interrupted THEN s.t0 - (pg_temp.h(e.id, 204) % 120) * interval '1 minute' ELSE s.synced END,
+       NOT s.interrupted,
+       s.synced,
+       pg_temp.h(e.id * 10 + k, 205) % 7 <> 0,
+       p.today - (30 + pg_temp.h(e.id * 10 + k, 206) % 700)::int
+FROM p, employees e, generate_series(1, 2) k,
+     LATERAL (SELECT p.today::timestamp AT TIME ZONE p.tz AS t0,
+                     pg_temp.h(e.id, 207) % 16 = 0 AS stale,
+                     pg_temp.h(e.id, 208) % 20 = 0 AS interrupted) s0,
+     LATERAL (SELECT s0.t0, s0.interrupted,
+                     CASE WHEN s0.stale THEN s0.t0 - (2 + pg_temp.h(e.id, 209) % 4) * interval '1 day'
+                          WHEN s0.interrupted THEN s0.t0 - interval '1 day' - (pg_temp.h(e.id, 210) % 600) * interval '1 minute'
+                          ELSE s0.t0 - (pg_temp.h(e.id * 10 + k, 211) % 600) * interval '1 minute' END AS synced) s
+WHERE e.id > 4 AND pg_temp.h(e.id, 212) % 40 <> 0 AND (k = 1 OR pg_temp.h(e.id, 213) % 8 = 0);
 
 -- Explicit ids above do not move identity sequences; move them so new rows do not collide.
 SELECT setval(pg_get_serial_sequence('agency.' || quote_ident(t), 'id'), m + 1, false)

@@ -108,6 +108,12 @@ pub struct SheetsArgs {
     #[arg(long, value_name = "PAPER", value_enum)]
     pub paper: Option<PaperArg>,
 
+    /// Sheets only for the carers who need paper first: their device missed visits changed
+    /// since its last sync, or keeps no offline copy (the device-sync dashboard; the profile
+    /// needs "device-sync" in export.extra_dashboards).
+    #[arg(long)]
+    pub stale_only: bool,
+
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,

@@ -19,7 +19,10 @@ pub fn run(args: &ExportArgs, config: &Config, profile: Option<&str>) -> Result<
 
 fn exec(args: &ExportArgs, config: &Config, p: &Profile, m: &mut Run) -> Result<()> {
     let req = ExportRequest {
-        only: dashboard::select(&args.only)?,
+        only: dashboard::select(
+            &args.only,
+            &dashboard::profile_set(&p.export.extra_dashboards)?,
+        )?,
         dirs: config.dirs().to_vec(),
         progress: progress::watch("export"),
     };

@@ -45,6 +45,7 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
             SheetsSourceArg::Production => DashboardSource::Production,
         },
         dirs: config.dirs().to_vec(),
+        stale_only: args.stale_only,
     };
     let o = block_on(sheets(p, config.env(), &req))??;
     let m = &o.manifest;
@@ -63,6 +64,14 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
             "source": m.source,
             "data_as_of": m.data_as_of,
             "paper": p.sheets.format.pdf().then(|| p.sheets.paper.name()),
+            "stale_only": args.stale_only,
+            "urgent": o.urgent.as_ref().map(|all| all.iter().map(|c| json!({
+                "employee_number": c.number,
+                "visits": c.visits,
+                "changed_since_sync": c.changed,
+                "last_sync": c.last_sync,
+                "offline_mode": c.offline_mode,
+            })).collect::<Vec<_>>()),
             "sheets": m.files.iter().map(|d| json!({
                 "name": d.name,
                 "format": kind(d),
@@ -85,8 +94,20 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
         .and_then(|d| d.pages)
         .map(|pages| format!(", {pages} printed pages ({})", p.sheets.paper.name()))
         .unwrap_or_default();
+    let urgent = match &o.urgent {
+        None => String::new(),
+        Some(u) => format!(
+            "{} carer(s) need paper first (device missed visits, or no offline mode){}\n",
+            u.len(),
+            if args.stale_only {
+                ": only their sheets were made"
+            } else {
+                ""
+            }
+        ),
+    };
     output::emit(&format!(
-        "sheets for {} ({} day(s)) of {}: {} visits, {} employees{printed}, to {}\n",
+        "sheets for {} ({} day(s)) of {}: {} visits, {} employees{printed}, to {}\n{urgent}",
         m.date,
         args.days,
         m.profile,

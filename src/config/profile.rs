@@ -127,6 +127,8 @@ pub struct ExportSettings {
     pub signing_key: Option<PathBuf>,
     /// An `allowed_signers` file; when set, `acc pull` refuses unsigned or badly signed days.
     pub allowed_signers: Option<PathBuf>,
+    /// Optional dashboards exported after the nine (`device-sync`); checked by the export room.
+    pub extra_dashboards: Vec<String>,
 }
 
 const DEFAULT_EXPORT_DAYS: u32 = 7;
@@ -380,6 +382,7 @@ fn export(key: &str, e: RawExport) -> Result<ExportSettings> {
         spreadsheet_safe: e.spreadsheet_safe.unwrap_or(true),
         signing_key: e.signing_key,
         allowed_signers: e.allowed_signers,
+        extra_dashboards: e.extra_dashboards.unwrap_or_default(),
     })
 }
 

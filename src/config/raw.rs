@@ -152,6 +152,7 @@ pub struct RawExport {
     pub spreadsheet_safe: Option<bool>,
     pub signing_key: Option<PathBuf>,
     pub allowed_signers: Option<PathBuf>,
+    pub extra_dashboards: Option<Vec<String>>,
 }
 
 /// Laying a higher-precedence layer over a lower one.
@@ -201,6 +202,7 @@ overlay!(RawMetrics {
 });
 overlay!(RawExport {
     keys: [
+        extra_dashboards,
         source,
         days,
         keep_days,

@@ -1,4 +1,4 @@
-//! The nine continuity dashboards: their names, their queries (built in, or overridden from
+//! The nine continuity dashboards (and the optional ones a profile adds): their names, their queries (built in, or overridden from
 //! an organisation's config directory), and the placeholders expanded before they run.
 
 use std::path::PathBuf;
@@ -23,16 +23,27 @@ pub struct Dashboard {
     pub sql: String,
 }
 
-/// Defines `NAMES` and the built-in queries from one list, so the two cannot disagree.
+/// Defines `NAMES`, `OPTIONAL` and the built-in queries from one list, so they cannot disagree.
 macro_rules! built_in {
-    ($($name:literal),*) => {
-        /// The nine reports the seeds ask agencies to keep, in the order they are delivered.
+    ([$($name:literal),*], optional: [$($extra:literal),*]) => {
+        /// The nine reports the seeds ask agencies to keep, in the order they are delivered:
+        /// every profile's default set.
         pub const NAMES: [&str; 9] = [$($name),*];
+
+        /// Dashboards a profile adds with `export.extra_dashboards`; they follow the nine.
+        pub const OPTIONAL: [&str; 1] = [$($extra),*];
+
+        /// Every dashboard acc knows, the nine first: the order a day's manifest lists them.
+        pub const KNOWN: [&str; 10] = [$($name,)* $($extra),*];
 
         fn built_in(name: &str, dialect: Dialect) -> Option<&'static str> {
             match (name, dialect) {
                 $(
                     ($name, Dialect::Postgres) => Some(include_str!(concat!("../../profiles/dashboards/", $name, ".sql"))),
+                )*
+                $(
+                    ($extra, Dialect::Postgres) => Some(include_str!(concat!("../../profiles/dashboards/", $extra, ".sql"))),
+                    ($extra, Dialect::Snowflake) => Some(include_str!(concat!("../../profiles/dashboards/", $extra, ".snowflake.sql"))),
                 )*
                 ("client-list", Dialect::Snowflake) => Some(include_str!("../../profiles/dashboards/client-list.snowflake.sql")),
                 ("client-medications", Dialect::Snowflake) => Some(include_str!("../../profiles/dashboards/client-medications.snowflake.sql")),
@@ -43,33 +54,69 @@ macro_rules! built_in {
     };
 }
 built_in!(
-    "employee-list",
-    "client-list",
-    "client-risks-allergies",
-    "equipment-supplies",
-    "employee-schedules",
-    "vacant-visits",
-    "employee-availability",
-    "client-care-plan",
-    "client-medications"
+    [
+        "employee-list",
+        "client-list",
+        "client-risks-allergies",
+        "equipment-supplies",
+        "employee-schedules",
+        "vacant-visits",
+        "employee-availability",
+        "client-care-plan",
+        "client-medications"
+    ],
+    optional: ["device-sync"]
 );
 
-/// Checks `--only` names against the nine; an empty list means all nine, in order.
-pub fn select(only: &[String]) -> Result<Vec<&'static str>> {
-    if only.is_empty() {
-        return Ok(NAMES.to_vec());
-    }
-    for name in only {
-        if !NAMES.contains(&name.as_str()) {
-            return Err(Error::usage(format!("'{name}' is not a dashboard"))
-                .hint(format!("the dashboards are: {}", NAMES.join(", "))));
+/// Who needs paper first: one row per carer with visits ahead, and how many of them their
+/// device missed (see `crate::device_sync`).
+pub const DEVICE_SYNC: &str = "device-sync";
+
+/// Every dashboard acc knows, the nine first.
+pub fn known() -> impl Iterator<Item = &'static str> {
+    KNOWN.into_iter()
+}
+
+/// The name as acc knows it, or a usage error listing the dashboards.
+pub fn named(name: &str) -> Result<&'static str> {
+    known().find(|n| *n == name).ok_or_else(|| {
+        Error::usage(format!("'{name}' is not a dashboard")).hint(format!(
+            "the dashboards are: {}; optional: {}",
+            NAMES.join(", "),
+            OPTIONAL.join(", ")
+        ))
+    })
+}
+
+/// A profile's set: the nine, then its `export.extra_dashboards` in acc's order. A name
+/// that is not an optional dashboard is a configuration error that names it.
+pub fn profile_set(extra: &[String]) -> Result<Vec<&'static str>> {
+    for name in extra {
+        if !OPTIONAL.contains(&name.as_str()) {
+            return Err(Error::config(format!(
+                "export.extra_dashboards: '{name}' is not an optional dashboard"
+            ))
+            .hint(format!(
+                "the optional dashboards are: {}",
+                OPTIONAL.join(", ")
+            )));
         }
     }
-    Ok(NAMES
-        .iter()
-        .copied()
-        .filter(|n| only.iter().any(|o| o == n))
+    Ok(known()
+        .filter(|n| NAMES.contains(n) || extra.iter().any(|e| e == n))
         .collect())
+}
+
+/// Checks `--only` names against every dashboard acc knows; an empty list means the profile's
+/// set (`profile`), in order.
+pub fn select(only: &[String], profile: &[&'static str]) -> Result<Vec<&'static str>> {
+    if only.is_empty() {
+        return Ok(profile.to_vec());
+    }
+    for name in only {
+        named(name)?;
+    }
+    Ok(known().filter(|n| only.iter().any(|o| o == n)).collect())
 }
 
 /// Loads each dashboard's query for the dialect. The last config directory holding
@@ -220,8 +267,8 @@ mod tests {
     #[test]
     fn every_built_in_query_expands_in_both_dialects() {
         for d in [Dialect::Postgres, Dialect::Snowflake] {
-            let all = load(&NAMES, &[], d, &window()).unwrap();
-            assert_eq!(all.len(), 9);
+            let all = load(&known().collect::<Vec<_>>(), &[], d, &window()).unwrap();
+            assert_eq!(all.len(), 10);
             for q in all {
                 assert!(!q.sql.contains("{{"), "{}", q.name);
                 assert_eq!(q.origin, "built-in");
@@ -257,9 +304,25 @@ mod tests {
     #[test]
     fn only_names_dashboards_and_keeps_the_delivery_order() {
         assert_eq!(
-            select(&["vacant-visits".into(), "employee-list".into()]).unwrap(),
+            select(&["vacant-visits".into(), "employee-list".into()], &NAMES).unwrap(),
             ["employee-list", "vacant-visits"]
         );
-        assert_eq!(select(&["payroll".into()]).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            select(&["payroll".into()], &NAMES).unwrap_err().exit_code(),
+            2
+        );
+        assert_eq!(
+            select(&["device-sync".into()], &NAMES).unwrap(),
+            [DEVICE_SYNC],
+            "--only may name an optional dashboard"
+        );
+        assert_eq!(
+            profile_set(&["payroll".into()]).unwrap_err().exit_code(),
+            78
+        );
+        let with_extra = profile_set(&[DEVICE_SYNC.into()]).unwrap();
+        assert_eq!(with_extra.len(), 10);
+        assert_eq!(with_extra[9], DEVICE_SYNC, "extras follow the nine");
+        assert_eq!(select(&[], &with_extra).unwrap(), with_extra);
     }
 }

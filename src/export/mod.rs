@@ -1,8 +1,9 @@
-//! `acc export`: the nine continuity dashboards, rendered as CSV, sealed with age and
+//! `acc export`: the nine continuity dashboards (and the optional device-sync), rendered as CSV, sealed with age and
 //! delivered to SFTP or a directory, day by day, with a manifest written last.
 
 pub(crate) mod csv_out;
 pub mod dashboard;
+pub mod device_sync;
 mod flow;
 pub(crate) mod pg_source;
 pub(crate) mod reader;

@@ -117,7 +117,10 @@ async fn run(profile: &Profile, env: &Env, req: &ExportRequest) -> Result<Export
         profile: profile.name.clone(),
         signing_key: profile.export.signing_key.clone(),
     };
-    let (entries, carried) = match writer.carry_over(entries, &super::NAMES, trust).await {
+    let (entries, carried) = match writer
+        .carry_over(entries, &super::dashboard::KNOWN, trust)
+        .await
+    {
         Ok(kept) => kept,
         Err(e) => {
             writer.abandon().await;

@@ -2,7 +2,10 @@
 //! sealed as `<employee>.pdf.age`, and every sheet added to the combined `all.pdf.age`, each
 //! employee starting on a new page.
 
-use super::pdf::{Context, Document, labels_of};
+use std::collections::HashMap;
+
+use super::pdf::{Context, Document, labels_of, missed};
+use crate::export::device_sync::Carer;
 use crate::print::{Language, Paper};
 use std::io::Write;
 
@@ -21,9 +24,41 @@ pub struct Printing {
     pub days: String,
     pub data_as_of: Option<String>,
     pub zone: String,
+    /// The carers the device-sync dashboard lists, most urgent first, when the profile
+    /// tracks devices: the combined PDF starts with the urgent ones, and each sheet's header
+    /// says what the carer's app misses.
+    pub devices: Option<Vec<Carer>>,
+    /// Built from `devices` when printing starts.
+    missed: HashMap<String, String>,
 }
 
 impl Printing {
+    pub fn new(
+        (paper, language): (Paper, Language),
+        profile: String,
+        days: String,
+        data_as_of: Option<String>,
+        zone: String,
+        devices: Option<Vec<Carer>>,
+    ) -> Printing {
+        let labels = labels_of(language);
+        let missed = devices
+            .iter()
+            .flatten()
+            .filter_map(|c| Some((c.number.clone(), missed(c, labels)?)))
+            .collect();
+        Printing {
+            paper,
+            language,
+            profile,
+            days,
+            data_as_of,
+            zone,
+            devices,
+            missed,
+        }
+    }
+
     fn context(&self) -> Context<'_> {
         Context {
             profile: &self.profile,
@@ -31,6 +66,7 @@ impl Printing {
             data_as_of: self.data_as_of.clone(),
             zone: &self.zone,
             labels: labels_of(self.language),
+            missed: &self.missed,
         }
     }
 
@@ -49,7 +85,11 @@ pub struct Printer<'w> {
 
 impl<'w> Printer<'w> {
     pub fn new(writer: &'w DayWriter, printing: Printing) -> Printer<'w> {
-        let all = Document::new(printing.paper, &printing.title(COMBINED));
+        let mut all = Document::new(printing.paper, &printing.title(COMBINED));
+        if let Some(carers) = &printing.devices {
+            let urgent: Vec<&Carer> = carers.iter().filter(|c| c.urgent()).collect();
+            all.add_urgent(&urgent, &printing.context());
+        }
         Printer {
             writer,
             printing,

@@ -2,6 +2,7 @@
 //! one sealed CSV per employee plus one combined, and published as a day of its own under
 //! `<root>/<profile>/sheets/`, signed like an export when the profile signs.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use chrono::{NaiveDate, Utc};
@@ -15,6 +16,7 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::export::csv_out::CsvOut;
 use crate::export::dashboard::{self, Dashboard, Dialect};
+use crate::export::device_sync::{self, Carer};
 use crate::export::reader::Reader;
 use crate::pool::run as blocking;
 use crate::publish::{DayKind, DayManifest, DayWriter, Layout};
@@ -29,6 +31,8 @@ pub struct SheetsRequest {
     pub days: u32,
     pub source: DashboardSource,
     pub dirs: Vec<PathBuf>,
+    /// Only the carers who need paper first: a sync mismatch, or no offline mode.
+    pub stale_only: bool,
 }
 
 /// What a sheets run published.
@@ -39,6 +43,8 @@ pub struct SheetsReport {
     pub version: u32,
     /// Days older than `export.keep_days` removed after this one was published.
     pub removed_days: Vec<NaiveDate>,
+    /// The carers who need paper first, most urgent first, when the profile tracks devices.
+    pub urgent: Option<Vec<Carer>>,
 }
 
 pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result<SheetsReport> {
@@ -57,6 +63,15 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result
     let zone = profile.region.local_zone();
     let period = Period::from_day(req.date, zone, req.days);
     let query = sheet_query(&req.dirs, &period)?;
+    let devices = devices(profile, env, req, &period).await?;
+    let only: Option<BTreeSet<String>> = req.stale_only.then(|| {
+        devices
+            .iter()
+            .flatten()
+            .filter(|c| c.urgent())
+            .map(|c| c.number.clone())
+            .collect()
+    });
     let (remote, reader) = tokio::join!(
         Remote::open(to, profile.sftp.as_ref(), env),
         Reader::open(profile, env, req.source, zone.name())
@@ -68,22 +83,24 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result
 
     // the query streams into the splitter, which seals each employee's files as they end
     let format = profile.sheets.format;
-    let printing = format.pdf().then(|| Printing {
-        paper: profile.sheets.paper,
-        language: profile.sheets.language,
-        profile: profile.name.clone(),
-        days: printed_days(req.date, req.days),
-        data_as_of: data_as_of.map(|t| {
-            t.with_timezone(&zone)
-                .format("%Y-%m-%d %H:%M %Z")
-                .to_string()
-        }),
-        zone: zone.name().to_string(),
+    let printing = format.pdf().then(|| {
+        Printing::new(
+            (profile.sheets.paper, profile.sheets.language),
+            profile.name.clone(),
+            printed_days(req.date, req.days),
+            data_as_of.map(|t| {
+                t.with_timezone(&zone)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            }),
+            zone.name().to_string(),
+            devices.clone(),
+        )
     });
     let (tx, rx) = mpsc::channel(8);
     let (w, origin) = (writer.clone(), query.origin.clone());
     let splitter = tokio::spawn(blocking(move || {
-        split(rx, &w, &origin, format.csv(), printing)
+        split(rx, &w, &origin, (format.csv(), only.as_ref()), printing)
     }));
     let safe = profile.export.spreadsheet_safe;
     let mut out = CsvOut::new(tx, zone, false, Box::new(|_, _| {})).spreadsheet_safe(safe);
@@ -127,7 +144,36 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result
         manifest: published.manifest,
         version: published.version,
         removed_days: published.removed_days,
+        urgent: devices.map(|all| all.into_iter().filter(Carer::urgent).collect()),
     })
+}
+
+/// The device-sync dashboard's carers for the sheet's days, read where the sheets are, when
+/// the profile tracks devices (`export.extra_dashboards`). `--stale-only` needs them.
+async fn devices(
+    profile: &Profile,
+    env: &Env,
+    req: &SheetsRequest,
+    period: &Period,
+) -> Result<Option<Vec<Carer>>> {
+    if !device_sync::tracked(&profile.export.extra_dashboards) {
+        if req.stale_only {
+            return Err(Error::config(format!(
+                "--stale-only needs to know whose device missed visits, and profile {} does not track devices",
+                profile.name
+            ))
+            .hint("add \"device-sync\" to export.extra_dashboards (the agency's database needs its device table)"));
+        }
+        return Ok(None);
+    }
+    let db = match req.source {
+        DashboardSource::Production => profile.production()?,
+        _ => profile.staging()?,
+    };
+    let zone = profile.region.local_zone();
+    device_sync::carers(db, env, &req.dirs, period, zone)
+        .await
+        .map(Some)
 }
 
 /// `2026-12-01`, or `2026-12-01 – 2026-12-03` for three days.

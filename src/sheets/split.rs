@@ -13,13 +13,14 @@ use super::visit::{COMBINED, Columns, EmployeeSheet};
 use crate::error::{Error, Kind, Result};
 use crate::publish::{Chunk, DayWriter, FileEntry, FileKind, SealedFile};
 
-/// Reads the CSV from `rx` and writes the sheets: CSVs when `csv`, PDFs when `printing`.
-/// Returns their entries, the combined ones first, then each employee's (CSV, then PDF).
+/// Reads the CSV from `rx` and writes the sheets: CSVs when `csv`, PDFs when `printing`;
+/// only the employees `only` names when it is given. Returns their entries, the combined
+/// ones first, then each employee's (CSV, then PDF).
 pub fn split(
     rx: mpsc::Receiver<Chunk>,
     writer: &DayWriter,
     origin: &str,
-    csv: bool,
+    (csv, only): (bool, Option<&BTreeSet<String>>),
     printing: Option<Printing>,
 ) -> Result<Vec<FileEntry>> {
     let bad = |e: csv::Error| Error::new(Kind::Internal, "the sheet CSV does not parse").source(e);
@@ -38,6 +39,9 @@ pub fn split(
     for record in input.records() {
         let record = record.map_err(bad)?;
         let employee = record.get(0).unwrap_or("");
+        if only.is_some_and(|o| !o.contains(employee)) {
+            continue;
+        }
         if current.as_ref().is_none_or(|e| e.number != employee) {
             check_employee(employee, &mut seen)?;
             if let Some(e) = current.take() {

@@ -12,6 +12,7 @@ use super::page::{FOOTER, HEADER, MARGIN, Placed, body_height, body_width, pagin
 use super::paint::{BOLD, Painter, REGULAR};
 use super::text::{Style, wrap};
 use crate::error::Result;
+use crate::export::device_sync::Carer;
 use crate::print::Paper;
 use crate::sheets::visit::EmployeeSheet;
 
@@ -25,6 +26,20 @@ pub struct Context<'a> {
     /// The zone every time on the sheet is in.
     pub zone: &'a str,
     pub labels: &'static Labels,
+    /// What each carer's app misses, by employee number, as their sheet's header says it.
+    pub missed: &'a std::collections::HashMap<String, String>,
+}
+
+/// `device last synced 2026-12-03 21:40; 3 visits changed since` (or never synced), when the
+/// carer's app misses visits.
+pub fn missed(c: &Carer, l: &Labels) -> Option<String> {
+    if !c.mismatch() {
+        return None;
+    }
+    Some(match &c.last_sync {
+        Some(t) => format!("{} {t}; {} {}", l.device_synced, c.changed, l.changed_since),
+        None => format!("{}; {} {}", l.never_synced, c.changed, l.not_on_app),
+    })
 }
 
 pub struct Document {
@@ -41,6 +56,8 @@ const HEAD: Style = Style::bold(12.5);
 const SUB: Style = Style::regular(8.5);
 const FOOT: Style = Style::regular(7.5);
 const FOOT_BOLD: Style = Style::bold(7.5);
+const URGENT_WHO: Style = Style::bold(8.0);
+const URGENT: Style = Style::regular(8.0);
 
 impl Document {
     pub fn new(paper: Paper, title: &str) -> Document {
@@ -77,7 +94,7 @@ impl Document {
             .collect();
         let pages = paginate(&blocks, body_height(self.paper));
         let total = pages.len();
-        let (w, h) = self.paper.size();
+        let h = self.paper.size().1;
         for (i, placed) in pages.iter().enumerate() {
             let mut p = Painter::new(&mut self.subsets, h);
             header(&mut p, sheet, cx, self.paper, i + 1, total);
@@ -93,23 +110,98 @@ impl Document {
                 .collect();
             footer(&mut p, cx, self.paper, &visits);
             let content = deflate(&p.content.finish());
-
-            let (page, stream) = (self.next.bump(), self.next.bump());
-            self.pdf
-                .stream(stream, &content)
-                .filter(Filter::FlateDecode);
-            let mut pg = self.pdf.page(page);
-            pg.media_box(Rect::new(0.0, 0.0, w, h))
-                .parent(self.tree)
-                .contents(stream);
-            pg.resources()
-                .fonts()
-                .pair(REGULAR, self.fonts[0])
-                .pair(BOLD, self.fonts[1]);
-            pg.finish();
-            self.pages.push(page);
+            self.page(&content);
         }
         total
+    }
+
+    /// Adds the urgent list on pages of its own: the carers whose app misses visits or keeps
+    /// no offline copy, most urgent first, with their phone numbers, for the coordinator to
+    /// call before anyone goes out. Returns how many pages.
+    pub fn add_urgent(&mut self, carers: &[&Carer], cx: &Context) -> usize {
+        let width = body_width(self.paper);
+        let l = cx.labels;
+        // a table: number, name, phone, then what their app misses (wrapped in its column)
+        let columns = [0.0, 44.0, 150.0, 222.0];
+        let detail_width = width - columns[3];
+        let rows: Vec<Vec<(f32, Style, String)>> = if carers.is_empty() {
+            vec![vec![(0.0, URGENT, l.urgent_none.to_string())]]
+        } else {
+            carers
+                .iter()
+                .flat_map(|c| {
+                    let detail = format!(
+                        "{} {} {} {} {}  ·  {}: {}",
+                        c.changed,
+                        l.of,
+                        c.visits,
+                        l.changed_short,
+                        c.last_sync.as_deref().unwrap_or(l.never),
+                        l.offline_mode,
+                        c.offline_mode,
+                    );
+                    let mut lines = wrap(&detail, URGENT, detail_width).into_iter();
+                    let first = vec![
+                        (columns[0], URGENT_WHO, c.number.clone()),
+                        (
+                            columns[1],
+                            URGENT_WHO,
+                            fit(&c.name, URGENT_WHO, columns[2] - columns[1] - 6.0),
+                        ),
+                        (columns[2], URGENT, c.phone.clone()),
+                        (columns[3], URGENT, lines.next().unwrap_or_default()),
+                    ];
+                    std::iter::once(first).chain(lines.map(|w| vec![(columns[3], URGENT, w)]))
+                })
+                .collect()
+        };
+        let body = body_height(self.paper);
+        let per_page = ((body / URGENT.leading()) as usize).max(1);
+        let pages: Vec<&[Vec<(f32, Style, String)>]> = rows.chunks(per_page).collect();
+        let (total, h) = (pages.len(), self.paper.size().1);
+        for (i, rows) in pages.iter().enumerate() {
+            let mut p = Painter::new(&mut self.subsets, h);
+            let title = format!("{} ({})", l.urgent_title, carers.len());
+            p.text(HEAD, MARGIN, MARGIN, &title);
+            let page = format!("{} {} {} {total}", l.urgent_page, i + 1, l.of);
+            p.text_right(HEAD, MARGIN + width, MARGIN, &page);
+            let as_of = cx.data_as_of.as_deref().unwrap_or(l.unknown);
+            let sub = format!(
+                "{}   ·   {}: {}   ·   {} {}   ·   {}: {as_of}",
+                l.urgent_why, l.agency, cx.profile, l.sheet_for, cx.days, l.data_as_of
+            );
+            for (j, line) in wrap(&sub, SUB, width).iter().take(2).enumerate() {
+                let top = MARGIN + HEAD.leading() + 2.0 + j as f32 * SUB.leading();
+                p.text(SUB, MARGIN, top, line);
+            }
+            p.rule(0.0, 1.2, MARGIN, MARGIN + HEADER - 6.0, width);
+            for (n, row) in rows.iter().enumerate() {
+                let y = MARGIN + HEADER + n as f32 * URGENT.leading();
+                for (x, style, text) in row {
+                    p.text(*style, MARGIN + x, y, text);
+                }
+            }
+            let content = deflate(&p.content.finish());
+            self.page(&content);
+        }
+        total
+    }
+
+    /// One page of the document whose content stream is `content`.
+    fn page(&mut self, content: &[u8]) {
+        let (w, h) = self.paper.size();
+        let (page, stream) = (self.next.bump(), self.next.bump());
+        self.pdf.stream(stream, content).filter(Filter::FlateDecode);
+        let mut pg = self.pdf.page(page);
+        pg.media_box(Rect::new(0.0, 0.0, w, h))
+            .parent(self.tree)
+            .contents(stream);
+        pg.resources()
+            .fonts()
+            .pair(REGULAR, self.fonts[0])
+            .pair(BOLD, self.fonts[1]);
+        pg.finish();
+        self.pages.push(page);
     }
 
     /// The whole PDF.
@@ -123,6 +215,18 @@ impl Document {
             .count(self.pages.len() as i32);
         Ok(self.pdf.finish())
     }
+}
+
+/// `text` cut to `room` points, with an ellipsis when it had to be cut.
+fn fit(text: &str, style: Style, room: f32) -> String {
+    if style.width(text) <= room {
+        return text.to_string();
+    }
+    let mut out: String = text.to_string();
+    while !out.is_empty() && style.width(&format!("{out}…")) > room {
+        out.pop();
+    }
+    format!("{out}…")
 }
 
 fn draw_part(p: &mut Painter, b: &block::Block, part: &Placed, labels: &Labels, width: f32) {
@@ -158,10 +262,14 @@ fn header(p: &mut Painter, s: &EmployeeSheet, cx: &Context, paper: Paper, n: usi
     p.text(HEAD, MARGIN, MARGIN, &line);
     p.text_right(HEAD, MARGIN + width, MARGIN, &page);
     let as_of = cx.data_as_of.as_deref().unwrap_or(l.unknown);
-    let sub = format!(
+    let mut sub = format!(
         "{}   ·   {}: {}   ·   {} {}   ·   {}: {as_of}",
         l.title, l.agency, cx.profile, l.sheet_for, cx.days, l.data_as_of
     );
+    // what the carer's app misses comes first, so it is never the part cut off
+    if let Some(missed) = cx.missed.get(&s.number) {
+        sub = format!("{missed}   ·   {sub}");
+    }
     for (i, line) in wrap(&sub, SUB, width).iter().take(2).enumerate() {
         p.text(
             SUB,
@@ -238,6 +346,7 @@ mod tests {
             data_as_of: Some("2026-11-30 23:00 EST".into()),
             zone: "America/Toronto",
             labels: labels_of(Language::English),
+            missed: Box::leak(Box::default()),
         }
     }
 

@@ -37,6 +37,22 @@ pub struct Labels {
     pub rule_initial: &'static str,
     pub rule_return: &'static str,
     pub visits_here: &'static str,
+    /// The urgent list at the start of the combined sheets.
+    pub urgent_title: &'static str,
+    pub urgent_why: &'static str,
+    pub urgent_page: &'static str,
+    pub urgent_none: &'static str,
+    /// Followed by the last sync's time.
+    pub device_synced: &'static str,
+    /// After a count: `3 visits changed since`.
+    pub changed_since: &'static str,
+    pub never_synced: &'static str,
+    /// After a count: `3 visits not on the app`.
+    pub not_on_app: &'static str,
+    /// In the urgent list: `3 of 6 changed since the sync of 2026-12-03 21:40`.
+    pub changed_short: &'static str,
+    pub never: &'static str,
+    pub offline_mode: &'static str,
 }
 
 static ENGLISH: Labels = Labels {
@@ -65,6 +81,17 @@ static ENGLISH: Labels = Labels {
     rule_initial: "Initial every visit.",
     rule_return: "Return this sheet to your coordinator.",
     visits_here: "Visit numbers on this page (for typing up)",
+    urgent_title: "Call first: carers whose app is missing visits",
+    urgent_why: "Their device missed changes to their visits, or keeps no offline copy: give them this paper before they go out",
+    urgent_page: "List page",
+    urgent_none: "Every carer's app has all their visits and keeps an offline copy.",
+    device_synced: "device last synced",
+    changed_since: "visits changed since",
+    never_synced: "no device has ever synced",
+    not_on_app: "visits not on the app",
+    changed_short: "changed since the sync of",
+    never: "never",
+    offline_mode: "offline mode",
 };
 
 static FRENCH: Labels = Labels {
@@ -93,4 +120,15 @@ static FRENCH: Labels = Labels {
     rule_initial: "Paraphez chaque visite.",
     rule_return: "Remettez cette feuille à votre coordonnateur.",
     visits_here: "Numéros de visite de cette page (pour la saisie)",
+    urgent_title: "À appeler d'abord : intervenants dont l'application manque des visites",
+    urgent_why: "Leur appareil a manqué des changements de visites, ou ne garde pas de copie hors ligne : remettez-leur cette feuille avant le départ",
+    urgent_page: "Liste, page",
+    urgent_none: "L'application de chaque intervenant a toutes ses visites et une copie hors ligne.",
+    device_synced: "appareil synchronisé le",
+    changed_since: "visites modifiées depuis",
+    never_synced: "aucun appareil jamais synchronisé",
+    not_on_app: "visites absentes de l'application",
+    changed_short: "modifiées depuis la synchronisation du",
+    never: "jamais",
+    offline_mode: "mode hors ligne",
 };

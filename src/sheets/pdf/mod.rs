@@ -10,7 +10,7 @@ mod page;
 mod paint;
 mod text;
 
-pub use document::{Context, Document};
+pub use document::{Context, Document, missed};
 pub use labels::labels_of;
 
 /// zlib-deflated, as `/FlateDecode` wants.
