@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
 pub struct ScheduleArgs {
@@ -202,10 +202,16 @@ pub struct StatusArgs {
     #[arg(long, value_name = "FILE")]
     pub prometheus: Option<PathBuf>,
 
-    /// Exit 0 only when this holds: `ready` means staging holds the latest cutoff's data and
-    /// is read-only.
-    #[arg(long, value_name = "WHAT", value_enum)]
-    pub require: Option<Requirement>,
+    /// Exit 0 only when this holds (repeatable): `ready` means staging holds the latest
+    /// cutoff's data and is read-only; `max-stale=N` means at most N carers' devices missed
+    /// visits of the next 24 hours (a profile that tracks devices).
+    #[arg(long, value_name = "WHAT", value_parser = parse_requirement)]
+    pub require: Vec<Requirement>,
+
+    /// WARNING when more than N carers' devices missed visits of the next 24 hours (a sync
+    /// mismatch), in every format, Nagios's too.
+    #[arg(long, value_name = "N")]
+    pub warn_stale: Option<usize>,
 
     /// One line and the Nagios plugin exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN),
     /// for Nagios, Icinga and anything that speaks their plugin API.
@@ -214,9 +220,21 @@ pub struct StatusArgs {
 }
 
 /// `acc status --require`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requirement {
     Ready,
+    MaxStale(usize),
+}
+
+fn parse_requirement(s: &str) -> Result<Requirement, String> {
+    match s.split_once('=') {
+        None if s == "ready" => Ok(Requirement::Ready),
+        Some(("max-stale", n)) => n
+            .parse()
+            .map(Requirement::MaxStale)
+            .map_err(|_| format!("max-stale needs a whole number of carers, not '{n}'")),
+        _ => Err(format!("'{s}' is not ready or max-stale=N")),
+    }
 }
 
 #[derive(Debug, Args)]

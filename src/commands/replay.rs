@@ -112,6 +112,7 @@ fn summary(r: &ReplayReport, applying: bool) -> serde_json::Value {
         "blank": t.blank,
         "problems": r.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "conflicts": r.conflicts.iter().map(|(at, why)| json!({"at": at, "why": why})).collect::<Vec<_>>(),
+        "stale": r.stale.iter().map(|(at, why)| json!({"at": at, "why": why})).collect::<Vec<_>>(),
         "changes": r.changes,
         "written": r.written,
     })
@@ -124,6 +125,9 @@ fn text(r: &ReplayReport, applying: bool, dry_run: bool) -> String {
     }
     for (at, why) in &r.conflicts {
         s.push_str(&format!("{at}: conflict: {why}\n"));
+    }
+    for (at, why) in &r.stale {
+        s.push_str(&format!("{at}: {why}\n"));
     }
     for c in &r.changes {
         s.push_str(&format!("{c}\n"));
@@ -145,6 +149,12 @@ fn text(r: &ReplayReport, applying: bool, dry_run: bool) -> String {
         s.push_str(&format!(
             "batch {}: {} lines read, {} refused, {} blank\n",
             r.batch_id, t.total, t.rejected, t.blank
+        ));
+    }
+    if !r.stale.is_empty() {
+        s.push_str(&format!(
+            "  {} line(s) typed from a stale schedule (listed above): the carer's app missed a change to the visit; check each with them\n",
+            r.stale.len()
         ));
     }
     for w in &r.written {

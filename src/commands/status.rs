@@ -4,10 +4,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::block_on;
-use crate::cli::StatusArgs;
+use crate::cli::{Requirement, StatusArgs};
 use crate::config::{Config, RawProfile};
 use crate::error::{Error, Failure, Kind, Result};
-use crate::status::{Facts, Finding, Severity, gather, judge, overall, prometheus, ready};
+use crate::status::{
+    Facts, Finding, Severity, gather, judge, overall, prometheus, ready, within_stale,
+};
 use crate::ui::output;
 
 /// `acc status`; with `--nagios`, one line and the plugin API's exit code, whatever happens.
@@ -67,7 +69,27 @@ fn nagios(all: &[(Facts, Vec<Finding>)]) -> (String, u8) {
         Severity::Warning => "WARNING",
         Severity::Critical => "CRITICAL",
     };
-    (format!("ACC {name} - {}", parts.join("; ")), code)
+    // performance data: each tracked profile's count of carers with a sync mismatch
+    let perf: Vec<String> = all
+        .iter()
+        .filter_map(|(f, _)| {
+            let d = f.devices.as_ref()?.as_ref().ok()?;
+            let warn = f
+                .warn_stale_above
+                .map(|w| w.to_string())
+                .unwrap_or_default();
+            Some(format!(
+                "'{}_sync_mismatch_carers'={};{warn}",
+                f.profile, d.mismatch
+            ))
+        })
+        .collect();
+    let perf = if perf.is_empty() {
+        String::new()
+    } else {
+        format!(" | {}", perf.join(" "))
+    };
+    (format!("ACC {name} - {}{perf}", parts.join("; ")), code)
 }
 
 fn gather_all(
@@ -89,7 +111,8 @@ fn gather_all(
     block_on(async {
         let mut out = Vec::new();
         for p in &profiles {
-            let f = gather(p, env, now).await;
+            let mut f = gather(p, env, config.dirs(), now).await;
+            f.warn_stale_above = args.warn_stale;
             let findings = judge(&f);
             out.push((f, findings));
         }
@@ -119,10 +142,18 @@ fn report(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<(
                 .join("\n"),
         )?;
     }
-    if args.require.is_some() {
+    if !args.require.is_empty() {
         let not_ready: Vec<String> = all
             .iter()
-            .filter_map(|(f, _)| ready(f).err().map(|why| format!("{}: {why}", f.profile)))
+            .flat_map(|(f, _)| {
+                args.require.iter().filter_map(|r| {
+                    let why = match r {
+                        Requirement::Ready => ready(f).err().map(|w| w.to_string()),
+                        Requirement::MaxStale(n) => within_stale(f, *n).err(),
+                    };
+                    why.map(|w| format!("{}: {w}", f.profile))
+                })
+            })
             .collect();
         if !not_ready.is_empty() {
             return Err(Error::new(Kind::Partial, format!("not ready: {}", not_ready.join("; ")))
@@ -241,6 +272,21 @@ fn text(f: &Facts, findings: &[Finding]) -> String {
         Some(Ok(None)) => "  export     none delivered yet\n".into(),
         Some(Err(e)) => unreadable("export", e),
     });
+    s.push_str(&match &f.devices {
+        None => String::new(),
+        Some(Ok(d)) => format!(
+            "  devices    {} of {} carers' devices missed visits of the next 24 hours (sync mismatch){}; {} without offline mode\n",
+            d.mismatch,
+            d.carers,
+            match d.mismatched.len() {
+                0 => String::new(),
+                n if n <= 8 => format!(": {}", d.mismatched.join(", ")),
+                n => format!(": {} and {} more", d.mismatched[..8].join(", "), n - 8),
+            },
+            d.no_offline_mode
+        ),
+        Some(Err(e)) => unreadable("devices", e),
+    });
     for x in findings {
         s.push_str(&format!("  {:<9}  {}\n", x.level.name(), x.what));
     }
@@ -274,6 +320,10 @@ fn to_json(f: &Facts, findings: &[Finding]) -> serde_json::Value {
         "ready": ready(f).is_ok(),
         "frozen": part(&f.freeze.as_ref().map(|z| json!(z)).map_err(Clone::clone)),
         "export": match &f.export {
+            None => serde_json::Value::Null,
+            Some(r) => part(&r.as_ref().map(|x| json!(x)).map_err(Clone::clone)),
+        },
+        "sync_mismatch": match &f.devices {
             None => serde_json::Value::Null,
             Some(r) => part(&r.as_ref().map(|x| json!(x)).map_err(Clone::clone)),
         },

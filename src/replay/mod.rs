@@ -13,6 +13,7 @@ mod plan;
 mod planned;
 pub mod read;
 mod run;
+mod stale;
 mod writes;
 
 pub use run::{ApplyOptions, ReplayReport, ReplayRequest, Tally, replay};

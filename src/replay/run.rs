@@ -18,6 +18,7 @@ use crate::config::Profile;
 use crate::crypt::{Identities, Recipients, decrypt_from, encrypt_to};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
+use crate::export::device_sync;
 
 pub struct ReplayRequest {
     pub files: Vec<PathBuf>,
@@ -56,6 +57,9 @@ pub struct ReplayReport {
     pub refused_files: usize,
     pub problems: Vec<Problem>,
     pub conflicts: Vec<(String, String)>,
+    /// Lines typed from a stale schedule (`file:line`, why), when the profile tracks devices:
+    /// reported for the coordinator to check, never refused.
+    pub stale: Vec<(String, String)>,
     /// Planned changes, for `--dry-run`.
     pub changes: Vec<String>,
     pub written: Vec<PathBuf>,
@@ -88,6 +92,7 @@ pub async fn replay(profile: &Profile, env: &Env, req: &ReplayRequest) -> Result
         refused_files: read.refused_files,
         problems,
         conflicts: Vec::new(),
+        stale: stale_lines(profile, env, &planned, zone).await,
         changes: Vec::new(),
         written: Vec::new(),
     };
@@ -108,6 +113,27 @@ pub async fn replay(profile: &Profile, env: &Env, req: &ReplayRequest) -> Result
         report.written = write_reviews(&inputs, &read.rejected, &conflicted, opts, &recipients)?;
     }
     Ok(report)
+}
+
+/// The planned lines typed from a stale schedule, when the profile tracks devices. Staging
+/// that cannot be read leaves them unflagged, with a warning that says so.
+async fn stale_lines(
+    profile: &Profile,
+    env: &Env,
+    planned: &[Planned],
+    zone: chrono_tz::Tz,
+) -> Vec<(String, String)> {
+    if planned.is_empty() || !device_sync::tracked(&profile.export.extra_dashboards) {
+        return Vec::new();
+    }
+    let read = async { super::stale::flags(profile.staging()?, env, planned, zone).await };
+    read.await.unwrap_or_else(|e| {
+        crate::events::warning(&format!(
+            "cannot tell which lines were typed from a stale schedule: {}",
+            e.message()
+        ));
+        Vec::new()
+    })
 }
 
 /// One input file: its path, what parsing found, and its lines by a plain count (for a file

@@ -12,13 +12,16 @@ use crate::delivery::Delivery;
 
 use crate::env::Env;
 use crate::error::{Error, Failure};
+use crate::export::device_sync;
 use crate::location::Location;
 use crate::pg::tls::PeerCert;
 use crate::publish::{DayReader, Layout};
 use crate::restore::{FreezeState, Target, freeze_state, read_info};
 use crate::schedule::Cutoff;
+use crate::schedule::Period;
 use crate::snapshot::manifest::Manifest;
 use crate::store::ProfileStore;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CutoffTimes {
@@ -68,6 +71,22 @@ pub struct ExportDay {
     pub carried: Vec<String>,
 }
 
+/// Carers whose device missed visits of the coming day: the device-sync dashboard, run on
+/// staging (what the lifeline knows), when the profile tracks devices.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceSync {
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    /// Carers with visits in the window.
+    pub carers: usize,
+    /// Of those, whose device missed at least one of them: a sync mismatch.
+    pub mismatch: usize,
+    /// Of those, whose devices do not all keep an offline copy.
+    pub no_offline_mode: usize,
+    /// The mismatched carers' employee numbers, most urgent first.
+    pub mismatched: Vec<String>,
+}
+
 #[derive(Clone)]
 pub struct Facts {
     pub profile: String,
@@ -84,9 +103,13 @@ pub struct Facts {
     pub export: Option<Result<Option<ExportDay>, Failure>>,
     /// The certificate each reachable server presented (`production`, `staging`).
     pub certificates: Vec<(&'static str, PeerCert)>,
+    /// `None` when the profile does not track devices (`export.extra_dashboards`).
+    pub devices: Option<Result<DeviceSync, Failure>>,
+    /// WARNING when more carers than this have a sync mismatch (`acc status --warn-stale`).
+    pub warn_stale_above: Option<usize>,
 }
 
-pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
+pub async fn gather(profile: &Profile, env: &Env, dirs: &[PathBuf], now: DateTime<Utc>) -> Facts {
     let region = &profile.region;
     let today = now.with_timezone(&region.anchor).date_naive();
     let latest = Cutoff::series(region, today - Duration::days(2), 4)
@@ -136,7 +159,43 @@ pub async fn gather(profile: &Profile, env: &Env, now: DateTime<Utc>) -> Facts {
         freeze,
         export,
         certificates: certificates(profile, env).await,
+        devices: devices(profile, env, dirs, now).await,
+        warn_stale_above: None,
     }
+}
+
+/// The device-sync dashboard for the next 24 hours, on staging.
+async fn devices(
+    profile: &Profile,
+    env: &Env,
+    dirs: &[PathBuf],
+    now: DateTime<Utc>,
+) -> Option<Result<DeviceSync, Failure>> {
+    if !device_sync::tracked(&profile.export.extra_dashboards) {
+        return None;
+    }
+    let zone = profile.region.local_zone();
+    let period = Period {
+        today: now.with_timezone(&zone).date_naive(),
+        start: now,
+        end: now + Duration::hours(24),
+    };
+    let read = async {
+        let carers = device_sync::carers(profile.staging()?, env, dirs, &period, zone).await?;
+        Ok::<_, Error>(DeviceSync {
+            window_start: period.start,
+            window_end: period.end,
+            carers: carers.len(),
+            mismatch: carers.iter().filter(|c| c.mismatch()).count(),
+            no_offline_mode: carers.iter().filter(|c| c.offline_mode != "yes").count(),
+            mismatched: carers
+                .iter()
+                .filter(|c| c.mismatch())
+                .map(|c| c.number.clone())
+                .collect(),
+        })
+    };
+    Some(read.await.map_err(Failure::from))
 }
 
 /// Opens one connection to each configured server to see the certificate it presents.

@@ -5,5 +5,5 @@ mod facts;
 pub mod prometheus;
 pub mod verdict;
 
-pub use facts::{CutoffTimes, ExportDay, Facts, Snapshot, Staging, gather};
-pub use verdict::{Finding, NotReady, Severity, judge, overall, ready};
+pub use facts::{CutoffTimes, DeviceSync, ExportDay, Facts, Snapshot, Staging, gather};
+pub use verdict::{Finding, NotReady, Severity, judge, overall, ready, within_stale};

@@ -111,6 +111,16 @@ pub fn render(all: &[(Facts, Severity)]) -> String {
         "When the latest export day was published, Unix time",
         per(&|x, _| export(x).and_then(|e| ts(e.finished_at))),
     );
+    gauge(
+        "acc_sync_mismatch_carers",
+        "Carers whose device missed visits of the next 24 hours (device-sync, on staging)",
+        per(&|x, _| {
+            x.devices
+                .as_ref()
+                .and_then(|d| d.as_ref().ok())
+                .map(|d| d.mismatch as f64)
+        }),
+    );
     let mut expiry = Family::gauge(
         "acc_tls_certificate_expiry_timestamp_seconds",
         "When the certificate a server presents expires, Unix time",

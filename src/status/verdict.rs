@@ -114,6 +114,26 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
         ),
         Ok(Some(_)) => {}
     }
+    match &f.devices {
+        None => {}
+        Some(Err(e)) => say(
+            Severity::Warning,
+            format!("whose device missed visits cannot be read: {e}"),
+        ),
+        Some(Ok(d)) => {
+            if let Some(max) = f.warn_stale_above
+                && d.mismatch > max
+            {
+                say(
+                    Severity::Warning,
+                    format!(
+                        "{} carers' devices missed visits of the next 24 hours (more than {max}): give them paper first (acc sheets --stale-only)",
+                        d.mismatch
+                    ),
+                );
+            }
+        }
+    }
     match &f.export {
         None => {}
         Some(Err(e)) => say(
@@ -211,6 +231,23 @@ pub fn ready(f: &Facts) -> Result<(), NotReady> {
     }
 }
 
+/// `Ok(())` when at most `max` carers have a sync mismatch in the next 24 hours; else why
+/// not (more than that, or it cannot be told).
+pub fn within_stale(f: &Facts, max: usize) -> Result<(), String> {
+    match &f.devices {
+        None => Err(
+            "the profile does not track devices (add \"device-sync\" to export.extra_dashboards)"
+                .into(),
+        ),
+        Some(Err(e)) => Err(format!("whose device missed visits cannot be read: {e}")),
+        Some(Ok(d)) if d.mismatch > max => Err(format!(
+            "{} carers' devices missed visits of the next 24 hours, more than {max}",
+            d.mismatch
+        )),
+        Some(Ok(_)) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -241,6 +278,8 @@ mod tests {
                 deadline: t("2026-11-23 07:00"),
             },
             certificates: Vec::new(),
+            devices: None,
+            warn_stale_above: None,
             snapshot: Ok(Some(Snapshot {
                 label: "2026-11-21".into(),
                 finished_at: t("2026-11-22 04:30"),
@@ -264,6 +303,36 @@ mod tests {
                 carried: Vec::new(),
             }))),
         }
+    }
+
+    #[test]
+    fn sync_mismatches_warn_only_above_the_threshold_and_gate_max_stale() {
+        let mut f = facts("2026-11-22 15:00", "2026-11-22 03:50");
+        assert!(
+            within_stale(&f, 5)
+                .unwrap_err()
+                .contains("does not track devices")
+        );
+        f.devices = Some(Ok(crate::status::facts::DeviceSync {
+            window_start: f.now,
+            window_end: f.now + Duration::hours(24),
+            carers: 40,
+            mismatch: 6,
+            no_offline_mode: 3,
+            mismatched: Vec::new(),
+        }));
+        assert_eq!(
+            overall(&judge(&f)),
+            Severity::Ok,
+            "no threshold, no warning"
+        );
+        f.warn_stale_above = Some(6);
+        assert_eq!(overall(&judge(&f)), Severity::Ok, "six is not above six");
+        f.warn_stale_above = Some(5);
+        assert_eq!(overall(&judge(&f)), Severity::Warning);
+        assert!(judge(&f)[0].what.contains("6 carers"), "{:?}", judge(&f));
+        assert!(within_stale(&f, 6).is_ok());
+        assert!(within_stale(&f, 5).unwrap_err().contains("more than 5"));
     }
 
     #[test]
