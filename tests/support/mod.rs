@@ -14,6 +14,7 @@ use acc::env::Env;
 
 mod delivery;
 pub mod exports;
+pub mod printed;
 pub mod replays;
 pub mod restores;
 #[allow(unused_imports)]
