@@ -525,3 +525,44 @@ async fn a_line_for_a_visit_the_carers_app_missed_is_flagged_typed_from_a_stale_
         apply.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_fails_a_profile_that_tracks_devices_on_a_database_without_them() {
+    let sb = Sandbox::require();
+    let db = TestDb::clone_of(&sb, "demo_us", "devsync_doctor").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = sb.write_profile(dir.path(), &db.name, None, TRACKED);
+    let line = |run: &support::Run| {
+        run.stdout
+            .lines()
+            .find(|l| l.contains("device-sync"))
+            .unwrap_or_else(|| panic!("a device-sync check: {}", run.stdout))
+            .to_string()
+    };
+    let fine = acc(&config, &["doctor", "--profile", "t"]);
+    assert!(line(&fine).contains(" ok "), "{}", fine.stdout);
+
+    db.admin()
+        .await
+        .batch_execute("DROP TABLE agency.user_devices")
+        .await
+        .unwrap();
+    let run = acc(&config, &["doctor", "--profile", "t"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let failed = line(&run);
+    assert!(
+        !failed.contains(" ok ") && failed.contains("does not prepare on production"),
+        "{failed}"
+    );
+    assert!(
+        run.stdout.contains("export.extra_dashboards"),
+        "the fix: {}",
+        run.stdout
+    );
+    // and the sheets that need it stop with the server's reason, never a partial set
+    let out = dir.path().join("out");
+    let sheets = sheets(&config, out.to_str().unwrap(), &today(), &["--stale-only"]);
+    assert_ne!(sheets.code, 0, "{}", sheets.stderr);
+    assert!(sheets.stderr.contains("device-sync"), "{}", sheets.stderr);
+    assert!(!out.exists(), "nothing delivered before the device query answered");
+}

@@ -20,6 +20,7 @@ fn the_sandbox_profile_passes_every_check_and_hides_its_secrets() {
         "snowflake",
         "snapshot store space",
         "sheet query",
+        "device-sync",
     ] {
         assert!(
             run.stdout

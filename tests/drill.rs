@@ -31,6 +31,7 @@ fn the_nightly_drill_runs_every_step_and_its_logs_leak_nothing() {
         "restore staging",
         "export the nine",
         "pull, verify",
+        "who needs paper first",
         "freeze the refresh",
         "restore is skipped",
         "replay apply",
@@ -53,13 +54,20 @@ fn the_nightly_drill_runs_every_step_and_its_logs_leak_nothing() {
         .unwrap();
     let text = std::fs::read_to_string(log).unwrap();
     assert!(text.lines().count() > 50, "a full cycle's log");
-    // the export's summary line, and a progress line for each of the nine dashboards
+    // the export's summary line, and a progress line for each of the nine dashboards and the
+    // sandbox profile's optional device-sync
     assert!(
         text.lines()
-            .any(|l| l.starts_with("export ") && l.contains(": 9 of 9 dashboards from staging")),
+            .any(|l| l.starts_with("export ") && l.contains(": 10 of 10 dashboards from staging")),
         "the export's summary"
     );
-    for name in acc::export::NAMES {
+    // the status step shows who needs paper first
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  devices    ") && l.contains("sync mismatch")),
+        "status counts the carers whose device missed visits"
+    );
+    for name in acc::export::dashboard::KNOWN {
         assert!(
             text.lines()
                 .any(|l| l.starts_with(&format!("acc: export {name}: ")) && l.contains("encrypted")),

@@ -39,6 +39,9 @@ TOML
 region = "$region"
 export_to = "sftp://$SFTP_USER@127.0.0.1:$SFTP_PORT/upload"
 
+[profiles.$name.export]
+extra_dashboards = ["device-sync"]
+
 [profiles.$name.production]
 host = "127.0.0.1"
 port = $PROD_PORT

@@ -1,7 +1,9 @@
 //! `acc doctor`: whether each server, file and destination the profile names answers.
 
 mod check;
+mod device_sync;
 mod local;
+mod prepared;
 mod run;
 mod servers;
 mod sheet_query;

@@ -22,6 +22,7 @@ pub async fn run(p: &Profile, env: &Env, dirs: &[std::path::PathBuf]) -> Vec<Che
     out.extend(secret_files(p));
     out.extend(check_destination(p, env).await);
     out.extend(super::sheet_query::check(p, env, dirs).await);
+    out.extend(super::device_sync::check(p, env, dirs).await);
     if let Some(sf) = &p.snowflake {
         out.push(match crate::export::snowflake_login(sf, env).await {
             Ok(()) => pass(

@@ -7,7 +7,7 @@ use crate::config::Profile;
 use crate::env::Env;
 use crate::schedule::Period;
 
-use super::check::{Check, fail, fail_with, pass, warn};
+use super::check::{Check, fail, pass, warn};
 
 const NAME: &str = "sheet query";
 
@@ -23,37 +23,17 @@ pub(super) async fn check(p: &Profile, env: &Env, dirs: &[std::path::PathBuf]) -
         Ok(q) => q,
         Err(e) => return Some(fail(NAME, &e)),
     };
-    // prepared, not run: the server reports the columns without reading a row. Staging
-    // first; production when staging is not there yet or not restored yet.
-    let mut prepared = None;
-    let mut why = None;
-    for (name, db) in [("staging", &p.staging), ("production", &p.production)] {
-        let Some(db) = db else { continue };
-        let Ok(c) = crate::pg::open(db, env, "acc-doctor").await else {
-            continue;
-        };
-        match c.client.prepare(&query.sql).await {
-            Ok(statement) => {
-                prepared = Some((name, statement));
-                break;
-            }
-            Err(e) => {
-                why = Some(format!(
-                    "does not prepare on {name}: {}",
-                    e.as_db_error()
-                        .map_or_else(|| e.to_string(), crate::redact::server_message)
-                ));
-            }
+    let (server, statement) = match super::prepared::prepared(p, env, &query.sql).await {
+        Ok(prepared) => prepared,
+        Err(why) => {
+            return why.map(|why| {
+                warn(
+                    NAME,
+                    format!("the sheet query ({}) {why}", query.origin),
+                    "acc sheets reads the agency's reference schema; override sheets/downtime-sheet.sql for another",
+                )
+            });
         }
-    }
-    let Some((server, statement)) = prepared else {
-        return why.map(|why| {
-            warn(
-                NAME,
-                format!("the sheet query ({}) {why}", query.origin),
-                "acc sheets reads the agency's reference schema; override sheets/downtime-sheet.sql for another",
-            )
-        });
     };
     let names: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();
     let label = format!("the sheet query ({})", query.origin);
@@ -62,10 +42,6 @@ pub(super) async fn check(p: &Profile, env: &Env, dirs: &[std::path::PathBuf]) -
             NAME,
             format!("{label} gives every column of the paper sheet (asked of {server})"),
         ),
-        Err(e) => fail_with(
-            NAME,
-            e.message().to_string(),
-            e.hint_text().unwrap_or_default().to_string(),
-        ),
+        Err(e) => fail(NAME, &e),
     })
 }

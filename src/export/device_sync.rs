@@ -90,7 +90,10 @@ pub async fn carers(
         };
         let at = match at {
             Some(at) => at,
-            None => *at.insert(positions(&what, row.columns())?),
+            None => {
+                let names: Vec<&str> = row.columns().iter().map(|c| c.name()).collect();
+                *at.insert(positions(&what, &names)?)
+            }
         };
         let cell = |i: usize| row.get(at[i]).unwrap_or("").to_string();
         let count = |i: usize| {
@@ -116,20 +119,21 @@ pub async fn carers(
     Ok(out)
 }
 
+/// `Ok` when the header `names` (of `what`: which query, from where) has every column acc
+/// reads; else a configuration error naming the first missing.
+pub fn check_columns(what: &str, names: &[&str]) -> Result<()> {
+    positions(what, names).map(|_| ())
+}
+
 /// Where each column acc reads is; one missing is a configuration error that names it.
-fn positions(
-    what: &str,
-    columns: &[tokio_postgres::SimpleColumn],
-) -> Result<[usize; COLUMNS.len()]> {
+fn positions(what: &str, names: &[&str]) -> Result<[usize; COLUMNS.len()]> {
     let mut at = [0; COLUMNS.len()];
     for (i, name) in COLUMNS.iter().enumerate() {
-        at[i] = columns
-            .iter()
-            .position(|c| c.name() == *name)
-            .ok_or_else(|| {
-                Error::config(format!("{what} has no column \"{name}\""))
-                    .hint("an overriding device-sync query may add columns, never leave out one acc reads")
-            })?;
+        at[i] = names.iter().position(|c| c == name).ok_or_else(|| {
+            Error::config(format!("{what} has no column \"{name}\"")).hint(
+                "an overriding device-sync query may add columns, never leave out one acc reads",
+            )
+        })?;
     }
     Ok(at)
 }
@@ -159,5 +163,16 @@ mod tests {
         assert!(carer(0, "some devices").urgent());
         assert!(carer(0, "no device").urgent());
         assert!(tracked(&["device-sync".into()]) && !tracked(&[]));
+    }
+
+    #[test]
+    fn a_header_without_a_column_acc_reads_is_refused_naming_it() {
+        let mut names = COLUMNS.to_vec();
+        names.push("Branch");
+        assert!(check_columns("q", &names).is_ok());
+        names.retain(|n| *n != "Offline mode");
+        let e = check_columns("q", &names).unwrap_err();
+        assert_eq!(e.exit_code(), 78);
+        assert!(e.message().contains("\"Offline mode\""), "{}", e.message());
     }
 }
