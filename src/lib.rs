@@ -17,6 +17,7 @@ pub mod host;
 pub mod init;
 pub mod location;
 pub mod metrics;
+pub mod objects;
 pub mod pg;
 pub mod pool;
 pub mod print;

@@ -1,5 +1,5 @@
 //! Where a delivery lives (`export_to`, `--to`, `--from`), as an operator writes it: `sftp://user@host:port/path`,
-//! `file:///path`, or a plain local path.
+//! `file:///path`, or a plain local path; and a place in a bucket (`s3://bucket/prefix`).
 
 use std::path::PathBuf;
 
@@ -9,6 +9,55 @@ use crate::error::{Error, Result};
 pub enum Location {
     Local(PathBuf),
     Sftp(SftpAddress),
+}
+
+/// A place in an S3-compatible bucket: `s3://bucket/prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Url {
+    pub bucket: String,
+    /// Without leading or trailing `/`; empty for the bucket's root.
+    pub prefix: String,
+}
+
+impl S3Url {
+    /// `Some` for a text that starts with `s3://`: the URL, or why it is not one.
+    pub fn parse(text: &str) -> Option<Result<S3Url>> {
+        let rest = text.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !valid {
+            return Some(Err(Error::config(format!(
+                "'{text}' does not name a bucket"
+            ))
+            .hint("use s3://bucket/prefix: a bucket name is 3 to 63 lowercase letters, digits, dots and dashes")));
+        }
+        let prefix = prefix.trim_matches('/');
+        if prefix
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+            && !prefix.is_empty()
+        {
+            return Some(Err(Error::config(format!(
+                "'{text}': the prefix has an empty, . or .. part"
+            ))));
+        }
+        Some(Ok(S3Url {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        }))
+    }
+
+    /// `s3://bucket/prefix`, for messages.
+    pub fn describe(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +167,37 @@ mod tests {
             let err = Location::parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 78, "{bad}");
             assert!(!err.message().contains("hunter2"), "{}", err.message());
+        }
+    }
+
+    #[test]
+    fn s3_urls_give_bucket_and_prefix_and_bad_ones_are_named() {
+        assert_eq!(
+            S3Url::parse("s3://acc-snapshots/agency/north/")
+                .unwrap()
+                .unwrap(),
+            S3Url {
+                bucket: "acc-snapshots".into(),
+                prefix: "agency/north".into()
+            }
+        );
+        let root = S3Url::parse("s3://acc-snapshots").unwrap().unwrap();
+        assert_eq!(
+            (root.prefix.as_str(), root.describe()),
+            ("", "s3://acc-snapshots".to_string())
+        );
+        assert!(S3Url::parse("/var/lib/acc").is_none());
+        for bad in [
+            "s3://Bad_Bucket/x",
+            "s3://ab",
+            "s3://bucket/a//b",
+            "s3://bucket/../x",
+        ] {
+            assert_eq!(
+                S3Url::parse(bad).unwrap().unwrap_err().exit_code(),
+                78,
+                "{bad}"
+            );
         }
     }
 }

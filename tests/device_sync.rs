@@ -564,5 +564,8 @@ async fn doctor_fails_a_profile_that_tracks_devices_on_a_database_without_them()
     let sheets = sheets(&config, out.to_str().unwrap(), &today(), &["--stale-only"]);
     assert_ne!(sheets.code, 0, "{}", sheets.stderr);
     assert!(sheets.stderr.contains("device-sync"), "{}", sheets.stderr);
-    assert!(!out.exists(), "nothing delivered before the device query answered");
+    assert!(
+        !out.exists(),
+        "nothing delivered before the device query answered"
+    );
 }

@@ -4,6 +4,7 @@ mod database;
 mod layers;
 mod profile;
 mod raw;
+mod s3;
 mod sheets;
 
 #[cfg(test)]
@@ -18,6 +19,7 @@ pub use profile::{
 pub use raw::{
     Overlay, RawDatabase, RawExport, RawFile, RawProfile, RawRestore, RawSheets, RawSnapshot,
 };
+pub use s3::S3Settings;
 pub use sheets::{SheetFormat, SheetsSettings};
 
 use crate::env::Env;

@@ -16,8 +16,13 @@ use crate::secret::SecretRef;
 pub struct Profile {
     pub name: String,
     pub region: Region,
-    /// Where snapshots are kept: `<store>/<profile>/<label>/`.
+    /// Where snapshots are kept on this host: `<store>/<profile>/<label>/`. With an object
+    /// store, this host's cache of what it sent or fetched (`cache`).
     pub store: PathBuf,
+    /// `store = "s3://bucket/prefix"`: snapshots live in the bucket, shared by every host with
+    /// the same settings; jobs take a lease there instead of a host lock.
+    pub object_store: Option<crate::location::S3Url>,
+    pub s3: super::S3Settings,
     /// Where exports and sheets go, and pull reads from: an `sftp://` URL or a local directory,
     /// or why the text set is not one. A bad `export_to` stops only the commands that deliver
     /// (`destination`); snapshot and restore go on, and doctor and status report it.
@@ -186,12 +191,28 @@ impl Profile {
             .map_err(|(i, why)| Error::config(format!("{}[{i}]: {why}", key("age_recipients"))))?;
         let sheets =
             super::sheets::resolve(&key("sheets"), raw.sheets.unwrap_or_default(), &region)?;
+        let store = raw
+            .store
+            .ok_or_else(|| Error::config(format!("{} is not set", key("store"))))?;
+        let object_store = crate::location::S3Url::parse(&store.to_string_lossy())
+            .transpose()
+            .map_err(|e| {
+                Error::config(format!("{}: {}", key("store"), e.message()))
+                    .hint(e.hint_text().unwrap_or_default())
+            })?;
         Ok(Profile {
             name: name.to_string(),
             region,
-            store: raw
-                .store
-                .ok_or_else(|| Error::config(format!("{} is not set", key("store"))))?,
+            store: match &object_store {
+                None => store,
+                Some(_) => raw.cache.ok_or_else(|| {
+                    Error::config(format!("{} is not set", key("cache"))).hint(
+                        "a host keeps what it sends to or fetches from the object store there",
+                    )
+                })?,
+            },
+            object_store,
+            s3: super::s3::resolve(&key("s3"), raw.s3.unwrap_or_default())?,
             export_to: raw.export_to.map(|t| {
                 Location::parse(&t).map_err(|e| {
                     Failure::from(

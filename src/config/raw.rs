@@ -36,6 +36,26 @@ pub struct RawProfile {
     pub metrics: Option<RawMetrics>,
     pub sheets: Option<RawSheets>,
     pub pull: Option<RawPull>,
+    pub s3: Option<RawS3>,
+    /// Where a host keeps snapshots it fetched from, or is sending to, an object store.
+    pub cache: Option<PathBuf>,
+}
+
+/// `[defaults.s3]` or `[profiles.P.s3]`: how to reach the S3-compatible service a `s3://`
+/// store names.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3 {
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub path_style: Option<bool>,
+    pub ca_file: Option<PathBuf>,
+    pub allow_http: Option<bool>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key_env: Option<String>,
+    pub secret_access_key_file: Option<PathBuf>,
+    pub secret_access_key_credential: Option<String>,
+    pub lease_seconds: Option<u64>,
 }
 
 /// `[profiles.P.pull]`: what `acc pull` demands of a day before it takes it.
@@ -186,10 +206,26 @@ macro_rules! overlay {
 }
 
 overlay!(RawProfile {
-    keys: [region, store, export_to, age_recipients],
+    keys: [region, store, export_to, age_recipients, cache],
     nested: [
-        production, staging, sftp, snowflake, snapshot, restore, export, metrics, sheets, pull
+        production, staging, sftp, snowflake, snapshot, restore, export, metrics, sheets, pull, s3
     ]
+});
+overlay!(RawS3 {
+    keys: [
+        region,
+        endpoint,
+        path_style,
+        ca_file,
+        allow_http,
+        access_key_id,
+        lease_seconds
+    ],
+    secrets: [[
+        secret_access_key_env,
+        secret_access_key_file,
+        secret_access_key_credential
+    ]]
 });
 overlay!(RawPull {
     keys: [require_signature]

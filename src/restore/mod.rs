@@ -13,6 +13,7 @@ mod post_data;
 mod readonly;
 mod run;
 mod script;
+mod shared;
 mod swap;
 mod target;
 mod timeline;

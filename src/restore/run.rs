@@ -64,6 +64,18 @@ fn target_of(profile: &Profile, req: &RestoreRequest) -> Result<Target> {
 }
 
 pub async fn restore(profile: &Profile, env: &Env, req: &RestoreRequest) -> Result<RestoreReport> {
+    match &profile.object_store {
+        Some(url) => super::shared::restore_shared(url, profile, env, req).await,
+        None => restore_here(profile, env, req).await,
+    }
+}
+
+/// The restore, from this host's store.
+pub(super) async fn restore_here(
+    profile: &Profile,
+    env: &Env,
+    req: &RestoreRequest,
+) -> Result<RestoreReport> {
     let target = target_of(profile, req)?;
     target.check_name()?;
     let store = ProfileStore::existing(&profile.store, &profile.name)?;

@@ -10,6 +10,7 @@ pub mod manifest;
 mod row_security;
 mod schema;
 mod session;
+mod shared;
 mod sink;
 mod take;
 mod timing;

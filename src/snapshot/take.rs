@@ -44,6 +44,19 @@ pub async fn take(
     req: &SnapshotRequest,
     now: DateTime<Utc>,
 ) -> Result<SnapshotReport> {
+    match &profile.object_store {
+        Some(url) => super::shared::take_shared(url, profile, env, req, now).await,
+        None => take_here(profile, env, req, now).await,
+    }
+}
+
+/// The snapshot, into this host's store.
+pub(super) async fn take_here(
+    profile: &Profile,
+    env: &Env,
+    req: &SnapshotRequest,
+    now: DateTime<Utc>,
+) -> Result<SnapshotReport> {
     let plan = timing::plan(&profile.region, now, req.on_demand)?;
     let db = profile.production()?;
     let recipients = profile.age_recipients.required(&profile.name)?;

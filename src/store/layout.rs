@@ -91,9 +91,14 @@ impl ProfileStore {
 
     /// Renames `<label>.partial` to `<label>` and points `latest` at it, each step durable.
     pub fn publish(&self, label: &str) -> Result<PathBuf> {
-        let from = self.partial_dir(label);
+        self.publish_from(&self.partial_dir(label), label)
+    }
+
+    /// A directory of this store holding snapshot `label` whole (fetched from an object
+    /// store) made `<label>`, and `latest` pointed at it, each step durable.
+    pub fn publish_from(&self, from: &Path, label: &str) -> Result<PathBuf> {
         let to = self.snapshot_dir(label);
-        fs::rename(&from, &to).map_err(|e| {
+        fs::rename(from, &to).map_err(|e| {
             Error::internal(format!(
                 "cannot rename {} to {}",
                 from.display(),

@@ -1,0 +1,251 @@
+//! Snapshots in the sandbox's S3-compatible object store (moto's server): two "hosts", each
+//! with its own configuration file, cache, HOME and TMPDIR, sharing nothing but the bucket;
+//! the lease that keeps two of them from running one profile's job at once, and its takeover
+//! after a holder is killed.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use support::{ROWS_HASH, Run, Sandbox, StagingDb, TestDb, acc_command, paused_at, schema_dump};
+
+/// One host: a directory with its configuration, cache, HOME and TMPDIR.
+struct Host {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Host {
+    /// A host whose profile `t` keeps snapshots in the bucket under `prefix`; `extra` adds
+    /// sections (production, staging); `s3` the s3 section's lines.
+    fn new(sb: &Sandbox, prefix: &str, s3: &str, extra: &str) -> Host {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["home", "tmp", "cache"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        let config = dir.path().join("acc.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[profiles.t]\nregion = \"us-can\"\nstore = \"s3://{bucket}/{prefix}\"\ncache = \"{cache}\"\n\
+                 age_recipients = [\"{recipient}\"]\n\n[profiles.t.s3]\n{s3}\n\n{extra}\n",
+                bucket = sb.var("ACC_S3_BUCKET"),
+                cache = dir.path().join("cache").display(),
+                recipient = sb.var("ACC_AGE_RECIPIENT"),
+            ),
+        )
+        .unwrap();
+        Host { dir, config }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = acc_command(&self.config);
+        cmd.env("HOME", self.dir.path().join("home"))
+            .env("TMPDIR", self.dir.path().join("tmp"))
+            .args(args);
+        cmd
+    }
+
+    fn acc(&self, args: &[&str]) -> Run {
+        support::run(&mut self.command(args))
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+}
+
+/// The sandbox's endpoint, path-style, plain HTTP on 127.0.0.1 said on purpose.
+fn s3_section(sb: &Sandbox, lease_seconds: u64) -> String {
+    format!(
+        "endpoint = \"{}\"\npath_style = true\nallow_http = true\nlease_seconds = {lease_seconds}",
+        sb.var("ACC_S3_ENDPOINT")
+    )
+}
+
+/// A prefix of the bucket no other test or run uses.
+fn prefix(tag: &str) -> String {
+    format!(
+        "tests/{tag}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap()
+    )
+}
+
+/// The production section of `sb.write_profile`, for a database of the production cluster.
+fn production_section(sb: &Sandbox, db: &str) -> String {
+    format!(
+        "[profiles.t.production]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"{db}\"\nuser = \"acc\"\n\
+         password_file = \"{sandbox}/secrets/pg_acc_password\"\nsslrootcert = \"{sandbox}/tls/ca.crt\"\n",
+        port = sb.prod_port(),
+        sandbox = sb.var("ACC_SANDBOX"),
+    )
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    support::files_under(dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_one_night_share_nothing_but_the_bucket_and_staging_comes_out_exact() {
+    let sb = Sandbox::require();
+    let prod = TestDb::clone_of(&sb, "demo_us", "s3_two_hosts").await;
+    let staging = StagingDb::new(&sb, "s3_two_hosts");
+    let prefix = prefix("two-hosts");
+    let s3 = s3_section(&sb, 60);
+    // near production: it snapshots; near staging: it restores
+    let a = Host::new(&sb, &prefix, &s3, &production_section(&sb, &prod.name));
+    let b = Host::new(&sb, &prefix, &s3, &staging.sections(&sb));
+
+    let nothing = b.acc(&["restore", "--profile", "t"]);
+    assert_eq!(nothing.code, 78, "an empty bucket: {}", nothing.stderr);
+    assert!(
+        nothing.stderr.contains("holds no snapshot"),
+        "{}",
+        nothing.stderr
+    );
+
+    let snap = a.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let label = snap.json()["label"].as_str().unwrap().to_string();
+
+    let run = b.acc(&["restore", "--profile", "t", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["label"], label.as_str());
+
+    // staging is production's: the schema, and every table's rows
+    let prod_url = format!("{}/{}", sb.var("ACC_PROD_URL"), prod.name);
+    let staging_url = format!("{}/{}", sb.var("ACC_STAGING_URL"), staging.name);
+    assert_eq!(schema_dump(&prod_url), schema_dump(&staging_url));
+    let (p, s) = (prod.admin().await, staging.admin(&staging.name).await);
+    let tables: Vec<String> = p
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'agency' AND c.relkind = 'r' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(tables.len() >= 15, "{tables:?}");
+    for t in &tables {
+        let q = ROWS_HASH.replace("{}", t);
+        let (x, y): (String, String) = (
+            p.query_one(&q, &[]).await.unwrap().get(0),
+            s.query_one(&q, &[]).await.unwrap().get(0),
+        );
+        assert_eq!(x, y, "{t}");
+    }
+
+    // each host kept its own cache; the restoring one fetched the snapshot, sealed as stored
+    let fetched = files_under(&b.cache().join("t").join(&label));
+    assert!(
+        fetched.iter().any(|f| f.ends_with("manifest.json")),
+        "{fetched:?}"
+    );
+    for f in &fetched {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !bytes.windows(5).any(|w| w == b"SYNTH"),
+            "{} holds plaintext",
+            f.display()
+        );
+    }
+    assert!(a.cache().join("t").join(&label).is_dir());
+    assert!(!a.dir.path().join("store").exists() && !b.dir.path().join("store").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_race_for_one_lease_exactly_one_runs_and_a_killed_holders_expires() {
+    let sb = Sandbox::require();
+    let prod = TestDb::clone_of(&sb, "demo_us", "s3_lease").await;
+    let prefix = prefix("lease");
+    let s3 = s3_section(&sb, 6);
+    let production = production_section(&sb, &prod.name);
+    let a = Host::new(&sb, &prefix, &s3, &production);
+    let b = Host::new(&sb, &prefix, &s3, &production);
+
+    // A holds the snapshot lease and stays inside it
+    let mut cmd = a.command(&["snapshot", "--profile", "t", "--now"]);
+    let (mut holder, _stderr) = paused_at(&mut cmd, "objects:leased", None);
+    let refused = b.acc(&["snapshot", "--profile", "t", "--now"]);
+    assert_eq!(refused.code, 75, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("holds the lease")
+            && refused.stderr.contains("a snapshot of profile 't'"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(&format!("pid {}", holder.id())),
+        "names the holder: {}",
+        refused.stderr
+    );
+    // the lease is renewed while A lives: past one lease period, B is still refused
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(b.acc(&["snapshot", "--profile", "t", "--now"]).code, 75);
+
+    // kill -9: nobody releases the lease; it expires by itself and B takes over
+    let killed = Instant::now();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let mut taken = None;
+    while killed.elapsed() < Duration::from_secs(30) {
+        let run = b.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
+        if run.code == 0 {
+            taken = Some(run);
+            break;
+        }
+        assert_eq!(run.code, 75, "{}", run.stderr);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let run = taken.expect("B took over within 30 s");
+    assert!(
+        killed.elapsed() >= Duration::from_secs(2),
+        "not before the killed holder's lease ran out"
+    );
+    assert!(
+        run.stderr.contains("took over the expired lease"),
+        "{}",
+        run.stderr
+    );
+    // B released its lease at the end: A runs at once
+    let again = a.acc(&["snapshot", "--profile", "t", "--now"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}
+
+#[test]
+fn a_plain_http_endpoint_is_refused_unless_allowed_and_a_bad_url_is_named() {
+    let sb = Sandbox::require();
+    let prefix = prefix("http");
+    let host = Host::new(
+        &sb,
+        &prefix,
+        &format!(
+            "endpoint = \"{}\"\npath_style = true",
+            sb.var("ACC_S3_ENDPOINT")
+        ),
+        "",
+    );
+    let run = host.acc(&["restore", "--profile", "t"]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    assert!(run.stderr.contains("allow_http"), "{}", run.stderr);
+
+    let bad = Host::new(&sb, "", &s3_section(&sb, 60), "");
+    let text = std::fs::read_to_string(&bad.config).unwrap().replace(
+        &format!("s3://{}/", sb.var("ACC_S3_BUCKET")),
+        "s3://Not_A_Bucket/",
+    );
+    std::fs::write(&bad.config, text).unwrap();
+    let run = bad.acc(&["snapshot", "--profile", "t", "--now"]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("does not name a bucket"),
+        "{}",
+        run.stderr
+    );
+}
