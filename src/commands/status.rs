@@ -272,6 +272,23 @@ fn text(f: &Facts, findings: &[Finding]) -> String {
         Some(Ok(None)) => "  export     none delivered yet\n".into(),
         Some(Err(e)) => unreadable("export", e),
     });
+    s.push_str(&match &f.leases {
+        None => String::new(),
+        Some(Ok(held)) if held.is_empty() => "  leases     none held\n".into(),
+        Some(Ok(held)) => held
+            .iter()
+            .map(|(job, h)| {
+                format!(
+                    "  leases     {job} held by {} (pid {}) since {}, until {}\n",
+                    h.host,
+                    h.pid,
+                    local(f, h.taken_at),
+                    local(f, h.expires_at)
+                )
+            })
+            .collect(),
+        Some(Err(e)) => unreadable("leases", e),
+    });
     s.push_str(&match &f.devices {
         None => String::new(),
         Some(Ok(d)) => format!(
@@ -322,6 +339,10 @@ fn to_json(f: &Facts, findings: &[Finding]) -> serde_json::Value {
         "export": match &f.export {
             None => serde_json::Value::Null,
             Some(r) => part(&r.as_ref().map(|x| json!(x)).map_err(Clone::clone)),
+        },
+        "leases": match &f.leases {
+            None => serde_json::Value::Null,
+            Some(r) => part(&r.as_ref().map(|held| json!(held.iter().map(|(job, h)| json!({"job": job, "holder": h})).collect::<Vec<_>>())).map_err(Clone::clone)),
         },
         "sync_mismatch": match &f.devices {
             None => serde_json::Value::Null,

@@ -199,3 +199,25 @@ pub async fn prune(bucket: &Bucket, profile: &str, keep: usize) -> Result<Vec<St
     }
     Ok(removed)
 }
+
+/// The manifest of the snapshot the pointer names, and whether every file it lists is in the
+/// bucket at its size; `None` when the bucket holds no snapshot of the profile.
+pub async fn latest_manifest(
+    bucket: &Bucket,
+    profile: &str,
+) -> Result<Option<(Pointer, Vec<u8>, bool)>> {
+    let Some((p, _)) = latest(bucket, profile).await? else {
+        return Ok(None);
+    };
+    let base = format!("{}/{}", snapshots(profile), p.dir);
+    let key = format!("{base}/{MANIFEST}");
+    let Some((bytes, _)) = bucket.get(&key).await? else {
+        return Ok(Some((p, Vec::new(), false)));
+    };
+    let present = bucket.objects(&base).await?;
+    Ok(Some((
+        p,
+        bytes.to_vec(),
+        present.iter().any(|(n, _)| n == MANIFEST),
+    )))
+}

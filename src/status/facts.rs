@@ -13,7 +13,8 @@ use crate::delivery::Delivery;
 use crate::env::Env;
 use crate::error::{Error, Failure};
 use crate::export::device_sync;
-use crate::location::Location;
+use crate::location::{Location, S3Url};
+use crate::objects::{Bucket, Holder, lease, snapshots};
 use crate::pg::tls::PeerCert;
 use crate::publish::{DayReader, Layout};
 use crate::restore::{FreezeState, Target, freeze_state, read_info};
@@ -105,6 +106,9 @@ pub struct Facts {
     pub certificates: Vec<(&'static str, PeerCert)>,
     /// `None` when the profile does not track devices (`export.extra_dashboards`).
     pub devices: Option<Result<DeviceSync, Failure>>,
+    /// With an object store: who holds each job's lease there (`snapshot`, `restore`), and
+    /// until when; an expired or released lease is not listed.
+    pub leases: Option<Result<Vec<(String, Holder)>, Failure>>,
     /// WARNING when more carers than this have a sync mismatch (`acc status --warn-stale`).
     pub warn_stale_above: Option<usize>,
 }
@@ -154,7 +158,14 @@ pub async fn gather(profile: &Profile, env: &Env, dirs: &[PathBuf], now: DateTim
         zones,
         latest: latest.into(),
         next: Cutoff::next_after(region, now).into(),
-        snapshot: snapshot(profile),
+        snapshot: match &profile.object_store {
+            None => snapshot(profile),
+            Some(url) => shared_snapshot(url, profile, env).await,
+        },
+        leases: match &profile.object_store {
+            None => None,
+            Some(url) => Some(leases(url, profile, env).await),
+        },
         staging,
         freeze,
         export,
@@ -240,6 +251,58 @@ fn snapshot(profile: &Profile) -> Result<Option<Snapshot>, Failure> {
             .map(|t| format!("{}.{}", t.schema, t.name))
             .collect(),
     }))
+}
+
+/// The snapshot the bucket's pointer names, from its manifest there.
+async fn shared_snapshot(
+    url: &S3Url,
+    profile: &Profile,
+    env: &Env,
+) -> Result<Option<Snapshot>, Failure> {
+    let read = async {
+        let bucket = Bucket::open(url, &profile.s3, env)?;
+        let Some((pointer, bytes, listed)) =
+            snapshots::latest_manifest(&bucket, &profile.name).await?
+        else {
+            return Ok(None);
+        };
+        let m = Manifest::parse(&bytes, std::path::Path::new(&bucket.describe(&pointer.dir)))?;
+        Ok::<_, Error>(Some(Snapshot {
+            label: pointer.label,
+            finished_at: m.finished_at.with_timezone(&Utc),
+            bytes: m.total_size(),
+            complete: listed,
+            filtered_by_row_security: m
+                .filtered_by_row_security
+                .iter()
+                .map(|t| format!("{}.{}", t.schema, t.name))
+                .collect(),
+        }))
+    };
+    read.await.map_err(Failure::from)
+}
+
+/// The leases held now in the bucket, by job.
+async fn leases(
+    url: &S3Url,
+    profile: &Profile,
+    env: &Env,
+) -> Result<Vec<(String, Holder)>, Failure> {
+    let read = async {
+        let bucket = Bucket::open(url, &profile.s3, env)?;
+        let mut out = Vec::new();
+        for job in ["snapshot", "restore"] {
+            if let Some(h) =
+                lease::holder(&bucket, &snapshots::lease_key(&profile.name, job)).await?
+                && !h.released
+                && h.expires_at > Utc::now()
+            {
+                out.push((job.to_string(), h));
+            }
+        }
+        Ok::<_, Error>(out)
+    };
+    read.await.map_err(Failure::from)
 }
 
 /// What staging holds; when it cannot be read because a swap was cut short, the fix instead.

@@ -279,6 +279,7 @@ mod tests {
             },
             certificates: Vec::new(),
             devices: None,
+            leases: None,
             warn_stale_above: None,
             snapshot: Ok(Some(Snapshot {
                 label: "2026-11-21".into(),
