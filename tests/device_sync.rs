@@ -36,18 +36,27 @@ fn local_day(day: &str) -> (String, String) {
 
 /// The per-carer facts of a window, computed here without acc's query: visits ahead, the
 /// latest change among them, the latest sync of any device, and whether every device keeps
-/// an offline copy.
-fn carers_sql(start: &str, end: &str) -> String {
+/// an offline copy. `worked` counts clocked-in visits' changes too (to pick carers whose
+/// device has every change, whatever the rule).
+fn carers_sql(start: &str, end: &str, worked: bool) -> String {
+    let changes = if worked {
+        ""
+    } else {
+        "FILTER (WHERE v.clock_in IS NULL)"
+    };
     format!(
-        "WITH w AS (SELECT v.employee_id, count(*) AS n, max(v.updated_at) AS last_change
+        "WITH w AS (SELECT v.employee_id,
+                           count(*) FILTER (WHERE v.status::text <> 'cancelled') AS n,
+                           max(v.updated_at) {changes} AS last_change
                     FROM agency.visits v
-                    WHERE v.employee_id IS NOT NULL AND v.status::text <> 'cancelled'
+                    WHERE v.employee_id IS NOT NULL
                       AND v.scheduled_start >= {start} AND v.scheduled_start < {end}
-                    GROUP BY 1),
+                    GROUP BY 1
+                    HAVING count(*) FILTER (WHERE v.status::text <> 'cancelled') > 0),
               d AS (SELECT employee_id, max(last_successful_sync) AS synced, bool_and(offline_mode) AS offline
                     FROM agency.user_devices GROUP BY 1)
          SELECT e.employee_number, w.n,
-                d.synced IS NULL OR w.last_change > d.synced AS mismatch,
+                w.last_change IS NOT NULL AND (d.synced IS NULL OR w.last_change > d.synced) AS mismatch,
                 coalesce(d.offline, false) AS offline
          FROM w JOIN agency.employees e ON e.id = w.employee_id
          LEFT JOIN d ON d.employee_id = w.employee_id
@@ -61,7 +70,16 @@ async fn carers(
     start: &str,
     end: &str,
 ) -> Vec<(String, i64, bool, bool)> {
-    c.query(&carers_sql(start, end), &[])
+    carers_by(c, start, end, false).await
+}
+
+async fn carers_by(
+    c: &tokio_postgres::Client,
+    start: &str,
+    end: &str,
+    worked: bool,
+) -> Vec<(String, i64, bool, bool)> {
+    c.query(&carers_sql(start, end, worked), &[])
         .await
         .unwrap()
         .iter()
@@ -72,7 +90,7 @@ async fn carers(
 /// Picks three carers in sync with offline mode on and two or more visits in the window, and
 /// makes one stale, moves a visit of another, and turns offline mode off for the third.
 async fn make_stale(c: &tokio_postgres::Client, start: &str, end: &str) -> Staled {
-    let fine: Vec<(String, i64)> = carers(c, start, end)
+    let fine: Vec<(String, i64)> = carers_by(c, start, end, true)
         .await
         .into_iter()
         .filter(|(_, n, mismatch, offline)| *n >= 2 && !mismatch && *offline)
@@ -178,13 +196,19 @@ async fn the_device_sync_dashboard_puts_a_carer_made_stale_on_purpose_first_with
         staled.stale_visits,
         "every visit ahead is newer than a sync three days old"
     );
-    let three_days_ago = (chrono::Utc::now() - chrono::Duration::days(3))
-        .with_timezone(&chrono_tz::America::Toronto)
-        .format("%Y-%m-%d %H:")
-        .to_string();
+    let synced: String = c
+        .query_one(
+            "SELECT to_char(max(d.last_successful_sync) AT TIME ZONE 'America/Toronto', 'YYYY-MM-DD HH24:MI:SS')
+             FROM agency.user_devices d JOIN agency.employees e ON e.id = d.employee_id
+             WHERE e.employee_number = $1",
+            &[&staled.stale],
+        )
+        .await
+        .unwrap()
+        .get(0);
     assert!(
-        column(&header, stale, "Last successful sync").starts_with(&three_days_ago),
-        "{} in local time",
+        column(&header, stale, "Last successful sync").starts_with(&synced),
+        "{} is {synced} in local time",
         column(&header, stale, "Last successful sync")
     );
     assert_eq!(count(row(&staled.changed), "Visits changed since sync"), 1);
@@ -246,7 +270,9 @@ async fn stale_only_sheets_and_the_urgent_list_hold_exactly_the_carers_who_need_
     assert_eq!(listed, expected);
 
     // exactly their sheets, as CSV and as PDF, and nobody else's rows in the combined CSV
-    let day_dir = out.join(format!("t/sheets/{day}"));
+    // a day of its own: the full set's day is never replaced by the urgent ones
+    let day_dir = out.join(format!("t/sheets-first/{day}"));
+    assert!(!out.join("t/sheets").exists());
     let files: Vec<String> = files_under(&day_dir)
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -358,7 +384,10 @@ async fn status_counts_the_carers_whose_device_missed_visits_in_all_four_formats
     assert_eq!(restored.code, 0, "{restored:?}");
 
     // the count moves only when a visit starts within the window: read it on both sides
+    let mut tries = 0;
     let (n, json, text, nagios, prom) = loop {
+        tries += 1;
+        assert!(tries <= 5, "the window kept moving under the test");
         let before = mismatched_now(&s).await;
         let prom = s._tmp.path().join("acc.prom");
         let json = status(

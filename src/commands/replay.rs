@@ -113,6 +113,7 @@ fn summary(r: &ReplayReport, applying: bool) -> serde_json::Value {
         "problems": r.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "conflicts": r.conflicts.iter().map(|(at, why)| json!({"at": at, "why": why})).collect::<Vec<_>>(),
         "stale": r.stale.iter().map(|(at, why)| json!({"at": at, "why": why})).collect::<Vec<_>>(),
+        "stale_unchecked": r.stale_unchecked,
         "changes": r.changes,
         "written": r.written,
     })
@@ -149,6 +150,11 @@ fn text(r: &ReplayReport, applying: bool, dry_run: bool) -> String {
         s.push_str(&format!(
             "batch {}: {} lines read, {} refused, {} blank\n",
             r.batch_id, t.total, t.rejected, t.blank
+        ));
+    }
+    if let Some(why) = &r.stale_unchecked {
+        s.push_str(&format!(
+            "  no line was checked for a stale schedule: {why}\n"
         ));
     }
     if !r.stale.is_empty() {

@@ -55,7 +55,7 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
     run.bytes(m.files.iter().filter_map(|d| d.size).sum());
     let kind = |d: &FileEntry| d.file.as_deref().and_then(FileKind::of).map(FileKind::name);
     if args.json {
-        return output::emit_json(&json!({
+        output::emit_json(&json!({
             "date": m.date,
             "version": o.version,
             "days": args.days,
@@ -72,6 +72,8 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
                 "last_sync": c.last_sync,
                 "offline_mode": c.offline_mode,
             })).collect::<Vec<_>>()),
+            "devices_unread": o.devices_unread,
+            "urgent_without_sheet": o.urgent_without_sheet,
             "sheets": m.files.iter().map(|d| json!({
                 "name": d.name,
                 "format": kind(d),
@@ -79,7 +81,8 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
                 "pages": d.pages,
                 "file": d.file,
             })).collect::<Vec<_>>(),
-        }));
+        }))?;
+        return missing(&o.urgent_without_sheet);
     }
     let employees: BTreeSet<&str> = m
         .files
@@ -114,5 +117,22 @@ fn exec(args: &SheetsArgs, config: &Config, p: &Profile, run: &mut Run) -> Resul
         visits,
         employees.len(),
         o.destination
-    ))
+    ))?;
+    missing(&o.urgent_without_sheet)
+}
+
+/// `--stale-only` published, but an urgent carer got no sheet: exit 3 naming them.
+fn missing(without: &[String]) -> Result<()> {
+    if without.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::Error::new(
+        crate::error::Kind::Partial,
+        format!(
+            "{} urgent carer(s) got no sheet: {}",
+            without.len(),
+            without.join(", ")
+        ),
+    )
+    .hint("the sheet query gave none of their visits: does an override number employees as the device-sync dashboard does?"))
 }

@@ -143,21 +143,29 @@ fn report(args: &StatusArgs, config: &Config, profile: Option<&str>) -> Result<(
         )?;
     }
     if !args.require.is_empty() {
-        let not_ready: Vec<String> = all
-            .iter()
-            .flat_map(|(f, _)| {
-                args.require.iter().filter_map(|r| {
+        for r in &args.require {
+            let failing: Vec<String> = all
+                .iter()
+                .filter_map(|(f, _)| {
                     let why = match r {
                         Requirement::Ready => ready(f).err().map(|w| w.to_string()),
                         Requirement::MaxStale(n) => within_stale(f, *n).err(),
                     };
                     why.map(|w| format!("{}: {w}", f.profile))
                 })
-            })
-            .collect();
-        if !not_ready.is_empty() {
-            return Err(Error::new(Kind::Partial, format!("not ready: {}", not_ready.join("; ")))
-                .hint("restore staging (acc restore), or wait for tonight's refresh, before downtime begins"));
+                .collect();
+            if failing.is_empty() {
+                continue;
+            }
+            return Err(match r {
+                Requirement::Ready => Error::new(Kind::Partial, format!("not ready: {}", failing.join("; ")))
+                    .hint("restore staging (acc restore), or wait for tonight's refresh, before downtime begins"),
+                Requirement::MaxStale(_) => Error::new(
+                    Kind::Partial,
+                    format!("too many carers would go out with the wrong schedule: {}", failing.join("; ")),
+                )
+                .hint("hand out their paper first (acc sheets --stale-only) and ask them to sync while the platform is up"),
+            });
         }
         return Ok(());
     }

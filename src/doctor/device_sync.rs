@@ -15,6 +15,10 @@ const NAME: &str = "device-sync";
 
 /// Nothing when the profile does not track devices, or no server can be asked.
 pub(super) async fn check(p: &Profile, env: &Env, dirs: &[std::path::PathBuf]) -> Option<Check> {
+    // a misspelt name would leave devices untracked without a word, and fail the night's export
+    if let Err(e) = dashboard::profile_set(&p.export.extra_dashboards) {
+        return Some(fail(NAME, &e));
+    }
     if !device_sync::tracked(&p.export.extra_dashboards) {
         return None;
     }

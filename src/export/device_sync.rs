@@ -55,6 +55,9 @@ const COLUMNS: [&str; 8] = [
     "Visits changed since sync",
 ];
 
+/// How long the query may run before the server cancels it.
+const QUERY_SECONDS: u32 = 120;
+
 /// Whether the profile tracks devices: `device-sync` is among its extra dashboards.
 pub fn tracked(extra_dashboards: &[String]) -> bool {
     extra_dashboards.iter().any(|d| d == DEVICE_SYNC)
@@ -75,10 +78,15 @@ pub async fn carers(
     let client = crate::pg::connect(db, env, "acc device-sync").await?;
     let failed =
         |e: tokio_postgres::Error| failure(format!("{what} failed on {}", db.describe()), e);
+    // one statement (preparing refuses more), read-only, bounded in time: an override is
+    // a query, never a way to write or to hang status
+    client.prepare(&query.sql).await.map_err(failed)?;
     client
         .batch_execute(&format!(
-            "SET TimeZone = '{}'; SET DateStyle = 'ISO'",
-            zone.name()
+            "BEGIN READ ONLY; SET LOCAL TimeZone = '{}'; SET LOCAL DateStyle = 'ISO'; \
+             SET LOCAL statement_timeout = '{}s'",
+            zone.name(),
+            QUERY_SECONDS
         ))
         .await
         .map_err(failed)?;

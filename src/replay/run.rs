@@ -60,6 +60,8 @@ pub struct ReplayReport {
     /// Lines typed from a stale schedule (`file:line`, why), when the profile tracks devices:
     /// reported for the coordinator to check, never refused.
     pub stale: Vec<(String, String)>,
+    /// Why no line could be checked for a stale schedule (staging unreadable), when so.
+    pub stale_unchecked: Option<String>,
     /// Planned changes, for `--dry-run`.
     pub changes: Vec<String>,
     pub written: Vec<PathBuf>,
@@ -92,10 +94,15 @@ pub async fn replay(profile: &Profile, env: &Env, req: &ReplayRequest) -> Result
         refused_files: read.refused_files,
         problems,
         conflicts: Vec::new(),
-        stale: stale_lines(profile, env, &planned, zone).await,
+        stale: Vec::new(),
+        stale_unchecked: None,
         changes: Vec::new(),
         written: Vec::new(),
     };
+    match stale_lines(profile, env, &planned, zone).await {
+        Ok(lines) => report.stale = lines,
+        Err(why) => report.stale_unchecked = Some(why),
+    }
     let Some(opts) = &req.apply else {
         return Ok(report);
     };
@@ -115,24 +122,24 @@ pub async fn replay(profile: &Profile, env: &Env, req: &ReplayRequest) -> Result
     Ok(report)
 }
 
-/// The planned lines typed from a stale schedule, when the profile tracks devices. Staging
-/// that cannot be read leaves them unflagged, with a warning that says so.
+/// The planned lines typed from a stale schedule, when the profile tracks devices; why none
+/// could be checked when staging cannot be read (the report says so, in JSON too).
 async fn stale_lines(
     profile: &Profile,
     env: &Env,
     planned: &[Planned],
     zone: chrono_tz::Tz,
-) -> Vec<(String, String)> {
+) -> std::result::Result<Vec<(String, String)>, String> {
     if planned.is_empty() || !device_sync::tracked(&profile.export.extra_dashboards) {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let read = async { super::stale::flags(profile.staging()?, env, planned, zone).await };
-    read.await.unwrap_or_else(|e| {
+    read.await.map_err(|e| {
+        let why = e.message().to_string();
         crate::events::warning(&format!(
-            "cannot tell which lines were typed from a stale schedule: {}",
-            e.message()
+            "cannot tell which lines were typed from a stale schedule: {why}"
         ));
-        Vec::new()
+        why
     })
 }
 

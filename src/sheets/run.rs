@@ -23,6 +23,8 @@ use crate::publish::{DayKind, DayManifest, DayWriter, Layout};
 use crate::schedule::Period;
 
 const BUILT_IN: &str = include_str!("../../profiles/sheets/downtime-sheet.sql");
+/// Where `--stale-only` publishes, beside `<profile>/sheets`.
+pub const FIRST: &str = "sheets-first";
 /// The sheet query's name in errors, as a dashboard's would be.
 const QUERY: &str = "downtime-sheet";
 
@@ -45,6 +47,10 @@ pub struct SheetsReport {
     pub removed_days: Vec<NaiveDate>,
     /// The carers who need paper first, most urgent first, when the profile tracks devices.
     pub urgent: Option<Vec<Carer>>,
+    /// Why the device-sync dashboard could not be read, when the sheets were made without it.
+    pub devices_unread: Option<String>,
+    /// `--stale-only`: urgent carers the sheet query gave no visit for, so no sheet.
+    pub urgent_without_sheet: Vec<String>,
 }
 
 pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result<SheetsReport> {
@@ -63,7 +69,16 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result
     let zone = profile.region.local_zone();
     let period = Period::from_day(req.date, zone, req.days);
     let query = sheet_query(&req.dirs, &period)?;
-    let devices = devices(profile, env, req, &period).await?;
+    // paper for everyone never waits on the device table: without it, no list and a warning
+    let (devices, devices_unread) = match devices(profile, env, req, &period).await {
+        Ok(d) => (d, None),
+        Err(e) if !req.stale_only => {
+            let why = e.message().to_string();
+            crate::events::warning(&format!("sheets are made without the urgent list: {why}"));
+            (None, Some(why))
+        }
+        Err(e) => return Err(e),
+    };
     let only: Option<BTreeSet<String>> = req.stale_only.then(|| {
         devices
             .iter()
@@ -78,7 +93,12 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result
     );
     let reader = reader?;
     let data_as_of = reader.data_as_of().await;
-    let layout = Layout::new(format!("{}/sheets", profile.name));
+    // the urgent carers' sheets are a day of their own, never a version of the full set
+    let layout = Layout::new(format!(
+        "{}/{}",
+        profile.name,
+        if req.stale_only { FIRST } else { "sheets" }
+    ));
     let writer = DayWriter::begin(remote?, layout.clone(), req.date, recipients).await?;
 
     // the query streams into the splitter, which seals each employee's files as they end
@@ -99,8 +119,9 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result
     });
     let (tx, rx) = mpsc::channel(8);
     let (w, origin) = (writer.clone(), query.origin.clone());
+    let keep = only.clone();
     let splitter = tokio::spawn(blocking(move || {
-        split(rx, &w, &origin, (format.csv(), only.as_ref()), printing)
+        split(rx, &w, &origin, (format.csv(), keep.as_ref()), printing)
     }));
     let safe = profile.export.spreadsheet_safe;
     let mut out = CsvOut::new(tx, zone, false, Box::new(|_, _| {})).spreadsheet_safe(safe);
@@ -139,12 +160,20 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result
             profile.export.keep_days,
         )
         .await?;
+    let urgent_without_sheet: Vec<String> = only
+        .iter()
+        .flatten()
+        .filter(|n| !published.manifest.files.iter().any(|f| &f.name == *n))
+        .cloned()
+        .collect();
     Ok(SheetsReport {
         destination: format!("{}/{}", to.describe(), layout.day(req.date)),
         manifest: published.manifest,
         version: published.version,
         removed_days: published.removed_days,
+        urgent_without_sheet,
         urgent: devices.map(|all| all.into_iter().filter(Carer::urgent).collect()),
+        devices_unread,
     })
 }
 
