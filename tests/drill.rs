@@ -8,13 +8,13 @@ use std::process::Command;
 
 use support::Sandbox;
 
-#[test]
-fn the_nightly_drill_runs_every_step_and_its_logs_leak_nothing() {
-    let _sb = Sandbox::require();
+/// Runs the drill with `extra` flags; returns its stdout and its log's text.
+fn drill(extra: &[&str]) -> (String, String) {
     let root = env!("CARGO_MANIFEST_DIR");
     let out = Command::new("bash")
         .arg(format!("{root}/scripts/drill"))
         .arg("--no-seed")
+        .args(extra)
         .env("ACC", env!("CARGO_BIN_EXE_acc"))
         .env("NO_PROXY", "127.0.0.1,localhost")
         .current_dir(root)
@@ -26,6 +26,18 @@ fn the_nightly_drill_runs_every_step_and_its_logs_leak_nothing() {
         out.status.success(),
         "the drill failed:\n{stdout}\n{stderr}"
     );
+    let log = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("log: "))
+        .unwrap();
+    let text = std::fs::read_to_string(log).unwrap();
+    (stdout.into_owned(), text)
+}
+
+#[test]
+fn the_nightly_drill_runs_every_step_and_its_logs_leak_nothing() {
+    let _sb = Sandbox::require();
+    let (stdout, text) = drill(&[]);
     for step in [
         "snapshot production",
         "restore staging",
@@ -48,11 +60,6 @@ fn the_nightly_drill_runs_every_step_and_its_logs_leak_nothing() {
     }
     assert!(stdout.contains("leaks: none"), "{stdout}");
     // the drill's own scan is what the test trusts; make sure it scanned a real log
-    let log = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("log: "))
-        .unwrap();
-    let text = std::fs::read_to_string(log).unwrap();
     assert!(text.lines().count() > 50, "a full cycle's log");
     // the export's summary line, and a progress line for each of the nine dashboards and the
     // sandbox profile's optional device-sync
@@ -74,5 +81,23 @@ fn the_nightly_drill_runs_every_step_and_its_logs_leak_nothing() {
             "{name} logged"
         );
     }
+    assert!(!text.contains("SYNTH"));
+
+    // one flag points the same night at the object store: snapshot and restore go through
+    // the bucket, each under its lease, and status reads the bucket
+    let (stdout, text) = drill(&["--s3"]);
+    for step in ["snapshot production", "restore staging", "--require ready"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains(step) && l.contains(" ok")),
+            "step '{step}' ok against the bucket:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("leaks: none"), "{stdout}");
+    assert!(
+        text.lines().any(|l| l.starts_with("  leases     ")),
+        "status reads the leases in the bucket"
+    );
     assert!(!text.contains("SYNTH"));
 }

@@ -18,7 +18,16 @@ write_config() {
 
 [defaults]
 store = "$SB/snapshots"
+# with store = "s3://...": what each host keeps of the bucket's snapshots
+cache = "$SB/cache"
 age_recipients = ["$recipient"]
+
+# the sandbox's S3-compatible server: plain HTTP on 127.0.0.1, said on purpose; keys from
+# the standard AWS variables in .sandbox/env
+[defaults.s3]
+endpoint = "http://127.0.0.1:$S3_PORT"
+path_style = true
+allow_http = true
 
 [defaults.restore]
 age_identity = "$identity"
