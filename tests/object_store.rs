@@ -249,3 +249,146 @@ fn a_plain_http_endpoint_is_refused_unless_allowed_and_a_bad_url_is_named() {
         run.stderr
     );
 }
+
+#[test]
+fn doctor_lists_writes_and_reads_the_bucket_says_where_its_keys_come_from_and_fails_a_missing_one()
+{
+    let sb = Sandbox::require();
+    let host = Host::new(&sb, &prefix("doctor"), &s3_section(&sb, 60), "");
+    let line = |run: &Run| {
+        run.stdout
+            .lines()
+            .find(|l| l.contains("object store"))
+            .unwrap_or_else(|| panic!("an object store check: {}", run.stdout))
+            .to_string()
+    };
+    let run = host.acc(&["doctor", "--profile", "t"]);
+    let ok = line(&run);
+    assert!(ok.contains(" ok "), "{}", run.stdout);
+    assert!(
+        ok.contains("keys from the environment (AWS_ACCESS_KEY_ID)")
+            && ok.contains("(s3.endpoint)")
+            && ok.contains("us-east-1 (AWS_REGION)"),
+        "{ok}"
+    );
+    assert!(
+        !run.stdout.contains(sb.var("AWS_SECRET_ACCESS_KEY")),
+        "no secret in the output"
+    );
+
+    let text = std::fs::read_to_string(&host.config).unwrap().replace(
+        &format!("s3://{}/", sb.var("ACC_S3_BUCKET")),
+        "s3://acc-no-such-bucket/",
+    );
+    std::fs::write(&host.config, text).unwrap();
+    let run = host.acc(&["doctor", "--profile", "t"]);
+    assert_ne!(run.code, 0);
+    let failed = line(&run);
+    assert!(
+        !failed.contains(" ok ") && failed.contains("acc-no-such-bucket"),
+        "{failed}"
+    );
+}
+
+/// The objects under `prefix` in the sandbox's bucket, listed with boto3 from moto's venv.
+fn bucket_keys(sb: &Sandbox, prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new(format!("{}/venv-s3/bin/python", sb.var("ACC_SANDBOX")))
+        .args([
+            "-c",
+            "import boto3, sys\n\
+             s3 = boto3.client('s3', endpoint_url=sys.argv[1])\n\
+             for page in s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2], Prefix=sys.argv[3]):\n\
+             \x20   for o in page.get('Contents', []): print(o['Key'])",
+            sb.var("ACC_S3_ENDPOINT"),
+            sb.var("ACC_S3_BUCKET"),
+            prefix,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_killed_at_each_step_of_its_publish_leaves_the_previous_one_what_readers_get() {
+    let sb = Sandbox::require();
+    let prod = TestDb::clone_of(&sb, "demo_us", "s3_kill").await;
+    let staging = StagingDb::new(&sb, "s3_kill");
+    let prefix = prefix("kill");
+    let s3 = s3_section(&sb, 5);
+    let a = Host::new(
+        &sb,
+        &prefix,
+        &s3,
+        &format!(
+            "{}\n[profiles.t.snapshot]\nkeep = 1\n",
+            production_section(&sb, &prod.name)
+        ),
+    );
+    let b = Host::new(&sb, &prefix, &s3, &staging.sections(&sb));
+    let first = a.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let first = first.json()["label"].as_str().unwrap().to_string();
+
+    // a snapshot that retries until the killed holder's lease has expired
+    let snapshot_when_free = |host: &Host| {
+        let start = Instant::now();
+        loop {
+            let run = host.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
+            if run.code != 75 || start.elapsed() > Duration::from_secs(30) {
+                return run;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    for point in [
+        "objects:leased",
+        "objects:file-uploaded",
+        "objects:before-pointer",
+    ] {
+        // the killed run before this one holds the lease until it expires (5 s)
+        std::thread::sleep(Duration::from_secs(6));
+        let mut cmd = a.command(&["snapshot", "--profile", "t", "--now"]);
+        let (mut child, _) = paused_at(&mut cmd, point, None);
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // readers follow the pointer: still the first snapshot, whole
+        let run = b.acc(&["restore", "--profile", "t", "--json", "--force"]);
+        assert_eq!(run.code, 0, "{point}: {}", run.stderr);
+        assert_eq!(run.json()["label"], first.as_str(), "{point}");
+    }
+    let keys = bucket_keys(&sb, &format!("{prefix}/t/snapshots/"));
+    let dirs: std::collections::BTreeSet<&str> = keys
+        .iter()
+        .filter_map(|k| k.split('/').rev().nth(1))
+        .collect();
+    assert!(
+        dirs.len() >= 3,
+        "the killed runs left unfinished snapshots: {dirs:?}"
+    );
+
+    // the next snapshot waits out the dead holder's lease, publishes, and prunes: one complete
+    // snapshot is kept, and nothing the killed runs left
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = snapshot_when_free(&a);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let last = run.json()["label"].as_str().unwrap().to_string();
+    let keys = bucket_keys(&sb, &format!("{prefix}/t/snapshots/"));
+    let dirs: std::collections::BTreeSet<&str> = keys
+        .iter()
+        .filter_map(|k| k.split('/').rev().nth(1))
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    assert!(dirs.iter().next().unwrap().starts_with(&last), "{dirs:?}");
+    let run = b.acc(&["restore", "--profile", "t", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["label"], last.as_str());
+}

@@ -1,5 +1,6 @@
 //! `acc doctor`: whether each server, file and destination the profile names answers.
 
+mod bucket;
 mod check;
 mod device_sync;
 mod local;

@@ -279,14 +279,18 @@ impl Bucket {
         Ok(out)
     }
 
+    /// Removes the object `rel`, if it is there.
+    pub async fn remove(&self, rel: &str) -> Result<()> {
+        match self.store.delete(&self.key(rel)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.failed("remove", rel, e)),
+        }
+    }
+
     /// Removes every object under `rel/`.
     pub async fn remove_tree(&self, rel: &str) -> Result<()> {
         for (name, _) in self.objects(rel).await? {
-            let key = format!("{rel}/{name}");
-            match self.store.delete(&self.key(&key)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(self.failed("remove", &key, e)),
-            }
+            self.remove(&format!("{rel}/{name}")).await?;
         }
         Ok(())
     }

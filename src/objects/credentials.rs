@@ -15,6 +15,31 @@ pub struct Keys {
     pub token: Option<String>,
 }
 
+/// Where the keys come from, as `acc doctor` says it; never the keys themselves.
+pub fn source(s: &S3Settings, env: &Env) -> String {
+    if s.access_key_id.is_some() && s.secret_access_key.is_some() {
+        return "acc's reference (s3.access_key_id and s3.secret_access_key_*)".into();
+    }
+    if env.get("AWS_ACCESS_KEY_ID").is_some() && env.get("AWS_SECRET_ACCESS_KEY").is_some() {
+        return "the environment (AWS_ACCESS_KEY_ID)".into();
+    }
+    let file = env
+        .get("AWS_SHARED_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            env.get("HOME")
+                .map(|h| PathBuf::from(h).join(".aws/credentials"))
+        });
+    match file.filter(|f| f.is_file()) {
+        Some(f) => format!(
+            "the shared credentials file {} (profile {})",
+            f.display(),
+            env.get("AWS_PROFILE").unwrap_or("default")
+        ),
+        None => "the instance or web-identity role".into(),
+    }
+}
+
 pub fn keys(s: &S3Settings, env: &Env) -> Result<Option<Keys>> {
     if let (Some(id), Some(secret)) = (&s.access_key_id, &s.secret_access_key) {
         return Ok(Some(Keys {

@@ -5,6 +5,8 @@
 
 pub mod bucket;
 mod credentials;
+
+pub use credentials::source as credentials_source;
 pub mod lease;
 pub mod snapshots;
 

@@ -84,13 +84,13 @@ pub async fn push(
             .map(|n| n.to_string()),
     );
     for name in &names {
-        crate::failpoint::pause("objects:uploading").await;
         bucket
             .upload_file(
                 &dir.join(name),
                 &format!("{}/{prefix}/{name}", snapshots(profile)),
             )
             .await?;
+        crate::failpoint::pause("objects:file-uploaded").await;
     }
     let manifest = std::fs::read(dir.join(MANIFEST))
         .map_err(|e| Error::io(format!("cannot read {}", dir.join(MANIFEST).display()), e))?;
