@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -15,6 +16,8 @@ use crate::error::{Error, Kind, Result};
 /// The manifest and its signature go up last, in this order, after every data file.
 const LAST: [&str; 2] = ["manifest.json.sig", "manifest.json"];
 const MANIFEST: &str = "manifest.json";
+/// Files sent up at once.
+const FILES_IN_FLIGHT: usize = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Pointer {
@@ -83,14 +86,29 @@ pub async fn push(
             .filter(|n| dir.join(n).exists())
             .map(|n| n.to_string()),
     );
-    for name in &names {
-        bucket
-            .upload_file(
-                &dir.join(name),
-                &format!("{}/{prefix}/{name}", snapshots(profile)),
-            )
-            .await?;
-        crate::failpoint::pause("objects:file-uploaded").await;
+    // the data files a few at a time (each holds at most two parts in memory), then the
+    // signature and the manifest, last and in order
+    let (data, last) =
+        names.split_at(names.len() - LAST.iter().filter(|n| dir.join(n).exists()).count());
+    let send = |name: &String| {
+        let (from, to) = (
+            dir.join(name),
+            format!("{}/{prefix}/{name}", snapshots(profile)),
+        );
+        async move {
+            bucket.upload_file(&from, &to).await?;
+            crate::failpoint::pause("objects:file-uploaded").await;
+            Ok::<_, Error>(())
+        }
+    };
+    let mut sending =
+        futures_util::stream::iter(data.iter().map(send)).buffer_unordered(FILES_IN_FLIGHT);
+    while let Some(sent) = sending.next().await {
+        sent?;
+    }
+    drop(sending);
+    for name in last {
+        send(name).await?;
     }
     let manifest = std::fs::read(dir.join(MANIFEST))
         .map_err(|e| Error::io(format!("cannot read {}", dir.join(MANIFEST).display()), e))?;
