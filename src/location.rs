@@ -29,8 +29,14 @@ impl S3Url {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
         if !valid {
+            // the text is echoed only when it cannot carry a key pair (user:secret@)
+            let shown = if text.contains('@') {
+                "the s3:// URL".to_string()
+            } else {
+                format!("'{text}'")
+            };
             return Some(Err(Error::config(format!(
-                "'{text}' does not name a bucket"
+                "{shown} does not name a bucket"
             ))
             .hint("use s3://bucket/prefix: a bucket name is 3 to 63 lowercase letters, digits, dots and dashes")));
         }

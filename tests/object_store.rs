@@ -185,8 +185,8 @@ async fn two_processes_race_for_one_lease_exactly_one_runs_and_a_killed_holders_
         "names the holder: {}",
         refused.stderr
     );
-    // the lease is renewed while A lives: past one lease period, B is still refused
-    std::thread::sleep(Duration::from_secs(7));
+    // the lease is renewed while A lives: past one and a half lease periods, B is still refused
+    std::thread::sleep(Duration::from_secs(9));
     assert_eq!(b.acc(&["snapshot", "--profile", "t", "--now"]).code, 75);
 
     // kill -9: nobody releases the lease; it expires by itself and B takes over
@@ -355,7 +355,7 @@ async fn a_snapshot_killed_at_each_step_of_its_publish_leaves_the_previous_one_w
         "objects:before-pointer",
     ] {
         // the killed run before this one holds the lease until it expires (5 s)
-        std::thread::sleep(Duration::from_secs(6));
+        std::thread::sleep(Duration::from_secs(8));
         let mut cmd = a.command(&["snapshot", "--profile", "t", "--now"]);
         let (mut child, _) = paused_at(&mut cmd, point, None);
         child.kill().unwrap(); // SIGKILL
@@ -375,8 +375,8 @@ async fn a_snapshot_killed_at_each_step_of_its_publish_leaves_the_previous_one_w
         "the killed runs left unfinished snapshots: {dirs:?}"
     );
 
-    // the next snapshot waits out the dead holder's lease, publishes, and prunes: one complete
-    // snapshot is kept, and nothing the killed runs left
+    // the next snapshot waits out the dead holder's lease, publishes, and prunes everything the
+    // killed runs left
     std::thread::sleep(Duration::from_millis(1100));
     let run = snapshot_when_free(&a);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -386,9 +386,73 @@ async fn a_snapshot_killed_at_each_step_of_its_publish_leaves_the_previous_one_w
         .iter()
         .filter_map(|k| k.split('/').rev().nth(1))
         .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    assert!(dirs.iter().next().unwrap().starts_with(&last), "{dirs:?}");
+    // keep = 1 keeps the pointer's and the one it named before (the first), whole
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    assert!(
+        dirs.iter().any(|d| d.starts_with(&format!("{last}."))),
+        "{dirs:?}"
+    );
+    assert!(
+        dirs.iter().any(|d| d.starts_with(&format!("{first}."))),
+        "{dirs:?}"
+    );
     let run = b.acc(&["restore", "--profile", "t", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["label"], last.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_writes_are_contested_and_exactly_one_of_two_racing_leases_is_taken() {
+    use acc::objects::{Bucket, Lease, bucket::Lost};
+    let sb = Sandbox::require();
+    let config = sb.config();
+    let profile = config
+        .profile(Some("demo-us"), acc::config::RawProfile::default())
+        .unwrap();
+    let url = acc::location::S3Url {
+        bucket: sb.var("ACC_S3_BUCKET").to_string(),
+        prefix: prefix("conditional"),
+    };
+    let bucket = std::sync::Arc::new(Bucket::open(&url, &profile.s3, config.env()).unwrap());
+    let first = bucket.put_if("k", b"one".to_vec(), None).await.unwrap();
+    let etag = first.expect("the first create-only write is taken");
+    assert_eq!(
+        bucket.put_if("k", b"two".to_vec(), None).await.unwrap(),
+        Err(Lost),
+        "a second create-only write is refused"
+    );
+    let moved = bucket
+        .put_if("k", b"three".to_vec(), etag.clone())
+        .await
+        .unwrap()
+        .expect("replace-if-unchanged with the current ETag");
+    assert_ne!(moved, etag);
+    assert_eq!(
+        bucket.put_if("k", b"four".to_vec(), etag).await.unwrap(),
+        Err(Lost),
+        "a stale ETag is refused"
+    );
+    assert_eq!(&bucket.get("k").await.unwrap().unwrap().0[..], b"three");
+
+    // two runs race for one lease at the same moment: exactly one holds it
+    let ttl = Duration::from_secs(30);
+    let (a, b) = tokio::join!(
+        Lease::take(bucket.clone(), "lease.json", "a race", ttl),
+        Lease::take(bucket.clone(), "lease.json", "a race", ttl)
+    );
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one: {:?} {:?}",
+        a.as_ref().err().map(|e| e.message().to_string()),
+        b.as_ref().err().map(|e| e.message().to_string())
+    );
+    let (held, refused) = if a.is_ok() { (a, b) } else { (b, a) };
+    assert_eq!(refused.err().unwrap().exit_code(), 75);
+    let held = held.unwrap();
+    held.check().await.unwrap();
+    held.release().await;
+    let again = Lease::take(bucket.clone(), "lease.json", "a race", ttl)
+        .await
+        .unwrap();
+    again.release().await;
 }

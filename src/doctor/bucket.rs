@@ -19,7 +19,7 @@ pub(super) async fn check(p: &Profile, env: &Env) -> Option<Check> {
         Ok(()) => pass(
             NAME,
             format!(
-                "{}: listed, wrote, read back and removed a probe; keys from {}; region {}; endpoint {}",
+                "{}: listed, wrote (create-only, a second refused), read back and removed a probe; keys from {}; region {}; endpoint {}",
                 url.describe(),
                 credentials_source(&p.s3, env),
                 origin_of(
@@ -63,8 +63,19 @@ async fn probe(url: &S3Url, p: &Profile, env: &Env) -> Result<()> {
             format!("{} is already there", bucket.describe(&key)),
         ));
     }
+    // the lease and the pointer rest on conditional writes: a service that ignores them
+    // would let two hosts run one job
+    let honoured = bucket.put_if(&key, body.clone(), None).await?.is_err();
     let read = bucket.get(&key).await?;
     bucket.remove(&key).await?;
+    if !honoured {
+        return Err(Error::config(format!(
+            "{} ignores conditional writes (a second create-only write of {} was taken)",
+            bucket.describe(""),
+            key
+        ))
+        .hint("acc needs If-None-Match and If-Match (AWS S3 since 2024, MinIO, R2, Ceph): use a service that honours them"));
+    }
     match read {
         Some((bytes, _)) if bytes.as_ref() == body.as_slice() => Ok(()),
         _ => Err(Error::new(

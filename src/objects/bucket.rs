@@ -48,7 +48,23 @@ impl Bucket {
             ))
             .hint("use https://, or set s3.allow_http = true for a service on this host or a private test network"));
         }
-        let mut options = ClientOptions::new().with_allow_http(s.allow_http);
+        // the AWS SDKs' endpoint variables are honoured by the client: refused the same way
+        for var in ["AWS_ENDPOINT", "AWS_ENDPOINT_URL"] {
+            if s.endpoint.is_none()
+                && env.get(var).is_some_and(|e| e.starts_with("http://"))
+                && !s.allow_http
+            {
+                return Err(Error::config(format!(
+                    "{var} is plain HTTP: credentials and snapshots would cross the network unprotected"
+                ))
+                .hint("use https://, or set s3.allow_http = true for a service on this host or a private test network"));
+            }
+        }
+        // a request gives up within a minute, so a lease is renewed or known lost in time
+        let mut options = ClientOptions::new()
+            .with_allow_http(s.allow_http)
+            .with_timeout(std::time::Duration::from_secs(30))
+            .with_connect_timeout(std::time::Duration::from_secs(10));
         if let Some(ca) = &s.ca_file {
             let pem = std::fs::read(ca).map_err(|e| {
                 Error::config(format!("cannot read s3.ca_file {}", ca.display())).source(e)
@@ -87,7 +103,12 @@ impl Bucket {
             .with_region(region)
             .with_allow_http(s.allow_http)
             .with_virtual_hosted_style_request(!s.path_style)
-            .with_client_options(options);
+            .with_client_options(options)
+            .with_retry(object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(60),
+                ..object_store::RetryConfig::default()
+            });
         if let Some(endpoint) = &s.endpoint {
             b = b.with_endpoint(endpoint);
         }
@@ -114,11 +135,25 @@ impl Bucket {
     }
 
     fn failed(&self, what: &str, rel: &str, e: object_store::Error) -> Error {
+        let text = e.to_string();
         let kind = match &e {
             object_store::Error::PermissionDenied { .. }
             | object_store::Error::Unauthenticated { .. } => Kind::Permission,
             object_store::Error::NotFound { .. } => Kind::Unavailable,
-            // a lost link, a timeout, a busy service: the object store's retries ran out
+            object_store::Error::NotImplemented { .. }
+            | object_store::Error::NotSupported { .. }
+            | object_store::Error::UnknownConfigurationKey { .. }
+            | object_store::Error::InvalidPath { .. } => Kind::Config,
+            // the service refused the request itself (a wrong region, a redirect), or the
+            // certificate: retrying changes nothing
+            _ if text.contains("certificate") || text.contains("redirect") => Kind::Config,
+            _ if text.contains("Client error with status")
+                && !text.contains("status 408")
+                && !text.contains("status 429") =>
+            {
+                Kind::Unavailable
+            }
+            // a lost link, a timeout, a busy service: the client's retries ran out
             _ => Kind::Temporary,
         };
         Error::new(kind, format!("cannot {what} {}", self.describe(rel))).source(e)
@@ -207,6 +242,7 @@ impl Bucket {
                 break;
             }
             if let Err(e) = w.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                let _ = w.abort().await;
                 return Err(self.failed("upload", rel, e));
             }
             w.write(&buf[..n]);
@@ -257,8 +293,11 @@ impl Bucket {
             .collect())
     }
 
-    /// Every object under `rel/`, with its size.
-    pub async fn objects(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+    /// Every object under `rel/`, with its size and when it was written.
+    pub async fn objects(
+        &self,
+        rel: &str,
+    ) -> Result<Vec<(String, u64, chrono::DateTime<chrono::Utc>)>> {
         let base = self.key(rel);
         let mut out = Vec::new();
         let mut listing = self.store.list(Some(&base));
@@ -274,7 +313,7 @@ impl Bucket {
                         .join("/")
                 })
                 .unwrap_or_default();
-            out.push((name, meta.size));
+            out.push((name, meta.size, meta.last_modified));
         }
         Ok(out)
     }
@@ -289,7 +328,7 @@ impl Bucket {
 
     /// Removes every object under `rel/`.
     pub async fn remove_tree(&self, rel: &str) -> Result<()> {
-        for (name, _) in self.objects(rel).await? {
+        for (name, _, _) in self.objects(rel).await? {
             self.remove(&format!("{rel}/{name}")).await?;
         }
         Ok(())

@@ -131,13 +131,17 @@ impl Lease {
             let (bucket, rel, state, lost) =
                 (bucket.clone(), rel.to_string(), state.clone(), lost.clone());
             tokio::spawn(async move {
+                let mut wait = every;
                 loop {
-                    tokio::time::sleep(every).await;
+                    tokio::time::sleep(wait).await;
                     let mut s = state.lock().await;
                     let mut next = s.0.clone();
                     next.expires_at = Utc::now() + ttl;
                     match bucket.put_if(&rel, to_json(&next), s.1.clone()).await {
-                        Ok(Ok(etag)) => *s = (next, etag),
+                        Ok(Ok(etag)) => {
+                            *s = (next, etag);
+                            wait = every;
+                        }
                         Ok(Err(Lost)) => {
                             lost.store(true, Ordering::SeqCst);
                             crate::events::warning(&format!(
@@ -146,12 +150,19 @@ impl Lease {
                             ));
                             return;
                         }
-                        // a passing failure: the next renewal tries again before expiry
-                        Err(e) => crate::events::warning(&format!(
-                            "could not renew the lease {}: {}",
-                            bucket.describe(&rel),
-                            e.message()
-                        )),
+                        // a passing failure: try again soon, and give the lease up for lost
+                        // once it has expired, so this run publishes nothing after that
+                        Err(e) => {
+                            if s.0.expires_at <= Utc::now() {
+                                lost.store(true, Ordering::SeqCst);
+                            }
+                            crate::events::warning(&format!(
+                                "could not renew the lease {}: {}",
+                                bucket.describe(&rel),
+                                e.message()
+                            ));
+                            wait = std::time::Duration::from_secs(5).min(every);
+                        }
                     }
                 }
             })

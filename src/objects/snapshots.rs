@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -26,6 +27,13 @@ pub struct Pointer {
     pub dir: String,
     /// SHA-256 of its manifest, hex: a reader checks the manifest it fetched against it.
     pub manifest_sha256: String,
+    /// When its data was taken (the manifest's start): the pointer only moves forward in it,
+    /// whatever the labels (an on-demand label sorts after its day's scheduled one).
+    pub as_of: DateTime<Utc>,
+    /// The prefix the pointer named before, kept by pruning for a restore that read the
+    /// pointer just before it moved.
+    #[serde(default)]
+    pub previous: Option<String>,
 }
 
 pub fn pointer_key(profile: &str) -> String {
@@ -58,20 +66,23 @@ pub async fn latest(bucket: &Bucket, profile: &str) -> Result<Option<(Pointer, O
     }
 }
 
-/// Sends the published local snapshot `dir` (label `label`) up, then moves the pointer to it
-/// unless a newer label is already there. Returns the snapshot's prefix.
-pub async fn push(
+/// Whether the bucket's pointer already names data as new as `as_of` (or newer): then
+/// nothing need be sent.
+pub async fn current(bucket: &Bucket, profile: &str, as_of: DateTime<Utc>) -> Result<bool> {
+    Ok(latest(bucket, profile)
+        .await?
+        .is_some_and(|(p, _)| p.as_of >= as_of))
+}
+
+/// Sends the published local snapshot `dir` (label `label`, its data as of `as_of`) up under
+/// a prefix of its own, manifest last. Returns the pointer that would name it.
+pub async fn send(
     bucket: &Bucket,
     profile: &str,
-    label: &str,
+    (label, as_of): (&str, DateTime<Utc>),
     dir: &Path,
     run: &str,
-) -> Result<String> {
-    if let Some((p, _)) = latest(bucket, profile).await?
-        && p.label.as_str() >= label
-    {
-        return Ok(p.dir);
-    }
+) -> Result<Pointer> {
     let prefix = format!("{label}.{run}");
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?
@@ -81,15 +92,13 @@ pub async fn push(
         .filter(|n| !LAST.contains(&n.as_str()))
         .collect();
     names.sort();
-    names.extend(
-        LAST.iter()
-            .filter(|n| dir.join(n).exists())
-            .map(|n| n.to_string()),
-    );
+    let last: Vec<String> = LAST
+        .iter()
+        .filter(|n| dir.join(n).exists())
+        .map(|n| n.to_string())
+        .collect();
     // the data files a few at a time (each holds at most two parts in memory), then the
     // signature and the manifest, last and in order
-    let (data, last) =
-        names.split_at(names.len() - LAST.iter().filter(|n| dir.join(n).exists()).count());
     let send = |name: &String| {
         let (from, to) = (
             dir.join(name),
@@ -102,33 +111,44 @@ pub async fn push(
         }
     };
     let mut sending =
-        futures_util::stream::iter(data.iter().map(send)).buffer_unordered(FILES_IN_FLIGHT);
+        futures_util::stream::iter(names.iter().map(send)).buffer_unordered(FILES_IN_FLIGHT);
     while let Some(sent) = sending.next().await {
         sent?;
     }
     drop(sending);
-    for name in last {
+    for name in &last {
         send(name).await?;
     }
     let manifest = std::fs::read(dir.join(MANIFEST))
         .map_err(|e| Error::io(format!("cannot read {}", dir.join(MANIFEST).display()), e))?;
-    let me = Pointer {
+    Ok(Pointer {
         label: label.to_string(),
-        dir: prefix.clone(),
+        dir: prefix,
         manifest_sha256: crate::crypt::hex(&Sha256::digest(&manifest)),
-    };
+        as_of,
+        previous: None,
+    })
+}
+
+/// Moves the pointer to `me` by a conditional write, unless it already names data as new;
+/// `true` when it moved. Call it only while holding the snapshot lease (checked just before).
+pub async fn publish(bucket: &Bucket, profile: &str, me: &Pointer) -> Result<bool> {
     crate::failpoint::pause("objects:before-pointer").await;
     for _ in 0..5 {
         let current = latest(bucket, profile).await?;
         if let Some((p, _)) = &current
-            && p.label.as_str() >= label
+            && p.as_of >= me.as_of
         {
-            return Ok(prefix);
+            return Ok(false);
         }
+        let me = Pointer {
+            previous: current.as_ref().map(|(p, _)| p.dir.clone()),
+            ..me.clone()
+        };
         let etag = current.and_then(|(_, e)| e);
         let body = serde_json::to_vec_pretty(&me).expect("a pointer serialises");
         match bucket.put_if(&pointer_key(profile), body, etag).await? {
-            Ok(_) => return Ok(prefix),
+            Ok(_) => return Ok(true),
             Err(Lost) => continue,
         }
     }
@@ -141,17 +161,17 @@ pub async fn push(
     ))
 }
 
-/// Fetches the snapshot the pointer names into the local directory `into` (which must not
-/// exist), checking its manifest against the pointer. Returns the pointer, or `None` when the
-/// bucket holds no snapshot of the profile.
-pub async fn fetch(bucket: &Bucket, profile: &str, into: &Path) -> Result<Option<Pointer>> {
-    let Some((p, _)) = latest(bucket, profile).await? else {
-        return Ok(None);
-    };
-    std::fs::create_dir_all(into)
+/// Fetches the snapshot pointer `p` names into the new private directory `into`, checking its
+/// manifest against the pointer (the caller checks the files against the manifest).
+pub async fn fetch(bucket: &Bucket, profile: &str, p: &Pointer, into: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(into)
         .map_err(|e| Error::io(format!("cannot create {}", into.display()), e))?;
     let base = format!("{}/{}", snapshots(profile), p.dir);
-    for (name, _) in bucket.objects(&base).await? {
+    for (name, _, _) in bucket.objects(&base).await? {
         if name.contains('/') {
             continue;
         }
@@ -176,39 +196,41 @@ pub async fn fetch(bucket: &Bucket, profile: &str, into: &Path) -> Result<Option
         )
         .hint("someone changed the snapshot after it was published; take a new snapshot"));
     }
-    Ok(Some(p))
+    Ok(())
 }
 
-/// Removes whole snapshots beyond the newest `keep` complete ones, never the one the
-/// pointer names, and the unfinished ones of runs older than it. Returns what it removed.
+/// Removes whole snapshots beyond the newest `keep` complete ones, never the one the pointer
+/// names nor the one it named before, and every unfinished one: call it only while holding
+/// the snapshot lease. Returns what it removed.
 pub async fn prune(bucket: &Bucket, profile: &str, keep: usize) -> Result<Vec<String>> {
     let Some((pointer, _)) = latest(bucket, profile).await? else {
         return Ok(Vec::new());
     };
-    let all = bucket.objects(&snapshots(profile)).await?;
-    let mut dirs: Vec<(String, bool)> = Vec::new();
-    for (name, _) in &all {
+    // each snapshot's prefix, and when its manifest went up (None: it never finished)
+    let mut dirs: Vec<(String, Option<DateTime<Utc>>)> = Vec::new();
+    for (name, _, at) in bucket.objects(&snapshots(profile)).await? {
         let Some((dir, file)) = name.split_once('/') else {
             continue;
         };
+        let done = (file == MANIFEST).then_some(at);
         match dirs.iter_mut().find(|(d, _)| d == dir) {
-            Some(entry) => entry.1 |= file == MANIFEST,
-            None => dirs.push((dir.to_string(), file == MANIFEST)),
+            Some(entry) => entry.1 = entry.1.or(done),
+            None => dirs.push((dir.to_string(), done)),
         }
     }
-    let label = |d: &str| {
-        d.split_once('.')
-            .map_or(d.to_string(), |(l, _)| l.to_string())
-    };
-    let mut complete: Vec<&(String, bool)> = dirs.iter().filter(|(_, c)| *c).collect();
-    complete.sort_by_key(|(d, _)| std::cmp::Reverse(label(d)));
+    // the newest `keep` finished ones, and the pointer's previous one, for a restore that
+    // read the pointer just before it moved
+    let mut complete: Vec<(String, DateTime<Utc>)> = dirs
+        .iter()
+        .filter_map(|(d, at)| Some((d.clone(), (*at)?)))
+        .collect();
+    complete.sort_by_key(|(_, at)| std::cmp::Reverse(*at));
+    let mut kept: Vec<&String> = complete.iter().take(keep).map(|(d, _)| d).collect();
+    kept.extend(pointer.previous.as_ref());
     let mut removed = Vec::new();
-    for (i, (dir, done)) in dirs.iter().enumerate() {
-        let _ = i;
-        let keep_it = *dir == pointer.dir
-            || (*done && complete.iter().take(keep).any(|(d, _)| d == dir))
-            || (!*done && label(dir) >= pointer.label);
-        if !keep_it {
+    // under the snapshot lease no other run is sending: an unfinished prefix is a dead run's
+    for (dir, _) in &dirs {
+        if *dir != pointer.dir && !kept.contains(&dir) {
             bucket
                 .remove_tree(&format!("{}/{dir}", snapshots(profile)))
                 .await?;
@@ -218,24 +240,25 @@ pub async fn prune(bucket: &Bucket, profile: &str, keep: usize) -> Result<Vec<St
     Ok(removed)
 }
 
-/// The manifest of the snapshot the pointer names, and whether every file it lists is in the
-/// bucket at its size; `None` when the bucket holds no snapshot of the profile.
+/// The manifest of the snapshot the pointer names, and the objects beside it with their sizes
+/// (for the caller to check against the manifest); `None` when the bucket holds no snapshot.
 pub async fn latest_manifest(
     bucket: &Bucket,
     profile: &str,
-) -> Result<Option<(Pointer, Vec<u8>, bool)>> {
+) -> Result<Option<(Pointer, Vec<u8>, Vec<(String, u64)>)>> {
     let Some((p, _)) = latest(bucket, profile).await? else {
         return Ok(None);
     };
     let base = format!("{}/{}", snapshots(profile), p.dir);
     let key = format!("{base}/{MANIFEST}");
     let Some((bytes, _)) = bucket.get(&key).await? else {
-        return Ok(Some((p, Vec::new(), false)));
+        return Ok(Some((p, Vec::new(), Vec::new())));
     };
-    let present = bucket.objects(&base).await?;
-    Ok(Some((
-        p,
-        bytes.to_vec(),
-        present.iter().any(|(n, _)| n == MANIFEST),
-    )))
+    let present = bucket
+        .objects(&base)
+        .await?
+        .into_iter()
+        .map(|(n, size, _)| (n, size))
+        .collect();
+    Ok(Some((p, bytes.to_vec(), present)))
 }

@@ -21,6 +21,10 @@ pub async fn take_shared(
     let (bucket, lease) = crate::objects::leased(url, profile, env, "snapshot").await?;
     let sent = async {
         let report = take_here(profile, env, req, now).await?;
+        let as_of = report.manifest.started_at.with_timezone(&Utc);
+        if snapshots::current(&bucket, &profile.name, as_of).await? {
+            return Ok(report);
+        }
         lease.check().await?;
         let run = format!(
             "{}-{}-{}",
@@ -28,13 +32,38 @@ pub async fn take_shared(
             std::process::id(),
             Utc::now().timestamp_nanos_opt().unwrap_or_default()
         );
-        snapshots::push(&bucket, &profile.name, &report.label, &report.path, &run).await?;
+        let pointer = snapshots::send(
+            &bucket,
+            &profile.name,
+            (&report.label, as_of),
+            &report.path,
+            &run,
+        )
+        .await?;
+        // the pointer moves only while this run still holds the lease
+        lease.check().await?;
+        if !snapshots::publish(&bucket, &profile.name, &pointer).await? {
+            crate::events::warning(&format!(
+                "{} already names data as new as {}: it was sent up but not published",
+                bucket.describe(&snapshots::pointer_key(&profile.name)),
+                report.label
+            ));
+        }
         if let Some(keep) = profile.snapshot.keep {
-            for dir in snapshots::prune(&bucket, &profile.name, keep).await? {
-                crate::events::info(&format!(
-                    "removed {} from the bucket",
-                    bucket.describe(&dir)
-                ));
+            // published either way: a failed prune is the next run's to finish
+            match snapshots::prune(&bucket, &profile.name, keep).await {
+                Ok(removed) => {
+                    for dir in removed {
+                        crate::events::info(&format!(
+                            "removed {} from the bucket",
+                            bucket.describe(&dir)
+                        ));
+                    }
+                }
+                Err(e) => crate::events::warning(&format!(
+                    "old snapshots were not pruned from the bucket: {}; the next snapshot prunes them",
+                    e.message()
+                )),
             }
         }
         Ok(report)

@@ -271,7 +271,11 @@ async fn shared_snapshot(
             label: pointer.label,
             finished_at: m.finished_at.with_timezone(&Utc),
             bytes: m.total_size(),
-            complete: listed,
+            complete: m.files().all(|f| {
+                listed
+                    .iter()
+                    .any(|(n, size)| *n == f.name && *size == f.digest.size)
+            }),
             filtered_by_row_security: m
                 .filtered_by_row_security
                 .iter()
