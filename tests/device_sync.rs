@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use support::exports::records;
+use support::exports::{export, records};
 use support::printed::{csv_records, decrypted, pages, private_dir, sheets, text_of, today};
 use support::restores::{Setup, setup};
 use support::{Sandbox, TestDb, acc, age_decrypt, day_file, files_under};
@@ -155,19 +155,7 @@ async fn the_device_sync_dashboard_puts_a_carer_made_stale_on_purpose_first_with
     let dir = tempfile::tempdir().unwrap();
     let config = sb.write_profile(dir.path(), &db.name, None, TRACKED);
     let out = dir.path().join("out");
-    let run = acc(
-        &config,
-        &[
-            "export",
-            "--profile",
-            "t",
-            "--source",
-            "production",
-            "--to",
-            out.to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let run = export(&config, out.to_str().unwrap(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let names: Vec<String> = run.json()["dashboards"]
         .as_array()

@@ -5,10 +5,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::{ROWS_HASH, Run, Sandbox, StagingDb, TestDb, acc_command, paused_at, schema_dump};
+use support::{
+    ROWS_HASH, Run, Sandbox, StagingDb, TestDb, acc_command, files_under, paused_at, schema_dump,
+};
 
 /// One host: a directory with its configuration, cache, HOME and TMPDIR.
 struct Host {
@@ -76,15 +78,9 @@ fn prefix(tag: &str) -> String {
 /// The production section of `sb.write_profile`, for a database of the production cluster.
 fn production_section(sb: &Sandbox, db: &str) -> String {
     format!(
-        "[profiles.t.production]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"{db}\"\nuser = \"acc\"\n\
-         password_file = \"{sandbox}/secrets/pg_acc_password\"\nsslrootcert = \"{sandbox}/tls/ca.crt\"\n",
-        port = sb.prod_port(),
-        sandbox = sb.var("ACC_SANDBOX"),
+        "[profiles.t.production]\n{}\n",
+        sb.production_keys(db, sb.prod_port())
     )
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    support::files_under(dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,20 +82,16 @@ async fn fetch_latest(bucket: &Bucket, profile: &Profile) -> Result<String> {
 
 /// Every file the manifest in `dir` lists is there at its size (restore hashes them as it loads).
 fn whole(dir: &std::path::Path) -> Result<()> {
-    let m = Manifest::read(dir)?;
-    for f in m.files() {
-        let size = std::fs::metadata(dir.join(&f.name)).map(|md| md.len()).ok();
-        if size != Some(f.digest.size) {
-            return Err(Error::new(
-                Kind::Temporary,
-                format!(
-                    "{} of snapshot {} did not arrive whole from the bucket",
-                    f.name,
-                    dir.display()
-                ),
-            )
-            .hint("it may have been pruned while it was fetched; run the restore again"));
-        }
+    match Manifest::read(dir)?.short_file_in(dir) {
+        None => Ok(()),
+        Some(f) => Err(Error::new(
+            Kind::Temporary,
+            format!(
+                "{} of snapshot {} did not arrive whole from the bucket",
+                f.name,
+                dir.display()
+            ),
+        )
+        .hint("it may have been pruned while it was fetched; run the restore again")),
     }
-    Ok(())
 }

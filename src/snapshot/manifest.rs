@@ -178,6 +178,13 @@ impl Manifest {
             .chain(self.data_tables().flat_map(|t| t.files.iter()))
     }
 
+    /// The first file this manifest lists that is missing from `dir` or not at its size.
+    pub fn short_file_in(&self, dir: &Path) -> Option<&File> {
+        self.files().find(|f| {
+            std::fs::metadata(dir.join(&f.name)).map_or(true, |md| md.len() != f.digest.size)
+        })
+    }
+
     /// The tables whose files hold rows: production's, then its large objects' catalogs.
     fn data_tables(&self) -> impl Iterator<Item = &TableEntry> {
         let lo = self

@@ -237,9 +237,7 @@ fn snapshot(profile: &Profile) -> Result<Option<Snapshot>, Failure> {
     };
     let dir = store.snapshot_dir(&label);
     let m = Manifest::read(&dir).map_err(Failure::from)?;
-    let complete = m
-        .files()
-        .all(|f| std::fs::metadata(dir.join(&f.name)).is_ok_and(|md| md.len() == f.digest.size));
+    let complete = m.short_file_in(&dir).is_none();
     Ok(Some(Snapshot {
         label,
         finished_at: m.finished_at.with_timezone(&Utc),

@@ -303,13 +303,17 @@ impl Sandbox {
     /// An acc.toml with one profile `t` (us-can) whose production is `db` on the production
     /// cluster (or `port`), its store under `dir`; `extra` is appended verbatim.
     pub fn write_profile(&self, dir: &Path, db: &str, port: Option<u16>, extra: &str) -> PathBuf {
-        let production = format!(
+        let production = self.production_keys(db, port.unwrap_or_else(|| self.prod_port()));
+        self.write_profile_with(dir, &production, extra)
+    }
+
+    /// The keys of a production section for `db` on the cluster at `port`, as acc logs in.
+    pub fn production_keys(&self, db: &str, port: u16) -> String {
+        format!(
             "host = \"127.0.0.1\"\nport = {port}\ndbname = \"{db}\"\nuser = \"acc\"\n\
              password_file = \"{sandbox}/secrets/pg_acc_password\"\nsslrootcert = \"{sandbox}/tls/ca.crt\"",
-            port = port.unwrap_or_else(|| self.prod_port()),
             sandbox = self.var("ACC_SANDBOX"),
-        );
-        self.write_profile_with(dir, &production, extra)
+        )
     }
 
     /// An acc.toml in `dir` with one profile `t` whose production section is `production`

@@ -56,6 +56,9 @@ const HEAD: Style = Style::bold(12.5);
 const SUB: Style = Style::regular(8.5);
 const FOOT: Style = Style::regular(7.5);
 const FOOT_BOLD: Style = Style::bold(7.5);
+/// One piece of text on the urgent list: its column's offset, style and text.
+type Cell = (f32, Style, String);
+
 const URGENT_WHO: Style = Style::bold(8.0);
 const URGENT: Style = Style::regular(8.0);
 
@@ -124,7 +127,7 @@ impl Document {
         // a table: number, name, phone, then what their app misses (wrapped in its column)
         let columns = [0.0, 44.0, 150.0, 222.0];
         let detail_width = width - columns[3];
-        let rows: Vec<Vec<(f32, Style, String)>> = if carers.is_empty() {
+        let rows: Vec<Vec<Cell>> = if carers.is_empty() {
             vec![vec![(0.0, URGENT, l.urgent_none.to_string())]]
         } else {
             carers
@@ -157,7 +160,7 @@ impl Document {
         };
         let body = body_height(self.paper);
         let per_page = ((body / URGENT.leading()) as usize).max(1);
-        let pages: Vec<&[Vec<(f32, Style, String)>]> = rows.chunks(per_page).collect();
+        let pages: Vec<&[Vec<Cell>]> = rows.chunks(per_page).collect();
         let (total, h) = (pages.len(), self.paper.size().1);
         for (i, rows) in pages.iter().enumerate() {
             let mut p = Painter::new(&mut self.subsets, h);
