@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 pub enum Location {
     Local(PathBuf),
     Sftp(SftpAddress),
+    Bucket(S3Url),
 }
 
 /// A place in an S3-compatible bucket: `s3://bucket/prefix`.
@@ -79,9 +80,12 @@ impl Location {
     pub fn parse(text: &str) -> Result<Location> {
         let bad = |why: &str| {
             Error::config(format!("'{text}' is not a delivery location: {why}")).hint(
-                "use sftp://user@host:port/path, file:///absolute/path, or a plain directory path",
+                "use sftp://user@host:port/path, s3://bucket/prefix, file:///absolute/path, or a plain directory path",
             )
         };
+        if let Some(url) = S3Url::parse(text) {
+            return url.map(Location::Bucket);
+        }
         if text.starts_with("sftp://") {
             let url = url::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
             if url.password().is_some() {
@@ -112,7 +116,7 @@ impl Location {
                 .map(Location::Local)
                 .map_err(|()| bad("file URLs must be absolute and local"))
         } else if text.contains("://") {
-            Err(bad("only sftp:// and file:// are supported"))
+            Err(bad("only sftp://, s3:// and file:// are supported"))
         } else if text.is_empty() {
             Err(bad("it is empty"))
         } else {
@@ -125,6 +129,7 @@ impl Location {
         match self {
             Location::Local(p) => p.display().to_string(),
             Location::Sftp(a) => format!("sftp://{}@{}:{}{}", a.user, a.host, a.port, a.root),
+            Location::Bucket(url) => url.describe(),
         }
     }
 }

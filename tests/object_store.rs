@@ -8,6 +8,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use support::buckets::{bucket_keys, prefix, s3_section};
 use support::{
     ROWS_HASH, Run, Sandbox, StagingDb, TestDb, acc_command, files_under, paused_at, schema_dump,
 };
@@ -56,23 +57,6 @@ impl Host {
     fn cache(&self) -> PathBuf {
         self.dir.path().join("cache")
     }
-}
-
-/// The sandbox's endpoint, path-style, plain HTTP on 127.0.0.1 said on purpose.
-fn s3_section(sb: &Sandbox, lease_seconds: u64) -> String {
-    format!(
-        "endpoint = \"{}\"\npath_style = true\nallow_http = true\nlease_seconds = {lease_seconds}",
-        sb.var("ACC_S3_ENDPOINT")
-    )
-}
-
-/// A prefix of the bucket no other test or run uses.
-fn prefix(tag: &str) -> String {
-    format!(
-        "tests/{tag}-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap()
-    )
 }
 
 /// The production section of `sb.write_profile`, for a database of the production cluster.
@@ -284,33 +268,6 @@ fn doctor_lists_writes_and_reads_the_bucket_says_where_its_keys_come_from_and_fa
         !failed.contains(" ok ") && failed.contains("acc-no-such-bucket"),
         "{failed}"
     );
-}
-
-/// The objects under `prefix` in the sandbox's bucket, listed with boto3 from moto's venv.
-fn bucket_keys(sb: &Sandbox, prefix: &str) -> Vec<String> {
-    let out = std::process::Command::new(format!("{}/venv-s3/bin/python", sb.var("ACC_SANDBOX")))
-        .args([
-            "-c",
-            "import boto3, sys\n\
-             s3 = boto3.client('s3', endpoint_url=sys.argv[1])\n\
-             for page in s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2], Prefix=sys.argv[3]):\n\
-             \x20   for o in page.get('Contents', []): print(o['Key'])",
-            sb.var("ACC_S3_ENDPOINT"),
-            sb.var("ACC_S3_BUCKET"),
-            prefix,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

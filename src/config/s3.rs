@@ -28,6 +28,22 @@ pub struct S3Settings {
     pub lease: std::time::Duration,
 }
 
+impl Default for S3Settings {
+    /// AWS itself, keys by the standard chain: what a profile without an `s3` section gets.
+    fn default() -> S3Settings {
+        S3Settings {
+            region: None,
+            endpoint: None,
+            path_style: false,
+            ca_file: None,
+            allow_http: false,
+            access_key_id: None,
+            secret_access_key: None,
+            lease: std::time::Duration::from_secs(DEFAULT_LEASE_SECONDS),
+        }
+    }
+}
+
 pub fn resolve(key: &str, raw: RawS3) -> Result<S3Settings> {
     let secret_access_key = SecretRef::from_keys(
         &format!("{key}.secret_access_key"),

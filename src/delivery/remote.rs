@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use super::Delivery;
-use crate::config::Sftp;
+use super::{Delivery, Reach};
 use crate::env::Env;
 use crate::error::Result;
 use crate::location::Location;
@@ -18,10 +17,9 @@ pub struct Remote {
 
 impl Remote {
     /// Connects (for SFTP: host key, login) on the blocking pool.
-    pub async fn open(location: &Location, sftp: Option<&Sftp>, env: &Env) -> Result<Remote> {
-        let (location, sftp, env) = (location.clone(), sftp.cloned(), env.clone());
-        let delivery =
-            crate::pool::run(move || Delivery::open(&location, sftp.as_ref(), &env)).await??;
+    pub async fn open(location: &Location, reach: &Reach, env: &Env) -> Result<Remote> {
+        let (location, reach, env) = (location.clone(), reach.clone(), env.clone());
+        let delivery = crate::pool::run(move || Delivery::open(&location, &reach, &env)).await??;
         Ok(Remote {
             inner: Arc::new(delivery),
         })

@@ -3,7 +3,7 @@
 
 use crate::config::Profile;
 
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, Reach};
 
 use crate::env::Env;
 
@@ -69,7 +69,7 @@ pub async fn check_destination(p: &Profile, env: &Env) -> Vec<Check> {
     };
     let (to, profile, env2) = (to.clone(), p.clone(), env.clone());
     let reached = crate::pool::run(move || {
-        Delivery::open(&to, profile.sftp.as_ref(), &env2).map(|_| to.describe())
+        Delivery::open(&to, &Reach::of(&profile), &env2).map(|_| to.describe())
     })
     .await;
     vec![match reached {

@@ -11,7 +11,7 @@ use super::dashboard;
 use super::flow::{Finishing, Outcome, Writer, finish, produce};
 use super::reader::Reader;
 use crate::config::Profile;
-use crate::delivery::Remote;
+use crate::delivery::{Reach, Remote};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::progress::Watch;
@@ -80,11 +80,11 @@ async fn run(profile: &Profile, env: &Env, req: &ExportRequest) -> Result<Export
     // the SSH handshake and login go on while the first query starts: its first batches wait
     // in the sealed file's channel until the day's working directory is there
     let opening = {
-        let (to, sftp, env) = (to.clone(), profile.sftp.clone(), env.clone());
+        let (to, reach, env) = (to.clone(), Reach::of(profile), env.clone());
         let layout = Layout::new(profile.name.clone());
         let (today, recipients) = (period.today, Arc::clone(&recipients));
         tokio::spawn(async move {
-            let remote = Remote::open(&to, sftp.as_ref(), &env).await?;
+            let remote = Remote::open(&to, &reach, &env).await?;
             DayWriter::begin(remote, layout, today, recipients).await
         })
     };

@@ -23,8 +23,8 @@ use crate::error::{Error, Kind, Result};
 use crate::location::S3Url;
 
 /// Multipart parts: S3's minimum is 5 MiB; at most `PARTS_IN_FLIGHT` are held at once.
-const PART: usize = 8 << 20;
-const PARTS_IN_FLIGHT: usize = 2;
+pub const PART: usize = 8 << 20;
+pub const PARTS_IN_FLIGHT: usize = 2;
 
 pub struct Bucket {
     store: Arc<AmazonS3>,
@@ -277,6 +277,68 @@ impl Bucket {
             Error::new(Kind::Io, format!("cannot write {}", to.display())).source(e)
         })?;
         Ok(size)
+    }
+
+    /// Whether the object `rel` is there.
+    pub async fn has(&self, rel: &str) -> Result<bool> {
+        match self.store.head(&self.key(rel)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.failed("look for", rel, e)),
+        }
+    }
+
+    /// The object `rel` as a stream of chunks, as they arrive.
+    pub async fn stream(
+        &self,
+        rel: &str,
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<Bytes>>> {
+        let r = self
+            .store
+            .get(&self.key(rel))
+            .await
+            .map_err(|e| self.failed("read", rel, e))?;
+        let what = self.describe(rel);
+        Ok(r.into_stream()
+            .map(move |chunk| {
+                chunk.map_err(|e| {
+                    Error::new(Kind::Temporary, format!("cannot read {what}")).source(e)
+                })
+            })
+            .boxed())
+    }
+
+    /// Starts a multipart upload of `rel`, written in `PART`s: `finish` it, or `abort` it.
+    pub async fn multipart(&self, rel: &str) -> Result<WriteMultipart> {
+        let upload = self
+            .store
+            .put_multipart(&self.key(rel))
+            .await
+            .map_err(|e| self.failed("start uploading", rel, e))?;
+        Ok(WriteMultipart::new_with_chunk_size(upload, PART))
+    }
+
+    /// An error of the service while writing `rel`, named.
+    pub fn write_failed(&self, rel: &str, e: object_store::Error) -> Error {
+        self.failed("write", rel, e)
+    }
+
+    /// The "directories" (common prefixes) and the objects directly under `rel/`.
+    pub async fn entries(&self, rel: &str) -> Result<(Vec<String>, Vec<String>)> {
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&self.key(rel)))
+            .await
+            .map_err(|e| self.failed("list", rel, e))?;
+        let name = |p: &Key| p.filename().map(str::to_string);
+        Ok((
+            listed.common_prefixes.iter().filter_map(name).collect(),
+            listed
+                .objects
+                .iter()
+                .filter_map(|o| name(&o.location))
+                .collect(),
+        ))
     }
 
     /// The names directly under `rel/` that are "directories" (common prefixes).

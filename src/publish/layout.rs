@@ -17,6 +17,12 @@
 //! `manifest.json` and their files at the top; they read as version 0.
 //!
 //! `<base>` is the profile's name for exports and `<profile>/sheets` for downtime sheets.
+//!
+//! A bucket cannot rename, so a run there writes its files straight into a prefix of its own
+//! in the day, `<day>/run-<host>-<pid>-<ms>/`, and publishes version `n` by writing
+//! `v<n>/manifest.json.sig` and then `v<n>/manifest.json` create-only: the manifest names the
+//! files where they are (`run-…/employee-list.csv.age`), and of two runs aiming at one `n`,
+//! the service lets one write it.
 
 use chrono::NaiveDate;
 
@@ -72,6 +78,49 @@ impl Layout {
 }
 
 const WORK: &str = "partial";
+/// A bucket run's own prefix in its day: `run-<host>-<pid>-<ms>`.
+const RUN: &str = "run-";
+
+impl Layout {
+    /// The prefix in the day that this process's run writes its files to, in a bucket: named
+    /// after the host and process, as `work`, and the time, so a process id that comes round
+    /// again never lands on a published version's files.
+    pub fn run(&self, date: NaiveDate) -> String {
+        let ms = chrono::Utc::now().timestamp_millis();
+        format!(
+            "{}/{RUN}{}-{}-{ms}",
+            self.day(date),
+            crate::host::file_part(),
+            std::process::id()
+        )
+    }
+}
+
+/// Whether a name in a day is a bucket run's prefix.
+pub fn is_run(name: &str) -> bool {
+    run_owner(name).is_some()
+}
+
+/// The host and process a bucket run's prefix names.
+fn run_owner(name: &str) -> Option<(&str, u32)> {
+    let rest = name.strip_prefix(RUN)?;
+    let mut parts = rest.rsplitn(3, '-');
+    let (ms, pid, host) = (parts.next()?, parts.next()?, parts.next()?);
+    let plain = host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
+    (plain && !host.is_empty() && ms.parse::<i64>().is_ok())
+        .then_some(())
+        .and_then(|()| Some((host, pid.parse().ok()?)))
+}
+
+/// A bucket run's prefix this host left, its process gone: never published unless a manifest
+/// of the day names it (the caller checks), and another host's is never this run's to remove.
+pub fn run_left(name: &str) -> bool {
+    run_owner(name).is_some_and(|(host, pid)| {
+        host == crate::host::file_part() && !crate::host::process_alive(pid)
+    })
+}
 /// Where acc releases before day versions set a day being replaced aside.
 const REPLACED: &str = "old";
 
@@ -141,7 +190,7 @@ pub fn file_name(name: &str, kind: FileKind) -> String {
 /// versions.
 pub fn is_plain_file(path: &str) -> bool {
     let name = match path.split_once('/') {
-        Some((dir, name)) if version_of(dir).is_some() => name,
+        Some((dir, name)) if version_of(dir).is_some() || is_run(dir) => name,
         Some(_) => return false,
         None => path,
     };
@@ -256,6 +305,29 @@ mod tests {
         assert!(!is_leftover(name), "a live run's work is not a leftover");
         let dead = name.replace(&format!("-{}", std::process::id()), "-999999999");
         assert!(is_leftover(&dead), "{dead}");
+    }
+
+    #[test]
+    fn a_bucket_run_writes_under_a_prefix_of_its_own_in_its_day() {
+        let l = Layout::new("agency");
+        let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let run = l.run(d);
+        let name = run.strip_prefix("agency/2026-12-01/").unwrap();
+        assert!(is_run(name) && version_of(name).is_none(), "{name}");
+        assert!(!run_left(name), "a live run's prefix is not left over");
+        assert!(is_plain_file(&format!("{name}/client-list.csv.age")));
+        let dead = name.replace(&format!("-{}-", std::process::id()), "-999999999-");
+        assert!(run_left(&dead), "{dead}");
+        for other in [
+            "run-another_host-999999999-1".to_string(),
+            "run--1-1".into(),
+            "run-h-x-1".into(),
+            "run-h-1".into(),
+            "run-../x-1-1".into(),
+        ] {
+            assert!(!run_left(&other), "{other}");
+        }
+        assert!(!is_plain_file("run-../x-1-1/client-list.csv.age"));
     }
 
     #[test]

@@ -160,7 +160,11 @@ mod tests {
         let recipients = Recipients::parse(vec![identity.to_public().to_string()]).unwrap();
         let root = dir.path().join("out");
         std::fs::create_dir(&root).unwrap();
-        let delivery = Delivery::open(&Location::Local(root.clone()), None, &Default::default());
+        let delivery = Delivery::open(
+            &Location::Local(root.clone()),
+            &Default::default(),
+            &Default::default(),
+        );
         let upload = delivery.unwrap().create("f.age").unwrap();
         // more than two stretches, and a tail that is none
         let data = numbered(2 * SYNC_EVERY + PIECE / 3);

@@ -75,7 +75,10 @@ impl SealedFile {
         let d = self.remote.blocking();
         match digest {
             Ok(digest) => {
-                d.rename_unsynced(&self.tmp, &self.final_path)?;
+                crate::failpoint::pause_blocking("publish:file-sealed");
+                if self.tmp != self.final_path {
+                    d.rename_unsynced(&self.tmp, &self.final_path)?;
+                }
                 Ok(digest)
             }
             Err(e) => {

@@ -5,6 +5,10 @@
 //! A published version is never modified, and no file leaves a day but with the day
 //! (retention), so a run killed or failing at any point leaves every reader the version it
 //! saw, whole. The next run removes what a killed one left in its working directory.
+//!
+//! In a bucket (no rename) the working directory is the run's own prefix in the day, the files
+//! stay where they are written, and the create-only write of the version's manifest is the one
+//! step (see `layout`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -58,12 +62,18 @@ impl DayWriter {
         date: NaiveDate,
         recipients: Arc<Recipients>,
     ) -> Result<DayWriter> {
-        let work = layout.work(date);
+        let work = match remote.blocking().renames() {
+            true => layout.work(date),
+            false => layout.run(date),
+        };
         let (l, w) = (layout.clone(), work.clone());
         let (removed_leftovers, based_on) = remote
             .call(move |d| -> Result<(Vec<String>, Option<u32>)> {
                 d.mkdir_all(&l.base)?;
-                let stale = remove_leftovers(d, &l)?;
+                let stale = match d.renames() {
+                    true => remove_leftovers(d, &l)?,
+                    false => remove_runs_left(d, &l)?,
+                };
                 // a directory under this very name is a killed run's whose pid came round again
                 if d.exists(&w) {
                     d.remove_tree(&w)?;
@@ -103,7 +113,11 @@ impl DayWriter {
     fn start(&self, name: &str, kind: FileKind, rx: mpsc::Receiver<Chunk>) -> Result<SealedFile> {
         let file = layout::file_name(name, kind);
         let final_path = format!("{}/{file}", self.work);
-        let tmp = temp_name(&final_path);
+        // a bucket run's prefix is its own and no reader looks in it: no temporary name
+        let tmp = match self.remote.blocking().renames() {
+            true => temp_name(&final_path),
+            false => final_path.clone(),
+        };
         let upload = self.remote.blocking().create(&tmp)?;
         Ok(SealedFile::start(
             self.remote.clone(),
@@ -154,7 +168,12 @@ impl DayWriter {
             }
         };
         manifest.version = Some(version);
-        take_version_paths(&mut manifest, version);
+        let renames = self.remote.blocking().renames();
+        let made_in = match renames {
+            true => layout::version_dir(version),
+            false => format!("{}/", self.work.rsplit('/').next().unwrap_or_default()),
+        };
+        take_version_paths(&mut manifest, &made_in);
         let json = manifest.to_json();
         let signature = match signing_key {
             Some(key) => {
@@ -174,7 +193,11 @@ impl DayWriter {
             .remote
             .call(move |d| -> Result<Vec<NaiveDate>> {
                 let sealed = (json.as_slice(), signature.as_deref());
-                if let Err(e) = put_in_place(d, &layout, (date, version), &work, sealed) {
+                if !renames {
+                    // a manifest written but not acknowledged may name the files: the next
+                    // run removes them only when no manifest does
+                    put_manifest(d, &layout, (date, version), sealed)?;
+                } else if let Err(e) = put_in_place(d, &layout, (date, version), &work, sealed) {
                     // never published: the sealed files go with the working directory
                     let _ = d.remove_tree(&work);
                     return Err(e);
@@ -237,17 +260,57 @@ fn next_version(
     })
 }
 
-/// Names the files this run made (its entries not carried) by their place in the version.
-fn take_version_paths(manifest: &mut DayManifest, version: u32) {
+/// Names the files this run made (its entries not carried) by where they are in the day:
+/// `made_in` is the version's directory, or a bucket run's prefix.
+fn take_version_paths(manifest: &mut DayManifest, made_in: &str) {
     for e in manifest
         .files
         .iter_mut()
         .filter(|e| e.ok() && e.carried_from.is_none())
     {
         if let Some(file) = &mut e.file {
-            *file = format!("{}{file}", layout::version_dir(version));
+            *file = format!("{made_in}{file}");
         }
     }
+}
+
+/// A bucket's publish: the signature, then the manifest, each written create-only in the
+/// version's directory. The manifest is the one step that makes the version visible; a
+/// version directory holding a signature alone (a run killed in between) is passed over by
+/// readers and by the next version's number.
+fn put_manifest(
+    d: &Delivery,
+    layout: &Layout,
+    (date, version): (NaiveDate, u32),
+    (manifest, signature): (&[u8], Option<&[u8]>),
+) -> Result<()> {
+    let claim = |file: String, bytes: &[u8]| {
+        let path = layout.in_day(date, &file);
+        d.write_small(&path, bytes)
+            .map_err(|e| match d.exists(&path) {
+                true => concurrent(&layout.day(date), version),
+                false => e,
+            })
+    };
+    if let Some(sig) = signature {
+        claim(layout::signature_file(version), sig)?;
+    }
+    crate::failpoint::pause_blocking("publish:version-ready");
+    // a run that began meanwhile found this version's directory taken and claimed the next:
+    // this one must not publish beneath it
+    let newer = d
+        .list(&layout.day(date))?
+        .iter()
+        .filter(|e| e.is_dir)
+        .filter_map(|e| layout::version_of(&e.name))
+        .max()
+        .filter(|v| *v > version);
+    if let Some(v) = newer {
+        return Err(concurrent(&layout.day(date), v));
+    }
+    claim(layout::manifest_file(version), manifest)?;
+    crate::failpoint::pause_blocking("publish:version-in-place");
+    Ok(())
 }
 
 /// Makes the working directory durable with the manifest (and signature) in it, then renames
@@ -296,29 +359,16 @@ fn concurrent(day: &str, version: u32) -> Error {
 /// written under a hidden name of this host's own and moved across; between the old
 /// pointer's removal and the move, readers find the newest complete day by listing.
 fn point_latest(d: &Delivery, layout: &Layout, date: NaiveDate) -> Result<()> {
-    let latest = layout.latest();
-    let named = || {
-        d.read_small(&latest, layout::POINTER_LIMIT)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|t| layout::day_of(t.trim()))
+    let forward = |now: Option<&[u8]>| {
+        let named = now
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|t| layout::day_of(t.trim()));
+        match named {
+            Some(n) if n >= date => None,
+            _ => Some(format!("{}\n", date.format("%Y-%m-%d")).into_bytes()),
+        }
     };
-    // another host may move it at the same moment: once more if it went back past this day
-    for _ in 0..2 {
-        if named().is_some_and(|n| n >= date) {
-            return Ok(());
-        }
-        let staged = layout.latest_staged();
-        d.remove_file(&staged)?;
-        d.write_small(&staged, format!("{}\n", date.format("%Y-%m-%d")).as_bytes())?;
-        d.remove_file(&latest)?;
-        if let Err(e) = d.rename(&staged, &latest)
-            && !d.exists(&latest)
-        {
-            return Err(e);
-        }
-    }
-    Ok(())
+    d.replace_small(&layout.latest(), &layout.latest_staged(), &forward)
 }
 
 /// Every file in the working directory made durable before the manifest that vouches for
@@ -355,6 +405,67 @@ fn remove_leftovers(delivery: &Delivery, layout: &Layout) -> Result<Vec<String>>
         removed.push(e.name);
     }
     Ok(removed)
+}
+
+/// Clears the prefixes this host's killed runs left in a bucket's days: one that no manifest
+/// of its day names was never published. A day whose manifests cannot all be read keeps its
+/// prefixes (retention removes them with it).
+fn remove_runs_left(d: &Delivery, layout: &Layout) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let days = d.list(&layout.base)?;
+    for date in days
+        .iter()
+        .filter(|e| e.is_dir)
+        .filter_map(|e| layout::day_of(&e.name))
+    {
+        let entries = d.list(&layout.day(date))?;
+        let left: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.is_dir && layout::run_left(&e.name))
+            .map(|e| e.name.as_str())
+            .collect();
+        if left.is_empty() {
+            continue;
+        }
+        let Some(named) = named_prefixes(d, layout, date, &entries) else {
+            continue;
+        };
+        for name in left.into_iter().filter(|n| !named.contains(*n)) {
+            d.remove_tree(&layout.in_day(date, name))?;
+            removed.push(format!("{}/{name}", layout.day(date)));
+        }
+    }
+    Ok(removed)
+}
+
+/// The directories in the day that its versions' manifests name files in; `None` when a
+/// manifest cannot be read or parsed.
+fn named_prefixes(
+    d: &Delivery,
+    layout: &Layout,
+    date: NaiveDate,
+    entries: &[crate::delivery::Entry],
+) -> Option<std::collections::BTreeSet<String>> {
+    let mut named = std::collections::BTreeSet::new();
+    for v in entries
+        .iter()
+        .filter(|e| e.is_dir)
+        .filter_map(|e| layout::version_of(&e.name))
+    {
+        let path = layout.in_day(date, &layout::manifest_file(v));
+        if !d.exists(&path) {
+            continue;
+        }
+        let bytes = d.read_small(&path, layout::MANIFEST_LIMIT).ok()?;
+        let m = DayManifest::parse(&bytes, &path).ok()?;
+        named.extend(
+            m.files
+                .iter()
+                .filter_map(|f| f.file.as_deref()?.split_once('/'))
+                .map(|(dir, _)| dir.to_string()),
+        );
+    }
+    Some(named)
 }
 
 /// Removes days older than `keep` days before `today`, with the hidden directories of those

@@ -10,7 +10,7 @@ use super::fetch::fetch;
 use super::private::{make_private_dir, write_private};
 use crate::config::Profile;
 use crate::crypt::Identities;
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, Reach};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::location::Location;
@@ -85,7 +85,7 @@ pub fn pull(profile: &Profile, env: &Env, req: &PullRequest) -> Result<PullRepor
         ))
         .hint("set export.allowed_signers to the exporter's public key (an ssh allowed_signers file)"));
     }
-    let delivery = Delivery::open(from, profile.sftp.as_ref(), env)?;
+    let delivery = Delivery::open(from, &Reach::of(profile), env)?;
     let days = DayReader::new(&delivery, Layout::new(profile.name.clone()));
     let date = find_day(&days, req, from)?;
     let day = days.manifest(date, &profile.name, signers, require_signature)?;

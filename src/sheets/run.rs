@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::printed::Printing;
 use super::split::split;
 use crate::config::{DashboardSource, Profile};
-use crate::delivery::Remote;
+use crate::delivery::{Reach, Remote};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::export::csv_out::CsvOut;
@@ -87,8 +87,9 @@ pub async fn sheets(profile: &Profile, env: &Env, req: &SheetsRequest) -> Result
             .map(|c| c.number.clone())
             .collect()
     });
+    let reach = Reach::of(profile);
     let (remote, reader) = tokio::join!(
-        Remote::open(to, profile.sftp.as_ref(), env),
+        Remote::open(to, &reach, env),
         Reader::open(profile, env, req.source, zone.name())
     );
     let reader = reader?;

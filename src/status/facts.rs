@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::Profile;
 
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, Reach};
 
 use crate::env::Env;
 use crate::error::{Error, Failure};
@@ -346,7 +346,7 @@ async fn staging_info(target: &Target, env: &Env) -> Result<Option<Staging>, Fai
 }
 
 fn export(to: &Location, profile: &Profile, env: &Env) -> Result<Option<ExportDay>, Failure> {
-    let delivery = Delivery::open(to, profile.sftp.as_ref(), env).map_err(Failure::from)?;
+    let delivery = Delivery::open(to, &Reach::of(profile), env).map_err(Failure::from)?;
     let days = DayReader::new(&delivery, Layout::new(profile.name.clone()));
     let Some(date) = days.latest().map_err(Failure::from)? else {
         return Ok(None);

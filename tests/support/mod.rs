@@ -12,6 +12,7 @@ use acc::config::Config;
 
 use acc::env::Env;
 
+pub mod buckets;
 mod delivery;
 pub mod exports;
 pub mod printed;
