@@ -8,7 +8,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use support::buckets::{bucket_keys, prefix, s3_section};
+use support::buckets::{bucket_keys, flip_a_byte, prefix, remove_object, s3_section};
 use support::{
     ROWS_HASH, Run, Sandbox, StagingDb, TestDb, acc_command, files_under, paused_at, schema_dump,
 };
@@ -121,19 +121,14 @@ async fn two_hosts_one_night_share_nothing_but_the_bucket_and_staging_comes_out_
         assert_eq!(x, y, "{t}");
     }
 
-    // each host kept its own cache; the restoring one fetched the snapshot, sealed as stored
-    let fetched = files_under(&b.cache().join("t").join(&label));
-    assert!(
-        fetched.iter().any(|f| f.ends_with("manifest.json")),
-        "{fetched:?}"
-    );
-    for f in &fetched {
-        let bytes = std::fs::read(f).unwrap();
-        assert!(
-            !bytes.windows(5).any(|w| w == b"SYNTH"),
-            "{} holds plaintext",
-            f.display()
-        );
+    // the restoring host streamed every file from the bucket into COPY: nothing of the
+    // snapshot on its disk, in its cache or its TMPDIR
+    for dir in [b.cache(), b.dir.path().join("tmp")] {
+        let kept: Vec<_> = files_under(&dir)
+            .into_iter()
+            .filter(|f| !f.to_string_lossy().contains(".lock"))
+            .collect();
+        assert!(kept.is_empty(), "{kept:?}");
     }
     assert!(a.cache().join("t").join(&label).is_dir());
     assert!(!a.dir.path().join("store").exists() && !b.dir.path().join("store").exists());
@@ -408,4 +403,73 @@ async fn conditional_writes_are_contested_and_exactly_one_of_two_racing_leases_i
         .await
         .unwrap();
     again.release().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_restore_refuses_a_file_changed_or_gone_in_the_bucket_and_staging_keeps_its_copy()
+ {
+    let sb = Sandbox::require();
+    let prod = TestDb::clone_of(&sb, "demo_us", "s3_tamper").await;
+    let staging = StagingDb::new(&sb, "s3_tamper");
+    let prefix = prefix("tamper");
+    let s3 = s3_section(&sb, 30);
+    let a = Host::new(&sb, &prefix, &s3, &production_section(&sb, &prod.name));
+    let b = Host::new(&sb, &prefix, &s3, &staging.sections(&sb));
+    let label_of = |run: &Run| run.json()["label"].as_str().unwrap().to_string();
+    let first = a.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let run = b.acc(&["restore", "--profile", "t", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let restored = label_of(&run);
+
+    // the next snapshot is published, then one of its data files is changed in the bucket,
+    // keeping its size: only the SHA-256 computed while it streams into COPY can tell
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = a.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let keys = bucket_keys(&sb, &format!("{prefix}/t/snapshots/"));
+    let data = |keys: &[String]| -> String {
+        keys.iter()
+            .filter(|k| k.contains(&format!("/{}.", label_of(&second))))
+            .find(|k| k.ends_with(".copy.zst.age"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no data file: {keys:?}"))
+    };
+    let changed = data(&keys);
+    flip_a_byte(&sb, &changed);
+    let run = b.acc(&["restore", "--profile", "t", "--json"]);
+    assert_eq!(run.code, 65, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("does not match its manifest entry") && run.stderr.contains("s3://"),
+        "{}",
+        run.stderr
+    );
+    let c = staging.admin(&staging.name).await;
+    let label: String = c
+        .query_one("SELECT label FROM acc.staging_info", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(label, restored, "staging kept its copy");
+
+    // a file gone (pruned under the restore, say): named, safe to retry, staging untouched
+    remove_object(&sb, &changed);
+    let run = b.acc(&["restore", "--profile", "t", "--json"]);
+    assert_eq!(run.code, 75, "{}", run.stderr);
+    assert!(run.stderr.contains("is not in s3://"), "{}", run.stderr);
+    let label: String = c
+        .query_one("SELECT label FROM acc.staging_info", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(label, restored, "staging kept its copy");
+
+    // a whole snapshot published after it restores
+    drop(c); // a superuser's session would keep the swap waiting
+    std::thread::sleep(Duration::from_millis(1100));
+    let third = a.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    let run = b.acc(&["restore", "--profile", "t", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(label_of(&run), label_of(&third));
 }

@@ -46,9 +46,11 @@ pub struct BucketDir {
 
 impl BucketDir {
     pub fn at(bucket: Bucket) -> BucketDir {
-        BucketDir {
-            bucket: Arc::new(bucket),
-        }
+        BucketDir::shared(Arc::new(bucket))
+    }
+
+    pub fn shared(bucket: Arc<Bucket>) -> BucketDir {
+        BucketDir { bucket }
     }
 
     fn call<T: Send + 'static, F: Future<Output = T> + Send + 'static>(
@@ -76,10 +78,7 @@ impl BucketDir {
     pub fn open(&self, rel: &str) -> Result<BucketReader> {
         let r = rel.to_string();
         let stream = self.call(|b| async move { b.stream(&r).await })?;
-        Ok(BucketReader {
-            stream: Some(stream),
-            chunk: Bytes::new(),
-        })
+        Ok(BucketReader::new(stream))
     }
 
     pub fn read_whole(&self, rel: &str) -> Result<Vec<u8>> {
@@ -261,27 +260,73 @@ impl Write for BucketUpload {
 /// An object read as it arrives.
 pub struct BucketReader {
     stream: Option<BoxStream<'static, Result<Bytes>>>,
-    chunk: Bytes,
+    chunks: std::collections::VecDeque<Bytes>,
+    /// The stream's error, given once what came before it is read.
+    failed: Option<Error>,
+}
+
+/// What one wait for the stream brings: the next chunk and those already there behind it.
+const GATHER: usize = 1 << 20;
+
+impl BucketReader {
+    fn new(stream: BoxStream<'static, Result<Bytes>>) -> BucketReader {
+        BucketReader {
+            stream: Some(stream),
+            chunks: Default::default(),
+            failed: None,
+        }
+    }
+
+    /// Waits for the next chunk, and takes those that arrived with it (up to `GATHER`), so
+    /// this thread does not wait once per network packet.
+    fn refill(&mut self) {
+        let Some(mut stream) = self.stream.take() else {
+            return;
+        };
+        let (got, ended, stream) = block(async move {
+            let mut got = Vec::new();
+            let mut size = 0;
+            let mut next = Some(stream.next().await);
+            loop {
+                match next {
+                    None => break,
+                    Some(None) => return (got, None, None),
+                    Some(Some(Err(e))) => return (got, Some(e), None),
+                    Some(Some(Ok(chunk))) => {
+                        size += chunk.len();
+                        got.push(chunk);
+                    }
+                }
+                if size >= GATHER {
+                    break;
+                }
+                next = futures_util::FutureExt::now_or_never(stream.next());
+            }
+            (got, None, Some(stream))
+        });
+        self.chunks.extend(got);
+        self.failed = ended;
+        self.stream = stream;
+    }
 }
 
 impl Read for BucketReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.chunk.is_empty() {
-            let Some(mut stream) = self.stream.take() else {
-                return Ok(0);
-            };
-            let (next, stream) = block(async move { (stream.next().await, stream) });
-            match next {
-                None => return Ok(0),
-                Some(Err(e)) => return Err(std::io::Error::other(e)),
-                Some(Ok(chunk)) => {
-                    self.chunk = chunk;
-                    self.stream = Some(stream);
-                }
+        while self.chunks.front().is_none_or(Bytes::is_empty) {
+            if self.chunks.pop_front().is_some() {
+                continue;
             }
+            if let Some(e) = self.failed.take() {
+                return Err(std::io::Error::other(e));
+            }
+            if self.stream.is_none() {
+                return Ok(0);
+            }
+            self.refill();
         }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        let chunk = self.chunks.front_mut().expect("a chunk with bytes");
+        let n = buf.len().min(chunk.len());
+        buf[..n].copy_from_slice(&chunk.split_to(n));
         Ok(n)
     }
 }

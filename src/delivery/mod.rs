@@ -11,6 +11,7 @@ mod sftp;
 
 use std::io::{Read, Write};
 
+pub use bucket::BucketDir;
 pub use remote::Remote;
 
 use crate::config::{S3Settings, Sftp};

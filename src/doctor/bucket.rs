@@ -1,4 +1,4 @@
-//! The doctor's check of an object store (`store = "s3://..."`): the bucket can be listed,
+//! The doctor's check of an object store (`store = "s3://..."`, `export_to = "s3://..."`): the bucket can be listed,
 //! written and read with the profile's settings, shown with where each came from. A probe
 //! object is written create-only, read back and removed.
 
@@ -14,10 +14,14 @@ const NAME: &str = "object store";
 
 /// Nothing when the store is a directory.
 pub(super) async fn check(p: &Profile, env: &Env) -> Option<Check> {
-    let url = p.object_store.as_ref()?;
-    Some(match probe(url, p, env).await {
+    Some(checked(NAME, p.object_store.as_ref()?, p, env).await)
+}
+
+/// The check named `name` of the bucket `url` names (the store, the export destination).
+pub(super) async fn checked(name: &str, url: &S3Url, p: &Profile, env: &Env) -> Check {
+    match probe(url, p, env).await {
         Ok(()) => pass(
-            NAME,
+            name,
             format!(
                 "{}: listed, wrote (create-only, a second refused), read back and removed a probe; keys from {}; region {}; endpoint {}",
                 url.describe(),
@@ -34,8 +38,8 @@ pub(super) async fn check(p: &Profile, env: &Env) -> Option<Check> {
                     .map_or("AWS's own".to_string(), |e| format!("{e} (s3.endpoint)")),
             ),
         ),
-        Err(e) => fail(NAME, &e),
-    })
+        Err(e) => fail(name, &e),
+    }
 }
 
 /// `value (setting)`, or the first of `vars` set, or `None`.

@@ -4,6 +4,7 @@
 use crate::config::Profile;
 
 use crate::delivery::{Delivery, Reach};
+use crate::location::Location;
 
 use crate::env::Env;
 
@@ -67,6 +68,9 @@ pub async fn check_destination(p: &Profile, env: &Env) -> Vec<Check> {
             )];
         }
     };
+    if let Location::Bucket(url) = to {
+        return vec![super::bucket::checked("export destination", url, p, env).await];
+    }
     let (to, profile, env2) = (to.clone(), p.clone(), env.clone());
     let reached = crate::pool::run(move || {
         Delivery::open(&to, &Reach::of(&profile), &env2).map(|_| to.describe())

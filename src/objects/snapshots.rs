@@ -161,31 +161,32 @@ pub async fn publish(bucket: &Bucket, profile: &str, me: &Pointer) -> Result<boo
     ))
 }
 
-/// Fetches the snapshot pointer `p` names into the new private directory `into`, checking its
-/// manifest against the pointer (the caller checks the files against the manifest).
-pub async fn fetch(bucket: &Bucket, profile: &str, p: &Pointer, into: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(into)
-        .map_err(|e| Error::io(format!("cannot create {}", into.display()), e))?;
-    let base = format!("{}/{}", snapshots(profile), p.dir);
-    for (name, _, _) in bucket.objects(&base).await? {
-        if name.contains('/') {
-            continue;
-        }
-        bucket
-            .download_file(&format!("{base}/{name}"), &into.join(&name))
-            .await?;
-    }
-    let manifest = std::fs::read(into.join(MANIFEST)).map_err(|e| {
+/// The prefix of the snapshot `p` names, under the bucket's prefix.
+pub fn prefix_of(profile: &str, p: &Pointer) -> String {
+    format!("{}/{}", snapshots(profile), p.dir)
+}
+
+/// The manifest of the snapshot `p` names, checked against the pointer, with its signature
+/// (when there is one), and the objects beside it with their sizes.
+pub async fn pointed_manifest(
+    bucket: &Bucket,
+    profile: &str,
+    p: &Pointer,
+) -> Result<(Vec<u8>, Option<Vec<u8>>, Vec<(String, u64)>)> {
+    let base = prefix_of(profile, p);
+    let gone = || {
         Error::new(
-            Kind::BadInput,
+            Kind::Temporary,
             format!("{} has no manifest", bucket.describe(&base)),
         )
-        .source(e)
-    })?;
+        .hint("it may have been pruned since the pointer was read; run the restore again")
+    };
+    let manifest = bucket
+        .get(&format!("{base}/{MANIFEST}"))
+        .await?
+        .ok_or_else(gone)?
+        .0
+        .to_vec();
     if crate::crypt::hex(&Sha256::digest(&manifest)) != p.manifest_sha256 {
         return Err(Error::new(
             Kind::BadInput,
@@ -196,7 +197,17 @@ pub async fn fetch(bucket: &Bucket, profile: &str, p: &Pointer, into: &Path) -> 
         )
         .hint("someone changed the snapshot after it was published; take a new snapshot"));
     }
-    Ok(())
+    let signature = bucket
+        .get(&format!("{base}/{}", LAST[0]))
+        .await?
+        .map(|(b, _)| b.to_vec());
+    let present = bucket
+        .objects(&base)
+        .await?
+        .into_iter()
+        .map(|(n, size, _)| (n, size))
+        .collect();
+    Ok((manifest, signature, present))
 }
 
 /// Removes whole snapshots beyond the newest `keep` complete ones, never the one the pointer

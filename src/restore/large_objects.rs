@@ -59,8 +59,7 @@ async fn load_both(
             ..table.clone()
         };
         for f in &table.files {
-            let path = src.dir.join(&f.name);
-            let n = load_file(client, &work, &path, f, &Arc::clone(src.ids), progress).await?;
+            let n = load_file(client, &work, src.files, f, &Arc::clone(src.ids), progress).await?;
             if Some(n) != f.rows {
                 return Err(Error::new(
                     Kind::BadInput,

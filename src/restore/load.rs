@@ -12,6 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
+use super::files::Files;
 use super::target::Target;
 use crate::crypt::{Digest, Identities, Mismatch, checked, unseal};
 use crate::env::Env;
@@ -27,7 +28,7 @@ const CHUNK: usize = 256 << 10;
 pub struct Source<'a> {
     pub target: &'a Target,
     pub env: &'a Env,
-    pub dir: &'a Path,
+    pub files: &'a Files,
     pub manifest: &'a Manifest,
     pub ids: &'a Arc<Identities>,
     pub jobs: usize,
@@ -39,21 +40,19 @@ pub struct Source<'a> {
 /// does not match its manifest entry (changed since it was verified) ends with an error in
 /// place of its end, so the COPY it feeds is aborted and the run fails before the swap.
 fn plaintext(
-    path: PathBuf,
+    files: Files,
+    name: String,
     expected: Digest,
     ids: Arc<Identities>,
 ) -> mpsc::Receiver<Result<Bytes>> {
     let (tx, rx) = mpsc::channel(8);
     let _ = crate::pool::start(move || {
         feeding(tx, move |tx| {
-            let file = match std::fs::File::open(&path) {
+            let path = files.path(&name);
+            let file = match files.open(&name) {
                 Ok(f) => f,
                 Err(e) => {
-                    let _ = tx.blocking_send(Err(Error::new(
-                        Kind::BadInput,
-                        format!("cannot open {}", path.display()),
-                    )
-                    .source(e)));
+                    let _ = tx.blocking_send(Err(e));
                     return;
                 }
             };
@@ -135,11 +134,9 @@ fn changed(path: &Path, why: Mismatch) -> Error {
 
 /// A schema archive read whole and checked against its manifest entry before anything reads
 /// its content.
-pub fn verified_bytes(dir: &Path, f: &manifest::File) -> Result<Vec<u8>> {
-    let path = dir.join(&f.name);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        Error::new(Kind::BadInput, format!("cannot read {}", path.display())).source(e)
-    })?;
+pub fn verified_bytes(files: &Files, f: &manifest::File) -> Result<Vec<u8>> {
+    let path = files.path(&f.name);
+    let bytes = files.read(&f.name)?;
     let (reader, check) = checked(std::io::Cursor::new(&bytes[..]), f.digest.clone());
     drop(reader);
     check.finish().map_err(|why| changed(&path, why))?;
@@ -170,14 +167,18 @@ pub async fn create_incoming(target: &Target, env: &Env, template: &str) -> Resu
 
 /// Applies the pre-data schema (tables, types, functions) by piping it into pg_restore.
 pub async fn pre_data(src: &Source<'_>) -> Result<()> {
-    let (target, env, dir, m, ids) = (src.target, src.env, src.dir, src.manifest, src.ids);
+    let (target, env, files, m, ids) = (src.target, src.env, src.files, src.manifest, src.ids);
     let mut cmd = target.pg_restore(env)?;
     cmd.arg("--section=pre-data");
     let mut child = pg_tools::spawn(cmd, "pg_restore")?;
     let errors = pg_tools::stderr_of(&mut child);
     let mut stdin = child.stdin.take().expect("piped");
-    let archive = verified_bytes(dir, &m.schema.pre_data)?;
-    let mut rx = plaintext_of(archive, dir.join(&m.schema.pre_data.name), Arc::clone(ids));
+    let archive = verified_bytes(files, &m.schema.pre_data)?;
+    let mut rx = plaintext_of(
+        archive,
+        files.path(&m.schema.pre_data.name),
+        Arc::clone(ids),
+    );
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk?;
         if stdin.write_all(&chunk).await.is_err() {
@@ -193,7 +194,7 @@ pub async fn pre_data(src: &Source<'_>) -> Result<()> {
 pub(super) async fn load_file(
     client: &Client,
     table: &manifest::TableEntry,
-    path: &Path,
+    files: &Files,
     file: &manifest::File,
     ids: &Arc<Identities>,
     progress: &Run,
@@ -211,7 +212,12 @@ pub(super) async fn load_file(
     };
     let sink = client.copy_in::<_, Bytes>(&sql).await.map_err(failed)?;
     pin_mut!(sink);
-    let mut rx = plaintext(path.to_path_buf(), file.digest.clone(), Arc::clone(ids));
+    let mut rx = plaintext(
+        files.clone(),
+        file.name.clone(),
+        file.digest.clone(),
+        Arc::clone(ids),
+    );
     while let Some(chunk) = rx.recv().await {
         // an error drops the sink unfinished, which aborts the COPY
         let chunk = chunk?;

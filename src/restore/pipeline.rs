@@ -130,7 +130,7 @@ pub async fn data(
             progress: progress.clone(),
             target: src.target.clone(),
             env: src.env.clone(),
-            dir: src.dir.to_path_buf(),
+            files: src.files.clone(),
             header: header.to_string(),
         };
         set.spawn(worker.run());
@@ -186,7 +186,7 @@ struct Worker {
     progress: Run,
     target: super::target::Target,
     env: crate::env::Env,
-    dir: std::path::PathBuf,
+    files: super::files::Files,
     header: String,
 }
 
@@ -266,8 +266,7 @@ impl Worker {
                 table: &table.name,
             },
         );
-        let path = self.dir.join(&file.name);
-        let n = load_file(client, table, &path, &file, &self.ids, &self.progress)
+        let n = load_file(client, table, &self.files, &file, &self.ids, &self.progress)
             .await
             .map_err(|e| self.shared.fail(e))?;
         if Some(n) != file.rows {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
+use super::files::Files;
 use super::freeze::{FreezeState, freeze_state};
 use super::large_objects;
 use super::load;
@@ -53,7 +54,7 @@ pub struct RestoreReport {
     pub preserved_schemas: Vec<String>,
 }
 
-fn target_of(profile: &Profile, req: &RestoreRequest) -> Result<Target> {
+pub(super) fn target_of(profile: &Profile, req: &RestoreRequest) -> Result<Target> {
     match &req.target {
         Some(t) => Ok(t.clone()),
         None => Ok(Target {
@@ -70,6 +71,13 @@ pub async fn restore(profile: &Profile, env: &Env, req: &RestoreRequest) -> Resu
     }
 }
 
+/// The snapshot a restore loads: one in a directory of this host's store, or one whose
+/// manifest the caller read and checked (signature, sizes) and whose files it streams.
+pub(super) enum Found {
+    Here { label: String, dir: PathBuf },
+    Streamed { manifest: Manifest, files: Files },
+}
+
 /// The restore, from this host's store.
 pub(super) async fn restore_here(
     profile: &Profile,
@@ -80,12 +88,34 @@ pub(super) async fn restore_here(
     target.check_name()?;
     let store = ProfileStore::existing(&profile.store, &profile.name)?;
     let (label, dir) = store.resolve(&req.snapshot)?;
-    refuse_production(profile, &target, env).await?;
+    restore_found(
+        profile,
+        env,
+        req,
+        (&target, &store),
+        Found::Here { label, dir },
+    )
+    .await
+}
+
+/// The restore of `found` into `target`, under the store's restore lock.
+pub(super) async fn restore_found(
+    profile: &Profile,
+    env: &Env,
+    req: &RestoreRequest,
+    (target, store): (&Target, &ProfileStore),
+    found: Found,
+) -> Result<RestoreReport> {
+    refuse_production(profile, target, env).await?;
     let _lock = store.run_lock(
         crate::store::RESTORE_LOCK,
         &format!("a restore of profile '{}'", profile.name),
     )?;
-    let m = verified(profile, req, &label, &dir)?;
+    let (m, files) = match found {
+        Found::Here { label, dir } => (verified(profile, req, &label, &dir)?, Files::Dir(dir)),
+        Found::Streamed { manifest, files } => (whose(profile, req, manifest)?, files),
+    };
+    let target = target.clone();
     crate::failpoint::pause("restore:verified").await;
     let ids = Arc::new(Identities::load(&identity(profile)?)?);
     repair(&target, env).await?;
@@ -107,7 +137,7 @@ pub(super) async fn restore_here(
 
     readonly::check_reader(&target, env, &profile.restore.reader_role).await?;
     load::create_incoming(&target, env, &profile.restore.template).await?;
-    match load_and_lock(profile, env, req, &target, &dir, &m, &ids, deadline).await {
+    match load_and_lock(profile, env, req, &target, &files, &m, &ids, deadline).await {
         Ok((late, preserved)) => match swap::swap_in(&target, env).await {
             Ok(()) => Ok(outcome(&m, &target, false, deadline, late, preserved)),
             Err(e) => {
@@ -126,7 +156,12 @@ pub(super) async fn restore_here(
 /// loaded, so a file changed after this point is caught before the swap, and nothing is read
 /// twice.
 fn verified(profile: &Profile, req: &RestoreRequest, label: &str, dir: &Path) -> Result<Manifest> {
-    let m = verified_files(profile, label, dir)?;
+    whose(profile, req, verified_files(profile, label, dir)?)
+}
+
+/// The manifest, when it is a snapshot of the profile asked for.
+fn whose(profile: &Profile, req: &RestoreRequest, m: Manifest) -> Result<Manifest> {
+    let label = m.label.clone();
     let expected = req.from_profile.as_deref().unwrap_or(&profile.name);
     if m.profile != expected {
         return Err(Error::new(
@@ -246,7 +281,7 @@ async fn load_and_lock(
     env: &Env,
     req: &RestoreRequest,
     target: &Target,
-    dir: &std::path::Path,
+    files: &Files,
     m: &Manifest,
     ids: &Arc<Identities>,
     deadline: Option<DateTime<FixedOffset>>,
@@ -255,7 +290,7 @@ async fn load_and_lock(
     let src = load::Source {
         target,
         env,
-        dir,
+        files,
         manifest: m,
         ids,
         jobs: profile.restore.workers(),

@@ -1,15 +1,24 @@
 //! A restore from an object store (`store = "s3://..."`): under the profile's restore lease
-//! in the bucket, the snapshot the bucket's pointer names is fetched into this host's cache
-//! (encrypted, as it is stored; its manifest checked against the pointer), then restored as
-//! usual, every file hashed while it loads.
+//! in the bucket, the snapshot the bucket's pointer names is restored with each sealed file
+//! streamed from the bucket into COPY and hashed as it loads: its manifest checked against the
+//! pointer and its signature, every file's size against the listing, and nothing copied to
+//! this host's disk. A copy already whole in this host's cache (the snapshot host restoring)
+//! is read from there.
 
-use super::run::{RestoreReport, RestoreRequest, restore_here};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::files::Files;
+use super::run::{Found, RestoreReport, RestoreRequest, restore_found, target_of};
 use crate::config::Profile;
+use crate::crypt::signing;
+use crate::delivery::BucketDir;
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::location::S3Url;
 use crate::objects::{Bucket, snapshots};
-use crate::snapshot::manifest::Manifest;
+use crate::snapshot::manifest::{self, Manifest};
 use crate::store::ProfileStore;
 
 pub async fn restore_shared(
@@ -20,26 +29,26 @@ pub async fn restore_shared(
 ) -> Result<RestoreReport> {
     let (bucket, lease) = crate::objects::leased(url, profile, env, "restore").await?;
     let done = async {
-        let label = fetch_latest(&bucket, profile).await?;
+        let target = target_of(profile, req)?;
+        target.check_name()?;
+        let store = ProfileStore::open(&profile.store, &profile.name)?;
+        let found = find(&bucket, profile, &store, req).await?;
         lease.check().await?;
-        // the snapshot the pointer names, never a newer unpublished one in this host's cache
-        let req = match req.snapshot.as_str() {
-            "latest" => RestoreRequest {
-                snapshot: label,
-                ..req.clone()
-            },
-            _ => req.clone(),
-        };
-        restore_here(profile, env, &req).await
+        restore_found(profile, env, req, (&target, &store), found).await
     }
     .await;
     lease.release().await;
     done
 }
 
-/// Brings the snapshot the pointer names into this host's cache, unless it is there whole;
-/// returns its label. Every file the manifest lists must arrive at its size.
-async fn fetch_latest(bucket: &Bucket, profile: &Profile) -> Result<String> {
+/// The snapshot the pointer names (a named one other than it: from this host's cache), from
+/// the cache when it is there whole, else streamed from the bucket.
+async fn find(
+    bucket: &Arc<Bucket>,
+    profile: &Profile,
+    store: &ProfileStore,
+    req: &RestoreRequest,
+) -> Result<Found> {
     let Some((pointer, _)) = snapshots::latest(bucket, &profile.name).await? else {
         return Err(Error::config(format!(
             "{} holds no snapshot of profile '{}'",
@@ -48,50 +57,92 @@ async fn fetch_latest(bucket: &Bucket, profile: &Profile) -> Result<String> {
         ))
         .hint("run acc snapshot with the same store first"));
     };
-    let store = ProfileStore::open(&profile.store, &profile.name)?;
+    if req.snapshot != "latest" && req.snapshot != pointer.label {
+        let (label, dir) = store.resolve(&req.snapshot)?;
+        return Ok(Found::Here { label, dir });
+    }
     let cached = store.snapshot_dir(&pointer.label);
-    if cached.exists() {
-        if whole(&cached).is_ok() {
-            return Ok(pointer.label);
-        }
-        // a copy cut short before this check existed, or damaged since: fetch it again
-        std::fs::remove_dir_all(&cached)
-            .map_err(|e| Error::io(format!("cannot remove {}", cached.display()), e))?;
+    if cached.is_dir() && Manifest::read(&cached).is_ok_and(|m| m.short_file_in(&cached).is_none())
+    {
+        return Ok(Found::Here {
+            label: pointer.label,
+            dir: cached,
+        });
     }
-    let tmp = store.dir().join(format!(
-        ".{}.fetching-{}",
-        pointer.label,
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let fetched = async {
-        snapshots::fetch(bucket, &profile.name, &pointer, &tmp).await?;
-        whole(&tmp)
-    };
-    match fetched.await {
-        Ok(()) => {
-            store.publish_from(&tmp, &pointer.label)?;
-            Ok(pointer.label)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Err(e)
-        }
-    }
+    let manifest = checked_manifest(bucket, profile, &pointer).await?;
+    let base = snapshots::prefix_of(&profile.name, &pointer);
+    Ok(Found::Streamed {
+        manifest,
+        files: Files::Bucket(BucketDir::shared(Arc::clone(bucket)), base),
+    })
 }
 
-/// Every file the manifest in `dir` lists is there at its size (restore hashes them as it loads).
-fn whole(dir: &std::path::Path) -> Result<()> {
-    match Manifest::read(dir)?.short_file_in(dir) {
-        None => Ok(()),
-        Some(f) => Err(Error::new(
-            Kind::Temporary,
+/// The manifest of the snapshot the pointer names: the one the pointer vouches for, signed by
+/// an allowed signer when they are configured, and every file it lists in the bucket at its
+/// size, nothing else beside them. Each file's SHA-256 is checked as it loads.
+async fn checked_manifest(
+    bucket: &Bucket,
+    profile: &Profile,
+    pointer: &snapshots::Pointer,
+) -> Result<Manifest> {
+    let (bytes, signature, present) =
+        snapshots::pointed_manifest(bucket, &profile.name, pointer).await?;
+    let base = snapshots::prefix_of(&profile.name, pointer);
+    let where_ = bucket.describe(&base);
+    let refused = |why: String| {
+        Error::new(
+            Kind::BadInput,
             format!(
-                "{} of snapshot {} did not arrive whole from the bucket",
-                f.name,
-                dir.display()
+                "snapshot {} in {where_} does not verify, so it was not restored: {why}",
+                pointer.label
             ),
         )
-        .hint("it may have been pruned while it was fetched; run the restore again")),
+        .hint("take a new snapshot; staging was not touched")
+    };
+    if let Some(signers) = profile.snapshot.allowed_signers.as_deref() {
+        let Some(sig) = signature else {
+            return Err(refused(
+                "the manifest is not signed, and allowed signers are configured".into(),
+            ));
+        };
+        signing::verify_detached(
+            signers,
+            manifest::FILE_NAME,
+            &bytes,
+            &sig,
+            signing::NAMESPACE,
+        )
+        .map_err(|e| refused(e.message().to_string()))?;
     }
+    let m = Manifest::parse(&bytes, Path::new(&where_))?;
+    let mut sizes: BTreeMap<String, u64> = present.into_iter().collect();
+    for f in m.files() {
+        match sizes.remove(&f.name) {
+            Some(size) if size == f.digest.size => {}
+            Some(size) => {
+                return Err(refused(format!(
+                    "{} is {size} bytes, the manifest says {}",
+                    f.name, f.digest.size
+                )));
+            }
+            None => {
+                return Err(Error::new(
+                    Kind::Temporary,
+                    format!(
+                        "{} of snapshot {} is not in {where_}",
+                        f.name, pointer.label
+                    ),
+                )
+                .hint(
+                    "it may have been pruned since the pointer was read; run the restore again",
+                ));
+            }
+        }
+    }
+    sizes.remove(manifest::FILE_NAME);
+    sizes.remove(manifest::SIGNATURE_FILE);
+    if let Some(stranger) = sizes.keys().next() {
+        return Err(refused(format!("{stranger} is not in the manifest")));
+    }
+    Ok(m)
 }

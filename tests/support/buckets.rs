@@ -20,19 +20,15 @@ pub fn prefix(tag: &str) -> String {
     )
 }
 
-/// The objects under `prefix` in the sandbox's bucket, listed with boto3 from moto's venv.
-pub fn bucket_keys(sb: &Sandbox, prefix: &str) -> Vec<String> {
+/// Runs `script` with boto3 from moto's venv, another S3 client than acc's: `s3` is the
+/// client, `bucket` the sandbox's bucket, `args` the arguments given. Returns its output.
+pub fn boto3(sb: &Sandbox, script: &str, args: &[&str]) -> String {
+    let prelude = "import boto3, sys\ns3 = boto3.client('s3', endpoint_url=sys.argv[1])\nbucket = sys.argv[2]\nargs = sys.argv[3:]\n";
     let out = std::process::Command::new(format!("{}/venv-s3/bin/python", sb.var("ACC_SANDBOX")))
-        .args([
-            "-c",
-            "import boto3, sys\n\
-             s3 = boto3.client('s3', endpoint_url=sys.argv[1])\n\
-             for page in s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2], Prefix=sys.argv[3]):\n\
-             \x20   for o in page.get('Contents', []): print(o['Key'])",
-            sb.var("ACC_S3_ENDPOINT"),
-            sb.var("ACC_S3_BUCKET"),
-            prefix,
-        ])
+        .arg("-c")
+        .arg(format!("{prelude}{script}"))
+        .args([sb.var("ACC_S3_ENDPOINT"), sb.var("ACC_S3_BUCKET")])
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -40,9 +36,31 @@ pub fn bucket_keys(sb: &Sandbox, prefix: &str) -> Vec<String> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The objects under `prefix` in the sandbox's bucket, as boto3 lists them.
+pub fn bucket_keys(sb: &Sandbox, prefix: &str) -> Vec<String> {
+    boto3(
+        sb,
+        "for page in s3.get_paginator('list_objects_v2').paginate(Bucket=bucket, Prefix=args[0]):\n    for o in page.get('Contents', []): print(o['Key'])",
+        &[prefix],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// Flips one byte in the middle of the object `key`, keeping its size.
+pub fn flip_a_byte(sb: &Sandbox, key: &str) {
+    boto3(
+        sb,
+        "b = bytearray(s3.get_object(Bucket=bucket, Key=args[0])['Body'].read())\nb[len(b) // 2] ^= 0xff\ns3.put_object(Bucket=bucket, Key=args[0], Body=bytes(b))",
+        &[key],
+    );
+}
+
+/// Removes the object `key`.
+pub fn remove_object(sb: &Sandbox, key: &str) {
+    boto3(sb, "s3.delete_object(Bucket=bucket, Key=args[0])", &[key]);
 }
