@@ -297,15 +297,41 @@ async fn a_snapshot_killed_at_each_step_of_its_publish_leaves_the_previous_one_w
             std::thread::sleep(Duration::from_millis(500));
         }
     };
+    // the data files of the run whose prefix names `pid`, and whether its manifest is there
+    let sent_by = |pid: u32| {
+        let keys = bucket_keys(&sb, &format!("{prefix}/t/snapshots/"));
+        let mine: Vec<String> = keys
+            .into_iter()
+            .filter(|k| k.contains(&format!("-{pid}-")))
+            .collect();
+        let data = mine.iter().filter(|k| k.ends_with(".copy.zst.age")).count();
+        (data, mine.iter().any(|k| k.ends_with("/manifest.json")))
+    };
+    let first_files = bucket_keys(&sb, &format!("{prefix}/t/snapshots/"))
+        .iter()
+        .filter(|k| k.ends_with(".copy.zst.age"))
+        .count();
     for point in [
         "objects:leased",
         "objects:file-uploaded",
+        "snapshot:files-sealed",
         "objects:before-pointer",
     ] {
         // the killed run before this one holds the lease until it expires (5 s)
         std::thread::sleep(Duration::from_secs(8));
         let mut cmd = a.command(&["snapshot", "--profile", "t", "--now"]);
         let (mut child, _) = paused_at(&mut cmd, point, None);
+        if point == "snapshot:files-sealed" {
+            // each data file went up as it was sealed: all are there before the capture has
+            // written its manifest
+            let start = Instant::now();
+            let mut sent = sent_by(child.id());
+            while sent.0 < first_files && start.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(200));
+                sent = sent_by(child.id());
+            }
+            assert_eq!(sent, (first_files, false), "sent while capturing");
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         // readers follow the pointer: still the first snapshot, whole

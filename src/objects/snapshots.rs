@@ -18,7 +18,7 @@ use crate::error::{Error, Kind, Result};
 const LAST: [&str; 2] = ["manifest.json.sig", "manifest.json"];
 const MANIFEST: &str = "manifest.json";
 /// Files sent up at once.
-const FILES_IN_FLIGHT: usize = 3;
+pub const FILES_IN_FLIGHT: usize = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Pointer {
@@ -74,13 +74,24 @@ pub async fn current(bucket: &Bucket, profile: &str, as_of: DateTime<Utc>) -> Re
         .is_some_and(|(p, _)| p.as_of >= as_of))
 }
 
+/// The prefix of the snapshot `label` sent by `run`.
+pub fn run_prefix(profile: &str, (label, run): (&str, &str)) -> String {
+    format!("{}/{label}.{run}", snapshots(profile))
+}
+
+/// The key of the file `name` of the snapshot `label` sent by `run`.
+pub fn file_key(profile: &str, at: (&str, &str), name: &str) -> String {
+    format!("{}/{name}", run_prefix(profile, at))
+}
+
 /// Sends the published local snapshot `dir` (label `label`, its data as of `as_of`) up under
-/// a prefix of its own, manifest last. Returns the pointer that would name it.
+/// a prefix of its own, but for the files `sent` while it was captured; manifest last.
+/// Returns the pointer that would name it.
 pub async fn send(
     bucket: &Bucket,
     profile: &str,
     (label, as_of): (&str, DateTime<Utc>),
-    dir: &Path,
+    (dir, sent): (&Path, &std::collections::BTreeSet<String>),
     run: &str,
 ) -> Result<Pointer> {
     let prefix = format!("{label}.{run}");
@@ -89,7 +100,7 @@ pub async fn send(
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !LAST.contains(&n.as_str()))
+        .filter(|n| !LAST.contains(&n.as_str()) && !sent.contains(n))
         .collect();
     names.sort();
     let last: Vec<String> = LAST
@@ -100,10 +111,7 @@ pub async fn send(
     // the data files a few at a time (each holds at most two parts in memory), then the
     // signature and the manifest, last and in order
     let send = |name: &String| {
-        let (from, to) = (
-            dir.join(name),
-            format!("{}/{prefix}/{name}", snapshots(profile)),
-        );
+        let (from, to) = (dir.join(name), file_key(profile, (label, run), name));
         async move {
             bucket.upload_file(&from, &to).await?;
             crate::failpoint::pause("objects:file-uploaded").await;

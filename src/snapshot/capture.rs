@@ -39,6 +39,19 @@ pub struct Capture<'a> {
     /// The `.partial` directory being filled.
     pub dir: &'a Path,
     pub recipients: Arc<Recipients>,
+    /// Told of each sealed file once it is finished and synced.
+    pub tap: Option<Tap>,
+}
+
+/// Where a capture tells of each sealed file as it is finished: the snapshot's label and the
+/// file's path in the `.partial` directory.
+pub type Tap = tokio::sync::mpsc::UnboundedSender<(String, std::path::PathBuf)>;
+
+/// Tells the tap, if any, that the file at `path` is finished.
+fn tell(tap: &Option<Tap>, label: &str, path: &Path) {
+    if let Some(tap) = tap {
+        let _ = tap.send((label.to_string(), path.to_path_buf()));
+    }
 }
 
 /// Exports the snapshot, captures inside it, and always ends the exporting transaction.
@@ -96,8 +109,16 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         recipients: &recipients,
     };
     let (pre_path, post_path) = (dir.join(PRE_DATA), dir.join(POST_DATA));
-    let pre = dumper.dump(Section::PreData, &pre_path);
-    let post = dumper.dump(Section::PostData, &post_path);
+    let dumper = &dumper;
+    let dumped = |section, path| async move {
+        let sealed = dumper.dump(section, path).await;
+        if sealed.is_ok() {
+            tell(&job.tap, &plan.label, path);
+        }
+        sealed
+    };
+    let pre = dumped(Section::PreData, &pre_path);
+    let post = dumped(Section::PostData, &post_path);
     let copying = copy_all(job, exporter, &tables, parts, workers, &progress);
     let (pre, post, copied) = tokio::join!(pre, post, copying);
     progress.end();
@@ -144,6 +165,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         large_objects,
         filtered_by_row_security: filtered,
     };
+    crate::failpoint::pause("snapshot:files-sealed").await;
     // signing runs ssh-keygen and every step fsyncs: off the async threads
     let (dir, key, written) = (
         dir.to_path_buf(),
@@ -207,6 +229,7 @@ async fn copy_all(
             progress.clone(),
         );
         let dir = dir.to_path_buf();
+        let (tap, label) = (job.tap.clone(), job.plan.label.clone());
         set.spawn(async move {
             let client = session::worker(&db, &env, &snapshot_id, filtered).await?;
             let mut done: Vec<(Part, Sealed)> = Vec::new();
@@ -234,7 +257,10 @@ async fn copy_all(
                 )
                 .await;
                 match sealed {
-                    Ok(s) => done.push((part, s)),
+                    Ok(s) => {
+                        tell(&tap, &label, &path);
+                        done.push((part, s))
+                    }
                     Err(e) => {
                         // stop the other workers taking more work
                         queue.lock().expect("queue lock").clear();

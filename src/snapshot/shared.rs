@@ -1,15 +1,21 @@
 //! A snapshot into an object store (`store = "s3://..."`): under the profile's snapshot
-//! lease in the bucket, taken here into this host's cache as usual, then sent up and
-//! published by moving the bucket's pointer; old ones pruned there too.
+//! lease in the bucket, taken here into this host's cache as usual, each sealed file sent up
+//! as soon as it is finished (while the rest is captured), the signature and manifest last;
+//! then published by moving the bucket's pointer; old ones pruned there too.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 
 use super::take::{SnapshotReport, SnapshotRequest, take_here};
 use crate::config::Profile;
 use crate::env::Env;
 use crate::error::Result;
 use crate::location::S3Url;
-use crate::objects::snapshots;
+use crate::objects::{Bucket, snapshots};
+use crate::store::ProfileStore;
 
 pub async fn take_shared(
     url: &S3Url,
@@ -19,24 +25,48 @@ pub async fn take_shared(
     now: DateTime<Utc>,
 ) -> Result<SnapshotReport> {
     let (bucket, lease) = crate::objects::leased(url, profile, env, "snapshot").await?;
+    let run = format!(
+        "{}-{}-{}",
+        crate::host::file_part(),
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
     let sent = async {
-        let report = take_here(profile, env, req, now).await?;
+        let store = ProfileStore::open(&profile.store, &profile.name)?;
+        let (tap, sealed) = tokio::sync::mpsc::unbounded_channel();
+        let sending = send_as_sealed(&bucket, profile, (&store, &run), sealed);
+        let taking = async move {
+            let taken = take_here(profile, env, req, now, Some(&tap)).await;
+            drop(tap); // the sender's stream ends with the capture
+            taken
+        };
+        let (taken, sending) = tokio::join!(taking, sending);
+        let report = match taken {
+            Ok(report) => report,
+            Err(e) => {
+                // what went up is no snapshot: gone now, or pruned by the next run
+                if let Some(label) = sending.as_ref().ok().and_then(|s| s.label.clone()) {
+                    let _ = bucket
+                        .remove_tree(&snapshots::run_prefix(&profile.name, (&label, &run)))
+                        .await;
+                }
+                return Err(e);
+            }
+        };
+        let already = sending?.names;
         let as_of = report.manifest.started_at.with_timezone(&Utc);
         if snapshots::current(&bucket, &profile.name, as_of).await? {
+            let _ = bucket
+                .remove_tree(&snapshots::run_prefix(&profile.name, (&report.label, &run)))
+                .await;
             return Ok(report);
         }
         lease.check().await?;
-        let run = format!(
-            "{}-{}-{}",
-            crate::host::file_part(),
-            std::process::id(),
-            Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        );
         let pointer = snapshots::send(
             &bucket,
             &profile.name,
             (&report.label, as_of),
-            &report.path,
+            (&report.path, &already),
             &run,
         )
         .await?;
@@ -71,4 +101,57 @@ pub async fn take_shared(
     .await;
     lease.release().await;
     sent
+}
+
+/// What went up while the snapshot was captured.
+#[derive(Default)]
+struct Sent {
+    label: Option<String>,
+    names: BTreeSet<String>,
+}
+
+/// Sends each sealed file the capture tells of, a few at a time, until it ends.
+async fn send_as_sealed(
+    bucket: &Bucket,
+    profile: &Profile,
+    (store, run): (&ProfileStore, &str),
+    sealed: tokio::sync::mpsc::UnboundedReceiver<(String, PathBuf)>,
+) -> Result<Sent> {
+    let one = |(label, path): (String, PathBuf)| async move {
+        let name = file_name(&path);
+        let key = snapshots::file_key(&profile.name, (&label, run), &name);
+        // the capture's last files may still be going up when its directory is published
+        let published = store.snapshot_dir(&label).join(&name);
+        match bucket.upload_file(&path, &key).await {
+            Err(_) if !path.exists() && published.exists() => {
+                bucket.upload_file(&published, &key).await?
+            }
+            r => r?,
+        };
+        crate::failpoint::pause("objects:file-uploaded").await;
+        Ok::<_, crate::error::Error>((label, name))
+    };
+    let mut sending = tokio_stream_of(sealed)
+        .map(one)
+        .buffer_unordered(snapshots::FILES_IN_FLIGHT);
+    let mut sent = Sent::default();
+    while let Some(done) = sending.next().await {
+        let (label, name) = done?;
+        sent.label = Some(label);
+        sent.names.insert(name);
+    }
+    Ok(sent)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The receiver as a stream that ends when every sender is gone.
+fn tokio_stream_of<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

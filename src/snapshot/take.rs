@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::capture::{Capture, capture};
+use super::capture::{Capture, Tap, capture};
 use super::filter::TableFilter;
 use super::timing;
 use crate::config::Profile;
@@ -46,16 +46,19 @@ pub async fn take(
 ) -> Result<SnapshotReport> {
     match &profile.object_store {
         Some(url) => super::shared::take_shared(url, profile, env, req, now).await,
-        None => take_here(profile, env, req, now).await,
+        None => take_here(profile, env, req, now, None).await,
     }
 }
 
 /// The snapshot, into this host's store.
+/// Takes the snapshot into this host's store; `tap` hears of each sealed file as it is
+/// finished (to send it on while the rest is captured).
 pub(super) async fn take_here(
     profile: &Profile,
     env: &Env,
     req: &SnapshotRequest,
     now: DateTime<Utc>,
+    tap: Option<&Tap>,
 ) -> Result<SnapshotReport> {
     let plan = timing::plan(&profile.region, now, req.on_demand)?;
     let db = profile.production()?;
@@ -106,6 +109,7 @@ pub(super) async fn take_here(
         plan: &plan,
         dir: &partial,
         recipients,
+        tap: tap.cloned(),
     };
     let captured = capture(&job).await;
     let manifest = match captured {
