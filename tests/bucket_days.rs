@@ -212,3 +212,131 @@ fn a_bad_s3_export_destination_is_named_and_nothing_is_sent() {
     assert!(run.stderr.contains("plain HTTP"), "{}", run.stderr);
     assert!(bucket_keys(&sb, &key_prefix(&to)).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_of_one_day_in_the_bucket_never_publish_beneath_one_another_and_old_days_go() {
+    let sb = Sandbox::require();
+    let prod = TestDb::clone_of(&sb, "demo_us", "s3_export_race").await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (config, to) = bucket_profile(&sb, dir_a.path(), &prod.name, "export-race");
+    // a second host: its own configuration and store, the same bucket and signing key
+    let config_b = dir_b.path().join("acc.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &dir_a.path().join("store").display().to_string(),
+        &dir_b.path().join("store").display().to_string(),
+    );
+    std::fs::write(&config_b, text).unwrap();
+    let first = export(&config, &to, &["--only", "employee-list"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let day = first.json()["date"].as_str().unwrap().to_string();
+
+    // A has signed version 2 and is about to write its manifest when B publishes
+    let resume = dir_a.path().join("resume");
+    let (a, mut a_err) = export_paused(
+        &config,
+        &to,
+        "client-list",
+        "publish:version-ready",
+        Some(&resume),
+    );
+    let b = export(&config_b, &to, &["--only", "vacant-visits"]);
+    std::fs::write(&resume, "").unwrap();
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert_eq!(b.json()["version"], 3, "version 2's directory is A's");
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut a_err, &mut said).unwrap();
+    let a_done = a.wait_with_output().unwrap();
+    assert_eq!(a_done.status.code(), Some(75), "{said}");
+    assert!(said.contains("another run published version 3"), "{said}");
+    let keys = bucket_keys(&sb, &key_prefix(&to));
+    assert!(!keys.iter().any(|k| k.ends_with("/v2/manifest.json")));
+    assert_eq!(
+        run_prefixes(&keys).len(),
+        2,
+        "the loser took its sealed files away: {:?}",
+        run_prefixes(&keys)
+    );
+    // B's version is the day, with A's first file carried
+    let out = tempfile::tempdir().unwrap();
+    let names = pulled(&sb, &config, &to, &out.path().join("p"));
+    assert_eq!(names, ["employee-list.csv", "vacant-visits.csv"]);
+
+    // retention: a day older than keep_days goes whole, today's stays
+    let old = format!("{}t/2020-01-01/v1/manifest.json", key_prefix(&to));
+    support::buckets::boto3(
+        &sb,
+        "s3.put_object(Bucket=bucket, Key=args[0], Body=b'{}')",
+        &[&old],
+    );
+    let keep = std::fs::read_to_string(&config).unwrap().replace(
+        "[profiles.t.export]\n",
+        "[profiles.t.export]\nkeep_days = 7\n",
+    );
+    std::fs::write(&config, keep).unwrap();
+    let run = export(&config, &to, &["--only", "client-list"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let keys = bucket_keys(&sb, &key_prefix(&to));
+    assert!(!keys.iter().any(|k| k.contains("/2020-01-01/")), "{keys:?}");
+    assert!(
+        keys.iter()
+            .any(|k| k.contains(&format!("/{day}/v4/manifest.json")))
+    );
+}
+
+#[test]
+fn a_bucket_file_goes_up_in_parts_and_comes_down_in_ranges_and_a_file_replaced_mid_read_fails() {
+    use acc::delivery::Delivery;
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Write};
+    let sb = Sandbox::require();
+    let config = sb.config();
+    let profile = config
+        .profile(Some("demo-us"), acc::config::RawProfile::default())
+        .unwrap();
+    let url = format!("s3://{}/{}", sb.var("ACC_S3_BUCKET"), prefix("ranges"));
+    let location = acc::location::Location::parse(&url).unwrap();
+    let d = Delivery::open(&location, &acc::delivery::Reach::of(&profile), config.env()).unwrap();
+    assert!(!d.renames(), "a bucket publishes by create-only writes");
+
+    // two full 8 MiB parts and a remainder, written in odd-sized pieces; and an empty file
+    let body: Vec<u8> = (0..(17u32 << 20) + 5).map(|i| (i % 251) as u8).collect();
+    let mut up = d.create("big.bin").unwrap();
+    for piece in body.chunks(1_000_003) {
+        up.write_all(piece).unwrap();
+    }
+    up.close().unwrap();
+    d.create("empty.bin").unwrap().close().unwrap();
+    let read_all = |name: &str| {
+        let mut got = Vec::new();
+        d.open_read(name).unwrap().read_to_end(&mut got).unwrap();
+        got
+    };
+    let got = read_all("big.bin");
+    assert_eq!(got.len(), body.len());
+    assert_eq!(Sha256::digest(&got), Sha256::digest(&body));
+    assert!(read_all("empty.bin").is_empty());
+    assert!(d.try_exists("big.bin").unwrap() && !d.try_exists("none.bin").unwrap());
+
+    // replaced after the first range was read: the next range is refused, and stays refused
+    let mut reader = d.open_read("big.bin").unwrap();
+    let mut first = vec![0u8; 1 << 20];
+    reader.read_exact(&mut first).unwrap();
+    let key = format!(
+        "{}/big.bin",
+        url.split_once(&format!("{}/", sb.var("ACC_S3_BUCKET")))
+            .unwrap()
+            .1
+    );
+    support::buckets::flip_a_byte(&sb, &key);
+    let mut rest = Vec::new();
+    assert!(
+        reader.read_to_end(&mut rest).is_err(),
+        "read {} more bytes",
+        rest.len()
+    );
+    assert!(reader.read(&mut first).is_err(), "an error stays");
+
+    // a small file is written create-only: a second write of it is refused
+    d.write_small("once.json", b"{}").unwrap();
+    assert!(d.write_small("once.json", b"{}").is_err());
+}

@@ -75,10 +75,26 @@ impl BucketDir {
         }
     }
 
+    /// The object `rel` as it is read; not there is `Kind::Unavailable`.
     pub fn open(&self, rel: &str) -> Result<BucketReader> {
         let r = rel.to_string();
-        let stream = self.call(|b| async move { b.stream(&r).await })?;
-        Ok(BucketReader::new(stream))
+        let Some((size, etag)) = self.call(|b| async move { b.meta(&r).await })? else {
+            return Err(Error::new(
+                Kind::Unavailable,
+                format!("{} is not there", self.describe(rel)),
+            ));
+        };
+        Ok(BucketReader {
+            bucket: Arc::clone(&self.bucket),
+            rel: rel.to_string(),
+            size,
+            etag,
+            next: 0,
+            received: 0,
+            stream: None,
+            chunks: Default::default(),
+            failed: None,
+        })
     }
 
     pub fn read_whole(&self, rel: &str) -> Result<Vec<u8>> {
@@ -142,7 +158,8 @@ impl BucketDir {
         ))
     }
 
-    pub fn exists(&self, rel: &str) -> bool {
+    /// Whether an object or a prefix `rel` is there; an error when the bucket cannot say.
+    pub fn try_exists(&self, rel: &str) -> Result<bool> {
         let r = rel.to_string();
         self.call(|b| async move {
             if b.has(&r).await? {
@@ -152,7 +169,6 @@ impl BucketDir {
                 .await
                 .map(|(dirs, files)| !dirs.is_empty() || !files.is_empty())
         })
-        .unwrap_or(false)
     }
 
     pub fn remove_file(&self, rel: &str) -> Result<()> {
@@ -257,33 +273,49 @@ impl Write for BucketUpload {
     }
 }
 
-/// An object read as it arrives.
+/// An object read as it arrives, one bounded range after another (each request gives up
+/// within its time limit, whatever the pace of the reader), every range refused if the object
+/// was replaced since the first. An error stays: every read after it fails too.
 pub struct BucketReader {
+    bucket: Arc<Bucket>,
+    rel: String,
+    size: u64,
+    etag: Option<String>,
+    /// Where the next range starts.
+    next: u64,
+    /// Bytes received so far: at each range's end, where it ends.
+    received: u64,
     stream: Option<BoxStream<'static, Result<Bytes>>>,
     chunks: std::collections::VecDeque<Bytes>,
-    /// The stream's error, given once what came before it is read.
-    failed: Option<Error>,
+    failed: Option<String>,
 }
 
+/// One range's length: read well within a request's time limit even by a slow consumer.
+const RANGE: u64 = 8 << 20;
 /// What one wait for the stream brings: the next chunk and those already there behind it.
 const GATHER: usize = 1 << 20;
 
 impl BucketReader {
-    fn new(stream: BoxStream<'static, Result<Bytes>>) -> BucketReader {
-        BucketReader {
-            stream: Some(stream),
-            chunks: Default::default(),
-            failed: None,
-        }
-    }
-
     /// Waits for the next chunk, and takes those that arrived with it (up to `GATHER`), so
-    /// this thread does not wait once per network packet.
-    fn refill(&mut self) {
-        let Some(mut stream) = self.stream.take() else {
-            return;
+    /// this thread does not wait once per network packet; starts the next range when one ends.
+    fn refill(&mut self) -> Result<()> {
+        let stream = match self.stream.take() {
+            Some(stream) => stream,
+            None => {
+                let end = self.size.min(self.next + RANGE);
+                let (b, rel, etag) = (
+                    Arc::clone(&self.bucket),
+                    self.rel.clone(),
+                    self.etag.clone(),
+                );
+                let range = self.next..end;
+                let stream = block(async move { b.range(&rel, range, etag).await })?;
+                self.next = end;
+                stream
+            }
         };
         let (got, ended, stream) = block(async move {
+            let mut stream = stream;
             let mut got = Vec::new();
             let mut size = 0;
             let mut next = Some(stream.next().await);
@@ -304,25 +336,43 @@ impl BucketReader {
             }
             (got, None, Some(stream))
         });
+        self.received += got.iter().map(|c| c.len() as u64).sum::<u64>();
         self.chunks.extend(got);
-        self.failed = ended;
+        if let Some(e) = ended {
+            return Err(e);
+        }
         self.stream = stream;
+        if self.stream.is_none() && self.received != self.next {
+            return Err(Error::new(
+                Kind::Temporary,
+                format!(
+                    "{} ended after {} of {} bytes",
+                    self.bucket.describe(&self.rel),
+                    self.received,
+                    self.next
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
 impl Read for BucketReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(why) = &self.failed {
+            return Err(std::io::Error::other(why.clone()));
+        }
         while self.chunks.front().is_none_or(Bytes::is_empty) {
             if self.chunks.pop_front().is_some() {
                 continue;
             }
-            if let Some(e) = self.failed.take() {
-                return Err(std::io::Error::other(e));
-            }
-            if self.stream.is_none() {
+            if self.stream.is_none() && self.next >= self.size {
                 return Ok(0);
             }
-            self.refill();
+            if let Err(e) = self.refill() {
+                self.failed = Some(e.one_line());
+                return Err(std::io::Error::other(e));
+            }
         }
         let chunk = self.chunks.front_mut().expect("a chunk with bytes");
         let n = buf.len().min(chunk.len());

@@ -142,8 +142,19 @@ impl Delivery {
         Ok(())
     }
 
+    /// Whether `rel` is there; `false` too when the destination cannot say (see `try_exists`).
     pub fn exists(&self, rel: &str) -> bool {
-        each!(self, d => d.exists(rel))
+        self.try_exists(rel).unwrap_or(false)
+    }
+
+    /// Whether `rel` is there, or an error when the destination cannot say (a bucket's failed
+    /// request): for a decision that removes files.
+    pub fn try_exists(&self, rel: &str) -> Result<bool> {
+        match self {
+            Delivery::Local(d) => Ok(d.exists(rel)),
+            Delivery::Sftp(d) => Ok(d.exists(rel)),
+            Delivery::Bucket(d) => d.try_exists(rel),
+        }
     }
 
     /// Replaces the small file `rel` with what `next` makes of its content (`None`: leave it).

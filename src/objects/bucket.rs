@@ -288,14 +288,32 @@ impl Bucket {
         }
     }
 
-    /// The object `rel` as a stream of chunks, as they arrive.
-    pub async fn stream(
+    /// The size and ETag of the object `rel`; `None` when it is not there.
+    pub async fn meta(&self, rel: &str) -> Result<Option<(u64, Option<String>)>> {
+        match self.store.head(&self.key(rel)).await {
+            Ok(m) => Ok(Some((m.size, m.e_tag))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.failed("look for", rel, e)),
+        }
+    }
+
+    /// Bytes `range` of the object `rel` as a stream of chunks, as they arrive; refused when
+    /// the object no longer has ETag `if_match` (it was replaced while being read). A request
+    /// gives up within its time limit, so a large object is read one bounded range at a time.
+    pub async fn range(
         &self,
         rel: &str,
+        range: std::ops::Range<u64>,
+        if_match: Option<String>,
     ) -> Result<futures_util::stream::BoxStream<'static, Result<Bytes>>> {
+        let opts = object_store::GetOptions {
+            range: Some(object_store::GetRange::Bounded(range)),
+            if_match,
+            ..Default::default()
+        };
         let r = self
             .store
-            .get(&self.key(rel))
+            .get_opts(&self.key(rel), opts)
             .await
             .map_err(|e| self.failed("read", rel, e))?;
         let what = self.describe(rel);

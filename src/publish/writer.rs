@@ -72,7 +72,7 @@ impl DayWriter {
                 d.mkdir_all(&l.base)?;
                 let stale = match d.renames() {
                     true => remove_leftovers(d, &l)?,
-                    false => remove_runs_left(d, &l)?,
+                    false => remove_runs_left(d, &l, date)?,
                 };
                 // a directory under this very name is a killed run's whose pid came round again
                 if d.exists(&w) {
@@ -194,9 +194,7 @@ impl DayWriter {
             .call(move |d| -> Result<Vec<NaiveDate>> {
                 let sealed = (json.as_slice(), signature.as_deref());
                 if !renames {
-                    // a manifest written but not acknowledged may name the files: the next
-                    // run removes them only when no manifest does
-                    put_manifest(d, &layout, (date, version), sealed)?;
+                    put_manifest(d, &layout, (date, version, based_on), &work, sealed)?;
                 } else if let Err(e) = put_in_place(d, &layout, (date, version), &work, sealed) {
                     // never published: the sealed files go with the working directory
                     let _ = d.remove_tree(&work);
@@ -277,38 +275,61 @@ fn take_version_paths(manifest: &mut DayManifest, made_in: &str) {
 /// A bucket's publish: the signature, then the manifest, each written create-only in the
 /// version's directory. The manifest is the one step that makes the version visible; a
 /// version directory holding a signature alone (a run killed in between) is passed over by
-/// readers and by the next version's number.
+/// readers and by the next version's number. When the run did not publish, its files go, but
+/// never while a manifest it cannot read might name them (the next run clears them then).
 fn put_manifest(
     d: &Delivery,
     layout: &Layout,
-    (date, version): (NaiveDate, u32),
+    (date, version, based_on): (NaiveDate, u32, Option<u32>),
+    work: &str,
     (manifest, signature): (&[u8], Option<&[u8]>),
 ) -> Result<()> {
-    let claim = |file: String, bytes: &[u8]| {
-        let path = layout.in_day(date, &file);
-        d.write_small(&path, bytes)
-            .map_err(|e| match d.exists(&path) {
-                true => concurrent(&layout.day(date), version),
-                false => e,
-            })
+    let day = layout.day(date);
+    let not_published = |e: Error| {
+        let _ = d.remove_tree(work);
+        e
     };
     if let Some(sig) = signature {
-        claim(layout::signature_file(version), sig)?;
+        let path = layout.in_day(date, &layout::signature_file(version));
+        if let Err(e) = d.write_small(&path, sig) {
+            let e = if d.exists(&path) {
+                concurrent(&day, version)
+            } else {
+                e
+            };
+            return Err(not_published(e));
+        }
     }
     crate::failpoint::pause_blocking("publish:version-ready");
     // a run that began meanwhile found this version's directory taken and claimed the next:
     // this one must not publish beneath it
     let newer = d
-        .list(&layout.day(date))?
+        .list(&day)?
         .iter()
         .filter(|e| e.is_dir)
         .filter_map(|e| layout::version_of(&e.name))
         .max()
         .filter(|v| *v > version);
     if let Some(v) = newer {
-        return Err(concurrent(&layout.day(date), v));
+        return Err(not_published(concurrent(&day, v)));
     }
-    claim(layout::manifest_file(version), manifest)?;
+    // and one that published since this run began: its files would be hidden by this version
+    let now = current_version(d, layout, date);
+    if now != based_on {
+        return Err(not_published(concurrent(&day, now.unwrap_or(0))));
+    }
+    let path = layout.in_day(date, &layout::manifest_file(version));
+    if let Err(e) = d.write_small(&path, manifest) {
+        match d.read_small(&path, layout::MANIFEST_LIMIT) {
+            // this run's went in; only the answer was lost
+            Ok(there) if there == manifest => {}
+            Ok(_) => return Err(not_published(concurrent(&day, version))),
+            Err(_) if d.try_exists(&path).is_ok_and(|there| !there) => {
+                return Err(not_published(e));
+            }
+            Err(_) => return Err(e),
+        }
+    }
     crate::failpoint::pause_blocking("publish:version-in-place");
     Ok(())
 }
@@ -407,33 +428,27 @@ fn remove_leftovers(delivery: &Delivery, layout: &Layout) -> Result<Vec<String>>
     Ok(removed)
 }
 
-/// Clears the prefixes this host's killed runs left in a bucket's days: one that no manifest
-/// of its day names was never published. A day whose manifests cannot all be read keeps its
-/// prefixes (retention removes them with it).
-fn remove_runs_left(d: &Delivery, layout: &Layout) -> Result<Vec<String>> {
+/// Clears the prefixes this host's killed runs left in a bucket's day `date` (the one this run
+/// writes): one that no manifest of the day names was never published. A day whose manifests
+/// cannot all be read keeps them; killed runs' prefixes in other days go with their day
+/// (retention).
+fn remove_runs_left(d: &Delivery, layout: &Layout, date: NaiveDate) -> Result<Vec<String>> {
     let mut removed = Vec::new();
-    let days = d.list(&layout.base)?;
-    for date in days
+    let entries = d.list(&layout.day(date))?;
+    let left: Vec<&str> = entries
         .iter()
-        .filter(|e| e.is_dir)
-        .filter_map(|e| layout::day_of(&e.name))
-    {
-        let entries = d.list(&layout.day(date))?;
-        let left: Vec<&str> = entries
-            .iter()
-            .filter(|e| e.is_dir && layout::run_left(&e.name))
-            .map(|e| e.name.as_str())
-            .collect();
-        if left.is_empty() {
-            continue;
-        }
-        let Some(named) = named_prefixes(d, layout, date, &entries) else {
-            continue;
-        };
-        for name in left.into_iter().filter(|n| !named.contains(*n)) {
-            d.remove_tree(&layout.in_day(date, name))?;
-            removed.push(format!("{}/{name}", layout.day(date)));
-        }
+        .filter(|e| e.is_dir && layout::run_left(&e.name))
+        .map(|e| e.name.as_str())
+        .collect();
+    if left.is_empty() {
+        return Ok(removed);
+    }
+    let Some(named) = named_prefixes(d, layout, date, &entries) else {
+        return Ok(removed);
+    };
+    for name in left.into_iter().filter(|n| !named.contains(*n)) {
+        d.remove_tree(&layout.in_day(date, name))?;
+        removed.push(format!("{}/{name}", layout.day(date)));
     }
     Ok(removed)
 }
@@ -453,7 +468,8 @@ fn named_prefixes(
         .filter_map(|e| layout::version_of(&e.name))
     {
         let path = layout.in_day(date, &layout::manifest_file(v));
-        if !d.exists(&path) {
+        // a manifest the bucket cannot be asked about may name them all
+        if !d.try_exists(&path).ok()? {
             continue;
         }
         let bytes = d.read_small(&path, layout::MANIFEST_LIMIT).ok()?;

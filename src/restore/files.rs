@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use crate::delivery::BucketDir;
 use crate::error::{Error, Kind, Result};
@@ -25,8 +26,28 @@ impl Files {
                 })?;
                 Ok(Box::new(file))
             }
-            Files::Bucket(bucket, base) => Ok(Box::new(bucket.open(&format!("{base}/{name}"))?)),
+            Files::Bucket(bucket, base) => match bucket.open(&format!("{base}/{name}")) {
+                Ok(reader) => Ok(Box::new(reader)),
+                Err(e) if e.kind() == Kind::Unavailable => Err(Error::new(
+                    Kind::Temporary,
+                    format!("{} is gone from the bucket", self.path(name).display()),
+                )
+                .hint("it was pruned while the restore ran (a newer snapshot went in): staging was not touched; run the restore again")),
+                Err(e) => Err(e),
+            },
         }
+    }
+
+    /// `open`, with what goes wrong reading the source (the disk, the bucket) told apart from
+    /// what is wrong with its content.
+    pub fn open_watched(&self, name: &str) -> Result<(Box<dyn Read + Send>, SourceFailed)> {
+        let failed = SourceFailed::default();
+        let inner = self.open(name)?;
+        let watched = Watched {
+            inner,
+            failed: failed.clone(),
+        };
+        Ok((Box::new(watched), failed))
     }
 
     /// A small sealed file whole (the schema archives).
@@ -50,5 +71,30 @@ impl Files {
                 PathBuf::from(bucket.describe(&format!("{base}/{name}")))
             }
         }
+    }
+}
+
+/// The first error reading a file's source, if there was one.
+#[derive(Clone, Default)]
+pub struct SourceFailed(Arc<Mutex<Option<String>>>);
+
+impl SourceFailed {
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().map(|g| g.clone()).unwrap_or(None)
+    }
+}
+
+struct Watched {
+    inner: Box<dyn Read + Send>,
+    failed: SourceFailed,
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if let Ok(mut first) = self.failed.0.lock() {
+                first.get_or_insert_with(|| e.to_string());
+            }
+        })
     }
 }

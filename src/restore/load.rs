@@ -49,7 +49,7 @@ fn plaintext(
     let _ = crate::pool::start(move || {
         feeding(tx, move |tx| {
             let path = files.path(&name);
-            let file = match files.open(&name) {
+            let (file, source) = match files.open_watched(&name) {
                 Ok(f) => f,
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e));
@@ -58,8 +58,18 @@ fn plaintext(
             };
             let (reader, check) = checked(file, expected);
             let pumped = pump(unseal(reader, &path, &ids), &path, tx);
+            let checked = check.finish();
+            // a source that failed (the disk, the bucket) says nothing about the file
+            if let Some(why) = source.get().filter(|_| !matches!(pumped, Ok(false))) {
+                let _ = tx.blocking_send(Err(Error::new(
+                    Kind::Temporary,
+                    format!("cannot read {}: {why}", path.display()),
+                )
+                .hint("staging was not touched; the run is safe to retry")));
+                return;
+            }
             // a file that fails to decrypt is most often one that changed: say so when it did
-            let result = match (pumped, check.finish()) {
+            let result = match (pumped, checked) {
                 (Ok(true), Ok(())) => return,
                 (Ok(false), _) => return, // the receiver is gone; its own error says why
                 (_, Err(why)) => Err(changed(&path, why)),
@@ -132,6 +142,12 @@ fn changed(path: &Path, why: Mismatch) -> Error {
     .hint("staging was not touched; the file changed after the snapshot was written: take a new snapshot, or restore one that verifies")
 }
 
+/// `verified_bytes` on the blocking pool: a bucket's read waits on a thread of its own.
+pub async fn verified_bytes_off(files: &Files, f: &manifest::File) -> Result<Vec<u8>> {
+    let (files, f) = (files.clone(), f.clone());
+    crate::pool::run(move || verified_bytes(&files, &f)).await?
+}
+
 /// A schema archive read whole and checked against its manifest entry before anything reads
 /// its content.
 pub fn verified_bytes(files: &Files, f: &manifest::File) -> Result<Vec<u8>> {
@@ -173,7 +189,7 @@ pub async fn pre_data(src: &Source<'_>) -> Result<()> {
     let mut child = pg_tools::spawn(cmd, "pg_restore")?;
     let errors = pg_tools::stderr_of(&mut child);
     let mut stdin = child.stdin.take().expect("piped");
-    let archive = verified_bytes(files, &m.schema.pre_data)?;
+    let archive = verified_bytes_off(files, &m.schema.pre_data).await?;
     let mut rx = plaintext_of(
         archive,
         files.path(&m.schema.pre_data.name),

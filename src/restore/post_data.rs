@@ -56,7 +56,7 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let tmp = PrivateDir::new("restore")
         .map_err(|e| Error::io("cannot create a private temporary directory", e))?;
     let archive = tmp.path().join("post-data.pgdump");
-    let sealed = super::load::verified_bytes(src.files, &src.manifest.schema.post_data)?;
+    let sealed = super::load::verified_bytes_off(src.files, &src.manifest.schema.post_data).await?;
     decrypt_to(sealed, archive.clone(), Arc::clone(src.ids)).await?;
     let toc = pg_tools::archive_text(&["--list".into()], &archive).await?;
     let (rest, fks) = split_foreign_keys(&toc);

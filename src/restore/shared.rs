@@ -32,7 +32,7 @@ pub async fn restore_shared(
         let target = target_of(profile, req)?;
         target.check_name()?;
         let store = ProfileStore::open(&profile.store, &profile.name)?;
-        let found = find(&bucket, profile, &store, req).await?;
+        let found = find((&bucket, url, env), profile, &store, req).await?;
         lease.check().await?;
         restore_found(profile, env, req, (&target, &store), found).await
     }
@@ -44,7 +44,7 @@ pub async fn restore_shared(
 /// The snapshot the pointer names (a named one other than it: from this host's cache), from
 /// the cache when it is there whole, else streamed from the bucket.
 async fn find(
-    bucket: &Arc<Bucket>,
+    (bucket, url, env): (&Arc<Bucket>, &S3Url, &Env),
     profile: &Profile,
     store: &ProfileStore,
     req: &RestoreRequest,
@@ -73,7 +73,8 @@ async fn find(
     let base = snapshots::prefix_of(&profile.name, &pointer);
     Ok(Found::Streamed {
         manifest,
-        files: Files::Bucket(BucketDir::shared(Arc::clone(bucket)), base),
+        // a client of its own: its requests run on the bucket runtime's threads alone
+        files: Files::Bucket(BucketDir::at(Bucket::open(url, &profile.s3, env)?), base),
     })
 }
 

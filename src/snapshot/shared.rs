@@ -40,20 +40,23 @@ pub async fn take_shared(
             drop(tap); // the sender's stream ends with the capture
             taken
         };
-        let (taken, sending) = tokio::join!(taking, sending);
-        let report = match taken {
-            Ok(report) => report,
-            Err(e) => {
-                // what went up is no snapshot: gone now, or pruned by the next run
-                if let Some(label) = sending.as_ref().ok().and_then(|s| s.label.clone()) {
-                    let _ = bucket
-                        .remove_tree(&snapshots::run_prefix(&profile.name, (&label, &run)))
-                        .await;
-                }
+        let (taken, sent) = tokio::join!(taking, sending);
+        // what went up for a run that publishes nothing is no snapshot: removed now (a killed
+        // run's is pruned by the next one)
+        let discard = || async {
+            if let Some(label) = &sent.label {
+                let prefix = snapshots::run_prefix(&profile.name, (label, &run));
+                let _ = bucket.remove_tree(&prefix).await;
+            }
+        };
+        let report = match (taken, sent.failed) {
+            (Ok(report), None) => report,
+            (Err(e), _) | (Ok(_), Some(e)) => {
+                discard().await;
                 return Err(e);
             }
         };
-        let already = sending?.names;
+        let already = sent.names;
         let as_of = report.manifest.started_at.with_timezone(&Utc);
         if snapshots::current(&bucket, &profile.name, as_of).await? {
             let _ = bucket
@@ -106,41 +109,59 @@ pub async fn take_shared(
 /// What went up while the snapshot was captured.
 #[derive(Default)]
 struct Sent {
+    /// The snapshot's label, once the capture told of a file.
     label: Option<String>,
     names: BTreeSet<String>,
+    /// The first upload that failed: nothing more is sent, and the run publishes nothing.
+    failed: Option<crate::error::Error>,
 }
 
-/// Sends each sealed file the capture tells of, a few at a time, until it ends.
+/// Sends each sealed file the capture tells of, a few at a time, until it ends or an upload
+/// fails (the capture goes on; its later files are not sent).
 async fn send_as_sealed(
     bucket: &Bucket,
     profile: &Profile,
     (store, run): (&ProfileStore, &str),
     sealed: tokio::sync::mpsc::UnboundedReceiver<(String, PathBuf)>,
-) -> Result<Sent> {
-    let one = |(label, path): (String, PathBuf)| async move {
-        let name = file_name(&path);
-        let key = snapshots::file_key(&profile.name, (&label, run), &name);
-        // the capture's last files may still be going up when its directory is published
-        let published = store.snapshot_dir(&label).join(&name);
-        match bucket.upload_file(&path, &key).await {
-            Err(_) if !path.exists() && published.exists() => {
-                bucket.upload_file(&published, &key).await?
-            }
-            r => r?,
-        };
-        crate::failpoint::pause("objects:file-uploaded").await;
-        Ok::<_, crate::error::Error>((label, name))
+) -> Sent {
+    let label = std::sync::Mutex::new(None::<String>);
+    let one = |(l, path): (String, PathBuf)| {
+        if let Ok(mut known) = label.lock() {
+            known.get_or_insert_with(|| l.clone());
+        }
+        async move {
+            let name = file_name(&path);
+            let key = snapshots::file_key(&profile.name, (&l, run), &name);
+            // the capture's last files may still be going up when its directory is published
+            let published = store.snapshot_dir(&l).join(&name);
+            match bucket.upload_file(&path, &key).await {
+                Err(_) if !path.exists() && published.exists() => {
+                    bucket.upload_file(&published, &key).await?
+                }
+                r => r?,
+            };
+            crate::failpoint::pause("objects:file-uploaded").await;
+            Ok::<_, crate::error::Error>(name)
+        }
     };
     let mut sending = tokio_stream_of(sealed)
         .map(one)
         .buffer_unordered(snapshots::FILES_IN_FLIGHT);
     let mut sent = Sent::default();
     while let Some(done) = sending.next().await {
-        let (label, name) = done?;
-        sent.label = Some(label);
-        sent.names.insert(name);
+        match done {
+            Ok(name) => {
+                sent.names.insert(name);
+            }
+            Err(e) => {
+                sent.failed = Some(e);
+                break;
+            }
+        }
     }
-    Ok(sent)
+    drop(sending);
+    sent.label = label.into_inner().unwrap_or(None);
+    sent
 }
 
 fn file_name(path: &Path) -> String {
