@@ -35,6 +35,15 @@ pub struct Bucket {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Lost;
 
+/// A 4xx answer other than a timeout or "slow down": asking again changes nothing.
+fn refused_as_asked(text: &str) -> bool {
+    text.split("non-2xx status code: ")
+        .nth(1)
+        .is_some_and(|status| {
+            status.starts_with('4') && !status.starts_with("408") && !status.starts_with("429")
+        })
+}
+
 impl Bucket {
     /// The bucket `url` names, reached with `s`; credentials by acc's reference, else the
     /// standard AWS chain. Nothing is sent yet.
@@ -147,12 +156,9 @@ impl Bucket {
             // the service refused the request itself (a wrong region, a redirect), or the
             // certificate: retrying changes nothing
             _ if text.contains("certificate") || text.contains("redirect") => Kind::Config,
-            _ if text.contains("Client error with status")
-                && !text.contains("status 408")
-                && !text.contains("status 429") =>
-            {
-                Kind::Unavailable
-            }
+            // the object changed under a conditional read: what was read is not what it is
+            object_store::Error::Precondition { .. } => Kind::BadInput,
+            _ if refused_as_asked(&text) => Kind::Unavailable,
             // a lost link, a timeout, a busy service: the client's retries ran out
             _ => Kind::Temporary,
         };

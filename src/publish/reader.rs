@@ -138,20 +138,37 @@ impl<'a> DayReader<'a> {
 /// arrives whole, by one rename; a stray or half-copied one is passed over), else 0 for a day
 /// written before versions; `None` when the day has neither.
 pub fn current_version(delivery: &Delivery, layout: &Layout, date: NaiveDate) -> Option<u32> {
-    let entries = delivery.list(&layout.day(date)).ok()?;
+    try_current_version(delivery, layout, date).unwrap_or(None)
+}
+
+/// `current_version`, or an error when the destination could not be asked (a listing or a
+/// bucket's request that failed): for a decision that must not take a failure for an answer.
+pub fn try_current_version(
+    delivery: &Delivery,
+    layout: &Layout,
+    date: NaiveDate,
+) -> Result<Option<u32>> {
+    let entries = match delivery.list(&layout.day(date)) {
+        Ok(entries) => entries,
+        // a day not there yet: a directory that does not exist
+        Err(_) if !delivery.try_exists(&layout.day(date))? => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let mut versions: Vec<u32> = entries
         .iter()
         .filter(|e| e.is_dir)
         .filter_map(|e| layout::version_of(&e.name))
         .collect();
     versions.sort_unstable_by(|a, b| b.cmp(a));
-    let whole = |v: &u32| delivery.exists(&layout.in_day(date, &layout::manifest_file(*v)));
-    versions.into_iter().find(whole).or_else(|| {
-        entries
-            .iter()
-            .any(|e| !e.is_dir && e.name == layout::MANIFEST)
-            .then_some(0)
-    })
+    for v in versions {
+        if delivery.try_exists(&layout.in_day(date, &layout::manifest_file(v)))? {
+            return Ok(Some(v));
+        }
+    }
+    Ok(entries
+        .iter()
+        .any(|e| !e.is_dir && e.name == layout::MANIFEST)
+        .then_some(0))
 }
 
 fn check_day_signature(

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use super::carry::{self, Carried, Trust};
 use super::day::{DayManifest, FileEntry};
 use super::layout::{self, FileKind, Layout};
-use super::reader::current_version;
+use super::reader::{current_version, try_current_version};
 use super::seal::Chunk;
 use super::sealed_file::{SealedFile, channel};
 use crate::crypt::Recipients;
@@ -314,7 +314,7 @@ fn put_manifest(
         return Err(not_published(concurrent(&day, v)));
     }
     // and one that published since this run began: its files would be hidden by this version
-    let now = current_version(d, layout, date);
+    let now = try_current_version(d, layout, date).map_err(not_published)?;
     if now != based_on {
         return Err(not_published(concurrent(&day, now.unwrap_or(0))));
     }

@@ -74,12 +74,13 @@ impl Files {
     }
 }
 
-/// The first error reading a file's source, if there was one.
+/// The first error reading a file's source, if there was one, and its kind (`BadInput`: the
+/// object was replaced while it was read).
 #[derive(Clone, Default)]
-pub struct SourceFailed(Arc<Mutex<Option<String>>>);
+pub struct SourceFailed(Arc<Mutex<Option<(String, Kind)>>>);
 
 impl SourceFailed {
-    pub fn get(&self) -> Option<String> {
+    pub fn get(&self) -> Option<(String, Kind)> {
         self.0.lock().map(|g| g.clone()).unwrap_or(None)
     }
 }
@@ -92,8 +93,12 @@ struct Watched {
 impl Read for Watched {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.inner.read(buf).inspect_err(|e| {
+            let kind = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<Error>())
+                .map_or(Kind::Temporary, Error::kind);
             if let Ok(mut first) = self.failed.0.lock() {
-                first.get_or_insert_with(|| e.to_string());
+                first.get_or_insert_with(|| (e.to_string(), kind));
             }
         })
     }

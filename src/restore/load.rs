@@ -58,15 +58,30 @@ fn plaintext(
             };
             let (reader, check) = checked(file, expected);
             let pumped = pump(unseal(reader, &path, &ids), &path, tx);
+            if matches!(pumped, Ok(false)) {
+                return; // the receiver is gone (its own error says why): read no further
+            }
             let checked = check.finish();
-            // a source that failed (the disk, the bucket) says nothing about the file
-            if let Some(why) = source.get().filter(|_| !matches!(pumped, Ok(false))) {
-                let _ = tx.blocking_send(Err(Error::new(
-                    Kind::Temporary,
-                    format!("cannot read {}: {why}", path.display()),
-                )
-                .hint("staging was not touched; the run is safe to retry")));
-                return;
+            match source.get() {
+                // the object was replaced while it was read
+                Some((why, Kind::BadInput)) => {
+                    let _ = tx.blocking_send(Err(Error::new(
+                        Kind::BadInput,
+                        format!("{} was replaced while it loaded: {why}", path.display()),
+                    )
+                    .hint("staging was not touched; the snapshot changed in the bucket after it was published: take a new snapshot")));
+                    return;
+                }
+                // a source that failed (the disk, the bucket) says nothing about the file
+                Some((why, _)) => {
+                    let _ = tx.blocking_send(Err(Error::new(
+                        Kind::Temporary,
+                        format!("cannot read {}: {why}", path.display()),
+                    )
+                    .hint("staging was not touched; the run is safe to retry")));
+                    return;
+                }
+                None => {}
             }
             // a file that fails to decrypt is most often one that changed: say so when it did
             let result = match (pumped, checked) {

@@ -125,11 +125,18 @@ async fn send_as_sealed(
     sealed: tokio::sync::mpsc::UnboundedReceiver<(String, PathBuf)>,
 ) -> Sent {
     let label = std::sync::Mutex::new(None::<String>);
+    // once an upload failed, later files are not sent; those under way finish (a multipart
+    // upload dropped midway would stay in the bucket, unlisted)
+    let stop = std::sync::atomic::AtomicBool::new(false);
     let one = |(l, path): (String, PathBuf)| {
         if let Ok(mut known) = label.lock() {
             known.get_or_insert_with(|| l.clone());
         }
+        let stop = &stop;
         async move {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(None);
+            }
             let name = file_name(&path);
             let key = snapshots::file_key(&profile.name, (&l, run), &name);
             // the capture's last files may still be going up when its directory is published
@@ -141,7 +148,7 @@ async fn send_as_sealed(
                 r => r?,
             };
             crate::failpoint::pause("objects:file-uploaded").await;
-            Ok::<_, crate::error::Error>(name)
+            Ok::<_, crate::error::Error>(Some(name))
         }
     };
     let mut sending = tokio_stream_of(sealed)
@@ -150,12 +157,10 @@ async fn send_as_sealed(
     let mut sent = Sent::default();
     while let Some(done) = sending.next().await {
         match done {
-            Ok(name) => {
-                sent.names.insert(name);
-            }
+            Ok(name) => sent.names.extend(name),
             Err(e) => {
-                sent.failed = Some(e);
-                break;
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                sent.failed.get_or_insert(e);
             }
         }
     }
