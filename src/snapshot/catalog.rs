@@ -12,15 +12,16 @@ use crate::snapshot::manifest::TableName;
 /// Tables above this size are split into ranges of about this many bytes, so that several
 /// workers share one table; it also bounds how long one range's file stays open.
 pub const RANGE_BYTES: u64 = 256 << 20;
-const PAGE_BYTES: u64 = 8192;
 
 #[derive(Debug, Clone)]
 pub struct SourceTable {
     pub schema: String,
     pub name: String,
     pub columns: Vec<String>,
-    /// On-disk size at the start, to size ranges and estimate progress.
+    /// On-disk size at the start, its TOAST included, to size ranges and estimate progress.
     pub bytes: u64,
+    /// Pages of its main fork, which ranges are cut from (by `ctid`).
+    pub heap_pages: u64,
     /// Text when a column's type, at any depth, has no binary send or receive function.
     pub format: CopyFormat,
     /// The columns that make it text, for the operator's log.
@@ -83,10 +84,12 @@ static TABLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                 rn.nspname AS root_schema, r.relname AS root_name,
                 coalesce(array_agg(a.attname::text ORDER BY a.attnum)
                          FILTER (WHERE a.attnum > 0), '{{}}') AS columns,
-                pg_relation_size(c.oid)::int8 AS bytes,
+                pg_table_size(c.oid)::int8 AS bytes,
                 coalesce(array_agg(a.attname::text ORDER BY a.attnum)
                          FILTER (WHERE a.atttypid IN (SELECT root FROM text_only)), '{{}}')
-                    AS text_columns
+                    AS text_columns,
+                (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8
+                    AS heap_pages
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)
@@ -125,6 +128,7 @@ pub async fn read(client: &Client, filter: &TableFilter) -> Result<Catalog> {
                 name,
                 columns: row.get(5),
                 bytes: row.get::<_, i64>(6).max(0) as u64,
+                heap_pages: row.get::<_, i64>(8).max(0) as u64,
                 format: if row.get::<_, Vec<String>>(7).is_empty() {
                     CopyFormat::Binary
                 } else {
@@ -176,12 +180,17 @@ impl Part {
     }
 }
 
-/// Splits tables into parts, biggest first, so the longest work starts earliest.
+/// Splits tables into parts of about `range_bytes` of the table's whole size (a table whose
+/// rows live mostly in TOAST, notes or documents, is split as its size says, not its few heap
+/// pages), biggest first, so the longest work starts earliest.
 pub fn parts(tables: &[SourceTable], range_bytes: u64) -> Vec<Part> {
-    let pages_per_range = (range_bytes / PAGE_BYTES).max(1);
     let mut parts = Vec::new();
     for (i, t) in tables.iter().enumerate() {
-        let pages = t.bytes / PAGE_BYTES;
+        let pages = t.heap_pages;
+        // the heap pages that hold about `range_bytes` of the table
+        let pages_per_range = (u128::from(pages) * u128::from(range_bytes))
+            .div_ceil(u128::from(t.bytes.max(1)))
+            .clamp(1, u128::from(u64::MAX)) as u64;
         if t.bytes <= range_bytes || pages <= pages_per_range {
             parts.push(Part {
                 table: i,
@@ -199,7 +208,8 @@ pub fn parts(tables: &[SourceTable], range_bytes: u64) -> Vec<Part> {
                 table: i,
                 index: k as usize,
                 pages: Some((start, end)),
-                bytes: (end.unwrap_or(pages) - start) * PAGE_BYTES,
+                bytes: (u128::from(t.bytes) * u128::from(end.unwrap_or(pages) - start)
+                    / u128::from(pages)) as u64,
             });
         }
     }
@@ -211,12 +221,41 @@ pub fn parts(tables: &[SourceTable], range_bytes: u64) -> Vec<Part> {
 mod tests {
     use super::*;
 
+    const PAGE_BYTES: u64 = 8192;
+
+    #[test]
+    fn a_table_whose_rows_live_in_toast_is_split_by_its_whole_size() {
+        // 1 GiB of notes in TOAST behind ten heap pages
+        let notes = SourceTable {
+            heap_pages: 10,
+            ..table("notes", 1 << 30)
+        };
+        let parts = parts(&[notes], 256 << 20);
+        let mut ranges: Vec<_> = parts.iter().map(|p| p.pages.unwrap()).collect();
+        ranges.sort();
+        assert_eq!(
+            ranges,
+            [(0, Some(3)), (3, Some(6)), (6, Some(9)), (9, None)],
+            "every heap page in one range, about 256 MiB of the table each"
+        );
+        let total: u64 = parts.iter().map(|p| p.bytes).sum();
+        assert!(total <= 1 << 30 && total > (1 << 30) - (1 << 20), "{total}");
+        // one heap page cannot be cut, whatever its TOAST holds
+        let one = SourceTable {
+            heap_pages: 1,
+            ..table("one", 1 << 30)
+        };
+        let whole = super::parts(&[one], 256 << 20);
+        assert_eq!((whole.len(), whole[0].pages), (1, None));
+    }
+
     fn table(name: &str, bytes: u64) -> SourceTable {
         SourceTable {
             schema: "agency".into(),
             name: name.into(),
             columns: vec!["id".into(), "Full Name".into()],
             bytes,
+            heap_pages: bytes / PAGE_BYTES,
             format: CopyFormat::Binary,
             text_columns: Vec::new(),
         }

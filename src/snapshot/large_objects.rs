@@ -52,6 +52,7 @@ pub fn tables(pages_bytes: u64) -> [SourceTable; 2] {
         name: name.into(),
         columns: columns.iter().map(|c| c.to_string()).collect(),
         bytes,
+        heap_pages: bytes / 8192,
         format: CopyFormat::Binary,
         text_columns: Vec::new(),
     };
