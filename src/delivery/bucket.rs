@@ -46,11 +46,9 @@ pub struct BucketDir {
 
 impl BucketDir {
     pub fn at(bucket: Bucket) -> BucketDir {
-        BucketDir::shared(Arc::new(bucket))
-    }
-
-    pub fn shared(bucket: Arc<Bucket>) -> BucketDir {
-        BucketDir { bucket }
+        BucketDir {
+            bucket: Arc::new(bucket),
+        }
     }
 
     fn call<T: Send + 'static, F: Future<Output = T> + Send + 'static>(

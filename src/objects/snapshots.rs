@@ -209,13 +209,17 @@ pub async fn pointed_manifest(
         .get(&format!("{base}/{}", LAST[0]))
         .await?
         .map(|(b, _)| b.to_vec());
-    let present = bucket
-        .objects(&base)
+    Ok((manifest, signature, sizes(bucket, &base).await?))
+}
+
+/// The objects under `base` with their sizes.
+async fn sizes(bucket: &Bucket, base: &str) -> Result<Vec<(String, u64)>> {
+    Ok(bucket
+        .objects(base)
         .await?
         .into_iter()
         .map(|(n, size, _)| (n, size))
-        .collect();
-    Ok((manifest, signature, present))
+        .collect())
 }
 
 /// Removes whole snapshots beyond the newest `keep` complete ones, never the one the pointer
@@ -268,16 +272,11 @@ pub async fn latest_manifest(
     let Some((p, _)) = latest(bucket, profile).await? else {
         return Ok(None);
     };
-    let base = format!("{}/{}", snapshots(profile), p.dir);
+    let base = prefix_of(profile, &p);
     let key = format!("{base}/{MANIFEST}");
     let Some((bytes, _)) = bucket.get(&key).await? else {
         return Ok(Some((p, Vec::new(), Vec::new())));
     };
-    let present = bucket
-        .objects(&base)
-        .await?
-        .into_iter()
-        .map(|(n, size, _)| (n, size))
-        .collect();
+    let present = sizes(bucket, &base).await?;
     Ok(Some((p, bytes.to_vec(), present)))
 }
