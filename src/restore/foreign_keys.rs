@@ -79,12 +79,19 @@ pub fn parse(sql: &str) -> (String, Vec<ForeignKey>) {
 /// parents' keys, which take their partitions' over.
 pub async fn plan(target: &Target, env: &Env, keys: Vec<ForeignKey>) -> Result<Plan> {
     let partitioned_tables = partitioned(target, env).await?;
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        present: present(target, env).await?,
+        ..Plan::default()
+    };
     for k in keys {
         match (
             partitioned_tables.get(&k.references),
             partitioned_tables.get(&k.table),
         ) {
+            // a key a cut-short run of the same snapshot added and validated (or added
+            // validated) is kept
+            (Some(_), _) | (None, Some(_))
+                if plan.present.get(&(k.table.clone(), k.name.clone())) == Some(&true) => {}
             (Some(referenced), _) => {
                 // it locks the referencing table and every partition it references
                 let locks = match referenced {
@@ -106,6 +113,12 @@ pub async fn plan(target: &Target, env: &Env, keys: Vec<ForeignKey>) -> Result<P
             (None, Some(Some(leaves))) if !k.not_valid => {
                 for leaf in leaves {
                     plan.plain(leaf, &k);
+                }
+                if plan
+                    .present
+                    .contains_key(&(k.table.clone(), k.name.clone()))
+                {
+                    continue;
                 }
                 plan.attached.push(Statement {
                     sql: k.sql.clone(),
@@ -139,20 +152,26 @@ pub struct Plan {
     pub checks: Vec<Statement>,
     /// Keys on partitioned parents whose partitions already have them, validated.
     pub attached: Vec<Statement>,
+    /// The keys already in the incoming copy (a resumed run's), by table and name as pg_dump
+    /// writes them, and whether each is validated.
+    present: HashMap<(String, String), bool>,
 }
 
 impl Plan {
     /// Key `k` on the plain table `table` (itself, or one partition of its table).
     fn plain(&mut self, table: &str, k: &ForeignKey) {
         let clause = k.clause();
+        let present = self.present.get(&(table.to_string(), k.name.clone()));
         // every add is NOT VALID; only those production had valid are then validated
-        self.adds.push(Statement {
-            sql: format!("ALTER TABLE ONLY {table} {clause} NOT VALID;"),
-            step: "foreign key",
-            locks: vec![table.to_string(), k.references.clone()],
-            scan: Scan::Nothing,
-        });
-        if k.not_valid {
+        if present.is_none() {
+            self.adds.push(Statement {
+                sql: format!("ALTER TABLE ONLY {table} {clause} NOT VALID;"),
+                step: "foreign key",
+                locks: vec![table.to_string(), k.references.clone()],
+                scan: Scan::Nothing,
+            });
+        }
+        if k.not_valid || present == Some(&true) {
             return;
         }
         self.checks.push(Statement {
@@ -174,6 +193,25 @@ impl ForeignKey {
             .trim()
             .to_string()
     }
+}
+
+/// The foreign keys already in the incoming copy, by table and name as pg_dump writes them,
+/// and whether each is validated: none on a fresh load, a cut-short run's on a resumed one.
+async fn present(target: &Target, env: &Env) -> Result<HashMap<(String, String), bool>> {
+    let c = target.connect(&target.incoming(), env).await?;
+    let rows = c
+        .query(
+            "SELECT format('%I.%I', n.nspname, t.relname), format('%I', c.conname), c.convalidated
+             FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+             JOIN pg_namespace n ON n.oid = t.relnamespace WHERE c.contype = 'f'",
+            &[],
+        )
+        .await
+        .map_err(|e| crate::pg::sqlstate::failure("cannot list the foreign keys in place", e))?;
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect())
 }
 
 /// The partitioned tables of the incoming copy, named as pg_dump names them, each with its

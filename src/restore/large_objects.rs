@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio_postgres::Client;
 
 use super::load::{Source, load_file};
+use super::resume;
 use crate::error::{Error, Kind, Result};
 use crate::pg::sqlstate;
 use crate::progress::{Phase, Run, Watch};
@@ -22,10 +23,22 @@ pub async fn restore(src: &Source<'_>, client: &Client, watch: &Watch) -> Result
     let Some(lo) = &src.manifest.large_objects else {
         return Ok(0);
     };
+    if src.done.has(resume::LARGE_OBJECTS) {
+        return Ok(0);
+    }
     let started = std::time::Instant::now();
+    // a cut-short run may have left some: they are made again, all of them
+    let leftovers = match src.done.resumed() {
+        true => format!(
+            "DROP SCHEMA IF EXISTS {WORK} CASCADE;
+             SELECT lo_unlink(oid) FROM pg_largeobject_metadata;"
+        ),
+        false => String::new(),
+    };
     client
         .batch_execute(&format!(
             "SET statement_timeout = 0;
+             {leftovers}
              CREATE SCHEMA {WORK};
              CREATE UNLOGGED TABLE {WORK}.pg_largeobject_metadata (oid oid NOT NULL);
              CREATE UNLOGGED TABLE {WORK}.pg_largeobject (loid oid NOT NULL, pageno int4 NOT NULL, data bytea NOT NULL)"
@@ -43,6 +56,7 @@ pub async fn restore(src: &Source<'_>, client: &Client, watch: &Watch) -> Result
         .batch_execute(&format!("DROP SCHEMA {WORK} CASCADE"))
         .await
         .map_err(|e| sqlstate::failure("cannot drop the large objects' work tables", e))?;
+    resume::record(client, resume::LARGE_OBJECTS).await?;
     src.timeline.span("large objects", started);
     Ok(made)
 }

@@ -33,6 +33,8 @@ pub struct Source<'a> {
     pub ids: &'a Arc<Identities>,
     pub jobs: usize,
     pub timeline: super::timeline::Timeline,
+    /// What a cut-short run of this snapshot already committed.
+    pub done: &'a super::resume::Done,
 }
 
 /// Decrypts and decompresses a data file on a blocking thread, handing plaintext over in

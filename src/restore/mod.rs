@@ -12,6 +12,7 @@ mod per_table;
 mod pipeline;
 mod post_data;
 mod readonly;
+mod resume;
 mod run;
 mod script;
 mod shared;

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use super::load::{Source, load_file};
 use super::per_table::TableWork;
+use super::resume::{self, Done};
 use crate::error::{Error, Kind, Result};
 use crate::progress::{Doing, Run};
 use crate::snapshot::manifest;
@@ -35,6 +36,8 @@ struct State {
     /// Not yet ready: the work of tables still loading.
     pending: HashMap<usize, TableWork>,
     busy: usize,
+    /// Files this run loaded.
+    committed: usize,
     failed: bool,
     /// When the last file was in, and when the first table's work started.
     data_done: Option<Instant>,
@@ -44,26 +47,33 @@ struct State {
 impl State {
     /// Every file queued, largest first; each table's work waiting for its files (or ready
     /// now, for a table with none).
-    fn plan(m: &manifest::Manifest, mut work: HashMap<usize, TableWork>) -> State {
-        let mut files: Vec<(usize, manifest::File)> = m
-            .tables
+    /// Files and tables a cut-short run committed (`done`) are left out.
+    fn plan(
+        tables: &[manifest::TableEntry],
+        mut work: HashMap<usize, TableWork>,
+        done: &Done,
+    ) -> State {
+        let left = |f: &&manifest::File| !done.has(&resume::file(&f.name));
+        let mut files: Vec<(usize, manifest::File)> = tables
             .iter()
             .enumerate()
-            .flat_map(|(i, t)| t.files.iter().map(move |f| (i, f.clone())))
+            .flat_map(|(i, t)| t.files.iter().filter(left).map(move |f| (i, f.clone())))
             .collect();
         files.sort_by_key(|(_, f)| std::cmp::Reverse(f.plaintext_bytes));
         let mut state = State {
             files: files.into(),
             ..State::default()
         };
-        for (i, t) in m.tables.iter().enumerate() {
-            state.remaining.insert(i, t.files.len());
-            if let Some(w) = work.remove(&i) {
-                if t.files.is_empty() {
-                    state.ready.push((t.plaintext_bytes, i, w));
-                } else {
+        for (i, t) in tables.iter().enumerate() {
+            let remaining = t.files.iter().filter(left).count();
+            state.remaining.insert(i, remaining);
+            match work.remove(&i) {
+                Some(_) if done.has(&resume::table(t)) => {}
+                Some(w) if remaining == 0 => state.ready.push((t.plaintext_bytes, i, w)),
+                Some(w) => {
                     state.pending.insert(i, w);
                 }
+                None => {}
             }
         }
         state
@@ -90,9 +100,11 @@ impl State {
         }
     }
 
-    /// A file of table `t` is in: when it was its last, the table's work is ready.
-    fn loaded(&mut self, t: usize, size: u64) {
+    /// A file of table `t` is in: when it was its last, the table's work is ready. Returns
+    /// how many files this run has loaded.
+    fn loaded(&mut self, t: usize, size: u64) -> usize {
         self.busy -= 1;
+        self.committed += 1;
         let left = self.remaining.entry(t).or_insert(1);
         *left -= 1;
         if *left == 0
@@ -103,6 +115,7 @@ impl State {
         if self.files.is_empty() && self.remaining.values().all(|&n| n == 0) {
             self.data_done.get_or_insert_with(Instant::now);
         }
+        self.committed
     }
 }
 
@@ -116,7 +129,7 @@ pub async fn data(
     header: &str,
 ) -> Result<u64> {
     let shared = Arc::new(Shared {
-        state: Mutex::new(State::plan(src.manifest, work)),
+        state: Mutex::new(State::plan(&src.manifest.tables, work, src.done)),
         wake: Notify::new(),
         tables: src.manifest.tables.clone(),
     });
@@ -235,17 +248,24 @@ impl Worker {
                 table: &table.name,
             },
         );
+        let failed = |e| {
+            self.shared.fail(crate::pg::sqlstate::failure(
+                format!(
+                    "cannot build the keys and indexes of {}.{}",
+                    table.schema, table.name
+                ),
+                e,
+            ))
+        };
+        // the table's keys and indexes commit with their record, so a resumed run keeps them
+        client.batch_execute("BEGIN").await.map_err(failed)?;
         for sql in &work.statements {
-            client.batch_execute(sql).await.map_err(|e| {
-                self.shared.fail(crate::pg::sqlstate::failure(
-                    format!(
-                        "cannot build the keys and indexes of {}.{}",
-                        table.schema, table.name
-                    ),
-                    e,
-                ))
-            })?;
+            client.batch_execute(sql).await.map_err(failed)?;
         }
+        resume::record(client, &resume::table(table))
+            .await
+            .map_err(|e| self.shared.fail(e))?;
+        client.batch_execute("COMMIT").await.map_err(failed)?;
         self.shared.lock().busy -= 1;
         self.shared.wake.notify_waiters();
         Ok(())
@@ -266,6 +286,15 @@ impl Worker {
                 table: &table.name,
             },
         );
+        // the file's rows commit with its record, and only once they are all in and checked;
+        // on any error the connection goes and its transaction with it
+        let failed = |e| {
+            self.shared.fail(crate::pg::sqlstate::failure(
+                format!("loading {}.{} failed", table.schema, table.name),
+                e,
+            ))
+        };
+        client.batch_execute("BEGIN").await.map_err(failed)?;
         let n = load_file(client, table, &self.files, &file, &self.ids, &self.progress)
             .await
             .map_err(|e| self.shared.fail(e))?;
@@ -278,9 +307,14 @@ impl Worker {
                 ),
             )));
         }
+        resume::record(client, &resume::file(&file.name))
+            .await
+            .map_err(|e| self.shared.fail(e))?;
+        client.batch_execute("COMMIT").await.map_err(failed)?;
         self.progress.part_done(n);
-        self.shared.lock().loaded(t, table.plaintext_bytes);
+        let count = self.shared.lock().loaded(t, table.plaintext_bytes);
         self.shared.wake.notify_waiters();
+        crate::failpoint::pause(&format!("restore:files-loaded:{count}")).await;
         Ok(n)
     }
 }
@@ -323,6 +357,45 @@ mod tests {
         };
         s.busy = 0;
         let Step::Done = s.next() else { panic!() };
+    }
+
+    #[test]
+    fn a_resumed_plan_loads_only_what_is_missing_and_keeps_built_tables() {
+        let table = |name: &str, files: &[&str]| {
+            serde_json::json!({
+                "schema": "agency", "name": name, "columns": ["id"], "rows": 1,
+                "plaintext_bytes": 1, "files": files.iter().map(|f| serde_json::json!({
+                    "name": f, "size": 1, "sha256": "00", "plaintext_bytes": 1, "rows": 1
+                })).collect::<Vec<_>>()
+            })
+        };
+        let tables = serde_json::json!([
+            table("a", &["a.1", "a.2"]),
+            table("b", &["b.1"]),
+            table("c", &["c.1"])
+        ]);
+        let tables: Vec<manifest::TableEntry> =
+            serde_json::from_value(tables).unwrap_or_else(|e| panic!("{e}"));
+        let work = HashMap::from([
+            (0, TableWork::default()),
+            (1, TableWork::default()),
+            (2, TableWork::default()),
+        ]);
+        // a.1 and all of b and c are in; c's indexes are built
+        let done = Done::of(&["file:a.1", "file:b.1", "file:c.1", "table:agency.c"]);
+        let s = State::plan(&tables, work, &done);
+        let files: Vec<&str> = s.files.iter().map(|(_, f)| f.name.as_str()).collect();
+        assert_eq!(files, ["a.2"]);
+        assert_eq!(s.remaining[&0], 1);
+        assert_eq!(
+            s.ready.iter().map(|r| r.1).collect::<Vec<_>>(),
+            [1],
+            "b builds now"
+        );
+        assert!(
+            s.pending.contains_key(&0) && !s.pending.contains_key(&2),
+            "c is kept"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::lanes::{self, Scan, Statement};
 use super::load::Source;
 use super::per_table::{self, PerTable, TableWork};
+use super::resume;
 use super::target::Target;
 use crate::crypt::{Identities, unseal};
 use crate::env::Env;
@@ -107,14 +108,16 @@ async fn pg_names(src: &Source<'_>) -> Result<Vec<String>> {
 /// attaches, and the rest, built in parallel by pg_restore; returns the foreign keys, to add
 /// once they are in.
 pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
-    let (target, env, jobs) = (src.target, src.env, src.jobs);
+    let (target, env) = (src.target, src.env);
     let rest_list = post.tmp.path().join("rest.list");
     let fk_list = post.tmp.path().join("fk.list");
     write_private(&rest_list, &post.per_table.remainder)?;
     write_private(&fk_list, &post.fks.text)?;
     let building = std::time::Instant::now();
-    run(target, env, &post.archive, &rest_list, jobs).await?;
-    src.timeline.span("index and constraint", building);
+    if !src.done.has(resume::POST_DATA) {
+        rest(target, env, &post.archive, &rest_list).await?;
+        src.timeline.span("index and constraint", building);
+    }
     let (fks, tables) = (post.fks, post.tables);
     if fks.count == 0 {
         return Ok(PendingKeys {
@@ -169,15 +172,23 @@ pub async fn keys_and_statistics(src: &Source<'_>, pending: PendingKeys) -> Resu
     Ok(())
 }
 
-async fn run(target: &Target, env: &Env, archive: &Path, list: &Path, jobs: usize) -> Result<()> {
-    let mut cmd = target.pg_restore(env)?;
-    cmd.arg(format!("--jobs={}", jobs.max(1)))
-        .arg(format!("--use-list={}", list.display()))
-        .arg(archive)
-        .stdin(std::process::Stdio::null());
-    let mut child = pg_tools::spawn(cmd, "pg_restore")?;
-    let errors = pg_tools::stderr_of(&mut child);
-    pg_tools::finish(child, errors, "pg_restore (post-data)").await
+/// The entries of `list` (what no table took: triggers, rules, policies, a partitioned
+/// parent's indexes and attaches), run as pg_restore writes them, in archive order, in one
+/// transaction with their record: all in, or none, so a resumed run never meets half of them.
+/// They build no table's own indexes, which the data phase did, so one connection is enough.
+async fn rest(target: &Target, env: &Env, archive: &Path, list: &Path) -> Result<()> {
+    let sql = super::script::of(archive, list).await?;
+    let client = target.connect(&target.incoming(), env).await?;
+    let failed = |e| crate::pg::sqlstate::failure("the rest of post-data failed", e);
+    client
+        .batch_execute(&format!(
+            "SET statement_timeout = 0;\nBEGIN;\n{}",
+            super::script::statements(&sql)
+        ))
+        .await
+        .map_err(failed)?;
+    resume::record(&client, resume::POST_DATA).await?;
+    client.batch_execute("COMMIT").await.map_err(failed)
 }
 
 /// Foreign keys declared on tables themselves (not the copies partitions inherit).

@@ -183,9 +183,13 @@ pub async fn lock_down(
     // may have granted: everything is revoked from PUBLIC and the reader, then read is granted
     let mut sql = read_only_grants(client, &db, &role).await?;
     grant_large_objects(client, &role).await?;
+    // the resume record goes with the grants, in one transaction: a copy locked down is one
+    // no later run resumes
     sql.push_str(&format!(
         "ALTER DATABASE {db} SET default_transaction_read_only = on;
-         ALTER ROLE {role} SET default_transaction_read_only = on;"
+         ALTER ROLE {role} SET default_transaction_read_only = on;
+         {}",
+        super::resume::forget()
     ));
     client
         .batch_execute(&sql)
@@ -204,6 +208,7 @@ async fn record_info(client: &Client, m: &Manifest, late: bool) -> Result<()> {
     client
         .batch_execute(
             "CREATE SCHEMA IF NOT EXISTS acc;
+             DROP TABLE IF EXISTS acc.staging_info;
              CREATE TABLE acc.staging_info (
                  label text NOT NULL, profile text NOT NULL, data_as_of timestamptz NOT NULL,
                  cutoff timestamptz, restored_at timestamptz NOT NULL, late boolean NOT NULL,

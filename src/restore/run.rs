@@ -13,6 +13,7 @@ use super::matviews;
 use super::pipeline;
 use super::post_data;
 use super::readonly::{self, lock_down};
+use super::resume;
 use super::swap;
 use super::target::Target;
 use crate::config::Profile;
@@ -136,8 +137,15 @@ pub(super) async fn restore_found(
     }
 
     readonly::check_reader(&target, env, &profile.restore.reader_role).await?;
-    load::create_incoming(&target, env, &profile.restore.template).await?;
-    match load_and_lock(profile, env, req, &target, &files, &m, &ids, deadline).await {
+    let done = resume::open(&target, env, &profile.restore.template, &m.label).await?;
+    let loading = Loading {
+        target: &target,
+        files: &files,
+        manifest: &m,
+        ids: &ids,
+        done: &done,
+    };
+    match load_and_lock(profile, env, req, &loading, deadline).await {
         Ok((late, preserved)) => match swap::swap_in(&target, env).await {
             Ok(()) => Ok(outcome(&m, &target, false, deadline, late, preserved)),
             Err(e) => {
@@ -145,11 +153,29 @@ pub(super) async fn restore_found(
                 Err(e)
             }
         },
-        Err(e) => {
+        // a snapshot found bad is not worth resuming; anything else a retry can get past is
+        Err(e) if e.kind() == Kind::BadInput => {
             drop_incoming(&target, env).await;
             Err(e)
         }
+        Err(e) => {
+            crate::events::info(&format!(
+                "restore {}: what was loaded is kept in {}; the next restore of this snapshot resumes from it",
+                m.label,
+                target.incoming()
+            ));
+            Err(e)
+        }
     }
+}
+
+/// What one load reads from and writes to.
+struct Loading<'a> {
+    target: &'a Target,
+    files: &'a Files,
+    manifest: &'a Manifest,
+    ids: &'a Arc<Identities>,
+    done: &'a resume::Done,
 }
 
 /// Sizes, the signature and whose snapshot it is here; every file's SHA-256 is checked as it is
@@ -275,32 +301,47 @@ async fn drop_incoming(target: &Target, env: &Env) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn load_and_lock(
     profile: &Profile,
     env: &Env,
     req: &RestoreRequest,
-    target: &Target,
-    files: &Files,
-    m: &Manifest,
-    ids: &Arc<Identities>,
+    loading: &Loading<'_>,
     deadline: Option<DateTime<FixedOffset>>,
 ) -> Result<(bool, Vec<String>)> {
+    let (target, m, done) = (loading.target, loading.manifest, loading.done);
     let mut phases = Phases::start();
     let src = load::Source {
         target,
         env,
-        files,
+        files: loading.files,
         manifest: m,
-        ids,
+        ids: loading.ids,
         jobs: profile.restore.workers(),
         timeline: phases.timeline,
+        done,
     };
-    load::pre_data(&src).await?;
+    if done.resumed() {
+        let files = m.tables.iter().map(|t| t.files.len()).sum::<usize>();
+        let skipped = resume::summary(done, files, m.tables.len());
+        src.timeline.skipped(&skipped);
+        crate::events::info(&format!(
+            "restore {}: resuming the load a cut-short run left in {}: pre-data kept, {skipped}",
+            m.label,
+            target.incoming()
+        ));
+    } else {
+        load::pre_data(&src).await?;
+        let c = target.connect(&target.incoming(), env).await?;
+        resume::record(&c, resume::PRE_DATA).await?;
+    }
+    crate::failpoint::pause("restore:pre-data").await;
     let mut post = post_data::prepare(&src).await?;
     phases.mark("pre-data");
-    let total: u64 = m.tables.iter().map(|t| t.plaintext_bytes).sum();
-    let files = m.tables.iter().map(|t| t.files.len()).sum::<usize>() as u64;
+    let left: Vec<_> = (m.tables.iter().flat_map(|t| &t.files))
+        .filter(|f| !done.has(&resume::file(&f.name)))
+        .collect();
+    let total: u64 = left.iter().map(|f| f.plaintext_bytes).sum();
+    let files = left.len() as u64;
     let progress = req.progress.begin(
         Phase::Restore,
         &m.label,
@@ -313,11 +354,14 @@ async fn load_and_lock(
     progress.end();
     loaded?;
     phases.mark("data and table indexes");
+    crate::failpoint::pause("restore:data-done").await;
     let keys = post_data::finish(&src, post).await?;
     phases.mark("post-data");
+    crate::failpoint::pause("restore:post-data").await;
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;
     large_objects::restore(&src, &client, &req.progress).await?;
+    crate::failpoint::pause("restore:large-objects").await;
     // with the indexes in, two things that do not wait for one another: materialized views,
     // which read the tables under ACCESS SHARE, which no key's lock blocks, and the foreign
     // keys with the statistics, ordered on one pool by the locks they take
@@ -338,6 +382,7 @@ async fn load_and_lock(
     phases.mark("foreign keys + materialized views + analyze");
     let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;
     let late = deadline.is_some_and(|d| Utc::now() > d);
+    crate::failpoint::pause("restore:lock-down").await;
     lock_down(&client, target, &profile.restore.reader_role, m, late).await?;
     phases.mark("preserve and lock down");
     crate::events::info(&format!("restore {}: {}", m.label, phases.summary()));

@@ -44,3 +44,24 @@ pub fn has_settings_between(sql: &str) -> bool {
     sql.split_once("\n--\n-- Name: ")
         .is_some_and(|(_, entries)| entries.contains("\nSET "))
 }
+
+/// `pg_restore -f -` output as SQL alone: its psql meta-commands (`\restrict KEY` and
+/// `\unrestrict KEY`, from pg_dump 15.14 on) are not SQL a server runs.
+pub fn statements(sql: &str) -> String {
+    sql.lines()
+        .filter(|l| !(l.starts_with("\\restrict ") || l.starts_with("\\unrestrict ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_meta_commands_go_and_the_sql_stays() {
+        let sql = "\\restrict abc\nSET lock_timeout = 0;\nCREATE TRIGGER t AFTER INSERT ON a.b FOR EACH ROW EXECUTE FUNCTION a.f();\n\\unrestrict abc\n";
+        assert_eq!(
+            super::statements(sql),
+            "SET lock_timeout = 0;\nCREATE TRIGGER t AFTER INSERT ON a.b FOR EACH ROW EXECUTE FUNCTION a.f();"
+        );
+    }
+}

@@ -21,6 +21,11 @@ impl Timeline {
         self.between(step, from, Instant::now())
     }
 
+    /// Records what a resumed run did not do again.
+    pub fn skipped(&self, what: &str) {
+        crate::events::detail(&format!("restore timeline: resumed, skipped {what}"));
+    }
+
     /// Records that `step` ran from `from` to `to`; returns how long it took, in seconds.
     pub fn between(&self, step: &str, from: Instant, to: Instant) -> f64 {
         let (begin, end) = (

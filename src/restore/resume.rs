@@ -1,0 +1,167 @@
+//! A restore cut short (kill -9, a reboot, a lost connection) is resumed by the next run of the
+//! same snapshot, not started again. What is done is recorded in the incoming database itself,
+//! in schema `acc_resume`, by the transaction that did it: a data file's row is written in its
+//! COPY's transaction, a table's in the transaction of its keys and indexes, the post-data
+//! remainder's in its own. The record and the data can never disagree: a kill before a commit
+//! loses both. The schema names the snapshot it belongs to; an incoming database of another
+//! snapshot, or one whose pre-data never finished, is dropped and made again, so a resumed
+//! restore never mixes two snapshots. The schema goes in the lock-down's own transaction.
+
+use std::collections::HashSet;
+
+use tokio_postgres::Client;
+
+use super::target::Target;
+use crate::env::Env;
+use crate::error::Result;
+use crate::pg::sqlstate::failure;
+use crate::snapshot::manifest::TableEntry;
+
+/// The schema of the record, dropped by the lock-down.
+pub const SCHEMA: &str = "acc_resume";
+
+pub const PRE_DATA: &str = "pre-data";
+pub const POST_DATA: &str = "post-data";
+pub const LARGE_OBJECTS: &str = "large objects";
+
+/// The steps a cut-short run of this snapshot committed; empty for a fresh load.
+#[derive(Debug, Clone, Default)]
+pub struct Done {
+    steps: HashSet<String>,
+}
+
+impl Done {
+    pub fn has(&self, step: &str) -> bool {
+        self.steps.contains(step)
+    }
+
+    #[cfg(test)]
+    pub fn of(steps: &[&str]) -> Done {
+        Done {
+            steps: steps.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Whether this run picks up where another left off.
+    pub fn resumed(&self) -> bool {
+        !self.steps.is_empty()
+    }
+}
+
+/// The step of one data file.
+pub fn file(name: &str) -> String {
+    format!("file:{name}")
+}
+
+/// The step of one table's own keys and indexes.
+pub fn table(t: &TableEntry) -> String {
+    format!("table:{}.{}", t.schema, t.name)
+}
+
+/// The incoming database for snapshot `label`: the one a cut-short run of the same snapshot
+/// left, with what it committed, or a new one made empty from `template`.
+pub async fn open(target: &Target, env: &Env, template: &str, label: &str) -> Result<Done> {
+    if let Some(done) = left_for(target, env, label).await? {
+        return Ok(done);
+    }
+    super::load::create_incoming(target, env, template).await?;
+    let c = target.connect(&target.incoming(), env).await?;
+    c.batch_execute(&format!(
+        "CREATE SCHEMA {SCHEMA};
+         CREATE TABLE {SCHEMA}.snapshot (label text NOT NULL);
+         CREATE TABLE {SCHEMA}.done (step text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())"
+    ))
+    .await
+    .map_err(|e| {
+        failure(
+            "cannot record the restore's progress in the incoming database",
+            e,
+        )
+    })?;
+    c.execute(
+        &format!("INSERT INTO {SCHEMA}.snapshot VALUES ($1)"),
+        &[&label],
+    )
+    .await
+    .map_err(|e| {
+        failure(
+            "cannot record the restore's progress in the incoming database",
+            e,
+        )
+    })?;
+    Ok(Done::default())
+}
+
+/// What a run of snapshot `label` left in the incoming database, when it got past pre-data.
+async fn left_for(target: &Target, env: &Env, label: &str) -> Result<Option<Done>> {
+    let admin = target.maintenance(env).await?;
+    let open = admin
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn",
+            &[&target.incoming()],
+        )
+        .await
+        .map_err(|e| failure("cannot list the target's databases", e))?;
+    if open.is_none() {
+        return Ok(None);
+    }
+    // an incoming database without the record (an older acc's, or one whose lock-down
+    // committed) is not resumed
+    let Ok(c) = target.connect(&target.incoming(), env).await else {
+        return Ok(None);
+    };
+    let Ok(theirs) = c
+        .query_one(&format!("SELECT label FROM {SCHEMA}.snapshot"), &[])
+        .await
+    else {
+        return Ok(None);
+    };
+    if theirs.get::<_, String>(0) != label {
+        return Ok(None);
+    }
+    let steps: HashSet<String> = c
+        .query(&format!("SELECT step FROM {SCHEMA}.done"), &[])
+        .await
+        .map_err(|e| failure("cannot read the restore's progress", e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(steps.contains(PRE_DATA).then_some(Done { steps }))
+}
+
+/// Records `step` done, in the transaction the caller opened for its work (or on its own).
+pub async fn record(client: &Client, step: &str) -> Result<()> {
+    client
+        .execute(
+            &format!("INSERT INTO {SCHEMA}.done (step) VALUES ($1)"),
+            &[&step],
+        )
+        .await
+        .map_err(|e| failure("cannot record the restore's progress", e))?;
+    Ok(())
+}
+
+/// The statement the lock-down ends with: staging keeps no trace of the record.
+pub fn forget() -> String {
+    format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE;")
+}
+
+/// What the run skips, for the timeline and the log.
+pub fn summary(done: &Done, files: usize, tables: usize) -> String {
+    let count = |prefix: &str| done.steps.iter().filter(|s| s.starts_with(prefix)).count();
+    let mut parts = vec![format!(
+        "{} of {files} data files already loaded",
+        count("file:")
+    )];
+    parts.push(format!(
+        "{} of {tables} tables' keys and indexes kept",
+        count("table:")
+    ));
+    if done.has(POST_DATA) {
+        parts.push("the rest of post-data kept".into());
+    }
+    if done.has(LARGE_OBJECTS) {
+        parts.push("large objects kept".into());
+    }
+    parts.join(", ")
+}

@@ -1,0 +1,234 @@
+//! A restore cut short by kill -9 is resumed by the next run of the same snapshot, from what
+//! the incoming database recorded in the transactions that loaded it; a new snapshot starts
+//! over. Every rerun must leave staging exactly production's.
+
+mod support;
+
+use support::restores::*;
+use support::{ROWS_HASH, schema_dump};
+
+/// The data files of snapshot `label`, as its manifest lists them.
+fn data_files(s: &Setup, label: &str) -> usize {
+    let path = s
+        ._tmp
+        .path()
+        .join("store/t")
+        .join(label)
+        .join("manifest.json");
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["files"].as_array().unwrap().len())
+        .sum()
+}
+
+/// How many data files a resumed run said were already loaded, if it resumed.
+fn already_loaded(stderr: &str) -> Option<usize> {
+    let at = stderr.find(" data files already loaded")?;
+    let head = &stderr[..at];
+    let of = head.rfind(" of ")?;
+    let n = head[..of].rsplit(' ').next()?;
+    n.parse().ok()
+}
+
+/// Production changes before each snapshot, so two snapshots never hold the same data.
+async fn change_production(s: &Setup, round: usize) {
+    s.prod
+        .admin()
+        .await
+        .batch_execute(&format!(
+            "UPDATE agency.clients SET last_name = 'Round{round}' WHERE id = (SELECT min(id) FROM agency.clients);
+             SELECT lo_from_bytea(0, 'synthetic scan, round {round}');"
+        ))
+        .await
+        .unwrap();
+}
+
+/// Staging holds what production holds: the schema, every table's rows, every foreign key's
+/// validity and every large object, byte for byte.
+async fn assert_exact(s: &Setup, why: &str) {
+    let prod_url = format!("{}/{}", s.sb.var("ACC_PROD_URL"), s.prod.name);
+    let staging_url = format!("{}/{}", s.sb.var("ACC_STAGING_URL"), s.staging.name);
+    assert_eq!(
+        schema_dump(&prod_url),
+        schema_dump(&staging_url),
+        "{why}: the schemas agree"
+    );
+    let (p, st) = (s.prod.admin().await, s.staging.admin(&s.staging.name).await);
+    let one = |rows: Vec<tokio_postgres::Row>| {
+        rows.iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+    };
+    let catalog = [
+        "SELECT conrelid::regclass::text || '.' || conname || '=' || convalidated FROM pg_constraint
+         WHERE connamespace = 'agency'::regnamespace ORDER BY 1",
+        "SELECT indexrelid::regclass::text || '=' || indisvalid FROM pg_index
+         WHERE indrelid::regclass::text LIKE 'agency.%' ORDER BY 1",
+        "SELECT oid::text || ':' || md5(lo_get(oid)) FROM pg_largeobject_metadata ORDER BY oid",
+    ];
+    for sql in catalog {
+        let (a, b) = (
+            one(p.query(sql, &[]).await.unwrap()),
+            one(st.query(sql, &[]).await.unwrap()),
+        );
+        assert!(!a.is_empty(), "{why}: {sql}");
+        assert_eq!(a, b, "{why}: {sql}");
+    }
+    let tables = one(p
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'r' AND n.nspname = 'agency' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap());
+    for t in tables {
+        let sql = ROWS_HASH.replace("{}", &t);
+        let a: String = p.query_one(&sql, &[]).await.unwrap().get(0);
+        let b: String = st.query_one(&sql, &[]).await.unwrap().get(0);
+        assert_eq!(a, b, "{why}: rows of {t}");
+    }
+    let left: i64 = st
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'acc_resume'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        left, 0,
+        "{why}: staging keeps no trace of the resume record"
+    );
+}
+
+/// Kill -9 at each step of a restore; each rerun resumes from what the killed run committed
+/// (no data file loaded twice, a table's indexes kept), finishes, and leaves staging exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_killed_at_each_step_is_resumed_by_the_next_run_and_staging_is_exact() {
+    let s = setup("resume", "").await;
+    change_production(&s, 0).await;
+    s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    let probe = s.snapshot();
+    let files = data_files(&s, &probe);
+    assert!(files >= 15, "the agency has many tables: {files}");
+    let most = files * 8 / 10;
+    // (kill points, in order, for one snapshot; the fewest data files the rerun must find
+    // already loaded; None: the rerun starts over)
+    let plans: Vec<(Vec<String>, Option<usize>)> = vec![
+        (vec!["restore:verified".into()], None),
+        (vec!["restore:pre-data".into()], Some(0)),
+        (vec!["restore:files-loaded:1".into()], Some(1)),
+        (vec![format!("restore:files-loaded:{most}")], Some(most)),
+        (vec!["restore:table-indexes".into()], Some(1)),
+        (vec!["restore:data-done".into()], Some(files)),
+        (vec!["restore:post-data".into()], Some(files)),
+        (vec!["restore:large-objects".into()], Some(files)),
+        (vec!["restore:foreign key".into()], Some(files)),
+        (vec!["restore:validate".into()], Some(files)),
+        (vec!["restore:analyze".into()], Some(files)),
+        (vec!["restore:lock-down".into()], Some(files)),
+        // killed twice: the second run resumes the first's work and adds its own
+        (
+            vec![
+                "restore:files-loaded:2".into(),
+                "restore:files-loaded:2".into(),
+            ],
+            Some(4),
+        ),
+    ];
+    for (round, (kills, expected)) in plans.iter().enumerate() {
+        let why = kills.join(" then ");
+        let before = s.staging_label().await;
+        change_production(&s, round + 1).await;
+        let label = s.snapshot();
+        for point in kills {
+            restore_killed_at(&s.config, point);
+            assert_eq!(
+                s.staging_label().await,
+                before,
+                "{why}: staging is untouched"
+            );
+        }
+        let run = s.restore(&[]);
+        assert_eq!(run.code, 0, "{why}: {run:?}");
+        assert_eq!(s.staging_label().await, label, "{why}");
+        match (expected, already_loaded(&run.stderr)) {
+            (None, None) => {}
+            (Some(least), Some(n)) => assert!(
+                n >= *least && n <= files,
+                "{why}: {n} files were already loaded, at least {least} expected: {}",
+                run.stderr
+            ),
+            (e, n) => panic!(
+                "{why}: expected {e:?} loaded, the rerun said {n:?}: {}",
+                run.stderr
+            ),
+        }
+        if kills[0] == "restore:post-data" || kills[0].starts_with("restore:foreign") {
+            assert!(
+                run.stderr.contains("the rest of post-data kept"),
+                "{why}: {}",
+                run.stderr
+            );
+        }
+        assert_exact(&s, &why).await;
+        let admin = s.staging.admin("postgres").await;
+        assert_eq!(incoming_copies(&admin, &s.staging.name).await, 0, "{why}");
+    }
+}
+
+/// A cut-short restore of one snapshot is never resumed by a restore of another: the new
+/// label starts a fresh incoming database, and staging holds the new snapshot's data alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_snapshot_never_resumes_another_snapshots_load() {
+    let s = setup("resumenew", "").await;
+    change_production(&s, 0).await;
+    s.snapshot();
+    assert_eq!(s.restore(&[]).code, 0);
+    change_production(&s, 1).await;
+    let cut = s.snapshot();
+    restore_killed_at(&s.config, "restore:files-loaded:3");
+    let admin = s.staging.admin("postgres").await;
+    assert_eq!(
+        incoming_copies(&admin, &s.staging.name).await,
+        1,
+        "the killed run's load is kept for its resume"
+    );
+    let kept = s
+        .staging
+        .admin(&format!("{}__incoming", s.staging.name))
+        .await;
+    let recorded: String = kept
+        .query_one("SELECT label FROM acc_resume.snapshot", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, cut);
+    let loaded: i64 = kept
+        .query_one(
+            "SELECT count(*) FROM acc_resume.done WHERE step LIKE 'file:%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(loaded >= 3, "{loaded}");
+    drop(kept);
+    change_production(&s, 2).await;
+    let next = s.snapshot();
+    let run = s.restore(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        !run.stderr.contains("resuming"),
+        "another snapshot starts over: {}",
+        run.stderr
+    );
+    assert_eq!(s.staging_label().await, next);
+    assert_exact(&s, "after another snapshot").await;
+}
