@@ -231,4 +231,24 @@ async fn a_new_snapshot_never_resumes_another_snapshots_load() {
     );
     assert_eq!(s.staging_label().await, next);
     assert_exact(&s, "after another snapshot").await;
+
+    // the same label, taken again (a failed scheduled snapshot run again): another snapshot
+    change_production(&s, 3).await;
+    let again = s.snapshot();
+    restore_killed_at(&s.config, "restore:files-loaded:3");
+    s.staging
+        .admin(&format!("{}__incoming", s.staging.name))
+        .await
+        .batch_execute("UPDATE acc_resume.snapshot SET wal_lsn = '0/1'")
+        .await
+        .unwrap();
+    let run = s.restore(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        !run.stderr.contains("resuming"),
+        "a snapshot taken at another WAL position starts over: {}",
+        run.stderr
+    );
+    assert_eq!(s.staging_label().await, again);
+    assert_exact(&s, "after the same label taken again").await;
 }

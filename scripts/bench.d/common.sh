@@ -1,7 +1,7 @@
 # Shared by the scripts/bench-* scripts: options, the seeded database, the release build, a
 # private work directory with an acc.toml, and timing helpers. Sourced; expects ROOT and NAME.
 
-scale=40 jobs=$(nproc) rounds=1
+scale=40 jobs=$(nproc) rounds=1 big=0
 
 bench_options() {
     while [ $# -gt 0 ]; do
@@ -9,6 +9,7 @@ bench_options() {
             --scale) scale=$2; shift 2 ;;
             --jobs) jobs=$2; shift 2 ;;
             --rounds) rounds=$2; shift 2 ;;
+            --big-table) big=$2; shift 2 ;;
             -h|--help) sed -n '2,20p' "$0" | sed -n '/^#/p' | sed 's/^# \{0,1\}//'; exit 0 ;;
             *) echo "$NAME: unknown option $1" >&2; exit 2 ;;
         esac
@@ -21,10 +22,13 @@ bench_prepare() {
     "$ROOT/scripts/sandbox" up
     # shellcheck disable=SC1091
     . "$("$ROOT/scripts/sandbox" env)"
+    # --big-table GB: the agency at --scale with one table of GB gigabytes beside it
+    local seeded="acc sandbox seed, scale $scale"
     db=bench_s$scale
+    if [ "$big" != 0 ]; then db=bench_s${scale}_big$big seeded="$seeded, big table $big GB"; fi
     url=$ACC_PROD_URL/$db
-    if [ "$(psql -At "$ACC_PROD_URL/postgres" -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$db'")" != "acc sandbox seed, scale $scale" ]; then
-        "$ROOT/scripts/sandbox" seed --scale "$scale" --database "$db"
+    if [ "$(psql -At "$ACC_PROD_URL/postgres" -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$db'")" != "$seeded" ]; then
+        "$ROOT/scripts/sandbox" seed --scale "$scale" --database "$db" --big-table "$big"
     fi
     (cd "$ROOT" && cargo build --release --locked --quiet)
     acc=$ROOT/target/release/acc

@@ -3,19 +3,20 @@
 //! in schema `acc_resume`, by the transaction that did it: a data file's row is written in its
 //! COPY's transaction, a table's in the transaction of its keys and indexes, the post-data
 //! remainder's in its own. The record and the data can never disagree: a kill before a commit
-//! loses both. The schema names the snapshot it belongs to; an incoming database of another
+//! loses both. The schema names the snapshot it belongs to (label, start and WAL position); an incoming database of another
 //! snapshot, or one whose pre-data never finished, is dropped and made again, so a resumed
 //! restore never mixes two snapshots. The schema goes in the lock-down's own transaction.
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, FixedOffset};
 use tokio_postgres::Client;
 
 use super::target::Target;
 use crate::env::Env;
 use crate::error::Result;
 use crate::pg::sqlstate::failure;
-use crate::snapshot::manifest::TableEntry;
+use crate::snapshot::manifest::{Manifest, TableEntry};
 
 /// The schema of the record, dropped by the lock-down.
 pub const SCHEMA: &str = "acc_resume";
@@ -60,15 +61,15 @@ pub fn table(t: &TableEntry) -> String {
 
 /// The incoming database for snapshot `label`: the one a cut-short run of the same snapshot
 /// left, with what it committed, or a new one made empty from `template`.
-pub async fn open(target: &Target, env: &Env, template: &str, label: &str) -> Result<Done> {
-    if let Some(done) = left_for(target, env, label).await? {
+pub async fn open(target: &Target, env: &Env, template: &str, m: &Manifest) -> Result<Done> {
+    if let Some(done) = left_for(target, env, m).await? {
         return Ok(done);
     }
     super::load::create_incoming(target, env, template).await?;
     let c = target.connect(&target.incoming(), env).await?;
     c.batch_execute(&format!(
         "CREATE SCHEMA {SCHEMA};
-         CREATE TABLE {SCHEMA}.snapshot (label text NOT NULL);
+         CREATE TABLE {SCHEMA}.snapshot (label text NOT NULL, started_at timestamptz NOT NULL, wal_lsn text NOT NULL);
          CREATE TABLE {SCHEMA}.done (step text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())"
     ))
     .await
@@ -79,8 +80,8 @@ pub async fn open(target: &Target, env: &Env, template: &str, label: &str) -> Re
         )
     })?;
     c.execute(
-        &format!("INSERT INTO {SCHEMA}.snapshot VALUES ($1)"),
-        &[&label],
+        &format!("INSERT INTO {SCHEMA}.snapshot VALUES ($1, $2, $3)"),
+        &[&m.label, &m.started_at, &m.wal_lsn],
     )
     .await
     .map_err(|e| {
@@ -92,8 +93,11 @@ pub async fn open(target: &Target, env: &Env, template: &str, label: &str) -> Re
     Ok(Done::default())
 }
 
-/// What a run of snapshot `label` left in the incoming database, when it got past pre-data.
-async fn left_for(target: &Target, env: &Env, label: &str) -> Result<Option<Done>> {
+/// What a run of snapshot `m` left in the incoming database, when it got past pre-data. A
+/// snapshot is known by its label, when it was taken and where production's WAL stood: a
+/// label taken again (a failed snapshot run again, one deleted and taken anew) is another
+/// snapshot.
+async fn left_for(target: &Target, env: &Env, m: &Manifest) -> Result<Option<Done>> {
     let admin = target.maintenance(env).await?;
     let open = admin
         .query_opt(
@@ -111,12 +115,18 @@ async fn left_for(target: &Target, env: &Env, label: &str) -> Result<Option<Done
         return Ok(None);
     };
     let Ok(theirs) = c
-        .query_one(&format!("SELECT label FROM {SCHEMA}.snapshot"), &[])
+        .query_one(
+            &format!("SELECT label, started_at, wal_lsn FROM {SCHEMA}.snapshot"),
+            &[],
+        )
         .await
     else {
         return Ok(None);
     };
-    if theirs.get::<_, String>(0) != label {
+    let same = theirs.get::<_, String>(0) == m.label
+        && theirs.get::<_, DateTime<FixedOffset>>(1) == m.started_at
+        && theirs.get::<_, String>(2) == m.wal_lsn;
+    if !same {
         return Ok(None);
     }
     let steps: HashSet<String> = c

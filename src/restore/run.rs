@@ -137,7 +137,7 @@ pub(super) async fn restore_found(
     }
 
     readonly::check_reader(&target, env, &profile.restore.reader_role).await?;
-    let done = resume::open(&target, env, &profile.restore.template, &m.label).await?;
+    let done = resume::open(&target, env, &profile.restore.template, &m).await?;
     let loading = Loading {
         target: &target,
         files: &files,
