@@ -131,7 +131,7 @@ async fn a_restore_killed_at_each_step_is_resumed_by_the_next_run_and_staging_is
         (vec!["restore:large-objects".into()], Some(files)),
         (vec!["restore:foreign key".into()], Some(files)),
         (vec!["restore:validate".into()], Some(files)),
-        (vec!["restore:analyze".into()], Some(files)),
+        (vec![format!("restore:files-loaded:{files}")], Some(files)),
         (vec!["restore:lock-down".into()], Some(files)),
         // killed twice: the second run resumes the first's work and adds its own
         (

@@ -30,9 +30,6 @@ pub const EVERY_TABLE: &str = "*";
 const ATTEMPTS: u32 = 5;
 /// A statement slower than this is logged (with -v), for the night that runs long.
 const SLOW: f64 = 0.5;
-/// ANALYZE reads a sample of at most this many bytes of a table (30,000 pages at the default
-/// statistics target).
-const SAMPLE: u64 = 30_000 * 8192;
 
 /// What a statement reads, which is what it costs.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,15 +37,13 @@ pub enum Scan {
     Nothing,
     /// The whole table, named as pg_dump names it.
     Whole(String),
-    /// ANALYZE's sample of the table.
-    Sample(String),
 }
 
 impl Scan {
     fn table(&self) -> Option<&str> {
         match self {
             Scan::Nothing => None,
-            Scan::Whole(t) | Scan::Sample(t) => Some(t),
+            Scan::Whole(t) => Some(t),
         }
     }
 }
@@ -200,11 +195,7 @@ fn order(statements: Vec<Statement>, sizes: &HashMap<String, u64>) -> Vec<Statem
             .copied()
             .unwrap_or(0)
     };
-    let cost = |s: &Statement| match &s.scan {
-        Scan::Sample(_) => size(s).min(SAMPLE),
-        _ => size(s),
-    };
-    let costs: Vec<u64> = statements.iter().map(cost).collect();
+    let costs: Vec<u64> = statements.iter().map(size).collect();
     let keys: Vec<_> = statements
         .iter()
         .enumerate()
@@ -318,7 +309,7 @@ mod tests {
 
     #[test]
     fn the_statement_with_the_most_work_it_cannot_overlap_goes_first() {
-        let sizes: HashMap<String, u64> = [("tasks", 1000), ("notes", 300), ("visits_1", 400)]
+        let sizes: HashMap<String, u64> = [("tasks", 1000), ("notes", 350), ("visits_1", 400)]
             .into_iter()
             .map(|(t, n)| (t.to_string(), n << 20))
             .collect();
@@ -326,7 +317,6 @@ mod tests {
             vec![
                 statement("validate notes", &["notes"], whole("notes")),
                 statement("validate visits_1", &["visits_1"], whole("visits_1")),
-                statement("analyze tasks", &["tasks"], Scan::Sample("tasks".into())),
                 statement("validate tasks", &["tasks"], whole("tasks")),
                 statement(
                     "add tasks",
@@ -343,23 +333,21 @@ mod tests {
             &sizes,
         );
         let sql: Vec<&str> = ordered.iter().map(|s| s.sql.as_str()).collect();
-        // add tasks: 1000 + 234 + 1000 + 300 + 400; add notes: 300 + 300 + 1000 + 400;
-        // validate tasks: 1000 + 1000 + 234; analyze tasks: 234 + 2000;
-        // validate visits_1: 400 + 1300; validate notes: 600
+        // add tasks: 1000 + 1000 + 350 + 400; add notes: 350 + 350 + 1000 + 400;
+        // validate tasks: 1000 + 1000; validate visits_1: 400 + 1350; validate notes: 700
         assert_eq!(
             sql,
             [
                 "add tasks",
-                "validate tasks",
-                "analyze tasks",
                 "add notes",
+                "validate tasks",
                 "validate visits_1",
                 "validate notes",
                 "add clients"
             ]
         );
-        assert!(conflict(&ordered[0], &ordered[3]), "both lock the visits");
-        assert!(!conflict(&ordered[1], &ordered[3]));
+        assert!(conflict(&ordered[0], &ordered[1]), "both lock the visits");
+        assert!(!conflict(&ordered[2], &ordered[1]));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The data phase with each table's own keys and indexes pipelined behind its load: `jobs`
+//! The data phase with each table's own keys, indexes and ANALYZE pipelined behind its load,
+//! each table's in one transaction with its resume record: `jobs`
 //! workers share one queue of data files (largest first) and one of tables whose files are
 //! all in. A free worker takes a ready table first, the largest, so the longest index builds
 //! start earliest, and loads the next file otherwise. This is how pgcopydb overlaps its
@@ -15,6 +16,7 @@ use super::load::{Source, load_file};
 use super::per_table::TableWork;
 use super::resume::{self, Done};
 use crate::error::{Error, Kind, Result};
+use crate::pg::quote_ident;
 use crate::progress::{Doing, Run};
 use crate::snapshot::manifest;
 
@@ -128,6 +130,11 @@ pub async fn data(
     work: HashMap<usize, TableWork>,
     header: &str,
 ) -> Result<u64> {
+    // every table has work, its ANALYZE at least
+    let mut work = work;
+    for i in 0..src.manifest.tables.len() {
+        work.entry(i).or_default();
+    }
     let shared = Arc::new(Shared {
         state: Mutex::new(State::plan(&src.manifest.tables, work, src.done)),
         wake: Notify::new(),
@@ -262,6 +269,13 @@ impl Worker {
         for sql in &work.statements {
             client.batch_execute(sql).await.map_err(failed)?;
         }
+        // its statistics too, while other tables load, before the first reader plans a query
+        let analyze = format!(
+            "ANALYZE {}.{}",
+            quote_ident(&table.schema),
+            quote_ident(&table.name)
+        );
+        client.batch_execute(&analyze).await.map_err(failed)?;
         resume::record(client, &resume::table(table))
             .await
             .map_err(|e| self.shared.fail(e))?;

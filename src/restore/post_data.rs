@@ -1,6 +1,6 @@
 //! Post-data: each loaded table's own keys and indexes run by the data phase as its data is
-//! in (`per_table`, `pipeline`); the rest (triggers, partitioned parents, attaches) built in
-//! parallel by `pg_restore --jobs` afterwards; then the foreign keys, added `NOT VALID` and
+//! in (`per_table`, `pipeline`); the rest (triggers, partitioned parents, attaches) afterwards,
+//! in one transaction; then the foreign keys, added `NOT VALID` and
 //! validated side by side (`foreign_keys`), so two keys on tables that reference each other
 //! neither deadlock the night nor wait in turn.
 
@@ -10,7 +10,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::lanes::{self, Scan, Statement};
+use super::lanes;
 use super::load::Source;
 use super::per_table::{self, PerTable, TableWork};
 use super::resume;
@@ -21,12 +21,10 @@ use crate::error::{Error, Kind, Result};
 use crate::pg::tools as pg_tools;
 use crate::process::PrivateDir;
 
-/// The archive's foreign keys, read while its indexes were built, to add once they are in,
-/// and the loaded tables as pg_dump names them, for their statistics.
+/// The archive's foreign keys, read while its indexes were built, to add once they are in.
 pub struct PendingKeys {
     header: String,
     keys: Vec<super::foreign_keys::ForeignKey>,
-    tables: Vec<String>,
 }
 
 /// The post-data archive, decrypted into a private temporary directory before the data
@@ -38,8 +36,6 @@ pub struct PostData {
     archive: PathBuf,
     fks: ForeignKeys,
     per_table: PerTable,
-    /// The manifest's tables as pg_dump names them, in its order.
-    tables: Vec<String>,
 }
 
 impl PostData {
@@ -80,7 +76,6 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
         archive,
         fks,
         per_table,
-        tables,
     })
 }
 
@@ -118,12 +113,11 @@ pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
         rest(target, env, &post.archive, &rest_list).await?;
         src.timeline.span("index and constraint", building);
     }
-    let (fks, tables) = (post.fks, post.tables);
+    let fks = post.fks;
     if fks.count == 0 {
         return Ok(PendingKeys {
             header: String::new(),
             keys: Vec::new(),
-            tables,
         });
     }
     let (header, keys) =
@@ -135,16 +129,12 @@ pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
             keys.len()
         )));
     }
-    Ok(PendingKeys {
-        header,
-        keys,
-        tables,
-    })
+    Ok(PendingKeys { header, keys })
 }
 
-/// Adds the foreign keys `finish` left `NOT VALID`, then validates them beside ANALYZE of
-/// every loaded table, on one pool ordered by the locks each takes (`lanes`), then adds the
-/// partitioned parents' keys; checks that every key is in place.
+/// Adds the foreign keys `finish` left `NOT VALID`, then validates them, on one pool ordered
+/// by the locks each takes (`lanes`), then adds the partitioned parents' keys; checks that
+/// every key is in place. (Each table's ANALYZE ran with its indexes, in the data phase.)
 pub async fn keys_and_statistics(src: &Source<'_>, pending: PendingKeys) -> Result<()> {
     let (target, env, jobs, timeline) = (src.target, src.env, src.jobs, &src.timeline);
     let expected = pending.keys.len();
@@ -154,14 +144,7 @@ pub async fn keys_and_statistics(src: &Source<'_>, pending: PendingKeys) -> Resu
     };
     let header = &pending.header;
     lanes::run(target, env, header, plan.adds, jobs, timeline).await?;
-    let statistics = pending.tables.into_iter().map(|table| Statement {
-        sql: format!("ANALYZE {table};"),
-        step: "analyze",
-        locks: vec![table.clone()],
-        scan: Scan::Sample(table),
-    });
-    let checks = plan.checks.into_iter().chain(statistics).collect();
-    lanes::run(target, env, header, checks, jobs, timeline).await?;
+    lanes::run(target, env, header, plan.checks, jobs, timeline).await?;
     lanes::run(target, env, header, plan.attached, jobs, timeline).await?;
     let have = foreign_keys(target, env).await?;
     if have < expected {
