@@ -26,6 +26,7 @@ pub mod progress;
 pub mod publish;
 pub mod pull;
 pub mod redact;
+pub mod refresh;
 pub mod replay;
 pub mod restore;
 pub mod schedule;

@@ -5,7 +5,6 @@
 mod support;
 
 use support::restores::*;
-use support::{ROWS_HASH, schema_dump};
 
 /// The data files of snapshot `label`, as its manifest lists them.
 fn data_files(s: &Setup, label: &str) -> usize {
@@ -31,79 +30,6 @@ fn already_loaded(stderr: &str) -> Option<usize> {
     let of = head.rfind(" of ")?;
     let n = head[..of].rsplit(' ').next()?;
     n.parse().ok()
-}
-
-/// Production changes before each snapshot, so two snapshots never hold the same data.
-async fn change_production(s: &Setup, round: usize) {
-    s.prod
-        .admin()
-        .await
-        .batch_execute(&format!(
-            "UPDATE agency.clients SET last_name = 'Round{round}' WHERE id = (SELECT min(id) FROM agency.clients);
-             SELECT lo_from_bytea(0, 'synthetic scan, round {round}');"
-        ))
-        .await
-        .unwrap();
-}
-
-/// Staging holds what production holds: the schema, every table's rows, every foreign key's
-/// validity and every large object, byte for byte.
-async fn assert_exact(s: &Setup, why: &str) {
-    let prod_url = format!("{}/{}", s.sb.var("ACC_PROD_URL"), s.prod.name);
-    let staging_url = format!("{}/{}", s.sb.var("ACC_STAGING_URL"), s.staging.name);
-    assert_eq!(
-        schema_dump(&prod_url),
-        schema_dump(&staging_url),
-        "{why}: the schemas agree"
-    );
-    let (p, st) = (s.prod.admin().await, s.staging.admin(&s.staging.name).await);
-    let one = |rows: Vec<tokio_postgres::Row>| {
-        rows.iter()
-            .map(|r| r.get::<_, String>(0))
-            .collect::<Vec<_>>()
-    };
-    let catalog = [
-        "SELECT conrelid::regclass::text || '.' || conname || '=' || convalidated FROM pg_constraint
-         WHERE connamespace = 'agency'::regnamespace ORDER BY 1",
-        "SELECT indexrelid::regclass::text || '=' || indisvalid FROM pg_index
-         WHERE indrelid::regclass::text LIKE 'agency.%' ORDER BY 1",
-        "SELECT oid::text || ':' || md5(lo_get(oid)) FROM pg_largeobject_metadata ORDER BY oid",
-    ];
-    for sql in catalog {
-        let (a, b) = (
-            one(p.query(sql, &[]).await.unwrap()),
-            one(st.query(sql, &[]).await.unwrap()),
-        );
-        assert!(!a.is_empty(), "{why}: {sql}");
-        assert_eq!(a, b, "{why}: {sql}");
-    }
-    let tables = one(p
-        .query(
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relkind = 'r' AND n.nspname = 'agency' ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap());
-    for t in tables {
-        let sql = ROWS_HASH.replace("{}", &t);
-        let a: String = p.query_one(&sql, &[]).await.unwrap().get(0);
-        let b: String = st.query_one(&sql, &[]).await.unwrap().get(0);
-        assert_eq!(a, b, "{why}: rows of {t}");
-    }
-    let left: i64 = st
-        .query_one(
-            "SELECT count(*) FROM pg_namespace WHERE nspname = 'acc_resume'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(
-        left, 0,
-        "{why}: staging keeps no trace of the resume record"
-    );
 }
 
 /// Kill -9 at each step of a restore; each rerun resumes from what the killed run committed

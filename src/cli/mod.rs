@@ -11,8 +11,8 @@ pub use days::{
 };
 pub use init::InitArgs;
 pub use night::{
-    DoctorArgs, FreezeAction, FreezeArgs, Requirement, RestoreArgs, ScheduleArgs, SnapshotArgs,
-    StatusArgs, VerifyArgs,
+    DoctorArgs, FreezeAction, FreezeArgs, RefreshArgs, Requirement, RestoreArgs, ScheduleArgs,
+    SnapshotArgs, StatusArgs, VerifyArgs,
 };
 pub use replay::{
     AmbiguousArg, PreferArg, REPLAY_FORMATS, ReplayAction, ReplayApplyArgs, ReplayArgs,

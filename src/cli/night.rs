@@ -131,9 +131,29 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "PROFILE")]
     pub from_profile: Option<String>,
 
+    /// Follow a snapshot still being taken in this host's store (the one --snapshot names,
+    /// else the newest): load each table file once it is sealed; swap once it is published.
+    #[arg(long)]
+    pub follow: bool,
+
     /// Swap the previous copy back into place instead of restoring.
-    #[arg(long, conflicts_with_all = ["snapshot", "force", "identity", "from_profile"])]
+    #[arg(long, conflicts_with_all = ["snapshot", "force", "identity", "from_profile", "follow"])]
     pub rollback: bool,
+
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Take the snapshot at once instead of at the cutoff; the label says so.
+    #[arg(long)]
+    pub now: bool,
+
+    /// Connections to production and to staging [default: snapshot.jobs and restore.jobs].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
 
     /// Print a JSON summary instead of text.
     #[arg(long)]

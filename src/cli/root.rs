@@ -124,6 +124,17 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Restore(RestoreArgs),
 
+    /// Snapshot production and restore it into staging as one pipeline.
+    ///
+    /// The snapshot of acc snapshot and the restore of acc restore, in one process: each
+    /// table's file loads into staging's incoming copy as soon as the snapshot has sealed it,
+    /// and its indexes follow once all of its files are in. Nothing about safety changes: the
+    /// swap waits for the signed manifest, every loaded file must match it (size and
+    /// SHA-256), and a snapshot that fails leaves staging untouched. A run cut short is resumed
+    /// by acc restore of the same snapshot. Needs the snapshots in this host's store.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Refresh(RefreshArgs),
+
     /// Freeze or unfreeze the staging refresh while production is down.
     ///
     /// When production has been down for more than 24 hours, freeze the refresh so that last

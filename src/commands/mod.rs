@@ -7,6 +7,7 @@ mod export;
 mod freeze;
 mod init;
 mod pull;
+mod refresh;
 mod replay;
 mod restore;
 mod schedule;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli, env: Env) -> Result<u8> {
         Command::Snapshot(args) => snapshot::run(&args, &config, profile),
         Command::Verify(args) => verify::run(&args, &config, profile),
         Command::Restore(args) => restore::run(&args, &config, profile),
+        Command::Refresh(args) => refresh::run(&args, &config, profile),
         Command::Freeze(args) => freeze::run(&args, &config, profile),
         Command::Export(args) => export::run(&args, &config, profile),
         Command::Pull(args) => pull::run(&args, &config, profile),

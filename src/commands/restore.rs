@@ -8,7 +8,9 @@ use crate::config::{Config, Profile, RawDatabase, RawProfile, RawRestore};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::metrics::{Job, Run};
-use crate::restore::{RestoreReport, RestoreRequest, Target, restore, rollback};
+use crate::restore::{
+    RestoreReport, RestoreRequest, Taker, Target, restore, restore_following, rollback,
+};
 use crate::ui::output;
 use crate::ui::progress;
 
@@ -48,7 +50,19 @@ fn exec(args: &RestoreArgs, config: &Config, p: &Profile, m: Option<&mut Run>) -
         from_profile: args.from_profile.clone(),
         progress: progress::watch("restore"),
     };
-    let o = block_on(restore(p, config.env(), &req))??;
+    let o = match args.follow {
+        true => {
+            let label = (args.snapshot != "latest").then(|| args.snapshot.clone());
+            block_on(restore_following(
+                p,
+                config.env(),
+                &req,
+                label,
+                Taker::Elsewhere,
+            ))??
+        }
+        false => block_on(restore(p, config.env(), &req))??,
+    };
     if let Some(m) = m {
         m.rows(o.rows);
     }
@@ -57,6 +71,11 @@ fn exec(args: &RestoreArgs, config: &Config, p: &Profile, m: Option<&mut Run>) -
     } else {
         output::emit(&text(&o))?;
     }
+    late(&o)
+}
+
+/// A restore that ended after the deadline: staging is current, the run exits 3.
+pub(super) fn late(o: &RestoreReport) -> Result<()> {
     if o.late {
         return Err(Error::new(
             Kind::Partial,
@@ -70,7 +89,7 @@ fn exec(args: &RestoreArgs, config: &Config, p: &Profile, m: Option<&mut Run>) -
     Ok(())
 }
 
-fn text(o: &RestoreReport) -> String {
+pub(super) fn text(o: &RestoreReport) -> String {
     if o.already_current {
         return format!(
             "{} already holds snapshot {}; nothing to do\n",

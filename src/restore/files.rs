@@ -1,5 +1,5 @@
-//! Where a restore reads a snapshot's sealed files from: a directory of this host's store, or
-//! the bucket a shared store names, each file streamed from it as it loads (no local copy).
+//! Where a restore reads a snapshot's sealed files from: a directory of this host's store (or
+//! a snapshot still being taken into it), or the bucket a shared store names, each file streamed from it as it loads (no local copy).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -11,6 +11,11 @@ use crate::error::{Error, Kind, Result};
 #[derive(Clone)]
 pub enum Files {
     Dir(PathBuf),
+    /// A snapshot still being taken: its `.partial` directory, and where it is published.
+    Following {
+        partial: PathBuf,
+        published: PathBuf,
+    },
     /// The bucket, and the snapshot's prefix in it.
     Bucket(BucketDir, String),
 }
@@ -25,6 +30,13 @@ impl Files {
                     Error::new(Kind::BadInput, format!("cannot open {}", path.display())).source(e)
                 })?;
                 Ok(Box::new(file))
+            }
+            // the directory is renamed when the snapshot is published, files and all
+            Files::Following { partial, published } => {
+                match std::fs::File::open(partial.join(name)) {
+                    Ok(file) => Ok(Box::new(file)),
+                    Err(_) => Files::Dir(published.clone()).open(name),
+                }
             }
             Files::Bucket(bucket, base) => match bucket.open(&format!("{base}/{name}")) {
                 Ok(reader) => Ok(Box::new(reader)),
@@ -67,6 +79,7 @@ impl Files {
     pub fn path(&self, name: &str) -> PathBuf {
         match self {
             Files::Dir(dir) => dir.join(name),
+            Files::Following { published, .. } => published.join(name),
             Files::Bucket(bucket, base) => {
                 PathBuf::from(bucket.describe(&format!("{base}/{name}")))
             }

@@ -2,6 +2,7 @@
 //! snapshot, never half-loaded, never writable, never overwritten while frozen.
 
 mod files;
+mod follow;
 mod foreign_keys;
 mod freeze;
 mod lanes;
@@ -20,6 +21,7 @@ mod swap;
 mod target;
 mod timeline;
 
+pub use follow::{Taker, restore_following};
 pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
 pub use readonly::{StagingInfo, read_info};
 pub use run::{RestoreReport, RestoreRequest, restore, rollback};

@@ -9,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 
 use super::load::{Source, load_file};
@@ -38,6 +38,8 @@ struct State {
     /// Not yet ready: the work of tables still loading.
     pending: HashMap<usize, TableWork>,
     busy: usize,
+    /// More files are to come (a followed snapshot still being taken).
+    arriving: bool,
     /// Files this run loaded.
     committed: usize,
     failed: bool,
@@ -95,7 +97,7 @@ impl State {
             self.busy += 1;
             return Step::Load(t, f);
         }
-        if self.busy == 0 {
+        if self.busy == 0 && !self.arriving {
             Step::Done
         } else {
             Step::Wait
@@ -123,20 +125,27 @@ impl State {
 
 /// Loads every data file and runs each table's `work` as soon as its files are in, on `jobs`
 /// connections; checks each file's rows. `header` is the session settings the work runs
-/// after. Returns the rows loaded.
+/// after. With `arrivals` (a followed snapshot), the files are those sent there, as they are
+/// sealed, until it closes. Returns the rows loaded.
 pub async fn data(
     src: &Source<'_>,
     progress: &Run,
     work: HashMap<usize, TableWork>,
     header: &str,
+    arrivals: Option<mpsc::UnboundedReceiver<manifest::File>>,
 ) -> Result<u64> {
     // every table has work, its ANALYZE at least
     let mut work = work;
     for i in 0..src.manifest.tables.len() {
         work.entry(i).or_default();
     }
+    let mut state = State::plan(&src.manifest.tables, work, src.done);
+    if arrivals.is_some() {
+        state.files.clear();
+        state.arriving = true;
+    }
     let shared = Arc::new(Shared {
-        state: Mutex::new(State::plan(&src.manifest.tables, work, src.done)),
+        state: Mutex::new(state),
         wake: Notify::new(),
         tables: src.manifest.tables.clone(),
     });
@@ -155,6 +164,11 @@ pub async fn data(
         };
         set.spawn(worker.run());
     }
+    // the files of a followed snapshot, queued as they come; stopped once the workers stop
+    let receiver = arrivals.map(|rx| {
+        let receiving = receive(rx, Arc::clone(&shared), src.manifest, src.done);
+        AbortOnDrop(tokio::spawn(receiving))
+    });
     let mut total = 0;
     let mut first_error = None;
     while let Some(joined) = set.join_next().await {
@@ -165,10 +179,18 @@ pub async fn data(
             }
         }
     }
+    drop(receiver);
     if let Some(e) = first_error {
         return Err(e);
     }
     let s = shared.lock();
+    if let Some((&t, _)) = s.remaining.iter().find(|(_, n)| **n > 0) {
+        let table = &src.manifest.tables[t];
+        return Err(Error::internal(format!(
+            "files of {}.{} never arrived to be loaded",
+            table.schema, table.name
+        )));
+    }
     let end = Instant::now();
     src.timeline
         .between("data", started, s.data_done.unwrap_or(end));
@@ -176,6 +198,38 @@ pub async fn data(
         src.timeline.between("table keys and indexes", from, end);
     }
     Ok(total)
+}
+
+/// Queues each file sent on `rx` (leaving out those a cut-short run loaded) until it closes.
+fn receive(
+    mut rx: mpsc::UnboundedReceiver<manifest::File>,
+    shared: Arc<Shared>,
+    m: &manifest::Manifest,
+    done: &Done,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let places: HashMap<String, usize> = (m.tables.iter().enumerate())
+        .flat_map(|(i, t)| t.files.iter().map(move |f| (f.name.clone(), i)))
+        .filter(|(name, _)| !done.has(&resume::file(name)))
+        .collect();
+    async move {
+        while let Some(f) = rx.recv().await {
+            if let Some(&t) = places.get(&f.name) {
+                shared.lock().files.push_back((t, f));
+                shared.wake.notify_waiters();
+            }
+        }
+        shared.lock().arriving = false;
+        shared.wake.notify_waiters();
+    }
+}
+
+/// A task that ends with its handle.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What the workers share: the queues, the bell that wakes a waiting worker, the tables.

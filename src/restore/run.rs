@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::files::Files;
+use super::follow::Follow;
 use super::freeze::{FreezeState, freeze_state};
 use super::large_objects;
 use super::load;
@@ -75,8 +76,16 @@ pub async fn restore(profile: &Profile, env: &Env, req: &RestoreRequest) -> Resu
 /// The snapshot a restore loads: one in a directory of this host's store, or one whose
 /// manifest the caller read and checked (signature, sizes) and whose files it streams.
 pub(super) enum Found {
-    Here { label: String, dir: PathBuf },
-    Streamed { manifest: Manifest, files: Files },
+    Here {
+        label: String,
+        dir: PathBuf,
+    },
+    Streamed {
+        manifest: Manifest,
+        files: Files,
+    },
+    /// A snapshot still being taken, and its journal's plan.
+    Following(Box<(Follow, Manifest)>),
 }
 
 /// The restore, from this host's store.
@@ -112,10 +121,21 @@ pub(super) async fn restore_found(
         crate::store::RESTORE_LOCK,
         &format!("a restore of profile '{}'", profile.name),
     )?;
-    let (m, files) = match found {
-        Found::Here { label, dir } => (verified(profile, req, &label, &dir)?, Files::Dir(dir)),
-        Found::Streamed { manifest, files } => (whose(profile, req, manifest)?, files),
+    let (m, files, follow) = match found {
+        Found::Here { label, dir } => {
+            (verified(profile, req, &label, &dir)?, Files::Dir(dir), None)
+        }
+        Found::Streamed { manifest, files } => (whose(profile, req, manifest)?, files, None),
+        Found::Following(f) => {
+            let (follow, plan) = *f;
+            let files = Files::Following {
+                partial: follow.partial(),
+                published: follow.published(),
+            };
+            (whose(profile, req, plan)?, files, Some(follow))
+        }
     };
+    let snapshot_failed = follow.as_ref().map(|f| Arc::clone(&f.failed));
     let target = target.clone();
     crate::failpoint::pause("restore:verified").await;
     let ids = Arc::new(Identities::load(&identity(profile)?)?);
@@ -145,16 +165,20 @@ pub(super) async fn restore_found(
         ids: &ids,
         done: &done,
     };
-    match load_and_lock(profile, env, req, &loading, deadline).await {
-        Ok((late, preserved)) => match swap::swap_in(&target, env).await {
+    match load_and_lock(profile, env, req, &loading, follow, deadline).await {
+        Ok((late, preserved, m)) => match swap::swap_in(&target, env).await {
             Ok(()) => Ok(outcome(&m, &target, false, deadline, late, preserved)),
             Err(e) => {
                 drop_incoming(&target, env).await;
                 Err(e)
             }
         },
-        // a snapshot found bad is not worth resuming; anything else a retry can get past is
-        Err(e) if e.kind() == Kind::BadInput => {
+        // a snapshot found bad, or one that failed while followed, is not worth resuming;
+        // anything else a retry can get past is
+        Err(e)
+            if e.kind() == Kind::BadInput
+                || snapshot_failed.is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) =>
+        {
             drop_incoming(&target, env).await;
             Err(e)
         }
@@ -301,13 +325,16 @@ async fn drop_incoming(target: &Target, env: &Env) {
     }
 }
 
+/// The load, the lock-down and their checks; returns whether it ended late, the schemas
+/// preserved and the snapshot's manifest (a followed snapshot's as it was published).
 async fn load_and_lock(
     profile: &Profile,
     env: &Env,
     req: &RestoreRequest,
     loading: &Loading<'_>,
+    follow: Option<Follow>,
     deadline: Option<DateTime<FixedOffset>>,
-) -> Result<(bool, Vec<String>)> {
+) -> Result<(bool, Vec<String>, Manifest)> {
     let (target, m, done) = (loading.target, loading.manifest, loading.done);
     let mut phases = Phases::start();
     let src = load::Source {
@@ -350,9 +377,21 @@ async fn load_and_lock(
         profile.restore.workers(),
     );
     let (per_table, header) = post.take_per_table();
-    let loaded = pipeline::data(&src, &progress, per_table, &header).await;
+    let loaded = match follow {
+        None => pipeline::data(&src, &progress, per_table, &header, None)
+            .await
+            .map(|_| m.clone()),
+        Some(follow) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let check = |dir: &Path| verified(profile, req, &m.label, dir);
+            let data = pipeline::data(&src, &progress, per_table, &header, Some(rx));
+            tokio::try_join!(follow.feed(m, tx, check), data).map(|(published, _)| published)
+        }
+    };
     progress.end();
-    loaded?;
+    // from here on, the snapshot as published
+    let m = &loaded?;
+    let src = load::Source { manifest: m, ..src };
     phases.mark("data and table indexes");
     crate::failpoint::pause("restore:data-done").await;
     let keys = post_data::finish(&src, post).await?;
@@ -386,7 +425,7 @@ async fn load_and_lock(
     lock_down(&client, target, &profile.restore.reader_role, m, late).await?;
     phases.mark("preserve and lock down");
     crate::events::info(&format!("restore {}: {}", m.label, phases.summary()));
-    Ok((late, preserved))
+    Ok((late, preserved, m.clone()))
 }
 
 /// How long each step took, for the log line an operator reads when a night runs long.

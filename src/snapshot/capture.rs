@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use super::catalog::{self, Part, RANGE_BYTES};
 use super::copy::copy_part;
 use super::filter::TableFilter;
+use super::journal::{self, Entry, Journal};
 use super::large_objects;
 use super::row_security;
 use super::schema::{self, Dumper, Section};
@@ -90,6 +91,40 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         tables.extend(large_objects::tables(pages_bytes));
     }
     let parts = catalog::parts(&tables, RANGE_BYTES);
+    // the manifest as far as it is known before any row is copied: a follower's schedule
+    let mut manifest = Manifest {
+        format: manifest::FORMAT,
+        acc_version: env!("CARGO_PKG_VERSION").to_string(),
+        profile: profile.name.clone(),
+        region: profile.region.name.clone(),
+        label: plan.label.clone(),
+        cutoff: plan.cutoff.map(|c| c.fixed_offset()),
+        started_at: exporter.started_at,
+        finished_at: exporter.started_at,
+        wal_lsn: exporter.wal_lsn.clone(),
+        server_version: exporter.server_version.clone(),
+        database: db.dbname.clone(),
+        encryption: Encryption {
+            compression: "zstd".into(),
+            recipients: profile.age_recipients.keys().to_vec(),
+        },
+        filters: Filters {
+            exclude_tables: filter.exclude_tables.clone(),
+            only_schemas: filter.only_schemas.clone(),
+        },
+        tables: planned(&catalog.tables, &parts),
+        excluded: catalog.excluded.clone(),
+        schema: SchemaFiles {
+            pre_data: schema_file(PRE_DATA, Sealed::default()),
+            post_data: schema_file(POST_DATA, Sealed::default()),
+        },
+        sequences,
+        materialized_views,
+        large_objects: None,
+        filtered_by_row_security: filtered,
+    };
+    let journal = Arc::new(Journal::create(dir)?);
+    journal.write(Entry::Plan(Box::new(manifest.clone())))?;
     let total_bytes = parts.iter().map(|p| p.bytes).sum();
     let workers = profile.snapshot.workers().clamp(1, parts.len().max(1));
     let progress = job.progress.begin(
@@ -108,24 +143,22 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         excluded: &catalog.excluded,
         recipients: &recipients,
     };
-    let (pre_path, post_path) = (dir.join(PRE_DATA), dir.join(POST_DATA));
-    let dumper = &dumper;
-    let dumped = |section, path| async move {
-        let sealed = dumper.dump(section, path).await;
-        if sealed.is_ok() {
-            tell(&job.tap, &plan.label, path);
-        }
-        sealed
+    let (dumper, journal_ref) = (&dumper, &journal);
+    let dumped = |section, path: &'static str| async move {
+        let sealed = dumper.dump(section, &dir.join(path)).await?;
+        journal_ref.write(Entry::Sealed(schema_file(path, sealed.clone())))?;
+        tell(&job.tap, &plan.label, &dir.join(path));
+        Ok::<_, Error>(sealed)
     };
-    let pre = dumped(Section::PreData, &pre_path);
-    let post = dumped(Section::PostData, &post_path);
-    let copying = copy_all(job, exporter, &tables, parts, workers, &progress);
+    let pre = dumped(Section::PreData, PRE_DATA);
+    let post = dumped(Section::PostData, POST_DATA);
+    let copying = copy_all(job, exporter, &tables, parts, workers, &progress, &journal);
     let (pre, post, copied) = tokio::join!(pre, post, copying);
     progress.end();
     let copied = copied?;
     let (pre, post) = (pre?, post?);
     let mut copied = tables_of(&tables, copied);
-    let large_objects = large.map(|(_, page_bytes, _)| {
+    manifest.large_objects = large.map(|(_, page_bytes, _)| {
         let pages = copied.pop().expect("the pages' table was copied");
         let objects = copied.pop().expect("the objects' table was copied");
         LargeObjects {
@@ -134,36 +167,11 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
             pages,
         }
     });
-    let manifest = Manifest {
-        format: manifest::FORMAT,
-        acc_version: env!("CARGO_PKG_VERSION").to_string(),
-        profile: profile.name.clone(),
-        region: profile.region.name.clone(),
-        label: plan.label.clone(),
-        cutoff: plan.cutoff.map(|c| c.fixed_offset()),
-        started_at: exporter.started_at,
-        finished_at: chrono::Utc::now().fixed_offset(),
-        wal_lsn: exporter.wal_lsn.clone(),
-        server_version: exporter.server_version.clone(),
-        database: db.dbname.clone(),
-        encryption: Encryption {
-            compression: "zstd".into(),
-            recipients: profile.age_recipients.keys().to_vec(),
-        },
-        filters: Filters {
-            exclude_tables: filter.exclude_tables.clone(),
-            only_schemas: filter.only_schemas.clone(),
-        },
-        tables: copied,
-        excluded: catalog.excluded,
-        schema: SchemaFiles {
-            pre_data: schema_file(PRE_DATA, pre),
-            post_data: schema_file(POST_DATA, post),
-        },
-        sequences,
-        materialized_views,
-        large_objects,
-        filtered_by_row_security: filtered,
+    manifest.finished_at = chrono::Utc::now().fixed_offset();
+    manifest.tables = copied;
+    manifest.schema = SchemaFiles {
+        pre_data: schema_file(PRE_DATA, pre),
+        post_data: schema_file(POST_DATA, post),
     };
     crate::failpoint::pause("snapshot:files-sealed").await;
     // signing runs ssh-keygen and every step fsyncs: off the async threads
@@ -209,6 +217,7 @@ async fn copy_all(
     parts: Vec<Part>,
     workers: usize,
     progress: &Run,
+    journal: &Arc<Journal>,
 ) -> Result<Vec<(Part, Sealed)>> {
     let (db, env, dir) = (job.db, job.env, job.dir);
     let filtered = job.profile.snapshot.enable_row_security;
@@ -230,6 +239,7 @@ async fn copy_all(
         );
         let dir = dir.to_path_buf();
         let (tap, label) = (job.tap.clone(), job.plan.label.clone());
+        let journal = Arc::clone(journal);
         set.spawn(async move {
             let client = session::worker(&db, &env, &snapshot_id, filtered).await?;
             let mut done: Vec<(Part, Sealed)> = Vec::new();
@@ -256,7 +266,11 @@ async fn copy_all(
                     &progress,
                 )
                 .await;
-                match sealed {
+                let journaled = sealed.and_then(|s| {
+                    journal.write(Entry::Sealed(part_entry(&tables, &part, &s)))?;
+                    Ok(s)
+                });
+                match journaled {
                     Ok(s) => {
                         tell(&tap, &label, &path);
                         done.push((part, s))
@@ -306,16 +320,47 @@ fn tables_of(
         .collect();
     copied.sort_by_key(|(p, _)| (p.table, p.index));
     for (part, sealed) in copied {
+        let file = part_entry(tables, &part, &sealed);
         let t = &mut out[part.table];
-        let rows = sealed.rows.unwrap_or(0);
-        t.rows += rows;
+        t.rows += sealed.rows.unwrap_or(0);
         t.plaintext_bytes += sealed.plaintext_bytes;
-        t.files.push(File {
-            name: part_file(&part),
-            rows: Some(rows),
+        t.files.push(file);
+    }
+    out
+}
+
+/// The manifest entry of one sealed part.
+fn part_entry(tables: &[catalog::SourceTable], part: &Part, sealed: &Sealed) -> File {
+    File {
+        name: part_file(part),
+        rows: Some(sealed.rows.unwrap_or(0)),
+        format: tables[part.table].format,
+        plaintext_bytes: sealed.plaintext_bytes,
+        digest: sealed.digest.clone(),
+    }
+}
+
+/// Production's tables with the files they will be copied into (names only, no digests yet),
+/// for the journal's plan; the large objects' catalogs come with the final manifest.
+fn planned(tables: &[catalog::SourceTable], parts: &[Part]) -> Vec<manifest::TableEntry> {
+    let mut out: Vec<manifest::TableEntry> = tables
+        .iter()
+        .map(|t| manifest::TableEntry {
+            schema: t.schema.clone(),
+            name: t.name.clone(),
+            columns: t.columns.clone(),
+            rows: 0,
+            plaintext_bytes: 0,
+            files: Vec::new(),
+        })
+        .collect();
+    for part in parts.iter().filter(|p| p.table < tables.len()) {
+        out[part.table].files.push(File {
+            name: part_file(part),
+            rows: None,
             format: tables[part.table].format,
-            plaintext_bytes: sealed.plaintext_bytes,
-            digest: sealed.digest,
+            plaintext_bytes: part.bytes,
+            digest: Default::default(),
         });
     }
     out
@@ -323,6 +368,13 @@ fn tables_of(
 
 /// Writes the manifest last (and its signature), then makes the directory durable.
 fn write_manifest(dir: &Path, manifest: &Manifest, signing_key: Option<&Path>) -> Result<()> {
+    // a published snapshot holds its manifest and files, nothing else
+    match std::fs::remove_file(dir.join(journal::FILE_NAME)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::io("cannot remove the snapshot's journal", e));
+        }
+        _ => {}
+    }
     let path = dir.join(manifest::FILE_NAME);
     write_atomic(&path, manifest.to_json().as_bytes())?;
     if let Some(key) = signing_key {

@@ -5,6 +5,7 @@ mod capture;
 mod catalog;
 mod copy;
 mod filter;
+pub mod journal;
 mod large_objects;
 pub mod manifest;
 mod row_security;
@@ -21,6 +22,6 @@ pub use filter::TableFilter;
 pub use row_security::{
     Hidden, describe as describe_hidden, hidden_for, refusal as row_security_refusal,
 };
-pub use take::{SnapshotReport, SnapshotRequest, take};
+pub use take::{SnapshotReport, SnapshotRequest, prune_kept, take};
 pub use timing::{EARLY_START, Plan, plan};
 pub use verify::{Depth, VerifyReport, verify};

@@ -22,7 +22,7 @@ enum Msg {
 }
 
 /// What was sealed: rows (for COPY data), plaintext size and the file's digest.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Sealed {
     pub rows: Option<u64>,
     pub plaintext_bytes: u64,

@@ -135,6 +135,16 @@ pub(super) async fn take_here(
     })
 }
 
+/// Removes the profile's oldest snapshots beyond `keep` now (after a refresh's restore).
+pub fn prune_kept(profile: &Profile, keep: usize) -> Result<Vec<String>> {
+    let store = ProfileStore::open(&profile.store, &profile.name)?;
+    let _lock = RunLock::acquire(
+        &store.lock_path(),
+        &format!("a snapshot of profile '{}'", profile.name),
+    )?;
+    prune(&store, keep, &profile.name)
+}
+
 /// Removes the oldest snapshots beyond `keep`, under the restore's lock: a restore reads its
 /// snapshot's files until it ends, so while one runs nothing is pruned (the next snapshot
 /// prunes instead).

@@ -72,6 +72,15 @@ impl ProfileStore {
         self.dir.join(label)
     }
 
+    /// The newest snapshot being taken (or left by a run that did not finish).
+    pub fn in_progress(&self) -> Result<Option<String>> {
+        let mut labels: Vec<String> = (self.entries()?.into_iter())
+            .filter_map(|n| n.strip_suffix(PARTIAL_SUFFIX).map(str::to_string))
+            .collect();
+        labels.sort();
+        Ok(labels.pop())
+    }
+
     /// Removes what crashed runs left behind; call only while holding the run lock.
     pub fn remove_stale_partials(&self) -> Result<Vec<String>> {
         let mut removed = Vec::new();

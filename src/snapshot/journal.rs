@@ -1,0 +1,167 @@
+//! The journal of a snapshot in progress, `journal.jsonl` in its `.partial` directory, so a
+//! restore can load each file while the rest is still being captured (`acc refresh`,
+//! `acc restore --follow`). Its first entry is the plan: the manifest as far as it is known
+//! before any row is copied (every table, its columns and the names of its files). Then one
+//! entry per sealed file, once it is finished, with its size, SHA-256 and rows. Each line
+//! carries the SHA-256 of the line before it and its own entry, so a line changed, lost or
+//! torn breaks the chain. The journal is a schedule, not a proof: every file a follower loads
+//! is checked against the signed manifest before the swap. It is removed just before the
+//! manifest is written, so a published snapshot holds none.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::manifest::{File, Manifest};
+use crate::error::{Error, Kind, Result};
+
+pub const FILE_NAME: &str = "journal.jsonl";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entry {
+    /// The manifest before the copy: every table with its files' names, no digests yet.
+    Plan(Box<Manifest>),
+    /// A file sealed and synced.
+    Sealed(File),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Line {
+    entry: Entry,
+    /// SHA-256 of the previous line's `chain` and this entry's JSON.
+    chain: String,
+}
+
+fn link(previous: &str, entry_json: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(previous.as_bytes());
+    h.update(entry_json.as_bytes());
+    crate::crypt::hex(&h.finalize())
+}
+
+/// The writing end, shared by the capture's workers.
+pub struct Journal {
+    state: Mutex<(std::fs::File, String)>,
+}
+
+impl Journal {
+    pub fn create(dir: &Path) -> Result<Journal> {
+        let path = dir.join(FILE_NAME);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+        Ok(Journal {
+            state: Mutex::new((file, String::new())),
+        })
+    }
+
+    /// Appends `entry` as one line, written whole in one call. A follower reads the page
+    /// cache, so it is not synced: after a crash the snapshot is not published anyway.
+    pub fn write(&self, entry: Entry) -> Result<()> {
+        let mut state = self.state.lock().expect("journal lock");
+        let json = serde_json::to_string(&entry).expect("an entry always serializes");
+        let chain = link(&state.1, &json);
+        let mut line = serde_json::to_string(&Line {
+            entry,
+            chain: chain.clone(),
+        })
+        .expect("a line always serializes");
+        line.push('\n');
+        state
+            .0
+            .write_all(line.as_bytes())
+            .map_err(|e| Error::io("cannot write the snapshot's journal", e))?;
+        state.1 = chain;
+        Ok(())
+    }
+}
+
+/// The entries of the journal text read so far: whole lines only (a last line still being
+/// written is left for the next read), each checked against the chain.
+pub fn entries(text: &str) -> Result<Vec<Entry>> {
+    let mut previous = String::new();
+    let mut out = Vec::new();
+    let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+    for (n, raw) in whole.lines().enumerate() {
+        let broken = |why: &str| {
+            Error::new(
+                Kind::BadInput,
+                format!("the snapshot's journal is broken at line {}: {why}", n + 1),
+            )
+            .hint("staging was not touched; the snapshot being followed is not what it says: take a new one")
+        };
+        let line: Line = serde_json::from_str(raw).map_err(|e| broken(&e.to_string()))?;
+        let json = serde_json::to_string(&line.entry).expect("an entry always serializes");
+        if link(&previous, &json) != line.chain {
+            return Err(broken("its chain does not match"));
+        }
+        previous = line.chain;
+        out.push(line.entry);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed(name: &str) -> Entry {
+        Entry::Sealed(
+            serde_json::from_value(serde_json::json!({
+                "name": name, "size": 10, "sha256": "ab", "plaintext_bytes": 20, "rows": 2
+            }))
+            .unwrap_or_else(|e| panic!("{e}")),
+        )
+    }
+
+    fn names(entries: &[Entry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| match e {
+                Entry::Sealed(f) => f.name.clone(),
+                Entry::Plan(_) => "plan".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn whole_lines_are_read_and_a_line_changed_breaks_the_chain() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let j = Journal::create(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        for n in ["t00000.p0000", "t00001.p0000", "t00002.p0000"] {
+            j.write(sealed(n)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap_or_default();
+        let read = entries(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            names(&read),
+            ["t00000.p0000", "t00001.p0000", "t00002.p0000"]
+        );
+        // a line still being written is not read yet
+        let torn = &text[..text.len() - 5];
+        assert_eq!(names(&entries(torn).unwrap_or_default()).len(), 2);
+        // another size for the second file: the chain breaks there
+        let forged = text.replacen("\"size\":10", "\"size\":11", 2).replacen(
+            "\"size\":11",
+            "\"size\":10",
+            1,
+        );
+        let e = entries(&forged)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("line 2"), "{e}");
+        // a line taken out: the next one no longer follows
+        let lines: Vec<&str> = text.lines().collect();
+        let dropped = format!("{}\n{}\n", lines[0], lines[2]);
+        assert!(entries(&dropped).is_err());
+    }
+}
