@@ -72,13 +72,18 @@ impl Follow {
         self.store.snapshot_dir(&self.label)
     }
 
-    fn running(&self) -> bool {
+    fn running(&self) -> Result<bool> {
         match &self.taker {
-            Taker::Here(running) => running.load(Ordering::SeqCst),
+            Taker::Here(running) => Ok(running.load(Ordering::SeqCst)),
             Taker::Elsewhere => {
-                // the lock is free only when no snapshot runs; taken for an instant
+                // the lock is free only when no snapshot runs; taken for an instant. Busy means
+                // running; a lock that cannot be opened at all is an error, not a snapshot
                 let what = "a restore checking that the snapshot it follows still runs";
-                crate::store::RunLock::acquire(&self.store.lock_path(), what).is_err()
+                match crate::store::RunLock::acquire(&self.store.lock_path(), what) {
+                    Ok(_) => Ok(false),
+                    Err(e) if e.kind() == Kind::Temporary => Ok(true),
+                    Err(e) => Err(e),
+                }
             }
         }
     }
@@ -98,7 +103,7 @@ impl Follow {
     /// What the journal holds beyond what was read, or that the snapshot is published.
     async fn next(&mut self) -> Result<Now> {
         loop {
-            let running = self.running();
+            let running = self.running()?;
             if self.published().join(manifest::FILE_NAME).exists() {
                 return Ok(Now::Published);
             }
@@ -261,6 +266,15 @@ pub async fn restore_following(
             profile.name
         ))
         .hint("run acc snapshot, then acc restore (it streams the snapshot from the bucket)"));
+    }
+    // the journal's chain has no key: with signing configured, nothing of a snapshot may
+    // run before its signature is checked, so it is restored once published
+    if profile.snapshot.allowed_signers.is_some() {
+        return Err(Error::config(format!(
+            "profile '{}' checks snapshot signatures (snapshot.allowed_signers); a restore cannot follow a snapshot whose signature does not exist yet",
+            profile.name
+        ))
+        .hint("run acc snapshot, then acc restore, which checks the signature before loading anything"));
     }
     let target = target_of(profile, req)?;
     target.check_name()?;

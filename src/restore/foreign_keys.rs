@@ -88,10 +88,12 @@ pub async fn plan(target: &Target, env: &Env, keys: Vec<ForeignKey>) -> Result<P
             partitioned_tables.get(&k.references),
             partitioned_tables.get(&k.table),
         ) {
-            // a key a cut-short run of the same snapshot added and validated (or added
-            // validated) is kept
+            // a key a cut-short run of the same snapshot added in one step, as production has
+            // it (validated or not), is kept
             (Some(_), _) | (None, Some(_))
-                if plan.present.get(&(k.table.clone(), k.name.clone())) == Some(&true) => {}
+                if plan
+                    .present
+                    .contains_key(&(k.table.clone(), k.name.clone())) => {}
             (Some(referenced), _) => {
                 // it locks the referencing table and every partition it references
                 let locks = match referenced {
