@@ -307,17 +307,7 @@ fn tables_of(
     tables: &[catalog::SourceTable],
     mut copied: Vec<(Part, Sealed)>,
 ) -> Vec<manifest::TableEntry> {
-    let mut out: Vec<manifest::TableEntry> = tables
-        .iter()
-        .map(|t| manifest::TableEntry {
-            schema: t.schema.clone(),
-            name: t.name.clone(),
-            columns: t.columns.clone(),
-            rows: 0,
-            plaintext_bytes: 0,
-            files: Vec::new(),
-        })
-        .collect();
+    let mut out = empty_entries(tables);
     copied.sort_by_key(|(p, _)| (p.table, p.index));
     for (part, sealed) in copied {
         let file = part_entry(tables, &part, &sealed);
@@ -327,6 +317,20 @@ fn tables_of(
         t.files.push(file);
     }
     out
+}
+
+/// Each table's manifest entry, with no file and no row yet.
+fn empty_entries(tables: &[catalog::SourceTable]) -> Vec<manifest::TableEntry> {
+    (tables.iter())
+        .map(|t| manifest::TableEntry {
+            schema: t.schema.clone(),
+            name: t.name.clone(),
+            columns: t.columns.clone(),
+            rows: 0,
+            plaintext_bytes: 0,
+            files: Vec::new(),
+        })
+        .collect()
 }
 
 /// The manifest entry of one sealed part.
@@ -343,17 +347,7 @@ fn part_entry(tables: &[catalog::SourceTable], part: &Part, sealed: &Sealed) -> 
 /// Production's tables with the files they will be copied into (names only, no digests yet),
 /// for the journal's plan; the large objects' catalogs come with the final manifest.
 fn planned(tables: &[catalog::SourceTable], parts: &[Part]) -> Vec<manifest::TableEntry> {
-    let mut out: Vec<manifest::TableEntry> = tables
-        .iter()
-        .map(|t| manifest::TableEntry {
-            schema: t.schema.clone(),
-            name: t.name.clone(),
-            columns: t.columns.clone(),
-            rows: 0,
-            plaintext_bytes: 0,
-            files: Vec::new(),
-        })
-        .collect();
+    let mut out = empty_entries(tables);
     for part in parts.iter().filter(|p| p.table < tables.len()) {
         out[part.table].files.push(File {
             name: part_file(part),
