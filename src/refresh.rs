@@ -35,6 +35,14 @@ pub async fn refresh(
     let taker = Taker::Here(Arc::clone(&running));
     let restoring = restore_following(profile, env, restore, Some(label), taker);
     let (taken, restored) = tokio::join!(taking, restoring);
+    // a snapshot that failed after it was published may already be in staging: say so
+    // beside its error, which the exit code reports
+    if let (Err(_), Ok(r)) = (&taken, &restored) {
+        crate::events::info(&format!(
+            "refresh: staging {} holds snapshot {}, published and checked before the snapshot run failed",
+            r.database, r.label
+        ));
+    }
     let mut taken = taken?;
     let restored = restored?;
     if let Some(keep) = profile.snapshot.keep {

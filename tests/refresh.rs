@@ -54,7 +54,8 @@ async fn a_refresh_loads_while_the_snapshot_is_taken_and_swaps_once_it_is_publis
     let s = setup("refresh", "").await;
     change_production(&s, 0).await;
     s.snapshot();
-    assert_eq!(s.restore(&[]).code, 0);
+    let first = s.restore(&[]);
+    assert_eq!(first.code, 0, "{first:?}");
     let before = s.staging_label().await;
     change_production(&s, 1).await;
     let resume = s._tmp.path().join("resume-refresh");
@@ -104,7 +105,8 @@ async fn a_refresh_killed_at_each_stage_leaves_staging_and_the_next_refresh_is_e
     let s = setup("refreshkill", "").await;
     change_production(&s, 0).await;
     s.snapshot();
-    assert_eq!(s.restore(&[]).code, 0);
+    let first = s.restore(&[]);
+    assert_eq!(first.code, 0, "{first:?}");
     let points = [
         "snapshot:exported",
         "restore:pre-data",
@@ -143,7 +145,8 @@ async fn a_followed_snapshot_that_dies_or_lies_fails_the_restore_and_staging_is_
     let s = setup("follow", "").await;
     change_production(&s, 0).await;
     s.snapshot();
-    assert_eq!(s.restore(&[]).code, 0);
+    let first = s.restore(&[]);
+    assert_eq!(first.code, 0, "{first:?}");
     let before = s.staging_label().await;
 
     let nothing = s.restore(&["--follow"]);

@@ -31,11 +31,19 @@ impl Files {
                 })?;
                 Ok(Box::new(file))
             }
-            // the directory is renamed when the snapshot is published, files and all
+            // the directory is renamed when the snapshot is published, files and all; a
+            // file in neither place went with a snapshot that died (its next run removes
+            // what it left), which the follower reports
             Files::Following { partial, published } => {
-                match std::fs::File::open(partial.join(name)) {
+                let open = |dir: &PathBuf| std::fs::File::open(dir.join(name));
+                match open(partial).or_else(|_| open(published)) {
                     Ok(file) => Ok(Box::new(file)),
-                    Err(_) => Files::Dir(published.clone()).open(name),
+                    Err(e) => Err(Error::new(
+                        Kind::Temporary,
+                        format!("{} is gone from the snapshot being followed", name),
+                    )
+                    .source(e)
+                    .hint("the snapshot ended without being published: staging was not touched; run the refresh again")),
                 }
             }
             Files::Bucket(bucket, base) => match bucket.open(&format!("{base}/{name}")) {

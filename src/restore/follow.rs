@@ -39,8 +39,10 @@ pub struct Follow {
     store: ProfileStore,
     pub label: String,
     taker: Taker,
-    /// Journal entries read so far.
+    /// Journal entries read so far, and the chain of the last one: a journal that no
+    /// longer holds it is another run's (the label taken again).
     seen: usize,
+    last_chain: Option<String>,
     /// Data files told of and not yet handed over.
     waiting: Vec<manifest::File>,
     /// The snapshot failed: the restore drops what it loaded.
@@ -59,6 +61,7 @@ impl Follow {
             label,
             taker,
             seen: 0,
+            last_chain: None,
             waiting: Vec::new(),
             failed: Arc::new(AtomicBool::new(false)),
         }
@@ -100,27 +103,39 @@ impl Follow {
         .hint("staging was not touched; the snapshot failed or was killed (its own log says why): run the refresh again")
     }
 
-    /// What the journal holds beyond what was read, or that the snapshot is published.
+    /// What the journal holds beyond what was read, or that the snapshot is published. A
+    /// snapshot no longer running and not published is gone, whatever its journal still
+    /// says; so is one whose journal was started again.
     async fn next(&mut self) -> Result<Now> {
         loop {
             let running = self.running()?;
             if self.published().join(manifest::FILE_NAME).exists() {
                 return Ok(Now::Published);
             }
+            if !running {
+                return Err(self.gone());
+            }
+            // the journal is removed just before the manifest is written: missing, it has
+            // nothing new
             let text = std::fs::read_to_string(self.partial().join(journal::FILE_NAME));
-            let entries = match text {
-                Ok(text) => journal::entries(&text).inspect_err(|_| {
+            let lines = match text {
+                Ok(text) => journal::lines(&text).inspect_err(|_| {
                     self.failed.store(true, Ordering::SeqCst);
                 })?,
                 Err(_) => Vec::new(),
             };
-            if entries.len() > self.seen {
-                let new = entries[self.seen..].to_vec();
-                self.seen = entries.len();
-                return Ok(Now::Entries(new));
+            if !lines.is_empty() && self.seen > 0 {
+                let same_run =
+                    lines.get(self.seen - 1).map(|l| &l.chain) == self.last_chain.as_ref();
+                if !same_run {
+                    return Err(self.gone());
+                }
             }
-            if !running && !self.published().join(manifest::FILE_NAME).exists() {
-                return Err(self.gone());
+            if lines.len() > self.seen {
+                self.last_chain = lines.last().map(|l| l.chain.clone());
+                let new = lines[self.seen..].iter().map(|l| l.entry.clone()).collect();
+                self.seen = lines.len();
+                return Ok(Now::Entries(new));
             }
             tokio::time::sleep(POLL).await;
         }

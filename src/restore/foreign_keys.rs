@@ -145,6 +145,68 @@ pub async fn plan(target: &Target, env: &Env, keys: Vec<ForeignKey>) -> Result<P
 
 const VALIDATE: &str = "validate";
 
+/// A key on a plain table (or on one partition of a partitioned table), referencing a plain
+/// table, both loaded by the data phase: it goes in as soon as both tables' own keys and
+/// indexes are, while other tables still load, so no validation is left for the end but
+/// those of keys on or to partitioned parents. The end's plan finds these in place and skips
+/// them; one that could not go in early (no unique key to reference yet) is left to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyKey {
+    /// The manifest places of the referencing and the referenced table.
+    pub table: usize,
+    pub references: usize,
+    /// `ADD ... NOT VALID`, unless a cut-short run added it.
+    pub add: Option<String>,
+    /// `VALIDATE CONSTRAINT`, for a key production has valid and not yet validated.
+    pub validate: Option<String>,
+}
+
+/// The keys of `keys` the data phase can put in, by the manifest places (`places`, tables as
+/// pg_dump names them) of the tables they join.
+pub async fn early(
+    target: &Target,
+    env: &Env,
+    keys: &[ForeignKey],
+    places: &HashMap<String, usize>,
+) -> Result<Vec<EarlyKey>> {
+    let partitioned_tables = partitioned(target, env).await?;
+    let mut plan = Plan {
+        present: present(target, env).await?,
+        ..Plan::default()
+    };
+    let mut out = Vec::new();
+    for k in keys {
+        let Some(&references) = places.get(&k.references) else {
+            continue;
+        };
+        if partitioned_tables.contains_key(&k.references) {
+            continue;
+        }
+        let tables = match partitioned_tables.get(&k.table) {
+            None if k.only => vec![k.table.clone()],
+            Some(Some(leaves)) if !k.not_valid => leaves.clone(),
+            _ => continue,
+        };
+        for table in tables {
+            let Some(&place) = places.get(&table) else {
+                continue;
+            };
+            plan.plain(&table, k);
+            let add = plan.adds.pop().map(|s| s.sql);
+            let validate = plan.checks.pop().map(|s| s.sql);
+            if add.is_some() || validate.is_some() {
+                out.push(EarlyKey {
+                    table: place,
+                    references,
+                    add,
+                    validate,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The statements of the foreign-key step, by phase.
 #[derive(Debug, Default)]
 pub struct Plan {

@@ -5,13 +5,14 @@
 //! start earliest, and loads the next file otherwise. This is how pgcopydb overlaps its
 //! COPY and CREATE INDEX; pg_restore --jobs starts a table's indexes only after all the data.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 
+use super::foreign_keys::EarlyKey;
 use super::load::{Source, load_file};
 use super::per_table::TableWork;
 use super::resume::{self, Done};
@@ -23,9 +24,55 @@ use crate::snapshot::manifest;
 /// One worker's next step.
 enum Step {
     Build(usize, TableWork),
+    Key(KeyStep),
     Load(usize, manifest::File),
     Wait,
     Done,
+}
+
+/// One statement of a foreign key put in during the data phase, and the tables no other key
+/// statement may touch meanwhile: both tables for the add (SHARE ROW EXCLUSIVE on each), the
+/// referencing one for the validation (SHARE UPDATE EXCLUSIVE; the referenced table is only
+/// read). So no two key statements ever wait on each other, and none deadlocks.
+#[derive(Debug)]
+struct KeyStep {
+    sql: String,
+    step: &'static str,
+    tables: Vec<usize>,
+    /// The validation, once the add is in.
+    then: Option<Box<KeyStep>>,
+}
+
+impl KeyStep {
+    fn of(k: EarlyKey) -> Option<KeyStep> {
+        let validate = k.validate.map(|sql| KeyStep {
+            sql,
+            step: EARLY_VALIDATE,
+            tables: vec![k.table],
+            then: None,
+        });
+        match k.add {
+            Some(sql) => Some(KeyStep {
+                sql,
+                step: EARLY_ADD,
+                tables: vec![k.table, k.references],
+                then: validate.map(Box::new),
+            }),
+            None => validate,
+        }
+    }
+}
+
+const EARLY_ADD: &str = "foreign key during data";
+const EARLY_VALIDATE: &str = "validate during data";
+
+/// What the data phase runs besides loading: each table's own keys, indexes and ANALYZE, the
+/// foreign keys between plain tables, and the session settings both run after.
+#[derive(Default)]
+pub struct Work {
+    pub tables: HashMap<usize, TableWork>,
+    pub keys: Vec<EarlyKey>,
+    pub header: String,
 }
 
 #[derive(Default)]
@@ -37,6 +84,14 @@ struct State {
     ready: Vec<(u64, usize, TableWork)>,
     /// Not yet ready: the work of tables still loading.
     pending: HashMap<usize, TableWork>,
+    /// Tables whose own keys and indexes are in, and the foreign keys waiting for theirs.
+    built: HashSet<usize>,
+    keys_waiting: Vec<EarlyKey>,
+    keys_ready: Vec<KeyStep>,
+    /// Tables a running key statement touches.
+    keys_touching: HashSet<usize>,
+    /// When the first key statement started, and when the last one ended.
+    keys_span: Option<(Instant, Instant)>,
     busy: usize,
     /// More files are to come (a followed snapshot still being taken).
     arriving: bool,
@@ -72,7 +127,9 @@ impl State {
             let remaining = t.files.iter().filter(left).count();
             state.remaining.insert(i, remaining);
             match work.remove(&i) {
-                Some(_) if done.has(&resume::table(t)) => {}
+                Some(_) if done.has(&resume::table(t)) => {
+                    state.built.insert(i);
+                }
                 Some(w) if remaining == 0 => state.ready.push((t.plaintext_bytes, i, w)),
                 Some(w) => {
                     state.pending.insert(i, w);
@@ -81,6 +138,18 @@ impl State {
             }
         }
         state
+    }
+
+    /// The foreign keys waiting for the tables built so far become ready.
+    fn keys(&mut self, keys: Vec<EarlyKey>) {
+        self.keys_waiting.extend(keys);
+        let (ready, waiting): (Vec<EarlyKey>, Vec<EarlyKey>) =
+            std::mem::take(&mut self.keys_waiting)
+                .into_iter()
+                .partition(|k| self.built.contains(&k.table) && self.built.contains(&k.references));
+        self.keys_waiting = waiting;
+        self.keys_ready
+            .extend(ready.into_iter().filter_map(KeyStep::of));
     }
 
     fn next(&mut self) -> Step {
@@ -93,6 +162,15 @@ impl State {
             self.building_from.get_or_insert_with(Instant::now);
             return Step::Build(t, work);
         }
+        let free = |k: &KeyStep| k.tables.iter().all(|t| !self.keys_touching.contains(t));
+        if let Some(i) = self.keys_ready.iter().position(free) {
+            let key = self.keys_ready.swap_remove(i);
+            self.keys_touching.extend(key.tables.iter().copied());
+            self.busy += 1;
+            let now = Instant::now();
+            self.keys_span.get_or_insert((now, now));
+            return Step::Key(key);
+        }
         if let Some((t, f)) = self.files.pop_front() {
             self.busy += 1;
             return Step::Load(t, f);
@@ -102,6 +180,26 @@ impl State {
         } else {
             Step::Wait
         }
+    }
+
+    /// Table `t`'s own keys and indexes are in: the foreign keys between it and the tables
+    /// already built are ready.
+    fn built(&mut self, t: usize) {
+        self.busy -= 1;
+        self.built.insert(t);
+        self.keys(Vec::new());
+    }
+
+    /// A key statement ended (`then`: the validation that follows an add that went in).
+    fn key_done(&mut self, tables: &[usize], then: Option<KeyStep>) {
+        self.busy -= 1;
+        for t in tables {
+            self.keys_touching.remove(t);
+        }
+        if let Some((_, end)) = &mut self.keys_span {
+            *end = Instant::now();
+        }
+        self.keys_ready.extend(then);
     }
 
     /// A file of table `t` is in: when it was its last, the table's work is ready. Returns
@@ -130,16 +228,20 @@ impl State {
 pub async fn data(
     src: &Source<'_>,
     progress: &Run,
-    work: HashMap<usize, TableWork>,
-    header: &str,
+    work: Work,
     arrivals: Option<mpsc::UnboundedReceiver<manifest::File>>,
 ) -> Result<u64> {
+    let Work {
+        tables: mut work,
+        keys,
+        header,
+    } = work;
     // every table has work, its ANALYZE at least
-    let mut work = work;
     for i in 0..src.manifest.tables.len() {
         work.entry(i).or_default();
     }
     let mut state = State::plan(&src.manifest.tables, work, src.done);
+    state.keys(keys);
     if arrivals.is_some() {
         state.files.clear();
         state.arriving = true;
@@ -160,7 +262,7 @@ pub async fn data(
             target: src.target.clone(),
             env: src.env.clone(),
             files: src.files.clone(),
-            header: header.to_string(),
+            header: header.clone(),
         };
         set.spawn(worker.run());
     }
@@ -196,6 +298,9 @@ pub async fn data(
         .between("data", started, s.data_done.unwrap_or(end));
     if let Some(from) = s.building_from {
         src.timeline.between("table keys and indexes", from, end);
+    }
+    if let Some((from, to)) = s.keys_span {
+        src.timeline.between("foreign keys during data", from, to);
     }
     Ok(total)
 }
@@ -286,6 +391,7 @@ impl Worker {
                 Step::Done => break,
                 Step::Wait => waiting.await,
                 Step::Build(t, work) => self.build(&client, t, work).await?,
+                Step::Key(key) => self.key(&client, key).await?,
                 Step::Load(t, file) => rows += self.load(&client, t, file).await?,
             }
         }
@@ -334,7 +440,45 @@ impl Worker {
             .await
             .map_err(|e| self.shared.fail(e))?;
         client.batch_execute("COMMIT").await.map_err(failed)?;
-        self.shared.lock().busy -= 1;
+        self.shared.lock().built(t);
+        self.shared.wake.notify_waiters();
+        Ok(())
+    }
+
+    /// Adds or validates one foreign key whose two tables are in. A statement the server
+    /// refuses (a key whose referenced unique key comes later, with the rest of post-data) is
+    /// left to the foreign-key step at the end, which meets every key not yet in place; a
+    /// lost connection fails the run.
+    async fn key(&self, client: &tokio_postgres::Client, key: KeyStep) -> Result<()> {
+        crate::failpoint::pause(&format!("restore:{}", key.step)).await;
+        let KeyStep {
+            sql, tables, then, ..
+        } = key;
+        let table = &self.shared.tables[tables[0]];
+        self.progress.worker(
+            self.index,
+            Doing::Indexing {
+                schema: &table.schema,
+                table: &table.name,
+            },
+        );
+        let then = match client.batch_execute(&sql).await {
+            Ok(()) => then.map(|v| *v),
+            Err(e) if e.as_db_error().is_some() => {
+                crate::events::detail(&format!(
+                    "restore: left for the foreign-key step: {} ({e})",
+                    sql.lines().next().unwrap_or_default()
+                ));
+                None
+            }
+            Err(e) => {
+                return Err(self.shared.fail(crate::pg::sqlstate::failure(
+                    "cannot put a foreign key in",
+                    e,
+                )));
+            }
+        };
+        self.shared.lock().key_done(&tables, then);
         self.shared.wake.notify_waiters();
         Ok(())
     }
@@ -464,6 +608,60 @@ mod tests {
             s.pending.contains_key(&0) && !s.pending.contains_key(&2),
             "c is kept"
         );
+    }
+
+    fn key(table: usize, references: usize, validate: bool) -> EarlyKey {
+        EarlyKey {
+            table,
+            references,
+            add: Some(format!("add {table}->{references}")),
+            validate: validate.then(|| format!("validate {table}->{references}")),
+        }
+    }
+
+    #[test]
+    fn a_foreign_key_goes_in_once_both_tables_are_built_and_never_beside_one_sharing_its_locks() {
+        let mut s = State::default();
+        s.keys(vec![key(0, 1, true), key(1, 0, true), key(2, 1, false)]);
+        s.busy = 1;
+        s.built(1);
+        assert!(s.keys_ready.is_empty(), "no key has both its tables built");
+        s.busy = 1;
+        s.built(0);
+        assert_eq!(s.keys_ready.len(), 2, "0->1 and 1->0 are ready, 2->1 waits");
+        let Step::Key(first) = s.next() else {
+            panic!("a ready key runs")
+        };
+        assert_eq!(first.step, EARLY_ADD);
+        let Step::Wait = s.next() else {
+            panic!("the other add shares both tables: it waits")
+        };
+        s.key_done(&first.tables, first.then.map(|v| *v));
+        let Step::Key(second) = s.next() else {
+            panic!()
+        };
+        let Step::Wait = s.next() else {
+            panic!("the first key's validation waits for the add holding its table")
+        };
+        s.key_done(&second.tables, second.then.map(|v| *v));
+        let (Step::Key(v1), Step::Key(v2)) = (s.next(), s.next()) else {
+            panic!("two validations of two tables run side by side")
+        };
+        assert_eq!((v1.step, v2.step), (EARLY_VALIDATE, EARLY_VALIDATE));
+        assert_eq!(
+            v1.tables.len() + v2.tables.len(),
+            2,
+            "each locks its own table"
+        );
+        s.key_done(&v1.tables, None);
+        s.key_done(&v2.tables, None);
+        s.busy = 1;
+        s.built(2);
+        let Step::Key(last) = s.next() else { panic!() };
+        assert_eq!(last.sql, "add 2->1");
+        assert!(last.then.is_none(), "production had it NOT VALID");
+        s.key_done(&last.tables, None);
+        let Step::Done = s.next() else { panic!() };
     }
 
     #[test]

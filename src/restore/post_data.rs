@@ -10,9 +10,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::foreign_keys::EarlyKey;
 use super::lanes;
 use super::load::Source;
-use super::per_table::{self, PerTable, TableWork};
+use super::per_table::{self, PerTable};
+use super::pipeline;
 use super::resume;
 use super::target::Target;
 use crate::crypt::{Identities, unseal};
@@ -34,18 +36,20 @@ pub struct PendingKeys {
 pub struct PostData {
     tmp: PrivateDir,
     archive: PathBuf,
-    fks: ForeignKeys,
+    keys: PendingKeys,
     per_table: PerTable,
+    early_keys: Vec<EarlyKey>,
 }
 
 impl PostData {
-    /// Each loaded table's own work, by its place in the manifest, and the session settings
-    /// it runs after.
-    pub fn take_per_table(&mut self) -> (HashMap<usize, TableWork>, String) {
-        (
-            std::mem::take(&mut self.per_table.work),
-            self.per_table.header.clone(),
-        )
+    /// What the data phase runs besides loading: each loaded table's own work, by its place
+    /// in the manifest, the foreign keys between plain tables, and the session settings.
+    pub fn take_data_work(&mut self) -> pipeline::Work {
+        pipeline::Work {
+            tables: std::mem::take(&mut self.per_table.work),
+            keys: std::mem::take(&mut self.early_keys),
+            header: self.per_table.header.clone(),
+        }
     }
 }
 
@@ -71,12 +75,43 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let places: HashMap<String, usize> =
         (0..tables.len()).map(|i| (tables[i].clone(), i)).collect();
     let per_table = per_table::split(&rest, &sql, &places);
+    let keys = read_keys(&archive, tmp.path(), &fks).await?;
+    // early only where each table's own unique keys were taken by the data phase, and the
+    // session settings the keys need are among those the data phase runs after (it adds
+    // the index builds' default tablespace)
+    let settings_kept = (keys.header.lines()).all(|l| per_table.header.lines().any(|m| m == l));
+    let early_keys = match per_table.work.is_empty() || !settings_kept {
+        true => Vec::new(),
+        false => super::foreign_keys::early(src.target, src.env, &keys.keys, &places).await?,
+    };
     Ok(PostData {
         tmp,
         archive,
-        fks,
+        keys,
         per_table,
+        early_keys,
     })
+}
+
+/// The archive's foreign keys, as `pg_restore -f -` writes them.
+async fn read_keys(archive: &Path, tmp: &Path, fks: &ForeignKeys) -> Result<PendingKeys> {
+    if fks.count == 0 {
+        return Ok(PendingKeys {
+            header: String::new(),
+            keys: Vec::new(),
+        });
+    }
+    let fk_list = tmp.join("fk.list");
+    write_private(&fk_list, &fks.text)?;
+    let (header, keys) = super::foreign_keys::parse(&super::script::of(archive, &fk_list).await?);
+    if keys.len() != fks.count {
+        return Err(Error::internal(format!(
+            "the archive lists {} foreign keys but {} statements were read",
+            fks.count,
+            keys.len()
+        )));
+    }
+    Ok(PendingKeys { header, keys })
 }
 
 /// The manifest's tables as pg_dump names them (quoted only where needed), in its order.
@@ -105,31 +140,13 @@ async fn pg_names(src: &Source<'_>) -> Result<Vec<String>> {
 pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
     let (target, env) = (src.target, src.env);
     let rest_list = post.tmp.path().join("rest.list");
-    let fk_list = post.tmp.path().join("fk.list");
     write_private(&rest_list, &post.per_table.remainder)?;
-    write_private(&fk_list, &post.fks.text)?;
     let building = std::time::Instant::now();
     if !src.done.has(resume::POST_DATA) {
         rest(target, env, &post.archive, &rest_list).await?;
         src.timeline.span("index and constraint", building);
     }
-    let fks = post.fks;
-    if fks.count == 0 {
-        return Ok(PendingKeys {
-            header: String::new(),
-            keys: Vec::new(),
-        });
-    }
-    let (header, keys) =
-        super::foreign_keys::parse(&super::script::of(&post.archive, &fk_list).await?);
-    if keys.len() != fks.count {
-        return Err(Error::internal(format!(
-            "the archive lists {} foreign keys but {} statements were read",
-            fks.count,
-            keys.len()
-        )));
-    }
-    Ok(PendingKeys { header, keys })
+    Ok(post.keys)
 }
 
 /// Adds the foreign keys `finish` left `NOT VALID`, then validates them, on one pool ordered

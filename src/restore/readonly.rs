@@ -191,12 +191,38 @@ pub async fn lock_down(
          {}",
         super::resume::forget()
     ));
-    client
-        .batch_execute(&sql)
+    changing_roles(client, &sql)
         .await
         .map_err(fail("grant the reader role read-only access"))?;
     take_back_roles(client, reader).await?;
     no_write_left(client, reader).await
+}
+
+/// Runs `sql`, one transaction, again when another restore on this server changed the
+/// reader role at the same moment. Roles are the whole cluster's, so two profiles restoring
+/// side by side update its catalog rows at once, and the loser fails with "tuple concurrently
+/// updated". Every statement here sets a state, so running it again is safe.
+async fn changing_roles(
+    client: &Client,
+    sql: &str,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let mut tries = 0;
+    loop {
+        match client.batch_execute(sql).await {
+            Err(e) if tries < 5 && concurrently_updated(&e) => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50 * tries)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+fn concurrently_updated(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        *db.code() == tokio_postgres::error::SqlState::INTERNAL_ERROR
+            && db.message().contains("concurrently updated")
+    })
 }
 
 fn fail(what: &'static str) -> impl Fn(tokio_postgres::Error) -> crate::error::Error {
@@ -364,7 +390,7 @@ async fn take_back_roles(client: &Client, reader: &str) -> Result<()> {
     for g in &granted {
         sql.push_str(&format!("REVOKE {} FROM {role};", quote_ident(g)));
     }
-    client.batch_execute(&sql).await.map_err(fail)
+    changing_roles(client, &sql).await.map_err(fail)
 }
 
 /// The reader's write privileges on any relation of the new copy, counted after the lock-down:

@@ -110,18 +110,20 @@ async fn left_for(target: &Target, env: &Env, m: &Manifest) -> Result<Option<Don
         return Ok(None);
     }
     // an incoming database without the record (an older acc's, or one whose lock-down
-    // committed) is not resumed
-    let Ok(c) = target.connect(&target.incoming(), env).await else {
-        return Ok(None);
-    };
-    let Ok(theirs) = c
-        .query_one(
+    // committed) is not resumed; any other failure to read it is an error, not a reason to
+    // drop what a cut-short run loaded
+    let c = target.connect(&target.incoming(), env).await?;
+    let theirs = match c
+        .query_opt(
             &format!("SELECT label, started_at, wal_lsn FROM {SCHEMA}.snapshot"),
             &[],
         )
         .await
-    else {
-        return Ok(None);
+    {
+        Ok(Some(row)) => row,
+        Ok(None) => return Ok(None),
+        Err(e) if no_record(&e) => return Ok(None),
+        Err(e) => return Err(failure("cannot read the restore's progress", e)),
     };
     let same = theirs.get::<_, String>(0) == m.label
         && theirs.get::<_, DateTime<FixedOffset>>(1) == m.started_at
@@ -137,6 +139,15 @@ async fn left_for(target: &Target, env: &Env, m: &Manifest) -> Result<Option<Don
         .map(|r| r.get(0))
         .collect();
     Ok(steps.contains(PRE_DATA).then_some(Done { steps }))
+}
+
+/// The record's schema or table is not there: the incoming database is not a resumable one.
+fn no_record(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::INVALID_SCHEMA_NAME || *c == SqlState::UNDEFINED_TABLE
+    )
 }
 
 /// Records `step` done, in the transaction the caller opened for its work (or on its own).

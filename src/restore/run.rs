@@ -376,15 +376,15 @@ async fn load_and_lock(
         files,
         profile.restore.workers(),
     );
-    let (per_table, header) = post.take_per_table();
+    let work = post.take_data_work();
     let loaded = match follow {
-        None => pipeline::data(&src, &progress, per_table, &header, None)
+        None => pipeline::data(&src, &progress, work, None)
             .await
             .map(|_| m.clone()),
         Some(follow) => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let check = |dir: &Path| verified(profile, req, &m.label, dir);
-            let data = pipeline::data(&src, &progress, per_table, &header, Some(rx));
+            let data = pipeline::data(&src, &progress, work, Some(rx));
             tokio::try_join!(follow.feed(m, tx, check), data).map(|(published, _)| published)
         }
     };

@@ -31,10 +31,11 @@ pub enum Entry {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Line {
-    entry: Entry,
-    /// SHA-256 of the previous line's `chain` and this entry's JSON.
-    chain: String,
+pub struct Line {
+    pub entry: Entry,
+    /// SHA-256 of the previous line's `chain` and this entry's JSON: it names this run's
+    /// journal up to here.
+    pub chain: String,
 }
 
 fn link(previous: &str, entry_json: &str) -> String {
@@ -84,9 +85,9 @@ impl Journal {
     }
 }
 
-/// The entries of the journal text read so far: whole lines only (a last line still being
+/// The lines of the journal text read so far: whole lines only (a last line still being
 /// written is left for the next read), each checked against the chain.
-pub fn entries(text: &str) -> Result<Vec<Entry>> {
+pub fn lines(text: &str) -> Result<Vec<Line>> {
     let mut previous = String::new();
     let mut out = Vec::new();
     let whole = text.rfind('\n').map_or("", |end| &text[..end]);
@@ -103,8 +104,8 @@ pub fn entries(text: &str) -> Result<Vec<Entry>> {
         if link(&previous, &json) != line.chain {
             return Err(broken("its chain does not match"));
         }
-        previous = line.chain;
-        out.push(line.entry);
+        previous.clone_from(&line.chain);
+        out.push(line);
     }
     Ok(out)
 }
@@ -120,6 +121,10 @@ mod tests {
             }))
             .unwrap_or_else(|e| panic!("{e}")),
         )
+    }
+
+    fn entries(text: &str) -> Result<Vec<Entry>> {
+        Ok(lines(text)?.into_iter().map(|l| l.entry).collect())
     }
 
     fn names(entries: &[Entry]) -> Vec<String> {
