@@ -87,8 +87,9 @@ pub async fn run(
     let mut set = JoinSet::new();
     for _ in 0..workers {
         let client = target.connect(&target.incoming(), env).await?;
-        if !header.is_empty() {
-            client.batch_execute(header).await.map_err(|e| {
+        {
+            let settings = format!("{header}\n{}", super::pipeline::SESSION_MEMORY);
+            client.batch_execute(&settings).await.map_err(|e| {
                 crate::pg::sqlstate::failure("cannot set up a session on the incoming copy", e)
             })?;
         }

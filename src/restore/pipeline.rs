@@ -63,6 +63,13 @@ impl KeyStep {
     }
 }
 
+/// The memory each restore session sorts and hashes in: at least 256 MB for index builds
+/// (in one sort, and with room for PostgreSQL's parallel workers, which need 32 MB each) and
+/// 64 MB for the joins that validate foreign keys, or the server's own settings where larger.
+/// With `jobs` sessions that is `jobs` times as much at most, on the staging server.
+pub(super) const SESSION_MEMORY: &str = "SELECT set_config(name, pg_size_pretty(greatest(pg_size_bytes(current_setting(name)), pg_size_bytes(floor))), false)
+     FROM (VALUES ('maintenance_work_mem', '256MB'), ('work_mem', '64MB')) AS m(name, floor);";
+
 const EARLY_ADD: &str = "foreign key during data";
 const EARLY_VALIDATE: &str = "validate during data";
 
@@ -378,7 +385,7 @@ impl Worker {
             .await?;
         client
             .batch_execute(&format!(
-                "{}\nSET synchronous_commit = off; SET statement_timeout = 0",
+                "{}\nSET synchronous_commit = off; SET statement_timeout = 0; {SESSION_MEMORY}",
                 self.header
             ))
             .await
