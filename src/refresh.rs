@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Profile;
 use crate::env::Env;
 use crate::error::Result;
-use crate::restore::{RestoreReport, RestoreRequest, Taker, restore_following};
+use crate::restore::{RestoreReport, RestoreRequest, Taker, followable, restore_following};
 use crate::snapshot::{SnapshotReport, SnapshotRequest, take};
 
 /// Takes the snapshot due at `now` and restores it into staging while it is taken. The
@@ -23,6 +23,8 @@ pub async fn refresh(
     restore: &RestoreRequest,
     now: DateTime<Utc>,
 ) -> Result<(SnapshotReport, RestoreReport)> {
+    // refused before the snapshot starts, not beside it
+    followable(profile)?;
     let label = crate::snapshot::plan(&profile.region, now, snap.on_demand)?.label;
     let mut taking_profile = profile.clone();
     taking_profile.snapshot.keep = None;

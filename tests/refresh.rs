@@ -216,3 +216,90 @@ async fn a_followed_snapshot_that_dies_or_lies_fails_the_restore_and_staging_is_
         );
     }
 }
+
+/// `acc restore --follow` finds a snapshot that died (its `.partial` left, no process taking
+/// it): it fails at once with 75 and leaves alone the load a cut-short restore kept for its
+/// resume, which the next plain restore then resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_snapshot_is_not_followed_and_a_kept_load_survives_it() {
+    let s = setup("followdead", "").await;
+    change_production(&s, 0).await;
+    s.snapshot();
+    let first = s.restore(&[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    change_production(&s, 1).await;
+    let cut = s.snapshot();
+    restore_killed_at(&s.config, "restore:files-loaded:3");
+    let admin = s.staging.admin("postgres").await;
+    assert_eq!(incoming_copies(&admin, &s.staging.name).await, 1);
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut snap = acc_command(&s.config);
+    snap.args(["snapshot", "--profile", "t", "--now"]);
+    let (mut taking, _) = paused_at(&mut snap, "snapshot:files-sealed", None);
+    taking.kill().unwrap();
+    taking.wait().unwrap();
+
+    let started = Instant::now();
+    let dead = s.restore(&["--follow"]);
+    assert_eq!(dead.code, 75, "{dead:?}");
+    assert!(
+        dead.stderr.contains("ended without being published"),
+        "{}",
+        dead.stderr
+    );
+    assert!(
+        !dead.stderr.contains("resuming"),
+        "nothing was loaded for the dead snapshot: {}",
+        dead.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(
+        incoming_copies(&admin, &s.staging.name).await,
+        1,
+        "the kept load is still there"
+    );
+    let resumed = s.restore(&[]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    assert!(
+        resumed.stderr.contains("already loaded"),
+        "{}",
+        resumed.stderr
+    );
+    assert_eq!(s.staging_label().await, cut);
+    assert_exact(&s, "after the dead snapshot").await;
+}
+
+/// Where snapshots are signed, nothing of one may run before its signature is checked, and a
+/// snapshot being taken has none yet: refresh and follow are refused (78) before any work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_profile_is_not_followed() {
+    let signers = tempfile::tempdir().unwrap();
+    let file = signers.path().join("allowed_signers");
+    std::fs::write(&file, "ops@example.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVkMjU1MTkgZmFrZSBrZXkgZm9yIHRlc3Rpbmcgb25seQ\n").unwrap();
+    let extra = format!(
+        "[profiles.t.snapshot]\nallowed_signers = \"{}\"\n",
+        file.display()
+    );
+    let s = setup("followsigned", &extra).await;
+    for args in [
+        vec!["refresh", "--profile", "t", "--now"],
+        vec!["restore", "--profile", "t", "--follow"],
+    ] {
+        let run = s.acc(&args);
+        assert_eq!(run.code, 78, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains("snapshot.allowed_signers"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let store = s._tmp.path().join("store/t");
+    let taken = std::fs::read_dir(&store)
+        .map(|d| {
+            d.filter(|e| e.as_ref().is_ok_and(|e| e.path().is_dir()))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(taken, 0, "no snapshot was taken");
+}

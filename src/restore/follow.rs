@@ -266,15 +266,9 @@ fn same_snapshot(plan: &Manifest, published: &Manifest) -> bool {
         && shape(plan) == shape(published)
 }
 
-/// `acc restore --follow` (`taker`: another process) and `acc refresh` (this one): the restore
-/// of snapshot `label`, or of the newest one being taken, loading it as it is taken.
-pub async fn restore_following(
-    profile: &Profile,
-    env: &Env,
-    req: &RestoreRequest,
-    label: Option<String>,
-    taker: Taker,
-) -> Result<RestoreReport> {
+/// Whether a restore of `profile` may follow a snapshot being taken: not from an object
+/// store, and not where snapshots are signed. Checked before anything runs.
+pub fn followable(profile: &Profile) -> Result<()> {
     if profile.object_store.is_some() {
         return Err(Error::config(format!(
             "profile '{}' keeps its snapshots in an object store; a restore follows a snapshot being taken into this host's store only",
@@ -291,6 +285,19 @@ pub async fn restore_following(
         ))
         .hint("run acc snapshot, then acc restore, which checks the signature before loading anything"));
     }
+    Ok(())
+}
+
+/// `acc restore --follow` (`taker`: another process) and `acc refresh` (this one): the restore
+/// of snapshot `label`, or of the newest one being taken, loading it as it is taken.
+pub async fn restore_following(
+    profile: &Profile,
+    env: &Env,
+    req: &RestoreRequest,
+    label: Option<String>,
+    taker: Taker,
+) -> Result<RestoreReport> {
+    followable(profile)?;
     let target = target_of(profile, req)?;
     target.check_name()?;
     let store = ProfileStore::open(&profile.store, &profile.name)?;

@@ -21,7 +21,7 @@ mod swap;
 mod target;
 mod timeline;
 
-pub use follow::{Taker, restore_following};
+pub use follow::{Taker, followable, restore_following};
 pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
 pub use readonly::{StagingInfo, read_info};
 pub use run::{RestoreReport, RestoreRequest, restore, rollback};
