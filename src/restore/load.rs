@@ -232,13 +232,28 @@ pub(super) async fn load_file(
     ids: &Arc<Identities>,
     progress: &Run,
 ) -> Result<u64> {
+    load_file_as(client, table, (files, file), ids, progress, false).await
+}
+
+/// `load_file`; with `freeze`, the rows go in frozen (`COPY ... FREEZE`), which needs the
+/// table emptied or made in the caller's transaction: nothing later sets their hint bits or
+/// vacuums them to freeze, so the index builds, the validations and autovacuum write less.
+pub(super) async fn load_file_as(
+    client: &Client,
+    table: &manifest::TableEntry,
+    (files, file): (&Files, &manifest::File),
+    ids: &Arc<Identities>,
+    progress: &Run,
+    freeze: bool,
+) -> Result<u64> {
     let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(c)).collect();
     let sql = format!(
-        "COPY {}.{} ({}) FROM STDIN (FORMAT {})",
+        "COPY {}.{} ({}) FROM STDIN (FORMAT {}{})",
         quote_ident(&table.schema),
         quote_ident(&table.name),
         columns.join(", "),
-        file.format.keyword()
+        file.format.keyword(),
+        if freeze { ", FREEZE" } else { "" }
     );
     let failed = |e: tokio_postgres::Error| {
         sqlstate::failure(format!("loading {}.{} failed", table.schema, table.name), e)

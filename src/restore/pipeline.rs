@@ -13,7 +13,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 
 use super::foreign_keys::EarlyKey;
-use super::load::{Source, load_file};
+use super::load::{Source, load_file_as};
 use super::per_table::TableWork;
 use super::resume::{self, Done};
 use crate::error::{Error, Kind, Result};
@@ -513,8 +513,20 @@ impl Worker {
                 e,
             ))
         };
-        client.batch_execute("BEGIN").await.map_err(failed)?;
-        let n = load_file(client, table, &self.files, &file, &self.ids, &self.progress)
+        // a table of one file is emptied in the same transaction, so its rows go in frozen;
+        // it has no key yet that could stop the TRUNCATE (keys come once it is built)
+        let freeze = table.files.len() == 1;
+        let begin = match freeze {
+            true => format!(
+                "BEGIN; TRUNCATE ONLY {}.{}",
+                quote_ident(&table.schema),
+                quote_ident(&table.name)
+            ),
+            false => "BEGIN".to_string(),
+        };
+        client.batch_execute(&begin).await.map_err(failed)?;
+        let source = (&self.files, &file);
+        let n = load_file_as(client, table, source, &self.ids, &self.progress, freeze)
             .await
             .map_err(|e| self.shared.fail(e))?;
         if Some(n) != file.rows {
