@@ -270,36 +270,93 @@ async fn a_dead_snapshot_is_not_followed_and_a_kept_load_survives_it() {
     assert_exact(&s, "after the dead snapshot").await;
 }
 
-/// Where snapshots are signed, nothing of one may run before its signature is checked, and a
-/// snapshot being taken has none yet: refresh and follow are refused (78) before any work.
+/// Where snapshots are signed, a follower runs nothing its signer did not write: the
+/// journal is signed line by line, so a signed refresh loads while the snapshot is taken and
+/// comes out exact; a journal signed by a key the profile does not trust is refused (65)
+/// before anything is loaded; a profile that checks signatures but signs nothing is refused
+/// (78) before any snapshot is taken.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_signed_profile_is_not_followed() {
-    let signers = tempfile::tempdir().unwrap();
-    let file = signers.path().join("allowed_signers");
-    std::fs::write(&file, "ops@example.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVkMjU1MTkgZmFrZSBrZXkgZm9yIHRlc3Rpbmcgb25seQ\n").unwrap();
-    let extra = format!(
-        "[profiles.t.snapshot]\nallowed_signers = \"{}\"\n",
-        file.display()
-    );
+async fn a_signed_snapshot_is_followed_through_its_signed_journal_and_no_other() {
+    let keys = tempfile::tempdir().unwrap();
+    let (ours, theirs) = (keys.path().join("ours"), keys.path().join("theirs"));
+    let public = support::exports::ssh_key(&ours);
+    support::exports::ssh_key(&theirs);
+    let signers = keys.path().join("allowed_signers");
+    std::fs::write(&signers, format!("snapshots@agency.example {public}")).unwrap();
+    let signing = |key: &std::path::Path| format!("signing_key = \"{}\"\n", key.display());
+    let trust = format!("allowed_signers = \"{}\"\n", signers.display());
+    let extra = format!("[profiles.t.snapshot]\n{}{trust}", signing(&ours));
     let s = setup("followsigned", &extra).await;
-    for args in [
-        vec!["refresh", "--profile", "t", "--now"],
-        vec!["restore", "--profile", "t", "--follow"],
-    ] {
-        let run = s.acc(&args);
-        assert_eq!(run.code, 78, "{args:?}: {run:?}");
-        assert!(
-            run.stderr.contains("snapshot.allowed_signers"),
-            "{args:?}: {}",
-            run.stderr
-        );
-    }
+    change_production(&s, 0).await;
+    s.snapshot();
+    let first = s.restore(&[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let before = s.staging_label().await;
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let variant = |name: &str, text: String| {
+        let path = s.config.with_file_name(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+
+    // checks signatures, signs nothing: refused before a snapshot is taken
+    let unsigned = variant("unsigned.toml", text.replace(&signing(&ours), ""));
     let store = s._tmp.path().join("store/t");
-    let taken = std::fs::read_dir(&store)
-        .map(|d| {
-            d.filter(|e| e.as_ref().is_ok_and(|e| e.path().is_dir()))
-                .count()
-        })
-        .unwrap_or(0);
-    assert_eq!(taken, 0, "no snapshot was taken");
+    let dirs = || std::fs::read_dir(&store).unwrap().count();
+    let taken = dirs();
+    let refused = support::run(
+        acc_command(&unsigned)
+            .env("TMPDIR", tmpdir_of(&s.config))
+            .args(["refresh", "--profile", "t", "--now"]),
+    );
+    assert_eq!(refused.code, 78, "{refused:?}");
+    assert!(
+        refused.stderr.contains("snapshot.signing_key"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(dirs(), taken, "no snapshot was taken");
+
+    // a snapshot signed by a key the profile does not trust: refused before any load
+    change_production(&s, 1).await;
+    std::thread::sleep(Duration::from_millis(1100));
+    let other = variant(
+        "other.toml",
+        text.replace(&signing(&ours), &signing(&theirs))
+            .replace(&trust, ""),
+    );
+    let mut snap = acc_command(&other);
+    snap.args(["snapshot", "--profile", "t", "--now"]);
+    let (mut taking, _) = paused_at(&mut snap, "snapshot:files-sealed", None);
+    let forged = s.restore(&["--follow"]);
+    taking.kill().unwrap();
+    taking.wait().unwrap();
+    assert_eq!(forged.code, 65, "{forged:?}");
+    assert!(
+        forged.stderr.contains("not its signer's"),
+        "{}",
+        forged.stderr
+    );
+    assert_eq!(loaded_files(&s).await, 0, "nothing was loaded");
+    let admin = s.staging.admin("postgres").await;
+    assert_eq!(incoming_copies(&admin, &s.staging.name).await, 0);
+    assert_eq!(s.staging_label().await, before, "staging is untouched");
+
+    // signed as it is taken: followed, loaded before the manifest, exact
+    change_production(&s, 2).await;
+    std::thread::sleep(Duration::from_millis(1100));
+    let resume = s._tmp.path().join("resume-signed");
+    let mut cmd = refresh_command(&s);
+    let (mut child, mut stderr) = paused_at(&mut cmd, "snapshot:files-sealed", Some(&resume));
+    until_loaded(&s, 15, "a signed snapshot before its manifest").await;
+    assert_eq!(s.staging_label().await, before);
+    std::fs::write(&resume, b"").unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{rest}");
+    let label = s.staging_label().await;
+    assert_ne!(label, before);
+    assert_exact(&s, "a signed refresh").await;
+    let verify = s.acc(&["verify", "--profile", "t", &label]);
+    assert_eq!(verify.code, 0, "{verify:?}");
 }

@@ -44,6 +44,18 @@ pub fn sign_as(key: &Path, file: &Path, namespace: &str) -> Result<()> {
     Ok(())
 }
 
+/// The signature of `bytes` under `namespace` with the SSH private key `key`, made in a
+/// private directory of its own (nothing but `bytes` and the signature are written there).
+pub fn sign_bytes(key: &Path, bytes: &[u8], namespace: &str) -> Result<Vec<u8>> {
+    let dir = crate::process::PrivateDir::new("sign")
+        .map_err(|e| Error::unavailable("cannot create a private temporary directory").source(e))?;
+    let file = dir
+        .write("signed", bytes)
+        .map_err(|e| Error::io("cannot stage what is to be signed", e))?;
+    sign_as(key, &file, namespace)?;
+    std::fs::read(sig_path(&file)).map_err(|e| Error::io("cannot read the signature", e))
+}
+
 /// Checks `<file>.sig` against `allowed_signers`; returns the principal that signed it.
 pub fn verify(allowed_signers: &Path, file: &Path) -> Result<String> {
     verify_as(allowed_signers, file, NAMESPACE)

@@ -45,6 +45,9 @@ pub struct Follow {
     last_chain: Option<String>,
     /// Data files told of and not yet handed over.
     waiting: Vec<manifest::File>,
+    /// Where snapshots are signed: each read of the journal must end on a line one of these
+    /// signed, or nothing of it is used.
+    allowed_signers: Option<PathBuf>,
     /// The snapshot failed: the restore drops what it loaded.
     pub failed: Arc<AtomicBool>,
 }
@@ -55,7 +58,12 @@ enum Now {
 }
 
 impl Follow {
-    pub fn new(store: ProfileStore, label: String, taker: Taker) -> Follow {
+    pub fn new(
+        store: ProfileStore,
+        label: String,
+        taker: Taker,
+        allowed_signers: Option<PathBuf>,
+    ) -> Follow {
         Follow {
             store,
             label,
@@ -63,6 +71,7 @@ impl Follow {
             seen: 0,
             last_chain: None,
             waiting: Vec::new(),
+            allowed_signers,
             failed: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -132,6 +141,11 @@ impl Follow {
                 }
             }
             if lines.len() > self.seen {
+                if let (Some(signers), Some(last)) = (&self.allowed_signers, lines.last()) {
+                    journal::check_signed(last, signers).inspect_err(|_| {
+                        self.failed.store(true, Ordering::SeqCst);
+                    })?;
+                }
                 self.last_chain = lines.last().map(|l| l.chain.clone());
                 let new = lines[self.seen..].iter().map(|l| l.entry.clone()).collect();
                 self.seen = lines.len();
@@ -267,7 +281,8 @@ fn same_snapshot(plan: &Manifest, published: &Manifest) -> bool {
 }
 
 /// Whether a restore of `profile` may follow a snapshot being taken: not from an object
-/// store, and not where snapshots are signed. Checked before anything runs.
+/// store, and, where snapshots are checked, only if they are signed as they are taken.
+/// Checked before anything runs.
 pub fn followable(profile: &Profile) -> Result<()> {
     if profile.object_store.is_some() {
         return Err(Error::config(format!(
@@ -276,14 +291,14 @@ pub fn followable(profile: &Profile) -> Result<()> {
         ))
         .hint("run acc snapshot, then acc restore (it streams the snapshot from the bucket)"));
     }
-    // the journal's chain has no key: with signing configured, nothing of a snapshot may
-    // run before its signature is checked, so it is restored once published
-    if profile.snapshot.allowed_signers.is_some() {
+    // nothing of a snapshot may run before a signature is checked: here, its journal's,
+    // which only a snapshot with a signing key has (taken on this host, by this profile)
+    if profile.snapshot.allowed_signers.is_some() && profile.snapshot.signing_key.is_none() {
         return Err(Error::config(format!(
-            "profile '{}' checks snapshot signatures (snapshot.allowed_signers); a restore cannot follow a snapshot whose signature does not exist yet",
+            "profile '{}' checks snapshot signatures (snapshot.allowed_signers) but signs none (snapshot.signing_key): a snapshot it takes would be refused",
             profile.name
         ))
-        .hint("run acc snapshot, then acc restore, which checks the signature before loading anything"));
+        .hint("set snapshot.signing_key to the key allowed_signers trusts (its journal and manifest are then signed as it goes)"));
     }
     Ok(())
 }
@@ -315,6 +330,7 @@ pub async fn restore_following(
         ProfileStore::open(&profile.store, &profile.name)?,
         label.clone(),
         taker,
+        profile.snapshot.allowed_signers.clone(),
     );
     let found = match follow.plan().await? {
         Some(plan) => Found::Following(Box::new((follow, plan))),

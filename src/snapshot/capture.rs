@@ -123,7 +123,10 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         large_objects: None,
         filtered_by_row_security: filtered,
     };
-    let journal = Arc::new(Journal::create(dir)?);
+    let journal = Arc::new(Journal::create(
+        dir,
+        profile.snapshot.signing_key.as_deref(),
+    )?);
     journal.write(Entry::Plan(Box::new(manifest.clone())))?;
     let total_bytes = parts.iter().map(|p| p.bytes).sum();
     let workers = profile.snapshot.workers().clamp(1, parts.len().max(1));
@@ -369,14 +372,16 @@ fn write_manifest(dir: &Path, manifest: &Manifest, signing_key: Option<&Path>) -
         }
         _ => {}
     }
+    // the signature goes in first: a manifest, once there, is never without its signature
+    // (a restore following the snapshot takes the manifest's arrival as its publication)
     let path = dir.join(manifest::FILE_NAME);
-    write_atomic(&path, manifest.to_json().as_bytes())?;
+    let json = manifest.to_json();
     if let Some(key) = signing_key {
-        crate::crypt::signing::sign(key, &path)?;
-        std::fs::File::open(crate::crypt::signing::sig_path(&path))
-            .and_then(|f| f.sync_all())
-            .map_err(|e| Error::io("cannot fsync the manifest signature", e))?;
+        use crate::crypt::signing;
+        let signature = signing::sign_bytes(key, json.as_bytes(), signing::NAMESPACE)?;
+        write_atomic(&signing::sig_path(&path), &signature)?;
     }
+    write_atomic(&path, json.as_bytes())?;
     fsync_dir(dir)
 }
 

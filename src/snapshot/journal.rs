@@ -4,13 +4,16 @@
 //! before any row is copied (every table, its columns and the names of its files). Then one
 //! entry per sealed file, once it is finished, with its size, SHA-256 and rows. Each line
 //! carries the SHA-256 of the line before it and its own entry, so a line changed, lost or
-//! torn breaks the chain. The journal is a schedule, not a proof: every file a follower loads
-//! is checked against the signed manifest before the swap. It is removed just before the
-//! manifest is written, so a published snapshot holds none.
+//! torn breaks the chain. Where snapshots are signed, each line also carries the signature of
+//! its chain, so a follower checks that the snapshot's own key wrote everything up to the last
+//! line it read before it runs any of it (the schema archives above all). The journal is a
+//! schedule, not a proof: every file a follower loads is checked against the signed manifest
+//! before the swap. It is removed just before the manifest is written, so a published
+//! snapshot holds none.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +39,10 @@ pub struct Line {
     /// SHA-256 of the previous line's `chain` and this entry's JSON: it names this run's
     /// journal up to here.
     pub chain: String,
+    /// The signature of `chain` by the snapshot's signing key, where it has one: it vouches
+    /// for every line up to this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 fn link(previous: &str, entry_json: &str) -> String {
@@ -48,10 +55,12 @@ fn link(previous: &str, entry_json: &str) -> String {
 /// The writing end, shared by the capture's workers.
 pub struct Journal {
     state: Mutex<(std::fs::File, String)>,
+    signing_key: Option<PathBuf>,
 }
 
 impl Journal {
-    pub fn create(dir: &Path) -> Result<Journal> {
+    /// The journal of the snapshot in `dir`; each line signed with `signing_key` if given.
+    pub fn create(dir: &Path, signing_key: Option<&Path>) -> Result<Journal> {
         let path = dir.join(FILE_NAME);
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -61,6 +70,7 @@ impl Journal {
             .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
         Ok(Journal {
             state: Mutex::new((file, String::new())),
+            signing_key: signing_key.map(Path::to_path_buf),
         })
     }
 
@@ -70,9 +80,14 @@ impl Journal {
         let mut state = self.state.lock().expect("journal lock");
         let json = serde_json::to_string(&entry).expect("an entry always serializes");
         let chain = link(&state.1, &json);
+        let signature = match &self.signing_key {
+            Some(key) => Some(sign_chain(key, &chain)?),
+            None => None,
+        };
         let mut line = serde_json::to_string(&Line {
             entry,
             chain: chain.clone(),
+            signature,
         })
         .expect("a line always serializes");
         line.push('\n');
@@ -83,6 +98,55 @@ impl Journal {
         state.1 = chain;
         Ok(())
     }
+}
+
+/// What a line's signature signs: its chain, under a heading of its own, in the snapshot
+/// namespace (an allowed_signers file that limits the key to it accepts it); the heading keeps
+/// it from ever passing for a manifest, which is JSON.
+fn signed_text(chain: &str) -> String {
+    format!("acc snapshot journal {chain}")
+}
+
+fn sign_chain(key: &Path, chain: &str) -> Result<String> {
+    use crate::crypt::signing;
+    let text = signed_text(chain);
+    let signature = signing::sign_bytes(key, text.as_bytes(), signing::NAMESPACE)?;
+    String::from_utf8(signature).map_err(|_| {
+        Error::new(
+            Kind::BadInput,
+            "ssh-keygen wrote a signature that is not text",
+        )
+    })
+}
+
+/// Checks that `line` is signed by one of `allowed_signers`: then every line up to it is the
+/// signer's, through the chain. Returns who signed it.
+pub fn check_signed(line: &Line, allowed_signers: &Path) -> Result<String> {
+    use crate::crypt::signing;
+    let Some(signature) = &line.signature else {
+        return Err(Error::new(
+            Kind::BadInput,
+            "the journal of the snapshot being followed is not signed, and allowed signers are configured",
+        )
+        .hint("staging was not touched; set snapshot.signing_key on the host taking the snapshot (its journal is then signed as it goes)"));
+    };
+    signing::verify_detached(
+        allowed_signers,
+        "journal-line",
+        signed_text(&line.chain).as_bytes(),
+        signature.as_bytes(),
+        signing::NAMESPACE,
+    )
+    .map_err(|e| {
+        Error::new(
+            Kind::BadInput,
+            format!(
+                "the journal of the snapshot being followed is not its signer's: {}",
+                e.message()
+            ),
+        )
+        .hint("staging was not touched; the snapshot being followed is not what it says: take a new one")
+    })
 }
 
 /// The lines of the journal text read so far: whole lines only (a last line still being
@@ -137,10 +201,73 @@ mod tests {
             .collect()
     }
 
+    /// An SSH key in `dir` and an allowed_signers file trusting it.
+    fn signer(dir: &Path) -> (PathBuf, PathBuf) {
+        let key = dir.join("key");
+        let made = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "journal-test", "-f"])
+            .arg(&key)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(made, "ssh-keygen made no key");
+        let public = std::fs::read_to_string(dir.join("key.pub")).unwrap_or_default();
+        let signers = dir.join("allowed_signers");
+        std::fs::write(&signers, format!("ops@agency.example {public}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        (key, signers)
+    }
+
+    fn written(dir: &Path, key: Option<&Path>, sizes: &[u64]) -> Vec<Line> {
+        let j = Journal::create(dir, key).unwrap_or_else(|e| panic!("{e}"));
+        for (n, size) in sizes.iter().enumerate() {
+            let mut f = match sealed(&format!("t{n:05}.p0000")) {
+                Entry::Sealed(f) => f,
+                Entry::Plan(_) => unreachable!(),
+            };
+            f.digest.size = *size;
+            j.write(Entry::Sealed(f)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let text = std::fs::read_to_string(dir.join(FILE_NAME)).unwrap_or_default();
+        lines(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_signed_journal_verifies_and_a_rewritten_or_unsigned_one_does_not() {
+        let keys = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (key, signers) = signer(keys.path());
+        let signed = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let good = written(signed.path(), Some(&key), &[10, 10, 10]);
+        for line in &good {
+            let who = check_signed(line, &signers).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(who, "ops@agency.example");
+        }
+        // the same journal with line 2 changed and the chain computed again: the signer's
+        // last signature does not vouch for it
+        let unsigned = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut forged = written(unsigned.path(), None, &[10, 11, 10]);
+        let e = check_signed(&forged[2], &signers)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("not signed"), "{e}");
+        forged[2].signature.clone_from(&good[2].signature);
+        let e = check_signed(&forged[2], &signers)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("not its signer's"), "{e}");
+        // signed by a key the allowed signers do not name
+        let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (other_key, _) = signer(other.path());
+        let elsewhere = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let theirs = written(elsewhere.path(), Some(&other_key), &[10]);
+        assert!(check_signed(&theirs[0], &signers).is_err());
+    }
+
     #[test]
     fn whole_lines_are_read_and_a_line_changed_breaks_the_chain() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let j = Journal::create(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let j = Journal::create(dir.path(), None).unwrap_or_else(|e| panic!("{e}"));
         for n in ["t00000.p0000", "t00001.p0000", "t00002.p0000"] {
             j.write(sealed(n)).unwrap_or_else(|e| panic!("{e}"));
         }
