@@ -1,7 +1,8 @@
 //! `acc refresh`: the snapshot and the restore as one pipeline in one process. The restore
 //! follows the snapshot as it is taken (`restore::restore_following`): each table file loads
-//! once it is sealed, and the swap waits for the signed manifest. Old snapshots are pruned
-//! after the restore, which holds the lock pruning needs while it runs.
+//! once it is sealed, and the swap waits for the signed manifest (with an object store, for
+//! the bucket's pointer too). Old snapshots are pruned after the restore, which holds the
+//! lock pruning needs while it runs; with an object store, the bucket's too.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,6 +50,9 @@ pub async fn refresh(
     let restored = restored?;
     if let Some(keep) = profile.snapshot.keep {
         taken.pruned = crate::snapshot::prune_kept(profile, keep)?;
+        if let Some(url) = &profile.object_store {
+            crate::snapshot::prune_shared(url, profile, env, keep).await?;
+        }
     }
     Ok((taken, restored))
 }

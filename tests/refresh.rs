@@ -40,6 +40,50 @@ async fn until_loaded(s: &Setup, n: i64, why: &str) {
     }
 }
 
+/// `acc snapshot` paused at `point`, and `acc restore --follow` in its own process once it
+/// has loaded 15 files of it.
+async fn followed_at(s: &Setup, point: &str) -> (std::process::Child, std::process::Child) {
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut snap = acc_command(&s.config);
+    snap.args(["snapshot", "--profile", "t", "--now"]);
+    let (taking, _) = paused_at(&mut snap, point, None);
+    let mut follow = acc_command(&s.config);
+    follow
+        .env("TMPDIR", tmpdir_of(&s.config))
+        .args(["restore", "--profile", "t", "--follow"])
+        .stderr(std::process::Stdio::piped());
+    let following = follow.spawn().unwrap();
+    until_loaded(s, 15, "while followed").await;
+    (taking, following)
+}
+
+/// `acc refresh` paused at a point until told to go on.
+struct Paused {
+    child: std::process::Child,
+    stderr: std::io::BufReader<std::process::ChildStderr>,
+    resume: std::path::PathBuf,
+}
+
+impl Paused {
+    fn refresh(s: &Setup, point: &str) -> Paused {
+        let resume = s._tmp.path().join(format!("resume-{}", point.replace(':', "-")));
+        let (child, stderr) = paused_at(&mut refresh_command(s), point, Some(&resume));
+        Paused {
+            child,
+            stderr,
+            resume,
+        }
+    }
+
+    /// Lets it go on; it must succeed.
+    fn finishes(mut self) {
+        std::fs::write(&self.resume, b"").unwrap();
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        assert_eq!(self.child.wait().unwrap().code(), Some(0), "{rest}");
+    }
+}
+
 fn refresh_command(s: &Setup) -> std::process::Command {
     let mut cmd = acc_command(&s.config);
     cmd.env("TMPDIR", tmpdir_of(&s.config))
@@ -58,21 +102,15 @@ async fn a_refresh_loads_while_the_snapshot_is_taken_and_swaps_once_it_is_publis
     assert_eq!(first.code, 0, "{first:?}");
     let before = s.staging_label().await;
     change_production(&s, 1).await;
-    let resume = s._tmp.path().join("resume-refresh");
-    let mut cmd = refresh_command(&s);
     // every file sealed, the manifest not yet written
-    let (mut child, mut stderr) = paused_at(&mut cmd, "snapshot:files-sealed", Some(&resume));
+    let paused = Paused::refresh(&s, "snapshot:files-sealed");
     until_loaded(&s, 15, "before the manifest").await;
     assert_eq!(
         s.staging_label().await,
         before,
         "nothing is swapped before the snapshot is published"
     );
-    std::fs::write(&resume, b"").unwrap();
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "{rest}");
+    paused.finishes();
     let label = s.staging_label().await;
     assert_ne!(label, before);
     assert!(
@@ -159,17 +197,7 @@ async fn a_followed_snapshot_that_dies_or_lies_fails_the_restore_and_staging_is_
 
     for lie in [false, true] {
         change_production(&s, 1).await;
-        std::thread::sleep(Duration::from_millis(1100));
-        let mut snap = acc_command(&s.config);
-        snap.args(["snapshot", "--profile", "t", "--now"]);
-        let (mut taking, _) = paused_at(&mut snap, "snapshot:files-sealed", None);
-        let mut follow = acc_command(&s.config);
-        follow
-            .env("TMPDIR", tmpdir_of(&s.config))
-            .args(["restore", "--profile", "t", "--follow"])
-            .stderr(std::process::Stdio::piped());
-        let mut following = follow.spawn().unwrap();
-        until_loaded(&s, 15, "while followed").await;
+        let (mut taking, mut following) = followed_at(&s, "snapshot:files-sealed").await;
         if lie {
             // another size for the first file the journal names: its chain breaks
             let store = s._tmp.path().join("store/t");
@@ -345,18 +373,125 @@ async fn a_signed_snapshot_is_followed_through_its_signed_journal_and_no_other()
     // signed as it is taken: followed, loaded before the manifest, exact
     change_production(&s, 2).await;
     std::thread::sleep(Duration::from_millis(1100));
-    let resume = s._tmp.path().join("resume-signed");
-    let mut cmd = refresh_command(&s);
-    let (mut child, mut stderr) = paused_at(&mut cmd, "snapshot:files-sealed", Some(&resume));
+    let paused = Paused::refresh(&s, "snapshot:files-sealed");
     until_loaded(&s, 15, "a signed snapshot before its manifest").await;
     assert_eq!(s.staging_label().await, before);
-    std::fs::write(&resume, b"").unwrap();
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0), "{rest}");
+    paused.finishes();
     let label = s.staging_label().await;
     assert_ne!(label, before);
     assert_exact(&s, "a signed refresh").await;
     let verify = s.acc(&["verify", "--profile", "t", &label]);
     assert_eq!(verify.code, 0, "{verify:?}");
+}
+
+/// The pointer the bucket under `prefix` holds for profile `t`: the label it names.
+fn pointed_label(s: &Setup, prefix: &str) -> String {
+    let body = support::buckets::boto3(
+        &s.sb,
+        "print(s3.get_object(Bucket=bucket, Key=args[0])['Body'].read().decode())",
+        &[&format!("{prefix}/t/latest.json")],
+    );
+    let pointer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    pointer["label"].as_str().unwrap().to_string()
+}
+
+/// With an object store, the refresh follows the capture in this host's cache: it loads while
+/// the snapshot is still going up, swaps only once the bucket's pointer names it, and prunes
+/// the bucket afterwards. `acc restore --follow` of a snapshot killed after its local publish
+/// fails (75) once the killed run's lease has expired, and staging is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_object_store_the_refresh_swaps_once_the_pointer_moves_and_prunes_the_bucket() {
+    let s = setup("refreshs3", "[profiles.t.snapshot]\nkeep = 1\n").await;
+    let prefix = support::buckets::prefix("refresh");
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let store = format!("store = \"{}\"", s._tmp.path().join("store").display());
+    assert!(text.contains(&store), "{text}");
+    let text = text.replace(
+        &store,
+        &format!(
+            "store = \"s3://{}/{prefix}\"\ncache = \"{}\"",
+            s.sb.var("ACC_S3_BUCKET"),
+            s._tmp.path().join("cache").display()
+        ),
+    );
+    let lease = 6;
+    std::fs::write(
+        &s.config,
+        format!(
+            "{text}\n[profiles.t.s3]\n{}\n",
+            support::buckets::s3_section(&s.sb, lease)
+        ),
+    )
+    .unwrap();
+    change_production(&s, 0).await;
+    let first = s.snapshot();
+    let restored = s.restore(&[]);
+    assert_eq!(restored.code, 0, "{restored:?}");
+    let before = s.staging_label().await;
+    assert_eq!(before, first);
+
+    // loaded from the cache while the pointer has not moved; swapped once it has
+    change_production(&s, 1).await;
+    std::thread::sleep(Duration::from_millis(1100));
+    let paused = Paused::refresh(&s, "objects:before-pointer");
+    until_loaded(&s, 15, "before the pointer moved").await;
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(pointed_label(&s, &prefix), first);
+    assert_eq!(
+        s.staging_label().await,
+        before,
+        "nothing is swapped before the bucket's pointer names the snapshot"
+    );
+    paused.finishes();
+    let second = s.staging_label().await;
+    assert_ne!(second, before);
+    assert_eq!(pointed_label(&s, &prefix), second);
+    assert_exact(&s, "a refresh through the bucket").await;
+
+    // a snapshot killed after its local publish, before the pointer moved: the follower waits
+    // out its lease, then fails, and staging keeps its copy
+    change_production(&s, 2).await;
+    let (mut taking, mut following) = followed_at(&s, "objects:before-pointer").await;
+    taking.kill().unwrap();
+    taking.wait().unwrap();
+    let killed = Instant::now();
+    let mut err = String::new();
+    following
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(following.wait().unwrap().code(), Some(75), "{err}");
+    assert!(err.contains("ended without being published"), "{err}");
+    assert!(killed.elapsed() < Duration::from_secs(60), "{err}");
+    assert_eq!(s.staging_label().await, second, "staging is untouched");
+    let admin = s.staging.admin("postgres").await;
+    assert_eq!(incoming_copies(&admin, &s.staging.name).await, 0);
+
+    // once the dead run's lease is gone, a refresh publishes and keeps one snapshot and the
+    // one before it in the bucket: the first is pruned
+    let mut last = None;
+    while killed.elapsed() < Duration::from_secs(lease * 5) {
+        let run = s.acc(&["refresh", "--profile", "t", "--now"]);
+        if run.code == 0 {
+            last = Some(run);
+            break;
+        }
+        assert_eq!(run.code, 75, "{run:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(last.is_some(), "the refresh ran once the lease expired");
+    let third = s.staging_label().await;
+    assert_eq!(pointed_label(&s, &prefix), third);
+    assert_exact(&s, "the last refresh").await;
+    let keys = support::buckets::bucket_keys(&s.sb, &format!("{prefix}/t/snapshots/"));
+    assert!(
+        !keys.iter().any(|k| k.contains(&format!("/{first}."))),
+        "the first snapshot is pruned: {keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k.contains(&format!("/{second}."))),
+        "the one the pointer named before is kept: {keys:?}"
+    );
 }

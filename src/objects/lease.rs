@@ -43,6 +43,13 @@ pub async fn holder(bucket: &Bucket, rel: &str) -> Result<Option<Holder>> {
     })
 }
 
+/// Whether a run holds the lease at `rel` now: taken, not given up, not expired.
+pub async fn held(bucket: &Bucket, rel: &str) -> Result<bool> {
+    Ok(holder(bucket, rel)
+        .await?
+        .is_some_and(|h| !h.released && h.expires_at > Utc::now()))
+}
+
 impl Lease {
     /// Takes the lease at `rel` for `job`, lasting `ttl` and renewed every third of it. Held
     /// by another run and not expired: exit 75 naming the holder and until when.

@@ -1,18 +1,20 @@
 //! A restore that follows a snapshot still being taken in this host's store (`acc refresh`,
-//! `acc restore --follow`). The snapshot's journal is read as it grows: its plan stands in for
+//! `acc restore --follow`); with an object store, the snapshot host's cache, where it is
+//! captured before it goes up. The snapshot's journal is read as it grows: its plan stands in for
 //! the manifest until the end, its schema archives load first, and each data file is handed
 //! to the loading workers once it is sealed. When the snapshot publishes, its manifest is
 //! checked as any restore checks it (signature, sizes, nothing unlisted), every file already
 //! loaded must be the one it lists (size and SHA-256; each was also hashed as it loaded), and
 //! the files the journal had not yet told of are handed over from it. Nothing is swapped
-//! before that. A snapshot that fails, or whose process is gone without publishing, fails the
-//! restore, which then drops its incoming database.
+//! before that; with an object store, nothing before the bucket's pointer names it too
+//! (`watch`), and the restore holds the profile's restore lease in the bucket. A snapshot that
+//! fails, or whose process is gone without publishing, fails the restore, which then drops its
+//! incoming database.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 
@@ -20,25 +22,16 @@ use super::run::{Found, RestoreReport, RestoreRequest, restore_found, target_of}
 use crate::config::Profile;
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
+use crate::objects::Bucket;
 use crate::snapshot::journal::{self, Entry};
 use crate::snapshot::manifest::{self, Manifest};
 use crate::store::ProfileStore;
 
-const POLL: Duration = Duration::from_millis(100);
-
-/// Whether the snapshot is still being taken: in this process (`acc refresh` knows), or in
-/// another one, which holds the store's snapshot lock while it runs.
-#[derive(Clone)]
-pub enum Taker {
-    Here(Arc<AtomicBool>),
-    Elsewhere,
-}
+use super::watch::{POLL, Taker, Watch};
 
 /// A snapshot in progress, followed.
 pub struct Follow {
-    store: ProfileStore,
-    pub label: String,
-    taker: Taker,
+    pub watch: Watch,
     /// Journal entries read so far, and the chain of the last one: a journal that no
     /// longer holds it is another run's (the label taken again).
     seen: usize,
@@ -48,8 +41,6 @@ pub struct Follow {
     /// Where snapshots are signed: each read of the journal must end on a line one of these
     /// signed, or nothing of it is used.
     allowed_signers: Option<PathBuf>,
-    /// The snapshot failed: the restore drops what it loaded.
-    pub failed: Arc<AtomicBool>,
 }
 
 enum Now {
@@ -58,58 +49,18 @@ enum Now {
 }
 
 impl Follow {
-    pub fn new(
-        store: ProfileStore,
-        label: String,
-        taker: Taker,
-        allowed_signers: Option<PathBuf>,
-    ) -> Follow {
+    pub fn new(watch: Watch, allowed_signers: Option<PathBuf>) -> Follow {
         Follow {
-            store,
-            label,
-            taker,
+            watch,
             seen: 0,
             last_chain: None,
             waiting: Vec::new(),
             allowed_signers,
-            failed: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    pub fn partial(&self) -> PathBuf {
-        self.store.partial_dir(&self.label)
-    }
-
-    pub fn published(&self) -> PathBuf {
-        self.store.snapshot_dir(&self.label)
-    }
-
-    fn running(&self) -> Result<bool> {
-        match &self.taker {
-            Taker::Here(running) => Ok(running.load(Ordering::SeqCst)),
-            Taker::Elsewhere => {
-                // the lock is free only when no snapshot runs; taken for an instant. Busy means
-                // running; a lock that cannot be opened at all is an error, not a snapshot
-                let what = "a restore checking that the snapshot it follows still runs";
-                match crate::store::RunLock::acquire(&self.store.lock_path(), what) {
-                    Ok(_) => Ok(false),
-                    Err(e) if e.kind() == Kind::Temporary => Ok(true),
-                    Err(e) => Err(e),
-                }
-            }
-        }
-    }
-
-    fn gone(&self) -> Error {
-        self.failed.store(true, Ordering::SeqCst);
-        Error::new(
-            Kind::Temporary,
-            format!(
-                "the snapshot {} this restore followed ended without being published",
-                self.label
-            ),
-        )
-        .hint("staging was not touched; the snapshot failed or was killed (its own log says why): run the refresh again")
+    fn fail(&self) {
+        self.watch.failed.store(true, Ordering::SeqCst);
     }
 
     /// What the journal holds beyond what was read, or that the snapshot is published. A
@@ -117,34 +68,30 @@ impl Follow {
     /// says; so is one whose journal was started again.
     async fn next(&mut self) -> Result<Now> {
         loop {
-            let running = self.running()?;
-            if self.published().join(manifest::FILE_NAME).exists() {
+            let running = self.watch.running().await?;
+            if self.watch.published_here() {
                 return Ok(Now::Published);
             }
             if !running {
-                return Err(self.gone());
+                return Err(self.watch.gone());
             }
             // the journal is removed just before the manifest is written: missing, it has
             // nothing new
-            let text = std::fs::read_to_string(self.partial().join(journal::FILE_NAME));
+            let text = std::fs::read_to_string(self.watch.partial().join(journal::FILE_NAME));
             let lines = match text {
-                Ok(text) => journal::lines(&text).inspect_err(|_| {
-                    self.failed.store(true, Ordering::SeqCst);
-                })?,
+                Ok(text) => journal::lines(&text).inspect_err(|_| self.fail())?,
                 Err(_) => Vec::new(),
             };
             if !lines.is_empty() && self.seen > 0 {
                 let same_run =
                     lines.get(self.seen - 1).map(|l| &l.chain) == self.last_chain.as_ref();
                 if !same_run {
-                    return Err(self.gone());
+                    return Err(self.watch.gone());
                 }
             }
             if lines.len() > self.seen {
                 if let (Some(signers), Some(last)) = (&self.allowed_signers, lines.last()) {
-                    journal::check_signed(last, signers).inspect_err(|_| {
-                        self.failed.store(true, Ordering::SeqCst);
-                    })?;
+                    journal::check_signed(last, signers).inspect_err(|_| self.fail())?;
                 }
                 self.last_chain = lines.last().map(|l| l.chain.clone());
                 let new = lines[self.seen..].iter().map(|l| l.entry.clone()).collect();
@@ -163,7 +110,7 @@ impl Follow {
         let (mut pre, mut post) = (None, None);
         loop {
             match self.next().await? {
-                Now::Published => return Ok(None),
+                Now::Published => return self.published_plan(),
                 Now::Entries(entries) => {
                     for e in entries {
                         match e {
@@ -193,15 +140,32 @@ impl Follow {
         }
     }
 
-    /// Hands each data file over as it is sealed; once the snapshot is published, checks its
-    /// manifest (`check`: signature, sizes, whose) against the plan and against every file
-    /// handed over, hands over the rest, and returns it.
+    /// The plan of a snapshot published here before its journal was read: `None` (restored
+    /// as any snapshot), but with an object store, its manifest, signature checked where
+    /// signers are set, so its files load while it goes up and the swap still waits for the
+    /// bucket.
+    fn published_plan(&self) -> Result<Option<Manifest>> {
+        if !self.watch.shared() {
+            return Ok(None);
+        }
+        let dir = self.watch.published();
+        if let Some(signers) = &self.allowed_signers {
+            crate::crypt::signing::verify(signers, &dir.join(manifest::FILE_NAME))
+                .inspect_err(|_| self.fail())?;
+        }
+        Manifest::read(&dir).map(Some)
+    }
+
+    /// Hands each data file over as it is sealed; once the snapshot is published here, checks
+    /// its manifest (`check`: signature, sizes, whose) against the plan and against every file
+    /// handed over, hands over the rest, and returns it with the watch the swap waits on
+    /// (`Watch::published_everywhere`).
     pub async fn feed(
         mut self,
         plan: &Manifest,
         tx: mpsc::UnboundedSender<manifest::File>,
         check: impl FnOnce(&std::path::Path) -> Result<Manifest>,
-    ) -> Result<Manifest> {
+    ) -> Result<(Manifest, Watch)> {
         let data: HashMap<&str, ()> = plan
             .tables
             .iter()
@@ -229,16 +193,14 @@ impl Follow {
                 Now::Published => break,
             }
         }
-        let published = check(&self.published()).inspect_err(|_| {
-            self.failed.store(true, Ordering::SeqCst);
-        })?;
+        let published = check(&self.watch.published()).inspect_err(|_| self.fail())?;
         let differs = |why: String| {
-            self.failed.store(true, Ordering::SeqCst);
+            self.fail();
             Error::new(
                 Kind::BadInput,
                 format!(
                     "snapshot {} as published differs from what its journal said: {why}",
-                    self.label
+                    self.watch.label
                 ),
             )
             .hint("staging was not touched; restore the published snapshot: acc restore --snapshot LABEL")
@@ -259,8 +221,34 @@ impl Follow {
                 None => hand(f.clone(), &mut sent),
             }
         }
-        Ok(published)
+        Ok((published, self.watch))
     }
+}
+
+/// The newest snapshot being taken on this host: still captured, or, with an object store,
+/// captured and still going up (the snapshot lease held, the pointer not naming it yet).
+async fn being_taken(
+    store: &ProfileStore,
+    bucket: Option<&Bucket>,
+    profile: &str,
+) -> Result<Option<String>> {
+    if let Some(label) = store.in_progress()? {
+        return Ok(Some(label));
+    }
+    let Some(bucket) = bucket else {
+        return Ok(None);
+    };
+    let lease = crate::objects::snapshots::lease_key(profile, "snapshot");
+    if !crate::objects::lease::held(bucket, &lease).await? {
+        return Ok(None);
+    }
+    let Ok((label, dir)) = store.resolve("latest") else {
+        return Ok(None);
+    };
+    let manifest = std::fs::read(dir.join(manifest::FILE_NAME))
+        .map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
+    let up = crate::objects::snapshots::names(bucket, profile, &label, &manifest).await?;
+    Ok((!up).then_some(label))
 }
 
 /// The same snapshot: label, start, WAL position, and the same tables, columns and files.
@@ -280,17 +268,9 @@ fn same_snapshot(plan: &Manifest, published: &Manifest) -> bool {
         && shape(plan) == shape(published)
 }
 
-/// Whether a restore of `profile` may follow a snapshot being taken: not from an object
-/// store, and, where snapshots are checked, only if they are signed as they are taken.
-/// Checked before anything runs.
+/// Whether a restore of `profile` may follow a snapshot being taken: where snapshots are
+/// checked, only if they are signed as they are taken. Checked before anything runs.
 pub fn followable(profile: &Profile) -> Result<()> {
-    if profile.object_store.is_some() {
-        return Err(Error::config(format!(
-            "profile '{}' keeps its snapshots in an object store; a restore follows a snapshot being taken into this host's store only",
-            profile.name
-        ))
-        .hint("run acc snapshot, then acc restore (it streams the snapshot from the bucket)"));
-    }
     // nothing of a snapshot may run before a signature is checked: here, its journal's,
     // which only a snapshot with a signing key has (taken on this host, by this profile)
     if profile.snapshot.allowed_signers.is_some() && profile.snapshot.signing_key.is_none() {
@@ -304,7 +284,8 @@ pub fn followable(profile: &Profile) -> Result<()> {
 }
 
 /// `acc restore --follow` (`taker`: another process) and `acc refresh` (this one): the restore
-/// of snapshot `label`, or of the newest one being taken, loading it as it is taken.
+/// of snapshot `label`, or of the newest one being taken, loading it as it is taken. With an
+/// object store, under the profile's restore lease in the bucket.
 pub async fn restore_following(
     profile: &Profile,
     env: &Env,
@@ -313,25 +294,44 @@ pub async fn restore_following(
     taker: Taker,
 ) -> Result<RestoreReport> {
     followable(profile)?;
+    let Some(url) = &profile.object_store else {
+        return follow_into(profile, env, req, (label, taker), None).await;
+    };
+    let (bucket, lease) = crate::objects::leased(url, profile, env, "restore").await?;
+    let done = follow_into(profile, env, req, (label, taker), Some(bucket)).await;
+    lease.release().await;
+    done
+}
+
+async fn follow_into(
+    profile: &Profile,
+    env: &Env,
+    req: &RestoreRequest,
+    (label, taker): (Option<String>, Taker),
+    bucket: Option<Arc<Bucket>>,
+) -> Result<RestoreReport> {
     let target = target_of(profile, req)?;
     target.check_name()?;
     let store = ProfileStore::open(&profile.store, &profile.name)?;
     let label = match label {
         Some(l) => l,
-        None => store.in_progress()?.ok_or_else(|| {
+        None => being_taken(&store, bucket.as_deref(), &profile.name)
+            .await?
+            .ok_or_else(|| {
             Error::new(
                 Kind::Temporary,
-                format!("no snapshot of profile '{}' is being taken", profile.name),
+                format!("no snapshot of profile '{}' is being taken on this host", profile.name),
             )
             .hint("start acc snapshot first (or run acc refresh, which takes one and follows it); acc restore without --follow restores the latest")
         })?,
     };
-    let mut follow = Follow::new(
-        ProfileStore::open(&profile.store, &profile.name)?,
+    let watch = Watch::new(
+        store.clone(),
         label.clone(),
         taker,
-        profile.snapshot.allowed_signers.clone(),
+        bucket.map(|b| (b, profile.name.clone())),
     );
+    let mut follow = Follow::new(watch, profile.snapshot.allowed_signers.clone());
     let found = match follow.plan().await? {
         Some(plan) => Found::Following(Box::new((follow, plan))),
         // published before its plan was read: a snapshot like any other

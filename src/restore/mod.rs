@@ -20,10 +20,12 @@ mod shared;
 mod swap;
 mod target;
 mod timeline;
+mod watch;
 
-pub use follow::{Taker, followable, restore_following};
+pub use follow::{followable, restore_following};
 pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
 pub use readonly::{StagingInfo, read_info};
 pub use run::{RestoreReport, RestoreRequest, restore, rollback};
 pub use swap::advice as swap_advice;
 pub use target::Target;
+pub use watch::Taker;

@@ -129,13 +129,13 @@ pub(super) async fn restore_found(
         Found::Following(f) => {
             let (follow, plan) = *f;
             let files = Files::Following {
-                partial: follow.partial(),
-                published: follow.published(),
+                partial: follow.watch.partial(),
+                published: follow.watch.published(),
             };
             (whose(profile, req, plan)?, files, Some(follow))
         }
     };
-    let snapshot_failed = follow.as_ref().map(|f| Arc::clone(&f.failed));
+    let snapshot_failed = follow.as_ref().map(|f| Arc::clone(&f.watch.failed));
     let target = target.clone();
     crate::failpoint::pause("restore:verified").await;
     let ids = Arc::new(Identities::load(&identity(profile)?)?);
@@ -380,17 +380,19 @@ async fn load_and_lock(
     let loaded = match follow {
         None => pipeline::data(&src, &progress, work, None)
             .await
-            .map(|_| m.clone()),
+            .map(|_| (m.clone(), None)),
         Some(follow) => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let check = |dir: &Path| verified(profile, req, &m.label, dir);
             let data = pipeline::data(&src, &progress, work, Some(rx));
-            tokio::try_join!(follow.feed(m, tx, check), data).map(|(published, _)| published)
+            tokio::try_join!(follow.feed(m, tx, check), data)
+                .map(|((published, watch), _)| (published, Some(watch)))
         }
     };
     progress.end();
     // from here on, the snapshot as published
-    let m = &loaded?;
+    let (m, watch) = loaded?;
+    let m = &m;
     let src = load::Source { manifest: m, ..src };
     phases.mark("data and table indexes");
     crate::failpoint::pause("restore:data-done").await;
@@ -419,6 +421,11 @@ async fn load_and_lock(
     let (checks, views) = tokio::join!(post_data::keys_and_statistics(&src, keys), views);
     checks.and(views)?;
     phases.mark("foreign keys + materialized views + analyze");
+    if let Some(watch) = &watch {
+        // with an object store, the swap waits for the bucket to name the snapshot
+        watch.published_everywhere().await?;
+        phases.mark("publication");
+    }
     let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;
     let late = deadline.is_some_and(|d| Utc::now() > d);
     crate::failpoint::pause("restore:lock-down").await;

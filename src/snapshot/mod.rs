@@ -22,6 +22,7 @@ pub use filter::TableFilter;
 pub use row_security::{
     Hidden, describe as describe_hidden, hidden_for, refusal as row_security_refusal,
 };
+pub use shared::prune_shared;
 pub use take::{SnapshotReport, SnapshotRequest, prune_kept, take};
 pub use timing::{EARLY_START, Plan, plan};
 pub use verify::{Depth, VerifyReport, verify};

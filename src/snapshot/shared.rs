@@ -83,27 +83,41 @@ pub async fn take_shared(
             ));
         }
         if let Some(keep) = profile.snapshot.keep {
-            // published either way: a failed prune is the next run's to finish
-            match snapshots::prune(&bucket, &profile.name, keep).await {
-                Ok(removed) => {
-                    for dir in removed {
-                        crate::events::info(&format!(
-                            "removed {} from the bucket",
-                            bucket.describe(&dir)
-                        ));
-                    }
-                }
-                Err(e) => crate::events::warning(&format!(
-                    "old snapshots were not pruned from the bucket: {}; the next snapshot prunes them",
-                    e.message()
-                )),
-            }
+            prune_in(&bucket, profile, keep).await;
         }
         Ok(report)
     }
     .await;
     lease.release().await;
     sent
+}
+
+/// Removes old snapshots from the bucket beyond `keep`; call it only while holding the
+/// snapshot lease. Published either way: a failed prune is the next run's to finish.
+async fn prune_in(bucket: &Bucket, profile: &Profile, keep: usize) {
+    match snapshots::prune(bucket, &profile.name, keep).await {
+        Ok(removed) => {
+            for dir in removed {
+                crate::events::info(&format!(
+                    "removed {} from the bucket",
+                    bucket.describe(&dir)
+                ));
+            }
+        }
+        Err(e) => crate::events::warning(&format!(
+            "old snapshots were not pruned from the bucket: {}; the next snapshot prunes them",
+            e.message()
+        )),
+    }
+}
+
+/// Prunes the bucket to `keep` snapshots under the snapshot lease (after a refresh, whose
+/// snapshot prunes nothing while its restore runs).
+pub async fn prune_shared(url: &S3Url, profile: &Profile, env: &Env, keep: usize) -> Result<()> {
+    let (bucket, lease) = crate::objects::leased(url, profile, env, "snapshot").await?;
+    prune_in(&bucket, profile, keep).await;
+    lease.release().await;
+    Ok(())
 }
 
 /// What went up while the snapshot was captured.
