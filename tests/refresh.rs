@@ -66,7 +66,10 @@ struct Paused {
 
 impl Paused {
     fn refresh(s: &Setup, point: &str) -> Paused {
-        let resume = s._tmp.path().join(format!("resume-{}", point.replace(':', "-")));
+        let resume = s
+            ._tmp
+            .path()
+            .join(format!("resume-{}", point.replace(':', "-")));
         let (child, stderr) = paused_at(&mut refresh_command(s), point, Some(&resume));
         Paused {
             child,
@@ -260,6 +263,17 @@ async fn a_dead_snapshot_is_not_followed_and_a_kept_load_survives_it() {
     restore_killed_at(&s.config, "restore:files-loaded:3");
     let admin = s.staging.admin("postgres").await;
     assert_eq!(incoming_copies(&admin, &s.staging.name).await, 1);
+    // acc status tells of the kept load, and what becomes of it
+    let status = s.acc(&["status", "--profile", "t", "--json"]);
+    let incoming = &status.json()[0]["incoming"];
+    assert_eq!(incoming["label"], cut.as_str(), "{status:?}");
+    assert_eq!(incoming["running"], false);
+    assert!(incoming["files"].as_i64().unwrap() >= 3, "{incoming}");
+    let text = s.acc(&["status", "--profile", "t"]);
+    assert!(
+        text.stdout.contains("kept by a cut-short restore") && text.stdout.contains("resumes it"),
+        "{text:?}"
+    );
 
     std::thread::sleep(Duration::from_millis(1100));
     let mut snap = acc_command(&s.config);
@@ -296,6 +310,8 @@ async fn a_dead_snapshot_is_not_followed_and_a_kept_load_survives_it() {
     );
     assert_eq!(s.staging_label().await, cut);
     assert_exact(&s, "after the dead snapshot").await;
+    let status = s.acc(&["status", "--profile", "t", "--json"]);
+    assert!(status.json()[0]["incoming"].is_null(), "{status:?}");
 }
 
 /// Where snapshots are signed, a follower runs nothing its signer did not write: the

@@ -258,6 +258,20 @@ fn text(f: &Facts, findings: &[Finding]) -> String {
         Ok(None) => "  staging    never restored by acc\n".into(),
         Err(e) => unreadable("staging", e),
     });
+    match &f.incoming {
+        Ok(Some(k)) if k.running => s.push_str(&format!(
+            "  incoming   {}: a restore is loading it\n",
+            k.database
+        )),
+        Ok(Some(k)) => s.push_str(&format!(
+            "  incoming   {}: kept by a cut-short restore of {} ({} files, {} tables committed)\n",
+            k.database,
+            k.label.as_deref().unwrap_or("?"),
+            k.files,
+            k.tables
+        )),
+        Ok(None) | Err(_) => {}
+    }
     s.push_str(&match &f.freeze {
         Ok(Some(z)) => format!(
             "  freeze     FROZEN by {} {}: {}\n",
@@ -342,6 +356,7 @@ fn to_json(f: &Facts, findings: &[Finding]) -> serde_json::Value {
         "next_cutoff": f.next,
         "snapshot": part(&f.snapshot.as_ref().map(|s| json!(s)).map_err(Clone::clone)),
         "staging": part(&f.staging.as_ref().map(|s| json!(s)).map_err(Clone::clone)),
+        "incoming": part(&f.incoming.as_ref().map(|k| json!(k)).map_err(Clone::clone)),
         "ready": ready(f).is_ok(),
         "frozen": part(&f.freeze.as_ref().map(|z| json!(z)).map_err(Clone::clone)),
         "export": match &f.export {

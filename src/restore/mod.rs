@@ -25,6 +25,7 @@ mod watch;
 pub use follow::{followable, restore_following};
 pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
 pub use readonly::{StagingInfo, read_info};
+pub use resume::{Kept, kept};
 pub use run::{RestoreReport, RestoreRequest, restore, rollback};
 pub use swap::advice as swap_advice;
 pub use target::Target;

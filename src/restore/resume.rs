@@ -141,6 +141,71 @@ async fn left_for(target: &Target, env: &Env, m: &Manifest) -> Result<Option<Don
     Ok(steps.contains(PRE_DATA).then_some(Done { steps }))
 }
 
+/// A load in the incoming database, as `acc status` tells it: a restore loading it now, or
+/// the one a cut-short run kept for the next run of the same snapshot.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Kept {
+    pub database: String,
+    /// A session is on it: a restore is loading it (nothing more is read then).
+    pub running: bool,
+    /// What the cut-short run committed, when none is.
+    pub label: Option<String>,
+    pub files: i64,
+    pub tables: i64,
+}
+
+/// The incoming database beside staging, if there is one with a resumable record. It is read
+/// only while no session is on it, so a running restore is never disturbed.
+pub async fn kept(target: &Target, env: &Env) -> Result<Option<Kept>> {
+    let incoming = target.incoming();
+    let admin = target.maintenance(env).await?;
+    let sessions: Option<i64> = admin
+        .query_opt(
+            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = $1)
+             FROM pg_database WHERE datname = $1 AND datallowconn",
+            &[&incoming],
+        )
+        .await
+        .map_err(|e| failure("cannot list the target's databases", e))?
+        .map(|r| r.get(0));
+    let mut kept = match sessions {
+        None => return Ok(None),
+        Some(n) => Kept {
+            database: incoming.clone(),
+            running: n > 0,
+            label: None,
+            files: 0,
+            tables: 0,
+        },
+    };
+    if kept.running {
+        return Ok(Some(kept));
+    }
+    let c = target.connect(&incoming, env).await?;
+    let row = c
+        .query_opt(
+            &format!(
+                "SELECT s.label,
+                        (SELECT count(*) FROM {SCHEMA}.done WHERE step LIKE 'file:%'),
+                        (SELECT count(*) FROM {SCHEMA}.done WHERE step LIKE 'table:%')
+                 FROM {SCHEMA}.snapshot s"
+            ),
+            &[],
+        )
+        .await;
+    match row {
+        Ok(Some(r)) => {
+            kept.label = Some(r.get(0));
+            kept.files = r.get(1);
+            kept.tables = r.get(2);
+            Ok(Some(kept))
+        }
+        Ok(None) => Ok(None),
+        Err(e) if no_record(&e) => Ok(None),
+        Err(e) => Err(failure("cannot read the restore's progress", e)),
+    }
+}
+
 /// The record's schema or table is not there: the incoming database is not a resumable one.
 fn no_record(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;

@@ -17,7 +17,7 @@ use crate::location::{Location, S3Url};
 use crate::objects::{Bucket, Holder, lease, snapshots};
 use crate::pg::tls::PeerCert;
 use crate::publish::{DayReader, Layout};
-use crate::restore::{FreezeState, Target, freeze_state, read_info};
+use crate::restore::{FreezeState, Kept, Target, freeze_state, read_info};
 use crate::schedule::Cutoff;
 use crate::schedule::Period;
 use crate::snapshot::manifest::Manifest;
@@ -99,6 +99,9 @@ pub struct Facts {
     pub next: CutoffTimes,
     pub snapshot: Result<Option<Snapshot>, Failure>,
     pub staging: Result<Option<Staging>, Failure>,
+    /// The incoming database beside staging: a restore loading it, or a cut-short one's load
+    /// kept for the next run of its snapshot.
+    pub incoming: Result<Option<Kept>, Failure>,
     pub freeze: Result<Option<FreezeState>, Failure>,
     /// `None` when the profile exports nowhere.
     pub export: Option<Result<Option<ExportDay>, Failure>>,
@@ -123,10 +126,10 @@ pub async fn gather(profile: &Profile, env: &Env, dirs: &[PathBuf], now: DateTim
     let mut zones = vec![region.anchor];
     zones.extend(region.display.iter().copied());
     zones.push(Tz::UTC);
-    let (staging, freeze) = match profile.staging() {
+    let (staging, incoming, freeze) = match profile.staging() {
         Err(e) => {
             let f = Failure::from(e);
-            (Err(f.clone()), Err(f))
+            (Err(f.clone()), Err(f.clone()), Err(f))
         }
         Ok(db) => {
             let target = Target {
@@ -135,6 +138,9 @@ pub async fn gather(profile: &Profile, env: &Env, dirs: &[PathBuf], now: DateTim
             };
             (
                 staging(&target, env).await,
+                crate::restore::kept(&target, env)
+                    .await
+                    .map_err(Failure::from),
                 freeze_state(&target, env).await.map_err(Failure::from),
             )
         }
@@ -167,6 +173,7 @@ pub async fn gather(profile: &Profile, env: &Env, dirs: &[PathBuf], now: DateTim
             Some(url) => Some(leases(url, profile, env).await),
         },
         staging,
+        incoming,
         freeze,
         export,
         certificates: certificates(profile, env).await,

@@ -36,6 +36,17 @@ pub const EARLY_START: i64 = 15;
 /// An export older than this is stale: a daily export plus two hours of slack.
 pub const EXPORT_MAX_AGE_HOURS: i64 = 26;
 
+/// What an operator reads about a load a cut-short restore kept.
+pub fn kept_load(k: &crate::restore::Kept) -> String {
+    format!(
+        "a cut-short restore of snapshot {} left its load in {} ({} data files and {} tables' keys and indexes committed): the next acc restore of that snapshot resumes it, one of a newer snapshot drops it",
+        k.label.as_deref().unwrap_or("?"),
+        k.database,
+        k.files,
+        k.tables
+    )
+}
+
 /// Whether staging holds the latest cutoff's data (or newer).
 pub fn is_current(staging: &Staging, latest_cutoff: DateTime<Utc>) -> bool {
     staging.data_as_of >= latest_cutoff - Duration::minutes(EARLY_START)
@@ -97,6 +108,13 @@ pub fn judge(f: &Facts) -> Vec<Finding> {
                 );
             }
         }
+    }
+    // a restore loading now is no finding; a cut-short one's load holds a database's worth
+    // of disk until the next run of its snapshot resumes it, or a newer one drops it
+    if let Ok(Some(k)) = &f.incoming
+        && !k.running
+    {
+        say(Severity::Warning, kept_load(k));
     }
     match &f.snapshot {
         Err(e) => say(
@@ -280,6 +298,7 @@ mod tests {
             certificates: Vec::new(),
             devices: None,
             leases: None,
+            incoming: Ok(None),
             warn_stale_above: None,
             snapshot: Ok(Some(Snapshot {
                 label: "2026-11-21".into(),
@@ -355,6 +374,33 @@ mod tests {
         );
         let after = facts("2026-11-22 07:30", "2026-11-21 04:00");
         assert_eq!(overall(&judge(&after)), Severity::Critical);
+    }
+
+    #[test]
+    fn a_kept_load_is_a_warning_and_one_being_loaded_is_not() {
+        let mut f = facts("2026-11-22 15:00", "2026-11-22 03:50");
+        let kept = crate::restore::Kept {
+            database: "p__incoming".into(),
+            running: false,
+            label: Some("2026-11-22".into()),
+            files: 3,
+            tables: 1,
+        };
+        f.incoming = Ok(Some(kept.clone()));
+        let findings = judge(&f);
+        assert_eq!(overall(&findings), Severity::Warning, "{findings:?}");
+        let said = format!("{findings:?}");
+        assert!(
+            said.contains("p__incoming") && said.contains("resumes it"),
+            "{said}"
+        );
+        assert!(ready(&f).is_ok(), "staging itself is ready");
+        f.incoming = Ok(Some(crate::restore::Kept {
+            running: true,
+            label: None,
+            ..kept
+        }));
+        assert_eq!(overall(&judge(&f)), Severity::Ok);
     }
 
     #[test]
