@@ -226,7 +226,8 @@ impl Follow {
 }
 
 /// The newest snapshot being taken on this host: still captured, or, with an object store,
-/// captured and still going up (the snapshot lease held, the pointer not naming it yet).
+/// captured and still going up: the snapshot lease is held by a run on this host, the
+/// newest snapshot in the cache was started under it, and the pointer names nothing as new.
 async fn being_taken(
     store: &ProfileStore,
     bucket: Option<&Bucket>,
@@ -239,15 +240,21 @@ async fn being_taken(
         return Ok(None);
     };
     let lease = crate::objects::snapshots::lease_key(profile, "snapshot");
-    if !crate::objects::lease::held(bucket, &lease).await? {
+    let holder = crate::objects::lease::holder(bucket, &lease).await?;
+    let Some(holder) = holder.filter(|h| {
+        !h.released && h.expires_at > chrono::Utc::now() && h.host == crate::host::name()
+    }) else {
         return Ok(None);
-    }
+    };
     let Ok((label, dir)) = store.resolve("latest") else {
         return Ok(None);
     };
-    let manifest = std::fs::read(dir.join(manifest::FILE_NAME))
-        .map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
-    let up = crate::objects::snapshots::names(bucket, profile, &label, &manifest).await?;
+    let started = Manifest::read(&dir)?.started_at.with_timezone(&chrono::Utc);
+    if started < holder.taken_at {
+        return Ok(None);
+    }
+    let pointed = crate::objects::snapshots::latest(bucket, profile).await?;
+    let up = pointed.is_some_and(|(p, _)| p.label == label || p.as_of >= started);
     Ok((!up).then_some(label))
 }
 
