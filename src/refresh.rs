@@ -50,8 +50,14 @@ pub async fn refresh(
     let restored = restored?;
     if let Some(keep) = profile.snapshot.keep {
         taken.pruned = crate::snapshot::prune_kept(profile, keep)?;
-        if let Some(url) = &profile.object_store {
-            crate::snapshot::prune_shared(url, profile, env, keep).await?;
+        // staging is refreshed: a bucket not pruned now (its lease busy) is the next run's
+        if let Some(url) = &profile.object_store
+            && let Err(e) = crate::snapshot::prune_shared(url, profile, env, keep).await
+        {
+            crate::events::warning(&format!(
+                "old snapshots were not pruned from the bucket: {}; the next snapshot prunes them",
+                e.message()
+            ));
         }
     }
     Ok((taken, restored))

@@ -78,6 +78,19 @@ impl Paused {
         }
     }
 
+    /// Reads its stderr until a line holds `text`.
+    fn until_said(&mut self, text: &str) {
+        use std::io::BufRead;
+        let mut line = String::new();
+        while !line.contains(text) {
+            line.clear();
+            assert!(
+                self.stderr.read_line(&mut line).unwrap() > 0,
+                "acc ended before saying {text}"
+            );
+        }
+    }
+
     /// Lets it go on; it must succeed.
     fn finishes(mut self) {
         std::fs::write(&self.resume, b"").unwrap();
@@ -360,6 +373,23 @@ async fn a_signed_snapshot_is_followed_through_its_signed_journal_and_no_other()
         refused.stderr
     );
     assert_eq!(dirs(), taken, "no snapshot was taken");
+    // signs with a key its own allowed_signers does not trust: refused the same way
+    let mistrusted = variant(
+        "mistrusted.toml",
+        text.replace(&signing(&ours), &signing(&theirs)),
+    );
+    let refused = support::run(
+        acc_command(&mistrusted)
+            .env("TMPDIR", tmpdir_of(&s.config))
+            .args(["refresh", "--profile", "t", "--now"]),
+    );
+    assert_eq!(refused.code, 78, "{refused:?}");
+    assert!(
+        refused.stderr.contains("does not trust"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(dirs(), taken, "no snapshot was taken");
 
     // a snapshot signed by a key the profile does not trust: refused before any load
     change_production(&s, 1).await;
@@ -382,6 +412,11 @@ async fn a_signed_snapshot_is_followed_through_its_signed_journal_and_no_other()
         forged.stderr
     );
     assert_eq!(loaded_files(&s).await, 0, "nothing was loaded");
+    assert!(
+        !forged.stderr.contains("parts"),
+        "the restore never began loading: {}",
+        forged.stderr
+    );
     let admin = s.staging.admin("postgres").await;
     assert_eq!(incoming_copies(&admin, &s.staging.name).await, 0);
     assert_eq!(s.staging_label().await, before, "staging is untouched");
@@ -449,9 +484,10 @@ async fn with_an_object_store_the_refresh_swaps_once_the_pointer_moves_and_prune
     // loaded from the cache while the pointer has not moved; swapped once it has
     change_production(&s, 1).await;
     std::thread::sleep(Duration::from_millis(1100));
-    let paused = Paused::refresh(&s, "objects:before-pointer");
+    let mut paused = Paused::refresh(&s, "objects:before-pointer");
     until_loaded(&s, 15, "before the pointer moved").await;
-    std::thread::sleep(Duration::from_secs(2));
+    // everything done but the swap, which waits for the pointer
+    paused.until_said("the swap waits for");
     assert_eq!(pointed_label(&s, &prefix), first);
     assert_eq!(
         s.staging_label().await,

@@ -169,14 +169,6 @@ pub async fn publish(bucket: &Bucket, profile: &str, me: &Pointer) -> Result<boo
     ))
 }
 
-/// Whether the pointer names snapshot `label` with exactly `manifest`: it is published in the
-/// bucket as this host has it.
-pub async fn names(bucket: &Bucket, profile: &str, label: &str, manifest: &[u8]) -> Result<bool> {
-    Ok(latest(bucket, profile).await?.is_some_and(|(p, _)| {
-        p.label == label && p.manifest_sha256 == crate::crypt::hex(&Sha256::digest(manifest))
-    }))
-}
-
 /// The prefix of the snapshot `p` names, under the bucket's prefix.
 pub fn prefix_of(profile: &str, p: &Pointer) -> String {
     format!("{}/{}", snapshots(profile), p.dir)

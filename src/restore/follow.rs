@@ -114,6 +114,17 @@ impl Follow {
                 Now::Entries(entries) => {
                     for e in entries {
                         match e {
+                            Entry::Plan(m) if m.label != self.watch.label => {
+                                self.fail();
+                                return Err(Error::new(
+                                    Kind::BadInput,
+                                    format!(
+                                        "the journal of snapshot {} plans snapshot {}",
+                                        self.watch.label, m.label
+                                    ),
+                                )
+                                .hint("staging was not touched; the snapshot being followed is not what it says: take a new one"));
+                            }
                             Entry::Plan(m) => plan = Some(*m),
                             Entry::Sealed(f)
                                 if Some(&f.name)
@@ -280,14 +291,31 @@ fn same_snapshot(plan: &Manifest, published: &Manifest) -> bool {
 pub fn followable(profile: &Profile) -> Result<()> {
     // nothing of a snapshot may run before a signature is checked: here, its journal's,
     // which only a snapshot with a signing key has (taken on this host, by this profile)
-    if profile.snapshot.allowed_signers.is_some() && profile.snapshot.signing_key.is_none() {
-        return Err(Error::config(format!(
+    let snap = &profile.snapshot;
+    match (&snap.allowed_signers, &snap.signing_key) {
+        (Some(_), None) => Err(Error::config(format!(
             "profile '{}' checks snapshot signatures (snapshot.allowed_signers) but signs none (snapshot.signing_key): a snapshot it takes would be refused",
             profile.name
         ))
-        .hint("set snapshot.signing_key to the key allowed_signers trusts (its journal and manifest are then signed as it goes)"));
+        .hint("set snapshot.signing_key to the key allowed_signers trusts (its journal and manifest are then signed as it goes)")),
+        (Some(signers), Some(key)) => trusted(key, signers).map_err(|e| {
+            Error::config(format!(
+                "profile '{}' signs snapshots with a key its own snapshot.allowed_signers does not trust: {}",
+                profile.name,
+                e.message()
+            ))
+            .hint("add the signing key's public half to allowed_signers, or set the key it trusts")
+        }),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// Whether what `key` signs passes `allowed_signers`: a probe signed and checked.
+fn trusted(key: &std::path::Path, signers: &std::path::Path) -> Result<()> {
+    use crate::crypt::signing;
+    let probe = b"acc snapshot signing probe";
+    let signature = signing::sign_bytes(key, probe, signing::NAMESPACE)?;
+    signing::verify_detached(signers, "probe", probe, &signature, signing::NAMESPACE).map(|_| ())
 }
 
 /// `acc restore --follow` (`taker`: another process) and `acc refresh` (this one): the restore

@@ -423,7 +423,7 @@ async fn load_and_lock(
     phases.mark("foreign keys + materialized views + analyze");
     if let Some(watch) = &watch {
         // with an object store, the swap waits for the bucket to name the snapshot
-        watch.published_everywhere().await?;
+        watch.published_everywhere(m).await?;
         phases.mark("publication");
     }
     let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use sha2::Digest as _;
+
 use crate::error::{Error, Kind, Result};
 use crate::objects::{Bucket, snapshots};
 use crate::snapshot::manifest;
@@ -33,6 +35,9 @@ pub struct Watch {
     shared: Option<(Arc<Bucket>, String)>,
     /// The snapshot failed: the restore drops what it loaded.
     pub failed: Arc<AtomicBool>,
+    /// The snapshot lease's holder first seen running it (a run on this host): a later
+    /// holder is another run, not this snapshot still going up.
+    holder: std::sync::Mutex<Option<String>>,
 }
 
 impl Watch {
@@ -48,6 +53,7 @@ impl Watch {
             taker,
             shared,
             failed: Arc::new(AtomicBool::new(false)),
+            holder: std::sync::Mutex::new(None),
         }
     }
 
@@ -82,14 +88,20 @@ impl Watch {
             Err(e) if e.kind() == Kind::Temporary => return Ok(true),
             Err(e) => return Err(e),
         }
-        // captured here, it may still be going up: the snapshot lease says so
-        match &self.shared {
-            Some((bucket, profile)) => {
-                crate::objects::lease::held(bucket, &snapshots::lease_key(profile, "snapshot"))
-                    .await
-            }
-            None => Ok(false),
+        // captured here, it may still be going up: the snapshot lease says so, held by a run
+        // on this host, the same one each time
+        let Some((bucket, profile)) = &self.shared else {
+            return Ok(false);
+        };
+        let lease = snapshots::lease_key(profile, "snapshot");
+        let Some(h) = crate::objects::lease::holder(bucket, &lease).await? else {
+            return Ok(false);
+        };
+        if h.released || h.expires_at <= chrono::Utc::now() || h.host != crate::host::name() {
+            return Ok(false);
         }
+        let mut first = self.holder.lock().expect("holder lock");
+        Ok(first.get_or_insert_with(|| h.id.clone()) == &h.id)
     }
 
     /// The snapshot ended without being published: the restore fails and drops its load.
@@ -105,22 +117,48 @@ impl Watch {
         .hint("staging was not touched; the snapshot failed or was killed (its own log says why): run the refresh again")
     }
 
-    /// Waits, once it is published here, until it is published in the bucket too (without
-    /// an object store, at once); fails when its run ends first.
-    pub async fn published_everywhere(&self) -> Result<()> {
+    /// Waits, once it is published here (`m`, its manifest as checked), until it is
+    /// published in the bucket too (without an object store, at once); fails when its run
+    /// ends first, or when the bucket names newer data, which it then never will.
+    pub async fn published_everywhere(&self, m: &manifest::Manifest) -> Result<()> {
         let Some((bucket, profile)) = &self.shared else {
             return Ok(());
         };
+        // the manifest file as this host has it: the bytes the pointer vouches for
         let path = self.published().join(manifest::FILE_NAME);
+        let here = std::fs::read(&path)
+            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let ours = crate::crypt::hex(&sha2::Sha256::digest(&here));
+        let started = m.started_at.with_timezone(&chrono::Utc);
+        let mut told = false;
         loop {
             let running = self.running().await?;
-            let here = std::fs::read(&path)
-                .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-            if snapshots::names(bucket, profile, &self.label, &here).await? {
-                return Ok(());
+            if let Some((p, _)) = snapshots::latest(bucket, profile).await? {
+                if p.label == self.label && p.manifest_sha256 == ours {
+                    return Ok(());
+                }
+                if p.label != self.label && p.as_of >= started {
+                    self.failed.store(true, Ordering::SeqCst);
+                    return Err(Error::new(
+                        Kind::BadInput,
+                        format!(
+                            "the bucket names snapshot {} (data as of {}), as new as {} this restore followed, which will not be published",
+                            p.label, p.as_of, self.label
+                        ),
+                    )
+                    .hint("staging was not touched; run acc restore, which restores the snapshot the bucket names"));
+                }
             }
             if !running {
                 return Err(self.gone());
+            }
+            if !told {
+                told = true;
+                crate::events::info(&format!(
+                    "restore {}: loaded; the swap waits for {} to name it",
+                    self.label,
+                    bucket.describe(&snapshots::pointer_key(profile))
+                ));
             }
             tokio::time::sleep(POLL).await;
         }

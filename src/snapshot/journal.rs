@@ -111,12 +111,8 @@ fn sign_chain(key: &Path, chain: &str) -> Result<String> {
     use crate::crypt::signing;
     let text = signed_text(chain);
     let signature = signing::sign_bytes(key, text.as_bytes(), signing::NAMESPACE)?;
-    String::from_utf8(signature).map_err(|_| {
-        Error::new(
-            Kind::BadInput,
-            "ssh-keygen wrote a signature that is not text",
-        )
-    })
+    String::from_utf8(signature)
+        .map_err(|_| Error::internal("ssh-keygen wrote a signature that is not text"))
 }
 
 /// Checks that `line` is signed by one of `allowed_signers`: then every line up to it is the
