@@ -91,7 +91,11 @@ impl Follow {
             }
             if lines.len() > self.seen {
                 if let (Some(signers), Some(last)) = (&self.allowed_signers, lines.last()) {
-                    journal::check_signed(last, signers).inspect_err(|_| self.fail())?;
+                    let (signers, last) = (signers.clone(), last.clone());
+                    crate::pool::run(move || journal::check_signed(&last, &signers))
+                        .await
+                        .and_then(|checked| checked)
+                        .inspect_err(|_| self.fail())?;
                 }
                 self.last_chain = lines.last().map(|l| l.chain.clone());
                 let new = lines[self.seen..].iter().map(|l| l.entry.clone()).collect();

@@ -148,8 +148,10 @@ const VALIDATE: &str = "validate";
 /// A key on a plain table (or on one partition of a partitioned table), referencing a plain
 /// table, both loaded by the data phase: it goes in as soon as both tables' own keys and
 /// indexes are, while other tables still load, so no validation is left for the end but
-/// those of keys on or to partitioned parents. The end's plan finds these in place and skips
-/// them; one that could not go in early (no unique key to reference yet) is left to it.
+/// those of keys on partitioned parents. A key on a plain table referencing a partitioned
+/// parent whose keys the data phase builds goes in once they are, added validated, locking
+/// every partition. The end's plan finds these in place and skips them; one that could not go
+/// in early (no unique key to reference yet) is left to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EarlyKey {
     /// The manifest places of the referencing and the referenced table.
@@ -159,15 +161,19 @@ pub struct EarlyKey {
     pub add: Option<String>,
     /// `VALIDATE CONSTRAINT`, for a key production has valid and not yet validated.
     pub validate: Option<String>,
+    /// The referenced parent's partitions, which the add locks too.
+    pub partitions: Vec<usize>,
 }
 
 /// The keys of `keys` the data phase can put in, by the manifest places (`places`, tables as
-/// pg_dump names them) of the tables they join.
+/// pg_dump names them) of the tables they join; `parents`: the partitioned parents the data
+/// phase builds, with their place and their partitions'.
 pub async fn early(
     target: &Target,
     env: &Env,
     keys: &[ForeignKey],
     places: &HashMap<String, usize>,
+    parents: &HashMap<String, (usize, Vec<usize>)>,
 ) -> Result<Vec<EarlyKey>> {
     let partitioned_tables = partitioned(target, env).await?;
     let mut plan = Plan {
@@ -176,6 +182,24 @@ pub async fn early(
     };
     let mut out = Vec::new();
     for k in keys {
+        let to_parent = parents.get(&k.references);
+        if let (Some((parent, leaves)), None, true) = (
+            to_parent,
+            partitioned_tables.get(&k.table),
+            k.only,
+        ) && let Some(&table) = places.get(&k.table)
+        {
+            // added in one step, as production has it, unless a cut-short run did
+            let present = plan.present.contains_key(&(k.table.clone(), k.name.clone()));
+            out.extend((!present).then(|| EarlyKey {
+                table,
+                references: *parent,
+                add: Some(k.sql.clone()),
+                validate: None,
+                partitions: leaves.clone(),
+            }));
+            continue;
+        }
         let Some(&references) = places.get(&k.references) else {
             continue;
         };
@@ -200,6 +224,7 @@ pub async fn early(
                     references,
                     add,
                     validate,
+                    partitions: Vec::new(),
                 });
             }
         }
@@ -280,7 +305,7 @@ async fn present(target: &Target, env: &Env) -> Result<HashMap<(String, String),
 
 /// The partitioned tables of the incoming copy, named as pg_dump names them, each with its
 /// partitions when they are all plain tables (`None` when some are partitioned themselves).
-async fn partitioned(target: &Target, env: &Env) -> Result<HashMap<String, Option<Vec<String>>>> {
+pub(super) async fn partitioned(target: &Target, env: &Env) -> Result<HashMap<String, Option<Vec<String>>>> {
     let c = target.connect(&target.incoming(), env).await?;
     let rows = c
         .query(

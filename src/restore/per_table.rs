@@ -1,11 +1,14 @@
 //! Which post-data entries belong to one loaded table, so they can run the moment its data is
-//! in: the table's own primary keys, unique constraints and indexes. Anything else (an index
-//! or key `ON ONLY` a partitioned parent, `INDEX ATTACH`, triggers, rules, comments, a
-//! materialized view's index) stays for pg_restore after every table is in, as does an entry
-//! whose statement does not read as expected. Each table's entries run in archive order on one
-//! connection, so its `ADD CONSTRAINT` (ACCESS EXCLUSIVE) never waits on its own index builds.
+//! in: the table's own primary keys, unique constraints and indexes. A partitioned parent's
+//! keys and indexes (`ON ONLY`) and their `INDEX ATTACH` entries go together, to run once
+//! every partition's own are in: the parent's keys are then valid during the data phase, and
+//! the foreign keys that reference it can go in beside the loads. Anything else (triggers,
+//! rules, comments, a materialized view's index) stays for pg_restore after every table is in,
+//! as does an entry whose statement does not read as expected. Each table's entries run in
+//! archive order on one connection, so its `ADD CONSTRAINT` (ACCESS EXCLUSIVE) never waits on
+//! its own index builds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The entries of one table, as SQL, in archive order.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13,28 +16,56 @@ pub struct TableWork {
     pub statements: Vec<String>,
 }
 
+/// A partitioned parent's own keys and indexes and their attaches, to run once every one of
+/// its partitions (all loaded tables) has its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParentWork {
+    /// The parent as pg_dump names it.
+    pub name: String,
+    /// Its partitions' manifest places.
+    pub leaves: Vec<usize>,
+    pub work: TableWork,
+}
+
 /// What `split` decided.
 #[derive(Debug, Default, PartialEq)]
 pub struct PerTable {
     /// By the table's place in the manifest.
     pub work: HashMap<usize, TableWork>,
+    pub parents: Vec<ParentWork>,
     /// The use-list for pg_restore afterwards: everything not taken.
     pub remainder: String,
     /// The session settings the statements run after.
     pub header: String,
 }
 
-/// Whether a table-of-contents line is one `split` may take: an index or a plain constraint.
+/// Whether a table-of-contents line is one `split` may take: an index, a plain constraint,
+/// or an index's attach to its partitioned parent's.
 pub fn candidate(line: &str) -> bool {
-    let index = line.contains(" INDEX ") && !line.contains(" INDEX ATTACH ");
+    let index = line.contains(" INDEX ");
     let constraint = line.contains(" CONSTRAINT ") && !line.contains(" FK CONSTRAINT ");
     !line.starts_with(';') && (index || constraint)
 }
 
+/// What one candidate entry builds on.
+enum On {
+    Table(String),
+    /// A partitioned parent (`ON ONLY`), and the index it makes, schema-qualified.
+    Parent(String, String),
+    /// `ALTER INDEX parent ATTACH PARTITION child`.
+    Attach(String, String),
+}
+
 /// `toc` is the use-list without foreign keys; `sql` is `pg_restore -f -` of its candidate
-/// lines, in their order; `tables` maps a table as pg_dump names it to its manifest place.
+/// lines, in their order; `tables` maps a table as pg_dump names it to its manifest place;
+/// `partitioned` maps each partitioned table to its partitions, where they are all plain.
 /// When the SQL does not have one block per candidate, nothing is taken.
-pub fn split(toc: &str, sql: &str, tables: &HashMap<String, usize>) -> PerTable {
+pub fn split(
+    toc: &str,
+    sql: &str,
+    tables: &HashMap<String, usize>,
+    partitioned: &HashMap<String, Vec<String>>,
+) -> PerTable {
     let (header, statements) = super::script::entries(sql);
     let candidates = toc.lines().filter(|l| candidate(l)).count();
     if candidates != statements.len() || super::script::has_settings_between(sql) {
@@ -48,30 +79,117 @@ pub fn split(toc: &str, sql: &str, tables: &HashMap<String, usize>) -> PerTable 
         ..PerTable::default()
     };
     let mut next = statements.into_iter();
-    for line in toc.lines() {
-        if !candidate(line) {
-            out.remainder.push_str(&format!("{line}\n"));
-            continue;
-        }
-        let stmt = next.next().flatten();
-        let table = stmt.and_then(table_of);
-        match (stmt, table.and_then(|t| tables.get(&t))) {
-            (Some(stmt), Some(&t)) => {
-                out.work
-                    .entry(t)
-                    .or_default()
-                    .statements
-                    .push(stmt.to_string());
-                out.remainder.push_str(&format!(";{line}\n"));
+    let read: Vec<(&str, Option<(&str, On)>)> = toc
+        .lines()
+        .map(|line| {
+            let stmt = candidate(line).then(|| next.next().flatten()).flatten();
+            (line, stmt.and_then(|s| on(s, partitioned).map(|o| (s, o))))
+        })
+        .collect();
+    // the indexes the loaded tables build, and the parents whose partitions are all loaded
+    let mut built = HashSet::new();
+    let mut parents: HashMap<&str, usize> = HashMap::new();
+    let mut parent_of_index: HashMap<&str, &str> = HashMap::new();
+    for (_, entry) in &read {
+        match entry {
+            Some((stmt, On::Table(t))) if tables.contains_key(t) => {
+                built.extend(made_index(stmt, t));
             }
-            _ => out.remainder.push_str(&format!("{line}\n")),
+            Some((_, On::Parent(p, index))) => {
+                let leaves = partitioned.get(p.as_str());
+                let places: Option<Vec<usize>> =
+                    leaves.map(|l| l.iter().map(|l| tables.get(l).copied()).collect())
+                        .flatten();
+                if let Some(places) = places.filter(|p| !p.is_empty()) {
+                    let next = out.parents.len();
+                    let j = *parents.entry(p.as_str()).or_insert(next);
+                    if j == next {
+                        out.parents.push(ParentWork {
+                            name: p.clone(),
+                            leaves: places,
+                            work: TableWork::default(),
+                        });
+                    }
+                    parent_of_index.insert(index.as_str(), p.as_str());
+                }
+            }
+            _ => {}
         }
     }
+    // a parent whose index would be attached to one no partition builds waits for pg_restore
+    let mut unready: HashSet<&str> = HashSet::new();
+    for (_, entry) in &read {
+        if let Some((_, On::Attach(parent, child))) = entry
+            && let Some(&p) = parent_of_index.get(parent.as_str())
+            && !built.contains(child)
+        {
+            unready.insert(p);
+        }
+    }
+    for (line, entry) in &read {
+        let parent = |p: &str| parents.get(p).filter(|_| !unready.contains(p)).copied();
+        let taken = match &entry {
+            Some((stmt, On::Table(t))) => tables.get(t).map(|&t| {
+                out.work.entry(t).or_default().statements.push(stmt.to_string());
+            }),
+            Some((stmt, On::Parent(p, _))) => parent(p).map(|j| {
+                out.parents[j].work.statements.push(stmt.to_string());
+            }),
+            Some((stmt, On::Attach(index, _))) => parent_of_index
+                .get(index.as_str())
+                .and_then(|p| parent(p))
+                .map(|j| out.parents[j].work.statements.push(stmt.to_string())),
+            None => None,
+        };
+        match taken {
+            Some(()) => out.remainder.push_str(&format!(";{line}\n")),
+            None => out.remainder.push_str(&format!("{line}\n")),
+        }
+    }
+    out.parents.retain(|p| !unready.contains(p.name.as_str()));
     out
 }
 
-/// The table a statement builds on, as pg_dump names it; `None` for a partitioned parent's
-/// `ONLY` entry or a statement that is not one statement of a known shape.
+/// What a statement builds on, when it is one statement of a known shape.
+fn on(stmt: &str, partitioned: &HashMap<String, Vec<String>>) -> Option<On> {
+    let one = stmt.strip_suffix(';')?;
+    if one.contains(";\n") {
+        return None;
+    }
+    if let Some(rest) = one.strip_prefix("ALTER INDEX ") {
+        let (parent, child) = rest.split_once(" ATTACH PARTITION ")?;
+        return Some(On::Attach(parent.to_string(), child.to_string()));
+    }
+    let table = table_of(stmt)?;
+    match partitioned.contains_key(&table) {
+        true => index_of(one, &table).map(|index| On::Parent(table, index)),
+        false => Some(On::Table(table)),
+    }
+}
+
+/// The index a table's statement makes, schema-qualified (a key's index has its name).
+fn made_index(stmt: &str, table: &str) -> Option<String> {
+    index_of(stmt.strip_suffix(';').unwrap_or(stmt), table)
+}
+
+/// The index a statement on `table` makes, schema-qualified.
+fn index_of(one: &str, table: &str) -> Option<String> {
+    let (schema, _) = ident(table)?;
+    if let Some(rest) = one.strip_prefix("ALTER TABLE ONLY ") {
+        let (_, clause) = rest.split_once('\n')?;
+        let name = clause.trim_start().strip_prefix("ADD CONSTRAINT ")?;
+        let (name, _) = ident(name)?;
+        return Some(format!("{schema}.{name}"));
+    }
+    let rest = one
+        .strip_prefix("CREATE UNIQUE INDEX ")
+        .or_else(|| one.strip_prefix("CREATE INDEX "))?;
+    let (name, _) = ident(rest)?;
+    Some(format!("{schema}.{name}"))
+}
+
+/// The table a statement builds on, as pg_dump names it (a partitioned parent for its `ON
+/// ONLY` index); `None` for a statement that is not one statement of a known shape.
 fn table_of(stmt: &str) -> Option<String> {
     let one = stmt.strip_suffix(';')?;
     if one.contains(";\n") {
@@ -90,9 +208,7 @@ fn table_of(stmt: &str) -> Option<String> {
         .or_else(|| one.strip_prefix("CREATE INDEX "))?;
     let (_, rest) = ident(rest)?;
     let rest = rest.strip_prefix(" ON ")?;
-    if rest.starts_with("ONLY ") {
-        return None;
-    }
+    let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
     let (schema, rest) = ident(rest)?;
     let rest = rest.strip_prefix('.')?;
     let (table, rest) = ident(rest)?;
@@ -150,6 +266,8 @@ mod tests {
         CREATE INDEX visits_client_start_idx ON ONLY agency.visits USING btree (client_id, scheduled_start);\n\
         \n\n--\n-- Name: client_visit_summary_client_idx; Type: INDEX; Schema: agency; Owner: -\n--\n\n\
         CREATE UNIQUE INDEX client_visit_summary_client_idx ON agency.client_visit_summary USING btree (client_id);\n\
+        \n\n--\n-- Name: visits_2026_11_pkey; Type: INDEX ATTACH; Schema: agency; Owner: -\n--\n\n\
+        ALTER INDEX agency.visits_pkey ATTACH PARTITION agency.visits_2026_11_pkey;\n\
         \n\n--\n-- PostgreSQL database dump complete\n--\n\n";
 
     fn tables() -> HashMap<String, usize> {
@@ -163,9 +281,17 @@ mod tests {
         .collect()
     }
 
+    fn partitioned() -> HashMap<String, Vec<String>> {
+        HashMap::from([("agency.visits".into(), vec!["agency.visits_2026_11".into()])])
+    }
+
+    fn kept(p: &PerTable) -> Vec<&str> {
+        p.remainder.lines().filter(|l| !l.starts_with(';')).collect()
+    }
+
     #[test]
     fn a_loaded_tables_own_keys_and_indexes_are_taken_and_the_rest_left_in_order() {
-        let p = split(TOC, SQL, &tables());
+        let p = split(TOC, SQL, &tables(), &HashMap::new());
         assert_eq!(p.work.len(), 3, "{:?}", p.work);
         assert_eq!(
             p.work[&0].statements,
@@ -175,13 +301,9 @@ mod tests {
         );
         assert!(p.work[&2].statements[0].starts_with("CREATE INDEX \"Client Contacts_name_idx\""));
         assert!(p.header.contains("SET statement_timeout") && !p.header.contains("restrict"));
-        let kept: Vec<&str> = p
-            .remainder
-            .lines()
-            .filter(|l| !l.starts_with(';'))
-            .collect();
+        assert!(p.parents.is_empty(), "no partitioned table is known");
         assert_eq!(
-            kept,
+            kept(&p),
             [
                 "3302; 2606 2 CONSTRAINT agency visits visits_pkey acc",
                 "3291; 1259 5 INDEX agency visits_client_start_idx acc",
@@ -195,8 +317,54 @@ mod tests {
     }
 
     #[test]
+    fn a_parents_keys_and_attaches_go_together_once_its_partitions_are_loaded() {
+        let p = split(TOC, SQL, &tables(), &partitioned());
+        assert_eq!(p.parents.len(), 1, "{:?}", p.parents);
+        let parent = &p.parents[0];
+        assert_eq!((parent.name.as_str(), parent.leaves.as_slice()), ("agency.visits", &[1][..]));
+        let firsts: Vec<&str> = (parent.work.statements.iter())
+            .map(|s| s.lines().next().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            firsts,
+            [
+                "ALTER TABLE ONLY agency.visits",
+                "CREATE INDEX visits_client_start_idx ON ONLY agency.visits USING btree (client_id, scheduled_start);",
+                "ALTER INDEX agency.visits_pkey ATTACH PARTITION agency.visits_2026_11_pkey;",
+            ],
+            "in archive order: the parent's key and index, then the attach"
+        );
+        assert_eq!(
+            kept(&p),
+            [
+                "3292; 1259 6 INDEX agency client_visit_summary_client_idx acc",
+                "3294; 2620 8 TRIGGER agency clients clients_touch acc",
+            ]
+        );
+        // a partition not loaded by this restore: the parent waits for pg_restore
+        let mut some = tables();
+        some.remove("agency.visits_2026_11");
+        let p = split(TOC, SQL, &some, &partitioned());
+        assert!(p.parents.is_empty());
+        assert_eq!(kept(&p).len(), 6);
+    }
+
+    #[test]
+    fn a_parent_whose_attached_index_no_partition_builds_is_left_whole() {
+        // the partition's key is of a shape the data phase does not take
+        let sql = SQL.replace(
+            "ADD CONSTRAINT visits_2026_11_pkey PRIMARY KEY (id, scheduled_start);",
+            "ADD CONSTRAINT visits_2026_11_pkey PRIMARY KEY (id, scheduled_start);\nSELECT 1;",
+        );
+        let p = split(TOC, &sql, &tables(), &partitioned());
+        assert!(p.parents.is_empty(), "{:?}", p.parents);
+        assert!(kept(&p).contains(&"3302; 2606 2 CONSTRAINT agency visits visits_pkey acc"));
+        assert!(kept(&p).contains(&"3293; 0 7 INDEX ATTACH agency visits_2026_11_pkey acc"));
+    }
+
+    #[test]
     fn sql_that_does_not_match_the_list_takes_nothing() {
-        let p = split(TOC, "SET x = 1;\n", &tables());
+        let p = split(TOC, "SET x = 1;\n", &tables(), &partitioned());
         assert!(p.work.is_empty());
         assert_eq!(p.remainder, TOC);
         // an index in another tablespace: the setting before it is pg_restore's to keep
@@ -205,7 +373,7 @@ mod tests {
             "SET default_tablespace = fast;\n\n--\n-- Name: Client Contacts_name_idx",
             1,
         );
-        let p = split(TOC, &spaced, &tables());
+        let p = split(TOC, &spaced, &tables(), &partitioned());
         assert!(p.work.is_empty());
         assert_eq!(p.remainder, TOC);
     }

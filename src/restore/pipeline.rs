@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use super::foreign_keys::EarlyKey;
 use super::load::{Source, load_file_as};
-use super::per_table::TableWork;
+use super::per_table::{ParentWork, TableWork};
 use super::resume::{self, Done};
 use crate::error::{Error, Kind, Result};
 use crate::pg::quote_ident;
@@ -54,8 +54,11 @@ impl KeyStep {
         match k.add {
             Some(sql) => Some(KeyStep {
                 sql,
-                step: EARLY_ADD,
-                tables: vec![k.table, k.references],
+                step: match k.partitions.is_empty() {
+                    true => EARLY_ADD,
+                    false => EARLY_TO_PARTITIONED,
+                },
+                tables: [k.table, k.references].into_iter().chain(k.partitions).collect(),
                 then: validate.map(Box::new),
             }),
             None => validate,
@@ -72,12 +75,16 @@ pub(super) const SESSION_MEMORY: &str = "SELECT set_config(name, pg_size_pretty(
 
 const EARLY_ADD: &str = "foreign key during data";
 const EARLY_VALIDATE: &str = "validate during data";
+/// A key to a partitioned parent, added validated.
+const EARLY_TO_PARTITIONED: &str = "key to a partitioned table during data";
 
 /// What the data phase runs besides loading: each table's own keys, indexes and ANALYZE, the
-/// foreign keys between plain tables, and the session settings both run after.
+/// partitioned parents' (each at the place after the manifest's tables, in order), the
+/// foreign keys the data phase can put in, and the session settings all run after.
 #[derive(Default)]
 pub struct Work {
     pub tables: HashMap<usize, TableWork>,
+    pub parents: Vec<ParentWork>,
     pub keys: Vec<EarlyKey>,
     pub header: String,
 }
@@ -91,6 +98,11 @@ struct State {
     ready: Vec<(u64, usize, TableWork)>,
     /// Not yet ready: the work of tables still loading.
     pending: HashMap<usize, TableWork>,
+    /// Not yet ready: partitioned parents' work, by their place, with their partitions.
+    parents: HashMap<usize, (Vec<usize>, TableWork)>,
+    /// Each parent's partitions, which its build locks (its attaches): no key statement on
+    /// one of them runs beside it.
+    partitions: HashMap<usize, Vec<usize>>,
     /// Tables whose own keys and indexes are in, and the foreign keys waiting for theirs.
     built: HashSet<usize>,
     keys_waiting: Vec<EarlyKey>,
@@ -117,6 +129,7 @@ impl State {
     fn plan(
         tables: &[manifest::TableEntry],
         mut work: HashMap<usize, TableWork>,
+        parents: Vec<ParentWork>,
         done: &Done,
     ) -> State {
         let left = |f: &&manifest::File| !done.has(&resume::file(&f.name));
@@ -144,7 +157,33 @@ impl State {
                 None => {}
             }
         }
+        for (j, p) in parents.into_iter().enumerate() {
+            let place = tables.len() + j;
+            match done.has(&resume::parent(&p.name)) {
+                true => {
+                    state.built.insert(place);
+                }
+                false => {
+                    state.partitions.insert(place, p.leaves.clone());
+                    state.parents.insert(place, (p.leaves, p.work));
+                }
+            }
+        }
+        state.parents_ready();
         state
+    }
+
+    /// The parents whose partitions are all built are ready.
+    fn parents_ready(&mut self) {
+        let ready: Vec<usize> = (self.parents.iter())
+            .filter(|(_, (leaves, _))| leaves.iter().all(|l| self.built.contains(l)))
+            .map(|(&place, _)| place)
+            .collect();
+        for place in ready {
+            if let Some((_, work)) = self.parents.remove(&place) {
+                self.ready.push((0, place, work));
+            }
+        }
     }
 
     /// The foreign keys waiting for the tables built so far become ready.
@@ -163,8 +202,15 @@ impl State {
         if self.failed {
             return Step::Done;
         }
-        if let Some(i) = (0..self.ready.len()).max_by_key(|&i| self.ready[i].0) {
+        let unlocked = |t: &usize| {
+            let partitions = self.partitions.get(t).map(Vec::as_slice).unwrap_or_default();
+            partitions.iter().all(|p| !self.keys_touching.contains(p))
+        };
+        let buildable = (0..self.ready.len()).filter(|&i| unlocked(&self.ready[i].1));
+        if let Some(i) = buildable.max_by_key(|&i| self.ready[i].0) {
             let (_, t, work) = self.ready.swap_remove(i);
+            let partitions = self.partitions.get(&t).cloned().unwrap_or_default();
+            self.keys_touching.extend(partitions);
             self.busy += 1;
             self.building_from.get_or_insert_with(Instant::now);
             return Step::Build(t, work);
@@ -194,6 +240,10 @@ impl State {
     fn built(&mut self, t: usize) {
         self.busy -= 1;
         self.built.insert(t);
+        for p in self.partitions.remove(&t).unwrap_or_default() {
+            self.keys_touching.remove(&p);
+        }
+        self.parents_ready();
         self.keys(Vec::new());
     }
 
@@ -240,14 +290,16 @@ pub async fn data(
 ) -> Result<u64> {
     let Work {
         tables: mut work,
+        parents,
         keys,
         header,
     } = work;
+    let parent_names: Vec<String> = parents.iter().map(|p| p.name.clone()).collect();
     // every table has work, its ANALYZE at least
     for i in 0..src.manifest.tables.len() {
         work.entry(i).or_default();
     }
-    let mut state = State::plan(&src.manifest.tables, work, src.done);
+    let mut state = State::plan(&src.manifest.tables, work, parents, src.done);
     state.keys(keys);
     if arrivals.is_some() {
         state.files.clear();
@@ -257,6 +309,7 @@ pub async fn data(
         state: Mutex::new(state),
         wake: Notify::new(),
         tables: src.manifest.tables.clone(),
+        parents: parent_names,
     });
     let started = Instant::now();
     let mut set = JoinSet::new();
@@ -298,6 +351,12 @@ pub async fn data(
         return Err(Error::internal(format!(
             "files of {}.{} never arrived to be loaded",
             table.schema, table.name
+        )));
+    }
+    if let Some(&place) = s.parents.keys().next() {
+        let name = &shared.parents[place - src.manifest.tables.len()];
+        return Err(Error::internal(format!(
+            "the keys and indexes of the partitioned {name} never became ready to build"
         )));
     }
     let end = Instant::now();
@@ -349,6 +408,8 @@ struct Shared {
     state: Mutex<State>,
     wake: Notify,
     tables: Vec<manifest::TableEntry>,
+    /// The partitioned parents the data phase builds, as pg_dump names them.
+    parents: Vec<String>,
 }
 
 impl Shared {
@@ -406,7 +467,8 @@ impl Worker {
         Ok(rows)
     }
 
-    /// Runs a loaded table's own keys and indexes.
+    /// Runs a loaded table's own keys and indexes, or a partitioned parent's once its
+    /// partitions' are in; then its ANALYZE, and its record.
     async fn build(
         &self,
         client: &tokio_postgres::Client,
@@ -414,20 +476,29 @@ impl Worker {
         work: TableWork,
     ) -> Result<()> {
         crate::failpoint::pause("restore:table-indexes").await;
-        let table = &self.shared.tables[t];
+        let (schema, name, qualified, record) = match self.shared.tables.get(t) {
+            Some(table) => (
+                table.schema.as_str(),
+                table.name.as_str(),
+                format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name)),
+                resume::table(table),
+            ),
+            None => {
+                let parent = &self.shared.parents[t - self.shared.tables.len()];
+                let (schema, name) = parent.split_once('.').unwrap_or(("", parent));
+                (schema, name, parent.clone(), resume::parent(parent))
+            }
+        };
         self.progress.worker(
             self.index,
             Doing::Indexing {
-                schema: &table.schema,
-                table: &table.name,
+                schema,
+                table: name,
             },
         );
         let failed = |e| {
             self.shared.fail(crate::pg::sqlstate::failure(
-                format!(
-                    "cannot build the keys and indexes of {}.{}",
-                    table.schema, table.name
-                ),
+                format!("cannot build the keys and indexes of {schema}.{name}"),
                 e,
             ))
         };
@@ -437,13 +508,10 @@ impl Worker {
             client.batch_execute(sql).await.map_err(failed)?;
         }
         // its statistics too, while other tables load, before the first reader plans a query
-        let analyze = format!(
-            "ANALYZE {}.{}",
-            quote_ident(&table.schema),
-            quote_ident(&table.name)
-        );
+        // (a parent's sample its partitions, which nothing else analyzes as one)
+        let analyze = format!("ANALYZE {qualified}");
         client.batch_execute(&analyze).await.map_err(failed)?;
-        resume::record(client, &resume::table(table))
+        resume::record(client, &record)
             .await
             .map_err(|e| self.shared.fail(e))?;
         client.batch_execute("COMMIT").await.map_err(failed)?;
@@ -614,7 +682,7 @@ mod tests {
         ]);
         // a.1 and all of b and c are in; c's indexes are built
         let done = Done::of(&["file:a.1", "file:b.1", "file:c.1", "table:agency.c"]);
-        let s = State::plan(&tables, work, &done);
+        let s = State::plan(&tables, work, Vec::new(), &done);
         let files: Vec<&str> = s.files.iter().map(|(_, f)| f.name.as_str()).collect();
         assert_eq!(files, ["a.2"]);
         assert_eq!(s.remaining[&0], 1);
@@ -635,6 +703,7 @@ mod tests {
             references,
             add: Some(format!("add {table}->{references}")),
             validate: validate.then(|| format!("validate {table}->{references}")),
+            partitions: Vec::new(),
         }
     }
 
@@ -681,6 +750,56 @@ mod tests {
         assert!(last.then.is_none(), "production had it NOT VALID");
         s.key_done(&last.tables, None);
         let Step::Done = s.next() else { panic!() };
+    }
+
+    #[test]
+    fn a_parent_builds_once_its_partitions_have_and_no_key_holds_one_then_keys_to_it_go_in() {
+        // places 0 and 1 are visits' partitions, 2 references visits, 3 is visits itself
+        let parent = ParentWork {
+            name: "agency.visits".into(),
+            leaves: vec![0, 1],
+            work: TableWork {
+                statements: vec!["parent's key".into()],
+            },
+        };
+        let mut s = State::plan(&[], HashMap::new(), Vec::new(), &Done::default());
+        s.partitions.insert(3, parent.leaves.clone());
+        s.parents.insert(3, (parent.leaves, parent.work));
+        let mut to_parent = key(2, 3, false);
+        to_parent.partitions = vec![0, 1];
+        s.keys(vec![to_parent, key(0, 2, true)]);
+        for t in [0, 2] {
+            s.busy = 1;
+            s.built(t);
+        }
+        assert!(s.ready.is_empty(), "partition 1 is not built yet");
+        let Step::Key(leaf_key) = s.next() else {
+            panic!("0->2 is ready")
+        };
+        s.busy += 1;
+        s.built(1);
+        let Step::Wait = s.next() else {
+            panic!("the parent's attaches would wait on the key holding partition 0")
+        };
+        s.key_done(&leaf_key.tables, leaf_key.then.map(|v| *v));
+        let Step::Build(3, _) = s.next() else {
+            panic!("the parent builds")
+        };
+        let Step::Wait = s.next() else {
+            panic!("0->2's validation waits: the parent's build holds partition 0")
+        };
+        s.built(3);
+        let mut steps = Vec::new();
+        while let Step::Key(k) = s.next() {
+            s.key_done(&k.tables, None);
+            steps.push(k);
+        }
+        let to_parent = steps
+            .iter()
+            .find(|k| k.sql == "add 2->3")
+            .unwrap_or_else(|| panic!("the key to the parent is ready: {steps:?}"));
+        assert_eq!(to_parent.tables, [2, 3, 0, 1], "it locks every partition");
+        assert_eq!(to_parent.step, EARLY_TO_PARTITIONED);
     }
 
     #[test]

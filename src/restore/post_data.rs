@@ -47,6 +47,7 @@ impl PostData {
     pub fn take_data_work(&mut self) -> pipeline::Work {
         pipeline::Work {
             tables: std::mem::take(&mut self.per_table.work),
+            parents: std::mem::take(&mut self.per_table.parents),
             keys: std::mem::take(&mut self.early_keys),
             header: self.per_table.header.clone(),
         }
@@ -74,7 +75,17 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let tables = pg_names(src).await?;
     let places: HashMap<String, usize> =
         (0..tables.len()).map(|i| (tables[i].clone(), i)).collect();
-    let per_table = per_table::split(&rest, &sql, &places);
+    let partitioned: HashMap<String, Vec<String>> =
+        super::foreign_keys::partitioned(src.target, src.env)
+            .await?
+            .into_iter()
+            .filter_map(|(parent, leaves)| Some((parent, leaves?)))
+            .collect();
+    let per_table = per_table::split(&rest, &sql, &places, &partitioned);
+    // a parent's place follows the manifest's tables
+    let parents: HashMap<String, (usize, Vec<usize>)> = (per_table.parents.iter().enumerate())
+        .map(|(j, p)| (p.name.clone(), (tables.len() + j, p.leaves.clone())))
+        .collect();
     let keys = read_keys(&archive, tmp.path(), &fks).await?;
     // early only where each table's own unique keys were taken by the data phase, and the
     // session settings the keys need are among those the data phase runs after (it adds
@@ -82,7 +93,10 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let settings_kept = (keys.header.lines()).all(|l| per_table.header.lines().any(|m| m == l));
     let early_keys = match per_table.work.is_empty() || !settings_kept {
         true => Vec::new(),
-        false => super::foreign_keys::early(src.target, src.env, &keys.keys, &places).await?,
+        false => {
+            let early = super::foreign_keys::early;
+            early(src.target, src.env, &keys.keys, &places, &parents).await?
+        }
     };
     Ok(PostData {
         tmp,

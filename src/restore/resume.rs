@@ -59,6 +59,11 @@ pub fn table(t: &TableEntry) -> String {
     format!("table:{}.{}", t.schema, t.name)
 }
 
+/// The step of a partitioned parent's own keys and indexes (named as pg_dump names it).
+pub fn parent(name: &str) -> String {
+    format!("parent:{name}")
+}
+
 /// The incoming database for snapshot `label`: the one a cut-short run of the same snapshot
 /// left, with what it committed, or a new one made empty from `template`.
 pub async fn open(target: &Target, env: &Env, template: &str, m: &Manifest) -> Result<Done> {
@@ -243,6 +248,10 @@ pub fn summary(done: &Done, files: usize, tables: usize) -> String {
         "{} of {tables} tables' keys and indexes kept",
         count("table:")
     ));
+    let parents = count("parent:");
+    if parents > 0 {
+        parts.push(format!("{parents} partitioned tables' keys and indexes kept"));
+    }
     if done.has(POST_DATA) {
         parts.push("the rest of post-data kept".into());
     }

@@ -127,7 +127,9 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         dir,
         profile.snapshot.signing_key.as_deref(),
     )?);
-    journal.write(Entry::Plan(Box::new(manifest.clone())))?;
+    journal
+        .append(Entry::Plan(Box::new(manifest.clone())))
+        .await?;
     let total_bytes = parts.iter().map(|p| p.bytes).sum();
     let workers = profile.snapshot.workers().clamp(1, parts.len().max(1));
     let progress = job.progress.begin(
@@ -149,7 +151,9 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let (dumper, journal_ref) = (&dumper, &journal);
     let dumped = |section, path: &'static str| async move {
         let sealed = dumper.dump(section, &dir.join(path)).await?;
-        journal_ref.write(Entry::Sealed(schema_file(path, sealed.clone())))?;
+        (journal_ref
+            .append(Entry::Sealed(schema_file(path, sealed.clone())))
+            .await)?;
         tell(&job.tap, &plan.label, &dir.join(path));
         Ok::<_, Error>(sealed)
     };
@@ -269,10 +273,13 @@ async fn copy_all(
                     &progress,
                 )
                 .await;
-                let journaled = sealed.and_then(|s| {
-                    journal.write(Entry::Sealed(part_entry(&tables, &part, &s)))?;
-                    Ok(s)
-                });
+                let journaled = match sealed {
+                    Ok(s) => journal
+                        .append(Entry::Sealed(part_entry(&tables, &part, &s)))
+                        .await
+                        .map(|()| s),
+                    Err(e) => Err(e),
+                };
                 match journaled {
                     Ok(s) => {
                         tell(&tap, &label, &path);

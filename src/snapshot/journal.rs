@@ -33,7 +33,7 @@ pub enum Entry {
     Sealed(File),
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Line {
     pub entry: Entry,
     /// SHA-256 of the previous line's `chain` and this entry's JSON: it names this run's
@@ -72,6 +72,16 @@ impl Journal {
             state: Mutex::new((file, String::new())),
             signing_key: signing_key.map(Path::to_path_buf),
         })
+    }
+
+    /// `write`, off the async threads when the line is signed (ssh-keygen is a child
+    /// process the thread waits on).
+    pub async fn append(self: &std::sync::Arc<Self>, entry: Entry) -> Result<()> {
+        if self.signing_key.is_none() {
+            return self.write(entry);
+        }
+        let journal = std::sync::Arc::clone(self);
+        crate::pool::run(move || journal.write(entry)).await?
     }
 
     /// Appends `entry` as one line, written whole in one call. A follower reads the page
