@@ -325,6 +325,21 @@ async fn an_application_schema_with_every_object_kind_comes_back_exact() {
          statistics, triggers, comments, policies"
     );
     let (p, st) = (s.prod.admin().await, s.staging().await);
+    // every constraint as valid, and every index as valid, as production's: partitioned
+    // parents' keys (built from their partitions') and the keys that reference them included
+    let validity = "SELECT c.conrelid::regclass || '.' || c.conname || '=' || c.convalidated
+                    FROM pg_constraint c WHERE c.connamespace = 'app'::regnamespace
+                    UNION ALL
+                    SELECT i.indexrelid::regclass || '=' || i.indisvalid || i.indisready
+                    FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+                    WHERE t.relnamespace = 'app'::regnamespace ORDER BY 1";
+    let valid = column(&p, validity).await;
+    assert!(
+        valid.contains(&"app.reading_flags.reading_flags_reading_id_taken_kind_fkey=true".into())
+            && valid.contains(&"app.sessions_token_idx=truetrue".into()),
+        "{valid:?}"
+    );
+    assert_eq!(valid, column(&st, validity).await, "constraint and index validity");
     // both sides print values alike for the comparison
     for c in [&p, &st] {
         c.batch_execute(
