@@ -476,17 +476,22 @@ impl Worker {
         work: TableWork,
     ) -> Result<()> {
         crate::failpoint::pause("restore:table-indexes").await;
-        let (schema, name, qualified, record) = match self.shared.tables.get(t) {
+        // a parent is not analyzed: in PostgreSQL 15 that analyzes every partition again
+        let (schema, name, analyze, record) = match self.shared.tables.get(t) {
             Some(table) => (
                 table.schema.as_str(),
                 table.name.as_str(),
-                format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name)),
+                Some(format!(
+                    "ANALYZE {}.{}",
+                    quote_ident(&table.schema),
+                    quote_ident(&table.name)
+                )),
                 resume::table(table),
             ),
             None => {
                 let parent = &self.shared.parents[t - self.shared.tables.len()];
                 let (schema, name) = parent.split_once('.').unwrap_or(("", parent));
-                (schema, name, parent.clone(), resume::parent(parent))
+                (schema, name, None, resume::parent(parent))
             }
         };
         self.progress.worker(
@@ -508,9 +513,9 @@ impl Worker {
             client.batch_execute(sql).await.map_err(failed)?;
         }
         // its statistics too, while other tables load, before the first reader plans a query
-        // (a parent's sample its partitions, which nothing else analyzes as one)
-        let analyze = format!("ANALYZE {qualified}");
-        client.batch_execute(&analyze).await.map_err(failed)?;
+        if let Some(analyze) = analyze {
+            client.batch_execute(&analyze).await.map_err(failed)?;
+        }
         resume::record(client, &record)
             .await
             .map_err(|e| self.shared.fail(e))?;
