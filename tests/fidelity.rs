@@ -339,7 +339,11 @@ async fn an_application_schema_with_every_object_kind_comes_back_exact() {
             && valid.contains(&"app.sessions_token_idx=truetrue".into()),
         "{valid:?}"
     );
-    assert_eq!(valid, column(&st, validity).await, "constraint and index validity");
+    assert_eq!(
+        valid,
+        column(&st, validity).await,
+        "constraint and index validity"
+    );
     // both sides print values alike for the comparison
     for c in [&p, &st] {
         c.batch_execute(

@@ -182,15 +182,23 @@ pub async fn early(
     };
     let mut out = Vec::new();
     for k in keys {
+        // PostgreSQL names the key's copies for the parent's partitions as it would name a
+        // key of its columns: in before another key on the same columns, one could take that
+        // key's name, so such a key waits for the end, as the others are in by then
+        let shares_columns = || {
+            (keys.iter())
+                .any(|o| o.table == k.table && o.name != k.name && o.columns() == k.columns())
+        };
         let to_parent = parents.get(&k.references);
-        if let (Some((parent, leaves)), None, true) = (
-            to_parent,
-            partitioned_tables.get(&k.table),
-            k.only,
-        ) && let Some(&table) = places.get(&k.table)
+        if let (Some((parent, leaves)), None, true) =
+            (to_parent, partitioned_tables.get(&k.table), k.only)
+            && let Some(&table) = places.get(&k.table)
+            && !shares_columns()
         {
             // added in one step, as production has it, unless a cut-short run did
-            let present = plan.present.contains_key(&(k.table.clone(), k.name.clone()));
+            let present = plan
+                .present
+                .contains_key(&(k.table.clone(), k.name.clone()));
             out.extend((!present).then(|| EarlyKey {
                 table,
                 references: *parent,
@@ -273,6 +281,12 @@ impl Plan {
 }
 
 impl ForeignKey {
+    /// The referencing columns, as written between `FOREIGN KEY (` and `)`.
+    fn columns(&self) -> Option<&str> {
+        let after = self.sql.split_once(" FOREIGN KEY (")?.1;
+        after.split_once(')').map(|(columns, _)| columns)
+    }
+
     /// `ADD CONSTRAINT name FOREIGN KEY ...`, without `NOT VALID` or the closing `;`.
     fn clause(&self) -> String {
         let stmt = self.sql.trim_end_matches(';');
@@ -305,7 +319,10 @@ async fn present(target: &Target, env: &Env) -> Result<HashMap<(String, String),
 
 /// The partitioned tables of the incoming copy, named as pg_dump names them, each with its
 /// partitions when they are all plain tables (`None` when some are partitioned themselves).
-pub(super) async fn partitioned(target: &Target, env: &Env) -> Result<HashMap<String, Option<Vec<String>>>> {
+pub(super) async fn partitioned(
+    target: &Target,
+    env: &Env,
+) -> Result<HashMap<String, Option<Vec<String>>>> {
     let c = target.connect(&target.incoming(), env).await?;
     let rows = c
         .query(
@@ -363,6 +380,8 @@ mod tests {
         assert_eq!(keys[2].name, "\"Client Contacts_fk\"");
         assert!(keys[2].not_valid, "production had it NOT VALID");
         assert_eq!(keys[1].references, "agency.clients");
+        assert_eq!(keys[0].columns(), Some("manager_id"));
+        assert_eq!(keys[2].columns(), Some("client_id"));
     }
 
     #[test]

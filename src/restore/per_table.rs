@@ -97,9 +97,9 @@ pub fn split(
             }
             Some((_, On::Parent(p, index))) => {
                 let leaves = partitioned.get(p.as_str());
-                let places: Option<Vec<usize>> =
-                    leaves.map(|l| l.iter().map(|l| tables.get(l).copied()).collect())
-                        .flatten();
+                let places: Option<Vec<usize>> = leaves
+                    .map(|l| l.iter().map(|l| tables.get(l).copied()).collect())
+                    .flatten();
                 if let Some(places) = places.filter(|p| !p.is_empty()) {
                     let next = out.parents.len();
                     let j = *parents.entry(p.as_str()).or_insert(next);
@@ -130,7 +130,11 @@ pub fn split(
         let parent = |p: &str| parents.get(p).filter(|_| !unready.contains(p)).copied();
         let taken = match &entry {
             Some((stmt, On::Table(t))) => tables.get(t).map(|&t| {
-                out.work.entry(t).or_default().statements.push(stmt.to_string());
+                out.work
+                    .entry(t)
+                    .or_default()
+                    .statements
+                    .push(stmt.to_string());
             }),
             Some((stmt, On::Parent(p, _))) => parent(p).map(|j| {
                 out.parents[j].work.statements.push(stmt.to_string());
@@ -286,7 +290,10 @@ mod tests {
     }
 
     fn kept(p: &PerTable) -> Vec<&str> {
-        p.remainder.lines().filter(|l| !l.starts_with(';')).collect()
+        p.remainder
+            .lines()
+            .filter(|l| !l.starts_with(';'))
+            .collect()
     }
 
     #[test]
@@ -321,7 +328,10 @@ mod tests {
         let p = split(TOC, SQL, &tables(), &partitioned());
         assert_eq!(p.parents.len(), 1, "{:?}", p.parents);
         let parent = &p.parents[0];
-        assert_eq!((parent.name.as_str(), parent.leaves.as_slice()), ("agency.visits", &[1][..]));
+        assert_eq!(
+            (parent.name.as_str(), parent.leaves.as_slice()),
+            ("agency.visits", &[1][..])
+        );
         let firsts: Vec<&str> = (parent.work.statements.iter())
             .map(|s| s.lines().next().unwrap_or_default())
             .collect();

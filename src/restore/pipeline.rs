@@ -58,7 +58,10 @@ impl KeyStep {
                     true => EARLY_ADD,
                     false => EARLY_TO_PARTITIONED,
                 },
-                tables: [k.table, k.references].into_iter().chain(k.partitions).collect(),
+                tables: [k.table, k.references]
+                    .into_iter()
+                    .chain(k.partitions)
+                    .collect(),
                 then: validate.map(Box::new),
             }),
             None => validate,
@@ -159,7 +162,9 @@ impl State {
         }
         for (j, p) in parents.into_iter().enumerate() {
             let place = tables.len() + j;
-            match done.has(&resume::parent(&p.name)) {
+            // a run that recorded the rest of post-data built the parents there (an older
+            // acc's, which left them to it)
+            match done.has(&resume::parent(&p.name)) || done.has(resume::POST_DATA) {
                 true => {
                     state.built.insert(place);
                 }
@@ -203,7 +208,11 @@ impl State {
             return Step::Done;
         }
         let unlocked = |t: &usize| {
-            let partitions = self.partitions.get(t).map(Vec::as_slice).unwrap_or_default();
+            let partitions = self
+                .partitions
+                .get(t)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             partitions.iter().all(|p| !self.keys_touching.contains(p))
         };
         let buildable = (0..self.ready.len()).filter(|&i| unlocked(&self.ready[i].1));
@@ -353,10 +362,18 @@ pub async fn data(
             table.schema, table.name
         )));
     }
-    if let Some(&place) = s.parents.keys().next() {
-        let name = &shared.parents[place - src.manifest.tables.len()];
+    let unbuilt = s.ready.first().map(|r| r.1);
+    if let Some(place) = s.parents.keys().next().copied().or(unbuilt) {
+        let n = src.manifest.tables.len();
+        let name = match place.checked_sub(n) {
+            Some(j) => shared.parents[j].clone(),
+            None => format!(
+                "{}.{}",
+                src.manifest.tables[place].schema, src.manifest.tables[place].name
+            ),
+        };
         return Err(Error::internal(format!(
-            "the keys and indexes of the partitioned {name} never became ready to build"
+            "the keys and indexes of {name} were never built"
         )));
     }
     let end = Instant::now();

@@ -250,7 +250,9 @@ pub fn summary(done: &Done, files: usize, tables: usize) -> String {
     ));
     let parents = count("parent:");
     if parents > 0 {
-        parts.push(format!("{parents} partitioned tables' keys and indexes kept"));
+        parts.push(format!(
+            "{parents} partitioned tables' keys and indexes kept"
+        ));
     }
     if done.has(POST_DATA) {
         parts.push("the rest of post-data kept".into());
