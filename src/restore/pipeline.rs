@@ -101,8 +101,8 @@ struct State {
     ready: Vec<(u64, usize, TableWork)>,
     /// Not yet ready: the work of tables still loading.
     pending: HashMap<usize, TableWork>,
-    /// Not yet ready: partitioned parents' work, by their place, with their partitions.
-    parents: HashMap<usize, (Vec<usize>, TableWork)>,
+    /// Not yet ready: partitioned parents' work, by their place.
+    parents: HashMap<usize, TableWork>,
     /// Each parent's partitions, which its build locks (its attaches): no key statement on
     /// one of them runs beside it.
     partitions: HashMap<usize, Vec<usize>>,
@@ -169,8 +169,8 @@ impl State {
                     state.built.insert(place);
                 }
                 false => {
-                    state.partitions.insert(place, p.leaves.clone());
-                    state.parents.insert(place, (p.leaves, p.work));
+                    state.partitions.insert(place, p.leaves);
+                    state.parents.insert(place, p.work);
                 }
             }
         }
@@ -178,14 +178,23 @@ impl State {
         state
     }
 
+    /// A parent's partitions; none for a table.
+    fn partitions_of(&self, place: usize) -> &[usize] {
+        self.partitions.get(&place).map_or(&[], Vec::as_slice)
+    }
+
     /// The parents whose partitions are all built are ready.
     fn parents_ready(&mut self) {
-        let ready: Vec<usize> = (self.parents.iter())
-            .filter(|(_, (leaves, _))| leaves.iter().all(|l| self.built.contains(l)))
-            .map(|(&place, _)| place)
+        let partitions_built =
+            |place: &usize| (self.partitions_of(*place).iter()).all(|l| self.built.contains(l));
+        let ready: Vec<usize> = self
+            .parents
+            .keys()
+            .copied()
+            .filter(partitions_built)
             .collect();
         for place in ready {
-            if let Some((_, work)) = self.parents.remove(&place) {
+            if let Some(work) = self.parents.remove(&place) {
                 self.ready.push((0, place, work));
             }
         }
@@ -207,14 +216,8 @@ impl State {
         if self.failed {
             return Step::Done;
         }
-        let unlocked = |t: &usize| {
-            let partitions = self
-                .partitions
-                .get(t)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            partitions.iter().all(|p| !self.keys_touching.contains(p))
-        };
+        let unlocked =
+            |t: &usize| (self.partitions_of(*t).iter()).all(|p| !self.keys_touching.contains(p));
         let buildable = (0..self.ready.len()).filter(|&i| unlocked(&self.ready[i].1));
         if let Some(i) = buildable.max_by_key(|&i| self.ready[i].0) {
             let (_, t, work) = self.ready.swap_remove(i);
@@ -485,7 +488,7 @@ impl Worker {
     }
 
     /// Runs a loaded table's own keys and indexes, or a partitioned parent's once its
-    /// partitions' are in; then its ANALYZE, and its record.
+    /// partitions' are in; then a table's ANALYZE, and the record.
     async fn build(
         &self,
         client: &tokio_postgres::Client,
@@ -785,8 +788,8 @@ mod tests {
             },
         };
         let mut s = State::plan(&[], HashMap::new(), Vec::new(), &Done::default());
-        s.partitions.insert(3, parent.leaves.clone());
-        s.parents.insert(3, (parent.leaves, parent.work));
+        s.partitions.insert(3, parent.leaves);
+        s.parents.insert(3, parent.work);
         let mut to_parent = key(2, 3, false);
         to_parent.partitions = vec![0, 1];
         s.keys(vec![to_parent, key(0, 2, true)]);
