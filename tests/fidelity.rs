@@ -8,6 +8,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use support::restores::restore_killed_at;
 use support::{ROWS_HASH, Run, Sandbox, StagingDb, TestDb, acc, schema_dump};
 
 const FIXTURE: &str = "fixtures/fidelity.sql";
@@ -313,8 +314,40 @@ async fn an_application_schema_with_every_object_kind_comes_back_exact() {
     assert_eq!(verify.code, 0, "{verify:?}");
     assert_eq!(verify.json()["contents_checked"], true);
 
+    // while the tables load, autovacuum is off on every one production left alone; production's
+    // own storage options stand as production set them
+    restore_killed_at(&s.config, "restore:data-done");
+    let options = "SELECT c.relname || ':' || coalesce(c.reloptions::text, '') || ':'
+                          || coalesce(t.reloptions::text, '')
+                   FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+                   WHERE c.relnamespace = 'app'::regnamespace AND c.relkind = 'r' ORDER BY 1";
+    let loading = column(
+        &s.staging
+            .admin(&format!("{}__incoming", s.staging.name))
+            .await,
+        options,
+    )
+    .await;
+    for expected in [
+        "books:{autovacuum_enabled=false}:{autovacuum_enabled=false}",
+        "tuned_queue:{autovacuum_enabled=false}:{autovacuum_enabled=false}",
+        "tuned_log:{fillfactor=70,autovacuum_enabled=false}:{autovacuum_enabled=true}",
+    ] {
+        assert!(
+            loading.contains(&expected.to_string()),
+            "{expected}: {loading:?}"
+        );
+    }
+    // the next run resumes that load and gives every table production's options back
     let restore = s.acc(&["restore", "--profile", "t", "--json"]);
     assert_eq!(restore.code, 0, "{restore:?}");
+    assert!(restore.stderr.contains("resuming"), "{restore:?}");
+    let (p, st) = (s.prod.admin().await, s.staging().await);
+    assert_eq!(
+        column(&p, options).await,
+        column(&st, options).await,
+        "storage options"
+    );
 
     let prod_url = format!("{}/{}", s.sb.var("ACC_PROD_URL"), s.prod.name);
     let staging_url = format!("{}/{}", s.sb.var("ACC_STAGING_URL"), s.staging.name);
@@ -324,7 +357,6 @@ async fn an_application_schema_with_every_object_kind_comes_back_exact() {
         "the schemas agree: types, domains, partitions, inheritance, generated columns, \
          statistics, triggers, comments, policies"
     );
-    let (p, st) = (s.prod.admin().await, s.staging().await);
     // every constraint as valid, and every index as valid, as production's: partitioned
     // parents' keys (built from their partitions') and the keys that reference them included
     let validity = "SELECT c.conrelid::regclass || '.' || c.conname || '=' || c.convalidated

@@ -173,10 +173,32 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// `s` as an SQL string literal, as PostgreSQL's `quote_literal` makes it: read the same
+/// whatever `standard_conforming_strings` is.
+pub fn quote_literal(s: &str) -> String {
+    let quoted = s.replace('\'', "''");
+    if s.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
+}
+
 /// Two runs creating the same object at once: the loser sees a duplicate, which is fine.
 pub fn lost_race(e: &tokio_postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::DUPLICATE_DATABASE
         || *c == SqlState::DUPLICATE_OBJECT
         || *c == SqlState::DUPLICATE_TABLE
         || *c == SqlState::UNIQUE_VIOLATION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_literal;
+
+    #[test]
+    fn a_literal_reads_the_same_whatever_the_server_does_with_backslashes() {
+        assert_eq!(quote_literal("a.\"it's\""), "'a.\"it''s\"'");
+        assert_eq!(quote_literal("a\\b"), "E'a\\\\b'");
+    }
 }

@@ -16,6 +16,6 @@ pub mod tools;
 
 pub use connect::{
     Connection, MISSING_DATABASE, cell, connect, database_missing, lost_race, open, password,
-    quote_ident,
+    quote_ident, quote_literal,
 };
 pub use database::{Database, RootCert, SslMode, Tls};

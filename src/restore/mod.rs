@@ -1,6 +1,7 @@
 //! `acc restore` and `acc freeze`: staging refreshed atomically and read-only from a verified
 //! snapshot, never half-loaded, never writable, never overwritten while frozen.
 
+mod autovacuum;
 mod files;
 mod follow;
 mod foreign_keys;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
+use super::autovacuum;
 use super::files::Files;
 use super::follow::Follow;
 use super::freeze::{FreezeState, freeze_state};
@@ -359,6 +360,7 @@ async fn load_and_lock(
     } else {
         load::pre_data(&src).await?;
         let c = target.connect(&target.incoming(), env).await?;
+        autovacuum::hold(&c).await?;
         resume::record(&c, resume::PRE_DATA).await?;
     }
     crate::failpoint::pause("restore:pre-data").await;
@@ -426,6 +428,7 @@ async fn load_and_lock(
         watch.published_everywhere(m).await?;
         phases.mark("publication");
     }
+    autovacuum::release(&client).await?;
     let preserved = readonly::preserve(target, env, &profile.restore.preserve_schemas).await?;
     let late = deadline.is_some_and(|d| Utc::now() > d);
     crate::failpoint::pause("restore:lock-down").await;
