@@ -257,13 +257,15 @@ async fn a_deliberate_filtered_copy_is_recorded_in_the_manifest_and_shown_by_sta
 async fn an_application_schema_with_every_object_kind_comes_back_exact() {
     let mut s = setup("fidelity_kinds", "").await;
     s.snapshot_as_a_bypassrls_user("fidelity_kinds").await;
-    // production's sessions default to settings that change how values print as text
+    // production's sessions default to settings that change how values print as text: money
+    // among them, in a locale with no digits after the point (the sandbox makes it)
     s.sb.admin("ACC_PROD_URL", "postgres")
         .await
         .batch_execute(&format!(
-            "ALTER DATABASE {} SET DateStyle = 'SQL, DMY'; ALTER DATABASE {} SET extra_float_digits = 0;
-             ALTER DATABASE {} SET IntervalStyle = 'sql_standard'",
-            s.prod.name, s.prod.name, s.prod.name
+            "ALTER DATABASE {0} SET DateStyle = 'SQL, DMY'; ALTER DATABASE {0} SET extra_float_digits = 0;
+             ALTER DATABASE {0} SET IntervalStyle = 'sql_standard';
+             ALTER DATABASE {0} SET lc_monetary = 'ja_JP.UTF-8'",
+            s.prod.name
         ))
         .await
         .unwrap();
@@ -379,7 +381,8 @@ async fn an_application_schema_with_every_object_kind_comes_back_exact() {
     // both sides print values alike for the comparison
     for c in [&p, &st] {
         c.batch_execute(
-            "SET DateStyle = ISO; SET extra_float_digits = 3; SET IntervalStyle = postgres",
+            "SET DateStyle = ISO; SET extra_float_digits = 3; SET IntervalStyle = postgres;
+             SET lc_monetary = 'C'",
         )
         .await
         .unwrap();

@@ -20,7 +20,22 @@ SANDBOX_PACKAGES=(
     "/usr/bin/pdfinfo:poppler-utils"
     "/usr/bin/pdftoppm:poppler-utils"
     "/usr/bin/tmux:tmux"
+    "/usr/share/i18n/locales/ja_JP:locales"
 )
+
+# A locale whose money has no digits after the point, for the tests that set production's
+# lc_monetary to it (text COPY must not depend on it); made from the locales package's sources.
+MONEY_LOCALE=ja_JP.UTF-8
+
+ensure_locale() {
+    locale -a 2>/dev/null | grep -qix 'ja_JP.utf8' && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing locale $MONEY_LOCALE" "run as root, or: sudo localedef --no-archive -i ja_JP -f UTF-8 $MONEY_LOCALE"
+    fi
+    say "generating locale $MONEY_LOCALE"
+    # as a directory, not into the archive: servers already running find it without a restart
+    localedef --no-archive -i ja_JP -f UTF-8 "$MONEY_LOCALE"
+}
 
 ensure_packages() {
     local missing=() entry path pkg

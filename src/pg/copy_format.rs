@@ -8,6 +8,14 @@ use super::copy_binary::{FormatError, RowCounter};
 use super::copy_messages::MessageCounter;
 use super::copy_text::LineCounter;
 
+/// The settings both ends of a text COPY run under, so that what production writes reads back
+/// the same on staging whatever either database's defaults: a database set to
+/// `DateStyle = 'SQL, DMY'` prints 2024-03-04 as 04/03/2024, which staging would read as April
+/// (pg_dump pins the same three); and `money` prints and reads by `lc_monetary`, whose digits
+/// after the point differ between locales (1234.56 in en_US is 123456 hundredths, in ja_JP
+/// ￥1,235), so both ends take the C locale's.
+pub const PORTABLE_TEXT: &str = "SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3; SET lc_monetary = 'C'";
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CopyFormat {

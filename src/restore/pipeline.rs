@@ -466,8 +466,9 @@ impl Worker {
             .await?;
         client
             .batch_execute(&format!(
-                "{}\nSET synchronous_commit = off; SET statement_timeout = 0; {SESSION_MEMORY}",
-                self.header
+                "{}\nSET synchronous_commit = off; SET statement_timeout = 0; {}; {SESSION_MEMORY}",
+                self.header,
+                crate::pg::copy_format::PORTABLE_TEXT
             ))
             .await
             .map_err(|e| crate::pg::sqlstate::failure("cannot prepare a loading connection", e))?;

@@ -23,14 +23,11 @@ const NO_TIMEOUTS: &str = "SET idle_in_transaction_session_timeout = 0; SET stat
 /// role is an error, never a silent subset. `on` only when a filtered copy was asked for.
 fn settings(filtered: bool) -> String {
     let rls = if filtered { "on" } else { "off" };
-    format!("{NO_TIMEOUTS}; {PORTABLE_TEXT}; SET row_security = {rls}")
+    format!(
+        "{NO_TIMEOUTS}; {}; SET row_security = {rls}",
+        pg::copy_format::PORTABLE_TEXT
+    )
 }
-
-/// What text COPY writes must read back the same on staging whatever production's defaults
-/// (a database set to `DateStyle = 'SQL, DMY'` prints 2024-03-04 as 04/03/2024, which staging
-/// would read as April): the settings pg_dump pins.
-const PORTABLE_TEXT: &str =
-    "SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3";
 
 /// The exporting session runs a query this often, as a second guard against idle timeouts.
 const KEEPALIVE: Duration = Duration::from_secs(20);
