@@ -78,14 +78,33 @@ bench_cleartext() {
     trap '"$ROOT/scripts/sandbox" up >/dev/null 2>&1' EXIT
 }
 
-timed() { # timed NAME FUNCTION: appends seconds to $work/NAME.times
-    local t0 t1
+# The machine's busy and total CPU time so far, in clock ticks (/proc/stat: user, nice,
+# system, irq, softirq and steal are busy; idle and iowait are not).
+cpu_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+
+timed() { # timed NAME FUNCTION: appends seconds to $work/NAME.times, busy core-seconds to NAME.cpu
+    local t0 t1 b0 a0 b1 a1
     sync
+    read -r b0 a0 < <(cpu_ticks)
     t0=$(date +%s.%N)
     "$2"
     t1=$(date +%s.%N)
+    read -r b1 a1 < <(cpu_ticks)
     awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", b - a}' >> "$work/$1.times"
-    echo "$NAME: $1 $(tail -1 "$work/$1.times")s" >&2
+    # the work the run made the machine do (acc, both servers, the peers' tools): on a
+    # CPU-bound run, busy / cores is the least time any schedule of that work could take
+    awk -v b="$((b1 - b0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f\n", b / hz}' >> "$work/$1.cpu"
+    echo "$NAME: $1 $(tail -1 "$work/$1.times")s, $(tail -1 "$work/$1.cpu") core-s busy ($(awk -v b="$((b1 - b0))" -v a="$((a1 - a0))" 'BEGIN {printf "%.0f", 100 * b / a}')% of $(nproc) cores)" >&2
+}
+
+bench_work() { # bench_work NAME...: each timed run's median busy core-seconds, and that over the cores
+    local n w cores
+    cores=$(nproc)
+    printf 'work (median busy core-seconds of the whole machine; / %s cores: the least time that work allows):\n' "$cores"
+    for n in "$@"; do
+        w=$(median "$work/$n.cpu")
+        awk -v n="$n" -v w="$w" -v c="$cores" 'BEGIN {printf "  %-20s %7.1f core-s  %6.1f s\n", n, w, w / c}'
+    done
 }
 
 median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
