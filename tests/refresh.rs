@@ -20,7 +20,7 @@ async fn loaded_files(s: &Setup) -> i64 {
         return 0;
     };
     c.query_one(
-        "SELECT count(*) FROM acc_resume.done WHERE step LIKE 'file:%'",
+        "SELECT count(*) FROM acc_resume_v2.done WHERE step LIKE 'file:%'",
         &[],
     )
     .await

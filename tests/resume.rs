@@ -52,6 +52,7 @@ async fn a_restore_killed_at_each_step_is_resumed_by_the_next_run_and_staging_is
         (vec!["restore:pre-data".into()], Some(0)),
         (vec!["restore:files-loaded:1".into()], Some(1)),
         (vec![format!("restore:files-loaded:{most}")], Some(most)),
+        (vec!["restore:indexes-built:2".into()], Some(1)),
         (vec!["restore:table-indexes".into()], Some(1)),
         (vec!["restore:foreign key during data".into()], Some(1)),
         (vec!["restore:validate during data".into()], Some(1)),
@@ -105,6 +106,13 @@ async fn a_restore_killed_at_each_step_is_resumed_by_the_next_run_and_staging_is
                 run.stderr
             ),
         }
+        if kills[0] == "restore:indexes-built:2" {
+            assert!(
+                run.stderr.contains(" index builds kept"),
+                "{why}: {}",
+                run.stderr
+            );
+        }
         if ["restore:post-data", "restore:foreign key on partitions"].contains(&kills[0].as_str()) {
             assert!(
                 run.stderr.contains("the rest of post-data kept"),
@@ -141,14 +149,14 @@ async fn a_new_snapshot_never_resumes_another_snapshots_load() {
         .admin(&format!("{}__incoming", s.staging.name))
         .await;
     let recorded: String = kept
-        .query_one("SELECT label FROM acc_resume.snapshot", &[])
+        .query_one("SELECT label FROM acc_resume_v2.snapshot", &[])
         .await
         .unwrap()
         .get(0);
     assert_eq!(recorded, cut);
     let loaded: i64 = kept
         .query_one(
-            "SELECT count(*) FROM acc_resume.done WHERE step LIKE 'file:%'",
+            "SELECT count(*) FROM acc_resume_v2.done WHERE step LIKE 'file:%'",
             &[],
         )
         .await
@@ -175,7 +183,7 @@ async fn a_new_snapshot_never_resumes_another_snapshots_load() {
     s.staging
         .admin(&format!("{}__incoming", s.staging.name))
         .await
-        .batch_execute("UPDATE acc_resume.snapshot SET wal_lsn = '0/1'")
+        .batch_execute("UPDATE acc_resume_v2.snapshot SET wal_lsn = '0/1'")
         .await
         .unwrap();
     let run = s.restore(&[]);

@@ -20,7 +20,7 @@ SANDBOX_PACKAGES=(
     "/usr/bin/pdfinfo:poppler-utils"
     "/usr/bin/pdftoppm:poppler-utils"
     "/usr/bin/tmux:tmux"
-    "/usr/share/i18n/locales/ja_JP:locales"
+    "/usr/sbin/locale-gen:locales"
 )
 
 # A locale whose money has no digits after the point, for the tests that set production's

@@ -14,7 +14,23 @@ use super::copy_text::LineCounter;
 /// (pg_dump pins the same three); and `money` prints and reads by `lc_monetary`, whose digits
 /// after the point differ between locales (1234.56 in en_US is 123456 hundredths, in ja_JP
 /// ￥1,235), so both ends take the C locale's.
-pub const PORTABLE_TEXT: &str = "SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3; SET lc_monetary = 'C'";
+const PORTABLE_TEXT: [(&str, &str); 4] = [
+    ("DateStyle", "ISO"),
+    ("IntervalStyle", "postgres"),
+    ("extra_float_digits", "3"),
+    ("lc_monetary", "C"),
+];
+
+/// The `SET` statements of the portable text settings, for the session; with `local`, for
+/// the transaction only (`SET LOCAL`), so that nothing else the session runs later (a CHECK
+/// that casts money, on a binary load) sees them.
+pub fn portable_text(local: bool) -> String {
+    let set = if local { "SET LOCAL" } else { "SET" };
+    (PORTABLE_TEXT.iter())
+        .map(|(name, value)| format!("{set} {name} = '{value}'"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -3,9 +3,12 @@
 //! load's own ANALYZE does, and a key or an index that needs the table's lock waits
 //! `deadlock_timeout` before the worker is cancelled. So pre-data's last step sets
 //! `autovacuum_enabled = false` on every table (and its TOAST table) that production set no
-//! such option on, and records which, in the same transaction; before the lock-down the
-//! options are reset from that record, in the transactions that delete it. A table production
-//! configured keeps exactly its own options, and a resumed run resets what the first one set.
+//! such option on, each with its record in the same transaction (in batches, all before
+//! pre-data's own record, so a run cut short among them starts over); before the lock-down
+//! the options are reset from that record, in the transactions that delete it. A table
+//! production configured keeps exactly its own options, and a resumed run resets what the
+//! first one set. Tables acc's role does not own (an extension's, put in the template by a
+//! superuser) are left as they are: only their owner may change them.
 
 use tokio_postgres::Client;
 
@@ -34,7 +37,7 @@ pub async fn hold(client: &Client) -> Result<()> {
                         SELECT 1 FROM pg_class t, unnest(t.reloptions) o
                         WHERE t.oid = c.reltoastrelid AND o LIKE 'autovacuum\\_enabled=%')
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relkind = 'r' AND c.relpersistence <> 't'
+             WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND pg_has_role(c.relowner, 'USAGE')
                AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1)
                AND n.nspname NOT LIKE 'pg\\_%'
              ORDER BY 1",

@@ -6,6 +6,7 @@ mod files;
 mod follow;
 mod foreign_keys;
 mod freeze;
+mod index_builds;
 mod lanes;
 mod large_objects;
 mod load;

@@ -10,10 +10,27 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// The entries of one table, as SQL, in archive order.
+use super::index_builds::{Form, IndexBuild, form};
+
+/// The entries of one table: the indexes (its keys' among them) that build side by side,
+/// then the statements that run once they are in, as SQL, in archive order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableWork {
+    pub indexes: Vec<IndexBuild>,
     pub statements: Vec<String>,
+}
+
+impl TableWork {
+    /// Adds one of plain table `table`'s statements, as a build where it can be one.
+    fn add(&mut self, stmt: &str, table: &str) {
+        match form(stmt, table) {
+            Form::Build(index, after) => {
+                self.indexes.push(index);
+                self.statements.extend(after);
+            }
+            Form::After(stmt) => self.statements.push(stmt),
+        }
+    }
 }
 
 /// A partitioned parent's own keys and indexes and their attaches, to run once every one of
@@ -129,12 +146,8 @@ pub fn split(
     for (line, entry) in &read {
         let parent = |p: &str| parents.get(p).filter(|_| !unready.contains(p)).copied();
         let taken = match &entry {
-            Some((stmt, On::Table(t))) => tables.get(t).map(|&t| {
-                out.work
-                    .entry(t)
-                    .or_default()
-                    .statements
-                    .push(stmt.to_string());
+            Some((stmt, On::Table(name))) => tables.get(name).map(|&t| {
+                out.work.entry(t).or_default().add(stmt, name);
             }),
             Some((stmt, On::Parent(p, _))) => parent(p).map(|j| {
                 out.parents[j].work.statements.push(stmt.to_string());
@@ -221,7 +234,7 @@ fn table_of(stmt: &str) -> Option<String> {
 }
 
 /// One identifier at the start of `s`, bare or double-quoted, as written; and what follows.
-fn ident(s: &str) -> Option<(&str, &str)> {
+pub(super) fn ident(s: &str) -> Option<(&str, &str)> {
     if let Some(quoted) = s.strip_prefix('"') {
         let mut i = 0;
         let bytes = quoted.as_bytes();
@@ -300,13 +313,27 @@ mod tests {
     fn a_loaded_tables_own_keys_and_indexes_are_taken_and_the_rest_left_in_order() {
         let p = split(TOC, SQL, &tables(), &HashMap::new());
         assert_eq!(p.work.len(), 3, "{:?}", p.work);
+        // a key builds as its index, then becomes the constraint; an index builds as written
+        assert_eq!(
+            p.work[&0].indexes,
+            [IndexBuild {
+                name: "agency.branches_pkey".into(),
+                sql: "CREATE UNIQUE INDEX branches_pkey ON agency.branches USING btree (id);"
+                    .into()
+            }]
+        );
         assert_eq!(
             p.work[&0].statements,
             [
-                "ALTER TABLE ONLY agency.branches\n    ADD CONSTRAINT branches_pkey PRIMARY KEY (id);"
+                "ALTER TABLE ONLY agency.branches\n    ADD CONSTRAINT branches_pkey PRIMARY KEY USING INDEX branches_pkey;"
             ]
         );
-        assert!(p.work[&2].statements[0].starts_with("CREATE INDEX \"Client Contacts_name_idx\""));
+        assert!(
+            p.work[&2].indexes[0]
+                .sql
+                .starts_with("CREATE INDEX \"Client Contacts_name_idx\"")
+        );
+        assert!(p.work[&2].statements.is_empty());
         assert!(p.header.contains("SET statement_timeout") && !p.header.contains("restrict"));
         assert!(p.parents.is_empty(), "no partitioned table is known");
         assert_eq!(

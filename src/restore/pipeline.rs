@@ -1,8 +1,10 @@
-//! The data phase with each table's own keys, indexes and ANALYZE pipelined behind its load,
-//! each table's in one transaction with its resume record: `jobs`
-//! workers share one queue of data files (largest first) and one of tables whose files are
-//! all in. A free worker takes a ready table first, the largest, so the longest index builds
-//! start earliest, and loads the next file otherwise. This is how pgcopydb overlaps its
+//! The data phase with each table's own keys, indexes and ANALYZE pipelined behind its load:
+//! `jobs` workers share one queue of data files (largest first) and one of the index builds
+//! of tables whose files are all in. A free worker takes a table's remaining work first (its
+//! keys' constraints over their indexes, its ANALYZE, in one transaction with its resume
+//! record), then an index build, of the largest table, so the longest builds start earliest
+//! and one table's indexes build side by side (each commits with its own record), and loads
+//! the next file otherwise. This is how pgcopydb overlaps its
 //! COPY and CREATE INDEX; pg_restore --jobs starts a table's indexes only after all the data.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -13,6 +15,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 
 use super::foreign_keys::EarlyKey;
+use super::index_builds::IndexBuild;
 use super::load::{Source, load_file_as};
 use super::per_table::{ParentWork, TableWork};
 use super::resume::{self, Done};
@@ -24,6 +27,7 @@ use crate::snapshot::manifest;
 /// One worker's next step.
 enum Step {
     Build(usize, TableWork),
+    Index(usize, IndexBuild),
     Key(KeyStep),
     Load(usize, manifest::File),
     Wait,
@@ -99,6 +103,12 @@ struct State {
     remaining: HashMap<usize, usize>,
     /// Tables loaded whose work is waiting, with their size.
     ready: Vec<(u64, usize, TableWork)>,
+    /// Index builds of loaded tables, with their table's size: any may run now.
+    indexes_ready: Vec<(u64, usize, IndexBuild)>,
+    /// A loaded table's work waiting for its index builds: how many are left, its size.
+    after_indexes: HashMap<usize, (usize, u64, TableWork)>,
+    /// Index builds this run committed.
+    indexes_committed: usize,
     /// Not yet ready: the work of tables still loading.
     pending: HashMap<usize, TableWork>,
     /// Not yet ready: partitioned parents' work, by their place.
@@ -153,9 +163,14 @@ impl State {
                 Some(_) if done.has(&resume::table(t)) => {
                     state.built.insert(i);
                 }
-                Some(w) if remaining == 0 => state.ready.push((t.plaintext_bytes, i, w)),
-                Some(w) => {
-                    state.pending.insert(i, w);
+                Some(mut w) => {
+                    w.indexes.retain(|b| !done.has(&resume::index(&b.name)));
+                    match remaining {
+                        0 => state.table_ready(t.plaintext_bytes, i, w),
+                        _ => {
+                            state.pending.insert(i, w);
+                        }
+                    }
                 }
                 None => {}
             }
@@ -176,6 +191,34 @@ impl State {
         }
         state.parents_ready();
         state
+    }
+
+    /// Table `t`'s files are all in: its index builds may run, and the rest of its work once
+    /// they are in.
+    fn table_ready(&mut self, size: u64, t: usize, mut work: TableWork) {
+        let builds = std::mem::take(&mut work.indexes);
+        if builds.is_empty() {
+            self.ready.push((size, t, work));
+            return;
+        }
+        self.after_indexes.insert(t, (builds.len(), size, work));
+        (self.indexes_ready).extend(builds.into_iter().map(|b| (size, t, b)));
+    }
+
+    /// One index of table `t` is in: after its last, the rest of the table's work is ready.
+    /// Returns how many index builds this run has committed.
+    fn index_done(&mut self, t: usize) -> usize {
+        self.busy -= 1;
+        self.indexes_committed += 1;
+        if let Some((left, _, _)) = self.after_indexes.get_mut(&t) {
+            *left -= 1;
+            if *left == 0
+                && let Some((_, size, work)) = self.after_indexes.remove(&t)
+            {
+                self.ready.push((size, t, work));
+            }
+        }
+        self.indexes_committed
     }
 
     /// A parent's partitions; none for a table.
@@ -226,6 +269,13 @@ impl State {
             self.busy += 1;
             self.building_from.get_or_insert_with(Instant::now);
             return Step::Build(t, work);
+        }
+        let largest = (0..self.indexes_ready.len()).max_by_key(|&i| self.indexes_ready[i].0);
+        if let Some(i) = largest {
+            let (_, t, build) = self.indexes_ready.swap_remove(i);
+            self.busy += 1;
+            self.building_from.get_or_insert_with(Instant::now);
+            return Step::Index(t, build);
         }
         let free = |k: &KeyStep| k.tables.iter().all(|t| !self.keys_touching.contains(t));
         if let Some(i) = self.keys_ready.iter().position(free) {
@@ -281,7 +331,7 @@ impl State {
         if *left == 0
             && let Some(work) = self.pending.remove(&t)
         {
-            self.ready.push((size, t, work));
+            self.table_ready(size, t, work);
         }
         if self.files.is_empty() && self.remaining.values().all(|&n| n == 0) {
             self.data_done.get_or_insert_with(Instant::now);
@@ -365,7 +415,7 @@ pub async fn data(
             table.schema, table.name
         )));
     }
-    let unbuilt = s.ready.first().map(|r| r.1);
+    let unbuilt = (s.ready.first().map(|r| r.1)).or(s.after_indexes.keys().next().copied());
     if let Some(place) = s.parents.keys().next().copied().or(unbuilt) {
         let n = src.manifest.tables.len();
         let name = match place.checked_sub(n) {
@@ -466,9 +516,8 @@ impl Worker {
             .await?;
         client
             .batch_execute(&format!(
-                "{}\nSET synchronous_commit = off; SET statement_timeout = 0; {}; {SESSION_MEMORY}",
-                self.header,
-                crate::pg::copy_format::PORTABLE_TEXT
+                "{}\nSET synchronous_commit = off; SET statement_timeout = 0; {SESSION_MEMORY}",
+                self.header
             ))
             .await
             .map_err(|e| crate::pg::sqlstate::failure("cannot prepare a loading connection", e))?;
@@ -480,6 +529,7 @@ impl Worker {
                 Step::Done => break,
                 Step::Wait => waiting.await,
                 Step::Build(t, work) => self.build(&client, t, work).await?,
+                Step::Index(t, build) => self.index_build(&client, t, build).await?,
                 Step::Key(key) => self.key(&client, key).await?,
                 Step::Load(t, file) => rows += self.load(&client, t, file).await?,
             }
@@ -543,6 +593,43 @@ impl Worker {
         client.batch_execute("COMMIT").await.map_err(failed)?;
         self.shared.lock().built(t);
         self.shared.wake.notify_waiters();
+        Ok(())
+    }
+
+    /// Builds one index of loaded table `t`, committed with its record, beside the table's
+    /// other builds.
+    async fn index_build(
+        &self,
+        client: &tokio_postgres::Client,
+        t: usize,
+        build: IndexBuild,
+    ) -> Result<()> {
+        let table = &self.shared.tables[t];
+        self.progress.worker(
+            self.index,
+            Doing::Indexing {
+                schema: &table.schema,
+                table: &table.name,
+            },
+        );
+        let failed = |e| {
+            self.shared.fail(crate::pg::sqlstate::failure(
+                format!(
+                    "cannot build index {} of {}.{}",
+                    build.name, table.schema, table.name
+                ),
+                e,
+            ))
+        };
+        client.batch_execute("BEGIN").await.map_err(failed)?;
+        client.batch_execute(&build.sql).await.map_err(failed)?;
+        resume::record(client, &resume::index(&build.name))
+            .await
+            .map_err(|e| self.shared.fail(e))?;
+        client.batch_execute("COMMIT").await.map_err(failed)?;
+        let count = self.shared.lock().index_done(t);
+        self.shared.wake.notify_waiters();
+        crate::failpoint::pause(&format!("restore:indexes-built:{count}")).await;
         Ok(())
     }
 
@@ -610,7 +697,7 @@ impl Worker {
         // a table of one file is emptied in the same transaction, so its rows go in frozen;
         // it has no key yet that could stop the TRUNCATE (keys come once it is built)
         let freeze = table.files.len() == 1;
-        let begin = match freeze {
+        let mut begin = match freeze {
             true => format!(
                 "BEGIN; TRUNCATE ONLY {}.{}",
                 quote_ident(&table.schema),
@@ -618,6 +705,13 @@ impl Worker {
             ),
             false => "BEGIN".to_string(),
         };
+        // a text file reads back under the settings production wrote it under
+        if !file.format.is_binary() {
+            begin.push_str(&format!(
+                "; {}",
+                crate::pg::copy_format::portable_text(true)
+            ));
+        }
         client.batch_execute(&begin).await.map_err(failed)?;
         let source = (&self.files, &file);
         let n = load_file_as(client, table, source, &self.ids, &self.progress, freeze)
@@ -684,6 +778,48 @@ mod tests {
         let Step::Done = s.next() else { panic!() };
     }
 
+    fn index(name: &str) -> IndexBuild {
+        IndexBuild {
+            name: name.into(),
+            sql: format!("CREATE INDEX {name}"),
+        }
+    }
+
+    #[test]
+    fn a_tables_indexes_build_side_by_side_and_the_rest_of_its_work_follows_the_last() {
+        let work = TableWork {
+            indexes: vec![index("a.pkey"), index("a.idx")],
+            statements: vec![
+                "ALTER TABLE a ADD CONSTRAINT pkey PRIMARY KEY USING INDEX pkey".into(),
+            ],
+        };
+        let mut s = State {
+            files: VecDeque::from([(0, file("a.1")), (1, file("b.1"))]),
+            remaining: HashMap::from([(0, 1), (1, 1)]),
+            pending: HashMap::from([(0, work), (1, TableWork::default())]),
+            ..State::default()
+        };
+        let Step::Load(0, _) = s.next() else { panic!() };
+        s.loaded(0, 100);
+        let Step::Index(0, first) = s.next() else {
+            panic!("a's index builds come before the next file")
+        };
+        let Step::Index(0, second) = s.next() else {
+            panic!("and both of them at once")
+        };
+        assert_ne!(first, second);
+        let Step::Load(1, _) = s.next() else {
+            panic!("nothing else of a can run yet")
+        };
+        assert_eq!(s.index_done(0), 1);
+        assert!(s.ready.is_empty(), "one build is still running");
+        assert_eq!(s.index_done(0), 2);
+        let Step::Build(0, rest) = s.next() else {
+            panic!("the key's constraint and the ANALYZE follow the last build")
+        };
+        assert!(rest.indexes.is_empty() && rest.statements.len() == 1);
+    }
+
     #[test]
     fn a_resumed_plan_loads_only_what_is_missing_and_keeps_built_tables() {
         let table = |name: &str, files: &[&str]| {
@@ -701,21 +837,33 @@ mod tests {
         ]);
         let tables: Vec<manifest::TableEntry> =
             serde_json::from_value(tables).unwrap_or_else(|e| panic!("{e}"));
+        let two = TableWork {
+            indexes: vec![index("agency.b_pkey"), index("agency.b_idx")],
+            statements: Vec::new(),
+        };
         let work = HashMap::from([
             (0, TableWork::default()),
-            (1, TableWork::default()),
+            (1, two),
             (2, TableWork::default()),
         ]);
-        // a.1 and all of b and c are in; c's indexes are built
-        let done = Done::of(&["file:a.1", "file:b.1", "file:c.1", "table:agency.c"]);
+        // a.1 and all of b and c are in; one of b's indexes and all of c's are built
+        let done = Done::of(&[
+            "file:a.1",
+            "file:b.1",
+            "file:c.1",
+            "index:agency.b_pkey",
+            "table:agency.c",
+        ]);
         let s = State::plan(&tables, work, Vec::new(), &done);
         let files: Vec<&str> = s.files.iter().map(|(_, f)| f.name.as_str()).collect();
         assert_eq!(files, ["a.2"]);
         assert_eq!(s.remaining[&0], 1);
         assert_eq!(
-            s.ready.iter().map(|r| r.1).collect::<Vec<_>>(),
-            [1],
-            "b builds now"
+            (s.indexes_ready.iter())
+                .map(|r| (r.1, r.2.name.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "agency.b_idx")],
+            "b builds the index it lacks now"
         );
         assert!(
             s.pending.contains_key(&0) && !s.pending.contains_key(&2),
@@ -786,6 +934,7 @@ mod tests {
             leaves: vec![0, 1],
             work: TableWork {
                 statements: vec!["parent's key".into()],
+                ..TableWork::default()
             },
         };
         let mut s = State::plan(&[], HashMap::new(), Vec::new(), &Done::default());

@@ -1,8 +1,8 @@
 //! A restore cut short (kill -9, a reboot, a lost connection) is resumed by the next run of the
 //! same snapshot, not started again. What is done is recorded in the incoming database itself,
-//! in schema `acc_resume`, by the transaction that did it: a data file's row is written in its
-//! COPY's transaction, a table's in the transaction of its keys and indexes, the post-data
-//! remainder's in its own. The record and the data can never disagree: a kill before a commit
+//! in schema `acc_resume_v2`, by the transaction that did it: a data file's row is written in
+//! its COPY's transaction, an index's in its build's, a table's in the transaction of the rest
+//! of its keys and its ANALYZE, the post-data remainder's in its own. The record and the data can never disagree: a kill before a commit
 //! loses both. The schema names the snapshot it belongs to (label, start and WAL position); an incoming database of another
 //! snapshot, or one whose pre-data never finished, is dropped and made again, so a resumed
 //! restore never mixes two snapshots. The schema goes in the lock-down's own transaction.
@@ -18,8 +18,11 @@ use crate::error::Result;
 use crate::pg::sqlstate::failure;
 use crate::snapshot::manifest::{Manifest, TableEntry};
 
-/// The schema of the record, dropped by the lock-down.
-pub const SCHEMA: &str = "acc_resume";
+/// The schema of the record, dropped by the lock-down. Its name carries the record's format:
+/// when what is recorded changes, so does the name, and an acc of another format starts over
+/// instead of resuming (one that built keys as plain statements would meet the indexes this
+/// one commits on their own, and fail on them every night).
+pub const SCHEMA: &str = "acc_resume_v2";
 
 pub const PRE_DATA: &str = "pre-data";
 pub const POST_DATA: &str = "post-data";
@@ -52,6 +55,11 @@ impl Done {
 /// The step of one data file.
 pub fn file(name: &str) -> String {
     format!("file:{name}")
+}
+
+/// The step of one index build (a key's index among them), schema-qualified.
+pub fn index(name: &str) -> String {
+    format!("index:{name}")
 }
 
 /// The step of one table's own keys and indexes.
@@ -248,6 +256,10 @@ pub fn summary(done: &Done, files: usize, tables: usize) -> String {
         "{} of {tables} tables' keys and indexes kept",
         count("table:")
     ));
+    let indexes = count("index:");
+    if indexes > 0 {
+        parts.push(format!("{indexes} index builds kept"));
+    }
     let parents = count("parent:");
     if parents > 0 {
         parts.push(format!(

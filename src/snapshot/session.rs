@@ -25,7 +25,7 @@ fn settings(filtered: bool) -> String {
     let rls = if filtered { "on" } else { "off" };
     format!(
         "{NO_TIMEOUTS}; {}; SET row_security = {rls}",
-        pg::copy_format::PORTABLE_TEXT
+        pg::copy_format::portable_text(false)
     )
 }
 

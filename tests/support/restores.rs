@@ -195,7 +195,7 @@ pub async fn assert_exact(s: &Setup, why: &str) {
     }
     let left: i64 = st
         .query_one(
-            "SELECT count(*) FROM pg_namespace WHERE nspname = 'acc_resume'",
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'acc_resume_v2'",
             &[],
         )
         .await
