@@ -251,7 +251,8 @@ async fn pull_refuses_a_sheets_manifest_over_an_export_day_and_warns_when_nothin
 }
 
 /// `latest` cannot take a reader back: once this host pulled a signed day, a `latest` that
-/// names an older one is refused (65) unless `--date` names it on purpose.
+/// names an older one is refused (65) unless `--date` names it on purpose; and that day's
+/// newer version removed from the destination is refused (65) even when named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_refuses_a_latest_older_than_a_signed_day_it_already_pulled() {
     let sb = Sandbox::require();
@@ -273,7 +274,39 @@ async fn pull_refuses_a_latest_older_than_a_signed_day_it_already_pulled() {
     };
     assert_eq!(pull("first", &[]).code, 0);
     let newest = dir.path().join("store/t/.pulled-newest");
-    assert_eq!(std::fs::read_to_string(&newest).unwrap().trim(), date);
+    assert_eq!(
+        std::fs::read_to_string(&newest).unwrap().trim(),
+        format!("{date} v1")
+    );
+    // a rerun of the day publishes version 2; once pulled, the day never goes back to 1
+    let rerun = export(&config, to.to_str().unwrap(), &[]);
+    assert_eq!(rerun.code, 0, "{rerun:?}");
+    assert_eq!(pull("second", &[]).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(&newest).unwrap().trim(),
+        format!("{date} v2")
+    );
+    let v2 = to.join("t").join(&date).join("v2");
+    assert!(v2.join("manifest.json").exists(), "{v2:?}");
+    std::fs::rename(&v2, to.join("t").join(&date).join("removed")).unwrap();
+    let older = pull("older-version", &[]);
+    assert_eq!(older.code, 65, "{older:?}");
+    assert!(
+        older.stderr.contains("already pulled its signed version 2"),
+        "{}",
+        older.stderr
+    );
+    let named = pull("older-version-named", &["--date", &date]);
+    assert_eq!(
+        named.code, 65,
+        "naming the day does not take it back a version: {named:?}"
+    );
+    assert!(
+        !dir.path()
+            .join("older-version")
+            .join("manifest.json")
+            .exists()
+    );
     // as if this host had pulled the next day before the destination went back to today's
     let next = (chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").unwrap()
         + chrono::Days::new(1))
@@ -287,6 +320,7 @@ async fn pull_refuses_a_latest_older_than_a_signed_day_it_already_pulled() {
         "{}",
         refused.stderr
     );
+    std::fs::rename(to.join("t").join(&date).join("removed"), &v2).unwrap();
     let named = pull("named", &["--date", &date]);
     assert_eq!(named.code, 0, "{named:?}");
     assert_eq!(

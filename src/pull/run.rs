@@ -90,11 +90,23 @@ pub fn pull(profile: &Profile, env: &Env, req: &PullRequest) -> Result<PullRepor
     let date = find_day(&days, req, from)?;
     let day = days.manifest(date, &profile.name, signers, require_signature)?;
     let newest = Newest::of(profile);
+    let seen = newest.as_ref().and_then(Newest::get);
+    let version = day.manifest.version.unwrap_or(0);
+    if let Some((_, newer)) = seen.filter(|(day, v)| *day == date && *v > version) {
+        return Err(Error::new(
+            Kind::BadInput,
+            format!(
+                "{date} at {} is at version {version}, but this host already pulled its signed version {newer}: a newer version was removed from the destination; nothing was pulled",
+                from.describe()
+            ),
+        )
+        .hint(format!(
+            "a day's versions only grow: find out who removed version {newer}; to take version {version} anyway, remove {}",
+            newest.as_ref().map_or_else(String::new, |n| n.path.display().to_string())
+        )));
+    }
     if req.date.is_none()
-        && let Some(seen) = newest
-            .as_ref()
-            .and_then(Newest::get)
-            .filter(|seen| *seen > date)
+        && let Some((seen, _)) = seen.filter(|(seen, _)| *seen > date)
     {
         return Err(Error::new(
             Kind::BadInput,
@@ -145,7 +157,7 @@ pub fn pull(profile: &Profile, env: &Env, req: &PullRequest) -> Result<PullRepor
         })
         .collect();
     if let Some(newest) = newest.as_ref().filter(|_| day.signed_by.is_some())
-        && let Err(e) = newest.record(date)
+        && let Err(e) = newest.record(date, version)
     {
         crate::events::warning(&format!(
             "cannot record the newest day pulled, so a rolled-back latest is not caught: {}",
@@ -236,8 +248,9 @@ fn pull_one(
     }
 }
 
-/// The newest signed day this host has pulled for a profile, kept in its store: `latest` may
-/// never take a reader back past it without `--date`.
+/// The newest signed day this host has pulled for a profile, and the version of it, kept in
+/// its store (`2026-12-04 v2`): `latest` may never take a reader back past that day without
+/// `--date`, and that day never goes back to an older version.
 struct Newest {
     path: PathBuf,
 }
@@ -262,16 +275,22 @@ impl Newest {
         }
     }
 
-    fn get(&self) -> Option<NaiveDate> {
-        std::fs::read_to_string(&self.path)
-            .ok()
-            .and_then(|t| NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok())
+    /// The day and its version (0 where an older acc recorded the day alone).
+    fn get(&self) -> Option<(NaiveDate, u32)> {
+        let text = std::fs::read_to_string(&self.path).ok()?;
+        let mut words = text.split_whitespace();
+        let date = NaiveDate::parse_from_str(words.next()?, "%Y-%m-%d").ok()?;
+        let version = match words.next() {
+            Some(v) => v.strip_prefix('v')?.parse().ok()?,
+            None => 0,
+        };
+        Some((date, version))
     }
 
-    fn record(&self, date: NaiveDate) -> Result<()> {
-        if self.get().is_some_and(|seen| seen >= date) {
+    fn record(&self, date: NaiveDate, version: u32) -> Result<()> {
+        if self.get().is_some_and(|seen| seen >= (date, version)) {
             return Ok(());
         }
-        crate::store::write_atomic(&self.path, format!("{date}\n").as_bytes())
+        crate::store::write_atomic(&self.path, format!("{date} v{version}\n").as_bytes())
     }
 }
