@@ -126,8 +126,9 @@ async fn a_restore_killed_at_each_step_is_resumed_by_the_next_run_and_staging_is
     }
 }
 
-/// A cut-short restore of one snapshot is never resumed by a restore of another: the new
-/// label starts a fresh incoming database, and staging holds the new snapshot's data alone.
+/// A cut-short restore of one snapshot is never resumed by a restore of another, nor one an
+/// acc of another record format left: a fresh incoming database is made, the run says why,
+/// and staging holds the new snapshot's data alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_snapshot_never_resumes_another_snapshots_load() {
     let s = setup("resumenew", "").await;
@@ -169,30 +170,47 @@ async fn a_new_snapshot_never_resumes_another_snapshots_load() {
     let run = s.restore(&[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        !run.stderr.contains("resuming"),
-        "another snapshot starts over: {}",
+        !run.stderr.contains("resuming")
+            && run.stderr.contains(&format!("another snapshot ({cut})")),
+        "another snapshot starts over, and says so: {}",
         run.stderr
     );
     assert_eq!(s.staging_label().await, next);
     assert_exact(&s, "after another snapshot").await;
 
-    // the same label, taken again (a failed scheduled snapshot run again): another snapshot
-    change_production(&s, 3).await;
-    let again = s.snapshot();
-    restore_killed_at(&s.config, "restore:files-loaded:3");
-    s.staging
-        .admin(&format!("{}__incoming", s.staging.name))
-        .await
-        .batch_execute("UPDATE acc_resume_v2.snapshot SET wal_lsn = '0/1'")
-        .await
-        .unwrap();
-    let run = s.restore(&[]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        !run.stderr.contains("resuming"),
-        "a snapshot taken at another WAL position starts over: {}",
-        run.stderr
-    );
-    assert_eq!(s.staging_label().await, again);
-    assert_exact(&s, "after the same label taken again").await;
+    // the same label, taken again (a failed scheduled snapshot run again): another snapshot;
+    // and a load an acc of the older record format left (schema acc_resume), never resumed
+    // since it built keys as plain statements: each made again, and said so
+    let cases = [
+        (
+            "UPDATE acc_resume_v2.snapshot SET wal_lsn = '0/1'",
+            "holds a cut-short load of another snapshot",
+            "the same label taken again",
+        ),
+        (
+            "ALTER SCHEMA acc_resume_v2 RENAME TO acc_resume",
+            "holds no load this acc can resume",
+            "an older acc's load",
+        ),
+    ];
+    for (round, (change, says, why)) in cases.into_iter().enumerate() {
+        change_production(&s, 3 + round).await;
+        let label = s.snapshot();
+        restore_killed_at(&s.config, "restore:files-loaded:3");
+        s.staging
+            .admin(&format!("{}__incoming", s.staging.name))
+            .await
+            .batch_execute(change)
+            .await
+            .unwrap();
+        let run = s.restore(&[]);
+        assert_eq!(run.code, 0, "{why}: {run:?}");
+        assert!(
+            !run.stderr.contains("resuming") && run.stderr.contains(says),
+            "{why}: starts over, and says so: {}",
+            run.stderr
+        );
+        assert_eq!(s.staging_label().await, label, "{why}");
+        assert_exact(&s, &format!("after {why}")).await;
+    }
 }

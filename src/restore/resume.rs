@@ -135,13 +135,26 @@ async fn left_for(target: &Target, env: &Env, m: &Manifest) -> Result<Option<Don
     {
         Ok(Some(row)) => row,
         Ok(None) => return Ok(None),
-        Err(e) if no_record(&e) => return Ok(None),
+        Err(e) if no_record(&e) => {
+            crate::events::info(&format!(
+                "restore {}: {} holds no load this acc can resume (an older acc's record, or none); it is made again",
+                m.label,
+                target.incoming()
+            ));
+            return Ok(None);
+        }
         Err(e) => return Err(failure("cannot read the restore's progress", e)),
     };
-    let same = theirs.get::<_, String>(0) == m.label
+    let label: String = theirs.get(0);
+    let same = label == m.label
         && theirs.get::<_, DateTime<FixedOffset>>(1) == m.started_at
         && theirs.get::<_, String>(2) == m.wal_lsn;
     if !same {
+        crate::events::info(&format!(
+            "restore {}: {} holds a cut-short load of another snapshot ({label}); it is made again",
+            m.label,
+            target.incoming()
+        ));
         return Ok(None);
     }
     let steps: HashSet<String> = c
