@@ -572,25 +572,13 @@ impl Worker {
                 table: name,
             },
         );
-        let failed = |e| {
-            self.shared.fail(crate::pg::sqlstate::failure(
-                format!("cannot build the keys and indexes of {schema}.{name}"),
-                e,
-            ))
-        };
-        // the table's keys and indexes commit with their record, so a resumed run keeps them
-        client.batch_execute("BEGIN").await.map_err(failed)?;
-        for sql in &work.statements {
-            client.batch_execute(sql).await.map_err(failed)?;
-        }
-        // its statistics too, while other tables load, before the first reader plans a query
-        if let Some(analyze) = analyze {
-            client.batch_execute(&analyze).await.map_err(failed)?;
-        }
-        resume::record(client, &record)
-            .await
-            .map_err(|e| self.shared.fail(e))?;
-        client.batch_execute("COMMIT").await.map_err(failed)?;
+        // the table's keys commit with their record, so a resumed run keeps them; its
+        // statistics too, while other tables load, before the first reader plans a query
+        let statements: Vec<&str> = (work.statements.iter().map(String::as_str))
+            .chain(analyze.as_deref())
+            .collect();
+        let what = format!("the keys and indexes of {schema}.{name}");
+        self.committed(client, &statements, &record, &what).await?;
         self.shared.lock().built(t);
         self.shared.wake.notify_waiters();
         Ok(())
@@ -612,25 +600,42 @@ impl Worker {
                 table: &table.name,
             },
         );
-        let failed = |e| {
-            self.shared.fail(crate::pg::sqlstate::failure(
-                format!(
-                    "cannot build index {} of {}.{}",
-                    build.name, table.schema, table.name
-                ),
-                e,
-            ))
-        };
-        client.batch_execute("BEGIN").await.map_err(failed)?;
-        client.batch_execute(&build.sql).await.map_err(failed)?;
-        resume::record(client, &resume::index(&build.name))
-            .await
-            .map_err(|e| self.shared.fail(e))?;
-        client.batch_execute("COMMIT").await.map_err(failed)?;
+        let what = format!("index {} of {}.{}", build.name, table.schema, table.name);
+        let record = resume::index(&build.name);
+        (self.committed(client, &[build.sql.as_str()], &record, &what)).await?;
         let count = self.shared.lock().index_done(t);
         self.shared.wake.notify_waiters();
         crate::failpoint::pause(&format!("restore:indexes-built:{count}")).await;
         Ok(())
+    }
+
+    /// Runs `statements` in one transaction that commits with resume record `record`; a
+    /// failure fails the run, naming `what` could not be built.
+    async fn committed(
+        &self,
+        client: &tokio_postgres::Client,
+        statements: &[&str],
+        record: &str,
+        what: &str,
+    ) -> Result<()> {
+        let failed = |e| {
+            self.shared.fail(crate::pg::sqlstate::failure(
+                format!("cannot build {what}"),
+                e,
+            ))
+        };
+        client.batch_execute("BEGIN").await.map_err(failed)?;
+        for sql in statements.iter().copied() {
+            client.batch_execute(sql).await.map_err(failed)?;
+        }
+        resume::record(client, record)
+            .await
+            .map_err(|e| self.shared.fail(e))?;
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(failed)
+            .map(|_| ())
     }
 
     /// Adds or validates one foreign key whose two tables are in. A statement the server
