@@ -3,12 +3,11 @@
 //! schedules them), and sequences.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, pin_mut};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
@@ -17,7 +16,6 @@ use super::target::Target;
 use crate::crypt::{Digest, Identities, Mismatch, checked, unseal};
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
-use crate::pg::tools as pg_tools;
 use crate::pg::{quote_ident, sqlstate};
 use crate::progress::Run;
 use crate::snapshot::manifest::{self, Manifest};
@@ -109,23 +107,6 @@ fn feeding(tx: mpsc::Sender<Result<Bytes>>, produce: impl FnOnce(&mpsc::Sender<R
     }
 }
 
-/// The same for bytes already read and checked in full (the schema archives).
-fn plaintext_of(
-    bytes: Vec<u8>,
-    path: PathBuf,
-    ids: Arc<Identities>,
-) -> mpsc::Receiver<Result<Bytes>> {
-    let (tx, rx) = mpsc::channel(8);
-    let _ = crate::pool::start(move || {
-        feeding(tx, move |tx| {
-            if let Err(e) = pump(unseal(std::io::Cursor::new(bytes), &path, &ids), &path, tx) {
-                let _ = tx.blocking_send(Err(e));
-            }
-        })
-    });
-    rx
-}
-
 /// Sends the plaintext of `reader` in chunks: Ok(true) when it reached the end, Ok(false)
 /// when the receiver went away, and the error when it could not be opened or decrypted.
 fn pump(reader: Result<impl Read>, path: &Path, tx: &mpsc::Sender<Result<Bytes>>) -> Result<bool> {
@@ -196,30 +177,6 @@ pub async fn create_incoming(target: &Target, env: &Env, template: &str) -> Resu
             ), e)
             .hint("the staging user needs CREATEDB, and restore.template must exist with no sessions on it")
         })
-}
-
-/// Applies the pre-data schema (tables, types, functions) by piping it into pg_restore.
-pub async fn pre_data(src: &Source<'_>) -> Result<()> {
-    let (target, env, files, m, ids) = (src.target, src.env, src.files, src.manifest, src.ids);
-    let mut cmd = target.pg_restore(env)?;
-    cmd.arg("--section=pre-data");
-    let mut child = pg_tools::spawn(cmd, "pg_restore")?;
-    let errors = pg_tools::stderr_of(&mut child);
-    let mut stdin = child.stdin.take().expect("piped");
-    let archive = verified_bytes_off(files, &m.schema.pre_data).await?;
-    let mut rx = plaintext_of(
-        archive,
-        files.path(&m.schema.pre_data.name),
-        Arc::clone(ids),
-    );
-    while let Some(chunk) = rx.recv().await {
-        let chunk = chunk?;
-        if stdin.write_all(&chunk).await.is_err() {
-            break; // pg_restore stopped; its exit status says why
-        }
-    }
-    drop(stdin);
-    pg_tools::finish(child, errors, "pg_restore (pre-data)").await
 }
 
 /// Streams one data file into its table with COPY FROM, in the file's format; returns the rows

@@ -1,6 +1,7 @@
 //! `acc restore` and `acc freeze`: staging refreshed atomically and read-only from a verified
 //! snapshot, never half-loaded, never writable, never overwritten while frozen.
 
+mod archive;
 mod autovacuum;
 mod files;
 mod follow;
@@ -14,6 +15,7 @@ mod matviews;
 mod per_table;
 mod pipeline;
 mod post_data;
+mod pre_data;
 mod readonly;
 mod resume;
 mod run;

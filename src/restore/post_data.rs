@@ -5,11 +5,9 @@
 //! neither deadlock the night nor wait in turn.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
+use super::archive::Archive;
 use super::foreign_keys::EarlyKey;
 use super::lanes;
 use super::load::Source;
@@ -17,11 +15,8 @@ use super::per_table::{self, PerTable};
 use super::pipeline;
 use super::resume;
 use super::target::Target;
-use crate::crypt::{Identities, unseal};
 use crate::env::Env;
-use crate::error::{Error, Kind, Result};
-use crate::pg::tools as pg_tools;
-use crate::process::PrivateDir;
+use crate::error::{Error, Result};
 
 /// The archive's foreign keys, read while its indexes were built, to add once they are in.
 pub struct PendingKeys {
@@ -29,13 +24,10 @@ pub struct PendingKeys {
     keys: Vec<super::foreign_keys::ForeignKey>,
 }
 
-/// The post-data archive, decrypted into a private temporary directory before the data
-/// loads (pg_restore -j needs a seekable file; no table data is in it, and it is removed with
-/// the directory), split three ways: each loaded table's own keys and indexes, for the data
+/// The post-data archive, decrypted before the data loads, split three ways: each loaded table's own keys and indexes, for the data
 /// phase to run as soon as the table is in; the foreign keys; and the rest, for pg_restore.
 pub struct PostData {
-    tmp: PrivateDir,
-    archive: PathBuf,
+    archive: Archive,
     keys: PendingKeys,
     per_table: PerTable,
     early_keys: Vec<EarlyKey>,
@@ -55,12 +47,9 @@ impl PostData {
 }
 
 pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
-    let tmp = PrivateDir::new("restore")
-        .map_err(|e| Error::io("cannot create a private temporary directory", e))?;
-    let archive = tmp.path().join("post-data.pgdump");
-    let sealed = super::load::verified_bytes_off(src.files, &src.manifest.schema.post_data).await?;
-    decrypt_to(sealed, archive.clone(), Arc::clone(src.ids)).await?;
-    let toc = pg_tools::archive_text(&["--list".into()], &archive).await?;
+    let post_data = &src.manifest.schema.post_data;
+    let archive = Archive::open(src.files, post_data, src.ids, "post-data.pgdump").await?;
+    let toc = archive.toc().await?;
     let (rest, fks) = split_foreign_keys(&toc);
     let candidates: String = rest
         .lines()
@@ -69,9 +58,8 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
             false => format!(";{l}\n"),
         })
         .collect();
-    let list = tmp.path().join("per-table.list");
-    write_private(&list, &candidates)?;
-    let sql = super::script::of(&archive, &list).await?;
+    let list = archive.write("per-table.list", &candidates)?;
+    let sql = archive.sql_of(&list).await?;
     let tables = pg_names(src).await?;
     let places: HashMap<String, usize> =
         (0..tables.len()).map(|i| (tables[i].clone(), i)).collect();
@@ -86,7 +74,7 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let parents: HashMap<String, (usize, Vec<usize>)> = (per_table.parents.iter().enumerate())
         .map(|(j, p)| (p.name.clone(), (tables.len() + j, p.leaves.clone())))
         .collect();
-    let keys = read_keys(&archive, tmp.path(), &fks).await?;
+    let keys = read_keys(&archive, &fks).await?;
     // early only where each table's own unique keys were taken by the data phase, and the
     // session settings the keys need are among those the data phase runs after (it adds
     // the index builds' default tablespace)
@@ -99,7 +87,6 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
         }
     };
     Ok(PostData {
-        tmp,
         archive,
         keys,
         per_table,
@@ -108,16 +95,15 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
 }
 
 /// The archive's foreign keys, as `pg_restore -f -` writes them.
-async fn read_keys(archive: &Path, tmp: &Path, fks: &ForeignKeys) -> Result<PendingKeys> {
+async fn read_keys(archive: &Archive, fks: &ForeignKeys) -> Result<PendingKeys> {
     if fks.count == 0 {
         return Ok(PendingKeys {
             header: String::new(),
             keys: Vec::new(),
         });
     }
-    let fk_list = tmp.join("fk.list");
-    write_private(&fk_list, &fks.text)?;
-    let (header, keys) = super::foreign_keys::parse(&super::script::of(archive, &fk_list).await?);
+    let fk_list = archive.write("fk.list", &fks.text)?;
+    let (header, keys) = super::foreign_keys::parse(&archive.sql_of(&fk_list).await?);
     if keys.len() != fks.count {
         return Err(Error::internal(format!(
             "the archive lists {} foreign keys but {} statements were read",
@@ -153,8 +139,7 @@ async fn pg_names(src: &Source<'_>) -> Result<Vec<String>> {
 /// once they are in.
 pub async fn finish(src: &Source<'_>, post: PostData) -> Result<PendingKeys> {
     let (target, env) = (src.target, src.env);
-    let rest_list = post.tmp.path().join("rest.list");
-    write_private(&rest_list, &post.per_table.remainder)?;
+    let rest_list = (post.archive).write("rest.list", &post.per_table.remainder)?;
     let building = std::time::Instant::now();
     if !src.done.has(resume::POST_DATA) {
         rest(target, env, &post.archive, &rest_list).await?;
@@ -190,8 +175,8 @@ pub async fn keys_and_statistics(src: &Source<'_>, pending: PendingKeys) -> Resu
 /// parent's indexes and attaches), run as pg_restore writes them, in archive order, in one
 /// transaction with their record: all in, or none, so a resumed run never meets half of them.
 /// They build no table's own indexes, which the data phase did, so one connection is enough.
-async fn rest(target: &Target, env: &Env, archive: &Path, list: &Path) -> Result<()> {
-    let sql = super::script::of(archive, list).await?;
+async fn rest(target: &Target, env: &Env, archive: &Archive, list: &Path) -> Result<()> {
+    let sql = archive.sql_of(list).await?;
     let client = target.connect(&target.incoming(), env).await?;
     let failed = |e| crate::pg::sqlstate::failure("the rest of post-data failed", e);
     client
@@ -240,35 +225,6 @@ fn split_foreign_keys(toc: &str) -> (String, ForeignKeys) {
         ));
     }
     (rest, ForeignKeys { text: fks, count })
-}
-
-async fn decrypt_to(sealed: Vec<u8>, dst: PathBuf, ids: Arc<Identities>) -> Result<()> {
-    crate::pool::run(move || -> Result<()> {
-        let mut reader = unseal(std::io::Cursor::new(sealed), &dst, &ids)?;
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&dst)
-            .map_err(|e| Error::io("cannot write the post-data archive", e))?;
-        std::io::copy(&mut reader, &mut out)
-            .and_then(|_| out.flush())
-            .map_err(|e| {
-                Error::new(Kind::BadInput, "cannot decrypt the post-data schema").source(e)
-            })?;
-        Ok(())
-    })
-    .await?
-}
-
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
 #[cfg(test)]

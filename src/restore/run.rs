@@ -10,6 +10,7 @@ use super::files::Files;
 use super::follow::Follow;
 use super::freeze::{FreezeState, freeze_state};
 use super::large_objects;
+use super::pre_data;
 use super::load;
 use super::matviews;
 use super::pipeline;
@@ -159,12 +160,27 @@ pub(super) async fn restore_found(
 
     readonly::check_reader(&target, env, &profile.restore.reader_role).await?;
     let done = resume::open(&target, env, &profile.restore.template, &m).await?;
+    // what staging cannot create is refused before anything loads, and leaves nothing behind
+    let pre_data = match done.resumed() {
+        true => None,
+        false => {
+            let template = &profile.restore.template;
+            match pre_data::prepare(&target, env, (&files, &m, &ids), template).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    drop_incoming(&target, env).await;
+                    return Err(e);
+                }
+            }
+        }
+    };
     let loading = Loading {
         target: &target,
         files: &files,
         manifest: &m,
         ids: &ids,
         done: &done,
+        pre_data,
     };
     match load_and_lock(profile, env, req, &loading, follow, deadline).await {
         Ok((late, preserved, m)) => match swap::swap_in(&target, env).await {
@@ -201,6 +217,8 @@ struct Loading<'a> {
     manifest: &'a Manifest,
     ids: &'a Arc<Identities>,
     done: &'a resume::Done,
+    /// The schema to apply; `None` when a resumed load has it already.
+    pre_data: Option<pre_data::PreData>,
 }
 
 /// Sizes, the signature and whose snapshot it is here; every file's SHA-256 is checked as it is
@@ -357,8 +375,8 @@ async fn load_and_lock(
             m.label,
             target.incoming()
         ));
-    } else {
-        load::pre_data(&src).await?;
+    } else if let Some(pre) = &loading.pre_data {
+        pre.apply(target, env).await?;
         let c = target.connect(&target.incoming(), env).await?;
         autovacuum::hold(&c).await?;
         resume::record(&c, resume::PRE_DATA).await?;

@@ -1,0 +1,409 @@
+//! Pre-data: production's schemas, types, tables and functions, applied by pg_restore from the
+//! decrypted archive through a use-list. Production's extensions are checked first, against
+//! the incoming database (made from `restore.template`) and staging's server:
+//! - one the incoming database already holds (a superuser put it in the template) is used as
+//!   it is: its CREATE EXTENSION and its comment, which only its owner may change, are left
+//!   out, and so is any schema the template already has;
+//! - one the server does not have, one only a superuser may create, or one the template holds
+//!   in another schema than production's stops the run with 78 before anything is loaded,
+//!   naming the package to install or the statements a superuser runs once in the template.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_postgres::Client;
+
+use super::archive::Archive;
+use super::files::Files;
+use super::target::Target;
+use crate::crypt::Identities;
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::pg::quote_ident;
+use crate::pg::sqlstate::failure;
+use crate::pg::tools as pg_tools;
+use crate::snapshot::manifest::Manifest;
+
+/// The archive and the use-list of what pg_restore creates.
+pub struct PreData {
+    archive: Archive,
+    list: PathBuf,
+}
+
+/// An extension production has: its name and schema, as pg_dump wrote them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    name: String,
+    schema: String,
+}
+
+/// What the incoming database and its server offer.
+#[derive(Debug, Default)]
+struct Offered {
+    /// Installed extensions (the template's), by name, with their schema.
+    installed: HashMap<String, String>,
+    schemas: HashSet<String>,
+    /// Extensions the server can create, by name: whether only a superuser may.
+    available: HashMap<String, bool>,
+    superuser: bool,
+}
+
+/// Decrypts the pre-data archive and checks that staging can create what it needs; a
+/// refusal (78) comes before anything is loaded.
+pub async fn prepare(
+    target: &Target,
+    env: &Env,
+    (files, m, ids): (&Files, &Manifest, &Arc<Identities>),
+    template: &str,
+) -> Result<PreData> {
+    let archive = Archive::open(files, &m.schema.pre_data, ids, "pre-data.pgdump").await?;
+    let toc = archive.toc().await?;
+    let wanted = match toc.lines().any(|l| is_extension(l).is_some()) {
+        true => {
+            let only = archive.write("extensions.list", &only_extensions(&toc))?;
+            extensions_in(&archive.sql_of(&only).await?)
+        }
+        false => Vec::new(),
+    };
+    let client = target.connect(&target.incoming(), env).await?;
+    let offered = offered(&client).await?;
+    let refusals = refusals(&wanted, &offered);
+    if !refusals.is_empty() {
+        return Err(refusal(&refusals, &wanted, &offered, template, &target.db.user));
+    }
+    let list = archive.write("pre-data.list", &use_list(&toc, &offered))?;
+    Ok(PreData { archive, list })
+}
+
+impl PreData {
+    /// Runs pg_restore on the archive with the use-list.
+    pub async fn apply(&self, target: &Target, env: &Env) -> Result<()> {
+        let mut cmd = target.pg_restore(env)?;
+        cmd.arg(format!("--use-list={}", self.list.display()))
+            .arg(self.archive.path());
+        let mut child = pg_tools::spawn(cmd, "pg_restore")?;
+        drop(child.stdin.take());
+        let errors = pg_tools::stderr_of(&mut child);
+        pg_tools::finish(child, errors, "pg_restore (pre-data)").await
+    }
+}
+
+async fn offered(client: &Client) -> Result<Offered> {
+    let failed = |e| failure("cannot read the extensions staging offers", e);
+    let mut o = Offered::default();
+    for r in (client.query(
+        "SELECT e.extname::text, n.nspname::text FROM pg_extension e
+         JOIN pg_namespace n ON n.oid = e.extnamespace",
+        &[],
+    ))
+    .await
+    .map_err(failed)?
+    {
+        o.installed.insert(r.get(0), r.get(1));
+    }
+    let schemas = client
+        .query("SELECT nspname::text FROM pg_namespace", &[])
+        .await
+        .map_err(failed)?;
+    o.schemas = schemas.iter().map(|r| r.get(0)).collect();
+    for r in (client.query(
+        "SELECT v.name::text, v.superuser AND NOT v.trusted
+         FROM pg_available_extension_versions v
+         JOIN pg_available_extensions a ON a.name = v.name AND a.default_version = v.version",
+        &[],
+    ))
+    .await
+    .map_err(failed)?
+    {
+        o.available.insert(r.get(0), r.get(1));
+    }
+    o.superuser = client
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(failed)?
+        .get(0);
+    Ok(o)
+}
+
+/// Why staging cannot have each extension it lacks, one line each.
+fn refusals(wanted: &[Wanted], o: &Offered) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in wanted {
+        match (o.installed.get(&w.name), o.available.get(&w.name)) {
+            (Some(schema), _) if *schema != w.schema => out.push(format!(
+                "extension {} is in schema {schema} in the restore template, production has it in {}",
+                w.name, w.schema
+            )),
+            (Some(_), _) => {}
+            (None, None) => out.push(format!(
+                "extension {} is not installed on staging's server",
+                w.name
+            )),
+            (None, Some(true)) if !o.superuser => out.push(format!(
+                "extension {} can only be created by a superuser",
+                w.name
+            )),
+            (None, Some(_)) => {}
+        }
+    }
+    out
+}
+
+fn refusal(
+    refusals: &[String],
+    wanted: &[Wanted],
+    o: &Offered,
+    template: &str,
+    user: &str,
+) -> Error {
+    let mut steps = Vec::new();
+    if wanted
+        .iter()
+        .any(|w| !o.installed.contains_key(&w.name) && !o.available.contains_key(&w.name))
+    {
+        steps.push(
+            "install each missing extension's package on the staging server, at production's version (Debian: postgresql-<major>-<name> for most)".to_string(),
+        );
+    }
+    let in_template: Vec<String> = wanted
+        .iter()
+        .filter(|w| o.installed.get(&w.name).is_none_or(|s| *s != w.schema))
+        .filter(|w| o.available.get(&w.name) == Some(&true) || o.installed.contains_key(&w.name))
+        .map(|w| template_sql(w, o, user))
+        .collect();
+    if !in_template.is_empty() {
+        let database = match template {
+            "template0" => "in a template of acc's own (CREATE DATABASE acc_template TEMPLATE template0, then set restore.template = \"acc_template\")".to_string(),
+            t => format!("in database {t} (restore.template)"),
+        };
+        steps.push(format!(
+            "as a superuser, once, {database}, run: {}",
+            in_template.join(" ")
+        ));
+    }
+    Error::config(format!(
+        "staging cannot create production's extensions, so nothing was loaded: {}",
+        refusals.join("; ")
+    ))
+    .hint(format!(
+        "{}. Staging is untouched; the next restore tries again",
+        steps.join(". Then ")
+    ))
+}
+
+/// The statements that put `w` in the template where production has it.
+fn template_sql(w: &Wanted, o: &Offered, user: &str) -> String {
+    let (name, schema) = (quote_ident(&w.name), quote_ident(&w.schema));
+    let mut sql = String::new();
+    if o.installed.contains_key(&w.name) {
+        sql.push_str(&format!("ALTER EXTENSION {name} SET SCHEMA {schema};"));
+        return sql;
+    }
+    if w.schema != "public" {
+        sql.push_str(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {}; ",
+            quote_ident(user)
+        ));
+    }
+    sql.push_str(&format!("CREATE EXTENSION {name} SCHEMA {schema};"));
+    sql
+}
+
+/// What follows `ID; TABLEOID OID ` on an entry line of `pg_restore --list`.
+fn entry(line: &str) -> Option<&str> {
+    if line.starts_with(';') {
+        return None;
+    }
+    let (_, rest) = line.split_once("; ")?;
+    let mut parts = rest.splitn(3, ' ');
+    parts.next()?;
+    parts.next()?;
+    parts.next()
+}
+
+/// The extension an entry creates.
+fn is_extension(line: &str) -> Option<&str> {
+    entry(line)?.strip_prefix("EXTENSION - ").map(str::trim_end)
+}
+
+/// The extension an entry comments on.
+fn comments_on_extension(line: &str) -> Option<&str> {
+    let rest = entry(line)?.strip_prefix("COMMENT - EXTENSION ")?;
+    Some(rest.split(' ').next().unwrap_or(rest))
+}
+
+/// The schema an entry creates.
+fn is_schema(line: &str) -> Option<&str> {
+    let rest = entry(line)?.strip_prefix("SCHEMA - ")?;
+    Some(rest.rsplit_once(' ').map_or(rest, |(name, _owner)| name))
+}
+
+fn only_extensions(toc: &str) -> String {
+    comment_out(toc, |l| entry(l).is_some() && is_extension(l).is_none())
+}
+
+/// The archive's entries less what the incoming database already has.
+fn use_list(toc: &str, o: &Offered) -> String {
+    comment_out(toc, |l| {
+        let installed = |e: &str| o.installed.contains_key(e);
+        is_extension(l).is_some_and(installed)
+            || comments_on_extension(l).is_some_and(installed)
+            || is_schema(l).is_some_and(|s| o.schemas.contains(s))
+    })
+}
+
+fn comment_out(toc: &str, out: impl Fn(&str) -> bool) -> String {
+    toc.lines()
+        .map(|l| match out(l) {
+            true => format!(";{l}\n"),
+            false => format!("{l}\n"),
+        })
+        .collect()
+}
+
+/// The extensions `CREATE EXTENSION IF NOT EXISTS name WITH SCHEMA schema;` lines name.
+fn extensions_in(sql: &str) -> Vec<Wanted> {
+    sql.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("CREATE EXTENSION IF NOT EXISTS ")?;
+            let (name, rest) = identifier(rest)?;
+            let (schema, rest) = identifier(rest.strip_prefix(" WITH SCHEMA ")?)?;
+            (rest == ";").then_some(Wanted { name, schema })
+        })
+        .collect()
+}
+
+/// One identifier as pg_dump prints it (quoted only where needed) and the text after it.
+fn identifier(s: &str) -> Option<(String, &str)> {
+    match s.strip_prefix('"') {
+        None => {
+            let end = s.find([' ', ';']).unwrap_or(s.len());
+            Some((s[..end].to_string(), &s[end..]))
+        }
+        Some(quoted) => {
+            let mut name = String::new();
+            let mut chars = quoted.char_indices().peekable();
+            while let Some((i, c)) = chars.next() {
+                if c != '"' {
+                    name.push(c);
+                } else if chars.peek().is_some_and(|(_, n)| *n == '"') {
+                    chars.next();
+                    name.push('"');
+                } else {
+                    return Some((name, &quoted[i + 1..]));
+                }
+            }
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOC: &str = ";\n; Archive created at 2026-12-05\n;\n\
+        6; 2615 16385 SCHEMA - partman postgres\n\
+        7; 2615 16390 SCHEMA - app agency_owner\n\
+        2; 3079 16386 EXTENSION - pg_partman \n\
+        4123; 0 0 COMMENT - EXTENSION pg_partman \n\
+        3; 3079 16387 EXTENSION - uuid-ossp \n\
+        240; 1259 16400 TABLE app visits agency_owner\n";
+
+    fn offered() -> Offered {
+        Offered {
+            installed: HashMap::from([
+                ("plpgsql".into(), "pg_catalog".into()),
+                ("pg_partman".into(), "partman".into()),
+            ]),
+            schemas: ["public", "partman", "pg_catalog"]
+                .map(String::from)
+                .into(),
+            available: HashMap::from([
+                ("pg_partman".into(), true),
+                ("uuid-ossp".into(), false),
+                ("pg_stat_statements".into(), true),
+            ]),
+            superuser: false,
+        }
+    }
+
+    #[test]
+    fn what_the_template_has_is_left_out_and_the_rest_stays() {
+        let list = use_list(TOC, &offered());
+        for out in [
+            ";6; 2615 16385 SCHEMA - partman",
+            ";2; 3079 16386 EXTENSION - pg_partman",
+            ";4123; 0 0 COMMENT",
+        ] {
+            assert!(list.contains(&format!("\n{out}")), "{out} left out: {list}");
+        }
+        for kept in ["7; 2615", "3; 3079", "240; 1259"] {
+            assert!(list.contains(&format!("\n{kept}")), "{kept} kept: {list}");
+        }
+        assert!(only_extensions(TOC).contains("\n;240; 1259"));
+        assert!(only_extensions(TOC).contains("\n3; 3079"));
+    }
+
+    #[test]
+    fn pg_dumps_extension_lines_read_back_with_quoted_names() {
+        let sql = "SET x = 1;\nCREATE EXTENSION IF NOT EXISTS pg_partman WITH SCHEMA partman;\n\
+                   CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\" WITH SCHEMA \"My \"\"Ext\"\"\";\n";
+        assert_eq!(
+            extensions_in(sql),
+            [
+                Wanted {
+                    name: "pg_partman".into(),
+                    schema: "partman".into()
+                },
+                Wanted {
+                    name: "uuid-ossp".into(),
+                    schema: "My \"Ext\"".into()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn each_extension_staging_cannot_have_is_named_with_its_fix() {
+        let want = |name: &str, schema: &str| Wanted {
+            name: name.into(),
+            schema: schema.into(),
+        };
+        let wanted = [
+            want("pg_partman", "partman"),
+            want("uuid-ossp", "public"),
+            want("pg_stat_statements", "public"),
+            want("postgis", "public"),
+        ];
+        let o = offered();
+        let r = refusals(&wanted, &o);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(r[0].contains("pg_stat_statements can only be created by a superuser"));
+        assert!(r[1].contains("postgis is not installed"));
+        let e = refusal(&r, &wanted, &o, "template0", "acc");
+        let hint = e.hint_text().unwrap_or_default().to_string();
+        assert!(hint.contains("postgresql-<major>-<name>"), "{hint}");
+        assert!(hint.contains("CREATE EXTENSION \"pg_stat_statements\" SCHEMA \"public\";"));
+        assert!(hint.contains("restore.template = \"acc_template\""), "{hint}");
+        assert!(!hint.contains("pg_partman"), "the template has it: {hint}");
+        // the template's copy in another schema than production's
+        let moved = [want("pg_partman", "public")];
+        let r = refusals(&moved, &o);
+        assert!(r[0].contains("schema partman in the restore template"), "{r:?}");
+        let hint = refusal(&r, &moved, &o, "acc_template", "acc");
+        let hint = hint.hint_text().unwrap_or_default().to_string();
+        assert!(hint.contains("in database acc_template"), "{hint}");
+        assert!(hint.contains("ALTER EXTENSION \"pg_partman\" SET SCHEMA \"public\""), "{hint}");
+        // a superuser creates what it lacks itself
+        let sup = Offered {
+            superuser: true,
+            ..offered()
+        };
+        assert_eq!(refusals(&wanted[..3], &sup), Vec::<String>::new());
+    }
+}
