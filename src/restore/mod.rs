@@ -3,6 +3,7 @@
 
 mod archive;
 mod autovacuum;
+mod extension_rows;
 mod files;
 mod follow;
 mod foreign_keys;

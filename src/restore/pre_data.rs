@@ -31,11 +31,13 @@ pub struct PreData {
     list: PathBuf,
 }
 
-/// An extension production has: its name and schema, as pg_dump wrote them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An extension production has: its name and schema, as pg_dump wrote them, and its
+/// configuration tables that hold rows of the user's (from the manifest).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Wanted {
     name: String,
     schema: String,
+    tables: Vec<(String, String)>,
 }
 
 /// What the incoming database and its server offer.
@@ -47,6 +49,8 @@ struct Offered {
     /// Extensions the server can create, by name: whether only a superuser may.
     available: HashMap<String, bool>,
     superuser: bool,
+    /// Of each wanted configuration table already there: whether acc may add rows to it.
+    insertable: HashMap<(String, String), bool>,
 }
 
 /// Decrypts the pre-data archive and checks that staging can create what it needs; a
@@ -59,15 +63,20 @@ pub async fn prepare(
 ) -> Result<PreData> {
     let archive = Archive::open(files, &m.schema.pre_data, ids, "pre-data.pgdump").await?;
     let toc = archive.toc().await?;
-    let wanted = match toc.lines().any(|l| is_extension(l).is_some()) {
+    let mut wanted = match toc.lines().any(|l| is_extension(l).is_some()) {
         true => {
             let only = archive.write("extensions.list", &only_extensions(&toc))?;
             extensions_in(&archive.sql_of(&only).await?)
         }
         false => Vec::new(),
     };
+    for t in m.extension_tables.iter().filter(|t| t.table.rows > 0) {
+        if let Some(w) = wanted.iter_mut().find(|w| w.name == t.extension) {
+            w.tables.push((t.table.schema.clone(), t.table.name.clone()));
+        }
+    }
     let client = target.connect(&target.incoming(), env).await?;
-    let offered = offered(&client).await?;
+    let offered = offered(&client, &wanted).await?;
     let refusals = refusals(&wanted, &offered);
     if !refusals.is_empty() {
         return Err(refusal(&refusals, &wanted, &offered, template, &target.db.user));
@@ -89,7 +98,7 @@ impl PreData {
     }
 }
 
-async fn offered(client: &Client) -> Result<Offered> {
+async fn offered(client: &Client, wanted: &[Wanted]) -> Result<Offered> {
     let failed = |e| failure("cannot read the extensions staging offers", e);
     let mut o = Offered::default();
     for r in (client.query(
@@ -126,6 +135,19 @@ async fn offered(client: &Client) -> Result<Offered> {
         .await
         .map_err(failed)?
         .get(0);
+    for (schema, name) in wanted.iter().flat_map(|w| &w.tables) {
+        let insertable: Option<bool> = client
+            .query_one(
+                "SELECT has_table_privilege(to_regclass(format('%I.%I', $1::text, $2::text)), 'INSERT')",
+                &[schema, name],
+            )
+            .await
+            .map_err(failed)?
+            .get(0);
+        if let Some(i) = insertable {
+            o.insertable.insert((schema.clone(), name.clone()), i);
+        }
+    }
     Ok(o)
 }
 
@@ -138,7 +160,21 @@ fn refusals(wanted: &[Wanted], o: &Offered) -> Vec<String> {
                 "extension {} is in schema {schema} in the restore template, production has it in {}",
                 w.name, w.schema
             )),
-            (Some(_), _) => {}
+            (Some(_), _) => {
+                for (schema, name) in &w.tables {
+                    match o.insertable.get(&(schema.clone(), name.clone())) {
+                        None => out.push(format!(
+                            "extension {} in the restore template has no table {schema}.{name}, which production's holds rows in (another version?)",
+                            w.name
+                        )),
+                        Some(false) => out.push(format!(
+                            "acc's staging user may not add production's rows to {schema}.{name} (extension {}, from the restore template)",
+                            w.name
+                        )),
+                        Some(true) => {}
+                    }
+                }
+            }
             (None, None) => out.push(format!(
                 "extension {} is not installed on staging's server",
                 w.name
@@ -171,9 +207,7 @@ fn refusal(
     }
     let in_template: Vec<String> = wanted
         .iter()
-        .filter(|w| o.installed.get(&w.name).is_none_or(|s| *s != w.schema))
-        .filter(|w| o.available.get(&w.name) == Some(&true) || o.installed.contains_key(&w.name))
-        .map(|w| template_sql(w, o, user))
+        .filter_map(|w| template_sql(w, o, user))
         .collect();
     if !in_template.is_empty() {
         let database = match template {
@@ -195,22 +229,29 @@ fn refusal(
     ))
 }
 
-/// The statements that put `w` in the template where production has it.
-fn template_sql(w: &Wanted, o: &Offered, user: &str) -> String {
-    let (name, schema) = (quote_ident(&w.name), quote_ident(&w.schema));
-    let mut sql = String::new();
-    if o.installed.contains_key(&w.name) {
-        sql.push_str(&format!("ALTER EXTENSION {name} SET SCHEMA {schema};"));
-        return sql;
+/// The statements a superuser runs in the template so that it holds `w` where production
+/// has it, with acc allowed to add the rows of its configuration tables; `None` when there is
+/// nothing to run (or nothing a statement fixes: a package to install).
+fn template_sql(w: &Wanted, o: &Offered, user: &str) -> Option<String> {
+    let (name, schema, user) = (quote_ident(&w.name), quote_ident(&w.schema), quote_ident(user));
+    let mut sql = Vec::new();
+    match o.installed.get(&w.name) {
+        Some(s) if *s != w.schema => sql.push(format!("ALTER EXTENSION {name} SET SCHEMA {schema};")),
+        Some(_) => {}
+        None if o.available.get(&w.name) == Some(&true) && !o.superuser => {
+            if w.schema != "public" {
+                sql.push(format!("CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {user};"));
+            }
+            sql.push(format!("CREATE EXTENSION {name} SCHEMA {schema};"));
+        }
+        None => return None,
     }
-    if w.schema != "public" {
-        sql.push_str(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {}; ",
-            quote_ident(user)
-        ));
+    for (s, t) in &w.tables {
+        if o.insertable.get(&(s.clone(), t.clone())) != Some(&true) {
+            sql.push(format!("GRANT INSERT ON {}.{} TO {user};", quote_ident(s), quote_ident(t)));
+        }
     }
-    sql.push_str(&format!("CREATE EXTENSION {name} SCHEMA {schema};"));
-    sql
+    (!sql.is_empty()).then(|| sql.join(" "))
 }
 
 /// What follows `ID; TABLEOID OID ` on an entry line of `pg_restore --list`.
@@ -272,7 +313,11 @@ fn extensions_in(sql: &str) -> Vec<Wanted> {
             let rest = l.strip_prefix("CREATE EXTENSION IF NOT EXISTS ")?;
             let (name, rest) = identifier(rest)?;
             let (schema, rest) = identifier(rest.strip_prefix(" WITH SCHEMA ")?)?;
-            (rest == ";").then_some(Wanted { name, schema })
+            (rest == ";").then(|| Wanted {
+                name,
+                schema,
+                tables: Vec::new(),
+            })
         })
         .collect()
 }
@@ -329,6 +374,7 @@ mod tests {
                 ("pg_stat_statements".into(), true),
             ]),
             superuser: false,
+            insertable: HashMap::from([(("partman".into(), "part_config".into()), false)]),
         }
     }
 
@@ -358,11 +404,13 @@ mod tests {
             [
                 Wanted {
                     name: "pg_partman".into(),
-                    schema: "partman".into()
+                    schema: "partman".into(),
+                    tables: Vec::new(),
                 },
                 Wanted {
                     name: "uuid-ossp".into(),
-                    schema: "My \"Ext\"".into()
+                    schema: "My \"Ext\"".into(),
+                    tables: Vec::new(),
                 }
             ]
         );
@@ -373,6 +421,7 @@ mod tests {
         let want = |name: &str, schema: &str| Wanted {
             name: name.into(),
             schema: schema.into(),
+            tables: Vec::new(),
         };
         let wanted = [
             want("pg_partman", "partman"),
@@ -399,6 +448,16 @@ mod tests {
         let hint = hint.hint_text().unwrap_or_default().to_string();
         assert!(hint.contains("in database acc_template"), "{hint}");
         assert!(hint.contains("ALTER EXTENSION \"pg_partman\" SET SCHEMA \"public\""), "{hint}");
+        // the template's copy, whose configuration table acc may not add rows to
+        let granted = [Wanted {
+            tables: vec![("partman".into(), "part_config".into())],
+            ..want("pg_partman", "partman")
+        }];
+        let r = refusals(&granted, &o);
+        assert!(r[0].contains("may not add production's rows to partman.part_config"), "{r:?}");
+        let hint = refusal(&r, &granted, &o, "acc_template", "acc");
+        let hint = hint.hint_text().unwrap_or_default().to_string();
+        assert!(hint.ends_with("run: GRANT INSERT ON \"partman\".\"part_config\" TO \"acc\";. Staging is untouched; the next restore tries again"), "{hint}");
         // a superuser creates what it lacks itself
         let sup = Offered {
             superuser: true,

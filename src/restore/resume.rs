@@ -27,6 +27,7 @@ pub const SCHEMA: &str = "acc_resume_v2";
 pub const PRE_DATA: &str = "pre-data";
 pub const POST_DATA: &str = "post-data";
 pub const LARGE_OBJECTS: &str = "large objects";
+pub const EXTENSION_ROWS: &str = "extension rows";
 
 /// The steps a cut-short run of this snapshot committed; empty for a fresh load.
 #[derive(Debug, Clone, Default)]
@@ -281,6 +282,9 @@ pub fn summary(done: &Done, files: usize, tables: usize) -> String {
     }
     if done.has(POST_DATA) {
         parts.push("the rest of post-data kept".into());
+    }
+    if done.has(EXTENSION_ROWS) {
+        parts.push("extensions' configuration rows kept".into());
     }
     if done.has(LARGE_OBJECTS) {
         parts.push("large objects kept".into());

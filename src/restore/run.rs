@@ -9,6 +9,7 @@ use super::autovacuum;
 use super::files::Files;
 use super::follow::Follow;
 use super::freeze::{FreezeState, freeze_state};
+use super::extension_rows;
 use super::large_objects;
 use super::pre_data;
 use super::load;
@@ -421,6 +422,7 @@ async fn load_and_lock(
     crate::failpoint::pause("restore:post-data").await;
     let client = target.connect(&target.incoming(), env).await?;
     load::sequences(&client, m).await?;
+    extension_rows::restore(&src, &client, &req.progress).await?;
     large_objects::restore(&src, &client, &req.progress).await?;
     crate::failpoint::pause("restore:large-objects").await;
     // with the indexes in, two things that do not wait for one another: materialized views,

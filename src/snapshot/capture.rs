@@ -24,7 +24,8 @@ use crate::error::{Error, Result};
 use crate::pg::Database;
 use crate::progress::{Doing, Phase, Run, Watch};
 use crate::snapshot::manifest::{
-    self, Encryption, File, Filters, LargeObjects, Manifest, SchemaFiles, TableName,
+    self, Encryption, ExtensionTable, File, Filters, LargeObjects, Manifest, SchemaFiles,
+    TableName,
 };
 use crate::store::{fsync_dir, write_atomic};
 
@@ -70,11 +71,13 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let recipients = Arc::clone(&job.recipients);
     crate::failpoint::pause("snapshot:exported").await;
     let catalog = catalog::read(exporter.client(), filter).await?;
-    let qualified: Vec<String> = catalog.tables.iter().map(|t| t.qualified()).collect();
+    // production's tables, then its extensions' configuration tables
+    let mut tables: Vec<_> = catalog.tables.iter().chain(&catalog.config).cloned().collect();
+    let qualified: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
     // locked first, so no table's row-level security changes between the check and the copy
     exporter.lock(&qualified).await?;
-    let filtered = rows_hidden(job, exporter, &catalog.tables).await?;
-    for t in catalog.tables.iter().filter(|t| !t.format.is_binary()) {
+    let filtered = rows_hidden(job, exporter, &tables).await?;
+    for t in tables.iter().filter(|t| !t.format.is_binary()) {
         crate::events::info(&format!(
             "{}.{} goes by text COPY: {} has a type without binary input/output",
             t.schema,
@@ -85,8 +88,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let large = large_objects::survey(exporter.client(), &db.user).await?;
     let sequences = schema::sequences(exporter.client(), filter).await?;
     let materialized_views = schema::materialized_views(exporter.client(), filter).await?;
-    // production's tables, then the large objects' two catalogs, copied alike
-    let mut tables = catalog.tables.clone();
+    // then the large objects' two catalogs, copied alike
     if let Some((_, _, pages_bytes)) = large {
         tables.extend(large_objects::tables(pages_bytes));
     }
@@ -120,6 +122,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         },
         sequences,
         materialized_views,
+        extension_tables: Vec::new(),
         large_objects: None,
         filtered_by_row_security: filtered,
     };
@@ -174,6 +177,17 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
             pages,
         }
     });
+    let config = copied.split_off(catalog.tables.len());
+    manifest.extension_tables = (catalog.config.iter().zip(config))
+        .filter_map(|(source, table)| {
+            let of = source.config.clone()?;
+            Some(ExtensionTable {
+                extension: of.extension,
+                condition: of.condition,
+                table,
+            })
+        })
+        .collect();
     manifest.finished_at = chrono::Utc::now().fixed_offset();
     manifest.tables = copied;
     manifest.schema = SchemaFiles {
@@ -355,7 +369,8 @@ fn part_entry(tables: &[catalog::SourceTable], part: &Part, sealed: &Sealed) -> 
 }
 
 /// Production's tables with the files they will be copied into (names only, no digests yet),
-/// for the journal's plan; the large objects' catalogs come with the final manifest.
+/// for the journal's plan; extensions' configuration tables and the large objects' catalogs
+/// come with the final manifest.
 fn planned(tables: &[catalog::SourceTable], parts: &[Part]) -> Vec<manifest::TableEntry> {
     let mut out = empty_entries(tables);
     for part in parts.iter().filter(|p| p.table < tables.len()) {

@@ -26,6 +26,18 @@ pub struct SourceTable {
     pub format: CopyFormat,
     /// The columns that make it text, for the operator's log.
     pub text_columns: Vec<String>,
+    /// Set on an extension's configuration table: only the rows pg_dump would dump are
+    /// copied, in one part.
+    pub config: Option<ConfigOf>,
+}
+
+/// An extension's configuration table (`pg_extension_config_dump`): CREATE EXTENSION makes it
+/// with the extension's own rows, and the rows its condition selects are the user's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigOf {
+    pub extension: String,
+    /// `WHERE ...`, or empty for every row.
+    pub condition: String,
 }
 
 impl SourceTable {
@@ -37,6 +49,8 @@ impl SourceTable {
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub tables: Vec<SourceTable>,
+    /// Extensions' configuration tables, each after those it references.
+    pub config: Vec<SourceTable>,
     /// Left out by the filter; partitioned parents (which hold no rows) included.
     pub excluded: Vec<TableName>,
 }
@@ -106,6 +120,34 @@ static TABLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// Extensions' configuration tables, with their extension and condition, columns and size as
+/// in `TABLES`, and the other tables each references by a foreign key.
+static CONFIG_TABLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH RECURSIVE {TEXT_ONLY_TYPES}
+         SELECT n.nspname, c.relname, e.extname::text, cfg.cond,
+                coalesce(array_agg(a.attname::text ORDER BY a.attnum)
+                         FILTER (WHERE a.attnum > 0), '{{}}') AS columns,
+                pg_table_size(c.oid)::int8 AS bytes,
+                coalesce(array_agg(a.attname::text ORDER BY a.attnum)
+                         FILTER (WHERE a.atttypid IN (SELECT root FROM text_only)), '{{}}')
+                    AS text_columns,
+                (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8
+                    AS heap_pages,
+                c.oid::int8,
+                ARRAY(SELECT k.confrelid::int8 FROM pg_constraint k
+                      WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.confrelid <> c.oid)
+         FROM pg_extension e
+         CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) AS cfg(reloid, cond)
+         JOIN pg_class c ON c.oid = cfg.reloid AND c.relkind = 'r'
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+              AND NOT a.attisdropped AND a.attgenerated = ''
+         GROUP BY n.nspname, c.relname, e.extname, cfg.cond, c.oid
+         ORDER BY n.nspname, c.relname"
+    )
+});
+
 /// Lists the tables that hold rows: ordinary tables and leaf partitions, not extension-owned.
 pub async fn read(client: &Client, filter: &TableFilter) -> Result<Catalog> {
     let rows = client
@@ -135,10 +177,66 @@ pub async fn read(client: &Client, filter: &TableFilter) -> Result<Catalog> {
                     CopyFormat::Text
                 },
                 text_columns: row.get(7),
+                config: None,
             });
         }
     }
+    catalog.config = config_tables(client, filter, &mut catalog.excluded).await?;
     Ok(catalog)
+}
+
+/// Extensions' configuration tables the filter keeps, each after the ones it references.
+async fn config_tables(
+    client: &Client,
+    filter: &TableFilter,
+    excluded: &mut Vec<TableName>,
+) -> Result<Vec<SourceTable>> {
+    let rows = client
+        .query(CONFIG_TABLES.as_str(), &[])
+        .await
+        .map_err(|e| sqlstate::failure("cannot list production's extension configuration", e))?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (schema, name): (String, String) = (row.get(0), row.get(1));
+        if filter.excludes(&schema, &name, None) {
+            excluded.push(TableName { schema, name });
+            continue;
+        }
+        let table = SourceTable {
+            schema,
+            name,
+            columns: row.get(4),
+            bytes: row.get::<_, i64>(5).max(0) as u64,
+            heap_pages: row.get::<_, i64>(7).max(0) as u64,
+            format: match row.get::<_, Vec<String>>(6).is_empty() {
+                true => CopyFormat::Binary,
+                false => CopyFormat::Text,
+            },
+            text_columns: row.get(6),
+            config: Some(ConfigOf {
+                extension: row.get(2),
+                condition: row.get(3),
+            }),
+        };
+        found.push((row.get::<_, i64>(8), row.get::<_, Vec<i64>>(9), table));
+    }
+    Ok(referenced_first(found))
+}
+
+/// Tables in an order where each comes after the tables it references among them.
+fn referenced_first<T>(mut left: Vec<(i64, Vec<i64>, T)>) -> Vec<T> {
+    let mut out = Vec::new();
+    let mut placed = std::collections::HashSet::new();
+    while !left.is_empty() {
+        let ids: std::collections::HashSet<i64> = left.iter().map(|(id, _, _)| *id).collect();
+        let ready = |refs: &Vec<i64>| refs.iter().all(|r| placed.contains(r) || !ids.contains(r));
+        // a cycle of references goes in as it is: its keys decide at commit or not at all
+        let next = left.iter().position(|(_, refs, _)| ready(refs)).unwrap_or(0);
+        let (id, _, t) = left.remove(next);
+        placed.insert(id);
+        out.push(t);
+    }
+    out
 }
 
 /// One unit of work: a whole table, or a range of its pages.
@@ -160,6 +258,14 @@ impl Part {
             .map(|c| quote_ident(c))
             .collect::<Vec<_>>()
             .join(", ");
+        if let Some(config) = &table.config {
+            return format!(
+                "COPY (SELECT {columns} FROM ONLY {} {}) TO STDOUT (FORMAT {})",
+                table.qualified(),
+                config.condition,
+                table.format.keyword()
+            );
+        }
         match self.pages {
             None => format!(
                 "COPY {} ({columns}) TO STDOUT (FORMAT {})",
@@ -191,7 +297,7 @@ pub fn parts(tables: &[SourceTable], range_bytes: u64) -> Vec<Part> {
         let pages_per_range = (u128::from(pages) * u128::from(range_bytes))
             .div_ceil(u128::from(t.bytes.max(1)))
             .clamp(1, u128::from(u64::MAX)) as u64;
-        if t.bytes <= range_bytes || pages <= pages_per_range {
+        if t.bytes <= range_bytes || pages <= pages_per_range || t.config.is_some() {
             parts.push(Part {
                 table: i,
                 index: 0,
@@ -258,7 +364,35 @@ mod tests {
             heap_pages: bytes / PAGE_BYTES,
             format: CopyFormat::Binary,
             text_columns: Vec::new(),
+            config: None,
         }
+    }
+
+    #[test]
+    fn an_extensions_configuration_table_gives_the_rows_its_condition_selects_in_one_part() {
+        let t = SourceTable {
+            config: Some(ConfigOf {
+                extension: "pg_partman".into(),
+                condition: "WHERE NOT standard".into(),
+            }),
+            ..table("part_config", 1 << 30)
+        };
+        let parts = parts(std::slice::from_ref(&t), 256 << 20);
+        assert_eq!((parts.len(), parts[0].pages), (1, None));
+        assert_eq!(
+            parts[0].copy_sql(&t),
+            r#"COPY (SELECT "id", "Full Name" FROM ONLY "agency"."part_config" WHERE NOT standard) TO STDOUT (FORMAT binary)"#
+        );
+    }
+
+    #[test]
+    fn configuration_tables_come_after_the_ones_they_reference() {
+        let order = referenced_first(vec![
+            (1, vec![2], "sub"),
+            (2, vec![9], "config"),
+            (3, vec![1], "subsub"),
+        ]);
+        assert_eq!(order, ["config", "sub", "subsub"]);
     }
 
     #[test]

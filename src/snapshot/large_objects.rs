@@ -55,6 +55,7 @@ pub fn tables(pages_bytes: u64) -> [SourceTable; 2] {
         heap_pages: bytes / 8192,
         format: CopyFormat::Binary,
         text_columns: Vec::new(),
+        config: None,
     };
     [
         table("pg_largeobject_metadata", &["oid"], 0),

@@ -43,6 +43,11 @@ pub struct Manifest {
     #[serde(default)]
     pub materialized_views: Vec<MaterializedView>,
     pub tables: Vec<TableEntry>,
+    /// The rows of extensions' configuration tables that pg_dump would dump, each table after
+    /// those it references; absent when there are none (so an older acc, which would drop
+    /// them without a word, refuses the manifest instead).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extension_tables: Vec<ExtensionTable>,
     /// Production's large objects; absent when it had none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_objects: Option<LargeObjects>,
@@ -62,6 +67,17 @@ pub struct LargeObjects {
     pub objects: TableEntry,
     /// `pg_largeobject (loid, pageno, data)`.
     pub pages: TableEntry,
+}
+
+/// An extension's configuration table (`pg_extension_config_dump`): CREATE EXTENSION makes it
+/// on staging with the extension's own rows, and restore adds these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionTable {
+    pub extension: String,
+    /// The extension's condition on the rows copied (`WHERE ...`), empty for every row.
+    pub condition: String,
+    pub table: TableEntry,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,13 +201,15 @@ impl Manifest {
         })
     }
 
-    /// The tables whose files hold rows: production's, then its large objects' catalogs.
+    /// The tables whose files hold rows: production's, its extensions' configuration tables,
+    /// then its large objects' catalogs.
     fn data_tables(&self) -> impl Iterator<Item = &TableEntry> {
         let lo = self
             .large_objects
             .iter()
             .flat_map(|l| [&l.objects, &l.pages]);
-        self.tables.iter().chain(lo)
+        let config = self.extension_tables.iter().map(|e| &e.table);
+        self.tables.iter().chain(config).chain(lo)
     }
 
     pub fn total_rows(&self) -> u64 {
