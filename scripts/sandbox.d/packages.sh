@@ -3,6 +3,8 @@
 # command -> package that provides it
 SANDBOX_PACKAGES=(
     "$PG_BIN/initdb:postgresql-15"
+    # an extension only a superuser may create, with a configuration table of the user's rows
+    "/usr/share/postgresql/15/extension/pg_partman.control:postgresql-15-partman"
     "/usr/bin/psql:postgresql-client-15"
     "/usr/sbin/sshd:openssh-server"
     "/usr/lib/openssh/sftp-server:openssh-sftp-server"
@@ -42,7 +44,7 @@ ensure_packages() {
     for entry in "${SANDBOX_PACKAGES[@]}"; do
         path=${entry%%:*}
         pkg=${entry#*:}
-        [ -x "$path" ] || missing+=("$pkg")
+        [ -e "$path" ] || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -72,14 +72,21 @@ pub async fn prepare(
     };
     for t in m.extension_tables.iter().filter(|t| t.table.rows > 0) {
         if let Some(w) = wanted.iter_mut().find(|w| w.name == t.extension) {
-            w.tables.push((t.table.schema.clone(), t.table.name.clone()));
+            w.tables
+                .push((t.table.schema.clone(), t.table.name.clone()));
         }
     }
     let client = target.connect(&target.incoming(), env).await?;
     let offered = offered(&client, &wanted).await?;
     let refusals = refusals(&wanted, &offered);
     if !refusals.is_empty() {
-        return Err(refusal(&refusals, &wanted, &offered, template, &target.db.user));
+        return Err(refusal(
+            &refusals,
+            &wanted,
+            &offered,
+            template,
+            &target.db.user,
+        ));
     }
     let list = archive.write("pre-data.list", &use_list(&toc, &offered))?;
     Ok(PreData { archive, list })
@@ -233,14 +240,22 @@ fn refusal(
 /// has it, with acc allowed to add the rows of its configuration tables; `None` when there is
 /// nothing to run (or nothing a statement fixes: a package to install).
 fn template_sql(w: &Wanted, o: &Offered, user: &str) -> Option<String> {
-    let (name, schema, user) = (quote_ident(&w.name), quote_ident(&w.schema), quote_ident(user));
+    let (name, schema, user) = (
+        quote_ident(&w.name),
+        quote_ident(&w.schema),
+        quote_ident(user),
+    );
     let mut sql = Vec::new();
     match o.installed.get(&w.name) {
-        Some(s) if *s != w.schema => sql.push(format!("ALTER EXTENSION {name} SET SCHEMA {schema};")),
+        Some(s) if *s != w.schema => {
+            sql.push(format!("ALTER EXTENSION {name} SET SCHEMA {schema};"))
+        }
         Some(_) => {}
         None if o.available.get(&w.name) == Some(&true) && !o.superuser => {
             if w.schema != "public" {
-                sql.push(format!("CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {user};"));
+                sql.push(format!(
+                    "CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {user};"
+                ));
             }
             sql.push(format!("CREATE EXTENSION {name} SCHEMA {schema};"));
         }
@@ -248,7 +263,11 @@ fn template_sql(w: &Wanted, o: &Offered, user: &str) -> Option<String> {
     }
     for (s, t) in &w.tables {
         if o.insertable.get(&(s.clone(), t.clone())) != Some(&true) {
-            sql.push(format!("GRANT INSERT ON {}.{} TO {user};", quote_ident(s), quote_ident(t)));
+            sql.push(format!(
+                "GRANT INSERT ON {}.{} TO {user};",
+                quote_ident(s),
+                quote_ident(t)
+            ));
         }
     }
     (!sql.is_empty()).then(|| sql.join(" "))
@@ -365,9 +384,7 @@ mod tests {
                 ("plpgsql".into(), "pg_catalog".into()),
                 ("pg_partman".into(), "partman".into()),
             ]),
-            schemas: ["public", "partman", "pg_catalog"]
-                .map(String::from)
-                .into(),
+            schemas: ["public", "partman", "pg_catalog"].map(String::from).into(),
             available: HashMap::from([
                 ("pg_partman".into(), true),
                 ("uuid-ossp".into(), false),
@@ -438,23 +455,35 @@ mod tests {
         let hint = e.hint_text().unwrap_or_default().to_string();
         assert!(hint.contains("postgresql-<major>-<name>"), "{hint}");
         assert!(hint.contains("CREATE EXTENSION \"pg_stat_statements\" SCHEMA \"public\";"));
-        assert!(hint.contains("restore.template = \"acc_template\""), "{hint}");
+        assert!(
+            hint.contains("restore.template = \"acc_template\""),
+            "{hint}"
+        );
         assert!(!hint.contains("pg_partman"), "the template has it: {hint}");
         // the template's copy in another schema than production's
         let moved = [want("pg_partman", "public")];
         let r = refusals(&moved, &o);
-        assert!(r[0].contains("schema partman in the restore template"), "{r:?}");
+        assert!(
+            r[0].contains("schema partman in the restore template"),
+            "{r:?}"
+        );
         let hint = refusal(&r, &moved, &o, "acc_template", "acc");
         let hint = hint.hint_text().unwrap_or_default().to_string();
         assert!(hint.contains("in database acc_template"), "{hint}");
-        assert!(hint.contains("ALTER EXTENSION \"pg_partman\" SET SCHEMA \"public\""), "{hint}");
+        assert!(
+            hint.contains("ALTER EXTENSION \"pg_partman\" SET SCHEMA \"public\""),
+            "{hint}"
+        );
         // the template's copy, whose configuration table acc may not add rows to
         let granted = [Wanted {
             tables: vec![("partman".into(), "part_config".into())],
             ..want("pg_partman", "partman")
         }];
         let r = refusals(&granted, &o);
-        assert!(r[0].contains("may not add production's rows to partman.part_config"), "{r:?}");
+        assert!(
+            r[0].contains("may not add production's rows to partman.part_config"),
+            "{r:?}"
+        );
         let hint = refusal(&r, &granted, &o, "acc_template", "acc");
         let hint = hint.hint_text().unwrap_or_default().to_string();
         assert!(hint.ends_with("run: GRANT INSERT ON \"partman\".\"part_config\" TO \"acc\";. Staging is untouched; the next restore tries again"), "{hint}");

@@ -6,16 +6,16 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::autovacuum;
+use super::extension_rows;
 use super::files::Files;
 use super::follow::Follow;
 use super::freeze::{FreezeState, freeze_state};
-use super::extension_rows;
 use super::large_objects;
-use super::pre_data;
 use super::load;
 use super::matviews;
 use super::pipeline;
 use super::post_data;
+use super::pre_data;
 use super::readonly::{self, lock_down};
 use super::resume;
 use super::swap;

@@ -24,8 +24,7 @@ use crate::error::{Error, Result};
 use crate::pg::Database;
 use crate::progress::{Doing, Phase, Run, Watch};
 use crate::snapshot::manifest::{
-    self, Encryption, ExtensionTable, File, Filters, LargeObjects, Manifest, SchemaFiles,
-    TableName,
+    self, Encryption, ExtensionTable, File, Filters, LargeObjects, Manifest, SchemaFiles, TableName,
 };
 use crate::store::{fsync_dir, write_atomic};
 
@@ -72,7 +71,12 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     crate::failpoint::pause("snapshot:exported").await;
     let catalog = catalog::read(exporter.client(), filter).await?;
     // production's tables, then its extensions' configuration tables
-    let mut tables: Vec<_> = catalog.tables.iter().chain(&catalog.config).cloned().collect();
+    let mut tables: Vec<_> = catalog
+        .tables
+        .iter()
+        .chain(&catalog.config)
+        .cloned()
+        .collect();
     let qualified: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
     // locked first, so no table's row-level security changes between the check and the copy
     exporter.lock(&qualified).await?;

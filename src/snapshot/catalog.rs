@@ -231,7 +231,10 @@ fn referenced_first<T>(mut left: Vec<(i64, Vec<i64>, T)>) -> Vec<T> {
         let ids: std::collections::HashSet<i64> = left.iter().map(|(id, _, _)| *id).collect();
         let ready = |refs: &Vec<i64>| refs.iter().all(|r| placed.contains(r) || !ids.contains(r));
         // a cycle of references goes in as it is: its keys decide at commit or not at all
-        let next = left.iter().position(|(_, refs, _)| ready(refs)).unwrap_or(0);
+        let next = left
+            .iter()
+            .position(|(_, refs, _)| ready(refs))
+            .unwrap_or(0);
         let (id, _, t) = left.remove(next);
         placed.insert(id);
         out.push(t);

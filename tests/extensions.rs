@@ -1,0 +1,212 @@
+//! Production's extensions on staging (`tests/fixtures/extensions.sql`: pg_stat_statements and
+//! pg_partman, which only a superuser may create, and pg_partman's configuration table, which
+//! holds the user's rows): staging refuses with 78 before loading anything and names what a
+//! superuser runs once, or, from a template that has them, comes back exact, the
+//! configuration rows included and never added twice.
+
+mod support;
+
+use support::restores::restore_killed_at;
+use support::{ROWS_HASH, Sandbox, StagingDb, TestDb, acc, schema_dump};
+
+const FIXTURE: &str = "fixtures/extensions.sql";
+
+struct Setup {
+    sb: Sandbox,
+    prod: TestDb,
+    staging: StagingDb,
+    _tmp: tempfile::TempDir,
+    config: std::path::PathBuf,
+}
+
+async fn setup(tag: &str) -> Setup {
+    let sb = Sandbox::require();
+    let prod = TestDb::from_script(&sb, FIXTURE, tag).await;
+    let staging = StagingDb::new(&sb, tag);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = sb.write_profile(tmp.path(), &prod.name, None, &staging.sections(&sb));
+    Setup {
+        sb,
+        prod,
+        staging,
+        _tmp: tmp,
+        config,
+    }
+}
+
+impl Setup {
+    fn acc(&self, args: &[&str]) -> support::Run {
+        acc(&self.config, args)
+    }
+
+    /// The staging databases whose names start with the staging database's.
+    async fn staging_databases(&self) -> Vec<String> {
+        let rows = (self.staging.admin("postgres").await)
+            .query(
+                "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1",
+                &[&self.staging.name],
+            )
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+}
+
+/// A restore template of the test's own on the staging cluster, made as the refusal says:
+/// the sandbox's template with production's extensions in place, dropped with the guard.
+struct Template {
+    name: String,
+    url: String,
+}
+
+impl Template {
+    async fn made_as_the_hint_says(sb: &Sandbox, tag: &str, hint: &str) -> Template {
+        let name = format!("acc_t_{tag}_tpl_{}", std::process::id());
+        let admin = sb.admin("ACC_STAGING_URL", "postgres").await;
+        for sql in [
+            format!("CREATE DATABASE {name} TEMPLATE acc_template"),
+            format!("ALTER DATABASE {name} IS_TEMPLATE true"),
+        ] {
+            admin.batch_execute(&sql).await.unwrap();
+        }
+        let template = Template {
+            name,
+            url: sb.var("ACC_STAGING_URL").to_string(),
+        };
+        // the statements the refusal's hint names, run as it says: once, as a superuser
+        let statements = hint
+            .split_once(", run: ")
+            .and_then(|(_, rest)| rest.split_once(". Staging is untouched"))
+            .map(|(sql, _)| sql.to_string())
+            .unwrap_or_else(|| panic!("the hint names the statements: {hint}"));
+        sb.admin("ACC_STAGING_URL", &template.name)
+            .await
+            .batch_execute(&statements)
+            .await
+            .unwrap_or_else(|e| panic!("{statements}: {e:?}"));
+        template
+    }
+}
+
+impl Drop for Template {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args(["-q", "-X", "-c"])
+            .arg(format!("ALTER DATABASE {} IS_TEMPLATE false", self.name))
+            .arg("-c")
+            .arg(format!("DROP DATABASE IF EXISTS {}", self.name))
+            .arg(format!("{}/postgres", self.url))
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_exact_from_the_template_the_hint_names()
+ {
+    let s = setup("extensions").await;
+    let run = s.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let label = run.json()["label"].as_str().unwrap().to_string();
+    let store = s.config.with_file_name("store").join("t").join(&label);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
+    let config: Vec<String> = manifest["extension_tables"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the manifest lists the configuration tables: {manifest}"))
+        .iter()
+        .map(|t| {
+            format!(
+                "{}:{}.{}={}",
+                t["extension"].as_str().unwrap(),
+                t["table"]["schema"].as_str().unwrap(),
+                t["table"]["name"].as_str().unwrap(),
+                t["table"]["rows"]
+            )
+        })
+        .collect();
+    assert!(
+        config.contains(&"pg_partman:partman.part_config=1".to_string()),
+        "{config:?}"
+    );
+
+    // the sandbox's template has neither extension, and acc's staging user is no superuser
+    let refused = s.acc(&["restore", "--profile", "t"]);
+    assert_eq!(refused.code, 78, "{refused:?}");
+    for named in [
+        "extension pg_partman can only be created by a superuser",
+        "extension pg_stat_statements can only be created by a superuser",
+        "in database acc_template (restore.template)",
+        "CREATE SCHEMA IF NOT EXISTS \"partman\" AUTHORIZATION \"acc\";",
+        "CREATE EXTENSION \"pg_partman\" SCHEMA \"partman\";",
+        "GRANT INSERT ON \"partman\".\"part_config\" TO \"acc\";",
+        "CREATE EXTENSION \"pg_stat_statements\" SCHEMA \"public\";",
+    ] {
+        assert!(
+            refused.stderr.contains(named),
+            "{named}: {}",
+            refused.stderr
+        );
+    }
+    assert!(
+        !refused.stderr.contains("safe to retry"),
+        "{}",
+        refused.stderr
+    );
+    // nothing was loaded, and nothing is left to resume
+    assert_eq!(s.staging_databases().await, Vec::<String>::new());
+
+    // a template made as the hint says; a run killed once the configuration rows are in
+    let hint = refused.stderr.split("hint: ").nth(1).unwrap_or_default();
+    let template = Template::made_as_the_hint_says(&s.sb, "extensions", hint).await;
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let from = "template = \"acc_template\"";
+    assert!(text.contains(from), "{text}");
+    let to = format!("template = \"{}\"", template.name);
+    std::fs::write(&s.config, text.replacen(from, &to, 1)).unwrap();
+    restore_killed_at(&s.config, "restore:large-objects");
+    let restore = s.acc(&["restore", "--profile", "t"]);
+    assert_eq!(restore.code, 0, "{restore:?}");
+
+    // the configuration rows, every partition's rows and the schema, as production has them
+    let p = s.prod.admin().await;
+    let st = s.staging.admin(&s.staging.name).await;
+    let tables: Vec<String> = p
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'r' AND n.nspname IN ('app', 'partman') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        tables.contains(&"partman.part_config".to_string()),
+        "{tables:?}"
+    );
+    for name in &tables {
+        let sql = ROWS_HASH.replace("{}", name);
+        let a: String = p.query_one(&sql, &[]).await.unwrap().get(0);
+        let b: String = st.query_one(&sql, &[]).await.unwrap().get(0);
+        assert_eq!(a, b, "rows of {name}");
+    }
+    // (acc's own table on staging comes first and moves pg_dump's one access-method setting)
+    let with = |db: &str, url: &str| {
+        schema_dump(&format!("{url}/{db}"))
+            .replace("SET default_table_access_method = heap;\n\n", "")
+    };
+    assert_eq!(
+        with(&s.prod.name, s.sb.var("ACC_PROD_URL")),
+        with(&s.staging.name, s.sb.var("ACC_STAGING_URL")),
+        "schema"
+    );
+    assert!(
+        restore
+            .stderr
+            .contains("extensions' configuration rows kept"),
+        "the rerun adds them once: {}",
+        restore.stderr
+    );
+}
