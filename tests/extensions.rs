@@ -2,7 +2,9 @@
 //! pg_partman, which only a superuser may create, and pg_partman's configuration table, which
 //! holds the user's rows): staging refuses with 78 before loading anything and names what a
 //! superuser runs once, or, from a template that has them, comes back exact, the
-//! configuration rows included and never added twice.
+//! configuration rows included and never added twice; a template whose configuration table
+//! already holds a row of the user's is refused with 78 once the data is in, and the run
+//! resumes once the named DELETE ran.
 
 mod support;
 
@@ -138,7 +140,7 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
         "in database acc_template (restore.template)",
         "CREATE SCHEMA IF NOT EXISTS \"partman\" AUTHORIZATION \"acc\";",
         "CREATE EXTENSION \"pg_partman\" SCHEMA \"partman\";",
-        "GRANT INSERT ON \"partman\".\"part_config\" TO \"acc\";",
+        "GRANT SELECT, INSERT ON \"partman\".\"part_config\" TO \"acc\";",
         "CREATE EXTENSION \"pg_stat_statements\" SCHEMA \"public\";",
     ] {
         assert!(
@@ -163,6 +165,34 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
     assert!(text.contains(from), "{text}");
     let to = format!("template = \"{}\"", template.name);
     std::fs::write(&s.config, text.replacen(from, &to, 1)).unwrap();
+    // the template also holds a row of the user's in part_config: production's would be added
+    // beside it, so the run refuses once the data is in, naming the DELETE for the template
+    // and for the incoming database it keeps to resume
+    s.sb.admin("ACC_STAGING_URL", &template.name)
+        .await
+        .batch_execute(
+            "INSERT INTO partman.part_config (parent_table, control, partition_interval, partition_type)
+             VALUES ('app.leftover_events', 'at', '1 day', 'native')",
+        )
+        .await
+        .unwrap();
+    let mixed = s.acc(&["restore", "--profile", "t"]);
+    assert_eq!(mixed.code, 78, "{mixed:?}");
+    let incoming = format!("{}__incoming", s.staging.name);
+    for named in [
+        "partman.part_config on staging already holds rows of the user's",
+        "DELETE FROM ONLY \"partman\".\"part_config\" ;",
+        incoming.as_str(),
+    ] {
+        assert!(mixed.stderr.contains(named), "{named}: {}", mixed.stderr);
+    }
+    for db in [template.name.as_str(), incoming.as_str()] {
+        s.sb.admin("ACC_STAGING_URL", db)
+            .await
+            .batch_execute("DELETE FROM ONLY partman.part_config")
+            .await
+            .unwrap();
+    }
     restore_killed_at(&s.config, "restore:large-objects");
     let restore = s.acc(&["restore", "--profile", "t"]);
     assert_eq!(restore.code, 0, "{restore:?}");

@@ -145,7 +145,8 @@ async fn offered(client: &Client, wanted: &[Wanted]) -> Result<Offered> {
     for (schema, name) in wanted.iter().flat_map(|w| &w.tables) {
         let insertable: Option<bool> = client
             .query_one(
-                "SELECT has_table_privilege(to_regclass(format('%I.%I', $1::text, $2::text)), 'INSERT')",
+                "SELECT has_table_privilege(to_regclass(format('%I.%I', $1::text, $2::text)), 'INSERT')
+                    AND has_table_privilege(to_regclass(format('%I.%I', $1::text, $2::text)), 'SELECT')",
                 &[schema, name],
             )
             .await
@@ -218,7 +219,7 @@ fn refusal(
         .collect();
     if !in_template.is_empty() {
         let database = match template {
-            "template0" => "in a template of acc's own (CREATE DATABASE acc_template TEMPLATE template0, then set restore.template = \"acc_template\")".to_string(),
+            "template0" => "in a template of acc's own (CREATE DATABASE acc_template TEMPLATE template0 IS_TEMPLATE true, then set restore.template = \"acc_template\")".to_string(),
             t => format!("in database {t} (restore.template)"),
         };
         steps.push(format!(
@@ -246,25 +247,29 @@ fn template_sql(w: &Wanted, o: &Offered, user: &str) -> Option<String> {
         quote_ident(user),
     );
     let mut sql = Vec::new();
-    match o.installed.get(&w.name) {
-        Some(s) if *s != w.schema => {
-            sql.push(format!("ALTER EXTENSION {name} SET SCHEMA {schema};"))
-        }
-        Some(_) => {}
-        None if o.available.get(&w.name) == Some(&true) && !o.superuser => {
-            if w.schema != "public" {
-                sql.push(format!(
-                    "CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {user};"
-                ));
-            }
-            sql.push(format!("CREATE EXTENSION {name} SCHEMA {schema};"));
-        }
+    // an extension in another schema is made again where production has it: many cannot
+    // be moved (relocatable = false)
+    let moved = o.installed.get(&w.name).is_some_and(|s| *s != w.schema);
+    let create = match o.installed.get(&w.name) {
+        Some(_) => moved,
+        None if o.available.get(&w.name) == Some(&true) && !o.superuser => true,
         None => return None,
+    };
+    if moved {
+        sql.push(format!("DROP EXTENSION {name};"));
+    }
+    if create {
+        if w.schema != "public" {
+            sql.push(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {user};"
+            ));
+        }
+        sql.push(format!("CREATE EXTENSION {name} SCHEMA {schema};"));
     }
     for (s, t) in &w.tables {
         if o.insertable.get(&(s.clone(), t.clone())) != Some(&true) {
             sql.push(format!(
-                "GRANT INSERT ON {}.{} TO {user};",
+                "GRANT SELECT, INSERT ON {}.{} TO {user};",
                 quote_ident(s),
                 quote_ident(t)
             ));
@@ -291,9 +296,10 @@ fn is_extension(line: &str) -> Option<&str> {
 }
 
 /// The extension an entry comments on.
-fn comments_on_extension(line: &str) -> Option<&str> {
+/// (Its tag names the extension quoted where needed, unlike the extension's own entry.)
+fn comments_on_extension(line: &str) -> Option<String> {
     let rest = entry(line)?.strip_prefix("COMMENT - EXTENSION ")?;
-    Some(rest.split(' ').next().unwrap_or(rest))
+    identifier(rest).map(|(name, _)| name)
 }
 
 /// The schema an entry creates.
@@ -311,7 +317,7 @@ fn use_list(toc: &str, o: &Offered) -> String {
     comment_out(toc, |l| {
         let installed = |e: &str| o.installed.contains_key(e);
         is_extension(l).is_some_and(installed)
-            || comments_on_extension(l).is_some_and(installed)
+            || comments_on_extension(l).is_some_and(|e| installed(&e))
             || is_schema(l).is_some_and(|s| o.schemas.contains(s))
     })
 }
@@ -376,6 +382,7 @@ mod tests {
         2; 3079 16386 EXTENSION - pg_partman \n\
         4123; 0 0 COMMENT - EXTENSION pg_partman \n\
         3; 3079 16387 EXTENSION - uuid-ossp \n\
+        4124; 0 0 COMMENT - EXTENSION \"uuid-ossp\" \n\
         240; 1259 16400 TABLE app visits agency_owner\n";
 
     fn offered() -> Offered {
@@ -408,6 +415,11 @@ mod tests {
         for kept in ["7; 2615", "3; 3079", "240; 1259"] {
             assert!(list.contains(&format!("\n{kept}")), "{kept} kept: {list}");
         }
+        // an extension's comment names it quoted where its own entry does not
+        assert!(list.contains("\n4124; 0 0 COMMENT"), "{list}");
+        let mut o = offered();
+        o.installed.insert("uuid-ossp".into(), "public".into());
+        assert!(use_list(TOC, &o).contains("\n;4124; 0 0 COMMENT"));
         assert!(only_extensions(TOC).contains("\n;240; 1259"));
         assert!(only_extensions(TOC).contains("\n3; 3079"));
     }
@@ -471,7 +483,9 @@ mod tests {
         let hint = hint.hint_text().unwrap_or_default().to_string();
         assert!(hint.contains("in database acc_template"), "{hint}");
         assert!(
-            hint.contains("ALTER EXTENSION \"pg_partman\" SET SCHEMA \"public\""),
+            hint.contains(
+                "DROP EXTENSION \"pg_partman\"; CREATE EXTENSION \"pg_partman\" SCHEMA \"public\";"
+            ),
             "{hint}"
         );
         // the template's copy, whose configuration table acc may not add rows to
@@ -486,7 +500,7 @@ mod tests {
         );
         let hint = refusal(&r, &granted, &o, "acc_template", "acc");
         let hint = hint.hint_text().unwrap_or_default().to_string();
-        assert!(hint.ends_with("run: GRANT INSERT ON \"partman\".\"part_config\" TO \"acc\";. Staging is untouched; the next restore tries again"), "{hint}");
+        assert!(hint.ends_with("run: GRANT SELECT, INSERT ON \"partman\".\"part_config\" TO \"acc\";. Staging is untouched; the next restore tries again"), "{hint}");
         // a superuser creates what it lacks itself
         let sup = Offered {
             superuser: true,

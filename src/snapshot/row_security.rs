@@ -59,7 +59,8 @@ pub async fn hidden(client: &Client, tables: &[SourceTable]) -> Result<Vec<Hidde
 /// snapshot.
 pub async fn hidden_for(client: &Client, filter: &TableFilter) -> Result<Vec<Hidden>> {
     let catalog = super::catalog::read(client, filter).await?;
-    hidden(client, &catalog.tables).await
+    let tables: Vec<_> = catalog.tables.into_iter().chain(catalog.config).collect();
+    hidden(client, &tables).await
 }
 
 /// The refusal (78) that names every hidden table and the fixes.

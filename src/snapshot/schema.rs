@@ -129,7 +129,14 @@ pub async fn sequences(client: &Client, filter: &TableFilter) -> Result<Vec<Sequ
     let fail = |e| crate::pg::sqlstate::failure("cannot read production's sequences", e);
     let rows = client
         .query(
-            "SELECT schemaname::text, sequencename::text FROM pg_sequences ORDER BY 1, 2",
+            "SELECT s.schemaname::text, s.sequencename::text FROM pg_sequences s
+             JOIN pg_namespace n ON n.nspname = s.schemaname
+             JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
+             -- an extension's own sequence is the extension's, unless it marks it as the user's
+             WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                 AND d.objid = c.oid AND d.deptype = 'e')
+                OR EXISTS (SELECT 1 FROM pg_extension e WHERE c.oid = ANY (e.extconfig))
+             ORDER BY 1, 2",
             &[],
         )
         .await

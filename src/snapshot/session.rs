@@ -99,13 +99,15 @@ impl Exporter {
     pub async fn lock(&self, qualified: &[String]) -> Result<()> {
         for chunk in qualified.chunks(500) {
             let sql = format!("LOCK TABLE {} IN ACCESS SHARE MODE", chunk.join(", "));
+            let what = "cannot lock production's tables for the snapshot";
             self.client.batch_execute(&sql).await.map_err(|e| {
-                Error::new(
-                    Kind::Temporary,
-                    "cannot lock production's tables for the snapshot",
-                )
-                .source(e)
-                .hint("a migration or maintenance job may hold them; the run is safe to retry")
+                // a table acc may not read is no passing lock: the grant is the fix
+                match crate::pg::sqlstate::kind_of(&e) {
+                    Kind::Permission => crate::pg::sqlstate::failure(what, e),
+                    _ => Error::new(Kind::Temporary, what).source(e).hint(
+                        "a migration or maintenance job may hold them; the run is safe to retry",
+                    ),
+                }
             })?;
         }
         Ok(())
