@@ -222,16 +222,47 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
         let b: String = st.query_one(&sql, &[]).await.unwrap().get(0);
         assert_eq!(a, b, "rows of {name}");
     }
-    // (acc's own table on staging comes first and moves pg_dump's one access-method setting)
+    // the schema, but for what only a superuser may create and a read-only copy has no use
+    // for, each named in the log: the publication of all tables (and its comment), the
+    // publication's schema, and the event trigger (and its comment); the publication of one
+    // table stays, with its table. (acc's own table on staging comes first and moves
+    // pg_dump's one access-method setting.)
+    let superuser_only = [
+        "cdc_everything; Type: PUBLICATION;",
+        "PUBLICATION cdc_everything; Type: COMMENT;",
+        "app_schema app; Type: PUBLICATION TABLES IN SCHEMA;",
+        "audit_ddl; Type: EVENT TRIGGER;",
+        "EVENT TRIGGER audit_ddl; Type: COMMENT;",
+    ];
     let with = |db: &str, url: &str| {
-        schema_dump(&format!("{url}/{db}"))
+        let dump = schema_dump(&format!("{url}/{db}"))
             .replace("SET default_table_access_method = heap;\n\n", "")
+            .replace("--\n-- PostgreSQL database dump complete\n--\n", "");
+        let (kept, left): (Vec<&str>, Vec<&str>) = dump
+            .split("\n--\n-- Name: ")
+            .partition(|e| !superuser_only.iter().any(|s| e.starts_with(s)));
+        let kept: Vec<&str> = kept.into_iter().map(str::trim_end).collect();
+        (kept.join("\n--\n-- Name: "), left.len())
     };
-    assert_eq!(
-        with(&s.prod.name, s.sb.var("ACC_PROD_URL")),
-        with(&s.staging.name, s.sb.var("ACC_STAGING_URL")),
-        "schema"
+    let (production, found) = with(&s.prod.name, s.sb.var("ACC_PROD_URL"));
+    let (staging, left) = with(&s.staging.name, s.sb.var("ACC_STAGING_URL"));
+    assert_eq!((found, left), (superuser_only.len(), 0));
+    assert_eq!(production, staging, "schema");
+    assert!(
+        staging.contains("CREATE PUBLICATION visits_only"),
+        "{staging}"
     );
+    for named in [
+        "publication cdc_everything (FOR ALL TABLES) is left out",
+        "publication app_schema's schema app (FOR TABLES IN SCHEMA) is left out",
+        "event trigger audit_ddl is left out",
+    ] {
+        assert!(
+            restore.stderr.contains(named),
+            "{named}: {}",
+            restore.stderr
+        );
+    }
     assert!(
         restore
             .stderr

@@ -22,6 +22,7 @@ mod resume;
 mod run;
 mod script;
 mod shared;
+mod superuser_only;
 mod swap;
 mod target;
 mod timeline;

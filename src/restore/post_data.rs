@@ -50,6 +50,14 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let post_data = &src.manifest.schema.post_data;
     let archive = Archive::open(src.files, post_data, src.ids, "post-data.pgdump").await?;
     let toc = archive.toc().await?;
+    let superuser = super::superuser_only::superuser(src.target, src.env).await?;
+    let left = super::superuser_only::leave_out(&archive, &toc, superuser).await?;
+    for name in &left.names {
+        crate::events::warning(&format!(
+            "restore: {name} is left out of staging: only a superuser may create it, and a read-only copy neither publishes changes nor runs DDL"
+        ));
+    }
+    let toc = left.toc;
     let (rest, fks) = split_foreign_keys(&toc);
     let candidates: String = rest
         .lines()

@@ -16,6 +16,7 @@ use tokio_postgres::Client;
 
 use super::archive::Archive;
 use super::files::Files;
+use super::script::{entry, identifier};
 use super::target::Target;
 use crate::crypt::Identities;
 use crate::env::Env;
@@ -278,18 +279,6 @@ fn template_sql(w: &Wanted, o: &Offered, user: &str) -> Option<String> {
     (!sql.is_empty()).then(|| sql.join(" "))
 }
 
-/// What follows `ID; TABLEOID OID ` on an entry line of `pg_restore --list`.
-fn entry(line: &str) -> Option<&str> {
-    if line.starts_with(';') {
-        return None;
-    }
-    let (_, rest) = line.split_once("; ")?;
-    let mut parts = rest.splitn(3, ' ');
-    parts.next()?;
-    parts.next()?;
-    parts.next()
-}
-
 /// The extension an entry creates.
 fn is_extension(line: &str) -> Option<&str> {
     entry(line)?.strip_prefix("EXTENSION - ").map(str::trim_end)
@@ -345,31 +334,6 @@ fn extensions_in(sql: &str) -> Vec<Wanted> {
             })
         })
         .collect()
-}
-
-/// One identifier as pg_dump prints it (quoted only where needed) and the text after it.
-fn identifier(s: &str) -> Option<(String, &str)> {
-    match s.strip_prefix('"') {
-        None => {
-            let end = s.find([' ', ';']).unwrap_or(s.len());
-            Some((s[..end].to_string(), &s[end..]))
-        }
-        Some(quoted) => {
-            let mut name = String::new();
-            let mut chars = quoted.char_indices().peekable();
-            while let Some((i, c)) = chars.next() {
-                if c != '"' {
-                    name.push(c);
-                } else if chars.peek().is_some_and(|(_, n)| *n == '"') {
-                    chars.next();
-                    name.push('"');
-                } else {
-                    return Some((name, &quoted[i + 1..]));
-                }
-            }
-            None
-        }
-    }
 }
 
 #[cfg(test)]

@@ -54,6 +54,43 @@ pub fn statements(sql: &str) -> String {
         .join("\n")
 }
 
+/// What follows `ID; TABLEOID OID ` on an entry line of `pg_restore --list`.
+pub fn entry(line: &str) -> Option<&str> {
+    if line.starts_with(';') {
+        return None;
+    }
+    let (_, rest) = line.split_once("; ")?;
+    let mut parts = rest.splitn(3, ' ');
+    parts.next()?;
+    parts.next()?;
+    parts.next()
+}
+
+/// One identifier as pg_dump prints it (quoted only where needed) and the text after it.
+pub fn identifier(s: &str) -> Option<(String, &str)> {
+    match s.strip_prefix('"') {
+        None => {
+            let end = s.find([' ', ';']).unwrap_or(s.len());
+            Some((s[..end].to_string(), &s[end..]))
+        }
+        Some(quoted) => {
+            let mut name = String::new();
+            let mut chars = quoted.char_indices().peekable();
+            while let Some((i, c)) = chars.next() {
+                if c != '"' {
+                    name.push(c);
+                } else if chars.peek().is_some_and(|(_, n)| *n == '"') {
+                    chars.next();
+                    name.push('"');
+                } else {
+                    return Some((name, &quoted[i + 1..]));
+                }
+            }
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
