@@ -1,10 +1,12 @@
-//! Production's extensions on staging (`tests/fixtures/extensions.sql`: pg_stat_statements and
-//! pg_partman, which only a superuser may create, and pg_partman's configuration table, which
-//! holds the user's rows): staging refuses with 78 before loading anything and names what a
+//! What only a superuser may create, and production's own disks, on staging
+//! (`tests/fixtures/extensions.sql`: pg_stat_statements and pg_partman, pg_partman's
+//! configuration table, which holds the user's rows, publications of all tables and of a
+//! schema, an event trigger; and a table and an index in a tablespace of production's): staging refuses with 78 before loading anything and names what a
 //! superuser runs once, or, from a template that has them, comes back exact, the
 //! configuration rows included and never added twice; a template whose configuration table
 //! already holds a row of the user's is refused with 78 once the data is in, and the run
-//! resumes once the named DELETE ran.
+//! resumes once the named DELETE ran. The superuser-only publications and event trigger are
+//! left out by name; the tablespace's table and index go in staging's default tablespace.
 
 mod support;
 
@@ -102,10 +104,67 @@ impl Drop for Template {
     }
 }
 
+/// A tablespace of production's own in a private directory, dropped with the guard (after
+/// the database that uses it, so made before it).
+struct Tablespace {
+    name: String,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Tablespace {
+    async fn new(sb: &Sandbox, tag: &str) -> Tablespace {
+        let name = format!("acc_t_{tag}_ts_{}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        // the server's own user owns its tablespace's directory, as its data directory
+        let data = sb.path("ACC_SANDBOX").join("pg").join("production");
+        let owner = std::fs::metadata(&data).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        std::os::unix::fs::chown(dir.path(), Some(owner.uid()), Some(owner.gid())).unwrap();
+        sb.admin("ACC_PROD_URL", "postgres")
+            .await
+            .batch_execute(&format!(
+                "CREATE TABLESPACE {name} LOCATION '{}'",
+                dir.path().display()
+            ))
+            .await
+            .unwrap();
+        Tablespace {
+            name,
+            url: sb.var("ACC_PROD_URL").to_string(),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Tablespace {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args(["-q", "-X", "-c"])
+            .arg(format!("DROP TABLESPACE IF EXISTS {}", self.name))
+            .arg(format!("{}/postgres", self.url))
+            .output();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_exact_from_the_template_the_hint_names()
  {
+    let tablespace = Tablespace::new(&Sandbox::require(), "extensions").await;
     let s = setup("extensions").await;
+    // a table and an index on production's own disk, which staging's cluster does not have
+    s.prod
+        .admin()
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE app.hot_visits (id int, note text) TABLESPACE {0};
+             CREATE INDEX hot_visits_id ON app.hot_visits (id) TABLESPACE {0};
+             INSERT INTO app.hot_visits SELECT g, 'synthetic ' || g FROM generate_series(1, 50) g;
+             GRANT SELECT ON app.hot_visits TO acc",
+            tablespace.name
+        ))
+        .await
+        .unwrap();
     let run = s.acc(&["snapshot", "--profile", "t", "--now", "--json"]);
     assert_eq!(run.code, 0, "{run:?}");
     let label = run.json()["label"].as_str().unwrap().to_string();
@@ -151,6 +210,13 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
     }
     assert!(
         !refused.stderr.contains("safe to retry"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("tables in production's tablespace(s) acc_t_extensions_ts_"),
         "{}",
         refused.stderr
     );
@@ -227,6 +293,7 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
     // publication's schema, and the event trigger (and its comment); the publication of one
     // table stays, with its table. (acc's own table on staging comes first and moves
     // pg_dump's one access-method setting.)
+    // (production's tablespace is left out: staging's cluster has its own disks)
     let superuser_only = [
         "cdc_everything; Type: PUBLICATION;",
         "PUBLICATION cdc_everything; Type: COMMENT;",
@@ -237,6 +304,12 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
     let with = |db: &str, url: &str| {
         let dump = schema_dump(&format!("{url}/{db}"))
             .replace("SET default_table_access_method = heap;\n\n", "")
+            .replace(
+                &format!("SET default_tablespace = {};\n\n", tablespace.name),
+                "",
+            )
+            .replace(&format!("; Tablespace: {}\n", tablespace.name), "\n")
+            .replace("SET default_tablespace = '';\n\n", "")
             .replace("--\n-- PostgreSQL database dump complete\n--\n", "");
         let (kept, left): (Vec<&str>, Vec<&str>) = dump
             .split("\n--\n-- Name: ")
@@ -256,6 +329,7 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
         "publication cdc_everything (FOR ALL TABLES) is left out",
         "publication app_schema's schema app (FOR TABLES IN SCHEMA) is left out",
         "event trigger audit_ddl is left out",
+        "indexes in production's tablespace(s) acc_t_extensions_ts_",
     ] {
         assert!(
             restore.stderr.contains(named),

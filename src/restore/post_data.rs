@@ -50,6 +50,7 @@ pub async fn prepare(src: &Source<'_>) -> Result<PostData> {
     let post_data = &src.manifest.schema.post_data;
     let archive = Archive::open(src.files, post_data, src.ids, "post-data.pgdump").await?;
     let toc = archive.toc().await?;
+    super::script::tell_tablespaces(archive.path(), "indexes").await?;
     let superuser = super::superuser_only::superuser(src.target, src.env).await?;
     let left = super::superuser_only::leave_out(&archive, &toc, superuser).await?;
     for name in &left.names {

@@ -64,6 +64,7 @@ pub async fn prepare(
 ) -> Result<PreData> {
     let archive = Archive::open(files, &m.schema.pre_data, ids, "pre-data.pgdump").await?;
     let toc = archive.toc().await?;
+    super::script::tell_tablespaces(archive.path(), "tables").await?;
     let mut wanted = match toc.lines().any(|l| is_extension(l).is_some()) {
         true => {
             let only = archive.write("extensions.list", &only_extensions(&toc))?;

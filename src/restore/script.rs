@@ -10,10 +10,42 @@ pub async fn of(archive: &Path, list: &Path) -> Result<String> {
     let args = [
         "--no-owner".to_string(),
         "--no-privileges".to_string(),
+        "--no-tablespaces".to_string(),
         "--file=-".to_string(),
         format!("--use-list={}", list.display()),
     ];
     crate::pg::tools::archive_text(&args, archive).await
+}
+
+/// The tablespaces the archive's objects are in on production, which staging does not use
+/// (every restore of the archive runs with `--no-tablespaces`), logged once per archive.
+pub async fn tell_tablespaces(archive: &Path, what: &str) -> Result<()> {
+    let args = ["--no-owner".to_string(), "--file=-".to_string()];
+    let sql = crate::pg::tools::archive_text(&args, archive).await?;
+    let names = tablespaces_in(&sql);
+    if !names.is_empty() {
+        crate::events::info(&format!(
+            "restore: {what} in production's tablespace(s) {} go in staging's default tablespace",
+            names.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// The tablespaces `SET default_tablespace = NAME;` lines name.
+fn tablespaces_in(sql: &str) -> Vec<String> {
+    let mut names: Vec<String> = sql
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("SET default_tablespace = ")?
+                .strip_suffix(';')
+        })
+        .filter(|n| *n != "''")
+        .filter_map(|n| identifier(n).map(|(name, _)| name))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The session settings before the first entry, and each entry's body (what follows its
@@ -93,6 +125,13 @@ pub fn identifier(s: &str) -> Option<(String, &str)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn production_tablespaces_are_read_from_the_settings_before_entries() {
+        let sql = "SET default_tablespace = '';\nCREATE TABLE a.b ();\nSET default_tablespace = fast_ssd;\n\
+                   CREATE TABLE a.c ();\nSET default_tablespace = \"Old Disk\";\nSET default_tablespace = fast_ssd;\n";
+        assert_eq!(super::tablespaces_in(sql), ["Old Disk", "fast_ssd"]);
+    }
+
     #[test]
     fn the_meta_commands_go_and_the_sql_stays() {
         let sql = "\\restrict abc\nSET lock_timeout = 0;\nCREATE TRIGGER t AFTER INSERT ON a.b FOR EACH ROW EXECUTE FUNCTION a.f();\n\\unrestrict abc\n";

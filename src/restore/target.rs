@@ -75,7 +75,13 @@ impl Target {
     pub fn pg_restore(&self, env: &Env) -> Result<pg_tools::Tool> {
         let mut cmd =
             pg_tools::command("pg_restore", &self.db, &self.incoming(), env, "--dbname=")?;
-        cmd.args(["--no-owner", "--no-privileges", "--exit-on-error"]);
+        // staging's disks are laid out as staging's are: production's tablespaces stay there
+        cmd.args([
+            "--no-owner",
+            "--no-privileges",
+            "--no-tablespaces",
+            "--exit-on-error",
+        ]);
         Ok(cmd)
     }
 
