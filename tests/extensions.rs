@@ -43,6 +43,18 @@ impl Setup {
         acc(&self.config, args)
     }
 
+    /// `acc doctor`'s check of production's extensions against staging.
+    fn extensions_check(&self) -> serde_json::Value {
+        let run = self.acc(&["doctor", "--profile", "t", "--json"]);
+        run.json()["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "staging extensions")
+            .unwrap_or_else(|| panic!("no extensions check: {run:?}"))
+            .clone()
+    }
+
     /// The staging databases whose names start with the staging database's.
     async fn staging_databases(&self) -> Vec<String> {
         let rows = (self.staging.admin("postgres").await)
@@ -222,6 +234,16 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
     );
     // nothing was loaded, and nothing is left to resume
     assert_eq!(s.staging_databases().await, Vec::<String>::new());
+    // the doctor says so ahead, from production's catalog and the template
+    let doctor = s.extensions_check();
+    assert_eq!(doctor["ok"], false, "{doctor}");
+    assert!(
+        doctor["detail"]
+            .as_str()
+            .unwrap()
+            .contains("extension pg_partman can only be created by a superuser"),
+        "{doctor}"
+    );
 
     // a template made as the hint says; a run killed once the configuration rows are in
     let hint = refused.stderr.split("hint: ").nth(1).unwrap_or_default();
@@ -231,6 +253,8 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
     assert!(text.contains(from), "{text}");
     let to = format!("template = \"{}\"", template.name);
     std::fs::write(&s.config, text.replacen(from, &to, 1)).unwrap();
+    let doctor = s.extensions_check();
+    assert_eq!(doctor["ok"], true, "{doctor}");
     // the template also holds a row of the user's in part_config: production's would be added
     // beside it, so the run refuses once the data is in, naming the DELETE for the template
     // and for the incoming database it keeps to resume

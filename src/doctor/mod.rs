@@ -3,6 +3,7 @@
 mod bucket;
 mod check;
 mod device_sync;
+mod extensions;
 mod local;
 mod prepared;
 mod run;

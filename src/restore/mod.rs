@@ -30,6 +30,7 @@ mod watch;
 
 pub use follow::{followable, restore_following};
 pub use freeze::{FreezeState, freeze_off, freeze_on, freeze_state};
+pub use pre_data::refusal_for as extensions_refusal;
 pub use readonly::{StagingInfo, read_info};
 pub use resume::{Kept, kept};
 pub use run::{RestoreReport, RestoreRequest, restore, rollback};

@@ -52,6 +52,8 @@ struct Offered {
     superuser: bool,
     /// Of each wanted configuration table already there: whether acc may add rows to it.
     insertable: HashMap<(String, String), bool>,
+    /// Production's sequences the template already has (an extension's) that acc may not set.
+    fixed_sequences: Vec<(String, String)>,
 }
 
 /// Decrypts the pre-data archive and checks that staging can create what it needs; a
@@ -79,7 +81,8 @@ pub async fn prepare(
         }
     }
     let client = target.connect(&target.incoming(), env).await?;
-    let offered = offered(&client, &wanted).await?;
+    let mut offered = offered(&client, &wanted).await?;
+    offered.fixed_sequences = fixed_sequences(&client, m).await?;
     let refusals = refusals(&wanted, &offered);
     if !refusals.is_empty() {
         return Err(refusal(
@@ -161,6 +164,59 @@ async fn offered(client: &Client, wanted: &[Wanted]) -> Result<Offered> {
     Ok(o)
 }
 
+/// For `acc doctor`: the refusal a restore would meet over production's `extensions` (name,
+/// schema), read from `client`, connected to the restore template (or, where that takes no
+/// connections, as template0 does, to another database of staging's server, whose installed
+/// extensions are then taken as template0's: plpgsql alone).
+pub async fn refusal_for(
+    client: &Client,
+    template_connected: bool,
+    extensions: Vec<(String, String)>,
+    template: &str,
+    user: &str,
+) -> Result<Option<Error>> {
+    let wanted: Vec<Wanted> = (extensions.into_iter())
+        .map(|(name, schema)| Wanted {
+            name,
+            schema,
+            tables: Vec::new(),
+        })
+        .collect();
+    let mut o = offered(client, &wanted).await?;
+    if !template_connected {
+        o.installed.retain(|name, _| name == "plpgsql");
+        o.schemas = ["public", "pg_catalog", "information_schema"]
+            .map(String::from)
+            .into();
+    }
+    let refusals = refusals(&wanted, &o);
+    Ok((!refusals.is_empty()).then(|| {
+        Error::config(format!(
+            "a restore would stop with 78 before loading: {}",
+            refusals.join("; ")
+        ))
+        .hint(steps(&wanted, &o, template, user))
+    }))
+}
+
+/// Production's sequences that are already in the incoming database (the template's, an
+/// extension's configuration) and that acc may not set to production's value.
+async fn fixed_sequences(client: &Client, m: &Manifest) -> Result<Vec<(String, String)>> {
+    let (schemas, names): (Vec<String>, Vec<String>) = (m.sequences.iter())
+        .map(|q| (q.schema.clone(), q.name.clone()))
+        .unzip();
+    let rows = client
+        .query(
+            "SELECT s, n FROM unnest($1::text[], $2::text[]) AS t(s, n)
+             WHERE to_regclass(format('%I.%I', s, n)) IS NOT NULL
+               AND NOT has_sequence_privilege(to_regclass(format('%I.%I', s, n)), 'UPDATE')",
+            &[&schemas, &names],
+        )
+        .await
+        .map_err(|e| failure("cannot read the sequences staging already has", e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// Why staging cannot have each extension it lacks, one line each.
 fn refusals(wanted: &[Wanted], o: &Offered) -> Vec<String> {
     let mut out = Vec::new();
@@ -196,6 +252,11 @@ fn refusals(wanted: &[Wanted], o: &Offered) -> Vec<String> {
             (None, Some(_)) => {}
         }
     }
+    for (schema, name) in &o.fixed_sequences {
+        out.push(format!(
+            "acc's staging user may not set sequence {schema}.{name} (from the restore template) to production's value"
+        ));
+    }
     out
 }
 
@@ -206,6 +267,18 @@ fn refusal(
     template: &str,
     user: &str,
 ) -> Error {
+    Error::config(format!(
+        "staging cannot take production's extensions as they are, so nothing was loaded: {}",
+        refusals.join("; ")
+    ))
+    .hint(format!(
+        "{}. Staging is untouched; the next restore tries again",
+        steps(wanted, o, template, user)
+    ))
+}
+
+/// What to do, in order: the packages to install, then the statements for the template.
+fn steps(wanted: &[Wanted], o: &Offered, template: &str, user: &str) -> String {
     let mut steps = Vec::new();
     if wanted
         .iter()
@@ -215,10 +288,18 @@ fn refusal(
             "install each missing extension's package on the staging server, at production's version (Debian: postgresql-<major>-<name> for most)".to_string(),
         );
     }
-    let in_template: Vec<String> = wanted
+    let mut in_template: Vec<String> = wanted
         .iter()
         .filter_map(|w| template_sql(w, o, user))
         .collect();
+    for (schema, name) in &o.fixed_sequences {
+        in_template.push(format!(
+            "GRANT UPDATE ON SEQUENCE {}.{} TO {};",
+            quote_ident(schema),
+            quote_ident(name),
+            quote_ident(user)
+        ));
+    }
     if !in_template.is_empty() {
         let database = match template {
             "template0" => "in a template of acc's own (CREATE DATABASE acc_template TEMPLATE template0 IS_TEMPLATE true, then set restore.template = \"acc_template\")".to_string(),
@@ -229,14 +310,7 @@ fn refusal(
             in_template.join(" ")
         ));
     }
-    Error::config(format!(
-        "staging cannot create production's extensions, so nothing was loaded: {}",
-        refusals.join("; ")
-    ))
-    .hint(format!(
-        "{}. Staging is untouched; the next restore tries again",
-        steps.join(". Then ")
-    ))
+    steps.join(". Then ")
 }
 
 /// The statements a superuser runs in the template so that it holds `w` where production
@@ -364,6 +438,7 @@ mod tests {
             ]),
             superuser: false,
             insertable: HashMap::from([(("partman".into(), "part_config".into()), false)]),
+            fixed_sequences: Vec::new(),
         }
     }
 
@@ -466,6 +541,22 @@ mod tests {
         let hint = refusal(&r, &granted, &o, "acc_template", "acc");
         let hint = hint.hint_text().unwrap_or_default().to_string();
         assert!(hint.ends_with("run: GRANT SELECT, INSERT ON \"partman\".\"part_config\" TO \"acc\";. Staging is untouched; the next restore tries again"), "{hint}");
+        // an extension's sequence in the template, which acc may not set
+        let seq = Offered {
+            fixed_sequences: vec![("cron".into(), "jobid_seq".into())],
+            ..offered()
+        };
+        let r = refusals(&[], &seq);
+        assert!(
+            r[0].contains("may not set sequence cron.jobid_seq"),
+            "{r:?}"
+        );
+        let hint = refusal(&r, &[], &seq, "acc_template", "acc");
+        let hint = hint.hint_text().unwrap_or_default().to_string();
+        assert!(
+            hint.contains("GRANT UPDATE ON SEQUENCE \"cron\".\"jobid_seq\" TO \"acc\";"),
+            "{hint}"
+        );
         // a superuser creates what it lacks itself
         let sup = Offered {
             superuser: true,
