@@ -211,7 +211,7 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
         "in database acc_template (restore.template)",
         "CREATE SCHEMA IF NOT EXISTS \"partman\" AUTHORIZATION \"acc\";",
         "CREATE EXTENSION \"pg_partman\" SCHEMA \"partman\";",
-        "GRANT SELECT, INSERT ON \"partman\".\"part_config\" TO \"acc\";",
+        "GRANT USAGE ON SCHEMA \"partman\" TO \"acc\"; GRANT SELECT, INSERT ON \"partman\".\"part_config\" TO \"acc\";",
         "CREATE EXTENSION \"pg_stat_statements\" SCHEMA \"public\";",
     ] {
         assert!(

@@ -187,18 +187,67 @@ pub async fn finish(
     if status.success() {
         return Ok(());
     }
-    let first = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("no message");
-    Err(Error::new(
-        Kind::Unavailable,
-        format!("{program} failed ({status}): {first}"),
-    )
-    .hint("the client tools must be the server's major version or newer; acc doctor checks it"))
+    let (what, refused) = failure_of(&text);
+    let e = Error::new(
+        if refused {
+            Kind::Permission
+        } else {
+            Kind::Unavailable
+        },
+        format!("{program} failed ({status}): {what}"),
+    );
+    Err(match refused {
+        true => e.hint("the server refused acc's user the object named: a superuser must create it (on staging, once, in the database restore.template names) or grant what the message says; retrying alone will not help"),
+        false => e.hint("the client tools must be the server's major version or newer; acc doctor checks it"),
+    })
+}
+
+/// What a tool's stderr says went wrong: its error line, with the archive entry it was on
+/// (pg_restore's "from TOC entry" line comes first), and whether the server refused a
+/// privilege, which no retry gets past.
+fn failure_of(text: &str) -> (String, bool) {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let error = lines
+        .iter()
+        .find(|l| l.contains("error:"))
+        .or(lines.first());
+    let mut what = error.map_or("no message".to_string(), |l| l.to_string());
+    if let Some(entry) = lines.iter().find(|l| l.contains("from TOC entry")) {
+        what = format!("{what} ({})", entry.trim_start_matches("pg_restore: "));
+    }
+    let refused = ["must be superuser", "permission denied", "must be owner"]
+        .iter()
+        .any(|m| what.contains(m));
+    (what, refused)
 }
 
 /// Quotes a libpq connection-string value.
 fn conn_value(v: &str) -> String {
     format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_refused_entry_is_named_with_the_servers_words_and_is_no_retry() {
+        let text = "pg_restore: while PROCESSING TOC:\n\
+                    pg_restore: from TOC entry 3320; 3466 52531 EVENT TRIGGER audit_ddl postgres\n\
+                    pg_restore: error: could not execute query: ERROR:  must be superuser to create an event trigger\n\
+                    Command was: CREATE EVENT TRIGGER audit_ddl ON ddl_command_end;\n";
+        let (what, refused) = super::failure_of(text);
+        assert!(refused);
+        assert!(
+            what.starts_with(
+                "pg_restore: error: could not execute query: ERROR:  must be superuser"
+            ),
+            "{what}"
+        );
+        assert!(
+            what.ends_with("(from TOC entry 3320; 3466 52531 EVENT TRIGGER audit_ddl postgres)"),
+            "{what}"
+        );
+        let (what, refused) =
+            super::failure_of("pg_dump: error: server version: 16.1; pg_dump version: 15.4\n");
+        assert!(!refused && what.contains("server version"), "{what}");
+    }
 }

@@ -76,10 +76,14 @@ async fn refuse_unready(
         let qualified = format!("{}.{}", quote_ident(schema), quote_ident(name));
         let row = client
             .query_one(
-                "SELECT to_regclass($1) IS NOT NULL,
-                        coalesce(has_table_privilege(to_regclass($1), 'INSERT')
-                                 AND has_table_privilege(to_regclass($1), 'SELECT'), false)",
-                &[&qualified],
+                // by the catalog, not to_regclass, which a schema acc may not use refuses
+                "SELECT count(*) > 0,
+                        coalesce(bool_and(has_schema_privilege(n.oid, 'USAGE')
+                                          AND has_table_privilege(c.oid, 'INSERT')
+                                          AND has_table_privilege(c.oid, 'SELECT')), false)
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = $1 AND c.relname = $2",
+                &[schema, name],
             )
             .await
             .map_err(failed)?;
@@ -95,9 +99,10 @@ async fn refuse_unready(
             why.push(format!(
                 "acc's staging user may not add production's rows to {schema}.{name}"
             ));
+            let user = quote_ident(&src.target.db.user);
             fix.push(format!(
-                "GRANT SELECT, INSERT ON {qualified} TO {};",
-                quote_ident(&src.target.db.user)
+                "GRANT USAGE ON SCHEMA {} TO {user}; GRANT SELECT, INSERT ON {qualified} TO {user};",
+                quote_ident(schema)
             ));
         }
         let held: bool = client

@@ -404,7 +404,8 @@ mod tests {
         let p = split(TOC, "SET x = 1;\n", &tables(), &partitioned());
         assert!(p.work.is_empty());
         assert_eq!(p.remainder, TOC);
-        // an index in another tablespace: the setting before it is pg_restore's to keep
+        // a setting between entries (another tablespace, were the archive read without
+        // --no-tablespaces): pg_restore's to keep
         let spaced = SQL.replacen(
             "\n--\n-- Name: Client Contacts_name_idx",
             "SET default_tablespace = fast;\n\n--\n-- Name: Client Contacts_name_idx",

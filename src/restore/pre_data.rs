@@ -101,7 +101,9 @@ impl PreData {
     /// Runs pg_restore on the archive with the use-list.
     pub async fn apply(&self, target: &Target, env: &Env) -> Result<()> {
         let mut cmd = target.pg_restore(env)?;
-        cmd.arg(format!("--use-list={}", self.list.display()))
+        // staging's disks are laid out as staging's are: production's tablespaces stay there
+        cmd.arg("--no-tablespaces")
+            .arg(format!("--use-list={}", self.list.display()))
             .arg(self.archive.path());
         let mut child = pg_tools::spawn(cmd, "pg_restore")?;
         drop(child.stdin.take());
@@ -150,8 +152,12 @@ async fn offered(client: &Client, wanted: &[Wanted]) -> Result<Offered> {
     for (schema, name) in wanted.iter().flat_map(|w| &w.tables) {
         let insertable: Option<bool> = client
             .query_one(
-                "SELECT has_table_privilege(to_regclass(format('%I.%I', $1::text, $2::text)), 'INSERT')
-                    AND has_table_privilege(to_regclass(format('%I.%I', $1::text, $2::text)), 'SELECT')",
+                // by the catalog, not to_regclass, which a schema acc may not use refuses
+                "SELECT has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'INSERT')
+                        AND has_table_privilege(c.oid, 'SELECT')
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = $1::text AND c.relname = $2::text
+                 UNION ALL SELECT NULL LIMIT 1",
                 &[schema, name],
             )
             .await
@@ -207,9 +213,11 @@ async fn fixed_sequences(client: &Client, m: &Manifest) -> Result<Vec<(String, S
         .unzip();
     let rows = client
         .query(
-            "SELECT s, n FROM unnest($1::text[], $2::text[]) AS t(s, n)
-             WHERE to_regclass(format('%I.%I', s, n)) IS NOT NULL
-               AND NOT has_sequence_privilege(to_regclass(format('%I.%I', s, n)), 'UPDATE')",
+            "SELECT t.s, t.n FROM unnest($1::text[], $2::text[]) AS t(s, n)
+             JOIN pg_namespace ns ON ns.nspname = t.s
+             JOIN pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n AND c.relkind = 'S'
+             WHERE NOT has_schema_privilege(ns.oid, 'USAGE')
+                OR NOT has_sequence_privilege(c.oid, 'UPDATE')",
             &[&schemas, &names],
         )
         .await
@@ -293,11 +301,11 @@ fn steps(wanted: &[Wanted], o: &Offered, template: &str, user: &str) -> String {
         .filter_map(|w| template_sql(w, o, user))
         .collect();
     for (schema, name) in &o.fixed_sequences {
+        let user = quote_ident(user);
         in_template.push(format!(
-            "GRANT UPDATE ON SEQUENCE {}.{} TO {};",
+            "GRANT USAGE ON SCHEMA {0} TO {user}; GRANT UPDATE ON SEQUENCE {0}.{1} TO {user};",
             quote_ident(schema),
             quote_ident(name),
-            quote_ident(user)
         ));
     }
     if !in_template.is_empty() {
@@ -345,7 +353,7 @@ fn template_sql(w: &Wanted, o: &Offered, user: &str) -> Option<String> {
     for (s, t) in &w.tables {
         if o.insertable.get(&(s.clone(), t.clone())) != Some(&true) {
             sql.push(format!(
-                "GRANT SELECT, INSERT ON {}.{} TO {user};",
+                "GRANT USAGE ON SCHEMA {0} TO {user}; GRANT SELECT, INSERT ON {0}.{1} TO {user};",
                 quote_ident(s),
                 quote_ident(t)
             ));
@@ -540,7 +548,7 @@ mod tests {
         );
         let hint = refusal(&r, &granted, &o, "acc_template", "acc");
         let hint = hint.hint_text().unwrap_or_default().to_string();
-        assert!(hint.ends_with("run: GRANT SELECT, INSERT ON \"partman\".\"part_config\" TO \"acc\";. Staging is untouched; the next restore tries again"), "{hint}");
+        assert!(hint.ends_with("run: GRANT USAGE ON SCHEMA \"partman\" TO \"acc\"; GRANT SELECT, INSERT ON \"partman\".\"part_config\" TO \"acc\";. Staging is untouched; the next restore tries again"), "{hint}");
         // an extension's sequence in the template, which acc may not set
         let seq = Offered {
             fixed_sequences: vec![("cron".into(), "jobid_seq".into())],
@@ -554,7 +562,7 @@ mod tests {
         let hint = refusal(&r, &[], &seq, "acc_template", "acc");
         let hint = hint.hint_text().unwrap_or_default().to_string();
         assert!(
-            hint.contains("GRANT UPDATE ON SEQUENCE \"cron\".\"jobid_seq\" TO \"acc\";"),
+            hint.contains("GRANT USAGE ON SCHEMA \"cron\" TO \"acc\"; GRANT UPDATE ON SEQUENCE \"cron\".\"jobid_seq\" TO \"acc\";"),
             "{hint}"
         );
         // a superuser creates what it lacks itself

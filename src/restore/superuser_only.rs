@@ -60,10 +60,10 @@ pub async fn leave_out(archive: &Archive, toc: &str, superuser: bool) -> Result<
 fn left_out(line: &str, all_tables: &[String]) -> Option<String> {
     let e = entry(line)?;
     if let Some(rest) = e.strip_prefix("EVENT TRIGGER - ") {
-        return Some(format!("event trigger {}", first_word(rest)));
+        return Some(format!("event trigger {}", before_owner(rest)));
     }
     if let Some(rest) = e.strip_prefix("PUBLICATION - ") {
-        let name = first_word(rest);
+        let name = before_owner(rest);
         return all_tables
             .contains(&name)
             .then(|| format!("publication {name} (FOR ALL TABLES)"));
@@ -87,9 +87,12 @@ fn left_out(line: &str, all_tables: &[String]) -> Option<String> {
     None
 }
 
-/// The name before the owner (names with spaces are taken up to their first).
-fn first_word(rest: &str) -> String {
-    rest.split(' ').next().unwrap_or(rest).to_string()
+/// The name before the owner, which such an entry always has (the name, unquoted, may hold
+/// spaces; an owner's name seldom does).
+fn before_owner(rest: &str) -> String {
+    rest.rsplit_once(' ')
+        .map_or(rest, |(name, _)| name)
+        .to_string()
 }
 
 /// The publications whose statement publishes all tables.
@@ -130,7 +133,7 @@ mod tests {
 
     #[test]
     fn event_triggers_and_publications_of_everything_are_left_out_with_their_comments() {
-        let all = vec!["everything".to_string()];
+        let all = vec!["everything".to_string(), "my cdc".to_string()];
         let cases = [
             (
                 "3320; 3466 1 EVENT TRIGGER - audit_ddl postgres",
@@ -149,6 +152,11 @@ mod tests {
                 Some("comment on publication everything"),
             ),
             ("3536; 6104 3 PUBLICATION - some postgres", None),
+            (
+                "3540; 6104 8 PUBLICATION - my cdc postgres",
+                Some("publication my cdc (FOR ALL TABLES)"),
+            ),
+            ("3541; 6104 9 PUBLICATION - my cdc extra postgres", None),
             (
                 "3538; 6106 4 PUBLICATION TABLE app some visit_events postgres",
                 None,

@@ -75,13 +75,7 @@ impl Target {
     pub fn pg_restore(&self, env: &Env) -> Result<pg_tools::Tool> {
         let mut cmd =
             pg_tools::command("pg_restore", &self.db, &self.incoming(), env, "--dbname=")?;
-        // staging's disks are laid out as staging's are: production's tablespaces stay there
-        cmd.args([
-            "--no-owner",
-            "--no-privileges",
-            "--no-tablespaces",
-            "--exit-on-error",
-        ]);
+        cmd.args(["--no-owner", "--no-privileges", "--exit-on-error"]);
         Ok(cmd)
     }
 
