@@ -104,6 +104,8 @@ async fn refuse_unready(
                 "GRANT USAGE ON SCHEMA {} TO {user}; GRANT SELECT, INSERT ON {qualified} TO {user};",
                 quote_ident(schema)
             ));
+            // what it holds is read once acc may read it
+            continue;
         }
         let held: bool = client
             .query_one(
