@@ -89,6 +89,38 @@ const TEXT_ONLY_TYPES: &str = "
                          'regrole'::regtype, 'regtype'::regtype)
     )";
 
+/// What every copied table is read with (as `described` reads it back): its copied columns
+/// (generated ones are computed again on load), size, the columns that need text COPY and
+/// its heap pages; over `ATTRIBUTES`, grouped by table.
+const DESCRIBED: &str = "
+    coalesce(array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE a.attnum > 0), '{}')
+        AS columns,
+    pg_table_size(c.oid)::int8 AS bytes,
+    coalesce(array_agg(a.attname::text ORDER BY a.attnum)
+             FILTER (WHERE a.atttypid IN (SELECT root FROM text_only)), '{}') AS text_columns,
+    (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8 AS heap_pages";
+
+const ATTRIBUTES: &str = "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+              AND NOT a.attisdropped AND a.attgenerated = ''";
+
+/// The `DESCRIBED` columns of `row`, from column `at` on, as the table `schema.name`.
+fn described(row: &tokio_postgres::Row, at: usize, schema: String, name: String) -> SourceTable {
+    let text_columns: Vec<String> = row.get(at + 2);
+    SourceTable {
+        schema,
+        name,
+        columns: row.get(at),
+        bytes: row.get::<_, i64>(at + 1).max(0) as u64,
+        heap_pages: row.get::<_, i64>(at + 3).max(0) as u64,
+        format: match text_columns.is_empty() {
+            true => CopyFormat::Binary,
+            false => CopyFormat::Text,
+        },
+        text_columns,
+        config: None,
+    }
+}
+
 /// The tables that hold rows, their copied columns (generated ones are computed again on
 /// load), size, partition root and the columns that need text COPY.
 static TABLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -96,20 +128,12 @@ static TABLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         "WITH RECURSIVE {TEXT_ONLY_TYPES}
          SELECT n.nspname, c.relname, c.relkind = 'p' AS parent,
                 rn.nspname AS root_schema, r.relname AS root_name,
-                coalesce(array_agg(a.attname::text ORDER BY a.attnum)
-                         FILTER (WHERE a.attnum > 0), '{{}}') AS columns,
-                pg_table_size(c.oid)::int8 AS bytes,
-                coalesce(array_agg(a.attname::text ORDER BY a.attnum)
-                         FILTER (WHERE a.atttypid IN (SELECT root FROM text_only)), '{{}}')
-                    AS text_columns,
-                (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8
-                    AS heap_pages
+                {DESCRIBED}
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)
          LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
-         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
-              AND NOT a.attisdropped AND a.attgenerated = ''
+         {ATTRIBUTES}
          WHERE c.relkind IN ('r', 'p')
            AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
            AND NOT EXISTS (SELECT 1 FROM pg_depend d
@@ -126,14 +150,7 @@ static CONFIG_TABLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     format!(
         "WITH RECURSIVE {TEXT_ONLY_TYPES}
          SELECT n.nspname, c.relname, e.extname::text, cfg.cond,
-                coalesce(array_agg(a.attname::text ORDER BY a.attnum)
-                         FILTER (WHERE a.attnum > 0), '{{}}') AS columns,
-                pg_table_size(c.oid)::int8 AS bytes,
-                coalesce(array_agg(a.attname::text ORDER BY a.attnum)
-                         FILTER (WHERE a.atttypid IN (SELECT root FROM text_only)), '{{}}')
-                    AS text_columns,
-                (pg_relation_size(c.oid) / current_setting('block_size')::int8)::int8
-                    AS heap_pages,
+                {DESCRIBED},
                 c.oid::int8,
                 ARRAY(SELECT k.confrelid::int8 FROM pg_constraint k
                       WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.confrelid <> c.oid)
@@ -141,8 +158,7 @@ static CONFIG_TABLES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
          CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) AS cfg(reloid, cond)
          JOIN pg_class c ON c.oid = cfg.reloid AND c.relkind = 'r'
          JOIN pg_namespace n ON n.oid = c.relnamespace
-         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
-              AND NOT a.attisdropped AND a.attgenerated = ''
+         {ATTRIBUTES}
          GROUP BY n.nspname, c.relname, e.extname, cfg.cond, c.oid
          ORDER BY n.nspname, c.relname"
     )
@@ -165,20 +181,7 @@ pub async fn read(client: &Client, filter: &TableFilter) -> Result<Catalog> {
         if filter.excludes(&schema, &name, root) {
             catalog.excluded.push(TableName { schema, name });
         } else if !parent {
-            catalog.tables.push(SourceTable {
-                schema,
-                name,
-                columns: row.get(5),
-                bytes: row.get::<_, i64>(6).max(0) as u64,
-                heap_pages: row.get::<_, i64>(8).max(0) as u64,
-                format: if row.get::<_, Vec<String>>(7).is_empty() {
-                    CopyFormat::Binary
-                } else {
-                    CopyFormat::Text
-                },
-                text_columns: row.get(7),
-                config: None,
-            });
+            catalog.tables.push(described(&row, 5, schema, name));
         }
     }
     catalog.config = config_tables(client, filter, &mut catalog.excluded).await?;
@@ -203,20 +206,11 @@ async fn config_tables(
             continue;
         }
         let table = SourceTable {
-            schema,
-            name,
-            columns: row.get(4),
-            bytes: row.get::<_, i64>(5).max(0) as u64,
-            heap_pages: row.get::<_, i64>(7).max(0) as u64,
-            format: match row.get::<_, Vec<String>>(6).is_empty() {
-                true => CopyFormat::Binary,
-                false => CopyFormat::Text,
-            },
-            text_columns: row.get(6),
             config: Some(ConfigOf {
                 extension: row.get(2),
                 condition: row.get(3),
             }),
+            ..described(&row, 4, schema, name)
         };
         found.push((row.get::<_, i64>(8), row.get::<_, Vec<i64>>(9), table));
     }
