@@ -11,6 +11,7 @@
 mod support;
 
 use support::restores::restore_killed_at;
+use support::templates::Template;
 use support::{ROWS_HASH, Sandbox, StagingDb, TestDb, acc, schema_dump};
 
 const FIXTURE: &str = "fixtures/extensions.sql";
@@ -65,54 +66,6 @@ impl Setup {
             .await
             .unwrap();
         rows.iter().map(|r| r.get(0)).collect()
-    }
-}
-
-/// A restore template of the test's own on the staging cluster, made as the refusal says:
-/// the sandbox's template with production's extensions in place, dropped with the guard.
-struct Template {
-    name: String,
-    url: String,
-}
-
-impl Template {
-    async fn made_as_the_hint_says(sb: &Sandbox, tag: &str, hint: &str) -> Template {
-        let name = format!("acc_t_{tag}_tpl_{}", std::process::id());
-        let admin = sb.admin("ACC_STAGING_URL", "postgres").await;
-        for sql in [
-            format!("CREATE DATABASE {name} TEMPLATE acc_template"),
-            format!("ALTER DATABASE {name} IS_TEMPLATE true"),
-        ] {
-            admin.batch_execute(&sql).await.unwrap();
-        }
-        let template = Template {
-            name,
-            url: sb.var("ACC_STAGING_URL").to_string(),
-        };
-        // the statements the refusal's hint names, run as it says: once, as a superuser
-        let statements = hint
-            .split_once(", run: ")
-            .and_then(|(_, rest)| rest.split_once(". Staging is untouched"))
-            .map(|(sql, _)| sql.to_string())
-            .unwrap_or_else(|| panic!("the hint names the statements: {hint}"));
-        sb.admin("ACC_STAGING_URL", &template.name)
-            .await
-            .batch_execute(&statements)
-            .await
-            .unwrap_or_else(|e| panic!("{statements}: {e:?}"));
-        template
-    }
-}
-
-impl Drop for Template {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("psql")
-            .args(["-q", "-X", "-c"])
-            .arg(format!("ALTER DATABASE {} IS_TEMPLATE false", self.name))
-            .arg("-c")
-            .arg(format!("DROP DATABASE IF EXISTS {}", self.name))
-            .arg(format!("{}/postgres", self.url))
-            .output();
     }
 }
 
@@ -248,11 +201,7 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
     // a template made as the hint says; a run killed once the configuration rows are in
     let hint = refused.stderr.split("hint: ").nth(1).unwrap_or_default();
     let template = Template::made_as_the_hint_says(&s.sb, "extensions", hint).await;
-    let text = std::fs::read_to_string(&s.config).unwrap();
-    let from = "template = \"acc_template\"";
-    assert!(text.contains(from), "{text}");
-    let to = format!("template = \"{}\"", template.name);
-    std::fs::write(&s.config, text.replacen(from, &to, 1)).unwrap();
+    template.set_in(&s.config);
     let doctor = s.extensions_check();
     assert_eq!(doctor["ok"], true, "{doctor}");
     // the template also holds a row of the user's in part_config: production's would be added

@@ -66,6 +66,9 @@ pub struct SnapshotSettings {
     /// let it see them (pg_dump's `--enable-row-security`), recorded in the manifest. Off: such
     /// a table stops the snapshot (78) before any data is written.
     pub enable_row_security: bool,
+    /// Copy user mappings whose options acc's role may not read without those options,
+    /// recorded in the manifest. Off: such a mapping stops the snapshot (78) before any data.
+    pub user_mappings_without_options: bool,
 }
 
 /// How staging is refreshed from a snapshot.
@@ -350,6 +353,7 @@ fn snapshot(key: &str, s: RawSnapshot) -> Result<SnapshotSettings> {
         signing_key: s.signing_key,
         allowed_signers: s.allowed_signers,
         enable_row_security: s.enable_row_security.unwrap_or(false),
+        user_mappings_without_options: s.user_mappings_without_options.unwrap_or(false),
     })
 }
 

@@ -148,6 +148,7 @@ pub struct RawSnapshot {
     pub signing_key: Option<PathBuf>,
     pub allowed_signers: Option<PathBuf>,
     pub enable_row_security: Option<bool>,
+    pub user_mappings_without_options: Option<bool>,
 }
 
 /// `[profiles.P.restore]`: how staging is refreshed.
@@ -261,7 +262,8 @@ overlay!(RawSnapshot {
         retry_seconds,
         signing_key,
         allowed_signers,
-        enable_row_security
+        enable_row_security,
+        user_mappings_without_options
     ]
 });
 overlay!(RawDatabase {

@@ -17,6 +17,7 @@ mod per_table;
 mod pipeline;
 mod post_data;
 mod pre_data;
+mod privileged;
 mod readonly;
 mod resume;
 mod run;

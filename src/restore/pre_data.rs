@@ -7,6 +7,10 @@
 //! - one the server does not have, one only a superuser may create, or one the template holds
 //!   in another schema than production's stops the run with 78 before anything is loaded,
 //!   naming the package to install or the statements a superuser runs once in the template.
+//!
+//! Other objects only a superuser may create (casts, operator classes, wrappers, functions
+//! in untrusted languages) are checked alike (`privileged`), and their refusals and
+//! statements join the extensions' in one message.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -16,6 +20,7 @@ use tokio_postgres::Client;
 
 use super::archive::Archive;
 use super::files::Files;
+use super::privileged::{self, Privileged};
 use super::script::{entry, identifier};
 use super::target::Target;
 use crate::crypt::Identities;
@@ -54,6 +59,8 @@ struct Offered {
     insertable: HashMap<(String, String), bool>,
     /// Production's sequences the template already has (an extension's) that acc may not set.
     fixed_sequences: Vec<(String, String)>,
+    /// Other objects only a superuser may create: the template's entries, and what to run.
+    privileged: Privileged,
 }
 
 /// Decrypts the pre-data archive and checks that staging can create what it needs; a
@@ -65,6 +72,11 @@ pub async fn prepare(
     template: &str,
 ) -> Result<PreData> {
     let archive = Archive::open(files, &m.schema.pre_data, ids, "pre-data.pgdump").await?;
+    for h in &m.user_mappings_without_options {
+        crate::events::warning(&format!(
+            "restore: staging's {h} has none of production's options, which acc's production user could not read (snapshot.user_mappings_without_options)"
+        ));
+    }
     let toc = archive.toc().await?;
     super::script::tell_tablespaces(archive.path(), "tables").await?;
     let mut wanted = match toc.lines().any(|l| is_extension(l).is_some()) {
@@ -83,6 +95,8 @@ pub async fn prepare(
     let client = target.connect(&target.incoming(), env).await?;
     let mut offered = offered(&client, &wanted).await?;
     offered.fixed_sequences = fixed_sequences(&client, m).await?;
+    let who = (offered.superuser, target.db.user.as_str());
+    offered.privileged = privileged::check(&archive, &toc, &client, who, &offered.schemas).await?;
     let refusals = refusals(&wanted, &offered);
     if !refusals.is_empty() {
         return Err(refusal(
@@ -265,6 +279,7 @@ fn refusals(wanted: &[Wanted], o: &Offered) -> Vec<String> {
             "acc's staging user may not set sequence {schema}.{name} (from the restore template) to production's value"
         ));
     }
+    out.extend(o.privileged.refusals.iter().cloned());
     out
 }
 
@@ -276,7 +291,7 @@ fn refusal(
     user: &str,
 ) -> Error {
     Error::config(format!(
-        "staging cannot take production's extensions as they are, so nothing was loaded: {}",
+        "staging's user cannot create what production's schema holds (extensions, or objects only a superuser may create), so nothing was loaded: {}",
         refusals.join("; ")
     ))
     .hint(format!(
@@ -308,6 +323,7 @@ fn steps(wanted: &[Wanted], o: &Offered, template: &str, user: &str) -> String {
             quote_ident(name),
         ));
     }
+    in_template.extend(o.privileged.template_sql.iter().cloned());
     if !in_template.is_empty() {
         let database = match template {
             "template0" => "in a template of acc's own (CREATE DATABASE acc_template TEMPLATE template0 IS_TEMPLATE true, then set restore.template = \"acc_template\")".to_string(),
@@ -391,6 +407,7 @@ fn use_list(toc: &str, o: &Offered) -> String {
         is_extension(l).is_some_and(installed)
             || comments_on_extension(l).is_some_and(|e| installed(&e))
             || is_schema(l).is_some_and(|s| o.schemas.contains(s))
+            || o.privileged.held.contains(l)
     })
 }
 
@@ -446,7 +463,7 @@ mod tests {
             ]),
             superuser: false,
             insertable: HashMap::from([(("partman".into(), "part_config".into()), false)]),
-            fixed_sequences: Vec::new(),
+            ..Offered::default()
         }
     }
 

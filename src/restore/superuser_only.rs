@@ -1,9 +1,11 @@
 //! Post-data objects only a superuser may create, left out when acc's staging user is none:
-//! event triggers (a read-only copy runs no DDL for them to fire on) and publications of all
+//! event triggers (a read-only copy runs no DDL for them to fire on), publications of all
 //! tables or of whole schemas (a read-only copy publishes nothing; change-data-capture
-//! setups make them on production). pg_restore would fail on each after the whole load, and
-//! again every night; each one left out is named in the restore's log instead. A publication
-//! of chosen tables, which the tables' owner may make, stays.
+//! setups make them on production), and subscriptions (it subscribes to nothing either;
+//! pg_dump includes them only when acc's production user is a superuser). pg_restore would
+//! fail on each after the whole load, and again every night; each one left out is named in
+//! the restore's log instead. A publication of chosen tables, which the tables' owner may
+//! make, stays.
 
 use super::archive::Archive;
 use super::script::{entries, entry, identifier};
@@ -74,6 +76,12 @@ fn left_out(line: &str, all_tables: &[String]) -> Option<String> {
         return Some(format!(
             "publication {publication}'s schema {schema} (FOR TABLES IN SCHEMA)"
         ));
+    }
+    if let Some(rest) = e.strip_prefix("SUBSCRIPTION - ") {
+        return Some(format!("subscription {}", before_owner(rest)));
+    }
+    if let Some(rest) = e.strip_prefix("COMMENT - SUBSCRIPTION ") {
+        return identifier(rest).map(|(n, _)| format!("comment on subscription {n}"));
     }
     if let Some(rest) = e.strip_prefix("COMMENT - EVENT TRIGGER ") {
         return identifier(rest).map(|(n, _)| format!("comment on event trigger {n}"));
@@ -165,6 +173,14 @@ mod tests {
             (
                 "3539; 6237 6 PUBLICATION TABLES IN SCHEMA app bysch app postgres",
                 Some("publication bysch's schema app (FOR TABLES IN SCHEMA)"),
+            ),
+            (
+                "3361; 6100 66547 SUBSCRIPTION - from_billing postgres",
+                Some("subscription from_billing"),
+            ),
+            (
+                "3362; 0 0 COMMENT - SUBSCRIPTION from_billing postgres",
+                Some("comment on subscription from_billing"),
             ),
             ("240; 1259 7 INDEX app visits_pkey postgres", None),
             (";3320; 3466 1 EVENT TRIGGER - audit_ddl postgres", None),

@@ -17,6 +17,7 @@ use super::schema::{self, Dumper, Section};
 use super::session::{self, Exporter};
 use super::sink::Sealed;
 use super::timing::Plan;
+use super::user_mappings;
 use crate::config::Profile;
 use crate::crypt::Recipients;
 use crate::env::Env;
@@ -81,6 +82,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     // locked first, so no table's row-level security changes between the check and the copy
     exporter.lock(&qualified).await?;
     let filtered = rows_hidden(job, exporter, &tables).await?;
+    let mappings = mappings_hidden(job, exporter).await?;
     for t in tables.iter().filter(|t| !t.format.is_binary()) {
         crate::events::info(&format!(
             "{}.{} goes by text COPY: {} has a type without binary input/output",
@@ -129,6 +131,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         extension_tables: Vec::new(),
         large_objects: None,
         filtered_by_row_security: filtered,
+        user_mappings_without_options: mappings,
     };
     let journal = Arc::new(Journal::create(
         dir,
@@ -231,6 +234,26 @@ async fn rows_hidden(
         ));
     }
     Ok(hidden.into_iter().map(|h| h.table).collect())
+}
+
+/// The user mappings whose options acc's role may not read: a refusal (78) before anything
+/// is written, unless copying them without their options was asked for, which the manifest
+/// then records.
+async fn mappings_hidden(job: &Capture<'_>, exporter: &Exporter) -> Result<Vec<String>> {
+    let hidden = user_mappings::hidden(exporter.client()).await?;
+    if hidden.is_empty() {
+        return Ok(hidden);
+    }
+    if !job.profile.snapshot.user_mappings_without_options {
+        return Err(user_mappings::refusal(&hidden, &job.db.user));
+    }
+    for h in &hidden {
+        crate::events::warning(&format!(
+            "{h} is copied without its options, which {} may not read (snapshot.user_mappings_without_options): on staging it connects without production's remote user and password",
+            job.db.user
+        ));
+    }
+    Ok(hidden)
 }
 
 /// Copies every part with `workers` workers sharing one queue, each in the exported

@@ -55,6 +55,10 @@ pub struct Manifest {
     /// (`snapshot.enable_row_security`): their rows may be a subset of production's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filtered_by_row_security: Vec<TableName>,
+    /// User mappings copied without the options acc's role may not read
+    /// (`snapshot.user_mappings_without_options`), as `user mapping for ROLE on server NAME`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_mappings_without_options: Vec<String>,
 }
 
 /// Large objects as two copied catalogs: every object's OID, and every page of their data.

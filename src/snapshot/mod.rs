@@ -15,6 +15,7 @@ mod shared;
 mod sink;
 mod take;
 mod timing;
+mod user_mappings;
 mod verify;
 
 pub use catalog::RANGE_BYTES;

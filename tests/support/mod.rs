@@ -18,6 +18,7 @@ pub mod exports;
 pub mod printed;
 pub mod replays;
 pub mod restores;
+pub mod templates;
 #[allow(unused_imports)]
 pub use delivery::{
     Remote, assert_no_plaintext, current_version, day_file, day_manifest, files_under, sftp_section,
