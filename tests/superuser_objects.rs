@@ -15,7 +15,19 @@ use support::{ROWS_HASH, Sandbox, StagingDb, TestDb, acc, schema_dump};
 async fn objects_only_a_superuser_creates_are_refused_with_78_and_their_statements_then_come_back_exact_from_the_template()
  {
     let sb = Sandbox::require();
+    let tenant = Role::on_production(&sb, "superuser").await;
     let prod = TestDb::from_script(&sb, "fixtures/superuser_objects.sql", "superuser").await;
+    // a policy and a user mapping for a role of production's that staging's cluster lacks
+    prod.admin()
+        .await
+        .batch_execute(&format!(
+            "CREATE POLICY tenant_rows ON app.clients AS RESTRICTIVE FOR SELECT TO {0}
+                 USING (code LIKE 'CL-%');
+             CREATE USER MAPPING FOR {0} SERVER billing OPTIONS (user 'tenant_ro', password 'synthetic-only')",
+            tenant.name
+        ))
+        .await
+        .unwrap();
     let staging = StagingDb::new(&sb, "superuser");
     let tmp = tempfile::tempdir().unwrap();
     let config = sb.write_profile(tmp.path(), &prod.name, None, &staging.sections(&sb));
@@ -37,9 +49,29 @@ async fn objects_only_a_superuser_creates_are_refused_with_78_and_their_statemen
         "{}",
         refused.stderr
     );
+    // the doctor says so ahead, and warns once the profile copies them without on purpose
+    let check = mappings_check(&config);
+    assert_eq!(
+        (check["ok"].as_bool(), check["warning"].as_bool()),
+        (Some(false), None),
+        "{check}"
+    );
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("user mapping for PUBLIC on server billing"),
+        "{check}"
+    );
     let text = std::fs::read_to_string(&config).unwrap();
     let text = format!("{text}\n[profiles.t.snapshot]\nuser_mappings_without_options = true\n");
     std::fs::write(&config, text).unwrap();
+    let check = mappings_check(&config);
+    assert_eq!(
+        (check["ok"].as_bool(), check["warning"].as_bool()),
+        (Some(true), Some(true)),
+        "{check}"
+    );
     let run = acc(&config, &["snapshot", "--profile", "t", "--now"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
@@ -89,6 +121,10 @@ async fn objects_only_a_superuser_creates_are_refused_with_78_and_their_statemen
     let restore = acc(&config, &["restore", "--profile", "t"]);
     assert_eq!(restore.code, 0, "{restore:?}");
     for named in [
+        &format!(
+            "role {}, which production's user mapping on server billing, policy tenant_rows on app.clients name(s), is created NOLOGIN",
+            tenant.name
+        ),
         "cast (character varying AS jsonb) comes from the restore template",
         "operator class app.text_hash_ops comes from the restore template",
         "function app.code_hash(text) comes from the restore template",
@@ -113,10 +149,15 @@ async fn objects_only_a_superuser_creates_are_refused_with_78_and_their_statemen
     let restored = schema_dump(&format!("{}/{}", sb.var("ACC_STAGING_URL"), staging.name));
     let strip = |d: &str| d.replace("SET default_table_access_method = heap;\n\n", "");
     // but for the mapping's options, which acc could not read, as the restore said
-    let production = production.replace(
-        "SERVER billing OPTIONS (\n    \"user\" 'billing_ro'\n);",
-        "SERVER billing;",
-    );
+    let production = production
+        .replace(
+            "SERVER billing OPTIONS (\n    \"user\" 'billing_ro'\n);",
+            "SERVER billing;",
+        )
+        .replace(
+            "SERVER billing OPTIONS (\n    password 'synthetic-only',\n    \"user\" 'tenant_ro'\n);",
+            "SERVER billing;",
+        );
     assert_eq!(strip(&production), strip(&restored), "schema");
     assert!(
         restore.stderr.contains(
@@ -127,6 +168,7 @@ async fn objects_only_a_superuser_creates_are_refused_with_78_and_their_statemen
     );
     for kept in [
         "CREATE USER MAPPING FOR public SERVER billing",
+        "CREATE POLICY tenant_rows ON app.clients AS RESTRICTIVE FOR SELECT TO",
         "CREATE FOREIGN TABLE app.invoices",
         "USING hash (code app.text_hash_ops)",
     ] {
@@ -142,4 +184,52 @@ async fn objects_only_a_superuser_creates_are_refused_with_78_and_their_statemen
         .unwrap()
         .get(0);
     assert_eq!(valid, 2);
+}
+
+/// A role of production's own, which staging's cluster lacks, dropped from both clusters
+/// with the guard (after the databases that name it, so made before them).
+struct Role {
+    name: String,
+    urls: [String; 2],
+}
+
+impl Role {
+    async fn on_production(sb: &Sandbox, tag: &str) -> Role {
+        let name = format!("acc_t_{tag}_tenant_{}", std::process::id());
+        sb.admin("ACC_PROD_URL", "postgres")
+            .await
+            .batch_execute(&format!(
+                "DROP ROLE IF EXISTS {name}; CREATE ROLE {name} NOLOGIN"
+            ))
+            .await
+            .unwrap();
+        Role {
+            name,
+            urls: ["ACC_PROD_URL", "ACC_STAGING_URL"].map(|v| sb.var(v).to_string()),
+        }
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        for url in &self.urls {
+            let _ = std::process::Command::new("psql")
+                .args(["-q", "-X", "-c"])
+                .arg(format!("DROP ROLE IF EXISTS {}", self.name))
+                .arg(format!("{url}/postgres"))
+                .output();
+        }
+    }
+}
+
+/// `acc doctor`'s check of production's user mappings.
+fn mappings_check(config: &std::path::Path) -> serde_json::Value {
+    let run = acc(config, &["doctor", "--profile", "t", "--json"]);
+    run.json()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "production user mappings")
+        .unwrap_or_else(|| panic!("no user mappings check: {run:?}"))
+        .clone()
 }

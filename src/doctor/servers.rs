@@ -70,6 +70,7 @@ pub(super) async fn server(
             out.extend(tls(name, db, &client, peer.as_ref()).await);
             if name == "production" {
                 out.push(row_security(&client, db, p).await);
+                out.push(user_mappings(&client, db, p).await);
             }
             if name == "staging" {
                 out.push(staging_rights(&client, db).await);
@@ -250,6 +251,35 @@ async fn row_security(client: &tokio_postgres::Client, db: &Database, p: &Profil
         )
     } else {
         fail(NAME, &refusal)
+    }
+}
+
+/// Whether acc's production user may read every user mapping's options: a snapshot would
+/// stop (78) on those it may not, or copy them without when
+/// `snapshot.user_mappings_without_options` says so.
+async fn user_mappings(client: &tokio_postgres::Client, db: &Database, p: &Profile) -> Check {
+    const NAME: &str = "production user mappings";
+    let hidden = match crate::snapshot::hidden_user_mappings(client).await {
+        Err(e) => return fail(NAME, &e),
+        Ok(h) => h,
+    };
+    match (hidden.is_empty(), p.snapshot.user_mappings_without_options) {
+        (true, _) => pass(
+            NAME,
+            format!("{} may read every user mapping's options", db.user),
+        ),
+        (false, true) => warn(
+            NAME,
+            format!(
+                "copied without their options on purpose (snapshot.user_mappings_without_options): {}",
+                hidden.join(", ")
+            ),
+            "on staging these mappings connect without production's remote user and password",
+        ),
+        (false, false) => fail(
+            NAME,
+            &crate::snapshot::user_mappings_refusal(&hidden, &db.user),
+        ),
     }
 }
 

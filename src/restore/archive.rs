@@ -61,6 +61,24 @@ impl Archive {
     pub async fn sql_of(&self, list: &Path) -> Result<String> {
         super::script::of(&self.path, list).await
     }
+
+    /// `pg_restore -f -` of the entries of `toc` that `keep` chooses, through a use-list
+    /// written as `name`.
+    pub async fn sql_of_entries(
+        &self,
+        toc: &str,
+        keep: impl Fn(&str) -> bool,
+        name: &str,
+    ) -> Result<String> {
+        let list: String = toc
+            .lines()
+            .map(|l| match super::script::entry(l).is_some() && !keep(l) {
+                true => format!(";{l}\n"),
+                false => format!("{l}\n"),
+            })
+            .collect();
+        self.sql_of(&self.write(name, &list)?).await
+    }
 }
 
 async fn decrypt_to(sealed: Vec<u8>, dst: PathBuf, ids: Arc<Identities>) -> Result<()> {

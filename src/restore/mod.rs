@@ -20,6 +20,7 @@ mod pre_data;
 mod privileged;
 mod readonly;
 mod resume;
+mod roles;
 mod run;
 mod script;
 mod shared;

@@ -21,6 +21,7 @@ use tokio_postgres::Client;
 use super::archive::Archive;
 use super::files::Files;
 use super::privileged::{self, Privileged};
+use super::roles;
 use super::script::{entry, identifier};
 use super::target::Target;
 use crate::crypt::Identities;
@@ -92,6 +93,7 @@ pub async fn prepare(
                 .push((t.table.schema.clone(), t.table.name.clone()));
         }
     }
+    let roles = roles::named((&archive, &toc), (files, &m.schema.post_data, ids)).await?;
     let client = target.connect(&target.incoming(), env).await?;
     let mut offered = offered(&client, &wanted).await?;
     offered.fixed_sequences = fixed_sequences(&client, m).await?;
@@ -107,6 +109,7 @@ pub async fn prepare(
             &target.db.user,
         ));
     }
+    roles::ensure(&client, &roles, &target.db.user).await?;
     let list = archive.write("pre-data.list", &use_list(&toc, &offered))?;
     Ok(PreData { archive, list })
 }

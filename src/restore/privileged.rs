@@ -275,14 +275,9 @@ async fn bodies_of(
     lines: &[&str],
     name: &str,
 ) -> Result<Vec<String>> {
-    let list: String = toc
-        .lines()
-        .map(|l| match entry(l).is_some() && !lines.contains(&l) {
-            true => format!(";{l}\n"),
-            false => format!("{l}\n"),
-        })
-        .collect();
-    let sql = archive.sql_of(&archive.write(name, &list)?).await?;
+    let sql = archive
+        .sql_of_entries(toc, |l| lines.contains(&l), name)
+        .await?;
     let (_, bodies) = entries(&sql);
     if bodies.len() != lines.len() {
         return Err(crate::error::Error::internal(format!(

@@ -109,15 +109,9 @@ async fn publications_of_all_tables(archive: &Archive, toc: &str) -> Result<Vec<
     if !toc.lines().any(is_publication) {
         return Ok(Vec::new());
     }
-    let list: String = toc
-        .lines()
-        .map(|l| match entry(l).is_some() && !is_publication(l) {
-            true => format!(";{l}\n"),
-            false => format!("{l}\n"),
-        })
-        .collect();
-    let list = archive.write("publications.list", &list)?;
-    let sql = archive.sql_of(&list).await?;
+    let sql = archive
+        .sql_of_entries(toc, is_publication, "publications.list")
+        .await?;
     Ok(all_tables_in(&sql))
 }
 

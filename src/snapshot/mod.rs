@@ -26,4 +26,5 @@ pub use row_security::{
 pub use shared::prune_shared;
 pub use take::{SnapshotReport, SnapshotRequest, prune_kept, take};
 pub use timing::{EARLY_START, Plan, plan};
+pub use user_mappings::{hidden as hidden_user_mappings, refusal as user_mappings_refusal};
 pub use verify::{Depth, VerifyReport, verify};
