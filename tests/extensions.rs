@@ -12,7 +12,7 @@ mod support;
 
 use support::restores::restore_killed_at;
 use support::templates::Template;
-use support::{ROWS_HASH, Sandbox, StagingDb, TestDb, acc, schema_dump};
+use support::{ROWS_HASH, Sandbox, StagingDb, TestDb, acc, doctor_check, schema_dump};
 
 const FIXTURE: &str = "fixtures/extensions.sql";
 
@@ -42,30 +42,6 @@ async fn setup(tag: &str) -> Setup {
 impl Setup {
     fn acc(&self, args: &[&str]) -> support::Run {
         acc(&self.config, args)
-    }
-
-    /// `acc doctor`'s check of production's extensions against staging.
-    fn extensions_check(&self) -> serde_json::Value {
-        let run = self.acc(&["doctor", "--profile", "t", "--json"]);
-        run.json()["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "staging extensions")
-            .unwrap_or_else(|| panic!("no extensions check: {run:?}"))
-            .clone()
-    }
-
-    /// The staging databases whose names start with the staging database's.
-    async fn staging_databases(&self) -> Vec<String> {
-        let rows = (self.staging.admin("postgres").await)
-            .query(
-                "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1",
-                &[&self.staging.name],
-            )
-            .await
-            .unwrap();
-        rows.iter().map(|r| r.get(0)).collect()
     }
 }
 
@@ -186,9 +162,9 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
         refused.stderr
     );
     // nothing was loaded, and nothing is left to resume
-    assert_eq!(s.staging_databases().await, Vec::<String>::new());
+    assert_eq!(s.staging.databases().await, Vec::<String>::new());
     // the doctor says so ahead, from production's catalog and the template
-    let doctor = s.extensions_check();
+    let doctor = doctor_check(&s.config, "staging extensions");
     assert_eq!(doctor["ok"], false, "{doctor}");
     assert!(
         doctor["detail"]
@@ -202,7 +178,7 @@ async fn extensions_only_a_superuser_creates_are_refused_with_78_then_come_back_
     let hint = refused.stderr.split("hint: ").nth(1).unwrap_or_default();
     let template = Template::made_as_the_hint_says(&s.sb, "extensions", hint).await;
     template.set_in(&s.config);
-    let doctor = s.extensions_check();
+    let doctor = doctor_check(&s.config, "staging extensions");
     assert_eq!(doctor["ok"], true, "{doctor}");
     // the template also holds a row of the user's in part_config: production's would be added
     // beside it, so the run refuses once the data is in, naming the DELETE for the template

@@ -5,6 +5,7 @@ mod check;
 mod device_sync;
 mod extensions;
 mod local;
+mod locale;
 mod prepared;
 mod run;
 mod servers;

@@ -19,6 +19,7 @@ pub async fn run(p: &Profile, env: &Env, dirs: &[std::path::PathBuf]) -> Vec<Che
         out.extend(check_database(name, p, env).await);
     }
     out.extend(super::extensions::check(p, env).await);
+    out.extend(super::locale::check(p, env).await);
     out.push(store_space(p));
     out.extend(super::bucket::check(p, env).await);
     out.extend(keys(p));

@@ -259,6 +259,12 @@ async fn row_security(client: &tokio_postgres::Client, db: &Database, p: &Profil
 /// `snapshot.user_mappings_without_options` says so.
 async fn user_mappings(client: &tokio_postgres::Client, db: &Database, p: &Profile) -> Check {
     const NAME: &str = "production user mappings";
+    if !p.snapshot.only_schemas.is_empty() {
+        return pass(
+            NAME,
+            "snapshot.only_schemas: pg_dump carries no user mapping",
+        );
+    }
     let hidden = match crate::snapshot::hidden_user_mappings(client).await {
         Err(e) => return fail(NAME, &e),
         Ok(h) => h,

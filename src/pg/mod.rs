@@ -8,6 +8,7 @@ pub mod copy_format;
 pub mod copy_messages;
 pub mod copy_text;
 mod database;
+pub mod locale;
 pub mod pgpass;
 pub mod service;
 pub mod sqlstate;

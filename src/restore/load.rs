@@ -157,19 +157,22 @@ pub fn verified_bytes(files: &Files, f: &manifest::File) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Drops any leftover incoming database and creates it empty from `template`.
-pub async fn create_incoming(target: &Target, env: &Env, template: &str) -> Result<()> {
+/// Drops any leftover incoming database and creates it empty from `template`, in production's
+/// encoding and locale where the manifest records them.
+pub async fn create_incoming(
+    target: &Target,
+    env: &Env,
+    template: &str,
+    locale: Option<&crate::pg::locale::DatabaseLocale>,
+) -> Result<()> {
     let admin = target.maintenance(env).await?;
+    let create =
+        super::incoming_locale::create_sql(&admin, &target.incoming(), template, locale).await?;
     let incoming = quote_ident(&target.incoming());
-    let template = quote_ident(template);
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {incoming} WITH (FORCE)"))
         .await
-        .and(
-            admin
-                .batch_execute(&format!("CREATE DATABASE {incoming} TEMPLATE {template}"))
-                .await,
-        )
+        .and(admin.batch_execute(&create).await)
         .map_err(|e| {
             crate::pg::sqlstate::failure(format!(
                 "cannot create {} on the target server",

@@ -64,6 +64,11 @@ pub async fn check(
     if superuser || !toc.lines().any(|l| kind_of(l).is_some()) {
         return Ok(found);
     }
+    // type names compared as pg_dump printed them, with an empty search_path
+    client
+        .batch_execute("SET search_path = ''")
+        .await
+        .map_err(|e| failure("cannot read what the restore template holds", e))?;
     let candidates = candidates(archive, toc).await?;
     let comments = comments(archive, toc, &candidates).await?;
     let mut new_schemas = HashSet::new();
@@ -150,7 +155,12 @@ async fn need(c: &Candidate<'_>, client: &Client) -> Result<Option<Need>> {
                 vec![source, target],
             )
             .await?;
-            match (row.get::<_, bool>(0), row.get::<_, bool>(1)) {
+            // a binary-coercible cast needs a superuser whoever owns the types
+            let without_function = c.sql.contains(" WITHOUT FUNCTION");
+            match (
+                row.get::<_, bool>(0) || without_function,
+                row.get::<_, bool>(1),
+            ) {
                 (_, true) => Some(Need::Held),
                 (true, false) => Some(Need::Superuser),
                 (false, false) => None,
@@ -185,11 +195,17 @@ async fn need(c: &Candidate<'_>, client: &Client) -> Result<Option<Need>> {
             let Some(language) = after_word(&c.sql, "\n    LANGUAGE ") else {
                 return Ok(None);
             };
-            // a language the incoming database lacks comes with an extension, checked apart
+            // a language the incoming database lacks comes with an extension, checked apart;
+            // the template's copy is looked up by the catalog, which never raises for a type
+            // only the dump makes (to_regprocedure does, before PostgreSQL 16), with the
+            // argument types as pg_dump's tag prints them (search_path is empty)
+            let (name, args) = name_and_args(&c.tag);
             let row = one(
                 "SELECT (SELECT NOT lanpltrusted FROM pg_language WHERE lanname = $1::text),
-                        to_regprocedure($2::text) IS NOT NULL",
-                vec![language, signature(&c.schema, &c.tag)],
+                        EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                                WHERE n.nspname = $2::text AND p.proname = $3::text
+                                  AND oidvectortypes(p.proargtypes) = $4::text)",
+                vec![language, c.schema.clone(), name, args],
             )
             .await?;
             match (row.get::<_, Option<bool>>(0), row.get::<_, bool>(1)) {
@@ -292,18 +308,39 @@ async fn bodies_of(
         .collect())
 }
 
-/// Whether the entry on `line` is the comment on `c`.
+/// Whether the entry on `line` is a comment or security label on `c`. Such a tag names the
+/// object quoted where needed, a function with its arguments' names and types, an operator
+/// class with `USING am`; so the name is compared (a comment on another overload of a
+/// function held by the template goes with it).
 fn commented(line: &str, c: &Candidate<'_>) -> bool {
-    let Some(rest) = entry(line).and_then(|e| e.strip_prefix("COMMENT ")) else {
+    let Some(rest) = entry(line).and_then(|e| {
+        e.strip_prefix("COMMENT ")
+            .or(e.strip_prefix("SECURITY LABEL "))
+    }) else {
         return false;
     };
-    // a cast's tag already names its kind; an operator class's comment adds `USING am`
-    let object = match c.tag.starts_with(&format!("{} ", c.kind)) {
-        true => format!("{} {}", c.schema, c.tag),
-        false => format!("{} {} {}", c.schema, c.kind, c.tag),
+    // a cast's tag already names its kind, and whole
+    if c.kind == "CAST" {
+        return rest
+            .strip_prefix(&format!("{} {}", c.schema, c.tag))
+            .is_some_and(|after| after.is_empty() || after.starts_with(' '));
+    }
+    let Some(object) = rest.strip_prefix(&format!("{} {} ", c.schema, c.kind)) else {
+        return false;
     };
-    rest.strip_prefix(&object)
-        .is_some_and(|after| after.is_empty() || after.starts_with(' '))
+    let name = match c.kind {
+        "FUNCTION" | "PROCEDURE" => name_and_args(&c.tag).0,
+        _ => c.tag.clone(),
+    };
+    let parsed = match object.starts_with('"') {
+        true => identifier(object),
+        false => {
+            let end = object.find([' ', '(']).unwrap_or(object.len());
+            Some((object[..end].to_string(), &object[end..]))
+        }
+    };
+    parsed
+        .is_some_and(|(n, after)| n == name && (after.is_empty() || after.starts_with([' ', '('])))
 }
 
 /// Schema (`-` for none) and tag of an entry's rest of line, less its owner (the last word,
@@ -316,11 +353,11 @@ fn schema_and_tag(rest: &str) -> (String, String) {
     }
 }
 
-/// A function's signature as `to_regprocedure` reads it, from its schema and tag
-/// (`name(types)`, the name unquoted).
-fn signature(schema: &str, tag: &str) -> String {
+/// A function's name and argument types from its tag, `name(types)`, the name unquoted.
+fn name_and_args(tag: &str) -> (String, String) {
     let (name, args) = tag.split_once('(').unwrap_or((tag, ")"));
-    format!("{}.{}({args}", quote_ident(schema), quote_ident(name))
+    let args = args.strip_suffix(')').unwrap_or(args);
+    (name.to_string(), args.to_string())
 }
 
 /// A cast's source and target types from its tag, `CAST (source AS target)`.
@@ -330,10 +367,18 @@ fn cast_types(tag: &str) -> Option<(String, String)> {
     Some((source.to_string(), target.to_string()))
 }
 
-/// The word after `marker` in `sql`.
+/// The word after `marker` in `sql` (a line may end right after it).
 fn after_word(sql: &str, marker: &str) -> Option<String> {
     let (_, rest) = sql.split_once(marker)?;
-    identifier(rest.trim_start()).map(|(w, _)| w)
+    let rest = rest.trim_start();
+    match rest.starts_with('"') {
+        true => identifier(rest).map(|(w, _)| w),
+        false => rest
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .next()
+            .filter(|w| !w.is_empty())
+            .map(String::from),
+    }
 }
 
 /// How a refusal names a candidate.
@@ -374,15 +419,24 @@ mod tests {
             "",
         );
         assert_eq!(
-            signature(&f.schema, &f.tag),
-            "\"app\".\"Odd name\"(integer, character varying)"
+            name_and_args(&f.tag),
+            ("Odd name".into(), "integer, character varying".into())
         );
+        // pg_dump names the function quoted, with its arguments' names
         assert!(commented(
-            "3; 0 0 COMMENT app FUNCTION Odd name(integer, character varying) postgres",
+            "3; 0 0 COMMENT app FUNCTION \"Odd name\"(a integer, b character varying) postgres",
+            &f
+        ));
+        assert!(commented(
+            "4; 0 0 SECURITY LABEL app FUNCTION \"Odd name\"(a integer, b character varying) postgres",
             &f
         ));
         assert!(!commented(
-            "3; 0 0 COMMENT app FUNCTION Odd name(integer) postgres",
+            "3; 0 0 COMMENT app FUNCTION \"Odd name2\"(a integer) postgres",
+            &f
+        ));
+        assert!(!commented(
+            "3; 0 0 COMMENT app FUNCTION Odd(a integer) postgres",
             &f
         ));
         let class = candidate(
@@ -425,6 +479,15 @@ mod tests {
             )
             .as_deref(),
             Some("internal")
+        );
+        // a volatile, non-strict function's language ends its line
+        assert_eq!(
+            after_word(
+                "CREATE FUNCTION app.f(text) RETURNS integer\n    LANGUAGE c\n    AS '$libdir/x', 'f';",
+                "\n    LANGUAGE "
+            )
+            .as_deref(),
+            Some("c")
         );
     }
 }

@@ -79,7 +79,7 @@ pub async fn open(target: &Target, env: &Env, template: &str, m: &Manifest) -> R
     if let Some(done) = left_for(target, env, m).await? {
         return Ok(done);
     }
-    super::load::create_incoming(target, env, template).await?;
+    super::load::create_incoming(target, env, template, m.locale.as_ref()).await?;
     let c = target.connect(&target.incoming(), env).await?;
     c.batch_execute(&format!(
         "CREATE SCHEMA {SCHEMA};

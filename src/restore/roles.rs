@@ -88,8 +88,14 @@ pub async fn ensure(client: &Client, named: &Named, user: &str) -> Result<()> {
     for role in &missing {
         // another restore may have made it meanwhile: that one is as good
         let sql = format!("CREATE ROLE {} NOLOGIN", quote_ident(role));
+        let raced = |e: &tokio_postgres::Error| {
+            use tokio_postgres::error::SqlState;
+            [SqlState::DUPLICATE_OBJECT, SqlState::UNIQUE_VIOLATION]
+                .iter()
+                .any(|c| e.code() == Some(c))
+        };
         if let Err(e) = client.batch_execute(&sql).await
-            && e.code() != Some(&tokio_postgres::error::SqlState::DUPLICATE_OBJECT)
+            && !raced(&e)
         {
             return Err(failure(&format!("cannot create role {role} on staging"), e));
         }
@@ -120,32 +126,26 @@ fn refusal(missing: &[String], named: &Named, user: &str) -> Error {
     ))
 }
 
-/// `CREATE POLICY name ON table ... TO r1, r2 USING ...`: what it is, and its roles.
+/// `CREATE POLICY name ON schema.table [AS RESTRICTIVE] [FOR cmd] [TO r1, r2] [USING (...)]
+/// [WITH CHECK (...)];`, read in pg_dump's order: what it is, and its roles.
 fn policy_roles(sql: &str) -> Option<(String, Vec<String>)> {
-    let rest = sql.strip_prefix("CREATE POLICY ")?;
-    let (name, rest) = identifier(rest)?;
-    let table = rest.strip_prefix(" ON ")?.split(' ').next()?;
-    let what = format!("policy {name} on {table}");
-    // pg_dump writes the roles between the command and the expressions
-    let head = [" USING (", " WITH CHECK (", ";"]
-        .iter()
-        .filter_map(|m| rest.find(m))
-        .min()
-        .map_or(rest, |end| &rest[..end]);
-    let Some((_, list)) = head.rsplit_once(" TO ") else {
+    let (name, rest) = identifier(sql.strip_prefix("CREATE POLICY ")?)?;
+    let (schema, rest) = one_name(rest.strip_prefix(" ON ")?)?;
+    let (table, mut rest) = one_name(rest.strip_prefix('.')?)?;
+    let what = format!("policy {name} on {schema}.{table}");
+    if let Some(r) = rest.strip_prefix(" AS RESTRICTIVE") {
+        rest = r;
+    }
+    if let Some(r) = rest.strip_prefix(" FOR ") {
+        // one word: SELECT, INSERT, UPDATE or DELETE
+        rest = &r[r.find([' ', ';']).unwrap_or(r.len())..];
+    }
+    let Some(mut left) = rest.strip_prefix(" TO ") else {
         return Some((what, Vec::new()));
     };
     let mut roles = Vec::new();
-    let mut left = list;
     loop {
-        // an unquoted name holds no comma (quote_ident would have quoted it)
-        let (role, after) = match left.starts_with('"') {
-            true => identifier(left)?,
-            false => {
-                let end = left.find([',', ' ']).unwrap_or(left.len());
-                (left[..end].to_string(), &left[end..])
-            }
-        };
+        let (role, after) = one_name(left)?;
         roles.push(role);
         match after.strip_prefix(',') {
             Some(next) => left = next.trim_start(),
@@ -153,6 +153,18 @@ fn policy_roles(sql: &str) -> Option<(String, Vec<String>)> {
         }
     }
     Some((what, roles))
+}
+
+/// One name as quote_ident prints it, and the text after it: unquoted, it holds no comma,
+/// dot, space or semicolon (quote_ident would have quoted it).
+fn one_name(s: &str) -> Option<(String, &str)> {
+    match s.starts_with('"') {
+        true => identifier(s),
+        false => {
+            let end = s.find([',', '.', ' ', ';']).unwrap_or(s.len());
+            Some((s[..end].to_string(), &s[end..]))
+        }
+    }
 }
 
 /// `CREATE USER MAPPING FOR role SERVER server ...`: what it is, and its role.
@@ -181,7 +193,18 @@ mod tests {
             policy_roles("CREATE POLICY \"all rows\" ON app.clients USING (true);"),
             Some(("policy all rows on app.clients".into(), Vec::new()))
         );
-        // the expressions may say TO; only the head is read
+        // a table's name or the expressions may say TO; they are read in their place
+        assert_eq!(
+            policy_roles("CREATE POLICY p ON app.\"Hand TO ship\" USING (true);").map(|(_, r)| r),
+            Some(Vec::new())
+        );
+        assert_eq!(
+            policy_roles("CREATE POLICY p ON app.t FOR DELETE TO \"A, TO b\", c;"),
+            Some((
+                "policy p on app.t".into(),
+                vec!["A, TO b".into(), "c".into()]
+            ))
+        );
         assert_eq!(
             policy_roles(
                 "CREATE POLICY p ON app.t TO tenant WITH CHECK ((note <> ' TO x'::text));"

@@ -94,6 +94,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
     let large = large_objects::survey(exporter.client(), &db.user).await?;
     let sequences = schema::sequences(exporter.client(), filter).await?;
     let materialized_views = schema::materialized_views(exporter.client(), filter).await?;
+    let locale = crate::pg::locale::of_database(exporter.client(), None).await?;
     // then the large objects' two catalogs, copied alike
     if let Some((_, _, pages_bytes)) = large {
         tables.extend(large_objects::tables(pages_bytes));
@@ -111,6 +112,7 @@ async fn inside(job: &Capture<'_>, exporter: &Exporter) -> Result<Manifest> {
         finished_at: exporter.started_at,
         wal_lsn: exporter.wal_lsn.clone(),
         server_version: exporter.server_version.clone(),
+        locale,
         database: db.dbname.clone(),
         encryption: Encryption {
             compression: "zstd".into(),
@@ -240,6 +242,10 @@ async fn rows_hidden(
 /// is written, unless copying them without their options was asked for, which the manifest
 /// then records.
 async fn mappings_hidden(job: &Capture<'_>, exporter: &Exporter) -> Result<Vec<String>> {
+    // pg_dump --schema dumps no server and no mapping
+    if !job.filter.only_schemas.is_empty() {
+        return Ok(Vec::new());
+    }
     let hidden = user_mappings::hidden(exporter.client()).await?;
     if hidden.is_empty() {
         return Ok(hidden);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypt::Digest;
 use crate::error::{Error, Kind, Result};
 use crate::pg::copy_format::CopyFormat;
+pub use crate::pg::locale::DatabaseLocale;
 
 pub const FILE_NAME: &str = "manifest.json";
 pub const SIGNATURE_FILE: &str = "manifest.json.sig";
@@ -30,6 +31,10 @@ pub struct Manifest {
     /// WAL position at the start of the snapshot.
     pub wal_lsn: String,
     pub server_version: String,
+    /// Production database's encoding and locale, which staging's copy is made in; absent in
+    /// manifests written before acc recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<DatabaseLocale>,
     pub database: String,
     /// zstd, then age to these recipients.
     pub encryption: Encryption,

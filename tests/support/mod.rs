@@ -169,6 +169,26 @@ impl TestDb {
         connect(&format!("{}/{}", self.admin_url, self.name), &self.name).await
     }
 
+    /// A new, empty production database `acc_t_<tag>_<pid>` in the libc locale `locale`,
+    /// owned by `agency_owner`, which acc may connect to.
+    pub async fn in_locale(sb: &Sandbox, locale: &str, tag: &str) -> TestDb {
+        let name = format!("acc_t_{tag}_{}", std::process::id());
+        let admin = sb.admin("ACC_PROD_URL", "postgres").await;
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!(
+                "CREATE DATABASE {name} TEMPLATE template0 LOCALE '{locale}' OWNER agency_owner"
+            ),
+            format!("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {name} TO acc"),
+        ] {
+            admin.batch_execute(&sql).await.unwrap();
+        }
+        TestDb {
+            name,
+            admin_url: sb.var("ACC_PROD_URL").to_string(),
+        }
+    }
+
     /// A new, empty production database `acc_t_<tag>_<pid>` owned by `agency_owner`, built
     /// by running `script` (under `tests/`) with psql as the superuser, the way an application
     /// team builds theirs.
@@ -340,7 +360,32 @@ pub struct StagingDb {
     admin_url: String,
 }
 
+/// `acc doctor`'s check named `name`, from its JSON.
+pub fn doctor_check(config: &Path, name: &str) -> serde_json::Value {
+    let run = acc(config, &["doctor", "--profile", "t", "--json"]);
+    run.json()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {run:?}"))
+        .clone()
+}
+
 impl StagingDb {
+    /// The staging server's databases whose names start with this one's (the incoming and
+    /// previous copies included).
+    pub async fn databases(&self) -> Vec<String> {
+        let rows = (self.admin("postgres").await)
+            .query(
+                "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1",
+                &[&self.name],
+            )
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+
     pub fn new(sb: &Sandbox, tag: &str) -> StagingDb {
         StagingDb {
             name: format!("acc_s_{tag}_{}", std::process::id()),
