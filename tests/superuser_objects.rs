@@ -191,6 +191,17 @@ async fn objects_only_a_superuser_creates_are_refused_with_78_and_their_statemen
         .unwrap()
         .get(0);
     assert!(!login);
+    // the reader reads the copy, not the billing server through the foreign table
+    let reads: Vec<bool> = st
+        .query_one(
+            "SELECT has_table_privilege('staging_reader', 'app.clients', 'SELECT'),
+                    has_table_privilege('staging_reader', 'app.invoices', 'SELECT')",
+            &[],
+        )
+        .await
+        .map(|r| vec![r.get(0), r.get(1)])
+        .unwrap();
+    assert_eq!(reads, [true, false]);
 }
 
 /// A role of production's own, which staging's cluster lacks, dropped from both clusters

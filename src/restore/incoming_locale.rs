@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
 use crate::pg::locale::{DatabaseLocale, of_database};
-use crate::pg::quote_ident;
+use crate::pg::{quote_ident, quote_literal};
 
 /// The `CREATE DATABASE` statement for `incoming` from `template` in `want`, production's
 /// locale (`None` for a manifest that does not record it: the template's, as before).
@@ -49,9 +49,9 @@ pub fn refusal_for(template: &str, has: &DatabaseLocale, want: &DatabaseLocale) 
 fn options(l: &DatabaseLocale) -> String {
     let mut o = format!(
         "ENCODING {} LC_COLLATE {} LC_CTYPE {}",
-        literal(&l.encoding),
-        literal(&l.collate),
-        literal(&l.ctype)
+        quote_literal(&l.encoding),
+        quote_literal(&l.collate),
+        quote_literal(&l.ctype)
     );
     if let Some(locale) = &l.provider_locale {
         let key = match l.provider.as_str() {
@@ -61,14 +61,10 @@ fn options(l: &DatabaseLocale) -> String {
         o.push_str(&format!(
             " LOCALE_PROVIDER {} {key} {}",
             l.provider,
-            literal(locale)
+            quote_literal(locale)
         ));
     }
     o
-}
-
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn refusal(template: &str, has: &DatabaseLocale, want: &DatabaseLocale) -> Error {
@@ -123,7 +119,6 @@ mod tests {
             "{}",
             options(&icu)
         );
-        assert_eq!(literal("it's"), "'it''s'");
         let e = refusal("acc_template", &libc("C.UTF-8"), &libc("ja_JP.UTF-8"));
         assert_eq!(e.exit_code(), 78);
         assert!(e.message().contains("is in UTF8, collation C.UTF-8, ctype C.UTF-8, production's database in UTF8, collation ja_JP.UTF-8"), "{}", e.message());

@@ -317,6 +317,28 @@ async fn read_only_grants(client: &Client, db: &str, role: &str) -> Result<Strin
              GRANT SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {role};"
         ));
     }
+    // a foreign table reads a remote server live, with production's user mapping: the reader
+    // reads the copy, not the systems production reaches
+    let foreign: Vec<String> = client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'f'",
+            &[],
+        )
+        .await
+        .map_err(fail("list foreign tables"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for t in &foreign {
+        sql.push_str(&format!("REVOKE SELECT ON {t} FROM {role};"));
+    }
+    if !foreign.is_empty() {
+        crate::events::info(&format!(
+            "restore: the reader may not read foreign table(s) {}: they read production's remote servers live, not the copy",
+            foreign.join(", ")
+        ));
+    }
     // --no-owner made acc own every SECURITY DEFINER routine the snapshot brought: run by a
     // reader, one would write as acc
     let definers: Vec<String> = client

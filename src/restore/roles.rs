@@ -88,14 +88,8 @@ pub async fn ensure(client: &Client, named: &Named, user: &str) -> Result<()> {
     for role in &missing {
         // another restore may have made it meanwhile: that one is as good
         let sql = format!("CREATE ROLE {} NOLOGIN", quote_ident(role));
-        let raced = |e: &tokio_postgres::Error| {
-            use tokio_postgres::error::SqlState;
-            [SqlState::DUPLICATE_OBJECT, SqlState::UNIQUE_VIOLATION]
-                .iter()
-                .any(|c| e.code() == Some(c))
-        };
         if let Err(e) = client.batch_execute(&sql).await
-            && !raced(&e)
+            && !crate::pg::lost_race(&e)
         {
             return Err(failure(&format!("cannot create role {role} on staging"), e));
         }
