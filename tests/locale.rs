@@ -46,7 +46,7 @@ async fn staging_is_made_in_production_locale_or_refused_with_78_before_anything
     for named in [
         "restore.template acc_template is in UTF8, collation C.UTF-8",
         "production's database in UTF8, collation ja_JP.utf8",
-        "TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'ja_JP.utf8' LC_CTYPE 'ja_JP.utf8' IS_TEMPLATE true;",
+        "TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'ja_JP.utf8' LC_CTYPE 'ja_JP.utf8' LOCALE_PROVIDER libc IS_TEMPLATE true;",
     ] {
         assert!(
             refused.stderr.contains(named),
@@ -68,7 +68,13 @@ async fn staging_is_made_in_production_locale_or_refused_with_78_before_anything
     let from = "template = \"acc_template\"";
     assert!(text.contains(from), "{text}");
     std::fs::write(&config, text.replacen(from, "template = \"template0\"", 1)).unwrap();
-    assert_eq!(doctor_check(&config, "staging locale")["ok"], true);
+    let check = doctor_check(&config, "staging locale");
+    assert_eq!(check["ok"], true, "{check}");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("made from template0 in production's UTF8, collation ja_JP.utf8"),
+        "{check}"
+    );
     let restore = acc(&config, &["restore", "--profile", "t"]);
     assert_eq!(restore.code, 0, "{restore:?}");
     let st = staging.admin(&staging.name).await;

@@ -5,7 +5,8 @@
 use crate::config::Profile;
 use crate::env::Env;
 use crate::pg::Database;
-use crate::pg::locale::of_database;
+use crate::pg::locale::{DatabaseLocale, of_database};
+use crate::pg::quote_literal;
 
 use super::check::{Check, fail, fail_with, pass};
 
@@ -39,14 +40,40 @@ pub(super) async fn check(p: &Profile, env: &Env) -> Option<Check> {
     Some(
         match crate::restore::locale_refusal(template, &has, &want) {
             Some(e) => fail(NAME, &e),
-            None if has == want => pass(
+            None if crate::restore::same_locale(&has, &want) => pass(
                 NAME,
                 format!("production and {template} are both in {want}"),
             ),
-            None => pass(
-                NAME,
-                format!("each night's copy is made from template0 in production's {want}"),
-            ),
+            None => match installed(&server.client, &want).await {
+                Ok(()) => pass(
+                    NAME,
+                    format!("each night's copy is made from template0 in production's {want}"),
+                ),
+                Err(e) => fail_with(
+                    NAME,
+                    format!("staging's server lacks production's locale ({want}): {e}"),
+                    "install it on the staging server (Debian: add it to /etc/locale.gen, run locale-gen, restart PostgreSQL); each restore stops with 78 until then",
+                ),
+            },
         },
     )
+}
+
+/// Whether staging's server has production's libc locales (ICU and builtin ones are checked
+/// by the restore itself), tried as a temporary collation that is rolled back.
+async fn installed(client: &tokio_postgres::Client, want: &DatabaseLocale) -> Result<(), String> {
+    if want.provider != "libc" {
+        return Ok(());
+    }
+    let probe = format!(
+        "BEGIN; CREATE COLLATION pg_temp.acc_probe (provider = libc, lc_collate = {}, lc_ctype = {})",
+        quote_literal(&want.collate),
+        quote_literal(&want.ctype)
+    );
+    let tried = client.batch_execute(&probe).await;
+    let _ = client.batch_execute("ROLLBACK").await;
+    tried.map_err(|e| {
+        e.as_db_error()
+            .map_or(e.to_string(), |d| d.message().to_string())
+    })
 }

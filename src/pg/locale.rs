@@ -8,8 +8,8 @@ use crate::error::Result;
 use crate::pg::sqlstate::failure;
 
 /// A database's encoding and locale, as `pg_database` has them.
+/// Fields a later acc may add (ICU rules, say) are read past, not refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DatabaseLocale {
     pub encoding: String,
     pub collate: String,

@@ -166,20 +166,14 @@ pub async fn create_incoming(
     locale: Option<&crate::pg::locale::DatabaseLocale>,
 ) -> Result<()> {
     let admin = target.maintenance(env).await?;
-    let create =
-        super::incoming_locale::create_sql(&admin, &target.incoming(), template, locale).await?;
     let incoming = quote_ident(&target.incoming());
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {incoming} WITH (FORCE)"))
         .await
-        .and(admin.batch_execute(&create).await)
         .map_err(|e| {
-            crate::pg::sqlstate::failure(format!(
-                "cannot create {} on the target server",
-                target.incoming()
-            ), e)
-            .hint("the staging user needs CREATEDB, and restore.template must exist with no sessions on it")
-        })
+            crate::pg::sqlstate::failure(format!("cannot drop {incoming} on the target server"), e)
+        })?;
+    super::incoming_locale::create(&admin, &target.incoming(), template, locale).await
 }
 
 /// Streams one data file into its table with COPY FROM, in the file's format; returns the rows
