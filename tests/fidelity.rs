@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use support::restores::restore_killed_at;
-use support::{ROWS_HASH, Run, Sandbox, StagingDb, TestDb, acc, schema_dump};
+use support::{ROWS_HASH, Run, Sandbox, StagingDb, TestDb, acc, check_named, schema_dump};
 
 const FIXTURE: &str = "fixtures/fidelity.sql";
 
@@ -186,23 +186,12 @@ async fn a_table_whose_row_security_hides_rows_stops_the_snapshot_with_78_naming
     // the doctor fails the same check, naming the table
     let doctor = s.acc(&["doctor", "--profile", "t", "--json"]);
     assert_ne!(doctor.code, 0, "{doctor:?}");
-    let rls = doctor_check(&doctor, "production row-level security");
+    let rls = check_named(&doctor, "production row-level security");
     assert_eq!(rls["ok"], false, "{rls}");
     assert!(
         rls["detail"].as_str().unwrap().contains("app.rls_notes"),
         "{rls}"
     );
-}
-
-/// One named check of `acc doctor --json`.
-fn doctor_check(run: &Run, name: &str) -> serde_json::Value {
-    run.json()["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name}: {run:?}"))
-        .clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,7 +230,7 @@ async fn a_deliberate_filtered_copy_is_recorded_in_the_manifest_and_shown_by_sta
         "status shows the filtered table: {status:?}"
     );
     let doctor = s.acc(&["doctor", "--profile", "t", "--json"]);
-    let rls = doctor_check(&doctor, "production row-level security");
+    let rls = check_named(&doctor, "production row-level security");
     assert_eq!(
         (rls["ok"].clone(), rls["warning"].clone()),
         (true.into(), true.into()),

@@ -225,6 +225,12 @@ fn concurrently_updated(e: &tokio_postgres::Error) -> bool {
     })
 }
 
+/// The one text column of each row `sql` returns.
+async fn names(client: &Client, sql: &str, what: &'static str) -> Result<Vec<String>> {
+    let rows = client.query(sql, &[]).await.map_err(fail(what))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 fn fail(what: &'static str) -> impl Fn(tokio_postgres::Error) -> crate::error::Error {
     move |e| crate::pg::sqlstate::failure(format!("cannot {what}"), e)
 }
@@ -292,17 +298,13 @@ async fn ensure_role(client: &Client, reader: &str) -> Result<()> {
 /// The statements that revoke everything from PUBLIC and the reader on the database, every
 /// schema, table, sequence and SECURITY DEFINER routine, and grant read back.
 async fn read_only_grants(client: &Client, db: &str, role: &str) -> Result<String> {
-    let schemas: Vec<String> = client
-        .query(
-            "SELECT nspname::text FROM pg_namespace
+    let schemas: Vec<String> = names(
+        client,
+        "SELECT nspname::text FROM pg_namespace
              WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\\_%'",
-            &[],
-        )
-        .await
-        .map_err(fail("list schemas"))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        "list schemas",
+    )
+    .await?;
     let mut sql = format!(
         "REVOKE ALL ON DATABASE {db} FROM PUBLIC, {role}; GRANT CONNECT ON DATABASE {db} TO {role};
          REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
@@ -319,17 +321,13 @@ async fn read_only_grants(client: &Client, db: &str, role: &str) -> Result<Strin
     }
     // a foreign table reads a remote server live, with production's user mapping: the reader
     // reads the copy, not the systems production reaches
-    let foreign: Vec<String> = client
-        .query(
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+    let foreign: Vec<String> = names(
+        client,
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'f'",
-            &[],
-        )
-        .await
-        .map_err(fail("list foreign tables"))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        "list foreign tables",
+    )
+    .await?;
     for t in &foreign {
         sql.push_str(&format!("REVOKE SELECT ON {t} FROM {role};"));
     }
@@ -341,17 +339,13 @@ async fn read_only_grants(client: &Client, db: &str, role: &str) -> Result<Strin
     }
     // --no-owner made acc own every SECURITY DEFINER routine the snapshot brought: run by a
     // reader, one would write as acc
-    let definers: Vec<String> = client
-        .query(
-            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    let definers: Vec<String> = names(
+        client,
+        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
              WHERE p.prosecdef AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'",
-            &[],
-        )
-        .await
-        .map_err(fail("list SECURITY DEFINER routines"))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        "list SECURITY DEFINER routines",
+    )
+    .await?;
     for f in &definers {
         sql.push_str(&format!(
             "REVOKE EXECUTE ON ROUTINE {f} FROM PUBLIC, {role};"

@@ -362,7 +362,11 @@ pub struct StagingDb {
 
 /// `acc doctor`'s check named `name`, from its JSON.
 pub fn doctor_check(config: &Path, name: &str) -> serde_json::Value {
-    let run = acc(config, &["doctor", "--profile", "t", "--json"]);
+    check_named(&acc(config, &["doctor", "--profile", "t", "--json"]), name)
+}
+
+/// The check named `name` of a run of `acc doctor --json`.
+pub fn check_named(run: &Run, name: &str) -> serde_json::Value {
     run.json()["checks"]
         .as_array()
         .unwrap()
